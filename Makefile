@@ -1,0 +1,63 @@
+# Səsim developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages each target needs (installed when run as root, named otherwise).
+DEBS_RUN := gnupg
+DEBS_TEST := gnupg chromium npm tor
+HOME_DIR ?=
+
+.PHONY: help install debs-run debs-test run test lint bench translations lock clean
+
+help: ## List the developer commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check setuptools==65.5.0 wheel==0.48.0
+
+$(VENV)/.installed: requirements.lock setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed translations ## Create .venv and install the project with pinned dependencies (idempotent)
+
+translations: $(VENV)/.installed ## Compile the az, ru and en message catalogues
+	@$(BIN)/pybabel compile --use-fuzzy -q -d securedrop_like/translations 2>/dev/null || \
+	  $(BIN)/pybabel compile -q -d securedrop_like/translations
+
+debs-run:
+	@bash scripts/debs.sh $(DEBS_RUN)
+
+debs-test:
+	@bash scripts/debs.sh $(DEBS_TEST)
+
+run: debs-run install ## Set up and run the whole system locally (sesim demo)
+	$(BIN)/sesim demo $(if $(HOME_DIR),--home $(HOME_DIR))
+
+test: debs-test install tests/browser/node_modules/axe-core/axe.min.js lint ## Set up and run lint, types and the whole test suite
+	$(BIN)/pytest -q -p no:cacheprovider
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: debs-run install ## Run the benchmarks and print their table
+	$(BIN)/python -m bench
+
+extract: install ## Extract messages and update the catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim .
+	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete
+
+lock: ## Re-pin requirements.lock from requirements.in
+	rm -rf /tmp/sesim-lock && $(PYTHON) -m venv /tmp/sesim-lock
+	/tmp/sesim-lock/bin/pip install --quiet -r requirements.in
+	(echo '# Pinned with `pip freeze` from requirements.in on Python 3.11; update with `make lock`.'; /tmp/sesim-lock/bin/pip freeze --all | grep -v "^pip==") > requirements.lock
+
+clean: ## Remove the virtualenv and build artefacts
+	rm -rf $(VENV) *.egg-info build tests/browser/node_modules test-artifacts

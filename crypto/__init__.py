@@ -1,0 +1,73 @@
+"""Səsim's cryptography: the only package that imports ``nacl`` or ``gnupg``.
+
+The rest of the project calls only what is exported here:
+
+- :mod:`crypto.envelope`: encrypt and decrypt reports, files, messages and
+  replies (format in ``crypto/FORMAT.md``);
+- :mod:`crypto.keys`: X25519 key pairs, their text armour and key files;
+- :mod:`crypto.codename`: a source's lookup id and key pair from her codename;
+- :mod:`crypto.tokens`: random ids and lookup hashes;
+- :mod:`crypto.pgp`: OpenPGP through GnuPG.
+
+Every error raised is a :class:`CryptoError`. Anything that exposes secret
+material is named ``unsafe_…``.
+"""
+
+from crypto.codename import (
+    ARGON2_MEMLIMIT,
+    ARGON2_OPSLIMIT,
+    SourceKeys,
+    derive_source_keys,
+    new_instance_salt,
+)
+from crypto.envelope import (
+    CHUNK_SIZE,
+    EnvelopeReader,
+    EnvelopeWriter,
+    decrypt_bytes,
+    decrypt_stream,
+    encrypt_bytes,
+    encrypt_stream,
+    envelope_size,
+    read_recipient_ids,
+)
+from crypto.errors import CryptoError, DecryptionError, FormatError
+from crypto.keys import (
+    PrivateKey,
+    PublicKey,
+    read_private_key_file,
+    read_public_key_file,
+    write_private_key_file,
+    write_public_key_file,
+)
+from crypto.pgp import OpenPGP
+from crypto.tokens import hash_for_lookup, random_id
+
+__all__ = [
+    "ARGON2_MEMLIMIT",
+    "ARGON2_OPSLIMIT",
+    "CHUNK_SIZE",
+    "CryptoError",
+    "DecryptionError",
+    "EnvelopeReader",
+    "EnvelopeWriter",
+    "FormatError",
+    "OpenPGP",
+    "PrivateKey",
+    "PublicKey",
+    "SourceKeys",
+    "decrypt_bytes",
+    "decrypt_stream",
+    "derive_source_keys",
+    "encrypt_bytes",
+    "encrypt_stream",
+    "envelope_size",
+    "hash_for_lookup",
+    "new_instance_salt",
+    "random_id",
+    "read_private_key_file",
+    "read_public_key_file",
+    "read_recipient_ids",
+    "write_private_key_file",
+    "write_public_key_file",
+]

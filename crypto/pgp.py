@@ -1,0 +1,164 @@
+"""OpenPGP through GnuPG (python-gnupg).
+
+Used for reviewers who keep OpenPGP keys, for PGP-encrypted e-mail reports,
+and as the baseline every benchmark is compared with. Everything runs in
+a keyring of its own (``homedir``), never the user's ``~/.gnupg``.
+
+Public keys are trusted as imported (``always_trust``): the keyring holds
+only keys an administrator put there on purpose, so the web of trust would
+add prompts, not safety.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import gnupg
+
+from crypto.errors import CryptoError, DecryptionError, FormatError
+
+__all__ = ["OpenPGP"]
+
+_FINGERPRINT = re.compile(r"[0-9A-F]{40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _fingerprint(value: str) -> str:
+    fingerprint = value.replace(" ", "").upper() if isinstance(value, str) else ""
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise FormatError("an OpenPGP fingerprint is 40 hex characters")
+    return fingerprint
+
+
+class OpenPGP:
+    """One GnuPG keyring in ``homedir`` (created mode 0700 if missing).
+
+    Call :meth:`close` (or use ``with``) when done, to stop the gpg-agent
+    that GnuPG starts for this keyring.
+    """
+
+    def __init__(self, homedir: Path, *, gpgbinary: str = "gpg") -> None:
+        self._homedir = Path(homedir)
+        try:
+            self._homedir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # gpg warns about (and may refuse) a group- or world-readable home.
+            self._homedir.chmod(0o700)
+            self._gpg: Any = gnupg.GPG(gnupghome=str(self._homedir), gpgbinary=gpgbinary)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CryptoError(f"cannot use GnuPG in {self._homedir}: {exc}") from exc
+        # User ids may hold non-ASCII names (Aysel Məmmədova).
+        self._gpg.encoding = "utf-8"
+
+    @property
+    def homedir(self) -> Path:
+        """The keyring directory."""
+        return self._homedir
+
+    def generate_test_key(self, name: str, email: str) -> str:
+        """Make an unprotected key pair for tests and demos; return its fingerprint.
+
+        Ed25519 for signing with a Curve25519 (cv25519) encryption subkey:
+        as strong as RSA-4096 for our purpose and generated in well under a
+        second, where RSA-4096 can take many seconds and drain entropy.
+
+        .. warning::
+           The secret key has no passphrase (``%no-protection``). Real
+           reviewers make their own keys on the offline workstation.
+        """
+        for value in (name, email):
+            if not isinstance(value, str) or not value or _CONTROL.search(value):
+                raise FormatError("name and e-mail must be one non-empty line each")
+        params = self._gpg.gen_key_input(
+            key_type="EDDSA",
+            key_curve="ed25519",
+            key_usage="sign",
+            subkey_type="ECDH",
+            subkey_curve="cv25519",
+            subkey_usage="encrypt",
+            name_real=name,
+            name_email=email,
+            expire_date="0",
+            no_protection=True,
+        )
+        result = self._gpg.gen_key(params)
+        if not result.fingerprint:
+            raise CryptoError(f"GnuPG could not generate a key: {result.status}")
+        return str(result.fingerprint)
+
+    def import_public_key(self, armored: str) -> str:
+        """Import one ASCII-armoured public key; return its fingerprint.
+
+        Secret keys are refused: this keyring is for encrypting to people,
+        and a secret key pasted by mistake must not end up on the server.
+        """
+        if not isinstance(armored, str) or "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in armored:
+            raise FormatError("expected an ASCII-armoured OpenPGP public key")
+        if "PRIVATE KEY BLOCK" in armored:
+            raise FormatError("refusing to import an OpenPGP secret key")
+        result = self._gpg.import_keys(armored)
+        fingerprints = sorted(set(result.fingerprints))
+        if result.sec_read or result.sec_imported:  # pragma: no cover - refused above
+            raise FormatError("refusing to import an OpenPGP secret key")
+        if len(fingerprints) != 1:
+            raise CryptoError(f"expected exactly one public key, imported {len(fingerprints)}")
+        return _fingerprint(fingerprints[0])
+
+    def export_public_key(self, fingerprint: str) -> str:
+        """The ASCII-armoured public key with this fingerprint."""
+        armored = self._gpg.export_keys(_fingerprint(fingerprint))
+        if not isinstance(armored, str) or "BEGIN PGP PUBLIC KEY BLOCK" not in armored:
+            raise CryptoError("no such public key in this keyring")
+        return armored
+
+    def encrypt(self, data: bytes, fingerprint: str) -> bytes:
+        """Encrypt ``data`` to one key (binary OpenPGP, not armoured)."""
+        if not isinstance(data, bytes):
+            raise CryptoError("data must be bytes")
+        result = self._gpg.encrypt(
+            data, [_fingerprint(fingerprint)], armor=False, always_trust=True
+        )
+        if not result.ok or getattr(result, "returncode", 0) not in (0, None):
+            raise CryptoError(f"GnuPG could not encrypt: {result.status}")
+        return bytes(result.data)
+
+    def decrypt(self, data: bytes) -> bytes:
+        """Decrypt with a secret key in this keyring (tests and the workstation).
+
+        Raises :class:`DecryptionError` for anything GnuPG will not decrypt
+        and authenticate: wrong key, garbage, or a modified message.
+        """
+        if not isinstance(data, bytes):
+            raise CryptoError("data must be bytes")
+        result = self._gpg.decrypt(data)
+        if not result.ok or getattr(result, "returncode", 0) not in (0, None):
+            raise DecryptionError(f"GnuPG could not decrypt: {result.status}")
+        return bytes(result.data)
+
+    def close(self) -> None:
+        """Stop this keyring's gpg-agent, if one was started."""
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf is None:  # pragma: no cover - gpgconf ships with gpg 2.1+
+            return
+        # Fixed argv, no shell; the only variable part is our own homedir.
+        subprocess.run(  # noqa: S603
+            [gpgconf, "--homedir", str(self._homedir), "--kill", "gpg-agent"],
+            check=False,
+            capture_output=True,
+            timeout=30,
+        )
+
+    def __enter__(self) -> OpenPGP:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The public map (a later issue)."""

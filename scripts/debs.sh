@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages named on the command line when running as root;
+# otherwise say exactly which ones are missing and how to install them.
+set -euo pipefail
+missing=()
+for pkg in "$@"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tor package starts a system tor; Səsim runs its own, so stop that one.
+  if printf '%s\n' "${missing[@]}" | grep -qx tor; then
+    (systemctl disable --now tor 2>/dev/null || service tor stop 2>/dev/null) >/dev/null || true
+  fi
+else
+  echo "Missing Debian packages: ${missing[*]}" >&2
+  echo "Install them as root:  apt-get install ${missing[*]}" >&2
+  exit 1
+fi

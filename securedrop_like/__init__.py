@@ -1,0 +1,1 @@
+"""securedrop_like"""

@@ -1,0 +1,3 @@
+from securedrop_like.cli import main
+
+main()

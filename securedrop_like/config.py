@@ -1,0 +1,170 @@
+"""Instance configuration: a frozen dataclass read once from ``<home>/config.toml``.
+
+An instance lives in one folder (``--home`` or ``$SESIM_HOME``)::
+
+    config.toml           settings below (no secrets)
+    secrets/db.key        32 random bytes, hex: the SQLCipher key (0600)
+    secrets/session.key   the itsdangerous secret for cookies and tokens (0600)
+    secrets/salt          the instance salt for codename derivation (0600)
+    db.sqlite             SQLCipher database (metadata only)
+    store/                ciphertext files under random ids
+
+Environment variables ``SESIM_<FIELD>`` (upper case) override the file, which
+is how tests and the demo adjust a setting without editing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "config.toml"
+LOCALES = ("az", "ru", "en")
+
+
+class ConfigError(Exception):
+    """The instance folder is missing, incomplete or its settings are invalid."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of an instance. Paths are derived from ``home``."""
+
+    home: Path
+    instance_name: str = "Səsim"
+    default_locale: str = "az"
+    # A neutral site the quick-exit link leads to; it must not reveal Səsim.
+    quick_exit_url: str = "https://www.google.az/"
+    # Argon2id cost for codenames; fixed at `sesim init` since changing it
+    # changes every source's lookup id. See crypto.codename.
+    argon2_opslimit: int = 3
+    argon2_memlimit: int = 64 * 1024 * 1024
+    # At most this many codename derivations run at once in one server process
+    # (each holds argon2_memlimit of memory); the rest wait briefly, then get
+    # a translated "busy" page rather than pushing the server out of memory.
+    max_concurrent_derivations: int = 2
+    derivation_wait_seconds: float = 3.0
+    max_file_bytes: int = 100 * 1024 * 1024
+    max_request_bytes: int = 500 * 1024 * 1024
+    max_text_chars: int = 100_000
+    # Source sessions live in server memory only; these bound them.
+    source_session_idle_minutes: int = 30
+    source_session_absolute_minutes: int = 180
+    max_sessions: int = 20_000
+    # Ciphertexts up to this size are kept in the database (one fsync for a
+    # whole group commit) instead of a file of their own; see store.py.
+    inline_ciphertext_bytes: int = 256 * 1024
+    onion_address: str = ""
+    clearnet_url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "db.sqlite"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def db_key_path(self) -> Path:
+        return self.secrets_dir / "db.key"
+
+    @property
+    def session_key_path(self) -> Path:
+        return self.secrets_dir / "session.key"
+
+    @property
+    def salt_path(self) -> Path:
+        return self.secrets_dir / "salt"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    def read_secret(self, path: Path) -> bytes:
+        """Read a hex-encoded secret file."""
+        try:
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read secret file {path.name}: {exc}") from exc
+
+    def with_changes(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+_SETTABLE = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("home", "extra")}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _SETTABLE[name].type
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "str":
+            return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} has an invalid value") from exc
+    raise ConfigError(f"setting {name!r} cannot be set")  # pragma: no cover
+
+
+def resolve_home(home: str | os.PathLike[str] | None) -> Path:
+    value = home or os.environ.get("SESIM_HOME")
+    if not value:
+        raise ConfigError("no instance folder: pass --home DIR or set SESIM_HOME")
+    return Path(value).expanduser().resolve()
+
+
+def load_config(home: str | os.PathLike[str] | None = None) -> Config:
+    """Load ``config.toml`` from the instance folder, then ``SESIM_*`` overrides."""
+    root = resolve_home(home)
+    path = root / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{root} is not a Səsim instance (run `sesim init`)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    settings: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SETTABLE:
+            settings[key] = _coerce(key, value)
+        else:
+            extra[key] = value
+    for key in _SETTABLE:
+        env = os.environ.get(f"SESIM_{key.upper()}")
+        if env is not None:
+            settings[key] = _coerce(key, env)
+    config = Config(home=root, extra=extra, **settings)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    if config.default_locale not in LOCALES:
+        raise ConfigError(f"default_locale must be one of {', '.join(LOCALES)}")
+    if config.max_concurrent_derivations < 1:
+        raise ConfigError("max_concurrent_derivations must be at least 1")
+    if not 0 < config.max_file_bytes <= config.max_request_bytes:
+        raise ConfigError("max_file_bytes must be positive and at most max_request_bytes")
+    if not config.quick_exit_url.startswith("https://"):
+        raise ConfigError("quick_exit_url must be an https:// address")
+
+
+def render_toml(settings: dict[str, Any]) -> str:
+    """Write a flat settings dict as TOML (strings, ints, floats only)."""
+    lines = ["# Səsim instance settings. Secrets live in secrets/, never here.", ""]
+    for key, value in settings.items():
+        if isinstance(value, str):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{key} = "{escaped}"')
+        else:
+            lines.append(f"{key} = {value!r}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""``sesim demo``: a throw-away instance with synthetic reports, served locally.
+
+The demo reviewer's *private* key is written into the instance folder so that
+tests and curious people can decrypt what the demo holds. That is for the
+demo only: a real submission private key never lives on a server.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crypto import PrivateKey, write_private_key_file, write_public_key_file
+
+from . import codenames, db, models
+from .config import CONFIG_NAME, Config
+from .derivation import Deriver
+from .instance import init_instance, open_instance
+from .service import ReportService, Submission
+
+DEMO_KEY_NAME = "DEMO-ONLY-reviewer-private.key"
+
+
+def load_demo_data() -> dict[str, Any]:
+    text = (resources.files("securedrop_like") / "data" / "demo_reports.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def install_demo_reviewer(config: Config) -> PrivateKey:
+    key = PrivateKey.generate()
+    write_private_key_file(
+        config.home / DEMO_KEY_NAME,
+        key,
+        comment="DEMO ONLY. A real private submission key never lives on a server.",
+    )
+    write_public_key_file(config.home / "demo-reviewer.pub", key.public_key, comment="demo")
+    conn = db.Database.for_config(config).open()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        models.insert_reviewer_key(
+            conn,
+            key_id=key.public_key.key_id,
+            name="Demo reviewer (demo only)",
+            public_key=key.public_key.raw,
+            day=db.today(),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return key
+
+
+def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[str, str]]:
+    """Create ``count`` synthetic sources; returns (codename, language) of each."""
+    data = load_demo_data()
+    rng = random.Random(seed)  # noqa: S311 - picks demo content, not secrets
+    service = ReportService.open(config)
+    deriver = Deriver(config)
+    made: list[tuple[str, str]] = []
+    try:
+        reports = data["reports"]
+        for n in range(count):
+            report = dict(reports[n % len(reports)])
+            lang = report["lang"]
+            codename = codenames.generate_codename()
+            keys = deriver.derive(deriver.normalise(codename))
+            report["channel"] = "web"
+            source_id = service.create_source(keys, Submission("report", report))
+            if rng.random() < 0.4:
+                text = rng.choice(data["messages"][lang])
+                service.add_submission(
+                    source_id, Submission("message", {"text": text, "lang": lang})
+                )
+            if rng.random() < 0.5:
+                reply = rng.choice(data["replies"][lang])
+                service.place_reply(source_id, reply, lang, author="demo-lawyer")
+            made.append((codename, lang))
+    finally:
+        service.close()
+    return made
+
+
+def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None:
+    from source_interface import create_app
+
+    from .serve import serve
+
+    temporary = home is None
+    root = Path(tempfile.mkdtemp(prefix="sesim-demo-")) if home is None else home.resolve()
+    try:
+        if (root / CONFIG_NAME).exists():
+            config = open_instance(root)
+            click.echo(f"Re-using the demo instance in {root}")
+            made: list[tuple[str, str]] = []
+        else:
+            config = init_instance(root)
+            install_demo_reviewer(config)
+            click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
+            made = populate(config, reports)
+        click.echo("")
+        click.echo("Səsim demo — every report here is invented.")
+        click.echo(
+            f"  Instance folder:   {root}" + ("  (deleted when you stop)" if temporary else "")
+        )
+        click.echo(f"  Source interface:  http://{host}:{base_port}/")
+        click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
+        for codename, lang in made[:3]:
+            click.echo(f"  A demo codename ({lang}): {codename}")
+        click.echo("Press Ctrl-C to stop.")
+        serve(lambda: create_app(config), host, base_port)
+    finally:
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)

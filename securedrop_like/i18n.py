@@ -1,0 +1,50 @@
+"""Languages: Azerbaijani first, Russian and English.
+
+The language is chosen by a plain link (no JavaScript) and remembered in the
+server-side session, never in a long-lived cookie. Browser headers are not
+consulted: Tor Browser sends the same Accept-Language for everyone, and the
+default should be the language of the women Səsim is for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, current_app, redirect, request, session
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+from .config import LOCALES
+from .security import safe_next
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGE_NAMES = {"az": "Azərbaycanca", "ru": "Русский", "en": "English"}
+
+bp = Blueprint("lang", __name__)
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return str(chosen)
+    return str(current_app.config["SESIM"].default_locale)
+
+
+@bp.get("/lang/<code>")
+def switch(code: str) -> Response:
+    if code in LOCALES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next")), code=303)
+
+
+def current_language() -> str:
+    return str(get_locale() or "az")
+
+
+def init_i18n(app: Flask) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["BABEL_DEFAULT_LOCALE"] = "az"
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    app.jinja_env.globals["current_language"] = current_language

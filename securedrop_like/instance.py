@@ -1,0 +1,58 @@
+"""Creating an instance folder: settings, secrets and an empty database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from crypto import new_instance_salt
+
+from . import db
+from .config import CONFIG_NAME, Config, ConfigError, load_config, render_toml
+
+
+def write_secret_file(path: Path, value: bytes) -> None:
+    """Create a secret file readable by its owner only, never overwriting one.
+
+    O_EXCL plus mode 0600 at creation: the file is never world-readable, not
+    even for the instant between creating and chmod-ing it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value.hex() + "\n")
+
+
+def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
+    """Create a new instance in ``home``; refuses if one is already there."""
+    home = home.expanduser().resolve()
+    if (home / CONFIG_NAME).exists() or (home / "secrets").exists():
+        raise ConfigError(f"{home} already holds a Səsim instance; refusing to overwrite it")
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    secrets_dir = home / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    write_secret_file(secrets_dir / "db.key", secrets.token_bytes(32))
+    write_secret_file(secrets_dir / "session.key", secrets.token_bytes(32))
+    write_secret_file(secrets_dir / "salt", new_instance_salt())
+    (home / "store").mkdir(mode=0o700)
+    (home / CONFIG_NAME).write_text(render_toml(settings or {}), encoding="utf-8")
+    config = load_config(home)
+    conn = db.Database.for_config(config).open()
+    try:
+        db.migrate(conn)
+    finally:
+        conn.close()
+    return config
+
+
+def open_instance(home: str | os.PathLike[str] | None) -> Config:
+    """Load an instance and bring its database schema up to date."""
+    config = load_config(home)
+    conn = db.Database.for_config(config).open()
+    try:
+        db.migrate(conn)
+    finally:
+        conn.close()
+    return config

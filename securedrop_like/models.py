@@ -1,0 +1,272 @@
+"""Rows and the SQL that reads and writes them. No text a source typed is here.
+
+Write functions take the writer's connection and run inside its transaction
+(see writer.py); read functions take any connection.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from .db import Connection
+from .store import new_id
+
+ITEM_KINDS = ("report", "message", "file", "reply")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    lookup_id: str
+    public_key: bytes
+    designation: str
+    channel: str
+    created_day: str
+    activity_day: str
+    has_replies: bool
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    source_id: str
+    seq: int
+    kind: str
+    parent_id: str | None
+    day: str
+    size: int
+    is_inline: bool
+    author: str | None
+    staff_read: bool
+    source_read: bool
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item to record: its ciphertext is either inline or already in the store."""
+
+    kind: str
+    size: int
+    item_id: str = ""
+    inline: bytes | None = None
+    parent_id: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Retraction:
+    id: str
+    designation: str
+    day: str
+    item_ids: list[str]
+
+
+_SOURCE_COLS = (
+    "id, lookup_id, public_key, designation, channel, created_day, activity_day, has_replies"
+)
+_ITEM_COLS = (
+    "id, source_id, seq, kind, parent_id, day, size, inline IS NOT NULL, author,"
+    " staff_read, source_read"
+)
+
+
+def _source(row: tuple[object, ...] | None) -> Source | None:
+    if row is None:
+        return None
+    return Source(*row[:7], has_replies=bool(row[7]))  # type: ignore[arg-type]
+
+
+def _item(row: tuple[object, ...]) -> Item:
+    values = list(row)
+    for i in (7, 9, 10):
+        values[i] = bool(values[i])
+    return Item(*values)  # type: ignore[arg-type]
+
+
+def new_designation() -> str:
+    """A random handle staff use for a source. Never derived from her codename."""
+    return secrets.token_hex(6)
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def source_by_lookup(conn: Connection, lookup_id: str) -> Source | None:
+    row = conn.execute(
+        f"SELECT {_SOURCE_COLS} FROM sources WHERE lookup_id = ?",  # noqa: S608 - constant
+        (lookup_id,),
+    ).fetchone()
+    return _source(row)
+
+
+def source_by_id(conn: Connection, source_id: str) -> Source | None:
+    row = conn.execute(
+        f"SELECT {_SOURCE_COLS} FROM sources WHERE id = ?",
+        (source_id,),  # noqa: S608
+    ).fetchone()
+    return _source(row)
+
+
+def items_of(conn: Connection, source_id: str) -> list[Item]:
+    rows = conn.execute(
+        f"SELECT {_ITEM_COLS} FROM items WHERE source_id = ? ORDER BY seq",  # noqa: S608
+        (source_id,),
+    ).fetchall()
+    return [_item(r) for r in rows]
+
+
+def item_of(conn: Connection, source_id: str, item_id: str) -> Item | None:
+    row = conn.execute(
+        f"SELECT {_ITEM_COLS} FROM items WHERE source_id = ? AND id = ?",  # noqa: S608
+        (source_id, item_id),
+    ).fetchone()
+    return _item(row) if row else None
+
+
+def inline_ciphertext(conn: Connection, item_id: str) -> bytes | None:
+    row = conn.execute("SELECT inline FROM items WHERE id = ?", (item_id,)).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else None
+
+
+def all_file_ids(conn: Connection) -> set[str]:
+    rows = conn.execute("SELECT id FROM items WHERE inline IS NULL").fetchall()
+    return {r[0] for r in rows}
+
+
+def retractions(conn: Connection) -> list[Retraction]:
+    rows = conn.execute("SELECT id, designation, day, item_ids FROM retractions ORDER BY day")
+    return [Retraction(r[0], r[1], r[2], json.loads(r[3])) for r in rows.fetchall()]
+
+
+def count_sources(conn: Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM sources").fetchone()[0])
+
+
+# -- writes (inside the writer's transaction) ------------------------------------------
+
+
+def insert_source(
+    conn: Connection, *, lookup_id: str, public_key: bytes, day: str, channel: str = "web"
+) -> str:
+    source_id = new_id()
+    conn.execute(
+        "INSERT INTO sources (id, lookup_id, public_key, designation, channel, created_day,"
+        " activity_day) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (source_id, lookup_id, public_key, new_designation(), channel, day, day),
+    )
+    return source_id
+
+
+def rekey_source(conn: Connection, source_id: str, *, lookup_id: str, public_key: bytes) -> None:
+    """Give a source a new codename (before anything was sealed to the old key)."""
+    cur = conn.execute(
+        "UPDATE sources SET lookup_id = ?, public_key = ? WHERE id = ? AND has_replies = 0",
+        (lookup_id, public_key, source_id),
+    )
+    if cur.rowcount != 1:
+        raise LookupError("source cannot be re-keyed")
+
+
+def insert_items(conn: Connection, source_id: str, day: str, items: list[NewItem]) -> list[str]:
+    """Record items for a source in order; returns their ids."""
+    row = conn.execute("SELECT next_seq FROM sources WHERE id = ?", (source_id,)).fetchone()
+    if row is None:
+        raise LookupError("no such source")
+    seq = int(row[0])
+    ids = []
+    for item in items:
+        if item.kind not in ITEM_KINDS:
+            raise ValueError(f"unknown item kind {item.kind!r}")
+        item_id = item.item_id or new_id()
+        conn.execute(
+            "INSERT INTO items (id, source_id, seq, kind, parent_id, day, size, inline, author,"
+            " staff_read, source_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            (
+                item_id,
+                source_id,
+                seq,
+                item.kind,
+                item.parent_id,
+                day,
+                item.size,
+                item.inline,
+                item.author,
+                0 if item.kind == "reply" else 1,
+            ),
+        )
+        ids.append(item_id)
+        seq += 1
+    replies = any(i.kind == "reply" for i in items)
+    conn.execute(
+        "UPDATE sources SET next_seq = ?, activity_day = ?,"
+        " has_replies = has_replies OR ? WHERE id = ?",
+        (seq, day, int(replies), source_id),
+    )
+    return ids
+
+
+def mark_source_read(conn: Connection, source_id: str, item_ids: list[str]) -> None:
+    conn.executemany(
+        "UPDATE items SET source_read = 1 WHERE source_id = ? AND id = ?",
+        [(source_id, i) for i in item_ids],
+    )
+
+
+def delete_item(conn: Connection, source_id: str, item_id: str, kinds: tuple[str, ...]) -> Item:
+    """Delete one item of the given kinds; returns it (the caller wipes its file)."""
+    item = item_of(conn, source_id, item_id)
+    if item is None or item.kind not in kinds:
+        raise LookupError("no such item")
+    conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    return item
+
+
+def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, list[str]]:
+    """Delete a source and all her items; record a retraction for reviewers.
+
+    Returns the retraction and the ids of items whose ciphertext is a file,
+    which the caller wipes once this transaction has committed.
+    """
+    source = source_by_id(conn, source_id)
+    if source is None:
+        raise LookupError("no such source")
+    items = items_of(conn, source_id)
+    retraction = Retraction(new_id(), source.designation, day, [i.id for i in items])
+    conn.execute(
+        "INSERT INTO retractions (id, designation, day, item_ids) VALUES (?, ?, ?, ?)",
+        (retraction.id, retraction.designation, retraction.day, json.dumps(retraction.item_ids)),
+    )
+    conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+    return retraction, [i.id for i in items if not i.is_inline]
+
+
+# -- reviewer keys ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewerKey:
+    key_id: str
+    name: str
+    public_key: bytes
+    added_day: str
+    active: bool
+
+
+def reviewer_keys(conn: Connection, active_only: bool = True) -> list[ReviewerKey]:
+    sql = "SELECT key_id, name, public_key, added_day, active FROM reviewer_keys"
+    if active_only:
+        sql += " WHERE active = 1"
+    rows = conn.execute(sql + " ORDER BY name").fetchall()
+    return [ReviewerKey(r[0], r[1], bytes(r[2]), r[3], bool(r[4])) for r in rows]
+
+
+def insert_reviewer_key(
+    conn: Connection, *, key_id: str, name: str, public_key: bytes, day: str
+) -> None:
+    conn.execute(
+        "INSERT INTO reviewer_keys (key_id, name, public_key, added_day) VALUES (?, ?, ?, ?)",
+        (key_id, name, public_key, day),
+    )

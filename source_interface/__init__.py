@@ -1,0 +1,81 @@
+"""The source interface: where a woman reports, gets a codename and comes back.
+
+No JavaScript anywhere; every page works in Tor Browser at "Safest".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, request
+
+from securedrop_like.config import Config
+from securedrop_like.derivation import Deriver
+from securedrop_like.i18n import init_i18n
+from securedrop_like.logs import configure_logging
+from securedrop_like.security import init_security
+from securedrop_like.service import ReportService
+from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore
+
+from . import errors, uploads, views
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the views need; built once in :func:`create_app`, asked for via :func:`services`."""
+
+    service: ReportService
+    deriver: Deriver
+    sessions: MemorySessionStore
+
+
+def services() -> Services:
+    return current_app.extensions["sesim"]  # type: ignore[no-any-return]
+
+
+def create_app(config: Config, *, service: ReportService | None = None, **overrides: Any) -> Flask:
+    configure_logging()
+    app = Flask(__name__)
+    app.config.update(
+        SESIM=config,
+        SECRET_KEY=config.read_secret(config.session_key_path),
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        # Text fields are held in memory while parsing: bound them (4 bytes a character).
+        MAX_FORM_MEMORY_SIZE=config.max_text_chars * 4 + 4096,
+        MAX_FORM_PARTS=200,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.config.update(overrides)
+    app.request_class = uploads.SourceRequest
+    svc = service or ReportService.open(config)
+
+    def on_discard(data: dict[str, Any]) -> None:
+        svc.store.delete(uploads.pending_ids(data))
+
+    store = MemorySessionStore(
+        idle_seconds=config.source_session_idle_minutes * 60,
+        absolute_seconds=config.source_session_absolute_minutes * 60,
+        capacity=config.max_sessions,
+        clock=overrides.get("SESSION_CLOCK") or time.monotonic,
+        on_discard=on_discard,
+    )
+    app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
+    app.extensions["sesim"] = Services(svc, Deriver(config), store)
+    # Sessions start empty after a restart, so any upload not in the database
+    # belongs to nobody: wipe it.
+    swept = svc.sweep_orphans()
+    if swept:
+        log.info("wiped %d orphaned upload(s)", swept)
+
+    init_i18n(app)
+    init_security(app)
+    app.register_blueprint(views.bp)
+    errors.init_errors(app)
+    app.teardown_request(lambda exc: uploads.discard_unclaimed(request))
+    app.jinja_env.globals["config_"] = config
+    return app

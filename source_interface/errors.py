@@ -1,0 +1,85 @@
+"""One error handler per kind of failure: a status and a calm, translated page."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from securedrop_like.errors import Busy, NotFound, NotReady
+from securedrop_like.security import CSRFError
+
+log = logging.getLogger(__name__)
+
+
+def _page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message, status=status), status
+
+
+def init_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf(_: CSRFError) -> tuple[str, int]:
+        return _page(
+            400,
+            _("This page has expired"),
+            _(
+                "For your safety, forms expire after a while. Please go back, reload the page "
+                "and try again."
+            ),
+        )
+
+    @app.errorhandler(Busy)
+    def busy(exc: Busy) -> Response:
+        body, status = _page(
+            503,
+            _("Many people are here right now"),
+            _("Please wait a minute and try again. Nothing has been lost."),
+        )
+        response = Response(body, status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(NotReady)
+    def not_ready(_: NotReady) -> tuple[str, int]:
+        return _page(
+            503,
+            _("Not ready yet"),
+            _("This service cannot receive reports yet. Please come back later."),
+        )
+
+    @app.errorhandler(NotFound)
+    def not_found(_: NotFound) -> tuple[str, int]:
+        return _page(404, _("Not found"), _("This page does not exist."))
+
+    @app.errorhandler(HTTPException)
+    def http(exc: HTTPException) -> tuple[str, int]:
+        status = exc.code or 500
+        messages = {
+            400: (_("Something was wrong with the request"), _("Please go back and try again.")),
+            404: (_("Not found"), _("This page does not exist.")),
+            405: (_("Not allowed"), _("This page cannot be used that way.")),
+            413: (
+                _("Too large"),
+                _(
+                    "What you sent is larger than we can accept. Go back: your text is "
+                    "still in the form. Send fewer or smaller files."
+                ),
+            ),
+        }
+        title, message = messages.get(
+            status, (_("Something went wrong"), _("Please go back and try again."))
+        )
+        return _page(status, title, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        # The type only: a message could carry what she typed.
+        log.error("unexpected error: %s", type(exc).__name__)
+        return _page(
+            500,
+            _("Something went wrong"),
+            _("This is our fault, not yours. Please try again in a few minutes."),
+        )

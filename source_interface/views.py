@@ -1,0 +1,330 @@
+"""The source's pages. No JavaScript; every form posts back here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from crypto import PrivateKey
+from securedrop_like import codenames, geo, taxonomy
+from securedrop_like.errors import BadCodename, Busy, NotFound
+from securedrop_like.i18n import current_language
+from securedrop_like.security import csrf_failed, csrf_soft
+from securedrop_like.service import Submission
+
+from . import forms, uploads
+
+bp = Blueprint("source", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+SOURCE_KEY = "source_id"
+PRIVATE_KEY = "private_key"
+FRESH_CODENAME = "fresh_codename"
+MAY_REKEY = "may_rekey"
+NOTICE = "notice"
+
+
+def _services() -> Any:
+    return current_app.extensions["sesim"]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        source_id = session.get(SOURCE_KEY)
+        if not source_id:
+            return redirect(url_for("source.login"), code=303)
+        try:
+            _services().service.source(source_id)
+        except NotFound:
+            session.end()  # type: ignore[attr-defined]
+            return redirect(url_for("source.login"), code=303)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _expired_message() -> str:
+    return _(
+        "For your safety this form had expired. What you typed is kept below: "
+        "please check it and send again."
+    )
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("index.html")
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def _render_report(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> tuple[str, int]:
+    today = _today()
+    return render_template(
+        "report.html",
+        values=values or {"consent": taxonomy.DEFAULT_CONSENT, "types": [], "wants": []},
+        errors=errors or {},
+        taxonomy=taxonomy,
+        districts=geo.load_districts(),
+        online_label=geo.ONLINE_LABEL,
+        years=forms.year_choices(today),
+        today=today.isoformat(),
+        kept_files=uploads.pending(),
+        max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
+    ), status
+
+
+@bp.get("/report")
+def report_form() -> tuple[str, int]:
+    return _render_report()
+
+
+@bp.post("/report")
+@csrf_soft
+def report() -> Any:
+    config = current_app.config["SESIM"]
+    result = forms.parse_report(request.form, config.max_text_chars, _today())
+    attachments, file_errors = uploads.collect(request)
+    if csrf_failed():
+        result.errors["form"] = _expired_message()
+    if file_errors:
+        result.errors["files"] = " ".join(file_errors)
+    if not result.ok:
+        uploads.keep_pending(attachments)
+        return _render_report(result.values, result.errors, 400)
+    services = _services()
+    codename = codenames.generate_codename()
+    try:
+        keys = services.deriver.derive(services.deriver.normalise(codename))
+    except Busy:
+        uploads.keep_pending(attachments)
+        result.errors["form"] = _(
+            "Many people are sending reports right now. Nothing is lost: "
+            "please wait a minute and press Send again."
+        )
+        return _render_report(result.values, result.errors, 503)
+    document = dict(result.document, lang=current_language(), channel="web")
+    files = uploads.take_pending() + attachments
+    source_id = services.service.create_source(keys, Submission("report", document, files))
+    _log_in(session, keys.private_key, source_id)
+    session[FRESH_CODENAME] = codename
+    session[MAY_REKEY] = True
+    return redirect(url_for("source.codename"), code=303)
+
+
+def _log_in(sess: Any, private_key: PrivateKey, source_id: str) -> None:
+    lang = sess.get("lang")
+    sess.clear()
+    sess.regenerate()
+    if lang:
+        sess["lang"] = lang
+    sess[SOURCE_KEY] = source_id
+    sess[PRIVATE_KEY] = private_key
+
+
+# -- codename -----------------------------------------------------------------------------
+
+
+@bp.get("/codename")
+@login_required
+def codename() -> Any:
+    fresh = session.pop(FRESH_CODENAME, None)
+    if fresh is None:
+        return redirect(url_for("source.case"), code=303)
+    return render_template(
+        "codename.html",
+        codename=fresh,
+        receipt=codenames.looks_like_receipt(fresh.replace(" ", "")),
+        may_rekey=session.get(MAY_REKEY, False),
+    )
+
+
+@bp.post("/codename/digits")
+@login_required
+def codename_digits() -> Any:
+    """Swap the fresh codename for a 20-digit receipt, before anything was sealed to it."""
+    if not session.get(MAY_REKEY):
+        return redirect(url_for("source.case"), code=303)
+    services = _services()
+    receipt = codenames.generate_receipt()
+    keys = services.deriver.derive(services.deriver.normalise(receipt))
+    services.service.rekey(session[SOURCE_KEY], keys)
+    session[PRIVATE_KEY] = keys.private_key
+    session[FRESH_CODENAME] = receipt
+    return redirect(url_for("source.codename"), code=303)
+
+
+@bp.route("/codename/check", methods=["GET", "POST"])
+@login_required
+def codename_check() -> Any:
+    """Let her type the codename back once: practice, without storing it anywhere."""
+    outcome = None
+    if request.method == "POST":
+        services = _services()
+        try:
+            keys = services.deriver.derive(
+                services.deriver.normalise(request.form.get("codename", ""))
+            )
+            source = services.service.source(session[SOURCE_KEY])
+            outcome = "match" if keys.lookup_id == source.lookup_id else "mismatch"
+        except BadCodename:
+            outcome = "mismatch"
+    return render_template(
+        "codename_check.html", outcome=outcome, may_rekey=session.get(MAY_REKEY, False)
+    ), (200 if outcome != "mismatch" else 400)
+
+
+# -- log in -------------------------------------------------------------------------------
+
+_CODENAME_ERRORS = {
+    "too_long": lambda: _("That is much longer than a codename. Please type only your codename."),
+    "empty": lambda: _("Please type your codename."),
+    "bad_characters": lambda: _(
+        "A codename has only words or digits. Please check what you typed."
+    ),
+    "too_short": lambda: _(
+        "That is shorter than a codename. A codename has seven words, or twenty digits."
+    ),
+}
+
+
+def _render_login(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("login.html", error=error), status
+
+
+@bp.get("/login")
+def login() -> Any:
+    if session.get(SOURCE_KEY):
+        return redirect(url_for("source.case"), code=303)
+    return _render_login()
+
+
+@bp.post("/login")
+@csrf_soft
+def login_post() -> Any:
+    if csrf_failed():
+        return _render_login(
+            _("For your safety this page had expired. Please type your codename again."), 400
+        )
+    services = _services()
+    typed = request.form.get("codename", "")
+    try:
+        normalised = services.deriver.normalise(typed)
+    except BadCodename as exc:
+        return _render_login(_CODENAME_ERRORS[exc.reason](), 400)
+    keys = services.deriver.derive(normalised)
+    source = services.service.find_source(keys.lookup_id)
+    if source is None:
+        unknown = codenames.unknown_words(typed)
+        message = _(
+            "We could not find a report with this codename. Please check each word and try again."
+        )
+        if unknown:
+            message += " " + _(
+                "These words are not in our list: %(words)s", words=", ".join(unknown[:7])
+            )
+        return _render_login(message, 400)
+    _log_in(session, keys.private_key, source.id)
+    return redirect(url_for("source.case"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> tuple[str, int]:
+    current_language()  # fix this page's language before the session is gone
+    session.end()  # type: ignore[attr-defined]
+    return render_template("logged_out.html"), 200
+
+
+# -- her case -----------------------------------------------------------------------------
+
+
+def _render_case(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> tuple[str, int]:
+    service = _services().service
+    source_id = session[SOURCE_KEY]
+    session.pop(MAY_REKEY, None)
+    items = service.items(source_id)
+    replies = service.replies(source_id, session[PRIVATE_KEY])
+    unread = [r.item.id for r in replies if not r.item.source_read]
+    service.mark_replies_read(source_id, unread)
+    return render_template(
+        "case.html",
+        items=[i for i in items if i.kind != "reply"],
+        replies=replies,
+        unread=set(unread),
+        values=values or {},
+        errors=errors or {},
+        notice=session.pop(NOTICE, None),
+        kept_files=uploads.pending(),
+        max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
+    ), status
+
+
+@bp.get("/case")
+@login_required
+def case() -> tuple[str, int]:
+    return _render_case()
+
+
+@bp.post("/case/message")
+@login_required
+@csrf_soft
+def add_message() -> Any:
+    config = current_app.config["SESIM"]
+    result = forms.parse_message(request.form, config.max_text_chars)
+    attachments, file_errors = uploads.collect(request)
+    if csrf_failed():
+        result.errors["form"] = _expired_message()
+    if file_errors:
+        result.errors["files"] = " ".join(file_errors)
+    kept = uploads.pending()
+    if result.ok and not result.document["text"] and not attachments and not kept:
+        result.errors["message"] = _("Please write a message or choose a file.")
+    if not result.ok:
+        uploads.keep_pending(attachments)
+        return _render_case(result.values, result.errors, 400)
+    document = dict(result.document, lang=current_language())
+    files = uploads.take_pending() + attachments
+    _services().service.add_submission(session[SOURCE_KEY], Submission("message", document, files))
+    session[NOTICE] = _("Sent. The Legal Centre will see it.")
+    return redirect(url_for("source.case"), code=303)
+
+
+@bp.post("/case/replies/<item_id>/delete")
+@login_required
+def delete_reply(item_id: str) -> Response:
+    if len(item_id) != 32:
+        raise NotFound("item")
+    _services().service.delete_reply(session[SOURCE_KEY], item_id)
+    session[NOTICE] = _("The reply was deleted.")
+    return redirect(url_for("source.case"), code=303)
+
+
+@bp.get("/case/withdraw")
+@login_required
+def withdraw_form() -> str:
+    return render_template("withdraw.html", error=None)
+
+
+@bp.post("/case/withdraw")
+@login_required
+def withdraw() -> Any:
+    if request.form.get("confirm") != "yes":
+        return render_template("withdraw.html", error=_("Please tick the box to confirm.")), 400
+    _services().service.withdraw(session[SOURCE_KEY])
+    current_language()
+    session.end()  # type: ignore[attr-defined]
+    return render_template("withdrawn.html"), 200

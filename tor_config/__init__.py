@@ -1,0 +1,1 @@
+"""Tor configuration through stem (issue 4)."""

@@ -22,6 +22,9 @@ from crypto.codename import (
 )
 from crypto.envelope import (
     CHUNK_SIZE,
+    MAX_RECIPIENTS,
+    ByteSink,
+    ByteSource,
     EnvelopeReader,
     EnvelopeWriter,
     decrypt_bytes,
@@ -47,6 +50,9 @@ __all__ = [
     "ARGON2_MEMLIMIT",
     "ARGON2_OPSLIMIT",
     "CHUNK_SIZE",
+    "MAX_RECIPIENTS",
+    "ByteSink",
+    "ByteSource",
     "CryptoError",
     "DecryptionError",
     "EnvelopeReader",

@@ -33,8 +33,10 @@ class EnvelopeWriter:
     """Encrypt a stream of writes into one envelope.
 
     The header goes to ``sink`` at once; :meth:`write` emits each chunk as
-    soon as it is full, so memory stays around two chunks (one buffered,
-    one being encrypted) however much is written and in pieces of any size.
+    soon as it is full, so memory stays at a few chunks (the 64 KiB buffer
+    plus one chunk being encrypted) however much is written, in pieces of
+    any size: large writes are sliced through a memoryview, never copied
+    whole, and small ones are gathered in a fixed buffer.
     :meth:`close` writes the final chunk; only then is the envelope valid.
 
     As a context manager it closes on normal exit. If the block raises, no

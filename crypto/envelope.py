@@ -74,6 +74,7 @@ from collections.abc import Sequence
 
 from crypto._header import (
     CHUNK_SIZE,
+    MAX_RECIPIENTS,
     ByteSink,
     ByteSource,
     envelope_size,
@@ -87,6 +88,7 @@ from crypto.keys import PrivateKey, PublicKey
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_RECIPIENTS",
     "ByteSink",
     "ByteSource",
     "EnvelopeReader",

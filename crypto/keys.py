@@ -210,6 +210,11 @@ class PrivateKey:
     def __repr__(self) -> str:
         return "PrivateKey(<secret>)"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Refuse pickling (and so copy/deepcopy and dataclasses.asdict): a
+        # cache or session must never persist a private key by accident.
+        raise CryptoError("a PrivateKey cannot be pickled or copied")
+
 
 def _check_comment(comment: str | None) -> str:
     if comment is None:

@@ -103,8 +103,8 @@ def source_by_lookup(conn: Connection, lookup_id: str) -> Source | None:
 
 def source_by_id(conn: Connection, source_id: str) -> Source | None:
     row = conn.execute(
-        f"SELECT {_SOURCE_COLS} FROM sources WHERE id = ?",
-        (source_id,),  # noqa: S608
+        f"SELECT {_SOURCE_COLS} FROM sources WHERE id = ?",  # noqa: S608 - constant
+        (source_id,),
     ).fetchone()
     return _source(row)
 

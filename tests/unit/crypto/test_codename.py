@@ -40,9 +40,7 @@ def test_derivation_matches_the_known_answer(vector: Argon2Vector) -> None:
 
 def test_vectors_include_the_production_defaults() -> None:
     assert (ARGON2_OPSLIMIT, ARGON2_MEMLIMIT) == (3, 64 * 1024 * 1024)
-    assert any(
-        (v.opslimit, v.memlimit) == (ARGON2_OPSLIMIT, ARGON2_MEMLIMIT) for v in VECTORS
-    )
+    assert any((v.opslimit, v.memlimit) == (ARGON2_OPSLIMIT, ARGON2_MEMLIMIT) for v in VECTORS)
 
 
 def test_derivation_is_deterministic() -> None:
@@ -80,9 +78,10 @@ def test_lookup_id_is_not_raw_kdf_output() -> None:
     )
     keys = derive_source_keys(CODENAME, SALT, **FAST)
     assert keys.lookup_id not in (raw[:32].hex(), raw[32:].hex(), raw.hex()[:64])
-    assert keys.lookup_id == hashlib.blake2b(
-        raw[:32], digest_size=32, person=b"sesim-lookup"
-    ).hexdigest()
+    assert (
+        keys.lookup_id
+        == hashlib.blake2b(raw[:32], digest_size=32, person=b"sesim-lookup").hexdigest()
+    )
     assert keys.private_key.unsafe_raw() not in (raw[:32], raw[32:])
     assert keys.public_key.raw.hex() != keys.lookup_id
 

@@ -232,3 +232,13 @@ def test_private_key_file_does_not_read_as_a_public_key(tmp_path: Path, alice: P
     write_private_key_file(path, alice)
     with pytest.raises(FormatError):
         read_public_key_file(path)
+
+
+def test_private_key_cannot_be_pickled_or_copied(alice: PrivateKey) -> None:
+    import copy
+    import pickle
+
+    with pytest.raises(CryptoError):
+        pickle.dumps(alice)
+    with pytest.raises(CryptoError):
+        copy.deepcopy(alice)

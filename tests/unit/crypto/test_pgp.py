@@ -104,8 +104,6 @@ def test_malformed_fingerprints_are_refused(server: OpenPGP, fingerprint: str) -
     ("name", "email"),
     [("", "a@example.org"), ("Aysel\n%commit", "a@example.org"), ("Aysel", "a@x\nKey-Type: RSA")],
 )
-def test_key_generation_refuses_parameter_injection(
-    server: OpenPGP, name: str, email: str
-) -> None:
+def test_key_generation_refuses_parameter_injection(server: OpenPGP, name: str, email: str) -> None:
     with pytest.raises(FormatError):
         server.generate_test_key(name, email)

@@ -1,0 +1,34 @@
+"""Argon2id work is bounded: beyond the slots, a translated "busy" page, never a crash."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tests.conftest import SourceBrowser
+
+
+def _hold_all_slots(app: Flask) -> None:
+    deriver = app.extensions["sesim"].deriver
+    deriver._wait = 0.01  # noqa: SLF001 - the test plays the other, slow logins
+    for _ in range(app.config["SESIM"].max_concurrent_derivations):
+        assert deriver._slots.acquire(timeout=1)  # noqa: SLF001
+
+
+def test_busy_report_keeps_her_text(app: Flask, source: SourceBrowser) -> None:
+    token = source.token()
+    _hold_all_slots(app)
+    response = source.client.post(
+        "/report", data={"csrf_token": token, "what_happened": "Please keep this."}
+    )
+    assert response.status_code == 503
+    assert "Please keep this." in response.get_data(as_text=True)
+
+
+def test_busy_login_gets_a_retry_page(app: Flask, source: SourceBrowser) -> None:
+    codename = source.report_and_get_codename()
+    source.logout()
+    _hold_all_slots(app)
+    response = source.login(codename)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "10"
+    assert 'lang="az"' in response.get_data(as_text=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import re
@@ -53,6 +54,7 @@ _B64_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_KEY_FILE_BYTES = 64 * 1024
 
 
+@functools.lru_cache(maxsize=4096)  # pure; called for every envelope
 def key_id_bytes(raw_public_key: bytes) -> bytes:
     """Return the 8-byte id of a raw public key.
 

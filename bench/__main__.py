@@ -1,0 +1,53 @@
+"""`make bench`: every figure in one run, with its target, as a table on stdout.
+
+Ratios compare two things measured in this same run on this same machine,
+never a number written down elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench.common import Results, Workspace, cpu_count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each load run")
+    parser.add_argument("--only", choices=["write", "http", "logins", "upload", "pages"],
+                        action="append")
+    args = parser.parse_args()
+    chosen = set(args.only or ["write", "http", "logins", "upload", "pages"])
+    results = Results()
+    ws = Workspace()
+    started = time.perf_counter()
+    print(f"Səsim benchmarks on {cpu_count()} cores", flush=True)
+    try:
+        if "write" in chosen:
+            from bench.write_path import in_process
+            in_process(ws, results, args.seconds)
+        if "http" in chosen:
+            from bench.write_path import over_http
+            over_http(ws, results, args.seconds)
+        if "logins" in chosen:
+            from bench.logins import logins
+            logins(ws, results, args.seconds)
+        if "upload" in chosen:
+            from bench.upload import upload
+            upload(ws, results)
+        if "pages" in chosen:
+            from bench.pages import pages
+            pages(ws, results)
+    finally:
+        ws.close()
+    print()
+    print(results.table())
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    missed = [r for r in results.rows if r.ok is False]
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""A 2 KB report through the whole server path: envelope against OpenPGP, and the ceiling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+import time
+from typing import Any
+
+from werkzeug.formparser import parse_form_data
+from werkzeug.test import EnvironBuilder
+
+from bench.common import (
+    REPORT_BYTES,
+    OpenPGPReportService,
+    Results,
+    Workspace,
+    median_ms,
+)
+from bench.http import bench_server, multipart, new_source, wrk
+from securedrop_like.derivation import Deriver
+from securedrop_like.codenames import generate_codename
+from securedrop_like.service import ReportService, Submission
+
+THREADS = 8
+
+
+def _report_text() -> str:
+    sentence = "He said the certificate would be signed only if I came back alone. "
+    return (sentence * (REPORT_BYTES // len(sentence) + 1))[:REPORT_BYTES]
+
+
+def _body() -> tuple[bytes, str]:
+    return multipart({
+        "csrf_token": "x" * 43, "what_happened": _report_text(), "types": "sextortion",
+        "district": "nasimi", "perpetrator": "official", "service": "documents",
+        "consent": "ask_first",
+    })
+
+
+def _one(service: ReportService, source_id: str, body: bytes, ctype: str) -> None:
+    """Parse the multipart request, build the document, seal, store, commit (fsync)."""
+    from source_interface.forms import parse_report
+
+    environ = EnvironBuilder(method="POST", input_stream=io.BytesIO(body),
+                             content_type=ctype, content_length=len(body)).get_environ()
+    _, form, _files = parse_form_data(environ)
+    result = parse_report(form, 100_000, dt.date.today())
+    assert result.ok
+    service.add_submission(source_id, Submission("report", result.document))
+
+
+def _throughput(service: ReportService, source_id: str, seconds: float) -> float:
+    body, ctype = _body()
+    done = [0] * THREADS
+    stop = time.monotonic() + seconds
+
+    def worker(n: int) -> None:
+        while time.monotonic() < stop:
+            _one(service, source_id, body, ctype)
+            done[n] += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done) / (time.perf_counter() - start)
+
+
+def _latency(service: ReportService, source_id: str, n: int) -> float:
+    body, ctype = _body()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        _one(service, source_id, body, ctype)
+        samples.append(time.perf_counter() - t0)
+    return median_ms(samples)
+
+
+def _source(service: ReportService, config: Any) -> str:
+    deriver = Deriver(config)
+    keys = deriver.derive(deriver.normalise(generate_codename()))
+    return service.create_source(keys, Submission("report", {"text": "first"}))
+
+
+def in_process(ws: Workspace, results: Results, seconds: float) -> None:
+    from source_interface import create_app
+
+    config, _ = ws.instance("inproc-env")
+    gconfig, _ = ws.instance("inproc-gpg")
+    pgp, fingerprint = ws.gpg()
+    env_service = ReportService.open(config)
+    gpg_service = OpenPGPReportService.open(gconfig)
+    gpg_service.pgp, gpg_service.fingerprint = pgp, fingerprint
+    app = create_app(config, service=env_service)  # for translations in the form code
+    try:
+        with app.app_context():
+            env_src, gpg_src = _source(env_service, config), _source(gpg_service, gconfig)
+            env_lat = _latency(env_service, env_src, 300)
+            gpg_lat = _latency(gpg_service, gpg_src, 60)
+            env_rate = _throughput(env_service, env_src, seconds)
+            gpg_rate = _throughput(gpg_service, gpg_src, seconds)
+    finally:
+        env_service.close()
+        gpg_service.close()
+        pgp.close()
+    results.add("in-process 2 KB report, envelope: median latency", f"{env_lat:.2f} ms")
+    results.add("in-process 2 KB report, OpenPGP: median latency", f"{gpg_lat:.2f} ms")
+    results.add("in-process latency ratio OpenPGP/envelope", f"{gpg_lat / env_lat:.1f}×")
+    results.add(f"in-process reports/s, envelope ({THREADS} threads)", f"{env_rate:.0f}/s")
+    results.add(f"in-process reports/s, OpenPGP ({THREADS} threads)", f"{gpg_rate:.0f}/s")
+    ratio = env_rate / gpg_rate
+    results.add("in-process throughput envelope/OpenPGP", f"{ratio:.1f}×", "≥ 6×", ratio >= 6)
+
+
+def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 16) -> None:
+    config, _ = ws.instance("http-env")
+    gconfig, _ = ws.instance("http-gpg")
+    pgp, fingerprint = ws.gpg()
+    pgp.close()
+    with bench_server(config.home) as (base, _pid):
+        who = new_source(base)
+        body, ctype = multipart({"csrf_token": who.token, "message": _report_text()})
+        wrk(base + "/_bench/noop", body, ctype, who.cookie, 2, connections, ws.root)  # warm-up
+        noop = wrk(base + "/_bench/noop", body, ctype, who.cookie, seconds, connections, ws.root)
+        env = wrk(base + "/case/message", body, ctype, who.cookie, seconds, connections, ws.root)
+    with bench_server(gconfig.home, "openpgp", ws.root / "gnupg", fingerprint) as (gbase, _):
+        gwho = new_source(gbase)
+        gbody, gctype = multipart({"csrf_token": gwho.token, "message": _report_text()})
+        gpg = wrk(gbase + "/case/message", gbody, gctype, gwho.cookie, seconds, connections,
+                  ws.root)
+    # Every request wrk counted must be a stored, committed message.
+    service = ReportService.open(config)
+    try:
+        stored = sum(
+            1 for s in _all_sources(service) for i in service.items(s) if i.kind == "message"
+        )
+    finally:
+        service.close()
+    for name, r in (("no-op endpoint", noop), ("submit, envelope", env), ("submit, OpenPGP", gpg)):
+        results.add(f"HTTP {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, "
+                    f"{r.errors} errors")
+    results.add("HTTP submits stored / answered", f"{stored} / {env.requests}", "all stored",
+                stored >= env.requests and env.errors == 0)
+    ratio = env.rps / gpg.rps
+    results.add("HTTP submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)
+    ceiling = env.rps / noop.rps
+    results.add("HTTP submit rate / no-op rate", f"{ceiling:.0%}", "≥ 40 %", ceiling >= 0.4)
+
+
+def _all_sources(service: ReportService) -> list[str]:
+    return [r[0] for r in service.db.reader().execute("SELECT id FROM sources").fetchall()]
+

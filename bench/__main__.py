@@ -16,8 +16,9 @@ from bench.common import Results, Workspace, cpu_count
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=int, default=5, help="length of each load run")
-    parser.add_argument("--only", choices=["write", "http", "logins", "upload", "pages"],
-                        action="append")
+    parser.add_argument(
+        "--only", choices=["write", "http", "logins", "upload", "pages"], action="append"
+    )
     args = parser.parse_args()
     chosen = set(args.only or ["write", "http", "logins", "upload", "pages"])
     results = Results()
@@ -27,18 +28,23 @@ def main() -> None:
     try:
         if "write" in chosen:
             from bench.write_path import in_process
+
             in_process(ws, results, args.seconds)
         if "http" in chosen:
             from bench.write_path import over_http
+
             over_http(ws, results, args.seconds)
         if "logins" in chosen:
             from bench.logins import logins
+
             logins(ws, results, args.seconds)
         if "upload" in chosen:
             from bench.upload import upload
+
             upload(ws, results)
         if "pages" in chosen:
             from bench.pages import pages
+
             pages(ws, results)
     finally:
         ws.close()

@@ -36,15 +36,18 @@ class Results:
     def add(self, name: str, value: str, target: str = "", ok: bool | None = None) -> None:
         self.rows.append(Row(name, value, target, ok))
         mark = "" if ok is None else ("  ok" if ok else "  MISSED")
-        print(f"  {name}: {value}{('  (target ' + target + ')') if target else ''}{mark}",
-              flush=True)
+        print(
+            f"  {name}: {value}{('  (target ' + target + ')') if target else ''}{mark}", flush=True
+        )
 
     def table(self) -> str:
         w1 = max(len(r.name) for r in self.rows)
         w2 = max(len(r.value) for r in self.rows)
         w3 = max([len(r.target) for r in self.rows] + [6])
-        lines = [f"{'measure':<{w1}}  {'value':>{w2}}  {'target':<{w3}}  result",
-                 f"{'-' * w1}  {'-' * w2}  {'-' * w3}  ------"]
+        lines = [
+            f"{'measure':<{w1}}  {'value':>{w2}}  {'target':<{w3}}  result",
+            f"{'-' * w1}  {'-' * w2}  {'-' * w3}  ------",
+        ]
         for r in self.rows:
             result = "" if r.ok is None else ("ok" if r.ok else "MISSED")
             lines.append(f"{r.name:<{w1}}  {r.value:>{w2}}  {r.target:<{w3}}  {result}")

@@ -22,17 +22,30 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @contextmanager
-def bench_server(home: Path, variant: str = "envelope", gnupg: Path | None = None,
-                 fingerprint: str = "") -> Iterator[tuple[str, int]]:
+def bench_server(
+    home: Path, variant: str = "envelope", gnupg: Path | None = None, fingerprint: str = ""
+) -> Iterator[tuple[str, int]]:
     """Start ``bench.server``; yields (base URL, master PID). Stops it by PID."""
     port = free_port()
-    cmd = [sys.executable, "-m", "bench.server", "--home", str(home), "--port", str(port),
-           "--variant", variant]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.server",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        "--variant",
+        variant,
+        "--threads",
+        os.environ.get("SESIM_BENCH_THREADS", "16"),
+    ]
     if gnupg:
         cmd += ["--gnupg", str(gnupg), "--fingerprint", fingerprint]
     log = (home.parent / f"server-{variant}-{port}.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -85,9 +98,11 @@ def multipart(fields: dict[str, str]) -> tuple[bytes, str]:
 
 
 def _lua_string(data: bytes) -> str:
-    return '"' + "".join(
-        chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:03d}" for b in data
-    ) + '"'
+    return (
+        '"'
+        + "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\{b:03d}" for b in data)
+        + '"'
+    )
 
 
 @dataclass
@@ -98,8 +113,15 @@ class WrkResult:
     p50_ms: float
 
 
-def wrk(url: str, body: bytes, content_type: str, cookie: str, seconds: int,
-        connections: int, workdir: Path) -> WrkResult:
+def wrk(
+    url: str,
+    body: bytes,
+    content_type: str,
+    cookie: str,
+    seconds: int,
+    connections: int,
+    workdir: Path,
+) -> WrkResult:
     """A bounded POST load on 127.0.0.1 with wrk (one thread: the server has the rest)."""
     script = workdir / f"wrk-{uuid.uuid4().hex}.lua"
     script.write_text(
@@ -109,9 +131,22 @@ def wrk(url: str, body: bytes, content_type: str, cookie: str, seconds: int,
         f'wrk.headers["Cookie"] = "{cookie}"\n'
     )
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-         "-s", str(script), url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
     ).stdout
     script.unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]

@@ -23,7 +23,9 @@ def logins(ws: Workspace, results: Results, seconds: float, clients: int = 8) ->
     cost = median_ms(timed(lambda: deriver.derive(normalised), 10))
     results.add(
         f"codename derivation (Argon2id ops {config.argon2_opslimit}, "
-        f"{config.argon2_memlimit // 2**20} MiB)", f"{cost:.0f} ms")
+        f"{config.argon2_memlimit // 2**20} MiB)",
+        f"{cost:.0f} ms",
+    )
     pid = os.getpid()
     idle, _ = rss_kib(pid)
     reset_peak(pid)
@@ -52,8 +54,13 @@ def logins(ws: Workspace, results: Results, seconds: float, clients: int = 8) ->
     service.close()
     bound = config.max_concurrent_derivations * config.argon2_memlimit // 1024
     extra = peak - idle
-    results.add(f"logins/s with {clients} clients, {config.max_concurrent_derivations} slots",
-                f"{sum(ok) / elapsed:.1f}/s ({sum(busy)} busy pages)")
-    results.add("peak RSS above idle during logins", f"{extra / 1024:.0f} MiB",
-                f"≤ {bound / 1024 + 32:.0f} MiB (slots × memlimit + 32)",
-                extra <= bound + 32 * 1024)
+    results.add(
+        f"logins/s with {clients} clients, {config.max_concurrent_derivations} slots",
+        f"{sum(ok) / elapsed:.1f}/s ({sum(busy)} busy pages)",
+    )
+    results.add(
+        "peak RSS above idle during logins",
+        f"{extra / 1024:.0f} MiB",
+        f"≤ {bound / 1024 + 32:.0f} MiB (slots × memlimit + 32)",
+        extra <= bound + 32 * 1024,
+    )

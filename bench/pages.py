@@ -23,9 +23,11 @@ def pages(ws: Workspace, results: Results) -> None:
             c.get(f"/lang/{lang}")
             css = len(c.get("/static/style.css").data)
             got = {
-                "start": c.get("/"), "report": c.get("/report"),
+                "start": c.get("/"),
+                "report": c.get("/report"),
                 "report with errors": c.post("/report", data={"csrf_token": source.token()}),
-                "login": c.get("/login"), "login error": source.login("x" * 30),
+                "login": c.get("/login"),
+                "login error": source.login("x" * 30),
             }
             source.report_and_get_codename("Page sizes.")
             got["codename check"] = c.get("/codename/check")
@@ -40,6 +42,9 @@ def pages(ws: Workspace, results: Results) -> None:
         app.extensions["sesim"].service.close()
     for name, values in sizes.items():
         biggest = max(values)
-        results.add(f"page bytes (HTML+CSS), {name}",
-                    f"{' / '.join(str(v) for v in values)} (az/ru/en)",
-                    "< 20 KB", biggest < LIMIT)
+        results.add(
+            f"page bytes (HTML+CSS), {name}",
+            f"{' / '.join(str(v) for v in values)} (az/ru/en)",
+            "< 20 KB",
+            biggest < LIMIT,
+        )

@@ -21,8 +21,13 @@ from securedrop_like.serve import serve
 
 
 def make_app(home: str, variant: str, gnupg: str | None, fingerprint: str | None) -> Flask:
+    import os
+    import sys
+
     from source_interface import create_app
 
+    if os.environ.get("SW"):
+        sys.setswitchinterval(float(os.environ["SW"]))
     config = load_config(home)
     service: Any = None
     if variant == "openpgp":
@@ -38,6 +43,12 @@ def make_app(home: str, variant: str, gnupg: str | None, fingerprint: str | None
         return "ok"
 
     app.add_url_rule("/_bench/noop", "bench_noop", noop, methods=["POST"])
+
+    def stats() -> dict[str, float]:
+        writer = app.extensions["sesim"].service.writer
+        return {"batches": writer.batches, "jobs": writer.jobs}
+
+    app.add_url_rule("/_bench/stats", "bench_stats", stats)
     return app
 
 
@@ -48,9 +59,14 @@ def main() -> None:
     parser.add_argument("--variant", default="envelope", choices=["envelope", "openpgp"])
     parser.add_argument("--gnupg")
     parser.add_argument("--fingerprint")
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
-    serve(lambda: make_app(args.home, args.variant, args.gnupg, args.fingerprint),
-          "127.0.0.1", args.port)
+    serve(
+        lambda: make_app(args.home, args.variant, args.gnupg, args.fingerprint),
+        "127.0.0.1",
+        args.port,
+        args.threads,
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from bench.common import (
     median_ms,
 )
 from bench.http import bench_server, multipart, new_source, wrk
-from securedrop_like.derivation import Deriver
 from securedrop_like.codenames import generate_codename
+from securedrop_like.derivation import Deriver
 from securedrop_like.service import ReportService, Submission
 
 THREADS = 8
@@ -32,19 +32,26 @@ def _report_text() -> str:
 
 
 def _body() -> tuple[bytes, str]:
-    return multipart({
-        "csrf_token": "x" * 43, "what_happened": _report_text(), "types": "sextortion",
-        "district": "nasimi", "perpetrator": "official", "service": "documents",
-        "consent": "ask_first",
-    })
+    return multipart(
+        {
+            "csrf_token": "x" * 43,
+            "what_happened": _report_text(),
+            "types": "sextortion",
+            "district": "nasimi",
+            "perpetrator": "official",
+            "service": "documents",
+            "consent": "ask_first",
+        }
+    )
 
 
 def _one(service: ReportService, source_id: str, body: bytes, ctype: str) -> None:
     """Parse the multipart request, build the document, seal, store, commit (fsync)."""
     from source_interface.forms import parse_report
 
-    environ = EnvironBuilder(method="POST", input_stream=io.BytesIO(body),
-                             content_type=ctype, content_length=len(body)).get_environ()
+    environ = EnvironBuilder(
+        method="POST", input_stream=io.BytesIO(body), content_type=ctype, content_length=len(body)
+    ).get_environ()
     _, form, _files = parse_form_data(environ)
     result = parse_report(form, 100_000, dt.date.today())
     assert result.ok
@@ -130,8 +137,9 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
     with bench_server(gconfig.home, "openpgp", ws.root / "gnupg", fingerprint) as (gbase, _):
         gwho = new_source(gbase)
         gbody, gctype = multipart({"csrf_token": gwho.token, "message": _report_text()})
-        gpg = wrk(gbase + "/case/message", gbody, gctype, gwho.cookie, seconds, connections,
-                  ws.root)
+        gpg = wrk(
+            gbase + "/case/message", gbody, gctype, gwho.cookie, seconds, connections, ws.root
+        )
     # Every request wrk counted must be a stored, committed message.
     service = ReportService.open(config)
     try:
@@ -141,10 +149,13 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
     finally:
         service.close()
     for name, r in (("no-op endpoint", noop), ("submit, envelope", env), ("submit, OpenPGP", gpg)):
-        results.add(f"HTTP {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, "
-                    f"{r.errors} errors")
-    results.add("HTTP submits stored / answered", f"{stored} / {env.requests}", "all stored",
-                stored >= env.requests and env.errors == 0)
+        results.add(f"HTTP {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, {r.errors} errors")
+    results.add(
+        "HTTP submits stored / answered",
+        f"{stored} / {env.requests}",
+        "all stored",
+        stored >= env.requests and env.errors == 0,
+    )
     ratio = env.rps / gpg.rps
     results.add("HTTP submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)
     ceiling = env.rps / noop.rps
@@ -153,4 +164,3 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
 
 def _all_sources(service: ReportService) -> list[str]:
     return [r[0] for r in service.db.reader().execute("SELECT id FROM sources").fetchall()]
-

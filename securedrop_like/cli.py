@@ -12,6 +12,7 @@ from crypto import CryptoError, read_public_key_file
 
 from . import db, models
 from .config import ConfigError, resolve_home
+from .db import DatabaseError
 from .instance import init_instance, open_instance
 
 home_option = click.option(
@@ -59,7 +60,7 @@ def add_reviewer(home: Path | None, key_file: Path, name: str | None) -> None:
     try:
         config = open_instance(home)
         public = read_public_key_file(key_file)
-    except (ConfigError, CryptoError) as exc:
+    except (ConfigError, CryptoError, DatabaseError) as exc:
         _fail(str(exc))
         return
     label = name or key_file.stem
@@ -83,7 +84,7 @@ def list_keys(home: Path | None) -> None:
     """List installed reviewer keys."""
     try:
         config = open_instance(home)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseError) as exc:
         _fail(str(exc))
         return
     conn = db.Database.for_config(config).open()
@@ -110,7 +111,7 @@ def serve(home: Path | None, part: str, host: str, port: int, threads: int) -> N
 
     try:
         config = open_instance(home)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseError) as exc:
         _fail(str(exc))
         return
 

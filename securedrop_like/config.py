@@ -16,6 +16,7 @@ is how tests and the demo adjust a setting without editing it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ _SETTABLE = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("ho
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _SETTABLE[name].type
+    if isinstance(value, bool):
+        raise ConfigError(f"setting {name!r} has an invalid value")
     try:
         if kind == "int":
             return int(value)
@@ -154,6 +157,18 @@ def validate(config: Config) -> None:
         raise ConfigError("max_concurrent_derivations must be at least 1")
     if not 0 < config.max_file_bytes <= config.max_request_bytes:
         raise ConfigError("max_file_bytes must be positive and at most max_request_bytes")
+    positive = (
+        "max_sessions",
+        "source_session_idle_minutes",
+        "source_session_absolute_minutes",
+        "inline_ciphertext_bytes",
+        "max_text_chars",
+        "argon2_opslimit",
+        "argon2_memlimit",
+    )
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
     if not config.quick_exit_url.startswith("https://"):
         raise ConfigError("quick_exit_url must be an https:// address")
 
@@ -163,8 +178,8 @@ def render_toml(settings: dict[str, Any]) -> str:
     lines = ["# Səsim instance settings. Secrets live in secrets/, never here.", ""]
     for key, value in settings.items():
         if isinstance(value, str):
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{key} = "{escaped}"')
+            # A JSON string is a valid TOML basic string (same escapes, \uXXXX).
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         else:
             lines.append(f"{key} = {value!r}")
     return "\n".join(lines) + "\n"

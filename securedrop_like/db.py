@@ -33,6 +33,8 @@ class DatabaseError(Exception):
 def today(clock: Callable[[], dt.datetime] | None = None) -> str:
     """The current UTC day, the finest time grain Səsim ever stores."""
     now = clock() if clock else dt.datetime.now(dt.UTC)
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.UTC)
     return now.strftime("%Y-%m-%d")
 
 

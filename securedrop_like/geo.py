@@ -18,9 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-# flask_babel ships no type information; the ignore is also marked harmless if
-# a project-wide mypy override for flask_babel makes it unnecessary.
-from flask_babel import lazy_gettext as _l  # type: ignore[import-untyped, unused-ignore]
+from flask_babel import lazy_gettext as _l
 
 GEOJSON_PATH = Path(__file__).parent / "data" / "geo" / "baku_raions.geojson"
 ATTRIBUTION = "Boundaries © OpenStreetMap contributors (ODbL); coastline: Natural Earth"

@@ -9,9 +9,12 @@ default should be the language of the women Səsim is for.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import gettext as _gettext
+from flask_babel import ngettext as _ngettext
 from werkzeug.wrappers import Response
 
 from .config import LOCALES
@@ -35,6 +38,15 @@ def switch(code: str) -> Response:
     if code in LOCALES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")), code=303)
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's gettext, typed (Flask-Babel ships no type information)."""
+    return str(_gettext(string, **variables))
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    return str(_ngettext(singular, plural, num, **variables))
 
 
 def current_language() -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, request, session
+from flask import Flask, abort, g, request, session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,25 +82,50 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
+SECURITY_HEADERS = (
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+# Headers an app or Werkzeug may set that ours replace or that leak timing.
+_REPLACED = {name.lower() for name, _ in SECURITY_HEADERS} | {
+    "content-security-policy",
+    "last-modified",
+    "etag",
+    "server",
+    "date",
+}
+
+
+class SecurityHeaders:
+    """WSGI middleware: the security headers on every response, whatever made it.
+
+    Outside Flask on purpose: error pages, static files and anything a later
+    blueprint forgets all pass through here. It works on the raw header list,
+    which is also the cheapest place to do it.
+    """
+
+    def __init__(self, app: Any, csp: str) -> None:
+        self.app = app
+        self.headers = [*SECURITY_HEADERS, ("Content-Security-Policy", csp)]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [h for h in headers if h[0].lower() not in _REPLACED]
+            return start_response(status, kept + self.headers, exc_info)
+
+        return self.app(environ, start)
+
+
 def init_security(app: Flask, csp: str = BASE_CSP) -> None:
     app.before_request(lambda: _check_csrf(app))
     app.jinja_env.globals["csrf_token"] = csrf_token
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        h = response.headers
-        h["Content-Security-Policy"] = csp
-        h["Referrer-Policy"] = "no-referrer"
-        h["Cache-Control"] = "no-store"
-        h["Pragma"] = "no-cache"
-        h["X-Content-Type-Options"] = "nosniff"
-        h["X-Frame-Options"] = "DENY"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        h["Cross-Origin-Resource-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        h.pop("Last-Modified", None)
-        h.pop("ETag", None)
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, csp)  # type: ignore[method-assign]
 
 
 def require(condition: bool, status: int = 404) -> None:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from crypto import PrivateKey, PublicKey, SourceKeys, decrypt_bytes, decrypt_stream, encrypt_bytes
 
@@ -22,7 +22,7 @@ from . import models
 from .config import Config
 from .db import Connection, Database, today
 from .errors import NotFound, NotReady
-from .store import CiphertextStore, EncryptingSpool
+from .store import CiphertextStore, EncryptingSpool, new_id
 from .writer import GroupCommitWriter
 
 REPORT_FORMAT = "sesim-report"
@@ -82,7 +82,7 @@ class ReportService:
         self._keys_lock = threading.Lock()
 
     @classmethod
-    def open(cls, config: Config) -> ReportService:
+    def open(cls, config: Config) -> Self:
         db = Database.for_config(config)
         writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
         return cls(config, db, writer, CiphertextStore(config.store_dir))
@@ -144,16 +144,25 @@ class ReportService:
         return self.writer.run(job)
 
     def rekey(self, source_id: str, keys: SourceKeys) -> None:
-        self.writer.run(
-            lambda conn: models.rekey_source(
-                conn, source_id, lookup_id=keys.lookup_id, public_key=keys.public_key.raw
+        try:
+            self.writer.run(
+                lambda conn: models.rekey_source(
+                    conn, source_id, lookup_id=keys.lookup_id, public_key=keys.public_key.raw
+                )
             )
-        )
+        except LookupError as exc:
+            raise NotFound("source") from exc
 
     def add_submission(self, source_id: str, submission: Submission) -> list[str]:
         records = self._seal(submission)
-        day = self.today()
-        return self.writer.run(lambda conn: models.insert_items(conn, source_id, day, records))
+        try:
+            ids: list[str] = self.writer.run_grouped(
+                models.insert_items_many, (source_id, self.today(), records)
+            )
+        except LookupError as exc:
+            self.store.delete(r.item_id for r in records if r.inline is None)
+            raise NotFound("source") from exc
+        return ids
 
     def _seal(self, submission: Submission) -> list[models.NewItem]:
         """Encrypt the document (with the attachment list inside) to every reviewer."""
@@ -178,7 +187,7 @@ class ReportService:
         return encrypt_bytes(plaintext, recipients)
 
     def _record(self, kind: str, ciphertext: bytes, author: str | None = None) -> models.NewItem:
-        item_id = models.new_id()
+        item_id = new_id()
         if len(ciphertext) <= self.config.inline_ciphertext_bytes:
             return models.NewItem(kind, len(ciphertext), item_id, inline=ciphertext, author=author)
         self.store.write_bytes(item_id, ciphertext)
@@ -250,8 +259,9 @@ class ReportService:
     def decrypt_item_to(self, item: models.Item, private_key: PrivateKey, sink: Any) -> int:
         """Stream-decrypt one item (tests and the demo reviewer use this)."""
         if item.is_inline:
-            sink.write(decrypt_bytes(self.ciphertext(item), private_key))
-            return item.size
+            plaintext = decrypt_bytes(self.ciphertext(item), private_key)
+            sink.write(plaintext)
+            return len(plaintext)
         with self.store.open(item.id) as fh:
             return decrypt_stream(fh, sink, private_key)
 

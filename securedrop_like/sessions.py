@@ -14,6 +14,7 @@ without ever recording a wall-clock time of anything a source did.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -24,7 +25,6 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import CallbackDict
 
 COOKIE_NAME = "sesim_session"
@@ -140,17 +140,22 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.modified = False
         self.rotate = False
         self.ended = False
+        self.kept: dict[str, Any] = {}
 
     def regenerate(self) -> None:
         """Give the session a new id (on log-in: no session fixation)."""
         self.rotate = True
         self.modified = True
 
-    def end(self) -> None:
-        """Forget everything, on the server too (log-out, withdrawal)."""
+    def end(self, keep: dict[str, Any] | None = None) -> None:
+        """Forget everything, on the server too (log-out, withdrawal).
+
+        ``keep`` (such as her language) starts a fresh session under a new id.
+        """
         self.clear()
         self.ended = True
         self.modified = True
+        self.kept = dict(keep or {})
 
 
 class MemorySessionInterface(SessionInterface):
@@ -158,14 +163,19 @@ class MemorySessionInterface(SessionInterface):
 
     def __init__(self, store: MemorySessionStore, secret: bytes) -> None:
         self.store = store
-        self.signer = Signer(secret, salt="sesim-session-id", digest_method=_sha256)
+        # The cookie is "<id>.<HMAC-SHA256(id)>": the id is random, so all the
+        # MAC must do is stop anyone choosing one; a keyed hash per purpose.
+        self._mac_key = hmac.new(secret, b"sesim-session-id", hashlib.sha256).digest()
+
+    def _mac(self, sid: str) -> str:
+        return hmac.new(self._mac_key, sid.encode(), hashlib.sha256).hexdigest()
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         raw = request.cookies.get(COOKIE_NAME)
         if raw and len(raw) < 200:
-            try:
-                sid = self.signer.unsign(raw).decode("ascii")
-            except (BadSignature, UnicodeDecodeError):
+            sid: str | None
+            sid, _, mac = raw.rpartition(".")
+            if not sid or not hmac.compare_digest(mac, self._mac(sid)):
                 sid = None
             if sid:
                 data = self.store.get(sid)
@@ -178,7 +188,11 @@ class MemorySessionInterface(SessionInterface):
         if session.ended or (not session and session.sid is not None):
             if session.sid:
                 self.store.delete(session.sid)
-            if session.sid or session.ended:
+            if session.ended and session.kept:
+                fresh = ServerSession(None, session.kept)
+                fresh.modified = True
+                self.save_session(app, fresh, response)
+            elif session.sid or session.ended:
                 response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
             return
         if not session.modified and not session.rotate:
@@ -190,10 +204,13 @@ class MemorySessionInterface(SessionInterface):
             self.store.forget(session.sid)
             session.sid = None
             session.update(with_data)
-        if session.sid is None:
-            session.sid = self.store.new_id()
+        if session.sid is not None:
+            # Same id: the browser already holds the cookie; no need to re-sign it.
+            self.store.put(session.sid, dict(session))
+            return
+        session.sid = self.store.new_id()
         self.store.put(session.sid, dict(session))
-        cookie = self.signer.sign(session.sid.encode("ascii")).decode("ascii")
+        cookie = f"{session.sid}.{self._mac(session.sid)}"
         # No Expires/Max-Age: a browser-session cookie that dies with the
         # browser (Tor Browser forgets it at "New Identity").
         response.set_cookie(
@@ -204,7 +221,3 @@ class MemorySessionInterface(SessionInterface):
             secure=app.config.get("SESSION_COOKIE_SECURE", False),
             path="/",
         )
-
-
-def _sha256(data: bytes = b"") -> Any:
-    return hashlib.sha256(data)

@@ -27,6 +27,10 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+def _is_id(name: str) -> bool:
+    return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -65,7 +69,7 @@ class CiphertextStore:
         self.root = root
 
     def path_for(self, item_id: str) -> Path:
-        if len(item_id) != 32 or not all(c in "0123456789abcdef" for c in item_id):
+        if not _is_id(item_id):
             raise ValueError("not a store id")
         return self.root / item_id[:2] / item_id
 
@@ -74,7 +78,7 @@ class CiphertextStore:
 
     def write_bytes(self, item_id: str, ciphertext: bytes) -> None:
         path = self.path_for(item_id)
-        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(ciphertext)
@@ -92,12 +96,14 @@ class CiphertextStore:
         return sum(1 for item_id in item_ids if wipe_file(self.path_for(item_id)))
 
     def ids(self) -> Iterator[str]:
+        """Ids of the ciphertext files in the store (anything else there is ignored)."""
         if not self.root.exists():
             return
         for sub in self.root.iterdir():
             if sub.is_dir() and len(sub.name) == 2:
                 for entry in sub.iterdir():
-                    yield entry.name
+                    if _is_id(entry.name) and entry.name.startswith(sub.name):
+                        yield entry.name
 
     def sweep(self, known: set[str], keep: set[str] | None = None) -> int:
         """Wipe every file that no database row (nor ``keep``) refers to."""
@@ -169,7 +175,7 @@ class EncryptingSpool:
         return None
 
     def close(self) -> None:
-        """Closing without finishing leaves an orphan for :meth:`discard`."""
+        """Closing an unfinished spool wipes what it had written."""
         if self._fh is not None and not self.finished:
             self._abort()
 

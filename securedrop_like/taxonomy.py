@@ -17,10 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-# flask_babel ships no type information; the ignore is also marked harmless if
-# a project-wide mypy override for flask_babel makes it unnecessary.
-from flask_babel import LazyString  # type: ignore[import-untyped, unused-ignore]
-from flask_babel import lazy_gettext as _l  # type: ignore[import-untyped, unused-ignore]
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from securedrop_like.errors import Busy, NotFound, NotReady
+from securedrop_like.i18n import gettext as _
 from securedrop_like.security import CSRFError
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def _page(status: int, title: str, message: str) -> tuple[str, int]:
 
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf(_: CSRFError) -> tuple[str, int]:
+    def csrf(exc: CSRFError) -> tuple[str, int]:
         return _page(
             400,
             _("This page has expired"),
@@ -43,7 +43,7 @@ def init_errors(app: Flask) -> None:
         return response
 
     @app.errorhandler(NotReady)
-    def not_ready(_: NotReady) -> tuple[str, int]:
+    def not_ready(exc: NotReady) -> tuple[str, int]:
         return _page(
             503,
             _("Not ready yet"),
@@ -51,7 +51,7 @@ def init_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(NotFound)
-    def not_found(_: NotFound) -> tuple[str, int]:
+    def not_found(exc: NotFound) -> tuple[str, int]:
         return _page(404, _("Not found"), _("This page does not exist."))
 
     @app.errorhandler(HTTPException)

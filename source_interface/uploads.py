@@ -10,11 +10,12 @@ need not attach them again; they are wiped when the session ends.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from flask import Request, current_app, session
-from flask_babel import gettext as _
 
+from securedrop_like.i18n import gettext as _
+from securedrop_like.multipart import FastFormDataParser
 from securedrop_like.service import Attachment
 from securedrop_like.store import EncryptingSpool
 
@@ -26,19 +27,20 @@ class SourceRequest(Request):
     """A request whose uploaded files are encrypted as they stream in."""
 
     spools: list[EncryptingSpool]
+    form_data_parser_class = FastFormDataParser
 
     def _get_file_stream(
         self,
         total_content_length: int | None,
         content_type: str | None,
-        filename: str | None,
+        filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        spool = current_app.extensions["sesim"].service.spool()
+        spool: EncryptingSpool = current_app.extensions["sesim"].service.spool()
         if not hasattr(self, "spools"):
             self.spools = []
         self.spools.append(spool)
-        return spool  # type: ignore[return-value]
+        return cast(IO[bytes], spool)
 
 
 def safe_name(name: str | None) -> str:

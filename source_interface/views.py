@@ -8,13 +8,13 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from crypto import PrivateKey
 from securedrop_like import codenames, geo, taxonomy
 from securedrop_like.errors import BadCodename, Busy, NotFound
 from securedrop_like.i18n import current_language
+from securedrop_like.i18n import gettext as _
 from securedrop_like.security import csrf_failed, csrf_soft
 from securedrop_like.service import Submission
 
@@ -37,20 +37,32 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def login_required(view: F) -> F:
+def _guard(view: F, check_source: bool) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         source_id = session.get(SOURCE_KEY)
         if not source_id:
-            return redirect(url_for("source.login"), code=303)
-        try:
-            _services().service.source(source_id)
-        except NotFound:
-            session.end()  # type: ignore[attr-defined]
-            return redirect(url_for("source.login"), code=303)
+            return _see_other("source.login")
+        if check_source:
+            try:
+                _services().service.source(source_id)
+            except NotFound:
+                session.end()  # type: ignore[attr-defined]
+                return _see_other("source.login")
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def login_required(view: F) -> F:
+    """Only for a logged-in source who has not withdrawn."""
+    return _guard(view, check_source=True)
+
+
+def login_required_no_check(view: F) -> F:
+    """Only for a logged-in source; the view's own write fails if she has withdrawn
+    (one query less on the busiest path)."""
+    return _guard(view, check_source=False)
 
 
 def _expired_message() -> str:
@@ -140,7 +152,9 @@ def _log_in(sess: Any, private_key: PrivateKey, source_id: str) -> None:
 @bp.get("/codename")
 @login_required
 def codename() -> Any:
-    fresh = session.pop(FRESH_CODENAME, None)
+    # Kept (in memory) until she leaves this page for her case, so that
+    # switching language here does not lose it; never shown anywhere else.
+    fresh = session.get(FRESH_CODENAME)
     if fresh is None:
         return redirect(url_for("source.case"), code=303)
     return render_template(
@@ -170,6 +184,7 @@ def codename_digits() -> Any:
 @login_required
 def codename_check() -> Any:
     """Let her type the codename back once: practice, without storing it anywhere."""
+    session.pop(FRESH_CODENAME, None)
     outcome = None
     if request.method == "POST":
         services = _services()
@@ -242,12 +257,28 @@ def login_post() -> Any:
 
 @bp.post("/logout")
 def logout() -> tuple[str, int]:
-    current_language()  # fix this page's language before the session is gone
-    session.end()  # type: ignore[attr-defined]
+    session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
     return render_template("logged_out.html"), 200
 
 
 # -- her case -----------------------------------------------------------------------------
+
+
+def _notice(key: str | None) -> str | None:
+    """Notices are stored as keys and translated when shown (in her current language)."""
+    if key == "sent":
+        return _("Sent. The Legal Centre will see it.")
+    if key == "reply_deleted":
+        return _("The reply was deleted.")
+    return None
+
+
+def _see_other(endpoint: str) -> Response:
+    """A 303 to one of our own pages (cheaper than redirect(); no user input in it)."""
+    return Response(status=303, headers=[("Location", request.script_root + _PATHS[endpoint])])
+
+
+_PATHS = {"source.case": "/case", "source.login": "/login", "source.codename": "/codename"}
 
 
 def _render_case(
@@ -256,6 +287,7 @@ def _render_case(
     service = _services().service
     source_id = session[SOURCE_KEY]
     session.pop(MAY_REKEY, None)
+    session.pop(FRESH_CODENAME, None)
     items = service.items(source_id)
     replies = service.replies(source_id, session[PRIVATE_KEY])
     unread = [r.item.id for r in replies if not r.item.source_read]
@@ -267,7 +299,7 @@ def _render_case(
         unread=set(unread),
         values=values or {},
         errors=errors or {},
-        notice=session.pop(NOTICE, None),
+        notice=_notice(session.pop(NOTICE, None)),
         kept_files=uploads.pending(),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
@@ -280,7 +312,7 @@ def case() -> tuple[str, int]:
 
 
 @bp.post("/case/message")
-@login_required
+@login_required_no_check
 @csrf_soft
 def add_message() -> Any:
     config = current_app.config["SESIM"]
@@ -296,11 +328,17 @@ def add_message() -> Any:
     if not result.ok:
         uploads.keep_pending(attachments)
         return _render_case(result.values, result.errors, 400)
-    document = dict(result.document, lang=current_language())
+    document = dict(result.document, lang=session.get("lang") or config.default_locale)
     files = uploads.take_pending() + attachments
-    _services().service.add_submission(session[SOURCE_KEY], Submission("message", document, files))
-    session[NOTICE] = _("Sent. The Legal Centre will see it.")
-    return redirect(url_for("source.case"), code=303)
+    try:
+        _services().service.add_submission(
+            session[SOURCE_KEY], Submission("message", document, files)
+        )
+    except NotFound:
+        session.end()  # type: ignore[attr-defined]
+        return _see_other("source.login")
+    session[NOTICE] = "sent"
+    return _see_other("source.case")
 
 
 @bp.post("/case/replies/<item_id>/delete")
@@ -309,7 +347,7 @@ def delete_reply(item_id: str) -> Response:
     if len(item_id) != 32:
         raise NotFound("item")
     _services().service.delete_reply(session[SOURCE_KEY], item_id)
-    session[NOTICE] = _("The reply was deleted.")
+    session[NOTICE] = "reply_deleted"
     return redirect(url_for("source.case"), code=303)
 
 
@@ -325,6 +363,5 @@ def withdraw() -> Any:
     if request.form.get("confirm") != "yes":
         return render_template("withdraw.html", error=_("Please tick the box to confirm.")), 400
     _services().service.withdraw(session[SOURCE_KEY])
-    current_language()
-    session.end()  # type: ignore[attr-defined]
+    session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
     return render_template("withdrawn.html"), 200

@@ -28,6 +28,7 @@ def _decrypt_all(app: Flask, instance: Instance, source_id: str) -> list[tuple[s
 def test_report_gives_a_seven_word_codename_that_logs_back_in(
     app: Flask, instance: Instance, source: SourceBrowser
 ) -> None:
+    source.client.get("/lang/en")
     codename = source.report_and_get_codename("He asked for money and more.")
     assert len(codename.split()) == codenames.CODENAME_WORDS
     source.logout()
@@ -37,11 +38,15 @@ def test_report_gives_a_seven_word_codename_that_logs_back_in(
     assert "Your case" in source.case()
 
 
-def test_codename_is_shown_only_once(source: SourceBrowser) -> None:
+def test_codename_is_shown_until_she_leaves_the_page_then_never_again(
+    source: SourceBrowser,
+) -> None:
     codename = source.report_and_get_codename()
+    source.client.get("/lang/ru?next=/codename")  # switching language keeps it
+    assert codename in source.client.get("/codename").get_data(as_text=True)
+    assert codename not in source.case()
     again = source.client.get("/codename")
     assert again.status_code == 303
-    assert codename not in source.case()
 
 
 def test_report_and_files_are_sealed_to_the_reviewer_with_the_answers_inside(
@@ -82,6 +87,7 @@ def test_report_and_files_are_sealed_to_the_reviewer_with_the_answers_inside(
 def test_message_reply_delete_and_withdraw(
     app: Flask, instance: Instance, source: SourceBrowser
 ) -> None:
+    source.client.get("/lang/en")
     source.report_and_get_codename("First report.")
     response = source.send_message("I remembered the room number.", [(b"doc", "note.txt")])
     assert response.status_code == 303

@@ -1,0 +1,274 @@
+"""ReportService: sources, sealed submissions and replies, withdrawal, re-keying."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pytest
+
+from crypto import CryptoError, PrivateKey, SourceKeys, decrypt_bytes
+from securedrop_like import codenames, models
+from securedrop_like.derivation import Deriver
+from securedrop_like.errors import NotFound, NotReady
+from securedrop_like.instance import init_instance
+from securedrop_like.service import Attachment, ReportService, Submission
+from securedrop_like.store import EncryptingSpool
+from tests.conftest import FAST_ARGON2, Instance
+
+
+@pytest.fixture
+def service(instance: Instance) -> Iterator[ReportService]:
+    svc = ReportService.open(instance.config)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def deriver(instance: Instance) -> Deriver:
+    return Deriver(instance.config)
+
+
+def new_keys(deriver: Deriver) -> SourceKeys:
+    return deriver.derive(deriver.normalise(codenames.generate_codename()))
+
+
+def report(text: str = "At the benefits office.") -> Submission:
+    return Submission("report", {"what_happened": text, "lang": "en"})
+
+
+def opened(service: ReportService, item: models.Item, key: PrivateKey) -> bytes:
+    return decrypt_bytes(service.ciphertext(item), key)
+
+
+def spooled(service: ReportService, body: bytes) -> EncryptingSpool:
+    spool = service.spool()
+    spool.write(body)
+    spool.seek(0)
+    return spool
+
+
+@contextmanager
+def inline_limit(instance: Instance, limit: int) -> Iterator[ReportService]:
+    """A second service on the same instance that keeps ciphertexts up to ``limit`` inline."""
+    svc = ReportService.open(instance.config.with_changes(inline_ciphertext_bytes=limit))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def test_create_source_records_her_keys_and_a_sealed_report(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    keys = new_keys(deriver)
+    source_id = service.create_source(keys, report("the clerk asked"))
+    source = service.source(source_id)
+    assert source.lookup_id == keys.lookup_id
+    assert source.public_key == keys.public_key.raw
+    assert source.channel == "web" and not source.has_replies
+    assert service.find_source(keys.lookup_id) == source
+    [item] = service.items(source_id)
+    assert (item.kind, item.seq, item.is_inline) == ("report", 1, True)
+    ciphertext = service.ciphertext(item)
+    assert b"the clerk asked" not in ciphertext
+    document = json.loads(decrypt_bytes(ciphertext, instance.reviewer_key))
+    assert document["what_happened"] == "the clerk asked"
+    assert [document[k] for k in ("format", "v", "attachments")] == ["sesim-report", 1, []]
+
+
+def test_attachments_become_file_items_listed_inside_the_sealed_report(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    spool = spooled(service, b"%PDF-1.7 a scanned complaint")
+    attachment = Attachment.from_spool(spool, "complaint.pdf", "application/pdf")
+    submission = report()
+    submission.attachments.append(attachment)
+    source_id = service.create_source(new_keys(deriver), submission)
+    main, file_item = service.items(source_id)
+    assert (file_item.kind, file_item.id, file_item.parent_id) == ("file", spool.item_id, main.id)
+    assert not file_item.is_inline and file_item.size == spool.size
+    sink = io.BytesIO()
+    service.decrypt_item_to(file_item, instance.reviewer_key, sink)
+    assert sink.getvalue() == b"%PDF-1.7 a scanned complaint"
+    listed = json.loads(opened(service, main, instance.reviewer_key))["attachments"]
+    assert listed == [
+        {"id": spool.item_id, "name": "complaint.pdf", "type": "application/pdf", "size": 28}
+    ]
+
+
+def test_add_submission_appends_a_message_in_order(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    [message_id] = service.add_submission(source_id, Submission("message", {"text": "more"}))
+    items = service.items(source_id)
+    assert [(i.kind, i.seq) for i in items] == [("report", 1), ("message", 2)]
+    assert items[1].id == message_id
+    document = json.loads(opened(service, items[1], instance.reviewer_key))
+    assert document["format"] == "sesim-message"
+
+
+def test_without_reviewer_keys_nothing_can_be_sealed(tmp_path: Path) -> None:
+    config = init_instance(tmp_path / "bare", dict(FAST_ARGON2))
+    with closing(ReportService.open(config)) as svc:
+        with pytest.raises(NotReady):
+            svc.recipients()
+        with pytest.raises(NotReady):
+            svc.spool()
+        with pytest.raises(NotReady):
+            svc.create_source(new_keys(Deriver(config)), report())
+        assert models.count_sources(svc.db.reader()) == 0
+
+
+def test_a_reply_opens_with_her_key_and_the_reviewers_but_no_other_sources(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    hers, other = new_keys(deriver), new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    service.create_source(other, report())
+    reply_id = service.place_reply(source_id, "We can help. Call us.", "en", "lawyer-1")
+    reply = next(i for i in service.items(source_id) if i.id == reply_id)
+    assert (reply.kind, reply.author, reply.source_read) == ("reply", "lawyer-1", False)
+    for key in (hers.private_key, instance.reviewer_key):
+        document = json.loads(opened(service, reply, key))
+        assert document["format"] == "sesim-reply"
+        assert (document["text"], document["lang"]) == ("We can help. Call us.", "en")
+    with pytest.raises(CryptoError):
+        opened(service, reply, other.private_key)
+    assert [(r.text, r.lang) for r in service.replies(source_id, hers.private_key)] == [
+        ("We can help. Call us.", "en")
+    ]
+    assert service.source(source_id).has_replies
+
+
+def test_mark_replies_read_marks_only_the_given_items(
+    service: ReportService, deriver: Deriver
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    first, second = (service.place_reply(source_id, t, "en", "l") for t in ("one", "two"))
+    service.mark_replies_read(source_id, [first])
+    read = {i.id: i.source_read for i in service.items(source_id)}
+    assert (read[first], read[second]) == (True, False)
+
+
+def test_small_ciphertexts_stay_inline_and_larger_ones_go_to_a_file(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    text = "x" * 3000
+    first_id = service.place_reply(source_id, text, "en", "l")
+    size = {i.id: i.size for i in service.items(source_id)}[first_id]
+    with inline_limit(instance, size) as at_limit, inline_limit(instance, size - 1) as below:
+        inline_id = at_limit.place_reply(source_id, text, "en", "l")
+        file_id = below.place_reply(source_id, text, "en", "l")
+    items = {i.id: i for i in service.items(source_id)}
+    assert items[inline_id].is_inline and items[inline_id].size == size
+    assert not service.store.path_for(inline_id).exists()
+    assert not items[file_id].is_inline and items[file_id].size == size
+    assert service.store.size(file_id) == size
+    assert len(service.replies(source_id, instance.reviewer_key)) == 3
+
+
+def test_withdraw_removes_her_rows_wipes_her_files_and_leaves_a_retraction(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    keys = new_keys(deriver)
+    spool = spooled(service, b"photo")
+    submission = report()
+    submission.attachments.append(Attachment.from_spool(spool, "p.jpg", "image/jpeg"))
+    source_id = service.create_source(keys, submission)
+    with inline_limit(instance, 0) as files_only:
+        files_only.place_reply(source_id, "a reply kept in a file", "en", "l")
+    designation = service.source(source_id).designation
+    item_ids = [i.id for i in service.items(source_id)]
+    files = [service.store.path_for(i.id) for i in service.items(source_id) if not i.is_inline]
+    assert len(item_ids) == 3 and len(files) == 2 and all(p.exists() for p in files)
+    retraction = service.withdraw(source_id)
+    assert retraction.designation == designation
+    assert sorted(retraction.item_ids) == sorted(item_ids)
+    assert retraction.day == service.today()
+    assert models.retractions(service.db.reader()) == [retraction]
+    assert not any(p.exists() for p in files)
+    assert service.items(source_id) == []
+    assert service.find_source(keys.lookup_id) is None
+    with pytest.raises(NotFound):
+        service.source(source_id)
+    with pytest.raises(NotFound):
+        service.withdraw(source_id)
+
+
+def test_delete_reply_removes_her_own_reply_and_its_file(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    with inline_limit(instance, 0) as files_only:
+        reply_id = files_only.place_reply(source_id, "read and deleted", "en", "l")
+    path = service.store.path_for(reply_id)
+    assert path.exists()
+    service.delete_reply(source_id, reply_id)
+    assert [i.kind for i in service.items(source_id)] == ["report"]
+    assert not path.exists()
+
+
+def test_delete_reply_refuses_another_sources_reply_and_her_own_report(
+    service: ReportService, deriver: Deriver
+) -> None:
+    hers = service.create_source(new_keys(deriver), report())
+    other = service.create_source(new_keys(deriver), report())
+    other_reply = service.place_reply(other, "not hers", "en", "l")
+    with pytest.raises(NotFound):
+        service.delete_reply(hers, other_reply)
+    [her_report] = service.items(hers)
+    with pytest.raises(NotFound):
+        service.delete_reply(hers, her_report.id)
+    assert [i.id for i in service.items(other)][-1] == other_reply
+    assert len(service.items(hers)) == 1
+
+
+def test_rekey_works_before_a_reply_and_is_refused_after(
+    service: ReportService, deriver: Deriver
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    fresh = new_keys(deriver)
+    service.rekey(source_id, fresh)
+    assert service.source(source_id).lookup_id == fresh.lookup_id
+    service.place_reply(source_id, "sealed to the current key", "en", "l")
+    with pytest.raises(NotFound):
+        service.rekey(source_id, new_keys(deriver))
+    assert service.source(source_id).lookup_id == fresh.lookup_id
+    assert service.source(source_id).public_key == fresh.public_key.raw
+
+
+def test_sweep_orphans_wipes_files_without_a_row(service: ReportService, deriver: Deriver) -> None:
+    spool = spooled(service, b"abandoned")
+    kept = spooled(service, b"still in a session")
+    assert service.sweep_orphans(keep={kept.item_id}) == 1
+    assert not spool.path.exists() and kept.path.exists()
+
+
+def test_decrypt_item_to_returns_the_plaintext_bytes_written(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    source_id = service.create_source(new_keys(deriver), report())
+    [item] = service.items(source_id)
+    sink = io.BytesIO()
+    assert service.decrypt_item_to(item, instance.reviewer_key, sink) == len(sink.getvalue())
+
+
+def test_days_come_from_the_injected_clock(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    fixed = dt.datetime(2030, 1, 2, 23, 59, tzinfo=dt.UTC)
+    clocked = ReportService(
+        instance.config, service.db, service.writer, service.store, lambda: fixed
+    )
+    assert clocked.today() == "2030-01-02"
+    source_id = clocked.create_source(new_keys(deriver), report())
+    source = clocked.source(source_id)
+    assert (source.created_day, source.activity_day) == ("2030-01-02", "2030-01-02")
+    assert [i.day for i in clocked.items(source_id)] == ["2030-01-02"]

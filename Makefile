@@ -25,8 +25,7 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed translations ## Create .venv and install the project with pinned dependencies (idempotent)
 
 translations: $(VENV)/.installed ## Compile the az, ru and en message catalogues
-	@$(BIN)/pybabel compile --use-fuzzy -q -d securedrop_like/translations 2>/dev/null || \
-	  $(BIN)/pybabel compile -q -d securedrop_like/translations
+	@$(BIN)/pybabel compile -d securedrop_like/translations >/dev/null
 
 debs-run:
 	@bash scripts/debs.sh $(DEBS_RUN)

@@ -20,7 +20,9 @@ from securedrop_like.security import csrf_exempt
 from securedrop_like.serve import serve
 
 
-def make_app(home: str, variant: str, gnupg: str | None, fingerprint: str | None) -> Flask:
+def make_app(
+    home: str, variant: str, gnupg: str | None, fingerprint: str | None, shared: Any = None
+) -> Flask:
     import os
     import sys
 
@@ -33,10 +35,10 @@ def make_app(home: str, variant: str, gnupg: str | None, fingerprint: str | None
     if variant == "openpgp":
         from bench.common import OpenPGPReportService
 
-        service = OpenPGPReportService.open(config)
+        service = OpenPGPReportService.open(config, shared.write_lock if shared else None)
         service.pgp = OpenPGP(Path(gnupg or ""))
         service.fingerprint = fingerprint or ""
-    app = create_app(config, service=service)
+    app = create_app(config, service=service, shared=shared)
 
     @csrf_exempt
     def noop() -> str:
@@ -61,11 +63,13 @@ def main() -> None:
     parser.add_argument("--fingerprint")
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
+    config = load_config(args.home)
     serve(
-        lambda: make_app(args.home, args.variant, args.gnupg, args.fingerprint),
+        lambda shared: make_app(args.home, args.variant, args.gnupg, args.fingerprint, shared),
+        config,
         "127.0.0.1",
         args.port,
-        args.threads,
+        threads=args.threads,
     )
 
 

@@ -24,6 +24,7 @@ from securedrop_like.derivation import Deriver
 from securedrop_like.service import ReportService, Submission
 
 THREADS = 8
+ROUNDS = 3
 
 
 def _report_text() -> str:
@@ -132,8 +133,20 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
         who = new_source(base)
         body, ctype = multipart({"csrf_token": who.token, "message": _report_text()})
         wrk(base + "/_bench/noop", body, ctype, who.cookie, 2, connections, ws.root)  # warm-up
-        noop = wrk(base + "/_bench/noop", body, ctype, who.cookie, seconds, connections, ws.root)
-        env = wrk(base + "/case/message", body, ctype, who.cookie, seconds, connections, ws.root)
+        # Alternate the two loads and keep the median of each, so that a
+        # passing disturbance on the machine does not decide the ratio.
+        noops, envs = [], []
+        for _ in range(ROUNDS):
+            noops.append(
+                wrk(base + "/_bench/noop", body, ctype, who.cookie, seconds, connections, ws.root)
+            )
+            envs.append(
+                wrk(base + "/case/message", body, ctype, who.cookie, seconds, connections, ws.root)
+            )
+        noop = sorted(noops, key=lambda r: r.rps)[ROUNDS // 2]
+        env = sorted(envs, key=lambda r: r.rps)[ROUNDS // 2]
+        answered = sum(r.requests for r in envs)
+        errors = sum(r.errors for r in envs)
     with bench_server(gconfig.home, "openpgp", ws.root / "gnupg", fingerprint) as (gbase, _):
         gwho = new_source(gbase)
         gbody, gctype = multipart({"csrf_token": gwho.token, "message": _report_text()})
@@ -152,9 +165,9 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
         results.add(f"HTTP {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, {r.errors} errors")
     results.add(
         "HTTP submits stored / answered",
-        f"{stored} / {env.requests}",
+        f"{stored} / {answered}",
         "all stored",
-        stored >= env.requests and env.errors == 0,
+        stored >= answered and errors == 0,
     )
     ratio = env.rps / gpg.rps
     results.add("HTTP submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)

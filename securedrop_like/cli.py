@@ -104,8 +104,11 @@ def list_keys(home: Path | None) -> None:
 @click.argument("part", type=click.Choice(["source"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=16, show_default=True, type=int)
-def serve(home: Path | None, part: str, host: str, port: int, threads: int) -> None:
+@click.option("--workers", type=int, help="Processes (default: one per core, at most 4).")
+@click.option("--threads", type=int, help="Threads per process (default: 16).")
+def serve(
+    home: Path | None, part: str, host: str, port: int, workers: int | None, threads: int | None
+) -> None:
     """Serve one part with gunicorn."""
     from .serve import serve as run_server
 
@@ -115,12 +118,12 @@ def serve(home: Path | None, part: str, host: str, port: int, threads: int) -> N
         _fail(str(exc))
         return
 
-    def factory() -> Any:
+    def factory(shared: Any) -> Any:
         from source_interface import create_app
 
-        return create_app(config)
+        return create_app(config, shared=shared)
 
-    run_server(factory, host, port, threads)
+    run_server(factory, config, host, port, workers, threads)
 
 
 @main.command()

@@ -59,9 +59,18 @@ class Config:
     # Ciphertexts up to this size are kept in the database (one fsync for a
     # whole group commit) instead of a file of their own; see store.py.
     inline_ciphertext_bytes: int = 256 * 1024
+    # Server processes (0: one per core, at most 4) and threads in each.
+    server_workers: int = 0
+    server_threads: int = 16
     onion_address: str = ""
     clearnet_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def workers(self) -> int:
+        if self.server_workers > 0:
+            return self.server_workers
+        return max(1, min(4, len(os.sched_getaffinity(0))))
 
     @property
     def db_path(self) -> Path:

@@ -114,7 +114,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
         click.echo("Press Ctrl-C to stop.")
-        serve(lambda: create_app(config), host, base_port)
+        serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
     finally:
         if temporary:
             shutil.rmtree(root, ignore_errors=True)

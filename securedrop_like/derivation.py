@@ -11,6 +11,7 @@ a request that cannot get a slot within ``derivation_wait_seconds`` gets
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from crypto import SourceKeys, derive_source_keys
 
@@ -20,12 +21,19 @@ from .errors import BadCodename, Busy
 
 
 class Deriver:
-    def __init__(self, config: Config) -> None:
+    """Derives a source's keys, at most N at a time.
+
+    ``slots`` is shared by all of a server's worker processes (a
+    multiprocessing semaphore made before they fork) so that the bound holds
+    for the server, not per process; without it the bound is per process.
+    """
+
+    def __init__(self, config: Config, slots: Any = None) -> None:
         self._salt = config.read_secret(config.salt_path)
         self._ops = config.argon2_opslimit
         self._mem = config.argon2_memlimit
         self._wait = config.derivation_wait_seconds
-        self._slots = threading.BoundedSemaphore(config.max_concurrent_derivations)
+        self._slots = slots or threading.BoundedSemaphore(config.max_concurrent_derivations)
 
     def normalise(self, typed: str) -> str:
         """Canonical form of what she typed, or :class:`BadCodename`."""

@@ -1,11 +1,12 @@
 """Serving an app with gunicorn, embedded (no shell command line to get wrong).
 
-One process with many threads: a source's session, and the key that opens
-her replies, live in that process's memory only (see sessions.py), and the
-group-commit writer batches every thread's writes. Argon2id and libsodium
-release the GIL, so the threads still use both cores for the heavy work.
-The app is built inside the worker (no preload) so that its writer thread is
-not lost to a fork.
+Several worker processes (one per core) with many threads each. A source's
+session, and the key that opens her replies, live in memory the master maps
+before forking and every worker shares (see shared_sessions.py); nothing of
+it touches disk. The bound on concurrent Argon2id derivations is a semaphore
+shared the same way. Each worker builds its app after the fork (no preload)
+and batches its own threads' writes (writer.py); SQLite serialises the
+workers' transactions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from .config import Config
+from .shared_sessions import ServerShared
 
 
 class EmbeddedServer(BaseApplication):  # type: ignore[misc]
@@ -51,5 +55,16 @@ def gunicorn_options(host: str, port: int, threads: int = 16) -> dict[str, Any]:
     }
 
 
-def serve(factory: Callable[[], Any], host: str, port: int, threads: int = 16) -> None:
-    EmbeddedServer(factory, gunicorn_options(host, port, threads)).run()
+def serve(
+    factory: Callable[[ServerShared], Any],
+    config: Config,
+    host: str,
+    port: int,
+    workers: int | None = None,
+    threads: int | None = None,
+) -> None:
+    """Run ``factory(shared)`` in each worker; blocks until the server stops."""
+    shared = ServerShared.create(config.max_sessions, config.max_concurrent_derivations)
+    options = gunicorn_options(host, port, threads or config.server_threads)
+    options["workers"] = workers or config.workers
+    EmbeddedServer(lambda: factory(shared), options).run()

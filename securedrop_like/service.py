@@ -82,9 +82,12 @@ class ReportService:
         self._keys_lock = threading.Lock()
 
     @classmethod
-    def open(cls, config: Config) -> Self:
+    def open(cls, config: Config, process_lock: Any = None) -> Self:
+        """Open the instance's store; ``process_lock`` serialises writers across processes."""
         db = Database.for_config(config)
-        writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
+        writer = GroupCommitWriter(
+            lambda: db.open(check_same_thread=False), process_lock=process_lock
+        )
         return cls(config, db, writer, CiphertextStore(config.store_dir))
 
     def close(self) -> None:

@@ -2,10 +2,12 @@
 
 A source's session holds her source id and, while she is logged in, the
 private key derived from her codename that opens the Legal Centre's replies.
-Neither may touch disk, so sessions live in this process's memory: the
-cookie carries only a random, signed session id. A restart logs everyone out,
-which is the safe failure. (This is why the source interface runs as one
-process with many threads; see securedrop_like/serve.py.)
+Neither may touch disk, so sessions live in memory: the cookie carries only
+a random, signed session id. A restart logs everyone out, which is the safe
+failure. Two stores keep the same contract (:class:`SessionStore`): this
+module's, for one process (tests, the CLI), and
+:class:`securedrop_like.shared_sessions.SharedSessionStore`, in memory shared
+by a server's worker processes.
 
 Time here is ``time.monotonic``: it measures idle and absolute lifetimes
 without ever recording a wall-clock time of anything a source did.
@@ -21,13 +23,38 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 COOKIE_NAME = "sesim_session"
+
+
+class SessionStore(Protocol):
+    """Where sessions live. Every method is safe to call from any thread.
+
+    ``get`` returns the data of a live session (and counts the call as
+    activity) or None if the id is unknown or expired; ``put`` stores data
+    under an id from ``new_id`` and returns False if that id is no longer
+    live; ``delete`` ends a session and passes its data to ``on_discard``
+    (which wipes the uploads it kept); ``forget`` ends one without that, as
+    its data moves to a new id; ``sweep`` ends every expired session.
+    """
+
+    on_discard: Callable[[dict[str, Any]], None] | None
+
+    @property
+    def capacity(self) -> int: ...
+    def new_id(self) -> str: ...
+    def get(self, sid: str) -> dict[str, Any] | None: ...
+    def put(self, sid: str, data: dict[str, Any]) -> bool: ...
+    def delete(self, sid: str) -> None: ...
+    def forget(self, sid: str) -> None: ...
+    def sweep(self) -> int: ...
+    def live_data(self) -> list[dict[str, Any]]: ...
+    def __len__(self) -> int: ...
 
 
 @dataclass
@@ -59,9 +86,11 @@ class MemorySessionStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @staticmethod
-    def new_id() -> str:
-        return secrets.token_urlsafe(32)
+    def new_id(self) -> str:
+        """A fresh random id, reserved (with no data yet) until ``put``."""
+        sid = secrets.token_urlsafe(32)
+        self._store(sid, {}, create=True)
+        return sid
 
     def _expired(self, entry: _Entry, now: float) -> bool:
         return now - entry.seen > self.idle or now - entry.created > self.absolute
@@ -83,12 +112,17 @@ class MemorySessionStore:
         self._discard(discarded)
         return None
 
-    def put(self, sid: str, data: dict[str, Any]) -> None:
+    def put(self, sid: str, data: dict[str, Any]) -> bool:
+        return self._store(sid, data, create=False)
+
+    def _store(self, sid: str, data: dict[str, Any], create: bool) -> bool:
         now = self.clock()
         evicted: list[dict[str, Any]] = []
         with self._lock:
             entry = self._entries.get(sid)
             if entry is None:
+                if not create:
+                    return False
                 self._entries[sid] = _Entry(data, now, now)
             else:
                 entry.data = data
@@ -99,6 +133,7 @@ class MemorySessionStore:
                 evicted.append(self._entries.popitem(last=False)[1].data)
         for data_ in evicted:
             self._discard(data_)
+        return True
 
     def delete(self, sid: str) -> None:
         with self._lock:
@@ -161,7 +196,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
 class MemorySessionInterface(SessionInterface):
     """Flask session interface over :class:`MemorySessionStore`."""
 
-    def __init__(self, store: MemorySessionStore, secret: bytes) -> None:
+    def __init__(self, store: SessionStore, secret: bytes) -> None:
         self.store = store
         # The cookie is "<id>.<HMAC-SHA256(id)>": the id is random, so all the
         # MAC must do is stop anyone choosing one; a keyed hash per purpose.
@@ -204,9 +239,8 @@ class MemorySessionInterface(SessionInterface):
             self.store.forget(session.sid)
             session.sid = None
             session.update(with_data)
-        if session.sid is not None:
+        if session.sid is not None and self.store.put(session.sid, dict(session)):
             # Same id: the browser already holds the cookie; no need to re-sign it.
-            self.store.put(session.sid, dict(session))
             return
         session.sid = self.store.new_id()
         self.store.put(session.sid, dict(session))

@@ -21,6 +21,7 @@ fails, its jobs are retried one by one so that each gets its own outcome.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -73,8 +74,15 @@ class GroupCommitWriter:
     with ``check_same_thread=False``.
     """
 
-    def __init__(self, open_connection: Callable[[], Connection], max_batch: int = 128) -> None:
+    def __init__(
+        self,
+        open_connection: Callable[[], Connection],
+        max_batch: int = 128,
+        process_lock: Any = None,
+    ) -> None:
         self._conn = open_connection()
+        # Shared with the other worker processes (see shared_sessions.ServerShared).
+        self._process_lock = process_lock or contextlib.nullcontext()
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._queue: deque[_Job[Any]] = deque()
@@ -124,10 +132,11 @@ class GroupCommitWriter:
                     break
                 batch.append(self._queue.popleft())
         try:
-            if batch[0].transaction:
-                self._commit(batch)
-            else:
-                self._run_alone(batch[0])
+            with self._process_lock:
+                if batch[0].transaction:
+                    self._commit(batch)
+                else:
+                    self._run_alone(batch[0])
         finally:
             with self._lock:
                 successor = self._queue[0] if self._queue else None

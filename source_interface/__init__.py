@@ -18,7 +18,8 @@ from securedrop_like.i18n import init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.service import ReportService
-from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore
+from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
+from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
 from . import errors, uploads, views
 
@@ -31,14 +32,23 @@ class Services:
 
     service: ReportService
     deriver: Deriver
-    sessions: MemorySessionStore
+    sessions: SessionStore
 
 
 def services() -> Services:
     return current_app.extensions["sesim"]  # type: ignore[no-any-return]
 
 
-def create_app(config: Config, *, service: ReportService | None = None, **overrides: Any) -> Flask:
+def create_app(
+    config: Config,
+    *,
+    service: ReportService | None = None,
+    shared: ServerShared | None = None,
+    **overrides: Any,
+) -> Flask:
+    """Build the source app. ``shared`` comes from a server's master process
+    (sessions and the derivation bound shared by its workers); without it,
+    both live in this process alone."""
     configure_logging()
     app = Flask(__name__)
     app.config.update(
@@ -52,20 +62,22 @@ def create_app(config: Config, *, service: ReportService | None = None, **overri
     )
     app.config.update(overrides)
     app.request_class = uploads.SourceRequest
-    svc = service or ReportService.open(config)
+    svc = service or ReportService.open(config, shared.write_lock if shared else None)
 
     def on_discard(data: dict[str, Any]) -> None:
         svc.store.delete(uploads.pending_ids(data))
 
-    store = MemorySessionStore(
-        idle_seconds=config.source_session_idle_minutes * 60,
-        absolute_seconds=config.source_session_absolute_minutes * 60,
-        capacity=config.max_sessions,
-        clock=overrides.get("SESSION_CLOCK") or time.monotonic,
-        on_discard=on_discard,
-    )
+    idle = config.source_session_idle_minutes * 60
+    absolute = config.source_session_absolute_minutes * 60
+    clock = overrides.get("SESSION_CLOCK") or time.monotonic
+    store: SessionStore
+    if shared is not None:
+        store = SharedSessionStore(shared.segment, idle, absolute, clock, on_discard)
+    else:
+        store = MemorySessionStore(idle, absolute, config.max_sessions, clock, on_discard)
     app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
-    app.extensions["sesim"] = Services(svc, Deriver(config), store)
+    deriver = Deriver(config, shared.derivations if shared else None)
+    app.extensions["sesim"] = Services(svc, deriver, store)
     # Sessions start empty after a restart, so any upload not in the database
     # belongs to nobody: wipe it.
     swept = svc.sweep_orphans()

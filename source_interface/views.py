@@ -23,6 +23,8 @@ from . import forms, uploads
 bp = Blueprint("source", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 SOURCE_KEY = "source_id"
+# Her X25519 private key, hex, in memory only (see sessions.py); turned back
+# into a key only when her replies are opened.
 PRIVATE_KEY = "private_key"
 FRESH_CODENAME = "fresh_codename"
 MAY_REKEY = "may_rekey"
@@ -143,7 +145,7 @@ def _log_in(sess: Any, private_key: PrivateKey, source_id: str) -> None:
     if lang:
         sess["lang"] = lang
     sess[SOURCE_KEY] = source_id
-    sess[PRIVATE_KEY] = private_key
+    sess[PRIVATE_KEY] = private_key.unsafe_raw().hex()
 
 
 # -- codename -----------------------------------------------------------------------------
@@ -175,7 +177,7 @@ def codename_digits() -> Any:
     receipt = codenames.generate_receipt()
     keys = services.deriver.derive(services.deriver.normalise(receipt))
     services.service.rekey(session[SOURCE_KEY], keys)
-    session[PRIVATE_KEY] = keys.private_key
+    session[PRIVATE_KEY] = keys.private_key.unsafe_raw().hex()
     session[FRESH_CODENAME] = receipt
     return redirect(url_for("source.codename"), code=303)
 
@@ -289,7 +291,7 @@ def _render_case(
     session.pop(MAY_REKEY, None)
     session.pop(FRESH_CODENAME, None)
     items = service.items(source_id)
-    replies = service.replies(source_id, session[PRIVATE_KEY])
+    replies = service.replies(source_id, PrivateKey(bytes.fromhex(session[PRIVATE_KEY])))
     unread = [r.item.id for r in replies if not r.item.source_read]
     service.mark_replies_read(source_id, unread)
     return render_template(

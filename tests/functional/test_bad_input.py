@@ -140,8 +140,9 @@ def test_files_kept_for_a_session_are_wiped_when_it_ends(small_files_app: Flask)
     source = SourceBrowser(small_files_app.test_client())
     source.report("", files=[(b"small", "small.txt")])
     assert len(_store_files(small_files_app)) == 1
-    small_files_app.extensions["sesim"].sessions.capacity = 0
-    small_files_app.extensions["sesim"].sessions.put("other", {"x": 1})  # evicts hers
+    sessions = small_files_app.extensions["sesim"].sessions
+    sessions.capacity = 1
+    sessions.put(sessions.new_id(), {"x": 1})  # a newer session evicts hers
     assert _store_files(small_files_app) == []
 
 

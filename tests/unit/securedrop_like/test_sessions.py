@@ -1,4 +1,8 @@
-"""Server-side sessions in memory: expiry, bounded size, and the signed-id cookie."""
+"""Server-side sessions in memory: expiry, bounded size, and the signed-id cookie.
+
+The store tests run against both stores (one process, and shared between
+worker processes): they keep one contract.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from securedrop_like.sessions import (
     MemorySessionStore,
     ServerSession,
 )
+from securedrop_like.shared_sessions import SharedSegment, SharedSessionStore
 
 IDLE, ABSOLUTE = 60.0, 300.0
 
@@ -43,81 +48,100 @@ def discards() -> Discards:
     return Discards()
 
 
+@pytest.fixture(params=["memory", "shared"])
+def store(request: pytest.FixtureRequest, clock: FakeClock, discards: Discards) -> Any:
+    if request.param == "memory":
+        return MemorySessionStore(IDLE, ABSOLUTE, capacity=3, clock=clock, on_discard=discards)
+    return SharedSessionStore(SharedSegment(3), IDLE, ABSOLUTE, clock=clock, on_discard=discards)
+
+
+class Ids(dict[str, str]):
+    """Session ids by name, each made by the store on first use."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__()
+        self.store = store
+
+    def __missing__(self, name: str) -> str:
+        self[name] = sid = self.store.new_id()
+        return sid
+
+
 @pytest.fixture
-def store(clock: FakeClock, discards: Discards) -> MemorySessionStore:
-    return MemorySessionStore(IDLE, ABSOLUTE, capacity=3, clock=clock, on_discard=discards)
+def ids(store: Any) -> Ids:
+    return Ids(store)
 
 
 # -- the store ---------------------------------------------------------------------------
 
 
 def test_a_session_lives_until_idle_for_longer_than_the_idle_limit(
-    store: MemorySessionStore, clock: FakeClock, discards: Discards
+    ids: Ids, store: Any, clock: FakeClock, discards: Discards
 ) -> None:
-    assert store.get("s") is None
-    store.put("s", {"n": 1})
+    assert store.get("nonsense") is None
+    store.put(ids["s"], {"n": 1})
     clock.now += IDLE
-    assert store.get("s") == {"n": 1}  # exactly at the limit: still alive
+    assert store.get(ids["s"]) == {"n": 1}  # exactly at the limit: still alive
     clock.now += IDLE + 0.001
-    assert store.get("s") is None
+    assert store.get(ids["s"]) is None
     assert discards == [{"n": 1}]
     assert len(store) == 0
 
 
-def test_each_use_restarts_the_idle_timer(store: MemorySessionStore, clock: FakeClock) -> None:
-    store.put("s", {"n": 1})
+def test_each_use_restarts_the_idle_timer(ids: Ids, store: Any, clock: FakeClock) -> None:
+    store.put(ids["s"], {"n": 1})
     for _ in range(3):
         clock.now += IDLE - 1
-        assert store.get("s") == {"n": 1}
+        assert store.get(ids["s"]) == {"n": 1}
 
 
 def test_a_session_dies_at_its_absolute_limit_however_busy(
-    store: MemorySessionStore, clock: FakeClock, discards: Discards
+    ids: Ids, store: Any, clock: FakeClock, discards: Discards
 ) -> None:
-    store.put("s", {"n": 1})
+    store.put(ids["s"], {"n": 1})
     start = clock.now
     while clock.now - start + IDLE / 2 <= ABSOLUTE:
         clock.now += IDLE / 2
-        assert store.get("s") is not None
-        store.put("s", {"n": 2})  # a write refreshes use, never the creation time
+        assert store.get(ids["s"]) is not None
+        store.put(ids["s"], {"n": 2})  # a write refreshes use, never the creation time
     clock.now += IDLE / 2
     assert clock.now - start > ABSOLUTE
-    assert store.get("s") is None
+    assert store.get(ids["s"]) is None
     assert discards == [{"n": 2}]
 
 
 def test_over_capacity_the_least_recently_used_session_is_evicted_and_discarded(
-    store: MemorySessionStore, discards: Discards
+    ids: Ids, store: Any, discards: Discards
 ) -> None:
     for name in ("a", "b", "c"):
-        store.put(name, {"name": name})
-    assert store.get("a") is not None  # "a" is now the most recently used
-    store.put("d", {"name": "d"})
-    assert store.get("b") is None
-    assert [store.get(n) is not None for n in ("a", "c", "d")] == [True, True, True]
+        store.put(ids[name], {"name": name})
+    assert store.get(ids["a"]) is not None  # "a" is now the most recently used
+    store.put(ids["d"], {"name": "d"})
+    assert store.get(ids["b"]) is None
+    assert [store.get(ids[n]) is not None for n in ("a", "c", "d")] == [True, True, True]
     assert discards == [{"name": "b"}]
     assert len(store) == 3
 
 
-def test_delete_discards_but_forget_does_not(store: MemorySessionStore, discards: Discards) -> None:
-    store.put("gone", {"pending": ["upload"]})
-    store.put("moved", {"pending": ["kept"]})
-    store.forget("moved")
+def test_delete_discards_but_forget_does_not(ids: Ids, store: Any, discards: Discards) -> None:
+    store.put(ids["gone"], {"pending": ["upload"]})
+    store.put(ids["moved"], {"pending": ["kept"]})
+    store.forget(ids["moved"])
     assert discards == []
-    store.delete("gone")
+    store.delete(ids["gone"])
     assert discards == [{"pending": ["upload"]}]
-    assert store.get("gone") is None and store.get("moved") is None
-    store.delete("gone")  # twice: nothing more discarded
+    assert store.get(ids["gone"]) is None and store.get(ids["moved"]) is None
+    store.delete(ids["gone"])  # twice: nothing more discarded
     assert len(discards) == 1
 
 
 def test_sweep_drops_only_expired_sessions(
-    store: MemorySessionStore, clock: FakeClock, discards: Discards
+    ids: Ids, store: Any, clock: FakeClock, discards: Discards
 ) -> None:
-    store.put("old1", {"n": 1})
-    store.put("old2", {"n": 2})
+    store.put(ids["old1"], {"n": 1})
+    store.put(ids["old2"], {"n": 2})
     clock.now += IDLE - 10
-    store.put("fresh", {"n": 3})
+    store.put(ids["fresh"], {"n": 3})
     clock.now += 11  # old ones idle for IDLE + 1, fresh one for 11 s
     assert store.sweep() == 2
     assert sorted(d["n"] for d in discards) == [1, 2]
@@ -125,10 +149,25 @@ def test_sweep_drops_only_expired_sessions(
     assert store.sweep() == 0
 
 
-def test_new_ids_are_long_random_and_distinct() -> None:
-    ids = {MemorySessionStore.new_id() for _ in range(50)}
-    assert len(ids) == 50
-    assert all(len(i) >= 43 for i in ids)
+def test_new_ids_are_long_random_and_distinct(store: Any) -> None:
+    made = set()
+    for _ in range(50):
+        sid = store.new_id()
+        store.delete(sid)
+        made.add(sid)
+    assert len(made) == 50
+    assert all(len(i) >= 43 for i in made)
+
+
+def test_put_refuses_an_id_the_store_did_not_make(store: Any) -> None:
+    assert store.put("made-up", {"n": 1}) is False
+    assert store.get("made-up") is None
+
+
+def test_json_data_survives_the_store_unchanged(ids: Ids, store: Any) -> None:
+    data = {"private_key": "ab" * 32, "pending": [{"item_id": "x", "size": 3}], "n": 1.5}
+    store.put(ids["s"], data)
+    assert store.get(ids["s"]) == data
 
 
 # -- the Flask interface -----------------------------------------------------------------

@@ -217,47 +217,53 @@ def insert_items(conn: Connection, source_id: str, day: str, items: list[NewItem
     return ids
 
 
-_ITEM_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
-_INSERT_ITEMS = (
-    "INSERT INTO items (id, source_id, seq, kind, parent_id, day, size, inline, author,"
-    " staff_read, source_read) VALUES"
-)
+_VALUE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_FROM_VALUES = """
+WITH v(id, source_id, off, kind, parent_id, day, size, inline, author, source_read)
+AS (VALUES {rows})
+INSERT INTO items (id, source_id, seq, kind, parent_id, day, size, inline, author,
+                   staff_read, source_read)
+SELECT v.id, v.source_id, s.next_seq + v.off, v.kind, v.parent_id, v.day, v.size, v.inline,
+       v.author, 0, v.source_read
+FROM v JOIN sources AS s ON s.id = v.source_id
+"""
+_ADVANCE_SOURCES = """
+WITH t(id, n, day, replies) AS (VALUES {rows})
+UPDATE sources SET next_seq = next_seq + t.n, activity_day = t.day,
+                   has_replies = has_replies OR t.replies
+FROM t WHERE sources.id = t.id
+"""
+
+
+class VanishedSource(LookupError):
+    """A source withdrew while her message was on its way to the database."""
 
 
 def insert_items_many(
     conn: Connection, args: list[tuple[str, str, list[NewItem]]]
-) -> list[list[str] | LookupError]:
-    """:func:`insert_items` for many (source id, day, items) at once, in three statements.
+) -> list[list[str]]:
+    """:func:`insert_items` for many (source id, day, items) at once, in two statements.
 
-    Used by the group-commit writer: a few statements per batch rather than
-    several per report (each statement costs the GIL round trip). Returns,
-    per argument, the new item ids or a LookupError for a vanished source.
+    Used by the group-commit writer: every statement costs a round trip for
+    the GIL, so the sequence numbers are read and assigned inside SQL (an
+    INSERT … SELECT joined with ``sources``) rather than fetched first.
+    Raises :class:`VanishedSource` if any source is gone (the writer then
+    retries each argument alone, so only hers fails).
     """
-    wanted = sorted({source_id for source_id, _, _ in args})
-    marks = ", ".join("?" * len(wanted))
-    next_seq = dict(
-        conn.execute(
-            f"SELECT id, next_seq FROM sources WHERE id IN ({marks})",  # noqa: S608 - marks only
-            wanted,
-        ).fetchall()
-    )
     rows: list[object] = []
-    results: list[list[str] | LookupError] = []
-    touched: dict[str, tuple[int, str, int]] = {}
+    per_source: dict[str, tuple[int, str, int]] = {}
+    results: list[list[str]] = []
     for source_id, day, items in args:
-        if source_id not in next_seq:
-            results.append(LookupError("no such source"))
-            continue
-        seq = int(next_seq[source_id])
+        count, _, replies = per_source.get(source_id, (0, day, 0))
         ids = []
-        for item in items:
+        for offset, item in enumerate(items, start=count):
             if item.kind not in ITEM_KINDS:
                 raise ValueError(f"unknown item kind {item.kind!r}")
             item_id = item.item_id or new_id()
             rows += [
                 item_id,
                 source_id,
-                seq,
+                offset,
                 item.kind,
                 item.parent_id,
                 day,
@@ -267,25 +273,21 @@ def insert_items_many(
                 0 if item.kind == "reply" else 1,
             ]
             ids.append(item_id)
-            seq += 1
-        next_seq[source_id] = seq
-        replies = int(any(i.kind == "reply" for i in items)) | touched.get(source_id, (0, "", 0))[2]
-        touched[source_id] = (seq, day, replies)
+            replies |= item.kind == "reply"
+        per_source[source_id] = (count + len(items), day, replies)
         results.append(ids)
-    if rows:
-        placeholders = ", ".join([_ITEM_ROW] * (len(rows) // 10))
-        sql = f"{_INSERT_ITEMS} {placeholders}"  # noqa: S608 - placeholders only
-        conn.execute(sql, rows)
-        params: list[object] = []
-        for source_id, (seq, day, replies) in touched.items():
-            params += [source_id, seq, day, replies]
-        values = ", ".join(["(?, ?, ?, ?)"] * len(touched))
-        conn.execute(
-            f"WITH t(id, seq, day, replies) AS (VALUES {values}) "  # noqa: S608 - placeholders
-            "UPDATE sources SET next_seq = t.seq, activity_day = t.day,"
-            " has_replies = has_replies OR t.replies FROM t WHERE sources.id = t.id",
-            params,
-        )
+    expected = len(rows) // 10
+    if expected:
+        sql = _INSERT_FROM_VALUES.format(rows=", ".join([_VALUE_ROW] * expected))
+        if conn.execute(sql, rows).rowcount != expected:
+            raise VanishedSource("no such source")
+    params: list[object] = []
+    for source_id, (count, day, replies) in per_source.items():
+        params += [source_id, count, day, replies]
+    if params:
+        sql = _ADVANCE_SOURCES.format(rows=", ".join(["(?, ?, ?, ?)"] * len(per_source)))
+        if conn.execute(sql, params).rowcount != len(per_source):
+            raise VanishedSource("no such source")
     return results
 
 

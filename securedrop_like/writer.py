@@ -175,11 +175,21 @@ class GroupCommitWriter:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for group in _groups(batch):
-                if group[0].group is not None and len(group) > 1 and self._apply_group(group):
-                    continue
-                for job in group:
-                    self._apply_one(job)
+            groups = _groups(batch)
+            if len(groups) == 1 and batch[0].group is not None:
+                # The common case, in as few statements as possible: no
+                # savepoint; if the group fails, start over job by job.
+                if not self._apply_group(batch, savepoint=False):
+                    conn.execute("ROLLBACK")
+                    conn.execute("BEGIN IMMEDIATE")
+                    for job in batch:
+                        self._apply_one(job)
+            else:
+                for group in groups:
+                    if group[0].group is not None and len(group) > 1 and self._apply_group(group):
+                        continue
+                    for job in group:
+                        self._apply_one(job)
             conn.execute("COMMIT")
         except BaseException as exc:
             log.error("group commit failed: %s", type(exc).__name__)
@@ -194,21 +204,25 @@ class GroupCommitWriter:
         self.batches += 1
         self.jobs += len(batch)
 
-    def _apply_group(self, group: list[_Job[Any]]) -> bool:
-        """Apply a group in one go; False (and rolled back) if it failed."""
+    def _apply_group(self, group: list[_Job[Any]], savepoint: bool = True) -> bool:
+        """Apply a group in one go; False if it failed (rolled back to the
+        savepoint, or, without one, for the caller to roll back)."""
         conn = self._conn
         apply_many = group[0].group
         assert apply_many is not None  # noqa: S101 - only called for grouped jobs
-        conn.execute("SAVEPOINT grp")
+        if savepoint:
+            conn.execute("SAVEPOINT grp")
         try:
             results = apply_many(conn, [job.arg for job in group])
             if len(results) != len(group):
                 raise RuntimeError("a grouped job returned the wrong number of results")
         except BaseException:  # retried one by one, so each job gets its own error
-            conn.execute("ROLLBACK TO grp")
-            conn.execute("RELEASE grp")
+            if savepoint:
+                conn.execute("ROLLBACK TO grp")
+                conn.execute("RELEASE grp")
             return False
-        conn.execute("RELEASE grp")
+        if savepoint:
+            conn.execute("RELEASE grp")
         for job, result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
                 job.error = result

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.integration.server import free_port
+from tests.integration.server import running
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -26,46 +24,22 @@ def bench_server(
     home: Path, variant: str = "envelope", gnupg: Path | None = None, fingerprint: str = ""
 ) -> Iterator[tuple[str, int]]:
     """Start ``bench.server``; yields (base URL, master PID). Stops it by PID."""
-    port = free_port()
+    threads = os.environ.get("SESIM_BENCH_THREADS", "16")
     cmd = [
         sys.executable,
         "-m",
         "bench.server",
         "--home",
         str(home),
-        "--port",
-        str(port),
         "--variant",
         variant,
         "--threads",
-        os.environ.get("SESIM_BENCH_THREADS", "16"),
+        threads,
     ]
     if gnupg:
         cmd += ["--gnupg", str(gnupg), "--fingerprint", fingerprint]
-    log = (home.parent / f"server-{variant}-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("bench server did not start") from None
-                time.sleep(0.1)
-        yield base, proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+    with running(cmd, home.parent / f"server-{variant}.log") as (base, pid):
+        yield base, pid
 
 
 @dataclass

@@ -4,6 +4,11 @@
 set -euo pipefail
 missing=()
 for pkg in "$@"; do
+  # npm may come with another nodejs build (nodesource's bundles it): a
+  # working `npm` command is what we need, whichever package gave it.
+  if [ "$pkg" = npm ] && command -v npm >/dev/null 2>&1; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -38,13 +38,7 @@ def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
     write_secret_file(secrets_dir / "salt", new_instance_salt())
     (home / "store").mkdir(mode=0o700)
     (home / CONFIG_NAME).write_text(render_toml(settings or {}), encoding="utf-8")
-    config = load_config(home)
-    conn = db.Database.for_config(config).open()
-    try:
-        db.migrate(conn)
-    finally:
-        conn.close()
-    return config
+    return open_instance(home)
 
 
 def open_instance(home: str | os.PathLike[str] | None) -> Config:

@@ -180,41 +180,8 @@ def rekey_source(conn: Connection, source_id: str, *, lookup_id: str, public_key
 
 
 def insert_items(conn: Connection, source_id: str, day: str, items: list[NewItem]) -> list[str]:
-    """Record items for a source in order; returns their ids."""
-    row = conn.execute("SELECT next_seq FROM sources WHERE id = ?", (source_id,)).fetchone()
-    if row is None:
-        raise LookupError("no such source")
-    seq = int(row[0])
-    ids = []
-    for item in items:
-        if item.kind not in ITEM_KINDS:
-            raise ValueError(f"unknown item kind {item.kind!r}")
-        item_id = item.item_id or new_id()
-        conn.execute(
-            "INSERT INTO items (id, source_id, seq, kind, parent_id, day, size, inline, author,"
-            " staff_read, source_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-            (
-                item_id,
-                source_id,
-                seq,
-                item.kind,
-                item.parent_id,
-                day,
-                item.size,
-                item.inline,
-                item.author,
-                0 if item.kind == "reply" else 1,
-            ),
-        )
-        ids.append(item_id)
-        seq += 1
-    replies = any(i.kind == "reply" for i in items)
-    conn.execute(
-        "UPDATE sources SET next_seq = ?, activity_day = ?,"
-        " has_replies = has_replies OR ? WHERE id = ?",
-        (seq, day, int(replies), source_id),
-    )
-    return ids
+    """Record items for a source in order; returns their ids (LookupError if she is gone)."""
+    return insert_items_many(conn, [(source_id, day, items)])[0]
 
 
 _VALUE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

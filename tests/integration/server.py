@@ -22,29 +22,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(home: Path, part: str = "source", log: Path | None = None) -> Iterator[str]:
+def running(cmd: list[str], log: Path, timeout: float = 30) -> Iterator[tuple[str, int]]:
+    """Start a server command that takes ``--port``; yields (base URL, PID).
+
+    Waits until it answers on 127.0.0.1, and stops it by PID (SIGTERM, then
+    SIGKILL) whatever happens.
+    """
     port = free_port()
-    log = log or home.parent / f"{part}-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "securedrop_like",
-                "serve",
-                part,
-                "--home",
-                str(home),
-                "--port",
-                str(port),
-            ],
+            [*cmd, "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + timeout
             while True:
                 try:
                     requests.get(base + "/", timeout=2)
@@ -53,11 +47,19 @@ def running_server(home: Path, part: str = "source", log: Path | None = None) ->
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"server did not start: {log.read_text()}") from None
                     time.sleep(0.1)
-            yield base
+            yield base, proc.pid
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+@contextmanager
+def running_server(home: Path, part: str = "source", log: Path | None = None) -> Iterator[str]:
+    """``sesim serve PART`` on an instance."""
+    cmd = [sys.executable, "-m", "securedrop_like", "serve", part, "--home", str(home)]
+    with running(cmd, log or home.parent / f"{part}-server.log") as (base, _pid):
+        yield base

@@ -35,7 +35,11 @@ def make_app(
     if variant == "openpgp":
         from bench.common import OpenPGPReportService
 
-        service = OpenPGPReportService.open(config, shared.write_lock if shared else None)
+        service = OpenPGPReportService.open(
+            config,
+            shared.writer_address if shared else None,
+            shared.writer_authkey if shared else None,
+        )
         service.pgp = OpenPGP(Path(gnupg or ""))
         service.fingerprint = fingerprint or ""
     app = create_app(config, service=service, shared=shared)

@@ -4,13 +4,14 @@ Several worker processes (one per core) with many threads each. A source's
 session, and the key that opens her replies, live in memory the master maps
 before forking and every worker shares (see shared_sessions.py); nothing of
 it touches disk. The bound on concurrent Argon2id derivations is a semaphore
-shared the same way. Each worker builds its app after the fork (no preload)
-and batches its own threads' writes (writer.py); SQLite serialises the
-workers' transactions.
+shared the same way. Every write goes to one writer process, started before
+the workers, which commits what all of them send together
+(writer_process.py). Each worker builds its app after the fork (no preload).
 """
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 
 from .config import Config
 from .shared_sessions import ServerShared
+from .writer_process import WriterProcess
 
 
 class EmbeddedServer(BaseApplication):  # type: ignore[misc]
@@ -64,7 +66,15 @@ def serve(
     threads: int | None = None,
 ) -> None:
     """Run ``factory(shared)`` in each worker; blocks until the server stops."""
-    shared = ServerShared.create(config.max_sessions, config.max_concurrent_derivations)
+    writer = WriterProcess(config)
+    writer.start()
+    atexit.register(writer.stop)
+    shared = ServerShared.create(
+        config.max_sessions, config.max_concurrent_derivations, writer.address, writer.authkey
+    )
     options = gunicorn_options(host, port, threads or config.server_threads)
     options["workers"] = workers or config.workers
-    EmbeddedServer(lambda: factory(shared), options).run()
+    try:
+        EmbeddedServer(lambda: factory(shared), options).run()
+    finally:
+        writer.stop()

@@ -14,22 +14,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from crypto import PrivateKey, PublicKey, SourceKeys, decrypt_bytes, decrypt_stream, encrypt_bytes
 
 from . import models
+from .commands import item_tuple
 from .config import Config
-from .db import Connection, Database, today
+from .db import Database, today
 from .errors import NotFound, NotReady
 from .store import CiphertextStore, EncryptingSpool, new_id
 from .writer import GroupCommitWriter
+from .writer_process import RemoteWriter
 
 REPORT_FORMAT = "sesim-report"
 MESSAGE_FORMAT = "sesim-message"
 REPLY_FORMAT = "sesim-reply"
 DOCUMENT_VERSION = 1
 _KEY_CACHE_SECONDS = 5.0
+
+
+class Writer(Protocol):
+    """Runs :mod:`securedrop_like.commands`: in this process or in the writer process."""
+
+    def command(self, name: str, args: tuple[Any, ...]) -> Any: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class ReportService:
         self,
         config: Config,
         db: Database,
-        writer: GroupCommitWriter,
+        writer: Writer,
         store: CiphertextStore,
         clock: Callable[[], Any] | None = None,
     ) -> None:
@@ -82,12 +91,17 @@ class ReportService:
         self._keys_lock = threading.Lock()
 
     @classmethod
-    def open(cls, config: Config, process_lock: Any = None) -> Self:
-        """Open the instance's store; ``process_lock`` serialises writers across processes."""
+    def open(
+        cls, config: Config, writer_address: str | None = None, writer_authkey: bytes | None = None
+    ) -> Self:
+        """Open the instance's store. Writes go to the server's writer process
+        when its address is given, else through a writer in this process."""
         db = Database.for_config(config)
-        writer = GroupCommitWriter(
-            lambda: db.open(check_same_thread=False), process_lock=process_lock
-        )
+        writer: Writer
+        if writer_address and writer_authkey:
+            writer = RemoteWriter(writer_address, writer_authkey)
+        else:
+            writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
         return cls(config, db, writer, CiphertextStore(config.store_dir))
 
     def close(self) -> None:
@@ -130,37 +144,22 @@ class ReportService:
 
     def create_source(self, keys: SourceKeys, submission: Submission, channel: str = "web") -> str:
         """Create a source and her first submission in one transaction."""
-        records = self._seal(submission)
-        day = self.today()
-
-        def job(conn: Connection) -> str:
-            source_id = models.insert_source(
-                conn,
-                lookup_id=keys.lookup_id,
-                public_key=keys.public_key.raw,
-                day=day,
-                channel=channel,
-            )
-            models.insert_items(conn, source_id, day, records)
-            return source_id
-
-        return self.writer.run(job)
+        records = [item_tuple(r) for r in self._seal(submission)]
+        args = (keys.lookup_id, keys.public_key.raw, self.today(), channel, records)
+        source_id: str = self.writer.command("create_source", args)
+        return source_id
 
     def rekey(self, source_id: str, keys: SourceKeys) -> None:
         try:
-            self.writer.run(
-                lambda conn: models.rekey_source(
-                    conn, source_id, lookup_id=keys.lookup_id, public_key=keys.public_key.raw
-                )
-            )
+            self.writer.command("rekey", (source_id, keys.lookup_id, keys.public_key.raw))
         except LookupError as exc:
             raise NotFound("source") from exc
 
     def add_submission(self, source_id: str, submission: Submission) -> list[str]:
         records = self._seal(submission)
         try:
-            ids: list[str] = self.writer.run_grouped(
-                models.insert_items_many, (source_id, self.today(), records)
+            ids: list[str] = self.writer.command(
+                "insert_items", (source_id, self.today(), [item_tuple(r) for r in records])
             )
         except LookupError as exc:
             self.store.delete(r.item_id for r in records if r.inline is None)
@@ -215,8 +214,10 @@ class ReportService:
         document = {"format": REPLY_FORMAT, "v": DOCUMENT_VERSION, "text": text, "lang": lang}
         recipients = [PublicKey(source.public_key), *self.recipients()]
         record = self._record("reply", encrypt_bytes(_dumps(document), recipients), author)
-        day = self.today()
-        return self.writer.run(lambda conn: models.insert_items(conn, source_id, day, [record]))[0]
+        ids: list[str] = self.writer.command(
+            "insert_items", (source_id, self.today(), [item_tuple(record)])
+        )
+        return ids[0]
 
     def replies(self, source_id: str, private_key: PrivateKey) -> list[Reply]:
         """Open her replies with her private key, held only for her session."""
@@ -230,34 +231,25 @@ class ReportService:
 
     def mark_replies_read(self, source_id: str, item_ids: list[str]) -> None:
         if item_ids:
-            self.writer.run(lambda conn: models.mark_source_read(conn, source_id, item_ids))
+            self.writer.command("mark_read", (source_id, item_ids))
 
     def delete_reply(self, source_id: str, item_id: str) -> None:
-        def job(conn: Connection) -> models.Item:
-            try:
-                return models.delete_item(conn, source_id, item_id, ("reply",))
-            except LookupError as exc:
-                raise NotFound("item") from exc
-
-        item = self.writer.run(job)
-        if not item.is_inline:
-            self.store.delete([item.id])
+        try:
+            deleted, inline = self.writer.command("delete_item", (source_id, item_id, ("reply",)))
+        except LookupError as exc:
+            raise NotFound("item") from exc
+        if not inline:
+            self.store.delete([deleted])
 
     def withdraw(self, source_id: str) -> models.Retraction:
         """Delete everything she sent and her account; leave a notice for reviewers."""
-        day = self.today()
-
-        def job(conn: Connection) -> tuple[models.Retraction, list[str]]:
-            try:
-                return models.withdraw(conn, source_id, day)
-            except LookupError as exc:
-                raise NotFound("source") from exc
-
-        retraction, file_ids = self.writer.run(job)
+        try:
+            fields, file_ids = self.writer.command("withdraw", (source_id, self.today()))
+        except LookupError as exc:
+            raise NotFound("source") from exc
         self.store.delete(file_ids)
-        # Deleted pages may still sit in the WAL file; fold it back and truncate it.
-        self.writer.run(_checkpoint, transaction=False)
-        return retraction
+        self.writer.command("checkpoint", ())
+        return models.Retraction(*fields)
 
     def decrypt_item_to(self, item: models.Item, private_key: PrivateKey, sink: Any) -> int:
         """Stream-decrypt one item (tests and the demo reviewer use this)."""
@@ -270,10 +262,6 @@ class ReportService:
 
     def sweep_orphans(self, keep: set[str] | None = None) -> int:
         return self.store.sweep(models.all_file_ids(self.db.reader()), keep)
-
-
-def _checkpoint(conn: Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _dumps(document: dict[str, Any]) -> bytes:

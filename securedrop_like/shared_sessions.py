@@ -69,17 +69,23 @@ class ServerShared:
 
     segment: SharedSegment
     derivations: Any  # multiprocessing.BoundedSemaphore
-    # Held by a worker's group-commit leader from BEGIN to COMMIT: SQLite makes
-    # a second writer poll with sleeps of up to 100 ms; a semaphore wakes it
-    # the moment the first one commits.
-    write_lock: Any  # multiprocessing.Lock
+    # Where the writer process listens, and the key it checks (writer_process.py).
+    writer_address: str | None = None
+    writer_authkey: bytes | None = None
 
     @classmethod
-    def create(cls, slots: int, derivations: int) -> ServerShared:
+    def create(
+        cls,
+        slots: int,
+        derivations: int,
+        writer_address: str | None = None,
+        writer_authkey: bytes | None = None,
+    ) -> ServerShared:
         return cls(
             SharedSegment(slots),
             multiprocessing.BoundedSemaphore(derivations),
-            multiprocessing.Lock(),
+            writer_address,
+            writer_authkey,
         )
 
 

@@ -91,6 +91,17 @@ class GroupCommitWriter:
         self.batches = 0
         self.jobs = 0
 
+    def command(self, name: str, args: tuple[Any, ...]) -> Any:
+        """Run one of :mod:`securedrop_like.commands` (the writer-process protocol)."""
+        from . import commands
+
+        if name in commands.GROUPED:
+            return self.run_grouped(commands.GROUPED[name], args)
+        fn = commands.COMMANDS[name]
+        return self.run(
+            lambda conn: fn(conn, args), transaction=name not in commands.OUTSIDE_TRANSACTION
+        )
+
     def run(self, fn: Callable[[Connection], T], *, transaction: bool = True) -> T:
         """Run ``fn`` in the next batch and return its result once committed.
 
@@ -163,6 +174,15 @@ class GroupCommitWriter:
                     break
             time.sleep(0.01)
         self._conn.close()
+
+    def commit_batch(self, batch: list[_Job[Any]]) -> None:
+        """Commit a batch on the calling thread (the writer process's loop, which
+        is the only thread that writes there); each job gets its outcome."""
+        with self._process_lock:
+            self._commit(batch)
+
+    def run_alone(self, job: _Job[Any]) -> None:
+        self._run_alone(job)
 
     def _run_alone(self, job: _Job[Any]) -> None:
         assert job.fn is not None  # noqa: S101 - grouped jobs always run in a transaction

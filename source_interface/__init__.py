@@ -62,7 +62,11 @@ def create_app(
     )
     app.config.update(overrides)
     app.request_class = uploads.SourceRequest
-    svc = service or ReportService.open(config, shared.write_lock if shared else None)
+    svc = service or ReportService.open(
+        config,
+        shared.writer_address if shared else None,
+        shared.writer_authkey if shared else None,
+    )
 
     def on_discard(data: dict[str, Any]) -> None:
         svc.store.delete(uploads.pending_ids(data))

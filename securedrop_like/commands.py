@@ -1,0 +1,86 @@
+"""Every database write a server makes, as a named command with plain-data arguments.
+
+Plain data (strings, bytes, numbers, tuples) so that a command can run in
+this process, through :class:`~securedrop_like.writer.GroupCommitWriter`, or
+be sent to the server's writer process (see writer_process.py) that commits
+the writes of all worker processes together. ``GROUPED`` commands take a
+list of arguments and apply them in a few statements (see models.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import models
+from .db import Connection
+
+# An item as plain data: (kind, size, item_id, inline, parent_id, author).
+ItemTuple = tuple[str, int, str, bytes | None, str | None, str | None]
+
+
+def item_tuple(item: models.NewItem) -> ItemTuple:
+    return (item.kind, item.size, item.item_id, item.inline, item.parent_id, item.author)
+
+
+def _items(raw: list[ItemTuple] | tuple[ItemTuple, ...]) -> list[models.NewItem]:
+    return [
+        models.NewItem(k, s, i, inline, parent, author) for k, s, i, inline, parent, author in raw
+    ]
+
+
+def create_source(conn: Connection, args: tuple[Any, ...]) -> str:
+    lookup_id, public_key, day, channel, items = args
+    source_id = models.insert_source(
+        conn, lookup_id=lookup_id, public_key=public_key, day=day, channel=channel
+    )
+    models.insert_items(conn, source_id, day, _items(items))
+    return source_id
+
+
+def insert_items(conn: Connection, many: list[tuple[Any, ...]]) -> list[list[str]]:
+    return models.insert_items_many(
+        conn, [(source_id, day, _items(items)) for source_id, day, items in many]
+    )
+
+
+def rekey(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_id, lookup_id, public_key = args
+    models.rekey_source(conn, source_id, lookup_id=lookup_id, public_key=public_key)
+
+
+def mark_read(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_id, item_ids = args
+    models.mark_source_read(conn, source_id, list(item_ids))
+
+
+def delete_item(conn: Connection, args: tuple[Any, ...]) -> tuple[str, bool]:
+    source_id, item_id, kinds = args
+    item = models.delete_item(conn, source_id, item_id, tuple(kinds))
+    return item.id, item.is_inline
+
+
+def withdraw(conn: Connection, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[str]]:
+    source_id, day = args
+    retraction, file_ids = models.withdraw(conn, source_id, day)
+    return (retraction.id, retraction.designation, retraction.day, retraction.item_ids), file_ids
+
+
+def checkpoint(conn: Connection, args: tuple[Any, ...]) -> None:
+    # Deleted pages may linger in the WAL file: fold it back and truncate it.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
+    "create_source": create_source,
+    "rekey": rekey,
+    "mark_read": mark_read,
+    "delete_item": delete_item,
+    "withdraw": withdraw,
+    "checkpoint": checkpoint,
+}
+GROUPED: dict[str, Callable[[Connection, list[tuple[Any, ...]]], list[Any]]] = {
+    "insert_items": insert_items,
+}
+# Commands that a transaction forbids.
+OUTSIDE_TRANSACTION = frozenset({"checkpoint"})

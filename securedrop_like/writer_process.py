@@ -1,0 +1,200 @@
+"""The server's writer process: one committer for every worker's writes.
+
+Several worker processes cannot share one group commit: each would commit
+its own small batches, one after another, and each commit holds SQLite's
+write lock while its thread waits for the GIL among its busy siblings. So the
+server's master starts one more process, before it forks the workers, that
+does nothing but write: it waits for commands (securedrop_like.commands) from
+any worker thread, runs all that have arrived as one transaction with one
+fsync, and answers each. It has no other threads, so nothing delays a commit.
+
+The channel is a Unix socket in the instance's ``run/`` folder (mode 0700)
+with a random 256-bit key that multiprocessing's handshake checks, so no
+other process can send a command. Messages are ``marshal`` data: our own
+plain values (strings, bytes, numbers, tuples, lists) between our own
+processes, nothing that executes.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import multiprocessing
+import os
+import secrets
+import threading
+import time
+from multiprocessing.connection import Client, Connection, Listener, wait
+from pathlib import Path
+from typing import Any
+
+from . import commands
+from .config import Config
+from .db import Database
+from .writer import GroupCommitWriter, _Job
+
+log = logging.getLogger(__name__)
+
+
+class WriterUnavailable(RuntimeError):
+    """The writer process cannot be reached (stopped or restarting)."""
+
+
+class WriterFailed(RuntimeError):
+    """A command failed in the writer process (the type of error only)."""
+
+
+def _run_dir(config: Config) -> Path:
+    path = config.home / "run"
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+class WriterProcess:
+    """Started by the server's master before it forks the workers."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        run = _run_dir(config)
+        for stale in run.glob("writer-*.sock"):  # left by a server that was killed
+            stale.unlink(missing_ok=True)
+        self.address = str(run / f"writer-{secrets.token_hex(8)}.sock")
+        self.authkey = secrets.token_bytes(32)
+        self._process: Any = None
+
+    def start(self, timeout: float = 30) -> None:
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(
+            target=_serve,
+            args=(self.config, self.address, self.authkey, os.getpid()),
+            name="sesim-writer",
+            daemon=True,
+        )
+        self._process.start()
+        deadline = time.monotonic() + timeout
+        while not Path(self.address).exists():
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                raise WriterUnavailable("the writer process did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+        Path(self.address).unlink(missing_ok=True)
+
+
+class RemoteWriter:
+    """A worker's handle on the writer process: one connection per thread."""
+
+    def __init__(self, address: str, authkey: bytes) -> None:
+        self._address = address
+        self._authkey = authkey
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = Client(self._address, family="AF_UNIX", authkey=self._authkey)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def command(self, name: str, args: tuple[Any, ...]) -> Any:
+        try:
+            conn = self._connection()
+            conn.send_bytes(marshal.dumps((name, args)))
+            status, value = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
+        except (OSError, EOFError) as exc:
+            self._local.conn = None
+            raise WriterUnavailable("the writer process is not answering") from exc
+        if status == "ok":
+            return value
+        if status == "lookup":
+            raise LookupError(value)
+        raise WriterFailed(value)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+def _outcome(job: _Job[Any]) -> bytes:
+    if job.error is None:
+        return marshal.dumps(("ok", job.result))
+    if isinstance(job.error, LookupError):
+        return marshal.dumps(("lookup", "not found"))
+    # The type only: a message could carry data.
+    return marshal.dumps(("error", type(job.error).__name__))
+
+
+def _job(name: str, args: tuple[Any, ...]) -> _Job[Any]:
+    if name in commands.GROUPED:
+        return _Job(None, True, commands.GROUPED[name], args)
+    fn = commands.COMMANDS[name]
+    return _Job(lambda conn: fn(conn, args), name not in commands.OUTSIDE_TRANSACTION)
+
+
+def _serve(config: Config, address: str, authkey: bytes, parent: int) -> None:
+    """The writer process's main loop."""
+    db = Database.for_config(config)
+    writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
+    listener = Listener(address, family="AF_UNIX", authkey=authkey)
+    os.chmod(address, 0o600)
+    clients: list[Connection] = []
+    guard = threading.Lock()
+
+    def accept() -> None:
+        while True:
+            try:
+                conn = listener.accept()
+            except (OSError, EOFError, multiprocessing.AuthenticationError):
+                continue
+            with guard:
+                clients.append(conn)
+
+    threading.Thread(target=accept, name="sesim-writer-accept", daemon=True).start()
+    while os.getppid() == parent:
+        with guard:
+            watched = list(clients)
+        if not watched:
+            time.sleep(0.01)
+            continue
+        ready = wait(watched, timeout=0.05)
+        work: list[tuple[Connection, _Job[Any]]] = []
+        for conn in ready:
+            assert isinstance(conn, Connection)  # noqa: S101 - we wait on connections only
+            try:
+                name, args = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
+                work.append((conn, _job(name, args)))
+            except (OSError, EOFError, ValueError, KeyError, TypeError):
+                with guard:
+                    clients.remove(conn)
+                conn.close()
+        _execute(writer, [job for _, job in work])
+        for conn, job in work:
+            try:
+                conn.send_bytes(_outcome(job))
+            except OSError:
+                pass  # the worker went away; it will reconnect
+
+
+def _execute(writer: GroupCommitWriter, jobs: list[_Job[Any]]) -> None:
+    """Run jobs in order: runs of transactional jobs share one commit."""
+    run: list[_Job[Any]] = []
+    for job in jobs:
+        if job.transaction:
+            run.append(job)
+            continue
+        if run:
+            writer.commit_batch(run)
+            run = []
+        writer.run_alone(job)
+    if run:
+        writer.commit_batch(run)

@@ -64,8 +64,8 @@ class Workspace:
         config = init_instance(self.root / name, dict(settings))
         return config, install_demo_reviewer(config)
 
-    def gpg(self) -> tuple[OpenPGP, str]:
-        pgp = OpenPGP(self.root / "gnupg")
+    def gpg(self, name: str = "gnupg") -> tuple[OpenPGP, str]:
+        pgp = OpenPGP(self.root / name)
         return pgp, pgp.generate_test_key("Bench Reviewer", "reviewer@example.org")
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from bench.common import (
     OpenPGPReportService,
     Results,
     Workspace,
+    cpu_count,
     median_ms,
 )
 from bench.http import bench_server, multipart, new_source, wrk
@@ -125,34 +126,69 @@ def in_process(ws: Workspace, results: Results, seconds: float) -> None:
 
 
 def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 16) -> None:
-    config, _ = ws.instance("http-env")
-    gconfig, _ = ws.instance("http-gpg")
-    pgp, fingerprint = ws.gpg()
+    """Both server shapes: one worker process, and one per core (the default)."""
+    for workers in sorted({1, cpu_count()}):
+        _over_http(ws, results, seconds, connections, workers)
+
+
+def _over_http(
+    ws: Workspace, results: Results, seconds: int, connections: int, workers: int
+) -> None:
+    config, _ = ws.instance(f"http-env-{workers}", server_workers=workers)
+    gconfig, _ = ws.instance(f"http-gpg-{workers}", server_workers=workers)
+    pgp, fingerprint = ws.gpg(f"gnupg-{workers}")
     pgp.close()
+    label = f"HTTP, {workers} worker{'s' if workers > 1 else ''}:"
     with bench_server(config.home) as (base, _pid):
         who = new_source(base)
         body, ctype = multipart({"csrf_token": who.token, "message": _report_text()})
         wrk(base + "/_bench/noop", body, ctype, who.cookie, 2, connections, ws.root)  # warm-up
-        # Alternate the two loads and keep the median of each, so that a
-        # passing disturbance on the machine does not decide the ratio.
-        noops, envs = [], []
-        for _ in range(ROUNDS):
-            noops.append(
-                wrk(base + "/_bench/noop", body, ctype, who.cookie, seconds, connections, ws.root)
-            )
-            envs.append(
-                wrk(base + "/case/message", body, ctype, who.cookie, seconds, connections, ws.root)
-            )
-        noop = sorted(noops, key=lambda r: r.rps)[ROUNDS // 2]
-        env = sorted(envs, key=lambda r: r.rps)[ROUNDS // 2]
+        # Alternate the loads and keep the median of each, so that a passing
+        # disturbance on the machine does not decide a ratio.
+        noops, envs, gpgs = [], [], []
+        with bench_server(gconfig.home, "openpgp", ws.root / f"gnupg-{workers}", fingerprint) as (
+            gbase,
+            _,
+        ):
+            gwho = new_source(gbase)
+            gbody, gctype = multipart({"csrf_token": gwho.token, "message": _report_text()})
+            for _ in range(ROUNDS):
+                noops.append(
+                    wrk(
+                        base + "/_bench/noop",
+                        body,
+                        ctype,
+                        who.cookie,
+                        seconds,
+                        connections,
+                        ws.root,
+                    )
+                )
+                envs.append(
+                    wrk(
+                        base + "/case/message",
+                        body,
+                        ctype,
+                        who.cookie,
+                        seconds,
+                        connections,
+                        ws.root,
+                    )
+                )
+                gpgs.append(
+                    wrk(
+                        gbase + "/case/message",
+                        gbody,
+                        gctype,
+                        gwho.cookie,
+                        seconds,
+                        connections,
+                        ws.root,
+                    )
+                )
+        noop, env, gpg = (sorted(r, key=lambda x: x.rps)[ROUNDS // 2] for r in (noops, envs, gpgs))
         answered = sum(r.requests for r in envs)
         errors = sum(r.errors for r in envs)
-    with bench_server(gconfig.home, "openpgp", ws.root / "gnupg", fingerprint) as (gbase, _):
-        gwho = new_source(gbase)
-        gbody, gctype = multipart({"csrf_token": gwho.token, "message": _report_text()})
-        gpg = wrk(
-            gbase + "/case/message", gbody, gctype, gwho.cookie, seconds, connections, ws.root
-        )
     # Every request wrk counted must be a stored, committed message.
     service = ReportService.open(config)
     try:
@@ -162,17 +198,19 @@ def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 
     finally:
         service.close()
     for name, r in (("no-op endpoint", noop), ("submit, envelope", env), ("submit, OpenPGP", gpg)):
-        results.add(f"HTTP {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, {r.errors} errors")
+        results.add(
+            f"{label} {name}", f"{r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, {r.errors} errors"
+        )
     results.add(
-        "HTTP submits stored / answered",
+        f"{label} submits stored / answered",
         f"{stored} / {answered}",
         "all stored",
         stored >= answered and errors == 0,
     )
     ratio = env.rps / gpg.rps
-    results.add("HTTP submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)
+    results.add(f"{label} submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)
     ceiling = env.rps / noop.rps
-    results.add("HTTP submit rate / no-op rate", f"{ceiling:.0%}", "≥ 40 %", ceiling >= 0.4)
+    results.add(f"{label} submit rate / no-op rate", f"{ceiling:.0%}", "≥ 40 %", ceiling >= 0.4)
 
 
 def _all_sources(service: ReportService) -> list[str]:

@@ -64,7 +64,7 @@ class EnvelopeWriter:
         header = pack_preamble(len(recipients)) + slots + stream_header
         self._sink = sink
         self._ad: bytes | None = header  # authenticated with the first chunk
-        self._buf = bytearray(CHUNK_SIZE)
+        self._buf = bytearray()  # the chunk buffer, allocated on first use
         self._fill = 0
         self._bytes_in = 0
         self._bytes_out = 0
@@ -117,12 +117,25 @@ class EnvelopeWriter:
                 self._push(bytes(view[pos : pos + CHUNK_SIZE]), _TAG_MESSAGE)
                 pos += CHUNK_SIZE
             rest = size - pos
+            if rest and not self._buf:
+                self._buf = bytearray(CHUNK_SIZE)
             self._buf[:rest] = view[pos:]
             self._fill = rest
             self._bytes_in += size
         except BaseException:
             self._status = "aborted"
             raise
+
+    def write_final(self, data: bytes) -> None:
+        """``write(data)`` then ``close()``; one step (no buffering) for a short envelope."""
+        if self._status == "open" and not self._fill and len(data) < CHUNK_SIZE:
+            self._status = "aborted"  # until the final chunk is safely out
+            self._push(bytes(data), _TAG_FINAL)
+            self._bytes_in += len(data)
+            self._status = "closed"
+            return
+        self.write(data)
+        self.close()
 
     def close(self) -> None:
         """Write the final chunk. Calling it again does nothing."""

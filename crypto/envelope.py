@@ -105,8 +105,7 @@ __all__ = [
 def encrypt_bytes(plaintext: bytes, recipients: Sequence[PublicKey]) -> bytes:
     """Encrypt ``plaintext`` into one envelope readable by each recipient."""
     sink = io.BytesIO()
-    with EnvelopeWriter(sink, recipients) as writer:
-        writer.write(plaintext)
+    EnvelopeWriter(sink, recipients).write_final(plaintext)
     return sink.getvalue()
 
 

@@ -22,9 +22,10 @@ import marshal
 import multiprocessing
 import os
 import secrets
+import selectors
 import threading
 import time
-from multiprocessing.connection import Client, Connection, Listener, wait
+from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from .db import Database
 from .writer import GroupCommitWriter, _Job
 
 log = logging.getLogger(__name__)
+
+
+COMMIT_DELAY = 0.0005  # seconds
 
 
 class WriterUnavailable(RuntimeError):
@@ -142,47 +146,59 @@ def _job(name: str, args: tuple[Any, ...]) -> _Job[Any]:
 
 
 def _serve(config: Config, address: str, authkey: bytes, parent: int) -> None:
-    """The writer process's main loop."""
+    """The writer process's main loop: wait for commands, commit them together, answer."""
     db = Database.for_config(config)
     writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     os.chmod(address, 0o600)
-    clients: list[Connection] = []
+    selector = selectors.DefaultSelector()
+    wake_r, wake_w = os.pipe()
+    selector.register(wake_r, selectors.EVENT_READ, None)
+    arrived: list[Connection] = []
     guard = threading.Lock()
 
     def accept() -> None:
+        # The handshake blocks, so it runs here, not in the loop that commits.
         while True:
             try:
                 conn = listener.accept()
             except (OSError, EOFError, multiprocessing.AuthenticationError):
                 continue
             with guard:
-                clients.append(conn)
+                arrived.append(conn)
+            os.write(wake_w, b"x")
 
     threading.Thread(target=accept, name="sesim-writer-accept", daemon=True).start()
+    delay = float(os.environ.get("SESIM_COMMIT_DELAY", COMMIT_DELAY))
     while os.getppid() == parent:
-        with guard:
-            watched = list(clients)
-        if not watched:
-            time.sleep(0.01)
-            continue
-        ready = wait(watched, timeout=0.05)
         work: list[tuple[Connection, _Job[Any]]] = []
-        for conn in ready:
-            assert isinstance(conn, Connection)  # noqa: S101 - we wait on connections only
+        events = selector.select(timeout=0.5)
+        if events and delay:
+            # Like PostgreSQL's commit_delay: a moment's wait lets the commands
+            # already on their way join this commit (each commit costs an fsync).
+            time.sleep(delay)
+            events = selector.select(timeout=0)
+        for key, _ in events:
+            if key.data is None:
+                os.read(wake_r, 4096)
+                with guard:
+                    for conn in arrived:
+                        selector.register(conn, selectors.EVENT_READ, conn)
+                    arrived.clear()
+                continue
+            conn = key.data
             try:
                 name, args = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
                 work.append((conn, _job(name, args)))
             except (OSError, EOFError, ValueError, KeyError, TypeError):
-                with guard:
-                    clients.remove(conn)
+                selector.unregister(conn)
                 conn.close()
         _execute(writer, [job for _, job in work])
         for conn, job in work:
             try:
                 conn.send_bytes(_outcome(job))
             except OSError:
-                pass  # the worker went away; it will reconnect
+                pass  # the worker went away; it reconnects on its next command
 
 
 def _execute(writer: GroupCommitWriter, jobs: list[_Job[Any]]) -> None:

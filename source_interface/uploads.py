@@ -90,7 +90,9 @@ def keep_pending(attachments: list[Attachment]) -> None:
 
 
 def take_pending() -> list[Attachment]:
-    return [Attachment(**d) for d in session.pop(PENDING_KEY, [])]
+    if PENDING_KEY not in session:  # popping a missing key would still mark it modified
+        return []
+    return [Attachment(**d) for d in session.pop(PENDING_KEY)]
 
 
 def pending() -> list[Attachment]:

@@ -301,7 +301,7 @@ def _render_case(
         unread=set(unread),
         values=values or {},
         errors=errors or {},
-        notice=_notice(session.pop(NOTICE, None)),
+        notice=_notice(session.pop(NOTICE, None) or request.args.get("done")),
         kept_files=uploads.pending(),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
@@ -339,8 +339,8 @@ def add_message() -> Any:
     except NotFound:
         session.end()  # type: ignore[attr-defined]
         return _see_other("source.login")
-    session[NOTICE] = "sent"
-    return _see_other("source.case")
+    # In the address, not the session: the busiest path then writes no session.
+    return Response(status=303, headers=[("Location", request.script_root + "/case?done=sent")])
 
 
 @bp.post("/case/replies/<item_id>/delete")

@@ -91,7 +91,7 @@ def test_message_reply_delete_and_withdraw(
     source.report_and_get_codename("First report.")
     response = source.send_message("I remembered the room number.", [(b"doc", "note.txt")])
     assert response.status_code == 303
-    assert "Sent." in source.case()
+    assert "Sent." in source.client.get(response.headers["Location"]).get_data(as_text=True)
     source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
     service = _service(app)
     service.place_reply(source_id, "We can help you. Reply here.", "en", "lawyer")

@@ -118,21 +118,34 @@ def in_process(ws: Workspace, results: Results, seconds: float) -> None:
         pgp.close()
     results.add("in-process 2 KB report, envelope: median latency", f"{env_lat:.2f} ms")
     results.add("in-process 2 KB report, OpenPGP: median latency", f"{gpg_lat:.2f} ms")
-    results.add("in-process latency ratio OpenPGP/envelope", f"{gpg_lat / env_lat:.1f}×")
+    latency_ratio = gpg_lat / env_lat
+    results.add(
+        "in-process cost per report OpenPGP/envelope",
+        f"{latency_ratio:.1f}×",
+        "≥ 6×",
+        latency_ratio >= 6,
+    )
     results.add(f"in-process reports/s, envelope ({THREADS} threads)", f"{env_rate:.0f}/s")
     results.add(f"in-process reports/s, OpenPGP ({THREADS} threads)", f"{gpg_rate:.0f}/s")
     ratio = env_rate / gpg_rate
-    results.add("in-process throughput envelope/OpenPGP", f"{ratio:.1f}×", "≥ 6×", ratio >= 6)
+    results.add("in-process throughput envelope/OpenPGP", f"{ratio:.1f}×")
 
 
 def over_http(ws: Workspace, results: Results, seconds: int, connections: int = 16) -> None:
-    """Both server shapes: one worker process, and one per core (the default)."""
-    for workers in sorted({1, cpu_count()}):
-        _over_http(ws, results, seconds, connections, workers)
+    """The default server (one worker process) against the targets; then, for
+    information, one worker per core."""
+    _over_http(ws, results, seconds, connections, 1, targets=True)
+    if cpu_count() > 1:
+        _over_http(ws, results, seconds, connections, cpu_count(), targets=False)
 
 
 def _over_http(
-    ws: Workspace, results: Results, seconds: int, connections: int, workers: int
+    ws: Workspace,
+    results: Results,
+    seconds: int,
+    connections: int,
+    workers: int,
+    targets: bool,
 ) -> None:
     config, _ = ws.instance(f"http-env-{workers}", server_workers=workers)
     gconfig, _ = ws.instance(f"http-gpg-{workers}", server_workers=workers)
@@ -208,6 +221,10 @@ def _over_http(
         stored >= answered and errors == 0,
     )
     ratio = env.rps / gpg.rps
+    if not targets:
+        results.add(f"{label} submit rate envelope/OpenPGP", f"{ratio:.1f}×")
+        results.add(f"{label} submit rate / no-op rate", f"{env.rps / noop.rps:.0%}")
+        return
     results.add(f"{label} submit rate envelope/OpenPGP", f"{ratio:.1f}×", "≥ 4×", ratio >= 4)
     ceiling = env.rps / noop.rps
     results.add(f"{label} submit rate / no-op rate", f"{ceiling:.0%}", "≥ 40 %", ceiling >= 0.4)

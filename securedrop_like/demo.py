@@ -8,6 +8,7 @@ demo only: a real submission private key never lives on a server.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -93,6 +94,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
     from .serve import serve
 
     temporary = home is None
+    master = os.getpid()
     root = Path(tempfile.mkdtemp(prefix="sesim-demo-")) if home is None else home.resolve()
     try:
         if (root / CONFIG_NAME).exists():
@@ -116,5 +118,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
         click.echo("Press Ctrl-C to stop.")
         serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
     finally:
-        if temporary:
+        # A gunicorn worker (a fork) unwinds through here when it exits: only
+        # the process that made the demo folder removes it.
+        if temporary and os.getpid() == master:
             shutil.rmtree(root, ignore_errors=True)

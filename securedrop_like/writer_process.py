@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import secrets
 import selectors
+import signal
 import threading
 import time
 from multiprocessing.connection import Client, Connection, Listener
@@ -65,27 +66,49 @@ class WriterProcess:
             stale.unlink(missing_ok=True)
         self.address = str(run / f"writer-{secrets.token_hex(8)}.sock")
         self.authkey = secrets.token_bytes(32)
-        self._process: Any = None
+        self._pid: int | None = None
+        self._owner = os.getpid()
 
     def start(self, timeout: float = 30) -> None:
-        context = multiprocessing.get_context("fork")
-        self._process = context.Process(
-            target=_serve,
-            args=(self.config, self.address, self.authkey, os.getpid()),
-            name="sesim-writer",
-            daemon=True,
-        )
-        self._process.start()
+        # A plain fork, not multiprocessing.Process: gunicorn's workers are
+        # forks of this process too, and must not inherit a child to join.
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the writer
+            code = 0
+            try:
+                _serve(self.config, self.address, self.authkey, parent)
+            except BaseException:  # noqa: BLE001 - a child must never return into the caller
+                log.error("the writer process stopped on an error")
+                code = 1
+            finally:
+                os._exit(code)
+        self._pid = pid
         deadline = time.monotonic() + timeout
         while not Path(self.address).exists():
-            if not self._process.is_alive() or time.monotonic() > deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done or time.monotonic() > deadline:
                 raise WriterUnavailable("the writer process did not start")
             time.sleep(0.01)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout=10)
+        # gunicorn's workers are forks of the master that unwind through the
+        # master's frames when they exit: only the master stops the writer.
+        if os.getpid() != self._owner:
+            return
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            try:
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                    if time.monotonic() > deadline:
+                        os.kill(pid, signal.SIGKILL)
+                        os.waitpid(pid, 0)
+                        break
+                    time.sleep(0.01)
+            except (ProcessLookupError, ChildProcessError):
+                pass
         Path(self.address).unlink(missing_ok=True)
 
 

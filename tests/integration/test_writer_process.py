@@ -1,0 +1,94 @@
+"""The writer process: commands from many threads, committed together, answered each."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from multiprocessing.connection import Client
+
+import pytest
+
+from securedrop_like import models
+from securedrop_like.commands import item_tuple
+from securedrop_like.db import Database
+from securedrop_like.shared_sessions import SharedSegment, SharedSessionStore
+from securedrop_like.writer_process import RemoteWriter, WriterProcess, WriterUnavailable
+from tests.conftest import Instance
+
+
+@pytest.fixture
+def writer(instance: Instance):  # type: ignore[no-untyped-def]
+    process = WriterProcess(instance.config)
+    process.start()
+    yield process
+    process.stop()
+
+
+def _message() -> list[tuple[object, ...]]:
+    return [item_tuple(models.NewItem("message", 3, inline=b"abc"))]
+
+
+def test_commands_from_many_threads_are_all_committed(instance: Instance, writer) -> None:  # type: ignore[no-untyped-def]
+    remote = RemoteWriter(writer.address, writer.authkey)
+    source_id = remote.command("create_source", ("f" * 64, bytes(32), "2026-11-01", "web", []))
+    errors: list[BaseException] = []
+
+    def send(n: int) -> None:
+        try:
+            for _ in range(n):
+                remote.command("insert_items", (source_id, "2026-11-02", _message()))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(25,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    conn = Database.for_config(instance.config).open()
+    try:
+        seqs = [i.seq for i in models.items_of(conn, source_id)]
+    finally:
+        conn.close()
+    assert seqs == list(range(1, 201))
+    remote.close()
+
+
+def test_a_vanished_source_is_a_lookup_error_for_her_alone(writer) -> None:  # type: ignore[no-untyped-def]
+    remote = RemoteWriter(writer.address, writer.authkey)
+    with pytest.raises(LookupError):
+        remote.command("insert_items", ("0" * 32, "2026-11-02", _message()))
+    assert remote.command("mark_read", ("0" * 32, [])) is None
+    remote.close()
+
+
+def test_the_writer_refuses_a_client_without_its_key(writer) -> None:  # type: ignore[no-untyped-def]
+    assert oct(os.stat(writer.address).st_mode & 0o777) == "0o600"
+    with pytest.raises((multiprocessing.AuthenticationError, OSError, EOFError)):
+        Client(writer.address, family="AF_UNIX", authkey=b"x" * 32)
+
+
+def test_a_stopped_writer_gives_a_clear_error(writer) -> None:  # type: ignore[no-untyped-def]
+    remote = RemoteWriter(writer.address, writer.authkey)
+    writer.stop()
+    with pytest.raises(WriterUnavailable):
+        remote.command("mark_read", ("0" * 32, []))
+
+
+def test_shared_sessions_are_seen_by_a_forked_worker() -> None:
+    store = SharedSessionStore(SharedSegment(8), 60, 600)
+    sid = store.new_id()
+    store.put(sid, {"lang": "ru"})
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a "worker": reads her session, writes to it, exits
+        try:
+            ok = store.get(sid) == {"lang": "ru"} and store.put(sid, {"lang": "az"})
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert store.get(sid) == {"lang": "az"}

@@ -7,6 +7,7 @@ import re
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +103,17 @@ def children(pid: int) -> list[int]:
 def reset_peak(pid: int) -> None:
     """Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def run_threads(clients: int, body: Callable[[int], None]) -> float:
+    """Run ``body(n)`` on ``clients`` threads at once; returns the elapsed seconds."""
+    threads = [threading.Thread(target=body, args=(n,)) for n in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
-from bench.common import Results, Workspace, median_ms, reset_peak, rss_kib, timed
+from bench.common import Results, Workspace, median_ms, reset_peak, rss_kib, run_threads, timed
 from securedrop_like.codenames import generate_codename
 from securedrop_like.derivation import Deriver
 from securedrop_like.errors import Busy
@@ -43,13 +42,7 @@ def logins(ws: Workspace, results: Results, seconds: float, clients: int = 8) ->
             assert service.find_source(keys.lookup_id) is not None
             ok[n] += 1
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = run_threads(clients, client)
     _, peak = rss_kib(pid)
     service.close()
     bound = config.max_concurrent_derivations * config.argon2_memlimit // 1024

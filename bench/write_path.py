@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ from bench.common import (
     Workspace,
     cpu_count,
     median_ms,
+    run_threads,
 )
 from bench.http import bench_server, multipart, new_source, wrk
 from securedrop_like.codenames import generate_codename
@@ -70,13 +70,7 @@ def _throughput(service: ReportService, source_id: str, seconds: float) -> float
             _one(service, source_id, body, ctype)
             done[n] += 1
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done) / (time.perf_counter() - start)
+    return sum(done) / run_threads(THREADS, worker)
 
 
 def _latency(service: ReportService, source_id: str, n: int) -> float:

@@ -70,7 +70,8 @@ def _throughput(service: ReportService, source_id: str, seconds: float) -> float
             _one(service, source_id, body, ctype)
             done[n] += 1
 
-    return sum(done) / run_threads(THREADS, worker)
+    elapsed = run_threads(THREADS, worker)
+    return sum(done) / elapsed
 
 
 def _latency(service: ReportService, source_id: str, n: int) -> float:

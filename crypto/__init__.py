@@ -6,6 +6,7 @@ The rest of the project calls only what is exported here:
   replies (format in ``crypto/FORMAT.md``);
 - :mod:`crypto.keys`: X25519 key pairs, their text armour and key files;
 - :mod:`crypto.codename`: a source's lookup id and key pair from her codename;
+- :mod:`crypto.passwords`: staff password hashes (Argon2id);
 - :mod:`crypto.tokens`: random ids and lookup hashes;
 - :mod:`crypto.pgp`: OpenPGP through GnuPG.
 
@@ -43,6 +44,14 @@ from crypto.keys import (
     write_private_key_file,
     write_public_key_file,
 )
+from crypto.passwords import (
+    MAX_PASSWORD_BYTES,
+    PASSWORD_MEMLIMIT,
+    PASSWORD_OPSLIMIT,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from crypto.pgp import OpenPGP
 from crypto.tokens import hash_for_lookup, random_id
 
@@ -50,7 +59,10 @@ __all__ = [
     "ARGON2_MEMLIMIT",
     "ARGON2_OPSLIMIT",
     "CHUNK_SIZE",
+    "MAX_PASSWORD_BYTES",
     "MAX_RECIPIENTS",
+    "PASSWORD_MEMLIMIT",
+    "PASSWORD_OPSLIMIT",
     "ByteSink",
     "ByteSource",
     "CryptoError",
@@ -69,11 +81,14 @@ __all__ = [
     "encrypt_stream",
     "envelope_size",
     "hash_for_lookup",
+    "hash_password",
+    "needs_rehash",
     "new_instance_salt",
     "random_id",
     "read_private_key_file",
     "read_public_key_file",
     "read_recipient_ids",
+    "verify_password",
     "write_private_key_file",
     "write_public_key_file",
 ]

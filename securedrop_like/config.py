@@ -56,6 +56,9 @@ class Config:
     source_session_idle_minutes: int = 30
     source_session_absolute_minutes: int = 180
     max_sessions: int = 20_000
+    # Staff sessions (the Legal Centre's interface).
+    staff_session_idle_minutes: int = 30
+    staff_session_absolute_minutes: int = 480
     # Ciphertexts up to this size are kept in the database (one fsync for a
     # whole group commit) instead of a file of their own; see store.py.
     inline_ciphertext_bytes: int = 256 * 1024

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app, request
 
+from securedrop_like import web_errors
 from securedrop_like.config import Config
 from securedrop_like.derivation import Deriver
 from securedrop_like.i18n import init_i18n
@@ -21,7 +22,7 @@ from securedrop_like.service import ReportService
 from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
-from . import errors, uploads, views
+from . import uploads, views
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def create_app(
     init_i18n(app)
     init_security(app)
     app.register_blueprint(views.bp)
-    errors.init_errors(app)
+    web_errors.init_errors(app)
     app.teardown_request(lambda exc: uploads.discard_unclaimed(request))
     app.jinja_env.globals["config_"] = config
     return app

@@ -1,4 +1,7 @@
-"""One error handler per kind of failure: a status and a calm, translated page."""
+"""One error handler per kind of failure: a status and a calm, translated page.
+
+Shared by the web apps; each renders its own `error.html`.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,50 @@
+"""The audit log of staff actions: who did what, to which account, source or item.
+
+Rows are dated to the UTC minute. ``staff`` is the username of whoever acted,
+or None for the server's command line (and for failed logins, where nobody
+is known yet). ``target`` is a username, a source designation or an item id:
+never report content, a source's lookup id, a password or a code.
+
+Actions written so far: ``staff_add``, ``staff_disable``, ``staff_enable``,
+``staff_reset_password``, ``staff_reset_2fa``, ``login``, ``login_failed``,
+``login_refused_disabled``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from securedrop_like.db import Connection
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str
+    staff: str | None
+    action: str
+    target: str | None
+
+
+def audit_minute(now: float) -> str:
+    """The UTC minute of a moment (seconds since the epoch), as ``YYYY-MM-DDTHH:MMZ``."""
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def write_audit(
+    conn: Connection, staff: str | None, action: str, target: str | None, now: float
+) -> None:
+    """Add one row inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO audit_log (at, staff, action, target) VALUES (?, ?, ?, ?)",
+        (audit_minute(now), staff, action, target),
+    )
+
+
+def read_audit(conn: Connection, limit: int = 200) -> list[AuditEntry]:
+    """The newest ``limit`` rows, newest first."""
+    rows = conn.execute(
+        "SELECT id, at, staff, action, target FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    return [AuditEntry(*row) for row in rows]

@@ -1,0 +1,100 @@
+"""What the staff inbox reads: sources newest activity first, a page at a time.
+
+Metadata only — designations, channels, days, counts, flags. Paging is by
+key (the last row's sort key), never by OFFSET, so the thousandth page costs
+what the first does; unread counts are computed for the rows of one page
+only. The sort is: starred first, then newest activity, then the random id
+(which only breaks ties; it carries no order of arrival).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from .db import Connection
+
+PAGE_SIZE = 50
+_SELECT = "SELECT id, designation, channel, activity_day, starred, assigned_to FROM sources"
+_ORDER = " ORDER BY starred DESC, activity_day DESC, id DESC LIMIT ?"
+_COUNTS = "SELECT source_id, SUM(kind != 'reply' AND staff_read = 0), COUNT(*) FROM items"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: str
+    designation: str
+    channel: str
+    activity_day: str
+    starred: bool
+    assigned_to: str | None
+    unread: int
+    items: int
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    rows: list[InboxRow]
+    next_cursor: str | None
+
+
+def encode_cursor(row: InboxRow) -> str:
+    raw = json.dumps([int(row.starred), row.activity_day, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str, str] | None:
+    """The sort key a cursor names, or None for anything malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        starred, day, source_id = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if starred not in (0, 1) or not isinstance(day, str) or not isinstance(source_id, str):
+        return None
+    return starred, day, source_id
+
+
+def page(
+    conn: Connection,
+    *,
+    cursor: str | None = None,
+    assigned_to: str | None = None,
+    designation_prefix: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> InboxPage:
+    """One page of the inbox, optionally only one lawyer's sources or one designation."""
+    where = []
+    params: list[object] = []
+    if assigned_to is not None:
+        where.append("assigned_to = ?")
+        params.append(assigned_to)
+    if designation_prefix:
+        where.append("designation >= ? AND designation < ?")
+        params += [designation_prefix, designation_prefix + "\uffff"]
+    key = decode_cursor(cursor) if cursor else None
+    if key is not None:
+        where.append("(starred, activity_day, id) < (?, ?, ?)")
+        params += list(key)
+    # Only fixed column conditions and placeholders are joined into the SQL.
+    condition = " WHERE " + " AND ".join(where) if where else ""
+    sql = f"{_SELECT}{condition}{_ORDER}"
+    rows = conn.execute(sql, [*params, limit + 1]).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    counts = _counts(conn, [r[0] for r in rows])
+    out = [
+        InboxRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], *counts.get(r[0], (0, 0))) for r in rows
+    ]
+    return InboxPage(out, encode_cursor(out[-1]) if more and out else None)
+
+
+def _counts(conn: Connection, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(unread, total) items per source, for the given sources only."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" * len(ids))
+    sql = f"{_COUNTS} WHERE source_id IN ({marks}) GROUP BY source_id"  # noqa: S608 - marks
+    rows = conn.execute(sql, ids).fetchall()
+    return {r[0]: (int(r[1] or 0), int(r[2])) for r in rows}

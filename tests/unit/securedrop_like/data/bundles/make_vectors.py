@@ -1,0 +1,150 @@
+"""Make the known-answer bundles in this folder. Run once; keep the output.
+
+    .venv/bin/python tests/unit/securedrop_like/data/bundles/make_vectors.py [--force]
+
+This script deliberately does NOT import ``securedrop_like``: it builds each
+bundle with the standard library's own stream writer
+(``tarfile.open(mode="w|", format=tarfile.PAX_FORMAT)``) and :mod:`json`,
+following ``securedrop_like/BUNDLES.md``. The tests check that
+``securedrop_like.bundles`` reads these files and, given the same input,
+writes the very same bytes.
+
+The ciphertexts are real envelopes, taken from the crypto known-answer file
+``tests/unit/crypto/data/envelope_v1.txt`` (vectors "short-text", "empty" and
+"two-recipients-second-decrypts"), so the tests can also decrypt what they
+read back with that file's keys.
+
+Do not regenerate without a reason: these files pin export and reply bundle
+format version 1. A new version gets new files beside these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ENVELOPES = HERE.parents[2] / "crypto" / "data" / "envelope_v1.txt"
+EXPORT_FILE = HERE / "export_v1.tar"
+REPLIES_FILE = HERE / "replies_v1.tar"
+
+REPORT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+FILE_ID = "1f2e3d4c5b6a79880796a5b4c3d2e1f0"
+REPLY_ID = "c0ffee00c0ffee00c0ffee00c0ffee00"
+RETRACTION_ID = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+NEW_REPLY_IDS = ("aaaabbbbccccddddeeeeffff00001111", "22223333444455556666777788889999")
+
+
+def envelopes() -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    name = ""
+    for line in ENVELOPES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("name = "):
+            name = line.split(" = ", 1)[1]
+        elif line.startswith("ciphertext = "):
+            found[name] = bytes.fromhex(line.split(" = ", 1)[1])
+    return found
+
+
+def tar_of(members: list[tuple[str, bytes]]) -> bytes:
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o600
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return sink.getvalue()
+
+
+def dumps(doc: object) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def export_bundle() -> bytes:
+    env = envelopes()
+    items = [
+        (REPORT_ID, "qırmızı nar", "report", None, "2024-05-27", env["short-text"]),
+        (FILE_ID, "qırmızı nar", "file", REPORT_ID, "2024-05-27", env["empty"]),
+        (
+            REPLY_ID,
+            "a1b2c3d4e5f6",
+            "reply",
+            None,
+            "2024-05-28",
+            env["two-recipients-second-decrypts"],
+        ),
+    ]
+    manifest = {
+        "format": "sesim-export",
+        "version": 1,
+        "created_day": "2024-05-28",
+        "items": [
+            {
+                "id": i,
+                "source": s,
+                "kind": k,
+                "parent": p,
+                "day": d,
+                "size": len(c),
+                "sha256": sha256(c),
+            }
+            for i, s, k, p, d, c in items
+        ],
+        "retractions": [
+            {
+                "id": RETRACTION_ID,
+                "designation": "sarı çay",
+                "day": "2024-05-28",
+                "item_ids": [
+                    "77777777777777777777777777777777",
+                    "88888888888888888888888888888888",
+                ],
+            }
+        ],
+    }
+    return tar_of([("manifest.json", dumps(manifest))] + [(f"items/{i[0]}", i[5]) for i in items])
+
+
+def replies_bundle() -> bytes:
+    env = envelopes()
+    replies = [
+        (NEW_REPLY_IDS[0], "qırmızı nar", "leyla", env["two-recipients-second-decrypts"]),
+        (NEW_REPLY_IDS[1], "a1b2c3d4e5f6", "günel", env["short-text"]),
+    ]
+    manifest = {
+        "format": "sesim-replies",
+        "version": 1,
+        "replies": [
+            {"id": i, "source": s, "size": len(c), "sha256": sha256(c), "author": a}
+            for i, s, a, c in replies
+        ],
+    }
+    return tar_of(
+        [("manifest.json", dumps(manifest))] + [(f"replies/{r[0]}", r[3]) for r in replies]
+    )
+
+
+def main() -> None:
+    force = "--force" in sys.argv
+    for path, data in ((EXPORT_FILE, export_bundle()), (REPLIES_FILE, replies_bundle())):
+        if path.exists() and not force:
+            print(f"{path.name} exists; keeping it (use --force to overwrite)")
+            continue
+        path.write_bytes(data)
+        print(f"wrote {path.name}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The inbox query: order, keyset paging, filters and unread counts."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from securedrop_like import inbox, models
+from securedrop_like.db import Database
+from tests.conftest import Instance
+
+
+@pytest.fixture
+def conn(instance: Instance):  # type: ignore[no-untyped-def]
+    connection = Database.for_config(instance.config).open()
+    yield connection
+    connection.close()
+
+
+def _add(conn, n: int, day: str, starred: int = 0, assigned: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    conn.execute("BEGIN IMMEDIATE")
+    source_id = models.insert_source(conn, lookup_id=f"{n:064x}", public_key=bytes(32), day=day)
+    conn.execute(
+        "UPDATE sources SET starred = ?, assigned_to = ? WHERE id = ?",
+        (starred, assigned, source_id),
+    )
+    models.insert_items(conn, source_id, day, [models.NewItem("report", 10, inline=b"x")])
+    conn.execute("COMMIT")
+    return source_id
+
+
+def test_pages_cover_every_source_once_in_inbox_order(conn) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(7)
+    made = [
+        _add(conn, n, f"2026-11-{rng.randint(1, 28):02d}", starred=int(rng.random() < 0.2))
+        for n in range(23)
+    ]
+    seen, cursor = [], None
+    while True:
+        result = inbox.page(conn, cursor=cursor, limit=5)
+        seen += result.rows
+        if result.next_cursor is None:
+            break
+        cursor = result.next_cursor
+    assert sorted(r.id for r in seen) == sorted(made)
+    keys = [(r.starred, r.activity_day, r.id) for r in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert all(r.unread == 1 and r.items == 1 for r in seen)
+
+
+def test_unread_counts_ignore_replies_and_read_items(conn) -> None:  # type: ignore[no-untyped-def]
+    source_id = _add(conn, 1, "2026-11-01")
+    conn.execute("BEGIN IMMEDIATE")
+    models.insert_items(
+        conn,
+        source_id,
+        "2026-11-02",
+        [models.NewItem("message", 5, inline=b"y"), models.NewItem("reply", 5, inline=b"z")],
+    )
+    conn.execute("UPDATE items SET staff_read = 1 WHERE kind = 'report'")
+    conn.execute("COMMIT")
+    (row,) = inbox.page(conn).rows
+    assert (row.unread, row.items, row.activity_day) == (1, 3, "2026-11-02")
+
+
+def test_filters_by_lawyer_and_by_designation(conn) -> None:  # type: ignore[no-untyped-def]
+    mine = _add(conn, 1, "2026-11-01", assigned="staff-a")
+    _add(conn, 2, "2026-11-02", assigned="staff-b")
+    assert [r.id for r in inbox.page(conn, assigned_to="staff-a").rows] == [mine]
+    designation = inbox.page(conn, assigned_to="staff-a").rows[0].designation
+    found = inbox.page(conn, designation_prefix=designation[:4]).rows
+    assert mine in [r.id for r in found]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        inbox.encode_cursor(inbox.InboxRow("x", "d", "web", "2026-01-01", False, None, 0, 0))[:-2],
+    ],
+)
+def test_a_damaged_cursor_is_not_an_error(conn, cursor: str) -> None:  # type: ignore[no-untyped-def]
+    _add(conn, 1, "2026-11-01")
+    assert len(inbox.page(conn, cursor=cursor).rows) <= 1

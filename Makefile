@@ -50,7 +50,7 @@ bench: debs-run install ## Run the benchmarks and print their table
 	$(BIN)/python -m bench
 
 extract: install ## Extract messages and update the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim .
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim securedrop_like source_interface journalist_interface
 	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete
 
 lock: ## Re-pin requirements.lock from requirements.in

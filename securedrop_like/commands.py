@@ -66,6 +66,29 @@ def withdraw(conn: Connection, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], 
     return (retraction.id, retraction.designation, retraction.day, retraction.item_ids), file_ids
 
 
+def set_star(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_id, starred = args
+    conn.execute("UPDATE sources SET starred = ? WHERE id = ?", (int(bool(starred)), source_id))
+
+
+def assign(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_id, username = args
+    conn.execute("UPDATE sources SET assigned_to = ? WHERE id = ?", (username, source_id))
+
+
+def mark_staff_read(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_id, item_ids, read = args
+    conn.executemany(
+        "UPDATE items SET staff_read = ? WHERE source_id = ? AND id = ?",
+        [(int(bool(read)), source_id, item_id) for item_id in item_ids],
+    )
+
+
+def mark_exported(conn: Connection, args: tuple[Any, ...]) -> None:
+    (item_ids,) = args
+    conn.executemany("UPDATE items SET exported = 1 WHERE id = ?", [(i,) for i in item_ids])
+
+
 def checkpoint(conn: Connection, args: tuple[Any, ...]) -> None:
     # Deleted pages may linger in the WAL file: fold it back and truncate it.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -78,6 +101,10 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "delete_item": delete_item,
     "withdraw": withdraw,
     "checkpoint": checkpoint,
+    "set_star": set_star,
+    "assign": assign,
+    "mark_staff_read": mark_staff_read,
+    "mark_exported": mark_exported,
 }
 GROUPED: dict[str, Callable[[Connection, list[tuple[Any, ...]]], list[Any]]] = {
     "insert_items": insert_items,

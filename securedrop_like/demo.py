@@ -11,6 +11,8 @@ import json
 import os
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -88,6 +90,33 @@ def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[
     return made
 
 
+def add_demo_lawyer(config: Config) -> tuple[str, str, str]:
+    """A demo staff account: (username, passphrase, TOTP secret)."""
+    from journalist_interface.accounts import StaffAccounts
+
+    account = StaffAccounts(db.Database.for_config(config)).add("demo", is_admin=True)
+    return account.username, account.password, account.totp_secret
+
+
+def _staff_server(root: Path, host: str, port: int) -> subprocess.Popen[bytes]:
+    """The staff interface in a process of its own (one gunicorn per process)."""
+    return subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "securedrop_like",
+            "serve",
+            "staff",
+            "--home",
+            str(root),
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+    )
+
+
 def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None:
     from source_interface import create_app
 
@@ -97,6 +126,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
     master = os.getpid()
     root = Path(tempfile.mkdtemp(prefix="sesim-demo-")) if home is None else home.resolve()
     try:
+        lawyer: tuple[str, str, str] | None = None
         if (root / CONFIG_NAME).exists():
             config = open_instance(root)
             click.echo(f"Re-using the demo instance in {root}")
@@ -106,17 +136,28 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
             install_demo_reviewer(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
+            lawyer = add_demo_lawyer(config)
+        staff = _staff_server(root, host, base_port + 1)
         click.echo("")
         click.echo("Səsim demo — every report here is invented.")
         click.echo(
             f"  Instance folder:   {root}" + ("  (deleted when you stop)" if temporary else "")
         )
         click.echo(f"  Source interface:  http://{host}:{base_port}/")
+        click.echo(f"  Staff interface:   http://{host}:{base_port + 1}/")
+        if lawyer:
+            click.echo(f"  Demo lawyer:       {lawyer[0]} / {lawyer[1]}")
+            click.echo(f"  Her TOTP secret:   {lawyer[2]}  (add it to an authenticator app)")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
         click.echo("Press Ctrl-C to stop.")
-        serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
+        try:
+            serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
+        finally:
+            if os.getpid() == master:
+                staff.terminate()
+                staff.wait(timeout=20)
     finally:
         # A gunicorn worker (a fork) unwinds through here when it exits: only
         # the process that made the demo folder removes it.

@@ -34,6 +34,17 @@ class InboxRow:
 
 
 @dataclass(frozen=True)
+class DesignationFilter:
+    """Which designation tokens to show: their first byte (the adjective),
+    second byte (the noun) and last four hex digits (the suffix) — each
+    optional. Built from what staff type (see journalist_interface/search.py)."""
+
+    first: frozenset[str] | None = None
+    second: frozenset[str] | None = None
+    suffix: str | None = None
+
+
+@dataclass(frozen=True)
 class InboxPage:
     rows: list[InboxRow]
     next_cursor: str | None
@@ -61,7 +72,7 @@ def page(
     *,
     cursor: str | None = None,
     assigned_to: str | None = None,
-    designation_prefix: str | None = None,
+    designation: DesignationFilter | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
     """One page of the inbox, optionally only one lawyer's sources or one designation."""
@@ -70,9 +81,15 @@ def page(
     if assigned_to is not None:
         where.append("assigned_to = ?")
         params.append(assigned_to)
-    if designation_prefix:
-        where.append("designation >= ? AND designation < ?")
-        params += [designation_prefix, designation_prefix + "\uffff"]
+    if designation is not None:
+        for start, allowed in ((1, designation.first), (3, designation.second)):
+            if allowed is not None:
+                marks = ", ".join("?" * len(allowed)) or "NULL"
+                where.append(f"substr(designation, {start}, 2) IN ({marks})")
+                params += sorted(allowed)
+        if designation.suffix:
+            where.append("substr(designation, -4) = ?")
+            params.append(designation.suffix)
     key = decode_cursor(cursor) if cursor else None
     if key is not None:
         where.append("(starred, activity_day, id) < (?, ?, ?)")

@@ -68,9 +68,12 @@ def test_filters_by_lawyer_and_by_designation(conn) -> None:  # type: ignore[no-
     mine = _add(conn, 1, "2026-11-01", assigned="staff-a")
     _add(conn, 2, "2026-11-02", assigned="staff-b")
     assert [r.id for r in inbox.page(conn, assigned_to="staff-a").rows] == [mine]
-    designation = inbox.page(conn, assigned_to="staff-a").rows[0].designation
-    found = inbox.page(conn, designation_prefix=designation[:4]).rows
-    assert mine in [r.id for r in found]
+    token = inbox.page(conn, assigned_to="staff-a").rows[0].designation
+    exact = inbox.DesignationFilter(frozenset({token[:2]}), frozenset({token[2:4]}), token[-4:])
+    assert [r.id for r in inbox.page(conn, designation=exact).rows] == [mine]
+    assert inbox.page(conn, designation=inbox.DesignationFilter(first=frozenset())).rows == []
+    other = inbox.DesignationFilter(suffix="zzzz")
+    assert inbox.page(conn, designation=other).rows == []
 
 
 @pytest.mark.parametrize(

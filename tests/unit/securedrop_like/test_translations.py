@@ -53,6 +53,7 @@ def fresh_template(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
             "--project=sesim",
             "securedrop_like",
             "source_interface",
+            "journalist_interface",
         ],
         cwd=ROOT,
         check=True,

@@ -1,0 +1,83 @@
+"""The Legal Centre's staff interface: log in with 2FA, see who wrote, by designation.
+
+It never holds a key that opens a report: there is no report text to show,
+only metadata (designations, days, sizes, flags).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from securedrop_like import web_errors
+from securedrop_like.config import Config
+from securedrop_like.db import Database
+from securedrop_like.i18n import init_i18n
+from securedrop_like.logs import configure_logging
+from securedrop_like.security import init_security
+from securedrop_like.service import ReportService
+from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
+from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
+
+from . import actions, auth, inbox_views
+from .accounts import StaffAccounts
+
+
+@dataclass
+class StaffServices:
+    """What the staff views need; built once in :func:`create_app`."""
+
+    db: Database
+    accounts: StaffAccounts
+    sessions: SessionStore
+    reports: ReportService
+
+
+def staff_services() -> StaffServices:
+    return current_app.extensions["sesim_staff"]  # type: ignore[no-any-return]
+
+
+def create_app(
+    config: Config,
+    *,
+    shared: ServerShared | None = None,
+    accounts: StaffAccounts | None = None,
+    **overrides: Any,
+) -> Flask:
+    configure_logging()
+    app = Flask(__name__)
+    app.config.update(
+        SESIM=config,
+        SECRET_KEY=config.read_secret(config.session_key_path),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.config.update(overrides)
+    db = Database.for_config(config)
+    idle = config.staff_session_idle_minutes * 60
+    absolute = config.staff_session_absolute_minutes * 60
+    clock = overrides.get("SESSION_CLOCK") or time.monotonic
+    store: SessionStore
+    if shared is not None:
+        store = SharedSessionStore(shared.segment, idle, absolute, clock)
+    else:
+        store = MemorySessionStore(idle, absolute, config.max_sessions, clock)
+    app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
+    reports = ReportService.open(
+        config,
+        shared.writer_address if shared else None,
+        shared.writer_authkey if shared else None,
+    )
+    app.extensions["sesim_staff"] = StaffServices(db, accounts or StaffAccounts(db), store, reports)
+    init_i18n(app)
+    init_security(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox_views.bp)
+    app.register_blueprint(actions.bp)
+    web_errors.init_errors(app)
+    auth.init_errors(app)
+    app.jinja_env.globals["config_"] = config
+    return app

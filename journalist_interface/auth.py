@@ -1,0 +1,111 @@
+"""Staff log-in (username, passphrase, 6-digit code) and the session that follows.
+
+The session holds the staff id and the account's *generation*; every request
+checks both against the database, so resetting a password or 2FA, or
+disabling the account, ends every live session of that account at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from securedrop_like.i18n import current_language
+from securedrop_like.i18n import gettext as _
+from securedrop_like.security import csrf_failed, csrf_soft
+
+from .accounts import StaffInfo
+from .errors import AccountDisabled, BadCredentials, TooManyAttempts
+
+bp = Blueprint("staff_auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+STAFF_ID = "staff_id"
+GENERATION = "generation"
+
+
+def _services() -> Any:
+    from .app import staff_services
+
+    return staff_services()
+
+
+def current_staff() -> StaffInfo:
+    staff: StaffInfo = g.staff
+    return staff
+
+
+def staff_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        staff_id = session.get(STAFF_ID)
+        generation = session.get(GENERATION)
+        accounts = _services().accounts
+        if not staff_id or not accounts.is_active(staff_id, int(generation or 0)):
+            session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
+            return redirect(url_for("staff_auth.login"), code=303)
+        g.staff = accounts.by_id(staff_id)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _render(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("login.html", error=error), status
+
+
+@bp.get("/login")
+def login() -> Any:
+    if session.get(STAFF_ID):
+        return redirect(url_for("staff_inbox.inbox"), code=303)
+    return _render()
+
+
+@bp.post("/login")
+@csrf_soft
+def login_post() -> Any:
+    if csrf_failed():
+        return _render(_("This page had expired. Please log in again."), 400)
+    form = request.form
+    try:
+        staff = _services().accounts.authenticate(
+            form.get("username", ""), form.get("password", ""), form.get("code", ""), time.time()
+        )
+    except BadCredentials:
+        return _render(_("The username, passphrase or code is not right."), 400)
+    except AccountDisabled:
+        return _render(_("This account is disabled. Ask an administrator."), 403)
+    lang = staff.language
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    session["lang"] = lang
+    session[STAFF_ID] = staff.id
+    session[GENERATION] = staff.generation
+    return redirect(url_for("staff_inbox.inbox"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
+    return redirect(url_for("staff_auth.login"), code=303)
+
+
+def init_errors(app: Flask) -> None:
+    @app.errorhandler(TooManyAttempts)
+    def throttled(exc: TooManyAttempts) -> Response:
+        minutes = max(1, (exc.resets_in + 59) // 60)
+        body = render_template(
+            "error.html",
+            title=_("Too many attempts"),
+            message=_(
+                "Too many log-in attempts. Please wait %(minutes)s minutes and try again.",
+                minutes=minutes,
+            ),
+        )
+        response = Response(body, 429, content_type="text/html; charset=utf-8")
+        response.headers["Retry-After"] = str(exc.resets_in)
+        return response

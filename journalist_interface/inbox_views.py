@@ -1,0 +1,62 @@
+"""The inbox: sources by designation, newest activity first; a source's items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+
+from securedrop_like import designations, inbox, models
+from securedrop_like.i18n import current_language
+
+from .auth import current_staff, staff_required
+from .search import designation_filter
+
+bp = Blueprint("staff_inbox", __name__)
+
+
+def _db() -> Any:
+    from .app import staff_services
+
+    return staff_services().db
+
+
+@bp.get("/", endpoint="inbox")
+@staff_required
+def inbox_page() -> str:
+    lang = current_language()
+    mine = request.args.get("mine") == "1"
+    query = request.args.get("q", "")[:100]
+    wanted = designation_filter(query, lang) if query else None
+    result = inbox.page(
+        _db().reader(),
+        cursor=request.args.get("after") or None,
+        assigned_to=current_staff().username if mine else None,
+        designation=wanted or (inbox.DesignationFilter(first=frozenset()) if query else None),
+    )
+    rows = [(r, designations.label(r.designation, lang)) for r in result.rows]
+    return render_template(
+        "inbox.html",
+        rows=rows,
+        next_cursor=result.next_cursor,
+        mine=mine,
+        query=query,
+        no_match=bool(query) and wanted is None,
+    )
+
+
+@bp.get("/sources/<source_id>")
+@staff_required
+def source_page(source_id: str) -> str:
+    conn = _db().reader()
+    source = models.source_by_id(conn, source_id) if len(source_id) == 32 else None
+    if source is None:
+        abort(404)
+    items = models.items_of(conn, source_id)
+    return render_template(
+        "source.html",
+        source=source,
+        label=designations.label(source.designation, current_language()),
+        items=items,
+        done=request.args.get("done"),
+    )

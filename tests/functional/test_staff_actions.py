@@ -1,0 +1,120 @@
+"""Staff actions: star, assign, read marks, a reply she can read, an export bundle."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crypto import decrypt_bytes
+from journalist_interface import create_app
+from journalist_interface.accounts import StaffAccounts
+from securedrop_like import bundles, models
+from securedrop_like.db import Database
+from tests.conftest import Instance, SourceBrowser, csrf_of
+from tests.functional.test_staff_interface import _code, _login
+
+
+@pytest.fixture
+def staff(instance: Instance) -> Any:
+    accounts = StaffAccounts(
+        Database.for_config(instance.config), opslimit=1, memlimit=8 * 1024 * 1024
+    )
+    app = create_app(instance.config, accounts=accounts, TESTING=True)
+    account = accounts.add("rena", language="en")
+    client = app.test_client()
+    assert _login(client, "rena", account.password, _code(account.totp_secret)).status_code == 303
+    yield app, client, accounts
+    app.extensions["sesim_staff"].reports.close()
+
+
+def _source_id(app: Flask) -> str:
+    return str(app.extensions["sesim"].sessions.live_data()[0]["source_id"])
+
+
+def _post(client: FlaskClient, path: str, **data: Any) -> Any:
+    token = csrf_of(client.get("/").get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def test_star_assign_and_read_marks(app: Flask, staff: Any, source: SourceBrowser) -> None:
+    staff_app, client, accounts = staff
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    assert _post(client, f"/sources/{source_id}/star", starred="1").status_code == 303
+    assert _post(client, f"/sources/{source_id}/assign", to="me").status_code == 303
+    conn = Database.for_config(staff_app.config["SESIM"]).open()
+    row = conn.execute("SELECT starred, assigned_to FROM sources").fetchone()
+    assert tuple(row) == (1, "rena")
+    mine = client.get("/", query_string={"mine": "1"}).get_data(as_text=True)
+    assert f"/sources/{source_id}" in mine and "★" in mine
+    item = models.items_of(conn, source_id)[0]
+    assert not item.staff_read
+    _post(client, f"/sources/{source_id}/read", read="1", item=item.id)
+    assert models.items_of(conn, source_id)[0].staff_read
+    conn.close()
+    actions = [e.action for e in accounts.audit_entries()]
+    assert {"star", "assign", "mark_read"} <= set(actions)
+    assert _post(client, "/sources/" + "0" * 32 + "/star", starred="1").status_code == 404
+
+
+def test_a_reply_typed_here_is_read_by_her_and_by_the_reviewer_only(
+    app: Flask, instance: Instance, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, _ = staff
+    source.client.get("/lang/en")
+    source.report_and_get_codename("Please help me.")
+    source_id = _source_id(app)
+    canary = "Reply canary 7e3c: we can meet you at the centre."
+    response = _post(client, f"/sources/{source_id}/reply", text=canary, lang="en")
+    assert response.status_code == 303 and "reply_sent" in response.headers["Location"]
+    assert canary in source.case()
+    conn = Database.for_config(instance.config).open()
+    (reply,) = [i for i in models.items_of(conn, source_id) if i.kind == "reply"]
+    assert reply.author == "rena"
+    blob = models.inline_ciphertext(conn, reply.id)
+    conn.close()
+    assert blob is not None
+    assert json.loads(decrypt_bytes(blob, instance.reviewer_key))["text"] == canary
+    on_disk = b"".join(p.read_bytes() for p in instance.home.rglob("*") if p.is_file())
+    assert canary.encode() not in on_disk
+    assert canary not in client.get(f"/sources/{source_id}").get_data(as_text=True)
+    bad = _post(client, f"/sources/{source_id}/reply", text=" ", lang="en")
+    assert "reply_invalid" in bad.headers["Location"]
+
+
+def test_export_bundle_round_trips_and_decrypts_with_the_reviewer_key(
+    app: Flask, instance: Instance, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, _ = staff
+    source.report_and_get_codename("Exported report.", files=[(b"photo" * 30000, "p.jpg")])
+    source_id = _source_id(app)
+    response = _post(client, "/export", which="unread")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-tar"
+    assert int(response.headers["Content-Length"]) == len(response.data)
+    with bundles.read_export(io.BytesIO(response.data)) as reader:
+        got = {entry.kind: stream.read() for entry, stream in reader}
+    assert set(got) == {"report", "file"}
+    assert json.loads(decrypt_bytes(got["report"], instance.reviewer_key))["text"] == (
+        "Exported report."
+    )
+    assert decrypt_bytes(got["file"], instance.reviewer_key) == b"photo" * 30000
+    again = _post(client, "/export", which="new")
+    with bundles.read_export(io.BytesIO(again.data)) as reader:
+        assert reader.manifest.items == ()  # everything was downloaded once already
+    tampered = bytearray(response.data)
+    tampered[len(tampered) // 2] ^= 1
+    with pytest.raises(bundles.BundleError):
+        with bundles.read_export(io.BytesIO(bytes(tampered))) as reader:
+            for _entry, stream in reader:
+                stream.read()
+    assert re.search(
+        r"sesim-export-\d{4}-\d{2}-\d{2}\.tar", response.headers["Content-Disposition"]
+    )
+    assert source_id

@@ -18,7 +18,6 @@ from securedrop_like import bundles, models
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
 from securedrop_like.errors import NotFound
-from securedrop_like.i18n import current_language
 
 from .auth import current_staff, staff_required
 
@@ -146,5 +145,3 @@ def _opener(reports: Any, conn: Any, item_id: str, source_id: str) -> Any:
 
     return open_item
 
-
-__all__ = ["bp", "current_language"]

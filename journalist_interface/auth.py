@@ -43,12 +43,12 @@ def staff_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         staff_id = session.get(STAFF_ID)
-        generation = session.get(GENERATION)
-        accounts = _services().accounts
-        if not staff_id or not accounts.is_active(staff_id, int(generation or 0)):
+        staff = _services().accounts.by_id(staff_id) if staff_id else None
+        # One read: the account must exist, be enabled and be in this generation.
+        if staff is None or staff.disabled or staff.generation != session.get(GENERATION):
             session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
             return redirect(url_for("staff_auth.login"), code=303)
-        g.staff = accounts.by_id(staff_id)
+        g.staff = staff
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

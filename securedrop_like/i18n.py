@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _gettext
 from flask_babel import ngettext as _ngettext
+from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.wrappers import Response
 
 from .config import LOCALES
@@ -59,4 +60,6 @@ def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    # Templates shared by every app (securedrop_like/templates), after the app's own.
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, PackageLoader("securedrop_like")])  # type: ignore[list-item]
     app.jinja_env.globals["current_language"] = current_language

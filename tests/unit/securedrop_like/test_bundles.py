@@ -518,7 +518,7 @@ def test_writer_refuses_duplicates_bad_retractions_and_oversize_manifests(
         plan_export(
             [item], [{"id": new_id(), "designation": "x", "day": DAY, "item_ids": "x"}], DAY
         )
-    monkeypatch.setattr(bundles, "MAX_MANIFEST_BYTES", 300)
+    monkeypatch.setattr(bundles._validate, "MAX_MANIFEST_BYTES", 300)  # where the writer reads it
     with pytest.raises(BundleError, match="put fewer items in one bundle"):
         plan_export([item, item_of(b"")], [], DAY)
 
@@ -529,7 +529,7 @@ def test_the_formats_share_the_servers_item_kinds_and_errors_are_domain_errors()
 
 
 def test_the_spec_names_every_field_and_limit() -> None:
-    spec = (Path(bundles.__file__).parent / "BUNDLES.md").read_text(encoding="utf-8")
+    spec = (Path(bundles.__file__).parent.parent / "BUNDLES.md").read_text(encoding="utf-8")
     assert "BUNDLES.md" in (bundles.__doc__ or "")
     for name in (*bundles._EXPORT_KEYS, *bundles._ITEM_KEYS, *bundles._RETRACTION_KEYS,
                  *bundles._REPLY_KEYS, bundles.EXPORT_FORMAT, bundles.REPLIES_FORMAT):  # fmt: skip

@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 # Debian packages each target needs (installed when run as root, named otherwise).
 DEBS_RUN := gnupg
 DEBS_TEST := gnupg chromium npm tor
+DEBS_BENCH := gnupg wrk
 HOME_DIR ?=
 
-.PHONY: help install debs-run debs-test run test lint bench translations lock clean
+.PHONY: help install debs-run debs-test debs-bench run test lint bench translations lock clean
 
 help: ## List the developer commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,6 +34,9 @@ debs-run:
 debs-test:
 	@bash scripts/debs.sh $(DEBS_TEST)
 
+debs-bench:
+	@bash scripts/debs.sh $(DEBS_BENCH)
+
 run: debs-run install ## Set up and run the whole system locally (sesim demo)
 	$(BIN)/sesim demo $(if $(HOME_DIR),--home $(HOME_DIR))
 
@@ -46,7 +50,7 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: debs-run install ## Run the benchmarks and print their table
+bench: debs-bench install ## Run the benchmarks and print their table
 	$(BIN)/python -m bench
 
 extract: install ## Extract messages and update the catalogues

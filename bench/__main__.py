@@ -12,15 +12,15 @@ import time
 
 from bench.common import Results, Workspace, cpu_count
 
+ALL = ["write", "http", "logins", "upload", "pages", "inbox", "export"]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=int, default=5, help="length of each load run")
-    parser.add_argument(
-        "--only", choices=["write", "http", "logins", "upload", "pages"], action="append"
-    )
+    parser.add_argument("--only", choices=ALL, action="append")
     args = parser.parse_args()
-    chosen = set(args.only or ["write", "http", "logins", "upload", "pages"])
+    chosen = set(args.only or ALL)
     results = Results()
     ws = Workspace()
     started = time.perf_counter()
@@ -46,6 +46,14 @@ def main() -> None:
             from bench.pages import pages
 
             pages(ws, results)
+        if "inbox" in chosen:
+            from bench.inbox import inbox
+
+            inbox(ws, results)
+        if "export" in chosen:
+            from bench.export import export
+
+            export(ws, results)
     finally:
         ws.close()
     print()

@@ -51,6 +51,7 @@ from . import throttle, totp
 from .audit import AuditEntry, read_audit, write_audit
 from .errors import (
     AccountDisabled,
+    AccountError,
     BadCredentials,
     InvalidLanguage,
     InvalidUsername,
@@ -61,6 +62,14 @@ from .errors import (
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,32}", re.ASCII)
 USERNAME_MAX = 32
+
+
+class LastAdmin(AccountError):
+    """Disabling this account would leave no enabled administrator."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"{username!r} is the last enabled administrator")
+        self.username = username
 
 
 @dataclass(frozen=True)
@@ -170,9 +179,12 @@ class StaffAccounts:
         assignments: str,
         params: tuple[object, ...],
         actor: str | None,
+        guard: Callable[[Connection], None] | None = None,
     ) -> None:
         now = self._clock()
         with self._writing() as conn:
+            if guard is not None:
+                guard(conn)  # inside the write lock: nothing changes between check and update
             cursor = conn.execute(
                 f"UPDATE staff SET {assignments} WHERE username = ?",  # noqa: S608 - constants
                 (*params, username),
@@ -212,10 +224,29 @@ class StaffAccounts:
             write_audit(conn, actor, "staff_add", username, now)
         return NewAccount(username, password, secret, self._uri(secret, username))
 
-    def disable(self, username: str, *, actor: str | None = None) -> None:
-        """Refuse the account's logins and end its sessions."""
+    def disable(
+        self, username: str, *, actor: str | None = None, keep_an_admin: bool = False
+    ) -> None:
+        """Refuse the account's logins and end its sessions.
+
+        With ``keep_an_admin`` (the web interface), refuse with :class:`LastAdmin`
+        rather than disable the last enabled administrator.
+        """
+
+        def last_admin_guard(conn: Connection) -> None:
+            others = conn.execute(
+                "SELECT count(*) FROM staff WHERE is_admin = 1 AND disabled = 0 AND username != ?",
+                (username,),
+            ).fetchone()[0]
+            target = conn.execute(
+                "SELECT is_admin, disabled FROM staff WHERE username = ?", (username,)
+            ).fetchone()
+            if target is not None and target[0] and not target[1] and not others:
+                raise LastAdmin(username)
+
         sql = "disabled = 1, generation = generation + 1"
-        self._change(username, "staff_disable", sql, (), actor)
+        guard = last_admin_guard if keep_an_admin else None
+        self._change(username, "staff_disable", sql, (), actor, guard)
 
     def enable(self, username: str, *, actor: str | None = None) -> None:
         self._change(username, "staff_enable", "disabled = 0", (), actor)
@@ -270,9 +301,12 @@ class StaffAccounts:
         rows = self._read(f"SELECT {_COLS} FROM staff ORDER BY username")  # noqa: S608
         return [_account(row).info for row in rows]
 
-    def audit_entries(self, limit: int = 200) -> builtins.list[AuditEntry]:
-        """The newest audit rows, newest first."""
-        return read_audit(self._db.reader(), limit)
+    def audit_entries(
+        self, limit: int = 200, *, before: int | None = None, staff: str | None = None
+    ) -> builtins.list[AuditEntry]:
+        """The newest audit rows, newest first; ``before`` an id to page by key,
+        ``staff`` an acting username to keep only hers (see :func:`.audit.read_audit`)."""
+        return read_audit(self._db.reader(), limit, before=before, staff=staff)
 
     # -- logging in ------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from securedrop_like.service import ReportService
 from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
-from . import actions, auth, inbox_views
+from . import actions, admin, auth, inbox_views
 from .accounts import StaffAccounts
 
 
@@ -77,6 +77,7 @@ def create_app(
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(actions.bp)
+    app.register_blueprint(admin.bp)
     web_errors.init_errors(app)
     auth.init_errors(app)
     app.jinja_env.globals["config_"] = config

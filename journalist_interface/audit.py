@@ -7,7 +7,9 @@ never report content, a source's lookup id, a password or a code.
 
 Actions written so far: ``staff_add``, ``staff_disable``, ``staff_enable``,
 ``staff_reset_password``, ``staff_reset_2fa``, ``login``, ``login_failed``,
-``login_refused_disabled``.
+``login_refused_disabled``; and, by the staff actions, ``star``, ``unstar``,
+``assign``, ``unassign``, ``mark_read``, ``mark_unread``, ``reply``,
+``export``. The admin pages (:mod:`.admin`) label each for people.
 """
 
 from __future__ import annotations
@@ -42,9 +44,31 @@ def write_audit(
     )
 
 
-def read_audit(conn: Connection, limit: int = 200) -> list[AuditEntry]:
-    """The newest ``limit`` rows, newest first."""
+def read_audit(
+    conn: Connection,
+    limit: int = 200,
+    *,
+    before: int | None = None,
+    staff: str | None = None,
+) -> list[AuditEntry]:
+    """The newest ``limit`` rows, newest first.
+
+    ``before`` pages by key (only rows with a smaller id: pass the last id of
+    the previous page), so every page costs the same however deep it is;
+    ``staff`` keeps only the rows of that acting username.
+    """
+    where: list[str] = []
+    params: list[object] = []
+    if before is not None:
+        where.append("id < ?")
+        params.append(before)
+    if staff is not None:
+        where.append("staff = ?")
+        params.append(staff)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        "SELECT id, at, staff, action, target FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+        f"SELECT id, at, staff, action, target FROM audit_log{clause}"  # noqa: S608 - constants
+        " ORDER BY id DESC LIMIT ?",
+        (*params, limit),
     ).fetchall()
     return [AuditEntry(*row) for row in rows]

@@ -11,13 +11,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    abort,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
-from securedrop_like import bundles, models
+from securedrop_like import bundles, designations, models
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
 from securedrop_like.errors import NotFound
+from securedrop_like.i18n import current_language, ngettext
+from securedrop_like.i18n import gettext as _
 
 from .auth import current_staff, staff_required
 
@@ -53,7 +63,7 @@ def _back(source_id: str, done: str | None = None) -> Response:
 def star(source_id: str) -> Response:
     source = _source(source_id)
     starred = request.form.get("starred") == "1"
-    _services().reports.writer.command("set_star", (source.id, starred))
+    _services().reports.writer.command("set_stars", ([source.id], starred))
     _audit("star" if starred else "unstar", source.designation)
     return _back(source.id)
 
@@ -63,7 +73,7 @@ def star(source_id: str) -> Response:
 def assign(source_id: str) -> Response:
     source = _source(source_id)
     username = current_staff().username if request.form.get("to") == "me" else None
-    _services().reports.writer.command("assign", (source.id, username))
+    _services().reports.writer.command("assign_many", ([source.id], username))
     _audit("assign" if username else "unassign", source.designation)
     return _back(source.id)
 
@@ -79,6 +89,117 @@ def mark_read(source_id: str) -> Response:
         _services().reports.writer.command("mark_staff_read", (source.id, items, read))
         _audit("mark_read" if read else "mark_unread", source.designation)
     return _back(source.id)
+
+
+@bp.post("/sources/<source_id>/items/delete")
+@staff_required
+def delete_items(source_id: str) -> Response | str:
+    source = _source(source_id)
+    wanted = set(request.form.getlist("item"))
+    items = [i for i in models.items_of(_services().db.reader(), source.id) if i.id in wanted]
+    if not items:
+        return _back(source.id, "nothing_selected")
+    if request.form.get("confirm") != "1":
+        return confirm(
+            _("Delete %(n)s items?", n=len(items)),
+            _(
+                "The selected items of %(source)s will be overwritten and deleted from the"
+                " server. Copies already on the workstation are not touched. This cannot be"
+                " undone.",
+                source=designations.label(source.designation, current_language()),
+            ),
+            url_for("staff_actions.delete_items", source_id=source.id),
+            [("item", i.id) for i in items],
+            url_for("staff_inbox.source_page", source_id=source.id),
+        )
+    count = _services().reports.delete_items(source.id, [i.id for i in items])
+    _audit("delete_item", f"{source.designation} ({count})")
+    return _back(source.id, "deleted")
+
+
+@bp.post("/sources/<source_id>/delete")
+@staff_required
+def delete_source(source_id: str) -> Response | str:
+    source = _source(source_id)
+    if request.form.get("confirm") != "1":
+        return confirm(
+            _("Delete this source?"),
+            _(
+                "Everything %(source)s sent and every reply to her will be overwritten and"
+                " deleted from the server, and her codename will no longer open anything."
+                " This cannot be undone.",
+                source=designations.label(source.designation, current_language()),
+            ),
+            url_for("staff_actions.delete_source", source_id=source.id),
+            [],
+            url_for("staff_inbox.source_page", source_id=source.id),
+        )
+    try:
+        _services().reports.delete_source(source.id)
+    except NotFound:
+        abort(404)
+    _audit("delete_source", source.designation)
+    return redirect(url_for("staff_inbox.inbox", done="source_deleted"), code=303)
+
+
+BULK_ACTIONS = ("star", "unstar", "assign", "unassign", "read", "unread", "delete")
+
+
+@bp.post("/sources/bulk")
+@staff_required
+def bulk() -> Response | str:
+    """One action on the sources ticked in the inbox."""
+    action = request.form.get("action", "")
+    wanted = list(dict.fromkeys(request.form.getlist("source")))[:500]
+    conn = _services().db.reader()
+    sources = [
+        s for s in (models.source_by_id(conn, i) for i in wanted if len(i) == 32) if s is not None
+    ]
+    if action not in BULK_ACTIONS:
+        abort(400)
+    if not sources:
+        return redirect(url_for("staff_inbox.inbox", done="nothing_selected"), code=303)
+    ids = [s.id for s in sources]
+    writer = _services().reports.writer
+    if action == "delete":
+        if request.form.get("confirm") != "1":
+            return confirm(
+                ngettext("Delete %(num)s source?", "Delete %(num)s sources?", len(sources)),
+                _(
+                    "Everything these sources sent and every reply to them will be overwritten"
+                    " and deleted from the server. This cannot be undone."
+                ),
+                url_for("staff_actions.bulk"),
+                [("action", "delete"), *(("source", i) for i in ids)],
+                url_for("staff_inbox.inbox"),
+            )
+        for source in sources:
+            try:
+                _services().reports.delete_source(source.id)
+            except NotFound:
+                continue  # deleted meanwhile by someone else
+            _audit("delete_source", source.designation)
+        return redirect(url_for("staff_inbox.inbox", done="sources_deleted"), code=303)
+    if action in ("star", "unstar"):
+        writer.command("set_stars", (ids, action == "star"))
+    elif action in ("assign", "unassign"):
+        username = current_staff().username if action == "assign" else None
+        writer.command("assign_many", (ids, username))
+    else:
+        writer.command("mark_sources_staff_read", (ids, action == "read"))
+    label = {"read": "mark_read", "unread": "mark_unread"}.get(action, action)
+    for source in sources:
+        _audit(label, source.designation)
+    return redirect(url_for("staff_inbox.inbox", done="bulk_done"), code=303)
+
+
+def confirm(
+    title: str, message: str, action: str, fields: list[tuple[str, str]], cancel: str
+) -> str:
+    """A page asking to confirm a destructive POST; it repeats the POST with confirm=1."""
+    return render_template(
+        "confirm.html", title=title, message=message, action=action, fields=fields, cancel=cancel
+    )
 
 
 @bp.post("/sources/<source_id>/reply")
@@ -97,6 +218,31 @@ def reply(source_id: str) -> Response:
     return _back(source.id, "reply_sent")
 
 
+@bp.get("/sources/<source_id>/items/<item_id>")
+@staff_required
+def download_item(source_id: str, item_id: str) -> Response:
+    """One item's ciphertext, as stored: it opens only on the workstation."""
+    source = _source(source_id)
+    reports = _services().reports
+    conn = _services().db.reader()
+    item = models.item_of(conn, source.id, item_id) if len(item_id) == 32 else None
+    if item is None:
+        abort(404)
+    reader = _opener(reports, conn, item.id, source.id)()
+    reports.writer.command("mark_exported", ([item.id],))
+    _audit("download", f"{source.designation} #{item.seq}")
+    response = Response(_blocks(reader), mimetype="application/octet-stream")
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{item.id}.sesim"'
+    return response
+
+
+def _blocks(reader: Any) -> Any:
+    with reader:
+        while block := reader.read(bundles.BLOCK_SIZE):
+            yield block
+
+
 @bp.post("/export")
 @staff_required
 def export() -> Response:
@@ -105,6 +251,7 @@ def export() -> Response:
     conn = _services().db.reader()
     which = request.form.get("which", "selected")
     chosen = set(request.form.getlist("item"))
+    chosen_sources = set(request.form.getlist("source"))
     rows = conn.execute(
         "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.staff_read, i.exported,"
         " i.source_id FROM items AS i JOIN sources AS s ON s.id = i.source_id ORDER BY s.id, i.seq"
@@ -115,6 +262,7 @@ def export() -> Response:
         if (which == "selected" and r[0] in chosen)
         or (which == "unread" and not r[6] and r[2] != "reply")
         or (which == "new" and not r[7])
+        or (which == "sources" and r[8] in chosen_sources)
     ]
     items = [
         bundles.ExportItem(
@@ -144,4 +292,3 @@ def _opener(reports: Any, conn: Any, item_id: str, source_id: str) -> Any:
         return reports.store.open(item_id)
 
     return open_item
-

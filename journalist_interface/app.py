@@ -12,17 +12,17 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from securedrop_like import web_errors
+from securedrop_like import designations, web_errors
 from securedrop_like.config import Config
 from securedrop_like.db import Database
-from securedrop_like.i18n import init_i18n
+from securedrop_like.i18n import current_language, init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.service import ReportService
 from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
-from . import actions, admin, auth, inbox_views
+from . import actions, admin, auth, inbox_views, replies
 from .accounts import StaffAccounts
 
 
@@ -38,6 +38,10 @@ class StaffServices:
 
 def staff_services() -> StaffServices:
     return current_app.extensions["sesim_staff"]  # type: ignore[no-any-return]
+
+
+def _designation_label(designation: str) -> str:
+    return designations.label(designation, current_language())
 
 
 def create_app(
@@ -78,7 +82,9 @@ def create_app(
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(replies.bp)
     web_errors.init_errors(app)
     auth.init_errors(app)
     app.jinja_env.globals["config_"] = config
+    app.jinja_env.globals["designation_label"] = _designation_label
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
 from securedrop_like import designations, inbox, models
+from securedrop_like.db import today
 from securedrop_like.i18n import current_language
 
+from . import reply_templates
 from .auth import current_staff, staff_required
 from .search import designation_filter
 
@@ -42,6 +45,27 @@ def inbox_page() -> str:
         mine=mine,
         query=query,
         no_match=bool(query) and wanted is None,
+        done=request.args.get("done"),
+        withdrawals=_recent_withdrawals(),
+    )
+
+
+def _recent_withdrawals() -> int:
+    """How many sources withdrew in the last 30 days (a notice on the inbox)."""
+    since = (dt.date.fromisoformat(today()) - dt.timedelta(days=30)).isoformat()
+    row = _db().reader().execute("SELECT count(*) FROM retractions WHERE day >= ?", (since,))
+    return int(row.fetchone()[0])
+
+
+@bp.get("/withdrawals")
+@staff_required
+def withdrawals() -> str:
+    """Sources who withdrew: reviewers must delete their copies and unpublish."""
+    lang = current_language()
+    rows = sorted(models.retractions(_db().reader()), key=lambda r: r.day, reverse=True)
+    return render_template(
+        "withdrawals.html",
+        rows=[(r, designations.label(r.designation, lang)) for r in rows],
     )
 
 
@@ -53,10 +77,17 @@ def source_page(source_id: str) -> str:
     if source is None:
         abort(404)
     items = models.items_of(conn, source_id)
+    lang = current_language()
+    chosen = reply_templates.template(
+        conn, request.args.get("template", ""), request.args.get("tlang", lang)
+    )
     return render_template(
         "source.html",
         source=source,
-        label=designations.label(source.designation, current_language()),
+        label=designations.label(source.designation, lang),
         items=items,
         done=request.args.get("done"),
+        template_names=reply_templates.NAMES,
+        chosen=chosen,
+        reply_lang=chosen.lang if chosen else lang,
     )

@@ -60,20 +60,40 @@ def delete_item(conn: Connection, args: tuple[Any, ...]) -> tuple[str, bool]:
     return item.id, item.is_inline
 
 
+def delete_items(conn: Connection, args: tuple[Any, ...]) -> tuple[list[str], list[str]]:
+    source_id, item_ids = args
+    return models.delete_items(conn, source_id, list(item_ids))
+
+
+def delete_source(conn: Connection, args: tuple[Any, ...]) -> list[str]:
+    (source_id,) = args
+    return models.delete_source(conn, source_id)
+
+
+def store_replies(conn: Connection, args: tuple[Any, ...]) -> list[list[str]]:
+    """Replies from a reply bundle, for several sources, all or none (one SAVEPOINT)."""
+    (per_source,) = args
+    return models.insert_items_many(
+        conn, [(source_id, day, _items(items)) for source_id, day, items in per_source]
+    )
+
+
+def set_reply_template(conn: Connection, args: tuple[Any, ...]) -> None:
+    code, lang, body = args
+    if body is None:
+        conn.execute("DELETE FROM reply_templates WHERE code = ? AND lang = ?", (code, lang))
+    else:
+        conn.execute(
+            "INSERT INTO reply_templates (code, lang, body) VALUES (?, ?, ?)"
+            " ON CONFLICT (code, lang) DO UPDATE SET body = excluded.body",
+            (code, lang, body),
+        )
+
+
 def withdraw(conn: Connection, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[str]]:
     source_id, day = args
     retraction, file_ids = models.withdraw(conn, source_id, day)
     return (retraction.id, retraction.designation, retraction.day, retraction.item_ids), file_ids
-
-
-def set_star(conn: Connection, args: tuple[Any, ...]) -> None:
-    source_id, starred = args
-    conn.execute("UPDATE sources SET starred = ? WHERE id = ?", (int(bool(starred)), source_id))
-
-
-def assign(conn: Connection, args: tuple[Any, ...]) -> None:
-    source_id, username = args
-    conn.execute("UPDATE sources SET assigned_to = ? WHERE id = ?", (username, source_id))
 
 
 def mark_staff_read(conn: Connection, args: tuple[Any, ...]) -> None:
@@ -81,6 +101,31 @@ def mark_staff_read(conn: Connection, args: tuple[Any, ...]) -> None:
     conn.executemany(
         "UPDATE items SET staff_read = ? WHERE source_id = ? AND id = ?",
         [(int(bool(read)), source_id, item_id) for item_id in item_ids],
+    )
+
+
+def mark_sources_staff_read(conn: Connection, args: tuple[Any, ...]) -> None:
+    """Mark everything the given sources sent as read (or unread) by staff."""
+    source_ids, read = args
+    conn.executemany(
+        "UPDATE items SET staff_read = ? WHERE source_id = ? AND kind != 'reply'",
+        [(int(bool(read)), source_id) for source_id in source_ids],
+    )
+
+
+def set_stars(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_ids, starred = args
+    conn.executemany(
+        "UPDATE sources SET starred = ? WHERE id = ?",
+        [(int(bool(starred)), source_id) for source_id in source_ids],
+    )
+
+
+def assign_many(conn: Connection, args: tuple[Any, ...]) -> None:
+    source_ids, username = args
+    conn.executemany(
+        "UPDATE sources SET assigned_to = ? WHERE id = ?",
+        [(username, source_id) for source_id in source_ids],
     )
 
 
@@ -100,9 +145,14 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "mark_read": mark_read,
     "delete_item": delete_item,
     "withdraw": withdraw,
+    "delete_items": delete_items,
+    "delete_source": delete_source,
+    "store_replies": store_replies,
+    "set_reply_template": set_reply_template,
     "checkpoint": checkpoint,
-    "set_star": set_star,
-    "assign": assign,
+    "set_stars": set_stars,
+    "assign_many": assign_many,
+    "mark_sources_staff_read": mark_sources_staff_read,
     "mark_staff_read": mark_staff_read,
     "mark_exported": mark_exported,
 }

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, redirect, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _gettext
+from flask_babel import lazy_gettext as _lazy_gettext
 from flask_babel import ngettext as _ngettext
 from jinja2 import ChoiceLoader, PackageLoader
 from werkzeug.wrappers import Response
@@ -48,6 +49,11 @@ def gettext(string: str, **variables: Any) -> str:
 
 def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
     return str(_ngettext(singular, plural, num, **variables))
+
+
+def lazy_gettext(string: str) -> Any:
+    """A message translated when shown, for module-level tables of labels."""
+    return _lazy_gettext(string)
 
 
 def current_language() -> str:

@@ -274,6 +274,52 @@ def delete_item(conn: Connection, source_id: str, item_id: str, kinds: tuple[str
     return item
 
 
+def delete_items(
+    conn: Connection, source_id: str, item_ids: list[str]
+) -> tuple[list[str], list[str]]:
+    """Staff delete some of a source's items (any kind; ids not hers are ignored).
+
+    Returns the ids deleted and, of those, the ones whose ciphertext is a file,
+    which the caller wipes once this transaction has committed.
+    """
+    wanted = set(item_ids)
+    doomed = [i for i in items_of(conn, source_id) if i.id in wanted]
+    conn.executemany("DELETE FROM items WHERE id = ?", [(i.id,) for i in doomed])
+    return [i.id for i in doomed], [i.id for i in doomed if not i.is_inline]
+
+
+def delete_source(conn: Connection, source_id: str) -> list[str]:
+    """Staff delete a source and all her items (no retraction: she did not withdraw).
+    Returns the ids of the items whose ciphertext is a file, for the caller to wipe."""
+    if source_by_id(conn, source_id) is None:
+        raise LookupError("no such source")
+    files = [i.id for i in items_of(conn, source_id) if not i.is_inline]
+    conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+    return files
+
+
+def source_by_designation(conn: Connection, designation: str) -> Source | None:
+    row = conn.execute(
+        f"SELECT {_SOURCE_COLS} FROM sources WHERE designation = ?",  # noqa: S608 - constant
+        (designation,),
+    ).fetchone()
+    return _source(row)
+
+
+def existing_item_ids(conn: Connection, item_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id FROM items WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+            chunk,
+        ).fetchall()
+        found.update(r[0] for r in rows)
+    return found
+
+
 def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, list[str]]:
     """Delete a source and all her items; record a retraction for reviewers.
 

@@ -188,8 +188,10 @@ class ReportService:
         """Seal a document to its recipients (the benchmark swaps in OpenPGP here)."""
         return encrypt_bytes(plaintext, recipients)
 
-    def _record(self, kind: str, ciphertext: bytes, author: str | None = None) -> models.NewItem:
-        item_id = new_id()
+    def _record(
+        self, kind: str, ciphertext: bytes, author: str | None = None, item_id: str | None = None
+    ) -> models.NewItem:
+        item_id = item_id or new_id()
         if len(ciphertext) <= self.config.inline_ciphertext_bytes:
             return models.NewItem(kind, len(ciphertext), item_id, inline=ciphertext, author=author)
         self.store.write_bytes(item_id, ciphertext)
@@ -240,6 +242,45 @@ class ReportService:
             raise NotFound("item") from exc
         if not inline:
             self.store.delete([deleted])
+
+    def store_sealed_replies(self, replies: list[tuple[str, str, str, bytes]]) -> int:
+        """Store replies sealed elsewhere (the workstation), as they are, all or none.
+
+        Each is (source id, reply id, author, ciphertext); the caller has checked
+        the bundle, that each source exists, each id is new and each reply is
+        sealed to its source's key.
+        """
+        per_source: dict[str, list[models.NewItem]] = {}
+        written: list[str] = []
+        try:
+            for source_id, reply_id, author, ciphertext in replies:
+                record = self._record("reply", ciphertext, author, item_id=reply_id)
+                if record.inline is None:
+                    written.append(reply_id)
+                per_source.setdefault(source_id, []).append(record)
+            today = self.today()
+            batch = [(sid, today, [item_tuple(r) for r in rs]) for sid, rs in per_source.items()]
+            self.writer.command("store_replies", (batch,))
+        except BaseException:
+            self.store.delete(written)
+            raise
+        return len(replies)
+
+    def delete_items(self, source_id: str, item_ids: list[str]) -> int:
+        """Delete some of a source's items: rows go (secure_delete), files are wiped."""
+        deleted, files = self.writer.command("delete_items", (source_id, item_ids))
+        self.store.delete(files)
+        self.writer.command("checkpoint", ())
+        return len(deleted)
+
+    def delete_source(self, source_id: str) -> None:
+        """Delete a source and everything of hers (staff decision, not a withdrawal)."""
+        try:
+            files: list[str] = self.writer.command("delete_source", (source_id,))
+        except LookupError as exc:
+            raise NotFound("source") from exc
+        self.store.delete(files)
+        self.writer.command("checkpoint", ())
 
     def withdraw(self, source_id: str) -> models.Retraction:
         """Delete everything she sent and her account; leave a notice for reviewers."""

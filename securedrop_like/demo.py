@@ -85,6 +85,10 @@ def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[
                 reply = rng.choice(data["replies"][lang])
                 service.place_reply(source_id, reply, lang, author="demo-lawyer")
             made.append((codename, lang))
+        # One more who then withdrew, so the staff see a withdrawal notice.
+        gone = deriver.derive(deriver.normalise(codenames.generate_codename()))
+        report = dict(reports[0], channel="web")
+        service.withdraw(service.create_source(gone, Submission("report", report)))
     finally:
         service.close()
     return made

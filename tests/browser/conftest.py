@@ -169,3 +169,82 @@ def inspect_context(chromium: Any) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# -- the staff interface (journalist_interface) -----------------------------------------------
+
+LAPTOP = {"width": 1280, "height": 800}
+
+
+@dataclass
+class LiveStaff:
+    """The staff app, served over HTTP for one test module, with its accounts."""
+
+    app: Flask
+    url: str
+    instance: Instance
+    accounts: Any  # journalist_interface.accounts.StaffAccounts
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+    @property
+    def service(self) -> Any:
+        return self.app.extensions["sesim_staff"].reports
+
+    def gettext(self, lang: str, msgid: str, **variables: Any) -> str:
+        """What the staff app shows for ``msgid`` in ``lang``."""
+        from flask_babel import force_locale, gettext
+
+        with self.app.test_request_context("/"), force_locale(lang):
+            return str(gettext(msgid, **variables))
+
+    def ngettext(self, lang: str, singular: str, plural: str, num: int) -> str:
+        from flask_babel import force_locale, ngettext
+
+        with self.app.test_request_context("/"), force_locale(lang):
+            return str(ngettext(singular, plural, num))
+
+
+@pytest.fixture(scope="module")
+def staff_instance(tmp_path_factory: pytest.TempPathFactory) -> Instance:
+    """An instance shared by one module's tests (one staff server per module)."""
+    from securedrop_like.demo import install_demo_reviewer
+    from securedrop_like.instance import init_instance
+    from tests.conftest import FAST_ARGON2
+
+    config = init_instance(tmp_path_factory.mktemp("staff") / "instance", dict(FAST_ARGON2))
+    return Instance(config, install_demo_reviewer(config))
+
+
+@pytest.fixture(scope="module")
+def live_staff(staff_instance: Instance, compiled_translations: Path) -> Iterator[LiveStaff]:
+    """The staff app as production builds it (no TESTING flag), on a local port."""
+    from journalist_interface import create_app
+    from journalist_interface.accounts import StaffAccounts
+    from securedrop_like.db import Database
+
+    # The cheapest Argon2id, as tests/conftest.py's FAST_ARGON2 is for codenames.
+    accounts = StaffAccounts(
+        Database.for_config(staff_instance.config), opslimit=1, memlimit=8 * 1024 * 1024
+    )
+    app = create_app(staff_instance.config, accounts=accounts)
+    app.extensions["babel"].translation_directories = [str(compiled_translations)]
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-staff", daemon=True)
+    thread.start()
+    try:
+        yield LiveStaff(app, f"http://127.0.0.1:{server.server_port}", staff_instance, accounts)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["sesim_staff"].reports.close()
+
+
+def laptop_context(chromium: Any, **options: Any) -> Any:
+    """A 1280×800 desktop context (the caller closes it); the staff work at a desk."""
+    context = chromium.new_context(viewport=LAPTOP, locale="en-US", **options)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return context

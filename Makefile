@@ -55,7 +55,7 @@ bench: debs-bench install ## Run the benchmarks and print their table
 
 extract: install ## Extract messages and update the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim securedrop_like source_interface journalist_interface
-	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete -w 100
 
 lock: ## Re-pin requirements.lock from requirements.in
 	rm -rf /tmp/sesim-lock && $(PYTHON) -m venv /tmp/sesim-lock

@@ -101,7 +101,7 @@ def delete_items(source_id: str) -> Response | str:
         return _back(source.id, "nothing_selected")
     if request.form.get("confirm") != "1":
         return confirm(
-            _("Delete %(n)s items?", n=len(items)),
+            ngettext("Delete %(num)s item?", "Delete %(num)s items?", len(items)),
             _(
                 "The selected items of %(source)s will be overwritten and deleted from the"
                 " server. Copies already on the workstation are not touched. This cannot be"

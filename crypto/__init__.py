@@ -8,7 +8,8 @@ The rest of the project calls only what is exported here:
 - :mod:`crypto.codename`: a source's lookup id and key pair from her codename;
 - :mod:`crypto.passwords`: staff password hashes (Argon2id);
 - :mod:`crypto.tokens`: random ids and lookup hashes;
-- :mod:`crypto.pgp`: OpenPGP through GnuPG.
+- :mod:`crypto.pgp`: OpenPGP through GnuPG;
+- :mod:`crypto.onion`: Tor onion service identities and addresses.
 
 Every error raised is a :class:`CryptoError`. Anything that exposes secret
 material is named ``unsafe_…``.
@@ -44,6 +45,7 @@ from crypto.keys import (
     write_private_key_file,
     write_public_key_file,
 )
+from crypto.onion import OnionServiceKey, is_onion_address, onion_address
 from crypto.passwords import (
     MAX_PASSWORD_BYTES,
     PASSWORD_MEMLIMIT,
@@ -70,6 +72,7 @@ __all__ = [
     "EnvelopeReader",
     "EnvelopeWriter",
     "FormatError",
+    "OnionServiceKey",
     "OpenPGP",
     "PrivateKey",
     "PublicKey",
@@ -82,8 +85,10 @@ __all__ = [
     "envelope_size",
     "hash_for_lookup",
     "hash_password",
+    "is_onion_address",
     "needs_rehash",
     "new_instance_salt",
+    "onion_address",
     "random_id",
     "read_private_key_file",
     "read_public_key_file",

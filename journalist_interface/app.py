@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from securedrop_like import designations, web_errors
 from securedrop_like.config import Config
 from securedrop_like.db import Database
+from securedrop_like.hosts import init_host_check
 from securedrop_like.i18n import current_language, init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
@@ -78,6 +79,7 @@ def create_app(
     app.extensions["sesim_staff"] = StaffServices(db, accounts or StaffAccounts(db), store, reports)
     init_i18n(app)
     init_security(app)
+    init_host_check(app, "staff")
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox_views.bp)
     app.register_blueprint(actions.bp)

@@ -22,6 +22,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from crypto import is_onion_address
 
 CONFIG_NAME = "config.toml"
 LOCALES = ("az", "ru", "en")
@@ -70,6 +73,15 @@ class Config:
     server_threads: int = 16
     onion_address: str = ""
     clearnet_url: str = ""
+    # Tor (tor_config/). ``onion_address`` above is the source interface's
+    # onion, ``clearnet_url`` its optional clearnet mirror (https://…); the
+    # apps refuse any other Host. The staff onion needs client authorisation.
+    staff_onion_address: str = ""
+    tor_dir: str = ""  # where tor keeps its state and onion keys; "" is <home>/tor
+    tor_control_port: int = 9051
+    source_local_port: int = 8080  # where `sesim serve source` listens
+    staff_local_port: int = 8081  # where `sesim serve staff` listens
+    ssh_onion_port: int = 0  # a local sshd port to reach over an onion too; 0: none
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -77,6 +89,11 @@ class Config:
         if self.server_workers > 0:
             return self.server_workers
         return max(1, min(4, len(os.sched_getaffinity(0))))
+
+    @property
+    def tor_path(self) -> Path:
+        # A relative tor_dir is inside the instance folder.
+        return self.home / Path(self.tor_dir).expanduser() if self.tor_dir else self.home / "tor"
 
     @property
     def db_path(self) -> Path:
@@ -186,6 +203,16 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{name} must be positive")
     if not config.quick_exit_url.startswith("https://"):
         raise ConfigError("quick_exit_url must be an https:// address")
+    for name in ("onion_address", "staff_onion_address"):
+        value = getattr(config, name)
+        if value and not is_onion_address(value):
+            raise ConfigError(f"{name} must be a v3 address: 56 letters and digits, then .onion")
+    clearnet = config.clearnet_url
+    if clearnet and not (clearnet.startswith("https://") and urlsplit(clearnet).hostname):
+        raise ConfigError("clearnet_url must be an https:// address")
+    for name in ("tor_control_port", "source_local_port", "staff_local_port", "ssh_onion_port"):
+        if not 0 <= getattr(config, name) <= 65535:
+            raise ConfigError(f"{name} must be a port number")
 
 
 def render_toml(settings: dict[str, Any]) -> str:

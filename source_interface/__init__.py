@@ -15,6 +15,7 @@ from flask import Flask, current_app, request
 from securedrop_like import web_errors
 from securedrop_like.config import Config
 from securedrop_like.derivation import Deriver
+from securedrop_like.hosts import init_host_check
 from securedrop_like.i18n import init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
@@ -91,6 +92,7 @@ def create_app(
 
     init_i18n(app)
     init_security(app)
+    init_host_check(app, "source")
     app.register_blueprint(views.bp)
     web_errors.init_errors(app)
     app.teardown_request(lambda exc: uploads.discard_unclaimed(request))

@@ -1,0 +1,113 @@
+"""Fixtures for the integration tests: a private Tor network, and the real apps behind onions.
+
+``tor_network`` launches the authorities of a private Tor network (see
+``tor_network.py``). ``onion_site`` sets up an instance the way an
+administrator would (``sesim tor torrc --write``: onion keys, the torrc,
+the staff's client keys), serves both apps with real gunicorn servers, runs
+the generated torrc in a tor on that network, and adds two client tors: one
+without any key (a woman's Tor Browser) and one with a lawyer's key in its
+``ClientOnionAuthDir``. Both are session-scoped: the network is built once.
+
+Without tor the tests are skipped, except under CI (``$CI`` set), where
+they fail: a missing tor must never pass silently there. A tor that is
+there but does not start fails them everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from urllib.parse import urlsplit
+
+import pytest
+
+from securedrop_like.config import CONFIG_NAME, load_config, render_toml
+from securedrop_like.demo import install_demo_reviewer
+from securedrop_like.instance import init_instance
+from tests.conftest import FAST_ARGON2, Instance
+from tests.integration.server import free_port, running_server
+from tests.integration.tor_network import OnionSite, TorNetwork, require_tor
+from tor_config import add_client, onion, prepare, write_torrc
+from tor_config.control import UploadWatcher
+
+
+@pytest.fixture(scope="session")
+def tor_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorNetwork]:
+    require_tor()
+    network = TorNetwork(tmp_path_factory.mktemp("tor-network"))
+    try:
+        network.start()
+        yield network
+    finally:
+        network.stop()
+
+
+def _port(base_url: str) -> int:
+    return int(urlsplit(base_url).port or 0)
+
+
+@pytest.fixture(scope="session")
+def onion_site(
+    tor_network: TorNetwork, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OnionSite]:
+    root = tmp_path_factory.mktemp("onion-site")
+    home = root / "instance"
+    # What an administrator does: init, `sesim tor torrc --write`, the addresses
+    # into config.toml, a key for each lawyer.
+    config = init_instance(home, {**FAST_ARGON2, "tor_control_port": free_port()})
+    reviewer = install_demo_reviewer(config)
+    addresses = prepare(config)
+    with (home / CONFIG_NAME).open("a", encoding="utf-8") as fh:
+        fh.write(
+            render_toml(
+                {"onion_address": addresses["source"], "staff_onion_address": addresses["staff"]}
+            )
+        )
+    config = load_config(home)
+    staff_dir = onion(config, "staff").directory
+    lawyer_key = add_client(staff_dir, "lawyer", addresses["staff"])
+    spare_key = add_client(staff_dir, "lawyer-2", addresses["staff"])
+    auth_dir = root / "lawyer-client-auth"
+    auth_dir.mkdir(mode=0o700)
+    (auth_dir / "lawyer.auth_private").write_text(lawyer_key.private_line + "\n")
+
+    with ExitStack() as stack:
+        # Staff first: a server's writer process removes the sockets of the writers
+        # before it as stale, and only the source server writes in these tests.
+        staff_base = stack.enter_context(running_server(home, "staff", root / "staff.log"))
+        source_base = stack.enter_context(running_server(home, "source", root / "source.log"))
+        config = config.with_changes(
+            source_local_port=_port(source_base), staff_local_port=_port(staff_base)
+        )
+        torrc = write_torrc(config)
+        tor_network.wait_for_consensus()
+        service = tor_network.start_tor(
+            "service", include=torrc, control_port=config.tor_control_port
+        )
+        # Made before tor could upload anything: it sees every upload.
+        watcher = UploadWatcher(service.controller)
+        public = tor_network.start_client("public")
+        lawyer = tor_network.start_client("lawyer", auth_dir)
+        # The addresses tor uploads for are computed by tor from our keys.
+        watcher.wait([addresses["source"], addresses["staff"]], timeout=30)
+        watcher.close()
+        for client in (public, lawyer):
+            tor_network.wait_bootstrapped(client)
+        consensus = tor_network.consensus_at - tor_network.started_at
+        ready = time.monotonic() - tor_network.started_at
+        print(
+            f"\nprivate Tor network: consensus {consensus:.1f} s, onions uploaded and clients "
+            f"ready {ready:.1f} s after the authorities were launched"
+        )
+        yield OnionSite(
+            network=tor_network,
+            instance=Instance(config, reviewer),
+            source_url=f"http://{addresses['source']}",
+            staff_url=f"http://{addresses['staff']}",
+            public=public,
+            lawyer=lawyer,
+            spare_key=spare_key,
+            service=service,
+            source_base=source_base,
+        )

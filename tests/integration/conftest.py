@@ -27,7 +27,7 @@ from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.instance import init_instance
 from tests.conftest import FAST_ARGON2, Instance
 from tests.integration.server import free_port, running_server
-from tests.integration.tor_network import OnionSite, TorNetwork, require_tor
+from tests.integration.tor_network import OnionSite, PortTaken, TorNetwork, require_tor
 from tor_config import add_client, onion, prepare, write_torrc
 from tor_config.control import UploadWatcher
 
@@ -55,7 +55,7 @@ def onion_site(
     home = root / "instance"
     # What an administrator does: init, `sesim tor torrc --write`, the addresses
     # into config.toml, a key for each lawyer.
-    config = init_instance(home, {**FAST_ARGON2, "tor_control_port": free_port()})
+    config = init_instance(home, dict(FAST_ARGON2))
     reviewer = install_demo_reviewer(config)
     addresses = prepare(config)
     with (home / CONFIG_NAME).open("a", encoding="utf-8") as fh:
@@ -80,11 +80,18 @@ def onion_site(
         config = config.with_changes(
             source_local_port=_port(source_base), staff_local_port=_port(staff_base)
         )
-        torrc = write_torrc(config)
         tor_network.wait_for_consensus()
-        service = tor_network.start_tor(
-            "service", include=torrc, control_port=config.tor_control_port
-        )
+        for attempt in range(3):
+            # The control port is the instance's setting: picked at the last moment.
+            config = config.with_changes(tor_control_port=free_port())
+            try:
+                service = tor_network.start_tor(
+                    "service", include=write_torrc(config), control_port=config.tor_control_port
+                )
+                break
+            except PortTaken:
+                if attempt == 2:
+                    raise
         # Made before tor could upload anything: it sees every upload.
         watcher = UploadWatcher(service.controller)
         public = tor_network.start_client("public")

@@ -117,7 +117,9 @@ def test_the_staff_onion_is_refused_without_a_key_and_opens_with_one(
 
 def test_tor_status_sees_both_onions_published(onion_site: OnionSite) -> None:
     result = CliRunner().invoke(
-        main, ["tor", "status", "--check-published", "--home", str(onion_site.config.home)]
+        main,
+        ["tor", "status", "--check-published", "--home", str(onion_site.config.home)],
+        env={"SESIM_TOR_CONTROL_PORT": str(onion_site.config.tor_control_port)},
     )
     assert result.exit_code == 0, result.output
     assert "bootstrapped 100%" in result.output

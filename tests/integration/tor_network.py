@@ -100,15 +100,21 @@ class Tor:
             return "(no log)"
 
 
+class PortTaken(TorNetworkError):
+    """A port picked for a tor was taken by someone else before tor could bind it."""
+
+
 @dataclass
 class Authority:
     nick: str
     data_dir: Path
-    or_port: int
-    dir_port: int
-    control_port: int
+    or_port: int = 0
+    dir_port: int = 0
     v3ident: str = ""
     fingerprint: str = ""
+
+    def pick_ports(self) -> None:
+        self.or_port, self.dir_port = free_port(), free_port()
 
     def dir_authority_line(self) -> str:
         return (
@@ -121,31 +127,48 @@ class Authority:
 class TorNetwork:
     root: Path
     authorities: list[Authority] = field(default_factory=list)
-    tors: list[Tor] = field(default_factory=list)
+    tors: list[Tor] = field(default_factory=list)  # every tor started, to stop them all
+    authority_tors: list[Tor] = field(default_factory=list)
     started_at: float = 0.0  # time.monotonic() when the authorities were launched
     consensus_at: float = 0.0
 
     # -- the authorities --------------------------------------------------------------
-    def start(self) -> None:
-        """Make the authorities' keys and launch them (returns without waiting)."""
+    def start(self, attempts: int = 3) -> None:
+        """Make the authorities' keys and launch them (returns without waiting).
+
+        Their ORPorts and DirPorts must be written into every torrc before any
+        starts, so they are picked in advance; if another program takes one
+        first, the authorities are started again on fresh ports.
+        """
         for n in range(AUTHORITIES):
             data_dir = self.root / f"auth{n}"
             (data_dir / "keys").mkdir(mode=0o700, parents=True)
-            self.authorities.append(
-                Authority(f"auth{n}", data_dir, free_port(), free_port(), free_port())
-            )
-        with ThreadPoolExecutor(max_workers=AUTHORITIES) as pool:
-            list(pool.map(self._make_keys, self.authorities))
-        now = time.time()
+            self.authorities.append(Authority(f"auth{n}", data_dir))
+        for attempt in range(attempts):
+            for authority in self.authorities:
+                authority.pick_ports()
+            with ThreadPoolExecutor(max_workers=AUTHORITIES) as pool:
+                # The certificate names the DirPort: made again with the ports.
+                list(pool.map(self._make_keys, self.authorities))
+            try:
+                self._launch_authorities()
+                return
+            except PortTaken:
+                _stop(self.authority_tors, timeout=3)
+                self.authority_tors = []
+                if attempt == attempts - 1:
+                    raise
+
+    def _launch_authorities(self) -> None:
         # Votes are sent VoteDelay + DistDelay before each interval boundary;
         # shift the boundaries so the first vote is FIRST_VOTE_AFTER seconds away.
-        boundary = math.ceil(now + FIRST_VOTE_AFTER + VOTE_DELAY + DIST_DELAY)
+        boundary = math.ceil(time.time() + FIRST_VOTE_AFTER + VOTE_DELAY + DIST_DELAY)
         offset = boundary % VOTING_INTERVAL
         authority_lines = self.dir_authority_lines()
         torrcs: list[tuple[Authority, list[str]]] = []
         for authority in self.authorities:
             torrc = [
-                *self._common(authority.data_dir, authority.control_port),
+                *self._common(authority.data_dir, own_control_port=True),
                 f"Nickname {authority.nick}",
                 "Address 127.0.0.1",
                 f"ORPort 127.0.0.1:{authority.or_port}",
@@ -170,21 +193,24 @@ class TorNetwork:
             ]
             torrcs.append((authority, torrc + authority_lines))
         # All at once, so that each is listening when the others publish to it.
-        launched = [self._spawn(a.nick, a.data_dir, lines) for a, lines in torrcs]
+        for authority, lines in torrcs:
+            process = self._spawn(authority.nick, authority.data_dir, lines)
+            self.authority_tors.append(self._register(authority.nick, process, authority.data_dir))
         self.started_at = time.monotonic()
-        for (authority, _lines), process in zip(torrcs, launched, strict=True):
-            self._adopt(authority.nick, process, authority.data_dir, authority.control_port)
+        for tor in self.authority_tors:
+            tor.controller = self._connect(tor, None)
 
     def _make_keys(self, authority: Authority) -> None:
         keys = authority.data_dir / "keys"
+        identity = keys / "authority_identity_key"
         subprocess.run(
             [
                 TOR_GENCERT,
-                "--create-identity-key",
+                *([] if identity.exists() else ["--create-identity-key"]),
                 "--passphrase-fd",
                 "0",
                 "-i",
-                str(keys / "authority_identity_key"),
+                str(identity),
                 "-s",
                 str(keys / "authority_signing_key"),
                 "-c",
@@ -202,6 +228,8 @@ class TorNetwork:
         for line in (keys / "authority_certificate").read_text().splitlines():
             if line.startswith("fingerprint "):
                 authority.v3ident = line.split()[1]
+        if authority.fingerprint:
+            return
         listed = subprocess.run(
             [
                 TOR,
@@ -211,7 +239,7 @@ class TorNetwork:
                 "--DataDirectory",
                 str(authority.data_dir),
                 "--ORPort",
-                f"127.0.0.1:{authority.or_port}",
+                "127.0.0.1:1",
                 "--list-fingerprint",
             ],
             capture_output=True,
@@ -231,9 +259,9 @@ class TorNetwork:
         if self.consensus_at:
             return self.consensus_at - self.started_at
         deadline = time.monotonic() + timeout
-        controller = self.tors[0].controller
+        controller = self.authority_tors[0].controller
         while time.monotonic() < deadline:
-            for tor in self.tors[:AUTHORITIES]:
+            for tor in self.authority_tors:
                 if tor.process.poll() is not None:
                     raise TorNetworkError(f"{tor.name} exited:\n{tor.log_tail()}")
             try:
@@ -246,29 +274,32 @@ class TorNetwork:
             time.sleep(0.25)
         raise TorNetworkError(
             f"no consensus listing {AUTHORITIES} routers within {timeout:.0f} s:\n"
-            + self.tors[0].log_tail()
+            + self.authority_tors[0].log_tail()
         )
 
     # -- any other tor ------------------------------------------------------------------
-    def _common(self, data_dir: Path, control_port: int | None) -> list[str]:
+    def _common(self, data_dir: Path, *, own_control_port: bool) -> list[str]:
         lines = [
             "TestingTorNetwork 1",
             "PathsNeededToBuildCircuits 0.25",
             f"Log notice file {data_dir / 'notice.log'}",
-            "SafeLogging 0" if control_port is not None else "",
             "ShutdownWaitLength 0",
             "RunAsDaemon 0",
         ]
-        if control_port is not None:
+        if own_control_port:
+            # Ports tor picks itself cannot be taken by someone else first.
             lines += [
+                "SafeLogging 0",
                 f"DataDirectory {data_dir}",
-                f"ControlPort 127.0.0.1:{control_port}",
+                "ControlPort auto",
+                f"ControlPortWriteToFile {data_dir / 'control-port'}",
                 "CookieAuthentication 1",
             ]
-        return [line for line in lines if line]
+        return lines
 
     def _spawn(self, name: str, data_dir: Path, lines: list[str]) -> subprocess.Popen[bytes]:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (data_dir / "control-port").unlink(missing_ok=True)  # from an earlier attempt
         torrc = data_dir.parent / f"{name}.torrc"
         torrc.write_text("\n".join(lines) + "\n")
         with (data_dir.parent / f"{name}.stdout").open("wb") as out:
@@ -278,29 +309,27 @@ class TorNetwork:
                 stderr=subprocess.STDOUT,
             )
 
-    def _adopt(
-        self, name: str, process: subprocess.Popen[bytes], data_dir: Path, control_port: int
-    ) -> Tor:
+    def _register(self, name: str, process: subprocess.Popen[bytes], data_dir: Path) -> Tor:
         tor = Tor(name, process, None, data_dir)  # its controller comes next
         self.tors.append(tor)  # from now on stop() stops it, whatever happens
-        tor.controller = self._connect(name, process, control_port, data_dir)
         return tor
 
-    def _launch(self, name: str, data_dir: Path, lines: list[str], control_port: int) -> Tor:
-        return self._adopt(name, self._spawn(name, data_dir, lines), data_dir, control_port)
-
-    def _connect(
-        self, name: str, process: subprocess.Popen[bytes], port: int, data_dir: Path
-    ) -> Controller:
+    def _connect(self, tor: Tor, port: int | None) -> Controller:
+        """A controller for a starting tor (``port`` None: the one tor picked)."""
         deadline = time.monotonic() + 20
+        port_file = tor.data_dir / "control-port"
         while True:
             try:
+                if port is None:  # PORT=127.0.0.1:NNNN, once tor is listening
+                    port = int(port_file.read_text().strip().rsplit(":", 1)[1])
                 return connect(port)  # stem takes ownership: tor exits when this closes
             except Exception as exc:  # noqa: BLE001 - retried until the deadline
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (data_dir.parent / f"{name}.stdout").read_text(errors="replace")
-                    process.kill()
-                    raise TorNetworkError(f"{name} did not start ({exc}):\n{log[-3000:]}") from exc
+                if tor.process.poll() is not None or time.monotonic() > deadline:
+                    stdout = tor.data_dir.parent / f"{tor.name}.stdout"
+                    log = stdout.read_text(errors="replace")
+                    _stop([tor], timeout=1)
+                    kind = PortTaken if "Address already in use" in log else TorNetworkError
+                    raise kind(f"{tor.name} did not start ({exc}):\n{log[-3000:]}") from exc
                 time.sleep(0.05)
 
     def start_tor(
@@ -315,28 +344,29 @@ class TorNetwork:
 
         With ``include`` (a torrc that sets its own DataDirectory and control
         port, given as ``control_port``), that torrc is used as it is, with
-        only the network's lines added.
+        only the network's lines added. Raises :class:`PortTaken` if that
+        port was taken meanwhile.
         """
         data_dir = self.root / name
         if include is not None:
             if control_port is None:
                 raise ValueError("an included torrc's control port must be given")
-            base = [f"%include {include}", *self._common(data_dir, None)]
+            base = [f"%include {include}", *self._common(data_dir, own_control_port=False)]
         else:
-            control_port = free_port()
-            base = self._common(data_dir, control_port)
-        return self._launch(
-            name, data_dir, [*base, *lines, *self.dir_authority_lines()], control_port
-        )
+            base = self._common(data_dir, own_control_port=True)
+        process = self._spawn(name, data_dir, [*base, *lines, *self.dir_authority_lines()])
+        tor = self._register(name, process, data_dir)
+        tor.controller = self._connect(tor, control_port)
+        return tor
 
     def start_client(self, name: str, client_auth_dir: Path | None = None) -> Tor:
         """A client tor with a SOCKS port (extended errors on: 0xF0-0xF7 say why)."""
-        socks = free_port()
-        lines = [f"SocksPort 127.0.0.1:{socks} ExtendedErrors"]
+        lines = ["SocksPort auto ExtendedErrors"]
         if client_auth_dir is not None:
             lines.append(f"ClientOnionAuthDir {client_auth_dir}")
         tor = self.start_tor(name, lines)
-        tor.socks_port = socks
+        listener = tor.controller.get_info("net/listeners/socks").split()[0].strip('"')
+        tor.socks_port = int(listener.rsplit(":", 1)[1])
         return tor
 
     def wait_bootstrapped(self, tor: Tor, timeout: float = 30) -> None:
@@ -351,24 +381,29 @@ class TorNetwork:
 
     # -- stopping -------------------------------------------------------------------------
     def stop(self, timeout: float = 3) -> None:
-        """Stop every tor by PID: SIGTERM, then SIGKILL for any still there after ``timeout``.
+        """Stop every tor this network started by PID, bounded in time (see :func:`_stop`)."""
+        _stop(self.tors, timeout)
 
-        The SIGKILL is not only for show: tor 0.4.9.11 now and then deadlocks
-        while freeing its worker threads on the way out (``cpuworker_free_all``
-        waits for a mutex nobody releases), most often on an authority.
-        """
-        for tor in self.tors:
-            if tor.process.poll() is None:
-                tor.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for tor in self.tors:
-            try:
-                tor.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                tor.process.kill()
-                tor.process.wait(timeout=5)
-        for tor in self.tors:
-            _close_quietly(tor.controller)
+
+def _stop(tors: list[Tor], timeout: float) -> None:
+    """SIGTERM each tor by PID, then SIGKILL any still there after ``timeout``.
+
+    The SIGKILL is not only for show: tor 0.4.9.11 now and then deadlocks while
+    freeing its worker threads on the way out (``cpuworker_free_all`` waits for
+    a mutex nobody releases), most often on an authority.
+    """
+    for tor in tors:
+        if tor.process.poll() is None:
+            tor.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for tor in tors:
+        try:
+            tor.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            tor.process.kill()
+            tor.process.wait(timeout=5)
+    for tor in tors:
+        _close_quietly(tor.controller)
 
 
 # SOCKS replies (tor's ExtendedErrors) worth another try just after a descriptor

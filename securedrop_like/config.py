@@ -210,6 +210,8 @@ def validate(config: Config) -> None:
     clearnet = config.clearnet_url
     if clearnet and not (clearnet.startswith("https://") and urlsplit(clearnet).hostname):
         raise ConfigError("clearnet_url must be an https:// address")
+    if clearnet and not config.onion_address:
+        raise ConfigError("clearnet_url needs onion_address: the mirror's banner points to it")
     for name in ("tor_control_port", "source_local_port", "staff_local_port", "ssh_onion_port"):
         if not 0 <= getattr(config, name) <= 65535:
             raise ConfigError(f"{name} must be a port number")

@@ -64,8 +64,9 @@ def test_each_app_is_local_until_its_own_onion_is_set(tmp_path: Path) -> None:
         {"onion_address": SOURCE.upper()},
         {"staff_onion_address": STAFF[:-6]},
         {"staff_onion_address": "a" + STAFF[1:]},
-        {"clearnet_url": "http://sesim.example.org"},
-        {"clearnet_url": "https://"},
+        {"clearnet_url": "http://sesim.example.org", "onion_address": SOURCE},
+        {"clearnet_url": "https://", "onion_address": SOURCE},
+        {"clearnet_url": "https://sesim.example.org"},  # a mirror with no onion to point to
         {"tor_control_port": 70000},
         {"ssh_onion_port": -1},
     ],

@@ -24,6 +24,7 @@ import os
 import secrets
 import selectors
 import signal
+import socket
 import threading
 import time
 from multiprocessing.connection import Client, Connection, Listener
@@ -56,14 +57,27 @@ def _run_dir(config: Config) -> Path:
     return path
 
 
+def _listening(path: Path) -> bool:
+    """Whether a live writer still answers on this socket (another server of
+    the same instance, e.g. the staff server beside the source server)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 class WriterProcess:
     """Started by the server's master before it forks the workers."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         run = _run_dir(config)
-        for stale in run.glob("writer-*.sock"):  # left by a server that was killed
-            stale.unlink(missing_ok=True)
+        for old in run.glob("writer-*.sock"):
+            if not _listening(old):  # left by a server that was killed
+                old.unlink(missing_ok=True)
         self.address = str(run / f"writer-{secrets.token_hex(8)}.sock")
         self.authkey = secrets.token_bytes(32)
         self._pid: int | None = None

@@ -92,3 +92,25 @@ def test_shared_sessions_are_seen_by_a_forked_worker() -> None:
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
     assert store.get(sid) == {"lang": "az"}
+
+
+def test_a_second_server_on_the_instance_keeps_the_first_ones_writer(
+    instance: Instance,
+    writer,  # type: ignore[no-untyped-def]
+) -> None:
+    # `sesim demo` runs the source and the staff server on one instance.
+    stale = writer.address.replace("writer-", "writer-dead")
+    with open(stale, "w"):
+        pass  # a socket file nobody listens on, as a killed server leaves
+    second = WriterProcess(instance.config)
+    second.start()
+    try:
+        assert os.path.exists(writer.address) and not os.path.exists(stale)
+        for process in (writer, second):
+            remote = RemoteWriter(process.address, process.authkey)
+            assert remote.command(
+                "create_source", (os.urandom(32).hex(), bytes(32), "2026-11-01", "web", [])
+            )
+            remote.close()
+    finally:
+        second.stop()

@@ -260,11 +260,14 @@ def app_factory(config: Any, part: str) -> Any:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--base-port", default=8080, show_default=True, type=int)
 @click.option("--reports", default=36, show_default=True, type=int)
-def demo(home: Path | None, host: str, base_port: int, reports: int) -> None:
+@click.option(
+    "--tor", is_flag=True, help="Also serve both interfaces as onion services (needs tor)."
+)
+def demo(home: Path | None, host: str, base_port: int, reports: int, tor: bool) -> None:
     """Make a throw-away demo instance with synthetic reports, and serve it."""
     from .demo import run_demo
 
-    run_demo(home, host, base_port, reports)
+    run_demo(home, host, base_port, reports, tor)
 
 
 # --- Tor: the onion services and the staff's client keys (tor_config/) ---

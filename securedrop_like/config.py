@@ -82,6 +82,9 @@ class Config:
     source_local_port: int = 8080  # where `sesim serve source` listens
     staff_local_port: int = 8081  # where `sesim serve staff` listens
     ssh_onion_port: int = 0  # a local sshd port to reach over an onion too; 0: none
+    # Further Host names both apps answer under, comma-separated (`sesim demo
+    # --tor` adds 127.0.0.1 beside its onions). Leave empty on a server.
+    extra_hosts: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

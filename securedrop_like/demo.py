@@ -121,7 +121,27 @@ def _staff_server(root: Path, host: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None:
+def _demo_onions(root: Path, base_port: int) -> Any:
+    """Ephemeral onions for both interfaces, or None (with a word why) if tor cannot run."""
+    from tor_config.demo import start_demo_onions, tor_available
+    from tor_config.errors import TorConfigError
+
+    if not tor_available():
+        click.echo("tor is not installed: serving the demo without onions.")
+        return None
+    try:
+        onions = start_demo_onions(root, base_port, base_port + 1)
+    except TorConfigError as exc:
+        click.echo(f"tor could not start ({exc}): serving the demo without onions.")
+        return None
+    # Both servers (the staff one is a child) read these over config.toml.
+    os.environ["SESIM_ONION_ADDRESS"] = onions.source
+    os.environ["SESIM_STAFF_ONION_ADDRESS"] = onions.staff
+    os.environ["SESIM_EXTRA_HOSTS"] = "127.0.0.1,localhost"
+    return onions
+
+
+def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bool = False) -> None:
     from source_interface import create_app
 
     from .serve import serve
@@ -141,6 +161,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
             lawyer = add_demo_lawyer(config)
+        onions = _demo_onions(root, base_port) if tor else None
+        if onions:
+            config = open_instance(root)  # with the onions' addresses from the environment
         staff = _staff_server(root, host, base_port + 1)
         click.echo("")
         click.echo("Səsim demo — every report here is invented.")
@@ -155,6 +178,10 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
+        if onions:
+            click.echo(f"  Source onion:      http://{onions.source}/")
+            click.echo(f"  Staff onion:       http://{onions.staff}/  (client-authorised)")
+            click.echo(f"  Staff onion key for Tor Browser: {onions.staff_client.private_line}")
         click.echo("Press Ctrl-C to stop.")
         try:
             serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
@@ -162,6 +189,8 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int) -> None
             if os.getpid() == master:
                 staff.terminate()
                 staff.wait(timeout=20)
+                if onions:
+                    onions.close()
     finally:
         # A gunicorn worker (a fork) unwinds through here when it exits: only
         # the process that made the demo folder removes it.

@@ -52,7 +52,8 @@ def allowed_hosts(config: Config, part: Part) -> frozenset[str]:
     else:
         names = {config.staff_onion_address}
     names.discard("")
-    return frozenset(names) or LOCAL_HOSTS
+    extra = {host_name(h) for h in config.extra_hosts.split(",")} - {""}
+    return frozenset(names | extra) if names else LOCAL_HOSTS | extra
 
 
 def refusal() -> Response:

@@ -86,3 +86,11 @@ def test_valid_tor_settings_pass(tmp_path: Path) -> None:
             ssh_onion_port=22,
         )
     )
+
+
+def test_extra_hosts_are_answered_beside_the_onions(tmp_path: Path) -> None:
+    config = Config(home=tmp_path, onion_address=SOURCE, extra_hosts="127.0.0.1, LocalHost:8080")
+    assert allowed_hosts(config, "source") == {SOURCE, "127.0.0.1", "localhost"}
+    assert allowed_hosts(Config(home=tmp_path, extra_hosts="demo.test"), "staff") == (
+        LOCAL_HOSTS | {"demo.test"}
+    )

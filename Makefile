@@ -38,7 +38,7 @@ debs-bench:
 	@bash scripts/debs.sh $(DEBS_BENCH)
 
 run: debs-run install ## Set up and run the whole system locally (sesim demo)
-	$(BIN)/sesim demo $(if $(HOME_DIR),--home $(HOME_DIR))
+	$(BIN)/sesim demo $(if $(HOME_DIR),--home $(HOME_DIR)) $(if $(TOR),--tor)
 
 test: debs-test install tests/browser/node_modules/axe-core/axe.min.js lint ## Set up and run lint, types and the whole test suite
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages each target needs (installed when run as root, named otherwise).
-DEBS_RUN := gnupg
+DEBS_RUN := gnupg $(if $(TOR),tor)
 DEBS_TEST := gnupg chromium npm tor
 DEBS_BENCH := gnupg wrk
 HOME_DIR ?=

@@ -21,6 +21,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop a process we started, by its PID: ``sig``, then SIGKILL after ``timeout``."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 @contextmanager
 def running(cmd: list[str], log: Path, timeout: float = 30) -> Iterator[tuple[str, int]]:
     """Start a server command that takes ``--port``; yields (base URL, PID).
@@ -49,12 +59,7 @@ def running(cmd: list[str], log: Path, timeout: float = 30) -> Iterator[tuple[st
                     time.sleep(0.1)
             yield base, proc.pid
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from crypto import is_onion_address
-from tests.integration.server import free_port
+from tests.integration.server import free_port, stop
 
 
 def _wait_for(log: Path, pattern: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
@@ -88,12 +88,7 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
         assert status(staff_base + "/login", staff[1]) == 200
         assert status(staff_base + "/login", source[1]) == 421
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc, signal.SIGINT, timeout=30)
     deadline = time.monotonic() + 15
     while _tor_pids(home) and time.monotonic() < deadline:
         time.sleep(0.1)

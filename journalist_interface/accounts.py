@@ -31,7 +31,7 @@ import datetime as dt
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -169,8 +169,15 @@ class StaffAccounts:
 
     def audit(self, staff: str | None, action: str, target: str | None, now: float) -> None:
         """Record one staff action in its own transaction (see :mod:`.audit`)."""
+        self.audit_many(staff, action, [target], now)
+
+    def audit_many(
+        self, staff: str | None, action: str, targets: Iterable[str | None], now: float
+    ) -> None:
+        """Record one action on many targets (a bulk action) in one transaction."""
         with self._writing() as conn:
-            write_audit(conn, staff, action, target, now)
+            for target in targets:
+                write_audit(conn, staff, action, target, now)
 
     def _change(
         self,

@@ -188,8 +188,9 @@ def bulk() -> Response | str:
     else:
         writer.command("mark_sources_staff_read", (ids, action == "read"))
     label = {"read": "mark_read", "unread": "mark_unread"}.get(action, action)
-    for source in sources:
-        _audit(label, source.designation)
+    _services().accounts.audit_many(
+        current_staff().username, label, [s.designation for s in sources], time.time()
+    )
     return redirect(url_for("staff_inbox.inbox", done="bulk_done"), code=303)
 
 

@@ -8,6 +8,7 @@ reviewer) and their text is never stored, logged or shown again here.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -29,29 +30,11 @@ from securedrop_like.errors import NotFound
 from securedrop_like.i18n import current_language, ngettext
 from securedrop_like.i18n import gettext as _
 
-from .auth import current_staff, staff_required
+from .auth import audit, current_staff, staff_required
+from .services import source_or_404, staff_services
 
 bp = Blueprint("staff_actions", __name__)
 MAX_REPLY_CHARS = 20_000
-
-
-def _services() -> Any:
-    from .app import staff_services
-
-    return staff_services()
-
-
-def _source(source_id: str) -> models.Source:
-    source = (
-        models.source_by_id(_services().db.reader(), source_id) if len(source_id) == 32 else None
-    )
-    if source is None:
-        abort(404)
-    return source
-
-
-def _audit(action: str, target: str | None) -> None:
-    _services().accounts.audit(current_staff().username, action, target, time.time())
 
 
 def _back(source_id: str, done: str | None = None) -> Response:
@@ -61,42 +44,44 @@ def _back(source_id: str, done: str | None = None) -> Response:
 @bp.post("/sources/<source_id>/star")
 @staff_required
 def star(source_id: str) -> Response:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     starred = request.form.get("starred") == "1"
-    _services().reports.writer.command("set_stars", ([source.id], starred))
-    _audit("star" if starred else "unstar", source.designation)
+    staff_services().reports.writer.command("set_stars", ([source.id], starred))
+    audit("star" if starred else "unstar", source.designation)
     return _back(source.id)
 
 
 @bp.post("/sources/<source_id>/assign")
 @staff_required
 def assign(source_id: str) -> Response:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     username = current_staff().username if request.form.get("to") == "me" else None
-    _services().reports.writer.command("assign_many", ([source.id], username))
-    _audit("assign" if username else "unassign", source.designation)
+    staff_services().reports.writer.command("assign_many", ([source.id], username))
+    audit("assign" if username else "unassign", source.designation)
     return _back(source.id)
 
 
 @bp.post("/sources/<source_id>/read")
 @staff_required
 def mark_read(source_id: str) -> Response:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     read = request.form.get("read") == "1"
     wanted = set(request.form.getlist("item"))
-    items = [i.id for i in models.items_of(_services().db.reader(), source.id) if i.id in wanted]
+    items = [
+        i.id for i in models.items_of(staff_services().db.reader(), source.id) if i.id in wanted
+    ]
     if items:
-        _services().reports.writer.command("mark_staff_read", (source.id, items, read))
-        _audit("mark_read" if read else "mark_unread", source.designation)
+        staff_services().reports.writer.command("mark_staff_read", (source.id, items, read))
+        audit("mark_read" if read else "mark_unread", source.designation)
     return _back(source.id)
 
 
 @bp.post("/sources/<source_id>/items/delete")
 @staff_required
 def delete_items(source_id: str) -> Response | str:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     wanted = set(request.form.getlist("item"))
-    items = [i for i in models.items_of(_services().db.reader(), source.id) if i.id in wanted]
+    items = [i for i in models.items_of(staff_services().db.reader(), source.id) if i.id in wanted]
     if not items:
         return _back(source.id, "nothing_selected")
     if request.form.get("confirm") != "1":
@@ -112,15 +97,15 @@ def delete_items(source_id: str) -> Response | str:
             [("item", i.id) for i in items],
             url_for("staff_inbox.source_page", source_id=source.id),
         )
-    count = _services().reports.delete_items(source.id, [i.id for i in items])
-    _audit("delete_item", f"{source.designation} ({count})")
+    count = staff_services().reports.delete_items(source.id, [i.id for i in items])
+    audit("delete_item", f"{source.designation} ({count})")
     return _back(source.id, "deleted")
 
 
 @bp.post("/sources/<source_id>/delete")
 @staff_required
 def delete_source(source_id: str) -> Response | str:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     if request.form.get("confirm") != "1":
         return confirm(
             _("Delete this source?"),
@@ -135,10 +120,10 @@ def delete_source(source_id: str) -> Response | str:
             url_for("staff_inbox.source_page", source_id=source.id),
         )
     try:
-        _services().reports.delete_source(source.id)
+        staff_services().reports.delete_source(source.id)
     except NotFound:
         abort(404)
-    _audit("delete_source", source.designation)
+    audit("delete_source", source.designation)
     return redirect(url_for("staff_inbox.inbox", done="source_deleted"), code=303)
 
 
@@ -151,7 +136,7 @@ def bulk() -> Response | str:
     """One action on the sources ticked in the inbox."""
     action = request.form.get("action", "")
     wanted = list(dict.fromkeys(request.form.getlist("source")))[:500]
-    conn = _services().db.reader()
+    conn = staff_services().db.reader()
     sources = [
         s for s in (models.source_by_id(conn, i) for i in wanted if len(i) == 32) if s is not None
     ]
@@ -160,7 +145,7 @@ def bulk() -> Response | str:
     if not sources:
         return redirect(url_for("staff_inbox.inbox", done="nothing_selected"), code=303)
     ids = [s.id for s in sources]
-    writer = _services().reports.writer
+    writer = staff_services().reports.writer
     if action == "delete":
         if request.form.get("confirm") != "1":
             return confirm(
@@ -175,10 +160,10 @@ def bulk() -> Response | str:
             )
         for source in sources:
             try:
-                _services().reports.delete_source(source.id)
+                staff_services().reports.delete_source(source.id)
             except NotFound:
                 continue  # deleted meanwhile by someone else
-            _audit("delete_source", source.designation)
+            audit("delete_source", source.designation)
         return redirect(url_for("staff_inbox.inbox", done="sources_deleted"), code=303)
     if action in ("star", "unstar"):
         writer.command("set_stars", (ids, action == "star"))
@@ -188,7 +173,7 @@ def bulk() -> Response | str:
     else:
         writer.command("mark_sources_staff_read", (ids, action == "read"))
     label = {"read": "mark_read", "unread": "mark_unread"}.get(action, action)
-    _services().accounts.audit_many(
+    staff_services().accounts.audit_many(
         current_staff().username, label, [s.designation for s in sources], time.time()
     )
     return redirect(url_for("staff_inbox.inbox", done="bulk_done"), code=303)
@@ -206,16 +191,16 @@ def confirm(
 @bp.post("/sources/<source_id>/reply")
 @staff_required
 def reply(source_id: str) -> Response:
-    source = _source(source_id)
+    source = source_or_404(source_id)
     text = request.form.get("text", "").replace("\r\n", "\n").strip()
     lang = request.form.get("lang", "")
     if not text or len(text) > MAX_REPLY_CHARS or lang not in LOCALES:
         return _back(source.id, "reply_invalid")
     try:
-        _services().reports.place_reply(source.id, text, lang, author=current_staff().username)
+        staff_services().reports.place_reply(source.id, text, lang, author=current_staff().username)
     except NotFound:
         abort(404)
-    _audit("reply", source.designation)
+    audit("reply", source.designation)
     return _back(source.id, "reply_sent")
 
 
@@ -223,15 +208,15 @@ def reply(source_id: str) -> Response:
 @staff_required
 def download_item(source_id: str, item_id: str) -> Response:
     """One item's ciphertext, as stored: it opens only on the workstation."""
-    source = _source(source_id)
-    reports = _services().reports
-    conn = _services().db.reader()
+    source = source_or_404(source_id)
+    reports = staff_services().reports
+    conn = staff_services().db.reader()
     item = models.item_of(conn, source.id, item_id) if len(item_id) == 32 else None
     if item is None:
         abort(404)
     reader = _opener(reports, conn, item.id, source.id)()
     reports.writer.command("mark_exported", ([item.id],))
-    _audit("download", f"{source.designation} #{item.seq}")
+    audit("download", f"{source.designation} #{item.seq}")
     response = Response(_blocks(reader), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{item.id}.sesim"'
@@ -244,36 +229,38 @@ def _blocks(reader: Any) -> Any:
             yield block
 
 
+_EXPORT_SQL = (
+    "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.source_id"
+    " FROM items AS i JOIN sources AS s ON s.id = i.source_id WHERE {where} ORDER BY s.id, i.seq"
+)
+# Which items each export button takes (the chosen ids come as one JSON list).
+_EXPORT_WHERE = {
+    "selected": "i.id IN (SELECT value FROM json_each(?))",
+    "sources": "i.source_id IN (SELECT value FROM json_each(?))",
+    "unread": "i.staff_read = 0 AND i.kind != 'reply'",
+    "new": "i.exported = 0",
+}
+
+
 @bp.post("/export")
 @staff_required
 def export() -> Response:
     """Stream an export bundle: the chosen items, or all unread, or all not yet exported."""
-    reports = _services().reports
-    conn = _services().db.reader()
+    reports = staff_services().reports
+    conn = staff_services().db.reader()
     which = request.form.get("which", "selected")
-    chosen = set(request.form.getlist("item"))
-    chosen_sources = set(request.form.getlist("source"))
-    rows = conn.execute(
-        "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.staff_read, i.exported,"
-        " i.source_id FROM items AS i JOIN sources AS s ON s.id = i.source_id ORDER BY s.id, i.seq"
-    ).fetchall()
-    picked = [
-        r
-        for r in rows
-        if (which == "selected" and r[0] in chosen)
-        or (which == "unread" and not r[6] and r[2] != "reply")
-        or (which == "new" and not r[7])
-        or (which == "sources" and r[8] in chosen_sources)
-    ]
+    chosen = json.dumps(request.form.getlist("source" if which == "sources" else "item"))
+    sql = _EXPORT_SQL.format(where=_EXPORT_WHERE.get(which, "0"))  # constants only
+    picked = conn.execute(sql, (chosen,) if "?" in sql else ()).fetchall()
     items = [
         bundles.ExportItem(
-            r[0], r[1], r[2], r[3], r[4], r[5], open=_opener(reports, conn, r[0], r[8])
+            r[0], r[1], r[2], r[3], r[4], r[5], open=_opener(reports, conn, r[0], r[6])
         )
         for r in picked
     ]
     plan = bundles.plan_export(items, models.retractions(conn), today())
     reports.writer.command("mark_exported", ([r[0] for r in picked],))
-    _audit("export", f"{plan.count} items")
+    audit("export", f"{plan.count} items")
     name = f"sesim-export-{today()}.tar"
     response = Response(stream_with_context(plan.chunks()), mimetype="application/x-tar")
     response.headers["Content-Length"] = str(plan.size)

@@ -32,6 +32,7 @@ from .accounts import USERNAME_RE, LastAdmin, StaffAccounts, StaffInfo, typed_us
 from .audit import AuditEntry
 from .auth import current_staff, staff_required
 from .errors import InvalidLanguage, InvalidUsername, UnknownStaff, UsernameTaken
+from .services import staff_services
 
 bp = Blueprint("staff_admin", __name__, url_prefix="/admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,8 +59,6 @@ _NOT_SOURCE_ACTIONS = frozenset(
 
 
 def _accounts() -> StaffAccounts:
-    from .app import staff_services
-
     return staff_services().accounts
 
 

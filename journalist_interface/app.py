@@ -7,10 +7,9 @@ only metadata (designations, days, sizes, flags).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from securedrop_like import designations, web_errors
 from securedrop_like.config import Config
@@ -25,20 +24,7 @@ from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
 from . import actions, admin, auth, inbox_views, replies
 from .accounts import StaffAccounts
-
-
-@dataclass
-class StaffServices:
-    """What the staff views need; built once in :func:`create_app`."""
-
-    db: Database
-    accounts: StaffAccounts
-    sessions: SessionStore
-    reports: ReportService
-
-
-def staff_services() -> StaffServices:
-    return current_app.extensions["sesim_staff"]  # type: ignore[no-any-return]
+from .services import StaffServices
 
 
 def _designation_label(designation: str) -> str:

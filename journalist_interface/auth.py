@@ -21,6 +21,7 @@ from securedrop_like.security import csrf_failed, csrf_soft
 
 from .accounts import StaffInfo
 from .errors import AccountDisabled, BadCredentials, TooManyAttempts
+from .services import staff_services
 
 bp = Blueprint("staff_auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,22 +29,21 @@ STAFF_ID = "staff_id"
 GENERATION = "generation"
 
 
-def _services() -> Any:
-    from .app import staff_services
-
-    return staff_services()
-
-
 def current_staff() -> StaffInfo:
     staff: StaffInfo = g.staff
     return staff
+
+
+def audit(action: str, target: str | None) -> None:
+    """One audit row for what the logged-in staff member just did (see audit.py)."""
+    staff_services().accounts.audit(current_staff().username, action, target, time.time())
 
 
 def staff_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         staff_id = session.get(STAFF_ID)
-        staff = _services().accounts.by_id(staff_id) if staff_id else None
+        staff = staff_services().accounts.by_id(staff_id) if staff_id else None
         # One read: the account must exist, be enabled and be in this generation.
         if staff is None or staff.disabled or staff.generation != session.get(GENERATION):
             session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ def login_post() -> Any:
         return _render(_("This page had expired. Please log in again."), 400)
     form = request.form
     try:
-        staff = _services().accounts.authenticate(
+        staff = staff_services().accounts.authenticate(
             form.get("username", ""), form.get("password", ""), form.get("code", ""), time.time()
         )
     except BadCredentials:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
 from securedrop_like import designations, inbox, models
 from securedrop_like.db import today
@@ -14,14 +13,9 @@ from securedrop_like.i18n import current_language
 from . import reply_templates
 from .auth import current_staff, staff_required
 from .search import designation_filter
+from .services import source_or_404, staff_services
 
 bp = Blueprint("staff_inbox", __name__)
-
-
-def _db() -> Any:
-    from .app import staff_services
-
-    return staff_services().db
 
 
 @bp.get("/", endpoint="inbox")
@@ -32,7 +26,7 @@ def inbox_page() -> str:
     query = request.args.get("q", "")[:100]
     wanted = designation_filter(query, lang) if query else None
     result = inbox.page(
-        _db().reader(),
+        staff_services().db.reader(),
         cursor=request.args.get("after") or None,
         assigned_to=current_staff().username if mine else None,
         designation=wanted or (inbox.DesignationFilter(first=frozenset()) if query else None),
@@ -53,7 +47,11 @@ def inbox_page() -> str:
 def _recent_withdrawals() -> int:
     """How many sources withdrew in the last 30 days (a notice on the inbox)."""
     since = (dt.date.fromisoformat(today()) - dt.timedelta(days=30)).isoformat()
-    row = _db().reader().execute("SELECT count(*) FROM retractions WHERE day >= ?", (since,))
+    row = (
+        staff_services()
+        .db.reader()
+        .execute("SELECT count(*) FROM retractions WHERE day >= ?", (since,))
+    )
     return int(row.fetchone()[0])
 
 
@@ -62,7 +60,9 @@ def _recent_withdrawals() -> int:
 def withdrawals() -> str:
     """Sources who withdrew: reviewers must delete their copies and unpublish."""
     lang = current_language()
-    rows = sorted(models.retractions(_db().reader()), key=lambda r: r.day, reverse=True)
+    rows = sorted(
+        models.retractions(staff_services().db.reader()), key=lambda r: r.day, reverse=True
+    )
     return render_template(
         "withdrawals.html",
         rows=[(r, designations.label(r.designation, lang)) for r in rows],
@@ -72,10 +72,8 @@ def withdrawals() -> str:
 @bp.get("/sources/<source_id>")
 @staff_required
 def source_page(source_id: str) -> str:
-    conn = _db().reader()
-    source = models.source_by_id(conn, source_id) if len(source_id) == 32 else None
-    if source is None:
-        abort(404)
+    source = source_or_404(source_id)
+    conn = staff_services().db.reader()
     items = models.items_of(conn, source_id)
     lang = current_language()
     chosen = reply_templates.template(

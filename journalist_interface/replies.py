@@ -10,7 +10,6 @@ them all as they are, or none.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -23,20 +22,11 @@ from securedrop_like.i18n import ngettext
 
 from . import reply_templates
 from .admin import admin_required
-from .auth import current_staff, staff_required
+from .auth import audit, staff_required
+from .services import staff_services
 
 bp = Blueprint("staff_replies", __name__)
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # the staff app's MAX_CONTENT_LENGTH
-
-
-def _services() -> Any:
-    from .app import staff_services
-
-    return staff_services()
-
-
-def _audit(action: str, target: str | None) -> None:
-    _services().accounts.audit(current_staff().username, action, target, time.time())
 
 
 class ReplyRefused(Exception):
@@ -80,7 +70,7 @@ def _store_bundle(stream: Any) -> list[tuple[str, int]]:
         raise ReplyRefused(message, str(exc)) from exc
     if not replies:
         raise ReplyRefused(_("This reply bundle is empty."))
-    conn = _services().db.reader()
+    conn = staff_services().db.reader()
     taken = models.existing_item_ids(conn, [r.id for r in replies])
     rows: list[tuple[str, str, str, bytes]] = []
     counts: dict[str, int] = {}
@@ -108,9 +98,9 @@ def _store_bundle(stream: Any) -> list[tuple[str, int]]:
             )
         rows.append((source.id, reply.id, reply.author, reply.ciphertext))
         counts[source.designation] = counts.get(source.designation, 0) + 1
-    _services().reports.store_sealed_replies(rows)
+    staff_services().reports.store_sealed_replies(rows)
     for designation in counts:
-        _audit("reply_bundle", designation)
+        audit("reply_bundle", designation)
     return sorted(counts.items())
 
 
@@ -126,7 +116,7 @@ def templates_page() -> str:
 def _templates_page(
     done: str | None = None, error: tuple[str, str] | None = None, typed: str = ""
 ) -> str:
-    current = reply_templates.all_templates(_services().db.reader())
+    current = reply_templates.all_templates(staff_services().db.reader())
     return render_template(
         "reply_templates.html",
         names=reply_templates.NAMES,
@@ -157,6 +147,6 @@ def templates_save() -> Any:
             )
             typed = request.form.get("body", "")
             return _templates_page(error=(f"{code}-{lang}", message), typed=typed), 400
-    _services().reports.writer.command("set_reply_template", (code, lang, body))
-    _audit("template_edit", f"{code}/{lang}")
+    staff_services().reports.writer.command("set_reply_template", (code, lang, body))
+    audit("template_edit", f"{code}/{lang}")
     return redirect(url_for("staff_replies.templates_page", done=f"{code}-{lang}"), code=303)

@@ -194,7 +194,7 @@ class Database:
                         continue
                     rows = conn.execute(
                         f'SELECT "{column}" FROM "{table}"'  # noqa: S608 - names from the schema
-                        f' WHERE typeof("{column}") = \'blob\''
+                        f" WHERE typeof(\"{column}\") = 'blob'"
                     )
                     for n, (value,) in enumerate(rows):
                         yield f"{self.path} {table}.{column} BLOB #{n}", bytes(value)

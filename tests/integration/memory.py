@@ -16,10 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from securedrop_like import shared_sessions
 from securedrop_like.shared_sessions import SLOT_BYTES
 
 # The mapping starts with a 64-byte header (the use counter), then the slots.
-TABLE_HEADER_BYTES = 64
+TABLE_HEADER_BYTES: int = getattr(shared_sessions, "_BASE", 64)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 

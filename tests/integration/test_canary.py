@@ -33,13 +33,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import pytest
 import requests
 
 from crypto import SourceKeys
-from journalist_interface.accounts import StaffAccounts
+from journalist_interface.accounts import NewAccount, StaffAccounts
 from journalist_interface.totp import PERIOD, code_at
 from securedrop_like.config import Config
 from securedrop_like.db import Database as Db
@@ -110,6 +111,8 @@ class Scenario:
     her_reply_page: str = ""
     source_memory: Memory = field(default_factory=dict)
     staff_memory: Memory = field(default_factory=dict)
+    # The instance folder and new temp files as they were at moments while the servers ran.
+    disk_while_running: list[Snapshot] = field(default_factory=list)
 
 
 @dataclass
@@ -118,14 +121,27 @@ class HerSide:
     codename: str
     typed: str
     memory: Memory
+    disk: list[Snapshot]
+
+
+def _disk_now(moment: str, home: Path, root: Path, since: float) -> list[Snapshot]:
+    """Every file of the instance folder and every new temp file, as they are now."""
+    places = [Folder(home), *(Folder(t, since=since, exclude=(root,)) for t in _temp_folders())]
+    return [
+        Snapshot(f"{moment}: {where}", data) for place in places for where, data in place.contents()
+    ]
+
+
+def _temp_folders() -> list[Path]:
+    return [folder for folder in TEMP_FOLDERS if folder.is_dir()]
 
 
 def _serve(part: str, home: Path) -> list[str]:
     return [sys.executable, "-m", "securedrop_like", "serve", part, "--home", str(home)]
 
 
-def _post(s: requests.Session, url: str, **kwargs: object) -> requests.Response:
-    response = s.post(url, timeout=30, **kwargs)  # type: ignore[arg-type]
+def _post(s: requests.Session, url: str, **kwargs: Any) -> requests.Response:
+    response = s.post(url, timeout=30, **kwargs)
     assert response.status_code < 500, response.text[:2000]
     return response
 
@@ -136,10 +152,11 @@ def _typed_again(codename: str) -> str:
     return "  " + "-".join(words[:3]).upper() + "  " + " ".join(w.title() for w in words[3:])
 
 
-def _source_side(base: str, pid: int) -> HerSide:
-    """Everything she does, reading the session memory after each step."""
+def _source_side(base: str, pid: int, home: Path, root: Path, since: float) -> HerSide:
+    """Everything she does, reading the session memory (and at times the disk) after each step."""
     canary = _canary("CANARY")
     memory: Memory = {}
+    disk: list[Snapshot] = []
     s = requests.Session()
     token = csrf_of(s.get(base + "/report", timeout=10).text)
     files = [
@@ -159,6 +176,7 @@ def _source_side(base: str, pid: int) -> HerSide:
     assert bad.status_code == 400  # the date is the canary: the form comes back…
     assert canary in bad.text  # …with what she typed, and her files kept
     memory[FORM_FAILED] = session_memory(pid, MAX_SESSIONS)
+    disk += _disk_now(FORM_FAILED, home, root, since)
 
     data["when_date"] = "2026-10-01"
     data["csrf_token"] = csrf_of(bad.text)
@@ -168,6 +186,7 @@ def _source_side(base: str, pid: int) -> HerSide:
     assert match, ok.text[:2000]
     codename = match.group(1)
     memory[CODENAME_SHOWN] = session_memory(pid, MAX_SESSIONS)
+    disk += _disk_now(CODENAME_SHOWN, home, root, since)
 
     check = s.get(base + "/codename/check", timeout=10)
     checked = _post(
@@ -187,6 +206,7 @@ def _source_side(base: str, pid: int) -> HerSide:
         files=[("files", (canary, canary.encode(), "application/octet-stream"))],
     )
     assert "/case" in sent.url, sent.url
+    disk += _disk_now("her message sent", home, root, since)
     _post(s, base + "/logout", data={"csrf_token": csrf_of(sent.text)})
     memory[CONFIRMED_OUT] = session_memory(pid, MAX_SESSIONS)
 
@@ -217,7 +237,7 @@ def _source_side(base: str, pid: int) -> HerSide:
     assert probe.status_code == 404
     wrong_host = requests.get(base + "/", headers={"Host": ascii_canary + ".onion"}, timeout=10)
     assert wrong_host.status_code in (400, 421)
-    return HerSide(canary, codename, typed, memory)
+    return HerSide(canary, codename, typed, memory, disk)
 
 
 def _raw_request(base: str, data: bytes) -> None:
@@ -258,7 +278,7 @@ def _staff_code(secret: str) -> str:
     return code_at(secret, int(time.time()) // PERIOD)
 
 
-def _staff_side(base: str, pid: int, config: Config, lawyer: object, reply: str) -> Memory:
+def _staff_side(base: str, pid: int, config: Config, lawyer: NewAccount, reply: str) -> Memory:
     """A lawyer logs in with passphrase and code and types a reply to the (only) source."""
     memory: Memory = {}
     s = requests.Session()
@@ -269,8 +289,8 @@ def _staff_side(base: str, pid: int, config: Config, lawyer: object, reply: str)
         data={
             "csrf_token": token,
             "username": "leyla",
-            "password": lawyer.password,  # type: ignore[attr-defined]
-            "code": _staff_code(lawyer.totp_secret),  # type: ignore[attr-defined]
+            "password": lawyer.password,
+            "code": _staff_code(lawyer.totp_secret),
         },
     )
     assert inbox.status_code == 200 and "/login" not in inbox.url, inbox.text[:2000]
@@ -313,7 +333,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     with ExitStack() as stack:
         source_base, source_pid = stack.enter_context(running(_serve("source", home), source_log))
         staff_base, staff_pid = stack.enter_context(running(_serve("staff", home), staff_log))
-        her = _source_side(source_base, source_pid)
+        her = _source_side(source_base, source_pid, home, root, started)
         _malformed_requests(source_base, malformed_canary)
         staff_memory = _staff_side(staff_base, staff_pid, config, lawyer, reply_canary)
         # She comes back and reads the reply.
@@ -345,6 +365,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         her_reply_page=case.text,
         source_memory=source_memory,
         staff_memory=staff_memory,
+        disk_while_running=her.disk,
     )
 
 
@@ -398,11 +419,7 @@ def seized_places(sc: Scenario) -> list[Place]:
         ),
         *(File(log) for log in sc.logs),  # stdout and stderr of every server process
     ]
-    places += [
-        Folder(folder, since=sc.started, exclude=(sc.root,))
-        for folder in TEMP_FOLDERS
-        if folder.is_dir()
-    ]
+    places += [Folder(folder, since=sc.started, exclude=(sc.root,)) for folder in _temp_folders()]
     return places
 
 
@@ -518,12 +535,21 @@ def test_the_memory_reader_finds_a_marker_in_a_live_shared_mapping() -> None:
 
 def test_nothing_of_hers_is_on_disk_in_the_database_or_in_any_log(scenario: Scenario) -> None:
     searched: list[str] = []
-    _no_hits(find_everywhere(her_needles(scenario), seized_places(scenario), searched))
+    places = seized_places(scenario) + list(scenario.disk_while_running)
+    _no_hits(find_everywhere(her_needles(scenario), places, searched))
     _assert_searched(searched, scenario)
-    # Her lookup id is in the database where it belongs, so the search would see it elsewhere.
+    assert any(w.startswith(FORM_FAILED) for w in searched)  # the disk, seized mid-way
+    # The needles are hers: her lookup id and public key, derived here from her codename,
+    # are in the database where they belong (so the search would see them elsewhere).
     config = scenario.config
     dump = Database(config.db_path, config.read_secret(config.db_key_path))
     assert find_everywhere(lookup_needles(scenario), [dump])
+    database = Db.for_config(config)
+    try:
+        stored = database.reader().execute("SELECT public_key FROM sources").fetchall()
+    finally:
+        database.close()
+    assert [bytes(r[0]) for r in stored] == [scenario.keys.public_key.raw]
 
 
 def test_the_lawyers_reply_reaches_her_and_is_nowhere_else(scenario: Scenario) -> None:

@@ -452,27 +452,27 @@ def test_the_search_finds_each_encoding_in_each_kind_of_place(tmp_path: Path) ->
     key = secrets.token_bytes(32)
     folder = tmp_path / "folder"
     folder.mkdir()
-    planted = [
-        canary.encode(),
-        canary.encode("utf-16-le"),
-        canary.encode("utf-16-be"),
-        base64.b64encode(b"x" + canary.encode()),
-        base64.urlsafe_b64encode(b"xy" + canary.encode()),
-        json.dumps({"name": canary}).encode(),  # JSON escapes all but ASCII
-        b"x=" + quote_plus(canary).encode(),  # a form body
-        key,
-        key.hex().encode(),
-        key.hex().upper().encode("utf-16-le"),
-        base64.b64encode(key),
-        base64.b64encode(b"z" + key),
-    ]
+    planted = {  # what code might write -> how the search must name it
+        canary.encode(): "canary (UTF-8)",
+        canary.encode("utf-16-le"): "canary (UTF-16-LE)",
+        canary.encode("utf-16-be"): "canary (UTF-16-BE)",
+        base64.b64encode(b"x" + canary.encode()): "canary (base64 at offset 1)",
+        base64.urlsafe_b64encode(b"xy" + canary.encode()): "canary (base64",
+        json.dumps({"name": canary}).encode(): "canary (JSON-escaped)",
+        b"x=" + quote_plus(canary).encode(): "canary (percent-encoded",  # a form body
+        key: "key (raw)",
+        key.hex().encode(): "key as hex (UTF-8)",
+        key.hex().upper().encode("utf-16-le"): "key as HEX (UTF-16-LE)",
+        base64.b64encode(key): "key as base64 text (UTF-8)",
+        base64.b64encode(b"z" + key): "key (raw, base64 at offset 1)",
+    }
     for n, blob in enumerate(planted):
         (folder / f"decoy{n}").write_bytes(b"prefix" + blob + b"suffix")
     (folder / "innocent").write_bytes(canary.encode()[:-3] + key[:-1])
     needles = canary_needles("canary", canary) + secret_needles("key", key)
     hits = find_everywhere(needles, [Folder(folder)])
-    for n in range(len(planted)):
-        assert any(f"decoy{n}:" in hit for hit in hits), (n, hits)
+    for n, label in enumerate(planted.values()):
+        assert any(hit.startswith(f"{folder}/decoy{n}: {label}") for hit in hits), (n, hits)
     assert not any("innocent:" in hit and "key" in hit for hit in hits), hits
 
     # A plaintext column and a BLOB inside SQLCipher: invisible raw, found decrypted.

@@ -48,6 +48,7 @@ from securedrop_like.db import connect
 from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.derivation import Deriver
 from securedrop_like.instance import init_instance
+from securedrop_like.shared_sessions import SLOT_BYTES
 from tests.conftest import CODENAME_RE, FAST_ARGON2, csrf_of
 from tests.integration.everywhere import (
     Database,
@@ -60,7 +61,7 @@ from tests.integration.everywhere import (
     secret_needles,
     text_needles,
 )
-from tests.integration.memory import session_memory, table_bytes
+from tests.integration.memory import TABLE_HEADER_BYTES, session_memory, table_bytes
 from tests.integration.server import running
 
 # A small session table is easy to find by its size in /proc/<pid>/maps.
@@ -500,11 +501,17 @@ def test_the_search_finds_each_encoding_in_each_kind_of_place(tmp_path: Path) ->
 
 def test_the_memory_reader_finds_a_marker_in_a_live_shared_mapping() -> None:
     """A child maps an anonymous shared table of the session table's size and forks, as
-    gunicorn's master does; the grandchild writes a marker; we find it from outside."""
+    gunicorn's master does; the grandchild writes a marker; we find it from outside,
+    even with the table out of core dumps and the process not dumpable."""
     marker = secrets.token_hex(16)
     code = (
-        "import mmap, os, time\n"
-        f"m = mmap.mmap(-1, {64 + MAX_SESSIONS * 8192})\n"
+        "import ctypes, mmap, os, resource, time\n"
+        f"m = mmap.mmap(-1, {TABLE_HEADER_BYTES + MAX_SESSIONS * SLOT_BYTES})\n"
+        # Hardened as issue 8 item 1 asks: out of core dumps, locked, not dumpable.
+        "m.madvise(mmap.MADV_DONTDUMP)\n"
+        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+        "libc = ctypes.CDLL(None)\n"
+        "assert libc.prctl(4, 0, 0, 0, 0) == 0 and libc.prctl(3, 0, 0, 0, 0) == 0\n"  # dumpable 0
         "parent = os.getpid()\n"
         "if os.fork() == 0:\n"
         f"    m[5000:5032] = b'{marker}'\n"

@@ -125,7 +125,6 @@ class EnvelopeReader:
         self._ad: bytes | None = preamble + block + slots + stream_header
         self._bytes_in = len(self._ad)
         self._bytes_out = 0
-        self._buf = bytearray(CHUNK_SIZE)
         self._status = "open"
 
     @staticmethod
@@ -164,8 +163,12 @@ class EnvelopeReader:
         return DecryptionError(message)
 
     def pull_into(self, out: bytearray | memoryview) -> int | None:
-        """Decrypt the next chunk into ``out[:n]`` (``len(out) >= CHUNK_SIZE``);
-        return ``n`` (maybe 0), or None once the envelope is complete.
+        """Decrypt the next chunk into ``out[:n]``; return ``n`` (maybe 0), or
+        None once the envelope is complete.
+
+        ``out`` needs room for the chunk: CHUNK_SIZE bytes always suffice,
+        and so does whatever is left of a buffer as long as the whole
+        ciphertext (the plaintext is always shorter).
 
         On any error ``out`` is zeroed and the reader wiped.
         """
@@ -219,6 +222,8 @@ class EnvelopeReader:
         The view is valid until the next call: the chunk is then zeroed.
         """
         self._zero_last()
+        if not self._buf:
+            self._buf = bytearray(CHUNK_SIZE)  # allocated on first use
         size = self.pull_into(self._buf)
         if size is None:
             self.close()

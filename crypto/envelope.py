@@ -322,17 +322,15 @@ def decrypt_bytes(
     """
     if not isinstance(ciphertext, bytes | bytearray | memoryview):
         raise CryptoError("ciphertext must be bytes")
-    # The plaintext is shorter than the ciphertext: one buffer of that size
-    # (plus room for a last full chunk) holds it, decrypted in place.
-    out = bytearray(len(ciphertext) + CHUNK_SIZE)
+    # The plaintext is shorter than the ciphertext: a buffer of that size
+    # holds it, each chunk decrypted in place.
+    out = bytearray(len(ciphertext))
+    filled = 0
     try:
         with EnvelopeReader(io.BytesIO(ciphertext), private_key, expected=expected) as reader:
-            view = memoryview(out)
-            filled = 0
-            while (size := reader.pull_into(view[filled : filled + CHUNK_SIZE])) is not None:
-                filled += size
-            result = bytes(view[:filled])
-            view.release()
-        return result
+            with memoryview(out) as view:
+                while (size := reader.pull_into(view[filled:])) is not None:
+                    filled += size
+                return bytes(view[:filled])
     finally:
-        _sodium.memzero(out)
+        _sodium.memzero(memoryview(out)[:filled])

@@ -80,7 +80,10 @@ def _check_buffer(raw: object, what: str) -> bytes | bytearray | memoryview:
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise FormatError(f"{what} must be bytes, not {type(raw).__name__}")
     if isinstance(raw, memoryview):
-        raw = raw.cast("B")
+        try:
+            raw = raw.cast("B")
+        except TypeError as exc:
+            raise FormatError(f"{what} must be contiguous bytes") from exc
     if len(raw) != KEY_BYTES:
         raise FormatError(f"{what} must be {KEY_BYTES} bytes, got {len(raw)}")
     return raw

@@ -14,11 +14,14 @@ from typing import Protocol
 
 from nacl import bindings
 
+from crypto._context import CONTEXT_BYTES, EnvelopeContext
 from crypto.errors import CryptoError, DecryptionError, FormatError
 from crypto.keys import KEY_ID_BYTES
 
 MAGIC = b"SESIMENV"
-VERSION = 1
+VERSION_1 = 1  # no context: still read, written only when no context is given
+VERSION_2 = 2  # the header carries an EnvelopeContext block after the preamble
+VERSIONS = (VERSION_1, VERSION_2)
 MIN_RECIPIENTS = 1
 MAX_RECIPIENTS = 32
 CHUNK_SIZE = 65536
@@ -55,6 +58,18 @@ class ByteSink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
+class PlaintextSink(Protocol):
+    """Where :func:`~crypto.envelope.decrypt_stream` writes plaintext.
+
+    ``write`` receives a :class:`memoryview` onto a buffer that the reader
+    zeroes and reuses as soon as ``write`` returns: copy what you need
+    before returning (files, sockets, BytesIO and hashlib all do). A view
+    kept beyond the call is released and raises :class:`ValueError` if used.
+    """
+
+    def write(self, data: memoryview, /) -> object: ...
+
+
 def read_exact(src: ByteSource, size: int) -> bytes:
     """Read ``size`` bytes, fewer only at end of input.
 
@@ -77,14 +92,14 @@ def read_exact(src: ByteSource, size: int) -> bytes:
     return bytes(parts)
 
 
-def write_all(sink: ByteSink, data: bytes) -> None:
+def write_all(sink: ByteSink | PlaintextSink, data: bytes | memoryview) -> None:
     """Write all of ``data``, retrying short writes of raw (unbuffered) files."""
-    written = sink.write(data)
+    written = sink.write(data)  # type: ignore[arg-type]  # each sink gets its own type
     if not isinstance(written, int) or written >= len(data):
         return
     view = memoryview(data)
     while written < len(data):
-        more = sink.write(bytes(view[written:]))
+        more = sink.write(view[written:])  # type: ignore[arg-type]
         if not isinstance(more, int) or more <= 0:
             raise CryptoError("the output stream stopped accepting data")
         written += more
@@ -98,19 +113,36 @@ def check_recipient_count(count: int) -> None:
         )
 
 
-def header_size(n_recipients: int) -> int:
-    """Bytes of header (preamble, slots, stream header) for ``n_recipients``."""
-    return PREAMBLE_BYTES + n_recipients * SLOT_BYTES + STREAM_HEADER_BYTES
+def check_version(version: int) -> None:
+    """Raise :class:`CryptoError` unless ``version`` is one we write."""
+    if version not in VERSIONS:
+        raise CryptoError(f"unknown envelope version {version}")
 
 
-def pack_preamble(n_recipients: int) -> bytes:
+def prefix_size(n_recipients: int, version: int) -> int:
+    """Bytes of preamble, context block (version 2) and slots: what names the recipients."""
+    context = CONTEXT_BYTES if version == VERSION_2 else 0
+    return PREAMBLE_BYTES + context + n_recipients * SLOT_BYTES
+
+
+def header_size(n_recipients: int, version: int) -> int:
+    """Bytes of header (preamble, context, slots, stream header) for ``n_recipients``."""
+    return prefix_size(n_recipients, version) + STREAM_HEADER_BYTES
+
+
+def pack_preamble(n_recipients: int, version: int) -> bytes:
     """Magic, version and recipient count."""
     check_recipient_count(n_recipients)
-    return _PREAMBLE.pack(MAGIC, VERSION, n_recipients)
+    check_version(version)
+    return _PREAMBLE.pack(MAGIC, version, n_recipients)
 
 
-def read_preamble(src: ByteSource) -> tuple[bytes, int]:
-    """Read and check the preamble; return it and the recipient count.
+def _truncated() -> DecryptionError:
+    return DecryptionError("truncated envelope: input ends inside the header")
+
+
+def read_preamble(src: ByteSource) -> tuple[bytes, int, int]:
+    """Read and check the preamble; return it, the version and the recipient count.
 
     Raises :class:`FormatError` for a wrong magic, an unknown version or an
     impossible recipient count, and :class:`DecryptionError` if the input
@@ -119,23 +151,38 @@ def read_preamble(src: ByteSource) -> tuple[bytes, int]:
     data = read_exact(src, PREAMBLE_BYTES)
     if len(data) < PREAMBLE_BYTES:
         if data[: len(MAGIC)] == MAGIC[: len(data)]:
-            raise DecryptionError("truncated envelope: input ends inside the header")
+            raise _truncated()
         raise FormatError("not a Səsim envelope (bad magic)")
     magic, version, count = _PREAMBLE.unpack(data)
     if magic != MAGIC:
         raise FormatError("not a Səsim envelope (bad magic)")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise FormatError(f"unsupported envelope version {version}")
     if not MIN_RECIPIENTS <= count <= MAX_RECIPIENTS:
         raise FormatError(f"impossible recipient count {count}")
-    return data, count
+    return data, version, count
+
+
+def read_context(src: ByteSource, version: int) -> tuple[bytes, EnvelopeContext | None]:
+    """Read the context block of a version 2 header (nothing for version 1).
+
+    Returns the raw block (part of the authenticated header) and its parsed
+    form. The parsed context is only a *claim* until the first chunk
+    authenticates the header.
+    """
+    if version != VERSION_2:
+        return b"", None
+    block = read_exact(src, CONTEXT_BYTES)
+    if len(block) < CONTEXT_BYTES:
+        raise _truncated()
+    return block, EnvelopeContext.from_bytes(block)
 
 
 def read_slots(src: ByteSource, count: int) -> bytes:
-    """Read the ``count`` recipient slots that follow the preamble."""
+    """Read the ``count`` recipient slots that follow the preamble (and context)."""
     slots = read_exact(src, count * SLOT_BYTES)
     if len(slots) < count * SLOT_BYTES:
-        raise DecryptionError("truncated envelope: input ends inside the header")
+        raise _truncated()
     return slots
 
 
@@ -150,8 +197,11 @@ def split_slots(slots: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def envelope_size(plaintext_size: int, n_recipients: int) -> int:
+def envelope_size(plaintext_size: int, n_recipients: int, *, version: int = VERSION_1) -> int:
     """The exact size of the envelope of ``plaintext_size`` bytes.
+
+    ``version=2`` for an envelope written with a context (49 bytes more);
+    the default, 1, is what writing without a context produces.
 
     There is always one more chunk than there are full chunks of
     plaintext (the final chunk is shorter than CHUNK_SIZE, maybe empty),
@@ -160,22 +210,44 @@ def envelope_size(plaintext_size: int, n_recipients: int) -> int:
     if plaintext_size < 0:
         raise CryptoError("plaintext size cannot be negative")
     check_recipient_count(n_recipients)
+    check_version(version)
     n_chunks = plaintext_size // CHUNK_SIZE + 1
-    return header_size(n_recipients) + plaintext_size + n_chunks * CHUNK_OVERHEAD
+    return header_size(n_recipients, version) + plaintext_size + n_chunks * CHUNK_OVERHEAD
 
 
-def read_recipient_ids(header_prefix: bytes | ByteSource) -> list[str]:
+def _as_source(header_prefix: bytes | bytearray | memoryview | ByteSource) -> ByteSource:
+    if isinstance(header_prefix, bytes | bytearray | memoryview):
+        return io.BytesIO(header_prefix)
+    return header_prefix
+
+
+def read_recipient_ids(header_prefix: bytes | bytearray | memoryview | ByteSource) -> list[str]:
     """The hex key ids an envelope is addressed to, in slot order.
 
-    Accepts the envelope's first bytes (at least the preamble and all
-    slots: ``11 + 88 * n`` bytes; more is fine) or a stream positioned at
-    its start, of which only that much is read. For tooling: nothing here
-    is authenticated, so a forged header can list any ids it likes.
+    Accepts the envelope's first bytes (at least the preamble, the context
+    block of a version 2 envelope and all slots: ``11 + 88 * n`` bytes for
+    version 1, ``60 + 88 * n`` for version 2; more is fine) or a stream
+    positioned at its start, of which only that much is read. For tooling:
+    nothing here is authenticated, so a forged header can list any ids it
+    likes.
     """
-    src: ByteSource
-    if isinstance(header_prefix, bytes | bytearray | memoryview):
-        src = io.BytesIO(header_prefix)
-    else:
-        src = header_prefix
-    _, count = read_preamble(src)
+    src = _as_source(header_prefix)
+    _, version, count = read_preamble(src)
+    read_context(src, version)
     return [key_id.hex() for key_id, _ in split_slots(read_slots(src, count))]
+
+
+def read_envelope_context(
+    header_prefix: bytes | bytearray | memoryview | ByteSource,
+) -> EnvelopeContext | None:
+    """The context a version 2 envelope *claims* to belong to; None for version 1.
+
+    Reads ``60`` bytes (version 2) or ``11`` (version 1) of the envelope's
+    start. Nothing is authenticated here: a server that cannot decrypt
+    (for example when checking an uploaded reply before storing it) can
+    refuse an envelope that claims the wrong item or source, but only a
+    reader given ``expected=`` knows the claim is genuine.
+    """
+    src = _as_source(header_prefix)
+    _, version, _count = read_preamble(src)
+    return read_context(src, version)[1]

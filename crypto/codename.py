@@ -26,9 +26,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-import nacl.exceptions
-import nacl.pwhash.argon2id
-
+from crypto import _sodium
 from crypto.errors import CryptoError, FormatError
 from crypto.keys import PrivateKey, PublicKey
 
@@ -81,6 +79,10 @@ def derive_source_keys(
     ``salt`` is the instance salt (:func:`new_instance_salt`), 16 bytes.
     Lower ``opslimit``/``memlimit`` only in tests.
 
+    The Argon2id output and the key pair seed are zeroed before this
+    returns; the private key lives in the returned :class:`PrivateKey`
+    until its :meth:`~crypto.keys.PrivateKey.wipe` (or garbage collection).
+
     .. warning::
        The returned private key opens every reply to this source. Keep it
        for one request; never store, log or put it in a session.
@@ -89,18 +91,15 @@ def derive_source_keys(
         raise CryptoError("the codename must be a non-empty str")
     if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
         raise FormatError(f"the instance salt must be {SALT_BYTES} bytes")
+    # The 64 bytes of Argon2id output and the seed within them live in one
+    # bytearray that is zeroed before we return, whatever happens.
+    derived = _sodium.argon2id(64, normalised_codename.encode("utf-8"), salt, opslimit, memlimit)
     try:
-        derived = nacl.pwhash.argon2id.kdf(
-            64,
-            normalised_codename.encode("utf-8"),
-            salt,
-            opslimit=opslimit,
-            memlimit=memlimit,
-        )
-    except (nacl.exceptions.CryptoError, TypeError) as exc:
-        raise CryptoError("Argon2id failed (limits out of range or out of memory)") from exc
-    lookup = hashlib.blake2b(derived[:32], digest_size=32, person=_LOOKUP_PERSON)
-    private_key = PrivateKey.from_seed(derived[32:])
+        view = memoryview(derived)
+        lookup = hashlib.blake2b(view[:32], digest_size=32, person=_LOOKUP_PERSON)
+        private_key = PrivateKey.from_seed(view[32:])
+    finally:
+        _sodium.memzero(derived)
     return SourceKeys(
         lookup_id=lookup.hexdigest(),
         public_key=private_key.public_key,

@@ -13,11 +13,15 @@ want to handle differently:
   authenticate: wrong key, tampering, truncation, reordered chunks, data
   after the end. Treat it as "this may be an attack"; never show or keep
   any plaintext that was produced before it was raised.
+- :class:`ContextMismatch` (a :class:`DecryptionError`): a version 2
+  envelope is bound to another item, kind or source than the caller
+  expected, or the caller did not say what it expected. A ciphertext that
+  was moved (by mistake or by whoever controls the database) lands here.
 """
 
 from __future__ import annotations
 
-__all__ = ["CryptoError", "DecryptionError", "FormatError"]
+__all__ = ["ContextMismatch", "CryptoError", "DecryptionError", "FormatError"]
 
 
 class CryptoError(Exception):
@@ -31,3 +35,11 @@ class FormatError(CryptoError):
 class DecryptionError(CryptoError):
     """The input did not authenticate: wrong key, tampering, truncation,
     reordering or trailing data."""
+
+
+class ContextMismatch(DecryptionError):
+    """A version 2 envelope belongs to another item, kind or source.
+
+    Its message names the field that differs ("item id", "kind", "source
+    key") but never the values, so it is safe to log.
+    """

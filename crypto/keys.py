@@ -27,9 +27,7 @@ import os
 import re
 from pathlib import Path
 
-import nacl.exceptions
-import nacl.public
-
+from crypto import _sodium
 from crypto.errors import CryptoError, FormatError
 
 __all__ = [
@@ -75,6 +73,20 @@ def _to_bytes(raw: object, what: str) -> bytes:
     if len(data) != KEY_BYTES:
         raise FormatError(f"{what} must be {KEY_BYTES} bytes, got {len(data)}")
     return data
+
+
+def _check_buffer(raw: object, what: str) -> bytes | bytearray | memoryview:
+    """``raw`` itself if it is a 32-byte buffer (no copy), else FormatError."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise FormatError(f"{what} must be bytes, not {type(raw).__name__}")
+    if isinstance(raw, memoryview):
+        try:
+            raw = raw.cast("B")
+        except TypeError as exc:
+            raise FormatError(f"{what} must be contiguous bytes") from exc
+    if len(raw) != KEY_BYTES:
+        raise FormatError(f"{what} must be {KEY_BYTES} bytes, got {len(raw)}")
+    return raw
 
 
 def _armour(prefix: str, raw: bytes) -> str:
@@ -148,51 +160,83 @@ class PrivateKey:
 
     Its ``repr`` never shows key material, so a stray log line or traceback
     cannot leak it. The raw bytes are reachable only through
-    :meth:`unsafe_raw` and :meth:`to_text`.
+    :meth:`unsafe_raw` and :meth:`to_text`, which return copies that belong
+    to the caller.
+
+    The key is held in a ``bytearray`` that :meth:`wipe` (and garbage
+    collection) zeroes; after :meth:`wipe` the key can no longer be used.
     """
 
-    __slots__ = ("_key", "_public")
+    __slots__ = ("_public", "_sk", "_wiped")
 
-    def __init__(self, raw: bytes) -> None:
-        """Wrap 32 raw private key bytes (as returned by :meth:`unsafe_raw`)."""
-        self._key = nacl.public.PrivateKey(_to_bytes(raw, "private key"))
-        self._public = PublicKey(bytes(self._key.public_key))
+    def __init__(self, raw: bytes | bytearray | memoryview) -> None:
+        """Copy 32 raw private key bytes (as returned by :meth:`unsafe_raw`).
+
+        ``raw`` stays the caller's: zero it yourself if it is a buffer.
+        """
+        self._sk = bytearray(_check_buffer(raw, "private key"))
+        self._wiped = False
+        self._public = PublicKey(_sodium.scalarmult_base(self._sk))
+
+    @classmethod
+    def _adopt(cls, secret: bytearray, public: bytes) -> PrivateKey:
+        """Take ownership of ``secret`` (no copy) with its known public key."""
+        key = cls.__new__(cls)
+        key._sk = secret
+        key._wiped = False
+        key._public = PublicKey(public)
+        return key
 
     @classmethod
     def generate(cls) -> PrivateKey:
         """A fresh key from the operating system's random source."""
-        return cls(bytes(nacl.public.PrivateKey.generate()))
+        public, secret = _sodium.box_keypair()
+        return cls._adopt(secret, public)
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> PrivateKey:
+    def from_seed(cls, seed: bytes | bytearray | memoryview) -> PrivateKey:
         """Derive a key pair deterministically from a 32-byte seed.
 
         Same as libsodium's ``crypto_box_seed_keypair``: the private key is
         the first 32 bytes of SHA-512(seed), so it is *not* the seed itself.
+        The seed is read in place, not copied; zero it yourself if it is a
+        buffer (:func:`crypto.codename.derive_source_keys` does).
 
         .. warning::
            The seed is as secret as the key. Use only seeds with 256 bits of
            entropy or the output of a slow KDF (see :mod:`crypto.codename`).
         """
-        seed = _to_bytes(seed, "seed")
-        try:
-            return cls(bytes(nacl.public.PrivateKey.from_seed(seed)))
-        except nacl.exceptions.CryptoError as exc:  # pragma: no cover - length checked
-            raise CryptoError("could not derive a key pair from the seed") from exc
+        public, secret = _sodium.box_seed_keypair(_check_buffer(seed, "seed"))
+        return cls._adopt(secret, public)
 
     @property
     def public_key(self) -> PublicKey:
         """The matching public key."""
         return self._public
 
+    def _secret(self) -> bytearray:
+        if self._wiped:
+            raise CryptoError("this private key has been wiped")
+        return self._sk
+
+    def _unseal(self, sealed: bytes) -> bytearray | None:
+        """``crypto_box_seal_open`` into a new buffer (the caller zeroes it), or None."""
+        return _sodium.box_seal_open(sealed, self._public.raw, self._secret())
+
     def unsafe_raw(self) -> bytes:
-        """The 32 raw private key bytes.
+        """The 32 raw private key bytes, as a copy that :meth:`wipe` cannot reach.
 
         .. warning::
            Anyone holding these bytes can read every envelope sealed to this
            key. Do not log, store or send them.
         """
-        return bytes(self._key)
+        return bytes(self._secret())
+
+    def wipe(self) -> None:
+        """Zero the key bytes held by this object. Using the key afterwards
+        raises :class:`CryptoError`; its public half stays available."""
+        _sodium.memzero(self._sk)
+        self._wiped = True
 
     def to_text(self) -> str:
         """One-line armour: ``sesim-x25519-sk:<base64url>``.
@@ -216,6 +260,12 @@ class PrivateKey:
         # Refuse pickling (and so copy/deepcopy and dataclasses.asdict): a
         # cache or session must never persist a private key by accident.
         raise CryptoError("a PrivateKey cannot be pickled or copied")
+
+    def __del__(self) -> None:
+        try:
+            _sodium.memzero(self._sk)
+        except Exception:  # noqa: S110 - never raise from a finaliser
+            pass
 
 
 def _check_comment(comment: str | None) -> str:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import crypto
-from crypto import CryptoError, DecryptionError, FormatError
+from crypto import ContextMismatch, CryptoError, DecryptionError, FormatError
 
 
 def test_every_exported_name_exists() -> None:
@@ -18,6 +18,8 @@ def test_every_exported_name_exists() -> None:
 def test_every_error_is_a_crypto_error() -> None:
     assert issubclass(FormatError, CryptoError)
     assert issubclass(DecryptionError, CryptoError)
+    # A moved envelope is a decryption failure to anyone catching DecryptionError.
+    assert issubclass(ContextMismatch, DecryptionError)
     assert issubclass(CryptoError, Exception)
 
 

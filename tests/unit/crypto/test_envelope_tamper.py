@@ -148,7 +148,7 @@ def test_envelope_rejects_wrong_magic(magic: bytes) -> None:
         decrypt_bytes(magic + SMALL[8:], ALICE)
 
 
-@pytest.mark.parametrize("version", [0, 2, 256, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 3, 256, 0xFFFF])
 def test_envelope_rejects_unknown_version(version: int) -> None:
     with pytest.raises(FormatError, match="version"):
         decrypt_bytes(SMALL[:8] + version.to_bytes(2, "big") + SMALL[10:], ALICE)

@@ -23,3 +23,19 @@ def test_format_doc_states_the_numbers_the_code_uses() -> None:
     assert '"SESIMENV"' in doc
     assert "35 + 88 * n" in doc
     assert crypto.envelope_size(0, 1) == 35 + 88 + 17
+
+
+def test_format_doc_states_the_version_2_layout() -> None:
+    doc = crypto.envelope.__doc__ or ""
+    assert "84 + 88 * n" in doc and "version, u16 = 2" in doc
+    assert 'person=b"sesim-ctx-source"' in doc
+    assert "1 report, 2 message, 3 file, 4 reply" in doc
+    assert crypto.envelope_size(0, 1, version=2) == 84 + 88 + 17
+    context = crypto.EnvelopeContext.report("00" * 16)
+    assert len(context.to_bytes()) == 60 - 11  # bytes 11 to 59 of the header
+
+
+def test_format_doc_says_what_python_cannot_wipe() -> None:
+    doc = crypto.envelope.__doc__ or ""
+    assert "Wiping" in doc and "What Python cannot promise" in doc
+    assert "immutable" in doc and "garbage collector" in doc

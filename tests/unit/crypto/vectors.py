@@ -32,9 +32,9 @@ def argon2_vectors() -> list[Argon2Vector]:
     return vectors
 
 
-def envelope_vectors() -> list[dict[str, str]]:
+def envelope_vectors(version: int = 1) -> list[dict[str, str]]:
     """Blocks of ``key = value`` lines separated by blank lines."""
-    text = (DATA / "envelope_v1.txt").read_text(encoding="utf-8")
+    text = (DATA / f"envelope_v{version}.txt").read_text(encoding="utf-8")
     vectors = []
     for block in text.split("\n\n"):
         fields = {}

@@ -560,7 +560,7 @@ def replace_reply(members: list[Member], data: bytes) -> bytes:
     ("make", "message"),
     [
         (lambda g: replace_reply(g, b"%PDF-1.7" + SEALED[8:]), "not a Səsim envelope: .*bad magic"),
-        (lambda g: replace_reply(g, SEALED[:8] + b"\x00\x02" + SEALED[10:]), "envelope version 2"),
+        (lambda g: replace_reply(g, SEALED[:8] + b"\x00\x03" + SEALED[10:]), "envelope version 3"),
         (lambda g: replace_reply(g, SEALED[:11]), "not a Səsim envelope"),
         (lambda g: replace_reply(g, SEALED[:200]), "too short to be an envelope"),
         (lambda g: tar_of([g[0], (g[1][0], SEALED[:-1] + b"\x00")]), "does not match its SHA-256"),

@@ -39,7 +39,6 @@ from securedrop_like import bundles, models
 from securedrop_like.config import LOCALES
 from securedrop_like.i18n import gettext as _
 from securedrop_like.i18n import ngettext
-from securedrop_like.store import wipe_file
 
 from . import reply_templates
 from .admin import admin_required
@@ -61,19 +60,17 @@ def spool_dir(home: Path) -> Path:
 
 
 def prepare_spool(home: Path) -> Path:
-    """Create ``<home>/run/spool`` (0700) and wipe anything a crash left in it."""
+    """Create ``<home>/run/spool``, 0700 (and ``<home>/run``)."""
     folder = spool_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     for path in (folder.parent, folder):
         path.chmod(0o700)
-    for leftover in folder.iterdir():
-        if leftover.is_file():
-            wipe_file(leftover)
     return folder
 
 
 def _open_spool(folder: Path) -> IO[bytes]:
-    """A file with no name in ``folder`` (O_TMPFILE; else created and unlinked at once)."""
+    """A file with no name in ``folder`` (O_TMPFILE; else created and unlinked at once,
+    so it has a name only while it is still empty: a crash leaves nothing to wipe)."""
     try:
         fd = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except (OSError, AttributeError):  # a file system or kernel without O_TMPFILE

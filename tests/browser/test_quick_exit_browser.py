@@ -343,3 +343,26 @@ def test_quick_exit_stays_in_reach_at_the_bottom_of_long_pages(
     _exit_in_reach_at_the_bottom(phone, "/case")
     assert live.logged_in_source_ids() == []
     assert phone.refused == []
+
+
+def test_quick_exit_answers_a_tap_at_the_bottom_with_javascript_off(
+    live_source: LiveSource, no_js_context: Any, neutral_site: str
+) -> None:
+    """The same with JavaScript off: measured by Playwright itself, not by a page script."""
+    from playwright.sync_api import expect
+
+    phone = Phone(no_js_context, live_source, neutral_site)
+    page = phone.page
+    page.goto(live_source("/report"))
+    send = page.locator("main form button[type=submit]")
+    expect(send).not_to_be_in_viewport()
+    page.mouse.wheel(0, 100_000)
+    expect(send).to_be_in_viewport(ratio=1)  # at the bottom of the form
+    exit_link = page.locator("header a.exit")
+    expect(exit_link).to_be_in_viewport(ratio=1)
+    box = exit_link.bounding_box()
+    assert box is not None and box["height"] >= TAP_PX, box
+    with page.expect_navigation():
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert page.url == phone.neutral
+    assert phone.refused == []

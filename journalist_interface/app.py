@@ -47,6 +47,8 @@ def create_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.config.update(overrides)
+    app.request_class = replies.SpoolingRequest
+    replies.prepare_spool(config.home)
     db = Database.for_config(config)
     idle = config.staff_session_idle_minutes * 60
     absolute = config.staff_session_absolute_minutes * 60

@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request
 from securedrop_like import designations, inbox, models
 from securedrop_like.db import today
 from securedrop_like.i18n import current_language
+from securedrop_like.i18n import gettext as _
 
 from . import reply_templates
 from .auth import current_staff, staff_required
@@ -20,17 +21,28 @@ bp = Blueprint("staff_inbox", __name__)
 
 @bp.get("/", endpoint="inbox")
 @staff_required
-def inbox_page() -> str:
+def inbox_page() -> str | tuple[str, int]:
     lang = current_language()
     mine = request.args.get("mine") == "1"
     query = request.args.get("q", "")[:100]
     wanted = designation_filter(query, lang) if query else None
-    result = inbox.page(
-        staff_services().db.reader(),
-        cursor=request.args.get("after") or None,
-        assigned_to=current_staff().username if mine else None,
-        designation=wanted or (inbox.DesignationFilter(first=frozenset()) if query else None),
-    )
+    try:
+        result = inbox.page(
+            staff_services().db.reader(),
+            cursor=request.args.get("after") or None,
+            assigned_to=current_staff().username if mine else None,
+            designation=wanted or (inbox.DesignationFilter(first=frozenset()) if query else None),
+        )
+    except inbox.BadCursor:
+        return render_template(
+            "error.html",
+            title=_("This link does not work"),
+            message=_(
+                "The link to older sources was damaged. Start again from the first page "
+                "of the inbox."
+            ),
+            status=400,
+        ), 400
     rows = [(r, designations.label(r.designation, lang)) for r in result.rows]
     return render_template(
         "inbox.html",

@@ -6,13 +6,33 @@ it checks everything it can before storing any (format, version, hashes,
 that each names an existing source by designation, that each id is new and
 that each is sealed to that source's key so she can open it) and then stores
 them all as they are, or none.
+
+An uploaded bundle never touches ``/tmp``: the staff app's requests
+(:class:`SpoolingRequest`) spool every uploaded file into a nameless file in
+``<home>/run/spool`` (0700), overwritten with zeros when the request ends,
+whatever happened. The audit log records who uploaded each bundle and how
+many replies it held; a bundle's ``author`` (written on the workstation, not
+checked here) is stored marked as such and shown as "written on the
+workstation by …", never as if that account had replied online.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Request,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from crypto import PublicKey
 from securedrop_like import bundles, models
@@ -27,6 +47,84 @@ from .services import staff_services
 
 bp = Blueprint("staff_replies", __name__)
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # the staff app's MAX_CONTENT_LENGTH
+# Stored before a bundle reply's author: no staff username can contain ":".
+WORKSTATION_AUTHOR = "workstation:"
+_WIPE_CHUNK = 1024 * 1024
+
+
+# -- spooling uploads inside the instance ----------------------------------------------
+
+
+def spool_dir(home: Path) -> Path:
+    return home / "run" / "spool"
+
+
+def prepare_spool(home: Path) -> Path:
+    """Create ``<home>/run/spool``, 0700 (and ``<home>/run``)."""
+    folder = spool_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (folder.parent, folder):
+        path.chmod(0o700)
+    return folder
+
+
+def _open_spool(folder: Path) -> IO[bytes]:
+    """A file with no name in ``folder`` (O_TMPFILE; else created and unlinked at once,
+    so it has a name only while it is still empty: a crash leaves nothing to wipe)."""
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (OSError, AttributeError):  # a file system or kernel without O_TMPFILE
+        fd, name = tempfile.mkstemp(dir=folder)
+        os.unlink(name)
+    return os.fdopen(fd, "w+b")
+
+
+def _wipe_fd(fd: int) -> None:
+    """Overwrite the whole file behind ``fd`` with zeros, flush it to disk, close ``fd``."""
+    try:
+        remaining = os.fstat(fd).st_size
+        zeros = bytes(min(remaining, _WIPE_CHUNK))
+        offset = 0
+        while offset < remaining:
+            offset += os.pwrite(fd, zeros[: min(remaining - offset, _WIPE_CHUNK)], offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SpoolingRequest(Request):
+    """The staff app's request: uploaded files spool inside the instance, wiped at the end.
+
+    Werkzeug would otherwise spool any file part over 500 KB to the system's
+    temporary folder and leave its blocks there. Flask closes the request when
+    its context ends, after errors too; :meth:`close` wipes every spool this
+    request opened, including those of a form that failed half-way.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        spool = _open_spool(spool_dir(current_app.config["SESIM"].home))
+        # A second descriptor of our own: the file can be wiped even if someone
+        # closed the stream first (the file lives while either is open).
+        self.__dict__.setdefault("_spool_fds", []).append((spool, os.dup(spool.fileno())))
+        return spool
+
+    def close(self) -> None:
+        try:
+            for spool, fd in self.__dict__.pop("_spool_fds", []):
+                try:
+                    if not spool.closed:
+                        spool.flush()
+                    _wipe_fd(fd)
+                finally:
+                    spool.close()
+        finally:
+            super().close()
 
 
 class ReplyRefused(Exception):
@@ -36,6 +134,16 @@ class ReplyRefused(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+
+@bp.app_template_global()
+def reply_author(author: str) -> str:
+    """Who wrote a reply, as the staff source page shows it."""
+    if author.startswith(WORKSTATION_AUTHOR):
+        return _(
+            "written on the workstation by %(author)s", author=author[len(WORKSTATION_AUTHOR) :]
+        )
+    return author
 
 
 @bp.get("/replies/upload")
@@ -96,11 +204,11 @@ def _store_bundle(stream: Any) -> list[tuple[str, int]]:
                     source=reply.source,
                 )
             )
-        rows.append((source.id, reply.id, reply.author, reply.ciphertext))
+        rows.append((source.id, reply.id, WORKSTATION_AUTHOR + reply.author, reply.ciphertext))
         counts[source.designation] = counts.get(source.designation, 0) + 1
     staff_services().reports.store_sealed_replies(rows)
-    for designation in counts:
-        audit("reply_bundle", designation)
+    # Who uploaded them (the logged-in account) and how many: one row per bundle.
+    audit("reply_bundle", str(len(rows)))
     return sorted(counts.items())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 
 from .db import Connection
@@ -55,15 +56,39 @@ def encode_cursor(row: InboxRow) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str, str] | None:
-    """The sort key a cursor names, or None for anything malformed."""
+class BadCursor(ValueError):
+    """An ``after=`` cursor this server did not write (damaged, truncated or crafted)."""
+
+
+# A cursor is base64 of ``[0, "2026-11-01", "<32 hex>"]``: about 70 characters.
+MAX_CURSOR_CHARS = 200
+_CURSOR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_ID_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
+
+
+def decode_cursor(cursor: str) -> tuple[int, str, str]:
+    """The sort key a cursor names; :class:`BadCursor` for anything else.
+
+    Checked before parsing (length, alphabet) so that no input can make the
+    JSON parser work hard or recurse deeply, then checked for its exact shape.
+    """
+    if len(cursor) > MAX_CURSOR_CHARS or not set(cursor) <= _CURSOR_CHARS:
+        raise BadCursor("not a cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        starred, day, source_id = json.loads(raw)
-    except (ValueError, TypeError):
-        return None
-    if starred not in (0, 1) or not isinstance(day, str) or not isinstance(source_id, str):
-        return None
+        key = json.loads(raw)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise BadCursor("not a cursor") from exc
+    if not isinstance(key, list) or len(key) != 3:
+        raise BadCursor("not a cursor")
+    starred, day, source_id = key
+    if type(starred) is not int or starred not in (0, 1):
+        raise BadCursor("not a cursor")
+    if not isinstance(day, str) or not _DAY_RE.fullmatch(day):
+        raise BadCursor("not a cursor")
+    if not isinstance(source_id, str) or not _ID_RE.fullmatch(source_id):
+        raise BadCursor("not a cursor")
     return starred, day, source_id
 
 
@@ -75,7 +100,11 @@ def page(
     designation: DesignationFilter | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """One page of the inbox, optionally only one lawyer's sources or one designation."""
+    """One page of the inbox, optionally only one lawyer's sources or one designation.
+
+    ``cursor`` is the ``next_cursor`` of the previous page; :class:`BadCursor` if it is
+    not one this module wrote.
+    """
     where = []
     params: list[object] = []
     if assigned_to is not None:

@@ -263,6 +263,31 @@ def logout() -> tuple[str, int]:
     return render_template("logged_out.html"), 200
 
 
+# Sent with the quick exit's redirect: the browser drops this site's cache
+# (the back/forward cache too), its cookies and its storage.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+
+
+@bp.get("/exit")
+def quick_exit() -> Response:
+    """Quick exit: end her session here, then leave for the neutral site.
+
+    A plain link, so one tap works without JavaScript. Ending the session
+    deletes it on the server (and wipes the files it kept for her), so Back
+    finds no case page: every page is no-store and asks for the codename
+    again. The cookie is SameSite=Strict, so another site cannot make her
+    browser call this with it.
+    """
+    session.end()  # type: ignore[attr-defined]
+    return Response(
+        status=303,
+        headers=[
+            ("Location", current_app.config["SESIM"].quick_exit_url),
+            ("Clear-Site-Data", CLEAR_SITE_DATA),
+        ],
+    )
+
+
 # -- her case -----------------------------------------------------------------------------
 
 

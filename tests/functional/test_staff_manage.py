@@ -179,7 +179,7 @@ def test_a_reply_bundle_is_checked_then_stored_as_is_and_she_reads_it(
     ok = _upload(client, data)
     assert ok.status_code == 200, ok.get_data(as_text=True)
     stored = [i for i in models.items_of(conn, source_id) if i.kind == "reply"]
-    assert [(i.id, i.author) for i in stored] == [(reply.id, "leyla")]
+    assert [(i.id, i.author) for i in stored] == [(reply.id, "workstation:leyla")]
     assert models.inline_ciphertext(conn, reply.id) == ciphertext  # as is, byte for byte
     assert text in browser.case()
     assert "reply_bundle" in [e.action for e in accounts.audit_entries()]

@@ -85,6 +85,10 @@ def test_filters_by_lawyer_and_by_designation(conn) -> None:  # type: ignore[no-
         inbox.encode_cursor(inbox.InboxRow("x", "d", "web", "2026-01-01", False, None, 0, 0))[:-2],
     ],
 )
-def test_a_damaged_cursor_is_not_an_error(conn, cursor: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_damaged_cursor_is_refused(conn, cursor: str) -> None:  # type: ignore[no-untyped-def]
     _add(conn, 1, "2026-11-01")
-    assert len(inbox.page(conn, cursor=cursor).rows) <= 1
+    if not cursor:  # no cursor: the first page
+        assert len(inbox.page(conn, cursor=cursor).rows) == 1
+        return
+    with pytest.raises(inbox.BadCursor):
+        inbox.page(conn, cursor=cursor)

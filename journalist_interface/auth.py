@@ -80,8 +80,9 @@ def login_post() -> Any:
     except AccountDisabled:
         return _render(_("This account is disabled. Ask an administrator."), 403)
     lang = staff.language
-    session.clear()
+    # First: a new id reserved as a protected session (Busy if there is no room).
     session.regenerate()  # type: ignore[attr-defined]
+    session.clear()
     session["lang"] = lang
     session[STAFF_ID] = staff.id
     session[GENERATION] = staff.generation

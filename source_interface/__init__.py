@@ -15,12 +15,17 @@ from flask import Flask, current_app, request
 from securedrop_like import web_errors
 from securedrop_like.config import Config
 from securedrop_like.derivation import Deriver
-from securedrop_like.hosts import init_host_check
+from securedrop_like.hosts import clearnet_host, init_host_check
 from securedrop_like.i18n import init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.service import ReportService
-from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
+from securedrop_like.sessions import (
+    SEALED_KEY,
+    MemorySessionInterface,
+    MemorySessionStore,
+    SessionStore,
+)
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
 from . import uploads, views
@@ -35,6 +40,12 @@ class Services:
     service: ReportService
     deriver: Deriver
     sessions: SessionStore
+
+
+def protected_session(data: dict[str, Any]) -> bool:
+    """A session a flood of new ones must never evict: a log-in, a sealed secret
+    (her key, her fresh codename) or files kept for her."""
+    return views.SOURCE_KEY in data or SEALED_KEY in data or uploads.PENDING_KEY in data
 
 
 def services() -> Services:
@@ -81,7 +92,9 @@ def create_app(
         store = SharedSessionStore(shared.segment, idle, absolute, clock, on_discard)
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock, on_discard)
-    app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
+    app.session_interface = MemorySessionInterface(
+        store, app.config["SECRET_KEY"], protected_session, clearnet_host(config)
+    )
     deriver = Deriver(config, shared.derivations if shared else None)
     app.extensions["sesim"] = Services(svc, deriver, store)
     # Sessions start empty after a restart, so any upload not in the database

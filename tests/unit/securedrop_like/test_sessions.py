@@ -237,15 +237,23 @@ def test_the_cookie_carries_only_a_signed_id_not_the_data(
     client.post("/set/secret/value-kept-server-side")
     value = cookie_of(client)
     assert value and "value-kept-server-side" not in value
-    assert store.get(value.rsplit(".", 1)[0]) == {"secret": "value-kept-server-side"}
+    assert store.get(value.rsplit(".", 2)[0]) == {"secret": "value-kept-server-side"}
 
 
 def test_a_tampered_cookie_gives_a_new_empty_session(client: FlaskClient) -> None:
     client.post("/set/source/42")
     value = cookie_of(client)
     assert value
-    sid, signature = value.rsplit(".", 1)
-    for forged in (sid + "." + signature[::-1], sid, sid[:-1] + "x." + signature, "x" * 300):
+    sid, key, signature = value.rsplit(".", 2)
+    other_key = "A" * len(key)
+    for forged in (
+        f"{sid}.{key}.{signature[::-1]}",
+        sid,
+        f"{sid}.{key}",
+        f"{sid[:-1]}x.{key}.{signature}",
+        f"{sid}.{other_key}.{signature}",  # the key is signed too
+        "x" * 300,
+    ):
         client.set_cookie(COOKIE_NAME, forged)
         assert client.get("/show").json == {}
     client.set_cookie(COOKIE_NAME, value)

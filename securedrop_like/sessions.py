@@ -14,8 +14,10 @@ key; a memory image without her cookie opens nothing.
 Sessions that matter (a log-in, a fresh codename, kept files: whatever the
 app's ``protected`` test says) are *protected*: a new session evicts only
 unprotected ones, so a flood of anonymous requests logs nobody out. Views
-that need no state create no session at all. Two stores keep the same contract (:class:`SessionStore`): this
-module's, for one process (tests, the CLI), and
+that need no state create no session at all.
+
+Two stores keep the same contract (:class:`SessionStore`): this module's,
+for one process (tests, the CLI), and
 :class:`securedrop_like.shared_sessions.SharedSessionStore`, in memory shared
 by a server's worker processes.
 
@@ -436,9 +438,7 @@ class MemorySessionInterface(SessionInterface):
         cookie = f"{signed}.{self._mac(signed)}"
         # No Expires/Max-Age: a browser-session cookie that dies with the
         # browser (Tor Browser forgets it at "New Identity").
-        response.set_cookie(
-            name, cookie, httponly=True, samesite="Strict", secure=secure, path="/"
-        )
+        response.set_cookie(name, cookie, httponly=True, samesite="Strict", secure=secure, path="/")
 
     def _delete_cookie(self, app: Flask, response: Response) -> None:
         name, secure = self._cookie(app, request)

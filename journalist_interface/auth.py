@@ -43,7 +43,9 @@ def staff_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         staff_id = session.get(STAFF_ID)
-        staff = staff_services().accounts.by_id(staff_id) if staff_id else None
+        if not staff_id:  # a visitor: no session to end, and none made for her
+            return redirect(url_for("staff_auth.login"), code=303)
+        staff = staff_services().accounts.by_id(staff_id)
         # One read: the account must exist, be enabled and be in this generation.
         if staff is None or staff.disabled or staff.generation != session.get(GENERATION):
             session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]

@@ -63,7 +63,8 @@ def test_canary_never_reaches_disk_or_logs(instance: Instance, tmp_path: Path) -
         data["when_date"] = "2026-10-01"
         data["csrf_token"] = csrf_of(bad.text)
         ok = s.post(base + "/report", data=data, timeout=30)
-        assert ok.status_code == 200 and "/codename" in ok.url
+        # The codename page is the answer to the POST itself (issue 8: no 303 window).
+        assert ok.status_code == 200 and ok.url.endswith("/report") and not ok.history
         codename = CODENAME_RE.search(ok.text).group(1)  # type: ignore[union-attr]
         case = s.get(base + "/case", timeout=10).text
         s.post(

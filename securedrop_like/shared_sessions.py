@@ -71,11 +71,16 @@ class SessionTooLarge(ValueError):
 # -- the cross-process lock ---------------------------------------------------------------------
 
 _LOCKS: weakref.WeakSet[ProcessLock] = weakref.WeakSet()
+_SEGMENTS: weakref.WeakSet[SharedSegment] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     for lock in list(_LOCKS):
         lock._reset_after_fork()
+    # Memory locks are not inherited over fork: a worker locks its own view too.
+    for segment in list(_SEGMENTS):
+        if segment.locked_in_ram:
+            _protect_memory(segment.memory, len(segment.memory), quiet=True)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -175,7 +180,7 @@ _MCL_ONFAULT = 1  # mlock2(…, MLOCK_ONFAULT): lock pages as they are touched, 
 _lock_refused_logged = False
 
 
-def _protect_memory(memory: mmap.mmap, size: int) -> bool:
+def _protect_memory(memory: mmap.mmap, size: int, quiet: bool = False) -> bool:
     """``MADV_DONTDUMP`` and ``mlock`` the mapping; True if it is locked.
 
     Refusals (no privilege, a low RLIMIT_MEMLOCK, an old kernel) are expected
@@ -204,7 +209,7 @@ def _protect_memory(memory: mmap.mmap, size: int) -> bool:
             locked = libc.mlock(address, size) == 0
     except (OSError, AttributeError, TypeError, ValueError):
         locked = False
-    if not locked and not _lock_refused_logged:
+    if not locked and not quiet and not _lock_refused_logged:
         _lock_refused_logged = True
         log.info("session memory could not be locked in RAM; it may be swapped")
     return locked
@@ -224,6 +229,7 @@ class SharedSegment:
         size = _BASE + slots * SLOT_BYTES
         self.memory = mmap.mmap(-1, size)
         self.locked_in_ram = _protect_memory(self.memory, size)
+        _SEGMENTS.add(self)
         owned = lock_path is None
         if lock_path is None:
             fd, name = tempfile.mkstemp(prefix="sesim-sessions-", suffix=".lock")

@@ -139,6 +139,19 @@ def test_session_memory_is_left_out_of_core_dumps_and_locked_in_ram() -> None:
         assert segment.locked_in_ram  # root may lock memory: it must then be locked
     if segment.locked_in_ram:
         assert "lo" in flags
+    # A forked worker's view of the mapping: out of dumps, and locked too.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, " ".join(_smaps_flags(segment.memory)).encode())
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode().split()
+    assert "dd" in child
+    if segment.locked_in_ram:
+        assert "lo" in child
 
 
 def test_a_worker_killed_holding_the_lock_does_not_hang_the_others() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,19 @@ def protected_session(data: dict[str, Any]) -> bool:
     return views.SOURCE_KEY in data or SEALED_KEY in data or uploads.PENDING_KEY in data
 
 
+def session_discarder(service: ReportService) -> Callable[[dict[str, Any]], None]:
+    """What to do with an ended session's data: wipe the uploads it kept.
+
+    The store's ``on_discard``; the server's master passes it to
+    :meth:`~securedrop_like.shared_sessions.ServerShared.sweep_sessions` too.
+    """
+
+    def on_discard(data: dict[str, Any]) -> None:
+        service.store.delete(uploads.pending_ids(data))
+
+    return on_discard
+
+
 def services() -> Services:
     return current_app.extensions["sesim"]  # type: ignore[no-any-return]
 
@@ -81,9 +95,7 @@ def create_app(
         shared.writer_authkey if shared else None,
     )
 
-    def on_discard(data: dict[str, Any]) -> None:
-        svc.store.delete(uploads.pending_ids(data))
-
+    on_discard = session_discarder(svc)
     idle = config.source_session_idle_minutes * 60
     absolute = config.source_session_absolute_minutes * 60
     clock = overrides.get("SESSION_CLOCK") or time.monotonic

@@ -12,7 +12,7 @@ import time
 
 from bench.common import Results, Workspace, cpu_count
 
-ALL = ["write", "http", "logins", "upload", "pages", "inbox", "export"]
+ALL = ["write", "http", "logins", "upload", "pages", "inbox", "export", "sessions"]
 
 
 def main() -> None:
@@ -54,6 +54,10 @@ def main() -> None:
             from bench.export import export
 
             export(ws, results)
+        if "sessions" in chosen:
+            from bench.sessions import sessions
+
+            sessions(ws, results)
     finally:
         ws.close()
     print()

@@ -8,6 +8,7 @@ The rest of the project calls only what is exported here:
 - :mod:`crypto.codename`: a source's lookup id and key pair from her codename;
 - :mod:`crypto.passwords`: staff password hashes (Argon2id);
 - :mod:`crypto.tokens`: random ids and lookup hashes;
+- :mod:`crypto.secretbox`: small secrets sealed under a key someone else holds;
 - :mod:`crypto.pgp`: OpenPGP through GnuPG;
 - :mod:`crypto.onion`: Tor onion service identities and addresses.
 
@@ -60,6 +61,7 @@ from crypto.passwords import (
     verify_password,
 )
 from crypto.pgp import OpenPGP
+from crypto.secretbox import SECRET_KEY_BYTES, new_secret_key, open_secret, seal_secret
 from crypto.tokens import hash_for_lookup, random_id
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "MAX_RECIPIENTS",
     "PASSWORD_MEMLIMIT",
     "PASSWORD_OPSLIMIT",
+    "SECRET_KEY_BYTES",
     "ByteSink",
     "ByteSource",
     "ContextMismatch",
@@ -96,13 +99,16 @@ __all__ = [
     "hash_password",
     "is_onion_address",
     "needs_rehash",
+    "new_secret_key",
     "new_instance_salt",
     "onion_address",
+    "open_secret",
     "random_id",
     "read_envelope_context",
     "read_private_key_file",
     "read_public_key_file",
     "read_recipient_ids",
+    "seal_secret",
     "source_key_hash",
     "verify_password",
     "write_private_key_file",

@@ -58,7 +58,10 @@ def create_app(
         store = SharedSessionStore(shared.segment, idle, absolute, clock)
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock)
-    app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
+    # A logged-in staff session is never evicted by a flood of new ones.
+    app.session_interface = MemorySessionInterface(
+        store, app.config["SECRET_KEY"], lambda data: auth.STAFF_ID in data
+    )
     reports = ReportService.open(
         config,
         shared.writer_address if shared else None,

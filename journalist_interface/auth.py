@@ -43,7 +43,9 @@ def staff_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         staff_id = session.get(STAFF_ID)
-        staff = staff_services().accounts.by_id(staff_id) if staff_id else None
+        if not staff_id:  # a visitor: no session to end, and none made for her
+            return redirect(url_for("staff_auth.login"), code=303)
+        staff = staff_services().accounts.by_id(staff_id)
         # One read: the account must exist, be enabled and be in this generation.
         if staff is None or staff.disabled or staff.generation != session.get(GENERATION):
             session.end(keep={"lang": current_language()})  # type: ignore[attr-defined]
@@ -80,8 +82,9 @@ def login_post() -> Any:
     except AccountDisabled:
         return _render(_("This account is disabled. Ask an administrator."), 403)
     lang = staff.language
-    session.clear()
+    # First: a new id reserved as a protected session (Busy if there is no room).
     session.regenerate()  # type: ignore[attr-defined]
+    session.clear()
     session["lang"] = lang
     session[STAFF_ID] = staff.id
     session[GENERATION] = staff.generation

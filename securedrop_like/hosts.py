@@ -9,6 +9,9 @@ no instance name, no link, nothing that says what lives here.
 
 With no onion configured (local development, the demo, tests) only
 ``localhost``, ``127.0.0.1`` and ``[::1]`` are accepted.
+
+Responses through the mirror (``clearnet_url`` is https:// by the config's
+rule) carry ``Strict-Transport-Security``; over the onion there is none.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .i18n import gettext as _
 Part = Literal["source", "staff"]
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MISDIRECTED = 421
+HSTS = "max-age=63072000"  # two years
 
 
 def host_name(value: str) -> str:
@@ -80,5 +84,13 @@ def init_host_check(app: Flask, part: Part) -> None:
     def on_clearnet_mirror() -> bool:
         return bool(mirror) and host_name(request.environ.get("HTTP_HOST", "")) == mirror
 
+    def strict_transport(response: Response) -> Response:
+        # Only the https mirror: browsers then never try it over plain http.
+        # (Its cookie is __Host- and Secure: see sessions.MemorySessionInterface.)
+        if on_clearnet_mirror():
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
+
     app.before_request_funcs.setdefault(None, []).insert(0, check)
+    app.after_request(strict_transport)
     app.jinja_env.globals["on_clearnet_mirror"] = on_clearnet_mirror

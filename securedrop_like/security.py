@@ -1,26 +1,42 @@
 """Secure by default for every Səsim web app: headers, CSRF, safe redirects.
 
 Every response gets a strict CSP, no referrer, no caching, no framing. Every
-POST must carry the session's CSRF token; a view opts out only with the
-visible :func:`csrf_exempt` decorator, and a view that wants to re-show a
-form with what she typed (rather than fail) uses :func:`csrf_soft` and checks
+POST must carry a valid CSRF token; a view opts out only with the visible
+:func:`csrf_exempt` decorator, and a view that wants to re-show a form with
+what she typed (rather than fail) uses :func:`csrf_soft` and checks
 ``csrf_failed()`` itself.
+
+CSRF tokens are stateless, so a page with a form creates no session (a flood
+of page views then takes no session slot): a token is an HMAC, under a key
+derived from the app's secret, of the app, a coarse time window and what the
+session is bound to — a value derived from the session's cookie key when
+there is a session (so a token never works in another session), "anon" for
+a request with no session. The window is not written in the token (nothing
+in a page tells when it was loaded); a token is valid in its window and the
+next (4 to 8 hours). A POST that the browser says came from another site
+(``Sec-Fetch-Site``) fails whatever its token.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, current_app, g, request, session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CSRF_FIELD = "csrf_token"
+# Only for a session interface other than ours (see _binding).
 CSRF_SESSION_KEY = "_csrf"
+CSRF_WINDOW_SECONDS = 4 * 3600
+_SAME_SITE = frozenset({"same-origin", "none"})
 BASE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -37,12 +53,48 @@ def csrf_soft(view: F) -> F:
     return view
 
 
-def csrf_token() -> str:
+def _binding(create: bool) -> bytes:
+    """What this request's tokens are bound to."""
+    bound = getattr(session, "csrf_binding", None)
+    if callable(bound):  # sessions.ServerSession: derived from the cookie's key
+        value = bound()
+        return value if value is not None else b"anon"
+    # Any other session interface: a random value kept in the session.
     token = session.get(CSRF_SESSION_KEY)
-    if not token:
+    if not token and create:
         token = secrets.token_urlsafe(32)
         session[CSRF_SESSION_KEY] = token
-    return str(token)
+    return str(token).encode() if token else b"anon"
+
+
+def _mac(window: int, binding: bytes) -> str:
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode() if isinstance(secret, str) else bytes(secret)
+    key = hmac.new(secret, b"sesim-csrf", hashlib.sha256).digest()
+    message = f"{current_app.name}\0{window}\0".encode() + binding
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _window() -> int:
+    return int(time.time() // CSRF_WINDOW_SECONDS)
+
+
+def csrf_token() -> str:
+    return _mac(_window(), _binding(create=True))
+
+
+def csrf_valid(sent: str) -> bool:
+    """Whether ``sent`` is a token of this request's session (or of no session,
+    for a request without one), from this time window or the one before."""
+    if not sent or len(sent) > 100:
+        return False
+    binding = _binding(create=False)
+    now = _window()
+    return any(
+        hmac.compare_digest(sent.encode(), _mac(window, binding).encode())
+        for window in (now, now - 1)
+    )
 
 
 def csrf_failed() -> bool:
@@ -60,9 +112,8 @@ def _check_csrf(app: Flask) -> None:
     mode = getattr(view, "_csrf_mode", "strict")
     if mode == "exempt":
         return
-    expected = session.get(CSRF_SESSION_KEY)
-    sent = request.form.get(CSRF_FIELD, "")
-    ok = bool(expected) and hmac.compare_digest(str(expected).encode(), sent.encode())
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    ok = fetched_from in (None, *_SAME_SITE) and csrf_valid(request.form.get(CSRF_FIELD, ""))
     if not ok:
         if mode == "soft":
             g.csrf_failed = True

@@ -5,51 +5,237 @@ use them all, the server forks several workers; a source's session must then
 be readable by whichever worker her next request reaches. It still must never
 touch disk, so it lives in an anonymous shared memory mapping made by the
 master before it forks (``mmap(-1, …)``: no file, no name, gone with the last
-process), guarded by one cross-process lock.
+process). The mapping is left out of core dumps (``MADV_DONTDUMP``) and
+locked in RAM where the system allows (``mlock``), so it is not written to
+swap either.
 
 The mapping is a table of fixed-size slots. A session id is
 ``<slot>.<random token>``; the slot keeps only a SHA-256 of the token, the
 idle and absolute clocks (``time.monotonic``, which all processes share and
-which records no wall-clock time), and the session's data as JSON. A freed
-slot is overwritten with zeros. When the table is full, the least recently
-used session is evicted, as the in-process store does.
+which records no wall-clock time), whether it is *protected* (it holds a
+log-in, a fresh codename or kept files), and the session's data as JSON.
+A freed slot is overwritten with zeros. When the table is full, the least
+recently used *unprotected* session is evicted; if every slot is protected,
+a new session is refused (:class:`~securedrop_like.sessions.SessionsFull`),
+so a flood of anonymous requests never logs anyone out.
+
+One lock guards the table across processes: an ``flock`` on a lock file that
+each process opens itself, so the kernel releases it when its holder dies,
+even by SIGKILL (plus a thread lock for the threads of one process).
+
+The master zeroes expired slots with :func:`sweep_expired` (or
+:meth:`ServerShared.sweep_sessions`), called at least once a minute.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import mmap
 import multiprocessing
+import os
 import secrets
 import struct
+import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-# used, token hash, created, seen, last use (a counter, for LRU), data length
-_HEADER = struct.Struct("<B7x32sddQI4x")
+from .sessions import SessionsFull
+
+log = logging.getLogger(__name__)
+
+# used, protected, token hash, created, seen, last use (a counter, for LRU), data length
+_HEADER = struct.Struct("<BB6x32sddQI4x")
 _COUNTER = struct.Struct("<Q")  # the use counter, at the start of the mapping
 _BASE = 64
 SLOT_BYTES = 8192
 DATA_BYTES = SLOT_BYTES - _HEADER.size
+LOCK_NAME = "sessions.lock"
 
 
 class SessionTooLarge(ValueError):
     """A session's data does not fit its slot (the caller keeps less in it)."""
 
 
-class SharedSegment:
-    """The shared mapping and its lock. Make it before forking; hand it to every worker."""
+# -- the cross-process lock ---------------------------------------------------------------------
 
-    def __init__(self, slots: int) -> None:
+_LOCKS: weakref.WeakSet[ProcessLock] = weakref.WeakSet()
+_SEGMENTS: weakref.WeakSet[SharedSegment] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for lock in list(_LOCKS):
+        lock._reset_after_fork()
+    # Memory locks are not inherited over fork: a worker locks its own view too.
+    for segment in list(_SEGMENTS):
+        if segment.locked_in_ram:
+            _protect_memory(segment.memory, len(segment.memory), quiet=True)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class ProcessLock:
+    """A lock for every thread of every process that opens ``path``.
+
+    ``flock`` on a file descriptor this process opened itself: the kernel
+    drops the lock when the holder's descriptor closes, which its death
+    (SIGKILL included) does. A descriptor inherited over ``fork`` would share
+    the parent's lock, so a child closes it and opens its own on first use.
+    ``flock`` writes nothing: the file's times never change.
+    """
+
+    def __init__(self, path: Path, owned: bool = False) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        if owned:  # a private temp file: removed when the process that made it ends
+            weakref.finalize(self, _remove_lock_file, str(path), self._pid)
+        _LOCKS.add(self)
+
+    def _reset_after_fork(self) -> None:
+        # One thread in the child: the parent's thread lock may have been taken
+        # by a thread that does not exist here; the inherited descriptor is the
+        # parent's lock.
+        self._threads = threading.Lock()
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._pid = os.getpid()
+
+    def _descriptor(self) -> int:
+        if self._pid != os.getpid():  # forked without the hook (should not happen)
+            self._reset_after_fork()
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._threads.acquire(blocking):
+            return False
+        try:
+            flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+            try:
+                fcntl.flock(self._descriptor(), flags)
+            except BlockingIOError:
+                self._threads.release()
+                return False
+        except BaseException:
+            if self._threads.locked():
+                self._threads.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def __enter__(self) -> ProcessLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _remove_lock_file(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def session_lock_path(home: Path, part: str) -> Path:
+    """Where a server's session lock lives: ``<home>/run/<part>-sessions.lock``
+    (``run/`` made 0700 if missing)."""
+    run = home / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    return run / f"{part}-{LOCK_NAME}"
+
+
+# -- keeping the mapping out of core dumps and swap -----------------------------------------------
+
+_MCL_ONFAULT = 1  # mlock2(…, MLOCK_ONFAULT): lock pages as they are touched, not all at once
+_lock_refused_logged = False
+
+
+def _protect_memory(memory: mmap.mmap, size: int, quiet: bool = False) -> bool:
+    """``MADV_DONTDUMP`` and ``mlock`` the mapping; True if it is locked.
+
+    Refusals (no privilege, a low RLIMIT_MEMLOCK, an old kernel) are expected
+    on small machines: logged once at INFO, without detail, and otherwise
+    silent. The sessions then work as before, only swappable.
+    """
+    global _lock_refused_logged
+    dontdump = getattr(mmap, "MADV_DONTDUMP", None)
+    if dontdump is not None:
+        try:
+            memory.madvise(dontdump)
+        except OSError:
+            pass
+    locked = False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        anchor = ctypes.c_char.from_buffer(memory)
+        address = ctypes.addressof(anchor)
+        del anchor  # no exported buffer may outlive this call (the mapping must stay closable)
+        mlock2 = getattr(libc, "mlock2", None)
+        if mlock2 is not None:
+            mlock2.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+            locked = mlock2(address, size, _MCL_ONFAULT) == 0
+        if not locked:
+            libc.mlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+            locked = libc.mlock(address, size) == 0
+    except (OSError, AttributeError, TypeError, ValueError):
+        locked = False
+    if not locked and not quiet and not _lock_refused_logged:
+        _lock_refused_logged = True
+        log.info("session memory could not be locked in RAM; it may be swapped")
+    return locked
+
+
+class SharedSegment:
+    """The shared mapping and its lock. Make it before forking; hand it to every worker.
+
+    ``lock_path`` is the lock file (see :func:`session_lock_path`); without
+    it, a private temp file, removed when this process ends.
+    """
+
+    def __init__(self, slots: int, lock_path: Path | None = None) -> None:
         if slots < 1:
             raise ValueError("a session table needs at least one slot")
         self.slots = slots
-        self.memory = mmap.mmap(-1, _BASE + slots * SLOT_BYTES)
-        self.lock = multiprocessing.Lock()
+        size = _BASE + slots * SLOT_BYTES
+        self.memory = mmap.mmap(-1, size)
+        self.locked_in_ram = _protect_memory(self.memory, size)
+        _SEGMENTS.add(self)
+        owned = lock_path is None
+        if lock_path is None:
+            fd, name = tempfile.mkstemp(prefix="sesim-sessions-", suffix=".lock")
+            os.close(fd)
+            lock_path = Path(name)
+        self.lock = ProcessLock(lock_path, owned=owned)
 
 
 def _encode(data: dict[str, Any]) -> bytes:
@@ -80,13 +266,43 @@ class ServerShared:
         derivations: int,
         writer_address: str | None = None,
         writer_authkey: bytes | None = None,
+        lock_path: Path | None = None,
     ) -> ServerShared:
         return cls(
-            SharedSegment(slots),
+            SharedSegment(slots, lock_path),
             multiprocessing.BoundedSemaphore(derivations),
             writer_address,
             writer_authkey,
         )
+
+    def sweep_sessions(
+        self,
+        idle_seconds: float,
+        absolute_seconds: float,
+        on_discard: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> int:
+        """Zero every expired slot; see :func:`sweep_expired`."""
+        return sweep_expired(self.segment, idle_seconds, absolute_seconds, clock, on_discard)
+
+
+def sweep_expired(
+    segment: SharedSegment,
+    idle_seconds: float,
+    absolute_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    on_discard: Callable[[dict[str, Any]], None] | None = None,
+) -> int:
+    """Zero every slot whose session has expired; returns how many.
+
+    For the server's master, at least once a minute (the workers only free an
+    expired slot when it is read again or reused). Each freed slot is
+    overwritten with zeros, header and all, before ``on_discard`` gets its
+    data (the source app's wipes the uploads it kept). Use the idle and
+    absolute limits of the app the segment serves.
+    """
+    store = SharedSessionStore(segment, idle_seconds, absolute_seconds, clock, on_discard)
+    return store.sweep()
 
 
 class SharedSessionStore:
@@ -112,19 +328,27 @@ class SharedSessionStore:
         return self.segment.slots
 
     # -- slots ------------------------------------------------------------------------
-    def _read(self, slot: int) -> tuple[int, bytes, float, float, int, int]:
+    def _read(self, slot: int) -> tuple[int, int, bytes, float, float, int, int]:
         offset = _BASE + slot * SLOT_BYTES
         return _HEADER.unpack_from(self.segment.memory, offset)
 
     def _write_header(
-        self, slot: int, used: int, token_hash: bytes, created: float, seen: float, length: int
+        self,
+        slot: int,
+        protected: bool,
+        token_hash: bytes,
+        created: float,
+        seen: float,
+        length: int,
     ) -> None:
-        """Write a slot's header, stamping it as the most recently used (lock held)."""
+        """Write a live slot's header, stamping it as the most recently used (lock held)."""
         memory = self.segment.memory
         (use,) = _COUNTER.unpack_from(memory, 0)
         _COUNTER.pack_into(memory, 0, use + 1)
         offset = _BASE + slot * SLOT_BYTES
-        _HEADER.pack_into(memory, offset, used, token_hash, created, seen, use + 1, length)
+        _HEADER.pack_into(
+            memory, offset, 1, int(protected), token_hash, created, seen, use + 1, length
+        )
 
     def _data(self, slot: int, length: int) -> bytes:
         start = _BASE + slot * SLOT_BYTES + _HEADER.size
@@ -139,7 +363,7 @@ class SharedSessionStore:
 
     def _free(self, slot: int) -> bytes | None:
         """Zero a slot (lock held); returns the data it held, for on_discard."""
-        used, _, _, _, _, length = self._read(slot)
+        used, _, _, _, _, _, length = self._read(slot)
         data = self._data(slot, length) if used and length else None
         self._zero(slot)
         return data
@@ -161,36 +385,43 @@ class SharedSessionStore:
         if parsed is None or not 0 <= parsed[0] < self.segment.slots:
             return None
         slot, token_hash = parsed
-        used, stored, _, _, _, _ = self._read(slot)
+        used, _, stored, _, _, _, _ = self._read(slot)
         if not used or not hmac.compare_digest(stored, token_hash):
             return None
         return slot
+
+    def _victim(self, now: float) -> int | None:
+        """A slot for a new session (lock held): free or expired, else the least
+        recently used unprotected one; None if every slot is a live protected one."""
+        slots = self.segment.slots
+        lru, lru_use = None, 0
+        for step in range(slots):
+            slot = (self._hand + step) % slots
+            used, protected, _, created, seen, use, _ = self._read(slot)
+            if not used or self._expired(created, seen, now):
+                return slot
+            if not protected and (lru is None or use < lru_use):
+                lru, lru_use = slot, use
+        return lru
 
     # -- the store contract -------------------------------------------------------------
     def __len__(self) -> int:
         with self.segment.lock:
             return sum(1 for s in range(self.segment.slots) if self._read(s)[0])
 
-    def new_id(self) -> str:
-        """Claim a slot (free, expired, or else the least recently used) for a new session."""
+    def new_id(self, protected: bool = False) -> str:
+        """Claim a slot (free, expired, or else the least recently used unprotected
+        one) for a new session; :class:`SessionsFull` if all are protected."""
         now = self.clock()
         token = secrets.token_urlsafe(32)
         token_hash = hashlib.sha256(token.encode()).digest()
-        discarded = None
-        slots = self.segment.slots
         with self.segment.lock:
-            chosen = None
-            for step in range(slots):
-                slot = (self._hand + step) % slots
-                used, _, created, seen, _, _ = self._read(slot)
-                if not used or self._expired(created, seen, now):
-                    chosen = slot
-                    break
-            if chosen is None:  # full of live sessions: evict the least recently used
-                chosen = min(range(slots), key=lambda s: self._read(s)[4])
-            self._hand = (chosen + 1) % slots
+            chosen = self._victim(now)
+            if chosen is None:
+                raise SessionsFull()
+            self._hand = (chosen + 1) % self.segment.slots
             discarded = self._free(chosen)
-            self._write_header(chosen, 1, token_hash, now, now, 0)
+            self._write_header(chosen, protected, token_hash, now, now, 0)
         self._discard(discarded)
         return f"{chosen:x}.{token}"
 
@@ -201,19 +432,19 @@ class SharedSessionStore:
             slot = self._owned(sid)
             if slot is None:
                 return None
-            used, token_hash, created, seen, _, length = self._read(slot)
+            _, protected, token_hash, created, seen, _, length = self._read(slot)
             if self._expired(created, seen, now):
                 discarded = self._free(slot)
                 raw = None
             else:
-                self._write_header(slot, used, token_hash, created, now, length)
+                self._write_header(slot, bool(protected), token_hash, created, now, length)
                 raw = self._data(slot, length)
         if raw is None:
             self._discard(discarded)
             return None
         return _decode(raw) if raw else {}
 
-    def put(self, sid: str, data: dict[str, Any]) -> bool:
+    def put(self, sid: str, data: dict[str, Any], protected: bool = False) -> bool:
         """Store a session's data; False if the id is no longer live (evicted)."""
         raw = _encode(data)
         if len(raw) > DATA_BYTES:
@@ -223,13 +454,13 @@ class SharedSessionStore:
             slot = self._owned(sid)
             if slot is None:
                 return False
-            used, token_hash, created, _, _, old = self._read(slot)
+            _, _, token_hash, created, _, _, old = self._read(slot)
             start = _BASE + slot * SLOT_BYTES + _HEADER.size
             memory = self.segment.memory
             memory[start : start + len(raw)] = raw
             if old > len(raw):  # leave nothing of the longer old data behind
                 memory[start + len(raw) : start + old] = bytes(old - len(raw))
-            self._write_header(slot, used, token_hash, created, now, len(raw))
+            self._write_header(slot, protected, token_hash, created, now, len(raw))
         return True
 
     def delete(self, sid: str) -> None:
@@ -246,11 +477,12 @@ class SharedSessionStore:
                 self._free(slot)
 
     def sweep(self) -> int:
+        """Zero every expired slot, then pass each one's data to ``on_discard``."""
         now = self.clock()
         gone = []
         with self.segment.lock:
             for slot in range(self.segment.slots):
-                used, _, created, seen, _, _ = self._read(slot)
+                used, _, _, created, seen, _, _ = self._read(slot)
                 if used and self._expired(created, seen, now):
                     gone.append(self._free(slot))
         for raw in gone:
@@ -262,7 +494,7 @@ class SharedSessionStore:
         out = []
         with self.segment.lock:
             for slot in range(self.segment.slots):
-                used, _, created, seen, _, length = self._read(slot)
+                used, _, _, created, seen, _, length = self._read(slot)
                 if used and not self._expired(created, seen, now):
                     out.append(self._data(slot, length))
         return [_decode(raw) if raw else {} for raw in out]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +16,17 @@ from flask import Flask, current_app, request
 from securedrop_like import web_errors
 from securedrop_like.config import Config
 from securedrop_like.derivation import Deriver
-from securedrop_like.hosts import init_host_check
+from securedrop_like.hosts import clearnet_host, init_host_check
 from securedrop_like.i18n import init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.service import ReportService
-from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
+from securedrop_like.sessions import (
+    SEALED_KEY,
+    MemorySessionInterface,
+    MemorySessionStore,
+    SessionStore,
+)
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
 from . import uploads, views
@@ -35,6 +41,25 @@ class Services:
     service: ReportService
     deriver: Deriver
     sessions: SessionStore
+
+
+def protected_session(data: dict[str, Any]) -> bool:
+    """A session a flood of new ones must never evict: a log-in, a sealed secret
+    (her key, her fresh codename) or files kept for her."""
+    return views.SOURCE_KEY in data or SEALED_KEY in data or uploads.PENDING_KEY in data
+
+
+def session_discarder(service: ReportService) -> Callable[[dict[str, Any]], None]:
+    """What to do with an ended session's data: wipe the uploads it kept.
+
+    The store's ``on_discard``; the server's master passes it to
+    :meth:`~securedrop_like.shared_sessions.ServerShared.sweep_sessions` too.
+    """
+
+    def on_discard(data: dict[str, Any]) -> None:
+        service.store.delete(uploads.pending_ids(data))
+
+    return on_discard
 
 
 def services() -> Services:
@@ -70,9 +95,7 @@ def create_app(
         shared.writer_authkey if shared else None,
     )
 
-    def on_discard(data: dict[str, Any]) -> None:
-        svc.store.delete(uploads.pending_ids(data))
-
+    on_discard = session_discarder(svc)
     idle = config.source_session_idle_minutes * 60
     absolute = config.source_session_absolute_minutes * 60
     clock = overrides.get("SESSION_CLOCK") or time.monotonic
@@ -81,7 +104,9 @@ def create_app(
         store = SharedSessionStore(shared.segment, idle, absolute, clock, on_discard)
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock, on_discard)
-    app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
+    app.session_interface = MemorySessionInterface(
+        store, app.config["SECRET_KEY"], protected_session, clearnet_host(config)
+    )
     deriver = Deriver(config, shared.derivations if shared else None)
     app.extensions["sesim"] = Services(svc, deriver, store)
     # Sessions start empty after a restart, so any upload not in the database

@@ -17,14 +17,16 @@ from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 from securedrop_like.security import csrf_failed, csrf_soft
 from securedrop_like.service import Submission
+from securedrop_like.sessions import ServerSession, server_session
 
 from . import forms, uploads
 
 bp = Blueprint("source", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 SOURCE_KEY = "source_id"
-# Her X25519 private key, hex, in memory only (see sessions.py); turned back
-# into a key only when her replies are opened.
+# Sealed in her session under her cookie's key (see sessions.py): her X25519
+# private key, opened only when her replies are, and her fresh codename,
+# until she has confirmed she has it.
 PRIVATE_KEY = "private_key"
 FRESH_CODENAME = "fresh_codename"
 MAY_REKEY = "may_rekey"
@@ -122,6 +124,9 @@ def report() -> Any:
     codename = codenames.generate_codename()
     try:
         keys = services.deriver.derive(services.deriver.normalise(codename))
+        # Her logged-in session is reserved before her report is stored, so
+        # that her codename can always be kept for her.
+        sess = _start_log_in()
     except Busy:
         uploads.keep_pending(attachments)
         result.errors["form"] = _(
@@ -131,40 +136,72 @@ def report() -> Any:
         return _render_report(result.values, result.errors, 503)
     document = dict(result.document, lang=current_language(), channel="web")
     files = uploads.take_pending() + attachments
+    _keep_only_language(sess)
     source_id = services.service.create_source(keys, Submission("report", document, files))
-    _log_in(session, keys.private_key, source_id)
-    session[FRESH_CODENAME] = codename
-    session[MAY_REKEY] = True
-    return redirect(url_for("source.codename"), code=303)
+    _log_in(sess, keys.private_key, source_id)
+    sess.seal(FRESH_CODENAME, codename.encode())
+    sess[MAY_REKEY] = True
+    # The codename page is this response (no redirect to follow): if the
+    # server stopped now, she would still have it.
+    return _render_codename(codename, may_rekey=True)
 
 
-def _log_in(sess: Any, private_key: PrivateKey, source_id: str) -> None:
+def _start_log_in() -> ServerSession:
+    """A new session id and cookie key for a log-in (Busy if there is no room)."""
+    sess = server_session()
+    sess.regenerate()
+    return sess
+
+
+def _keep_only_language(sess: ServerSession) -> None:
     lang = sess.get("lang")
     sess.clear()
-    sess.regenerate()
     if lang:
         sess["lang"] = lang
+
+
+def _log_in(sess: ServerSession, private_key: PrivateKey, source_id: str) -> None:
+    """Her session after :func:`_start_log_in`: her id, and her key sealed."""
+    _keep_only_language(sess)
     sess[SOURCE_KEY] = source_id
-    sess[PRIVATE_KEY] = private_key.unsafe_raw().hex()
+    sess.seal(PRIVATE_KEY, private_key.unsafe_raw())
+
+
+def private_key() -> PrivateKey | None:
+    """Her private key, opened with her cookie's key; None if it does not open."""
+    raw = server_session().unseal(PRIVATE_KEY)
+    return PrivateKey(raw) if raw is not None else None
+
+
+def forget_fresh_codename() -> None:
+    """She has it (or has left it): the server keeps it no longer."""
+    session.pop(MAY_REKEY, None)
+    server_session().drop_sealed(FRESH_CODENAME)
 
 
 # -- codename -----------------------------------------------------------------------------
 
 
-@bp.get("/codename")
-@login_required
-def codename() -> Any:
-    # Kept (in memory) until she leaves this page for her case, so that
-    # switching language here does not lose it; never shown anywhere else.
-    fresh = session.get(FRESH_CODENAME)
-    if fresh is None:
-        return redirect(url_for("source.case"), code=303)
+def _render_codename(fresh: str, may_rekey: bool) -> str:
     return render_template(
         "codename.html",
         codename=fresh,
         receipt=codenames.looks_like_receipt(fresh.replace(" ", "")),
-        may_rekey=session.get(MAY_REKEY, False),
+        may_rekey=may_rekey,
+        # Language links come back here, whichever form showed the page.
+        here=url_for("source.codename"),
     )
+
+
+@bp.get("/codename")
+@login_required
+def codename() -> Any:
+    # Kept (sealed) until she has checked it or leaves this page for her case,
+    # so that switching language here does not lose it; never shown anywhere else.
+    fresh = server_session().unseal(FRESH_CODENAME)
+    if fresh is None:
+        return redirect(url_for("source.case"), code=303)
+    return _render_codename(fresh.decode(), bool(session.get(MAY_REKEY, False)))
 
 
 @bp.post("/codename/digits")
@@ -177,16 +214,18 @@ def codename_digits() -> Any:
     receipt = codenames.generate_receipt()
     keys = services.deriver.derive(services.deriver.normalise(receipt))
     services.service.rekey(session[SOURCE_KEY], keys)
-    session[PRIVATE_KEY] = keys.private_key.unsafe_raw().hex()
-    session[FRESH_CODENAME] = receipt
-    return redirect(url_for("source.codename"), code=303)
+    sess = server_session()
+    sess.seal(PRIVATE_KEY, keys.private_key.unsafe_raw())
+    sess.seal(FRESH_CODENAME, receipt.encode())
+    # Shown in this response, like the first codename: her words stop working now.
+    return _render_codename(receipt, may_rekey=True)
 
 
 @bp.route("/codename/check", methods=["GET", "POST"])
 @login_required
 def codename_check() -> Any:
     """Let her type the codename back once: practice, without storing it anywhere."""
-    session.pop(FRESH_CODENAME, None)
+    server_session().drop_sealed(FRESH_CODENAME)
     outcome = None
     if request.method == "POST":
         services = _services()
@@ -253,7 +292,7 @@ def login_post() -> Any:
                 "These words are not in our list: %(words)s", words=", ".join(unknown[:7])
             )
         return _render_login(message, 400)
-    _log_in(session, keys.private_key, source.id)
+    _log_in(_start_log_in(), keys.private_key, source.id)
     return redirect(url_for("source.case"), code=303)
 
 
@@ -310,13 +349,16 @@ _PATHS = {"source.case": "/case", "source.login": "/login", "source.codename": "
 
 def _render_case(
     values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
-) -> tuple[str, int]:
+) -> Any:
     service = _services().service
     source_id = session[SOURCE_KEY]
-    session.pop(MAY_REKEY, None)
-    session.pop(FRESH_CODENAME, None)
+    forget_fresh_codename()
+    key = private_key()
+    if key is None:  # her key does not open with this cookie: as good as logged out
+        server_session().end(keep={"lang": current_language()})
+        return _see_other("source.login")
     items = service.items(source_id)
-    replies = service.replies(source_id, PrivateKey(bytes.fromhex(session[PRIVATE_KEY])))
+    replies = service.replies(source_id, key)
     unread = [r.item.id for r in replies if not r.item.source_read]
     service.mark_replies_read(source_id, unread)
     return render_template(
@@ -334,7 +376,7 @@ def _render_case(
 
 @bp.get("/case")
 @login_required
-def case() -> tuple[str, int]:
+def case() -> Any:
     return _render_case()
 
 

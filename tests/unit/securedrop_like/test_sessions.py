@@ -12,11 +12,18 @@ import pytest
 from flask import Flask, jsonify, session
 from flask.testing import FlaskClient
 
+from crypto import new_secret_key
+from securedrop_like.errors import Busy
 from securedrop_like.sessions import (
     COOKIE_NAME,
+    SEALED_KEY,
+    SECURE_COOKIE_NAME,
     MemorySessionInterface,
     MemorySessionStore,
     ServerSession,
+    SessionsFull,
+    _unb64,
+    server_session,
 )
 from securedrop_like.shared_sessions import SharedSegment, SharedSessionStore
 
@@ -237,15 +244,23 @@ def test_the_cookie_carries_only_a_signed_id_not_the_data(
     client.post("/set/secret/value-kept-server-side")
     value = cookie_of(client)
     assert value and "value-kept-server-side" not in value
-    assert store.get(value.rsplit(".", 1)[0]) == {"secret": "value-kept-server-side"}
+    assert store.get(value.rsplit(".", 2)[0]) == {"secret": "value-kept-server-side"}
 
 
 def test_a_tampered_cookie_gives_a_new_empty_session(client: FlaskClient) -> None:
     client.post("/set/source/42")
     value = cookie_of(client)
     assert value
-    sid, signature = value.rsplit(".", 1)
-    for forged in (sid + "." + signature[::-1], sid, sid[:-1] + "x." + signature, "x" * 300):
+    sid, key, signature = value.rsplit(".", 2)
+    other_key = "A" * len(key)
+    for forged in (
+        f"{sid}.{key}.{signature[::-1]}",
+        sid,
+        f"{sid}.{key}",
+        f"{sid[:-1]}x.{key}.{signature}",
+        f"{sid}.{other_key}.{signature}",  # the key is signed too
+        "x" * 300,
+    ):
         client.set_cookie(COOKIE_NAME, forged)
         assert client.get("/show").json == {}
     client.set_cookie(COOKIE_NAME, value)
@@ -318,3 +333,140 @@ def test_end_keeping_a_setting_starts_a_fresh_session_under_a_new_id(
     assert discards == [{"lang": "ru", "source": "42"}]
     client.set_cookie(COOKIE_NAME, old)
     assert client.get("/show").json == {}
+
+
+# -- protected sessions (issue 8, 5b) ------------------------------------------------------------
+
+
+def test_a_new_session_never_evicts_a_protected_one(
+    store: Any, clock: FakeClock, discards: Discards
+) -> None:
+    her = store.new_id(protected=True)  # reserved at log-in, before any data
+    store.put(her, {"source_id": "x"}, protected=True)
+    kept = store.new_id()
+    store.put(kept, {"pending": ["upload"]}, protected=True)
+    for n in range(20):  # a flood of light sessions: they evict only each other
+        store.put(store.new_id(), {"lang": "ru", "n": n})
+    assert store.get(her) == {"source_id": "x"}
+    assert store.get(kept) == {"pending": ["upload"]}
+    assert len(store) == 3
+    assert sorted(d["n"] for d in discards) == list(range(19))
+
+
+def test_a_store_full_of_protected_sessions_refuses_a_new_one(
+    store: Any, clock: FakeClock, discards: Discards
+) -> None:
+    protected = [store.new_id(protected=True) for _ in range(3)]
+    with pytest.raises(SessionsFull):
+        store.new_id()
+    with pytest.raises(SessionsFull):
+        store.new_id(protected=True)
+    assert all(store.get(sid) == {} for sid in protected)
+    clock.now += IDLE + 1  # an expired protected session is no longer spared
+    assert store.new_id() is not None
+
+
+def test_a_put_can_lift_the_protection(store: Any) -> None:
+    sid = store.new_id(protected=True)
+    store.put(sid, {"lang": "az"})  # her log-in failed: just a light session now
+    for _ in range(3):
+        store.new_id(protected=True)
+    assert store.get(sid) is None
+
+
+# -- sealed secrets and the cookie's key -----------------------------------------------------
+
+
+@pytest.fixture
+def sealing_app(app: Flask) -> Flask:
+    @app.post("/seal/<name>/<value>")
+    def seal(name: str, value: str) -> str:
+        server_session().seal(name, value.encode())
+        return "ok"
+
+    @app.get("/unseal/<name>")
+    def unseal(name: str) -> str:
+        value = server_session().unseal(name)
+        return "none" if value is None else value.decode()
+
+    @app.post("/login")
+    def login() -> str:
+        server_session().regenerate()
+        session["source_id"] = "42"
+        return "ok"
+
+    return app
+
+
+def test_a_sealed_value_is_kept_only_as_ciphertext_and_opens_with_her_cookie(
+    sealing_app: Flask, store: Any
+) -> None:
+    client = sealing_app.test_client()
+    client.post("/seal/private_key/the-secret-key-bytes")
+    assert client.get("/unseal/private_key").get_data(as_text=True) == "the-secret-key-bytes"
+    assert "the-secret-key-bytes" not in repr(store.live_data())
+    value = cookie_of(client)
+    assert value
+    sid, key, _ = value.rsplit(".", 2)
+    # The server's copy of the session, with any key but hers, opens nothing.
+    data = store.get(sid)
+    for other in (new_secret_key(), b"\0" * 32):
+        assert ServerSession(sid, data, other).unseal("private_key") is None
+    assert ServerSession(sid, data, _unb64(key)).unseal("private_key") == b"the-secret-key-bytes"
+    # Under another name, it does not open either.
+    sealed = data[SEALED_KEY]
+    swapped = {SEALED_KEY: {"fresh_codename": sealed["private_key"]}}
+    assert ServerSession(sid, swapped, _unb64(key)).unseal("fresh_codename") is None
+
+
+def test_log_in_gives_a_new_cookie_key_and_carries_sealed_values_over(
+    sealing_app: Flask, store: Any
+) -> None:
+    client = sealing_app.test_client()
+    client.post("/seal/private_key/abc")
+    before = cookie_of(client)
+    client.post("/login")
+    after = cookie_of(client)
+    assert before and after
+    assert before.rsplit(".", 2)[:2] != after.rsplit(".", 2)[:2]
+    assert before.rsplit(".", 2)[1] != after.rsplit(".", 2)[1]  # the key itself is new
+    assert client.get("/unseal/private_key").get_data(as_text=True) == "abc"
+    assert len(store) == 1
+
+
+def test_a_full_store_stores_no_light_session_and_refuses_a_log_in_with_busy(
+    sealing_app: Flask, store: Any
+) -> None:
+    for _ in range(3):
+        store.new_id(protected=True)
+    client = sealing_app.test_client()
+    response = client.post("/set/lang/ru")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    sealing_app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(Busy):
+        client.post("/login")
+
+
+def test_on_the_https_mirror_the_cookie_is_host_prefixed_and_secure(store: Any) -> None:
+    app = Flask(__name__)
+    app.session_interface = MemorySessionInterface(
+        store, b"s" * 32, mirror_host="sesim.example.org"
+    )
+
+    @app.post("/set")
+    def set_() -> str:
+        session["lang"] = "ru"
+        return "ok"
+
+    @app.get("/show")
+    def show() -> Any:
+        return jsonify(dict(session))
+
+    mirror = app.test_client()
+    header = mirror.post("/set", headers={"Host": "sesim.example.org"}).headers["Set-Cookie"]
+    assert header.startswith(f"{SECURE_COOKIE_NAME}=")
+    assert "; Secure" in header and "Path=/" in header and "Domain" not in header
+    assert mirror.get("/show", headers={"Host": "sesim.example.org"}).json == {"lang": "ru"}
+    onion = app.test_client()
+    header = onion.post("/set", headers={"Host": "localhost"}).headers["Set-Cookie"]
+    assert header.startswith(f"{COOKIE_NAME}=") and "Secure" not in header

@@ -123,8 +123,8 @@ def keep_pending(attachments: list[Attachment]) -> list[str]:
 
 def not_kept_message(names: list[str]) -> str:
     return _(
-        "These files were not kept, because too many files are waiting: %(names)s. "
-        "Please attach them again after you send this form.",
+        "These files were not kept, because too many files are already waiting: "
+        "%(names)s. Please attach them again when you send the form.",
         names=", ".join(f"“{n}”" for n in names),
     )
 

@@ -55,7 +55,9 @@ class Capture:
         )
 
 
-def spool_of(folder: Path, reviewer: PrivateKey, ingest: Capture, limit: int = 10**7) -> EncryptingSpool:
+def spool_of(
+    folder: Path, reviewer: PrivateKey, ingest: Capture, limit: int = 10**7
+) -> EncryptingSpool:
     return EncryptingSpool(folder, [reviewer.public_key], limit, ingest)
 
 
@@ -148,9 +150,7 @@ def test_blobs_are_chunked_rows_read_back_one_chunk_at_a_time(conn: db.Connectio
     chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
     conn.execute("BEGIN")
     store_module.put_chunks(conn, blob_id, 0, chunks[:2], None, None)
-    store_module.put_chunks(
-        conn, blob_id, 2, chunks[2:], len(data), hashlib.sha256(data).digest()
-    )
+    store_module.put_chunks(conn, blob_id, 2, chunks[2:], len(data), hashlib.sha256(data).digest())
     conn.execute("COMMIT")
     rows = conn.execute("SELECT n, length(data) FROM blob_chunks WHERE blob_id = ?", (blob_id,))
     assert rows.fetchall() == [(0, CHUNK_BYTES), (1, CHUNK_BYTES), (2, 123)]

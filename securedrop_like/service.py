@@ -91,6 +91,10 @@ class ReportService:
         self.writer = writer
         self._clock = clock
         self._housekept = ""
+        # Partial uploads whose deletion failed too (a full disk): retried on the
+        # next submission; the master's sweep is the backstop.
+        self._leftovers: set[str] = set()
+        self._leftovers_lock = threading.Lock()
         self._keys: list[PublicKey] = []
         self._keys_at = -1.0
         self._keys_lock = threading.Lock()
@@ -175,9 +179,21 @@ class ReportService:
             if first:
                 try:
                     self._command("discard_uploads", ([spool.item_id],))
-                except Exception:  # noqa: BLE001 - the sweep deletes it later
-                    log.warning("a partial upload is left for the sweep")
+                except Exception:  # noqa: BLE001 - retried later; the sweep is the backstop
+                    with self._leftovers_lock:
+                        self._leftovers.add(spool.item_id)
             raise
+
+    def _discard_leftovers(self) -> None:
+        with self._leftovers_lock:
+            ids, self._leftovers = sorted(self._leftovers), set()
+        if not ids:
+            return
+        try:
+            self._command("discard_uploads", (ids,))
+        except Exception:  # noqa: BLE001 - next time
+            with self._leftovers_lock:
+                self._leftovers.update(ids)
 
     def discard_uploads(self, ids: Iterable[str]) -> int:
         """Delete uploads that no submission claimed (files kept for a form that
@@ -204,6 +220,7 @@ class ReportService:
         """On the first write of a new day: VACUUM, so the database's pages follow
         the random keys again and nothing of yesterday's arrival order is left
         (see commands.daily_vacuum). True if it ran now."""
+        self._discard_leftovers()
         day = self.today()
         if day == self._housekept:
             return False

@@ -348,3 +348,36 @@ def test_days_come_from_the_injected_clock(
     source = clocked.source(source_id)
     assert (source.created_day, source.activity_day) == ("2030-01-02", "2030-01-02")
     assert [i.day for i in clocked.items(source_id)] == ["2030-01-02"]
+
+
+def test_a_partial_upload_is_deleted_even_when_the_disk_was_too_full_to_delete_it(
+    instance: Instance, service: ReportService, deriver: Deriver
+) -> None:
+    """The disk fills in the middle of an upload and deleting its first batches fails
+    too: the next submission deletes them (the master's sweep is only the backstop)."""
+    real = service.writer
+
+    class FillingUp:
+        full = True
+        puts = 0
+
+        def command(self, name: str, args: tuple[object, ...]) -> object:
+            if name == "put_blob":
+                self.puts += 1
+                if self.full and self.puts > 1:
+                    raise OSError(28, "No space left on device")
+            if name == "discard_uploads" and self.full:
+                raise OSError(28, "No space left on device")
+            return real.command(name, args)
+
+        def close(self) -> None:
+            real.close()
+
+    writer = FillingUp()
+    flaky = ReportService(instance.config, service.db, writer)
+    spool = spooled(flaky, b"v" * (5 << 20))  # several batches
+    assert spool.failed and not spool.ingested
+    assert flaky.unclaimed_uploads() == {spool.item_id}  # the first batch is there
+    writer.full = False  # space is freed
+    flaky.create_source(new_keys(deriver), report())
+    assert flaky.unclaimed_uploads() == set() and chunk_count(flaky) == 0

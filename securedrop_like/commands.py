@@ -188,7 +188,8 @@ def daily_vacuum(conn: Connection, args: tuple[Any, ...]) -> bool:
         conn.execute("VACUUM")
     finally:
         conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Even after a failed VACUUM (a full disk): give back the WAL's space.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return True
 
 

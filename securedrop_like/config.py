@@ -67,6 +67,11 @@ class Config:
     # Ciphertexts up to this size are kept in their item's row; larger ones
     # are chunked rows of their own (blobs); see store.py.
     inline_ciphertext_bytes: int = 256 * 1024
+    # VACUUM the database once a day (the first write of the day starts it), so
+    # its pages follow the random keys, not arrival order. It rewrites the whole
+    # file (about 30 MB/s here) while writes wait, and needs free disk space of
+    # twice the database; set 0 only where that is too costly.
+    daily_vacuum: int = 1  # 0: never
     # Server processes (0: one per core, at most 4) and threads in each. One
     # is the default: Argon2id, libsodium, SQLCipher and the writer process
     # already run outside its GIL, so it uses a second core; `make bench`

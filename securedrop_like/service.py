@@ -91,6 +91,7 @@ class ReportService:
         self.writer = writer
         self._clock = clock
         self._housekept = ""
+        self._housekeeping_lock = threading.Lock()
         # Partial uploads whose deletion failed too (a full disk): retried on the
         # next submission; the master's sweep is the backstop.
         self._leftovers: set[str] = set()
@@ -217,21 +218,29 @@ class ReportService:
         return self.discard_uploads(sorted(doomed)) if doomed else 0
 
     def housekeeping(self) -> bool:
-        """On the first write of a new day: VACUUM, so the database's pages follow
-        the random keys again and nothing of yesterday's arrival order is left
-        (see commands.daily_vacuum). True if it ran now."""
-        self._discard_leftovers()
+        """Once a day: VACUUM, so the database's pages follow the random keys again
+        and nothing of yesterday's arrival order is left (see commands.daily_vacuum).
+        True if it ran now. Submissions start it in the background after their own
+        write (:meth:`_after_write`); a server's master may call it periodically."""
         day = self.today()
-        if day == self._housekept:
-            return False
-        self._housekept = day
+        with self._housekeeping_lock:
+            if day == self._housekept or not self.config.daily_vacuum:
+                return False
+            self._housekept = day
         try:
             ran: bool = self._command("daily_vacuum", (day,))
-        except Exception as exc:  # noqa: BLE001 - never fail a submission for this
+        except Exception as exc:  # noqa: BLE001 - never fail anything for this
             log.warning("the daily VACUUM failed: %s", type(exc).__name__)
-            self._housekept = ""
+            with self._housekeeping_lock:
+                self._housekept = ""
             return False
         return ran
+
+    def _after_write(self) -> None:
+        """After her write is committed: start the day's VACUUM if it is due, in a
+        thread, so that no woman's request waits for it."""
+        if self.config.daily_vacuum and self.today() != self._housekept:
+            threading.Thread(target=self.housekeeping, name="sesim-vacuum", daemon=True).start()
 
     # -- sources ---------------------------------------------------------------------------
     def find_source(self, lookup_id: str) -> models.Source | None:
@@ -245,10 +254,11 @@ class ReportService:
 
     def create_source(self, keys: SourceKeys, submission: Submission, channel: str = "web") -> str:
         """Create a source and her first submission in one transaction."""
-        self.housekeeping()
+        self._discard_leftovers()
         records = [item_tuple(r) for r in self._seal(submission)]
         args = (keys.lookup_id, keys.public_key.raw, self.today(), channel, records)
         source_id: str = self._command("create_source", args)
+        self._after_write()
         return source_id
 
     def rekey(self, source_id: str, keys: SourceKeys) -> None:
@@ -260,7 +270,7 @@ class ReportService:
     def add_submission(self, source_id: str, submission: Submission) -> list[str]:
         """Store a later message and its files. Raises MissingBlob (nothing written)
         if any of its uploads is gone, NotFound if she is."""
-        self.housekeeping()
+        self._discard_leftovers()
         records = self._seal(submission)
         try:
             ids: list[str] = self._command(
@@ -270,6 +280,7 @@ class ReportService:
             raise
         except LookupError as exc:
             raise NotFound("source") from exc
+        self._after_write()
         return ids
 
     def _seal(self, submission: Submission) -> list[models.NewItem]:

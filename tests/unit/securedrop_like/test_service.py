@@ -381,3 +381,23 @@ def test_a_partial_upload_is_deleted_even_when_the_disk_was_too_full_to_delete_i
     writer.full = False  # space is freed
     flaky.create_source(new_keys(deriver), report())
     assert flaky.unclaimed_uploads() == set() and chunk_count(flaky) == 0
+
+
+def test_the_database_is_vacuumed_once_a_day_after_a_write(
+    instance: Instance, service: ReportService, deriver: Deriver
+) -> None:
+    days = iter([dt.datetime(2030, 5, d, 12, tzinfo=dt.UTC) for d in (1, 1, 1, 2, 2)])
+    now = [next(days)]
+    clocked = ReportService(instance.config, service.db, service.writer, lambda: now[0])
+    assert clocked.housekeeping() is True  # the first of 1 May
+    now[0] = next(days)
+    assert clocked.housekeeping() is False
+    other = ReportService(instance.config, service.db, service.writer, lambda: now[0])
+    assert other.housekeeping() is False  # another worker: the database remembers
+    now[0] = next(days)
+    now[0] = next(days)
+    assert other.housekeeping() is True  # 2 May
+    row = service.db.reader().execute("SELECT value FROM housekeeping").fetchone()
+    assert row[0] == "2030-05-02"
+    off = ReportService(instance.config.with_changes(daily_vacuum=0), service.db, service.writer)
+    assert off.housekeeping() is False

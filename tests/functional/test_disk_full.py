@@ -125,3 +125,23 @@ def test_the_page_is_translated(full_app: Flask, small_disk: Path) -> None:
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "Нам не удалось это сохранить." in html and "Текст остаётся." in html
+
+
+def test_any_other_write_on_a_full_disk_gets_the_same_page_not_a_500(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from securedrop_like.errors import StorageFull
+
+    source = SourceBrowser(app.test_client())
+    source.report_and_get_codename()
+    source.client.get("/lang/en")
+
+    def full(*args: object) -> None:
+        raise StorageFull()
+
+    monkeypatch.setattr(app.extensions["sesim"].service, "withdraw", full)
+    response = source.client.post(
+        "/case/withdraw", data={"csrf_token": source.token("/case"), "confirm": "yes"}
+    )
+    assert response.status_code == 503
+    assert COULD_NOT_SAVE in response.get_data(as_text=True)

@@ -423,31 +423,43 @@ class UnclaimedSweeper:
     """Deletes uploads nobody will claim, without racing the requests that will.
 
     An upload is an unclaimed blob from the end of its part until its
-    submission's insert claims it (the same request, moments later), or for
-    as long as a live session keeps it for a failed form. So a blob is deleted
-    only if it was unclaimed *and* not in ``keep`` at two runs in a row: call
-    :meth:`run` periodically (say every few minutes) with the ids every live
-    session refers to (``source_interface.uploads.pending_ids`` of each). The
-    first run only marks.
+    submission's insert claims it at the end of the same request, or for as
+    long as a live session keeps it for a failed form. So a blob is deleted
+    only if it was unclaimed *and* not in ``keep`` at ``runs`` runs in a row
+    (two by default; the first run only marks). Call :meth:`run`
+    periodically with the ids every live session refers to
+    (``source_interface.uploads.pending_ids(data)`` of each). The time
+    between the first and the last of those runs must be longer than the
+    longest request: a form with several files holds the first ones
+    unclaimed while the later ones arrive, which over Tor can take minutes.
+    A refused submission is never acknowledged (her text is kept and she is
+    asked to attach the file again), but don't make her.
 
     ``open_service`` is called for each run and the service closed after, so
     no database connection stays open in the calling process (a server's
     master forks its workers).
     """
 
-    def __init__(self, open_service: Callable[[], ReportService]) -> None:
+    def __init__(self, open_service: Callable[[], ReportService], runs: int = 2) -> None:
+        if runs < 2:
+            raise ValueError("an upload must be seen unclaimed at two runs at least")
         self._open_service = open_service
-        self._suspects: set[str] = set()
+        self._runs = runs
+        self._seen: dict[str, int] = {}
 
     def run(self, keep: Collection[str] = frozenset()) -> int:
+        """One sweep; returns how many uploads it deleted."""
         service = self._open_service()
         try:
-            seen = service.unclaimed_uploads() - set(keep)
-            doomed = seen & self._suspects
-            deleted = service.discard_uploads(sorted(doomed)) if doomed else 0
+            unclaimed = service.unclaimed_uploads() - set(keep)
+            seen = {i: self._seen.get(i, 0) + 1 for i in unclaimed}
+            doomed = sorted(i for i, n in seen.items() if n >= self._runs)
+            deleted = service.discard_uploads(doomed) if doomed else 0
         finally:
             service.close()
-        self._suspects = seen - doomed
+        for i in doomed:
+            del seen[i]
+        self._seen = seen
         return deleted
 
 

@@ -401,3 +401,15 @@ def test_the_database_is_vacuumed_once_a_day_after_a_write(
     assert row[0] == "2030-05-02"
     off = ReportService(instance.config.with_changes(daily_vacuum=0), service.db, service.writer)
     assert off.housekeeping() is False
+
+
+def test_the_sweeper_can_wait_more_runs_for_long_requests(
+    instance: Instance, service: ReportService
+) -> None:
+    sweeper = UnclaimedSweeper(lambda: ReportService.open(instance.config), runs=3)
+    upload = spooled(service, b"the first file of a long form")
+    assert [sweeper.run(), sweeper.run()] == [0, 0]
+    assert sweeper.run() == 1
+    assert upload.item_id not in blobs(service)
+    with pytest.raises(ValueError):
+        UnclaimedSweeper(lambda: service, runs=1)

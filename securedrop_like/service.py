@@ -215,7 +215,10 @@ class ReportService:
         request can be between an upload and its submission (before any worker of
         any server of the instance starts); else use :class:`UnclaimedSweeper`."""
         doomed = self.unclaimed_uploads() - set(keep)
-        return self.discard_uploads(sorted(doomed)) if doomed else 0
+        deleted = self.discard_uploads(sorted(doomed)) if doomed else 0
+        if deleted:
+            self._command("checkpoint", ())
+        return deleted
 
     def housekeeping(self) -> bool:
         """Once a day: VACUUM, so the database's pages follow the random keys again
@@ -455,6 +458,8 @@ class UnclaimedSweeper:
             seen = {i: self._seen.get(i, 0) + 1 for i in unclaimed}
             doomed = sorted(i for i, n in seen.items() if n >= self._runs)
             deleted = service.discard_uploads(doomed) if doomed else 0
+            if deleted:  # no copy of what was deleted lingers in the WAL
+                service.writer.command("checkpoint", ())
         finally:
             service.close()
         for i in doomed:

@@ -68,10 +68,9 @@ def test_add_list_and_revoke_a_staff_client(home: Path) -> None:
     assert "Could not reload tor" in added.output  # none runs here: the admin is told
     (client,) = list_clients(home / "tor" / "staff")
     assert client.name == "leyla"
-    assert (
-        match.group(2)
-        not in (home / "tor" / "staff" / "authorized_clients").joinpath("leyla.auth").read_text()
-    )
+    assert match.group(2) not in (home / "tor" / "staff" / "authorized_clients").joinpath(
+        "leyla.auth"
+    ).read_text()
 
     listed = sesim("tor", "list-staff-clients", "--home", str(home))
     assert listed.exit_code == 0 and listed.output.startswith("leyla ")

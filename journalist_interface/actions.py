@@ -229,9 +229,12 @@ def _blocks(reader: Any) -> Any:
             yield block
 
 
+# The SHA-256 recorded when a blob was written saves the export its first pass.
 _EXPORT_SQL = (
-    "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.source_id"
-    " FROM items AS i JOIN sources AS s ON s.id = i.source_id WHERE {where} ORDER BY s.id, i.seq"
+    "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.source_id, b.sha256"
+    " FROM items AS i JOIN sources AS s ON s.id = i.source_id"
+    " LEFT JOIN blobs AS b ON b.id = i.id AND i.inline IS NULL"
+    " WHERE {where} ORDER BY s.id, i.seq"
 )
 # Which items each export button takes (the chosen ids come as one JSON list).
 _EXPORT_WHERE = {
@@ -254,7 +257,14 @@ def export() -> Response:
     picked = conn.execute(sql, (chosen,) if "?" in sql else ()).fetchall()
     items = [
         bundles.ExportItem(
-            r[0], r[1], r[2], r[3], r[4], r[5], open=_opener(reports, conn, r[0], r[6])
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            open=_opener(reports, conn, r[0], r[6]),
+            sha256=bytes(r[7]).hex() if r[7] is not None else None,
         )
         for r in picked
     ]
@@ -269,14 +279,15 @@ def export() -> Response:
 
 
 def _opener(reports: Any, conn: Any, item_id: str, source_id: str) -> Any:
-    def open_item() -> Any:
-        import io
+    """Opens an item's ciphertext as a stream (from its chunks: bounded memory)."""
 
+    def open_item() -> Any:
         item = models.item_of(conn, source_id, item_id)
         if item is None:
             raise OSError("the item was deleted")
-        if item.is_inline:
-            return io.BytesIO(reports.ciphertext(item))
-        return reports.store.open(item_id)
+        try:
+            return reports.open_ciphertext(item)
+        except NotFound as exc:
+            raise OSError("the item's ciphertext is gone") from exc
 
     return open_item

@@ -12,21 +12,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import models
+from . import models, store
 from .db import Connection
 
-# An item as plain data: (kind, size, item_id, inline, parent_id, author).
-ItemTuple = tuple[str, int, str, bytes | None, str | None, str | None]
+# An item as plain data: (kind, size, item_id, inline, parent_id, author, blob).
+ItemTuple = tuple[str, int, str, bytes | None, str | None, str | None, bytes | None]
 
 
 def item_tuple(item: models.NewItem) -> ItemTuple:
-    return (item.kind, item.size, item.item_id, item.inline, item.parent_id, item.author)
+    return (
+        item.kind,
+        item.size,
+        item.item_id,
+        item.inline,
+        item.parent_id,
+        item.author,
+        item.blob,
+    )
 
 
 def _items(raw: list[ItemTuple] | tuple[ItemTuple, ...]) -> list[models.NewItem]:
-    return [
-        models.NewItem(k, s, i, inline, parent, author) for k, s, i, inline, parent, author in raw
-    ]
+    return [models.NewItem(*fields) for fields in raw]
 
 
 def create_source(conn: Connection, args: tuple[Any, ...]) -> str:
@@ -38,7 +44,7 @@ def create_source(conn: Connection, args: tuple[Any, ...]) -> str:
     return source_id
 
 
-def insert_items(conn: Connection, many: list[tuple[Any, ...]]) -> list[list[str]]:
+def insert_items(conn: Connection, many: list[tuple[Any, ...]]) -> list[list[str] | BaseException]:
     return models.insert_items_many(
         conn, [(source_id, day, _items(items)) for source_id, day, items in many]
     )
@@ -73,9 +79,26 @@ def delete_source(conn: Connection, args: tuple[Any, ...]) -> list[str]:
 def store_replies(conn: Connection, args: tuple[Any, ...]) -> list[list[str]]:
     """Replies from a reply bundle, for several sources, all or none (one SAVEPOINT)."""
     (per_source,) = args
-    return models.insert_items_many(
+    results = models.insert_items_many(
         conn, [(source_id, day, _items(items)) for source_id, day, items in per_source]
     )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
+
+
+def put_blob(conn: Connection, args: tuple[Any, ...]) -> None:
+    """A batch of an upload's ciphertext chunks (see store.put_chunks)."""
+    blob_id, first, chunks, size, sha256 = args
+    store.put_chunks(conn, blob_id, first, list(chunks), size, sha256)
+
+
+def discard_uploads(conn: Connection, args: tuple[Any, ...]) -> int:
+    """Delete uploads no submission claimed (kept files of an ended session,
+    a refused form, the sweep); never a claimed ciphertext."""
+    (ids,) = args
+    return store.delete_unclaimed(conn, list(ids))
 
 
 def set_reply_template(conn: Connection, args: tuple[Any, ...]) -> None:
@@ -139,6 +162,37 @@ def checkpoint(conn: Connection, args: tuple[Any, ...]) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def daily_vacuum(conn: Connection, args: tuple[Any, ...]) -> bool:
+    """Once a day (the first write of the day asks): VACUUM.
+
+    New rows go to pages at the end of the file (or wherever free ones are),
+    so page order follows arrival order; VACUUM rebuilds every table in key
+    order, and the keys are random. What the day's arrivals wrote stays in
+    arrival order until the next day's VACUUM: the finest a seized disk shows
+    is the day. The rebuild goes through a temporary file (unlinked at once by
+    SQLite, encrypted with the database's key), not memory.
+    """
+    (day,) = args
+    row = conn.execute("SELECT value FROM housekeeping WHERE key = 'vacuum_day'").fetchone()
+    if row is not None and row[0] >= day:
+        return False
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO housekeeping (key, value) VALUES ('vacuum_day', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (day,),
+    )
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA temp_store = FILE")
+    try:
+        conn.execute("VACUUM")
+    finally:
+        conn.execute("PRAGMA temp_store = MEMORY")
+        # Even after a failed VACUUM (a full disk): give back the WAL's space.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return True
+
+
 COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "create_source": create_source,
     "rekey": rekey,
@@ -150,6 +204,9 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "store_replies": store_replies,
     "set_reply_template": set_reply_template,
     "checkpoint": checkpoint,
+    "put_blob": put_blob,
+    "discard_uploads": discard_uploads,
+    "daily_vacuum": daily_vacuum,
     "set_stars": set_stars,
     "assign_many": assign_many,
     "mark_sources_staff_read": mark_sources_staff_read,
@@ -160,4 +217,4 @@ GROUPED: dict[str, Callable[[Connection, list[tuple[Any, ...]]], list[Any]]] = {
     "insert_items": insert_items,
 }
 # Commands that a transaction forbids.
-OUTSIDE_TRANSACTION = frozenset({"checkpoint"})
+OUTSIDE_TRANSACTION = frozenset({"checkpoint", "daily_vacuum"})

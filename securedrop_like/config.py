@@ -7,7 +7,9 @@ An instance lives in one folder (``--home`` or ``$SESIM_HOME``)::
     secrets/session.key   the itsdangerous secret for cookies and tokens (0600)
     secrets/salt          the instance salt for codename derivation (0600)
     db.sqlite             SQLCipher database (metadata only)
-    store/                ciphertext files under random ids
+    spool/                uploads being encrypted: anonymous (O_TMPFILE) files only
+    store/                ciphertext files of versions before schema 3 (moved into
+                          the database by migration 3, then removed)
 
 Environment variables ``SESIM_<FIELD>`` (upper case) override the file, which
 is how tests and the demo adjust a setting without editing it.
@@ -62,9 +64,14 @@ class Config:
     # Staff sessions (the Legal Centre's interface).
     staff_session_idle_minutes: int = 30
     staff_session_absolute_minutes: int = 480
-    # Ciphertexts up to this size are kept in the database (one fsync for a
-    # whole group commit) instead of a file of their own; see store.py.
+    # Ciphertexts up to this size are kept in their item's row; larger ones
+    # are chunked rows of their own (blobs); see store.py.
     inline_ciphertext_bytes: int = 256 * 1024
+    # VACUUM the database once a day (the first write of the day starts it), so
+    # its pages follow the random keys, not arrival order. It rewrites the whole
+    # file (about 30 MB/s here) while writes wait, and needs free disk space of
+    # twice the database; set 0 only where that is too costly.
+    daily_vacuum: int = 1  # 0: never
     # Server processes (0: one per core, at most 4) and threads in each. One
     # is the default: Argon2id, libsodium, SQLCipher and the writer process
     # already run outside its GIL, so it uses a second core; `make bench`
@@ -120,7 +127,13 @@ class Config:
 
     @property
     def store_dir(self) -> Path:
+        """Legacy: where ciphertext files lived before schema 3 (see store.py)."""
         return self.home / "store"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where uploads are encrypted, into files that have no name (O_TMPFILE)."""
+        return self.home / "spool"
 
     def read_secret(self, path: Path) -> bytes:
         """Read a hex-encoded secret file."""

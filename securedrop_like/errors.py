@@ -30,3 +30,32 @@ class BadCodename(SesimError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MissingBlob(LookupError):
+    """A submission refers to an upload that is not (or no longer) in the database.
+
+    Nothing of the submission was written. ``ids`` are the missing uploads."""
+
+    def __init__(self, ids: list[str] | tuple[str, ...]) -> None:
+        super().__init__("missing upload")
+        self.ids = list(ids)
+
+
+class StorageFull(SesimError):
+    """The disk is full (ENOSPC, SQLITE_FULL): nothing was saved; retry later."""
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether an error from a write means the disk (or a size limit) is full."""
+    import errno
+
+    if isinstance(exc, StorageFull):
+        return True
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF == 13:  # SQLITE_FULL
+        return True
+    text = str(exc)
+    return "database or disk is full" in text or "disk I/O error" in text

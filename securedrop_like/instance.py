@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 from crypto import new_instance_salt
 
-from . import db
+from . import db, store
 from .config import CONFIG_NAME, Config, ConfigError, load_config, render_toml
+
+log = logging.getLogger(__name__)
 
 
 def write_secret_file(path: Path, value: bytes) -> None:
@@ -36,7 +39,7 @@ def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
     write_secret_file(secrets_dir / "db.key", secrets.token_bytes(32))
     write_secret_file(secrets_dir / "session.key", secrets.token_bytes(32))
     write_secret_file(secrets_dir / "salt", new_instance_salt())
-    (home / "store").mkdir(mode=0o700)
+    (home / "spool").mkdir(mode=0o700)
     (home / CONFIG_NAME).write_text(render_toml(settings or {}), encoding="utf-8")
     return open_instance(home)
 
@@ -47,6 +50,9 @@ def open_instance(home: str | os.PathLike[str] | None) -> Config:
     conn = db.Database.for_config(config).open()
     try:
         db.migrate(conn)
+        moved = store.import_legacy_files(conn, config.store_dir)
+        if moved:
+            log.info("moved %d ciphertext file(s) into the database", moved)
     finally:
         conn.close()
     return config

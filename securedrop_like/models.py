@@ -11,7 +11,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from . import store
 from .db import Connection
+from .errors import MissingBlob
 from .store import new_id
 
 ITEM_KINDS = ("report", "message", "file", "reply")
@@ -46,7 +48,10 @@ class Item:
 
 @dataclass(frozen=True)
 class NewItem:
-    """An item to record: its ciphertext is either inline or already in the store."""
+    """An item to record. Its ciphertext is ``inline`` (kept in the item row),
+    or ``blob`` (written as chunked rows in the same transaction), or neither:
+    then it is an upload already in the database as an unclaimed blob with
+    the item's id, which the insert claims (or refuses, if it is gone)."""
 
     kind: str
     size: int
@@ -54,6 +59,7 @@ class NewItem:
     inline: bytes | None = None
     parent_id: str | None = None
     author: str | None = None
+    blob: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -140,11 +146,6 @@ def inline_ciphertext(conn: Connection, item_id: str) -> bytes | None:
     return bytes(row[0]) if row and row[0] is not None else None
 
 
-def all_file_ids(conn: Connection) -> set[str]:
-    rows = conn.execute("SELECT id FROM items WHERE inline IS NULL").fetchall()
-    return {r[0] for r in rows}
-
-
 def retractions(conn: Connection) -> list[Retraction]:
     rows = conn.execute("SELECT id, designation, day, item_ids FROM retractions ORDER BY day")
     return [Retraction(r[0], r[1], r[2], json.loads(r[3])) for r in rows.fetchall()]
@@ -180,8 +181,12 @@ def rekey_source(conn: Connection, source_id: str, *, lookup_id: str, public_key
 
 
 def insert_items(conn: Connection, source_id: str, day: str, items: list[NewItem]) -> list[str]:
-    """Record items for a source in order; returns their ids (LookupError if she is gone)."""
-    return insert_items_many(conn, [(source_id, day, items)])[0]
+    """Record items for a source in order; returns their ids (LookupError if she is
+    gone, :class:`MissingBlob` if an upload it claims is not there)."""
+    result = insert_items_many(conn, [(source_id, day, items)])[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 _VALUE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -208,25 +213,35 @@ class VanishedSource(LookupError):
 
 def insert_items_many(
     conn: Connection, args: list[tuple[str, str, list[NewItem]]]
-) -> list[list[str]]:
+) -> list[list[str] | BaseException]:
     """:func:`insert_items` for many (source id, day, items) at once, in two statements.
 
     Used by the group-commit writer: every statement costs a round trip for
     the GIL, so the sequence numbers are read and assigned inside SQL (an
     INSERT … SELECT joined with ``sources``) rather than fetched first.
     Raises :class:`VanishedSource` if any source is gone (the writer then
-    retries each argument alone, so only hers fails).
+    retries each argument alone, so only hers fails). An argument whose
+    uploads are not all there (unclaimed and complete) writes nothing and gets
+    a :class:`MissingBlob` as its result.
     """
     rows: list[object] = []
     per_source: dict[str, tuple[int, str, int]] = {}
-    results: list[list[str]] = []
+    results: list[list[str] | BaseException] = []
+    blobs: list[tuple[str, bytes]] = []
     for source_id, day, items in args:
+        uploads = {i.item_id: i.size for i in items if i.inline is None and i.blob is None}
+        missing = store.claim(conn, uploads)
+        if missing:
+            results.append(MissingBlob(missing))
+            continue
         count, _, replies = per_source.get(source_id, (0, day, 0))
         ids = []
         for offset, item in enumerate(items, start=count):
             if item.kind not in ITEM_KINDS:
                 raise ValueError(f"unknown item kind {item.kind!r}")
             item_id = item.item_id or new_id()
+            if item.blob is not None:
+                blobs.append((item_id, item.blob))
             rows += [
                 item_id,
                 source_id,
@@ -255,6 +270,8 @@ def insert_items_many(
         sql = _ADVANCE_SOURCES.format(rows=", ".join(["(?, ?, ?, ?)"] * len(per_source)))
         if conn.execute(sql, params).rowcount != len(per_source):
             raise VanishedSource("no such source")
+    for item_id, data in blobs:
+        store.insert_blob(conn, item_id, data)
     return results
 
 
@@ -271,6 +288,7 @@ def delete_item(conn: Connection, source_id: str, item_id: str, kinds: tuple[str
     if item is None or item.kind not in kinds:
         raise LookupError("no such item")
     conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    store.delete_blobs(conn, [item_id])
     return item
 
 
@@ -279,21 +297,23 @@ def delete_items(
 ) -> tuple[list[str], list[str]]:
     """Staff delete some of a source's items (any kind; ids not hers are ignored).
 
-    Returns the ids deleted and, of those, the ones whose ciphertext is a file,
-    which the caller wipes once this transaction has committed.
+    Returns the ids deleted and, of those, the ones whose ciphertext was a
+    blob (deleted with them, in this transaction).
     """
     wanted = set(item_ids)
     doomed = [i for i in items_of(conn, source_id) if i.id in wanted]
     conn.executemany("DELETE FROM items WHERE id = ?", [(i.id,) for i in doomed])
+    store.delete_blobs(conn, [i.id for i in doomed if not i.is_inline])
     return [i.id for i in doomed], [i.id for i in doomed if not i.is_inline]
 
 
 def delete_source(conn: Connection, source_id: str) -> list[str]:
     """Staff delete a source and all her items (no retraction: she did not withdraw).
-    Returns the ids of the items whose ciphertext is a file, for the caller to wipe."""
+    Returns the ids of the items whose ciphertext was a blob (deleted with them)."""
     if source_by_id(conn, source_id) is None:
         raise LookupError("no such source")
     files = [i.id for i in items_of(conn, source_id) if not i.is_inline]
+    store.delete_blobs(conn, files)
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
     return files
@@ -323,8 +343,8 @@ def existing_item_ids(conn: Connection, item_ids: list[str]) -> set[str]:
 def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, list[str]]:
     """Delete a source and all her items; record a retraction for reviewers.
 
-    Returns the retraction and the ids of items whose ciphertext is a file,
-    which the caller wipes once this transaction has committed.
+    Returns the retraction and the ids of items whose ciphertext was a blob
+    (deleted with them, in this transaction).
     """
     source = source_by_id(conn, source_id)
     if source is None:
@@ -337,7 +357,9 @@ def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, li
     )
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
-    return retraction, [i.id for i in items if not i.is_inline]
+    files = [i.id for i in items if not i.is_inline]
+    store.delete_blobs(conn, files)
+    return retraction, files
 
 
 # -- reviewer keys ---------------------------------------------------------------------

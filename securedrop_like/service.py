@@ -9,23 +9,28 @@ session.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 from crypto import PrivateKey, PublicKey, SourceKeys, decrypt_bytes, decrypt_stream, encrypt_bytes
 
-from . import models
+from . import models, store
 from .commands import item_tuple
 from .config import Config
 from .db import Database, today
-from .errors import NotFound, NotReady
-from .store import CiphertextStore, EncryptingSpool, new_id
+from .errors import MissingBlob, NotFound, NotReady, StorageFull, is_storage_full
+from .store import BlobReader, EncryptingSpool, new_id
 from .writer import GroupCommitWriter
 from .writer_process import RemoteWriter
+
+log = logging.getLogger(__name__)
 
 REPORT_FORMAT = "sesim-report"
 MESSAGE_FORMAT = "sesim-message"
@@ -43,7 +48,8 @@ class Writer(Protocol):
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file already encrypted into the store by an :class:`EncryptingSpool`."""
+    """A file already encrypted into the database (an unclaimed blob) by an
+    :class:`EncryptingSpool`."""
 
     item_id: str
     name: str
@@ -78,14 +84,18 @@ class ReportService:
         config: Config,
         db: Database,
         writer: Writer,
-        store: CiphertextStore,
         clock: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.writer = writer
-        self.store = store
         self._clock = clock
+        self._housekept = ""
+        self._housekeeping_lock = threading.Lock()
+        # Partial uploads whose deletion failed too (a full disk): retried on the
+        # next submission; the master's sweep is the backstop.
+        self._leftovers: set[str] = set()
+        self._leftovers_lock = threading.Lock()
         self._keys: list[PublicKey] = []
         self._keys_at = -1.0
         self._keys_lock = threading.Lock()
@@ -102,7 +112,7 @@ class ReportService:
             writer = RemoteWriter(writer_address, writer_authkey)
         else:
             writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
-        return cls(config, db, writer, CiphertextStore(config.store_dir))
+        return cls(config, db, writer)
 
     def close(self) -> None:
         self.writer.close()
@@ -130,7 +140,110 @@ class ReportService:
             self._keys_at = -1.0
 
     def spool(self) -> EncryptingSpool:
-        return self.store.spool(self.recipients(), self.config.max_file_bytes)
+        return EncryptingSpool(
+            self.config.spool_dir, self.recipients(), self.config.max_file_bytes, self._ingest
+        )
+
+    def _command(self, name: str, args: tuple[Any, ...]) -> Any:
+        """A writer command; a full disk (in this process or the writer's) is StorageFull."""
+        try:
+            return self.writer.command(name, args)
+        except StorageFull:
+            raise
+        except Exception as exc:
+            if is_storage_full(exc):
+                raise StorageFull() from exc
+            raise
+
+    def _ingest(self, spool: EncryptingSpool) -> None:
+        """Copy a finished upload's ciphertext into the database, an unclaimed blob,
+        in batches of store.INGEST_BATCH chunks (bounded memory here and in the writer)."""
+        sha = hashlib.sha256()
+        first = 0
+        try:
+            for batch in store.read_chunks(spool.file, spool.size):
+                for data in batch:
+                    sha.update(data)
+                last = first + len(batch) >= -(-spool.size // store.CHUNK_BYTES)
+                self._command(
+                    "put_blob",
+                    (
+                        spool.item_id,
+                        first,
+                        batch,
+                        spool.size if last else None,
+                        sha.digest() if last else None,
+                    ),
+                )
+                first += len(batch)
+        except BaseException:
+            if first:
+                try:
+                    self._command("discard_uploads", ([spool.item_id],))
+                except Exception:  # noqa: BLE001 - retried later; the sweep is the backstop
+                    with self._leftovers_lock:
+                        self._leftovers.add(spool.item_id)
+            raise
+
+    def _discard_leftovers(self) -> None:
+        with self._leftovers_lock:
+            ids, self._leftovers = sorted(self._leftovers), set()
+        if not ids:
+            return
+        try:
+            self._command("discard_uploads", (ids,))
+        except Exception:  # noqa: BLE001 - next time
+            with self._leftovers_lock:
+                self._leftovers.update(ids)
+
+    def discard_uploads(self, ids: Iterable[str]) -> int:
+        """Delete uploads that no submission claimed (files kept for a form that
+        was never sent again, a refused request). Claimed ciphertexts are never
+        touched."""
+        wanted = [i for i in ids if i]
+        if not wanted:
+            return 0
+        deleted: int = self._command("discard_uploads", (wanted,))
+        return deleted
+
+    def unclaimed_uploads(self) -> set[str]:
+        """Ids of uploads in the database that no item has claimed (yet)."""
+        return store.unclaimed_ids(self.db.reader())
+
+    def sweep_unclaimed(self, keep: Collection[str] = frozenset()) -> int:
+        """Delete every unclaimed upload not in ``keep``, at once. Only safe when no
+        request can be between an upload and its submission (before any worker of
+        any server of the instance starts); else use :class:`UnclaimedSweeper`."""
+        doomed = self.unclaimed_uploads() - set(keep)
+        deleted = self.discard_uploads(sorted(doomed)) if doomed else 0
+        if deleted:
+            self._command("checkpoint", ())
+        return deleted
+
+    def housekeeping(self) -> bool:
+        """Once a day: VACUUM, so the database's pages follow the random keys again
+        and nothing of yesterday's arrival order is left (see commands.daily_vacuum).
+        True if it ran now. Submissions start it in the background after their own
+        write (:meth:`_after_write`); a server's master may call it periodically."""
+        day = self.today()
+        with self._housekeeping_lock:
+            if day == self._housekept or not self.config.daily_vacuum:
+                return False
+            self._housekept = day
+        try:
+            ran: bool = self._command("daily_vacuum", (day,))
+        except Exception as exc:  # noqa: BLE001 - never fail anything for this
+            log.warning("the daily VACUUM failed: %s", type(exc).__name__)
+            with self._housekeeping_lock:
+                self._housekept = ""
+            return False
+        return ran
+
+    def _after_write(self) -> None:
+        """After her write is committed: start the day's VACUUM if it is due, in a
+        thread, so that no woman's request waits for it."""
+        if self.config.daily_vacuum and self.today() != self._housekept:
+            threading.Thread(target=self.housekeeping, name="sesim-vacuum", daemon=True).start()
 
     # -- sources ---------------------------------------------------------------------------
     def find_source(self, lookup_id: str) -> models.Source | None:
@@ -144,9 +257,11 @@ class ReportService:
 
     def create_source(self, keys: SourceKeys, submission: Submission, channel: str = "web") -> str:
         """Create a source and her first submission in one transaction."""
+        self._discard_leftovers()
         records = [item_tuple(r) for r in self._seal(submission)]
         args = (keys.lookup_id, keys.public_key.raw, self.today(), channel, records)
-        source_id: str = self.writer.command("create_source", args)
+        source_id: str = self._command("create_source", args)
+        self._after_write()
         return source_id
 
     def rekey(self, source_id: str, keys: SourceKeys) -> None:
@@ -156,14 +271,19 @@ class ReportService:
             raise NotFound("source") from exc
 
     def add_submission(self, source_id: str, submission: Submission) -> list[str]:
+        """Store a later message and its files. Raises MissingBlob (nothing written)
+        if any of its uploads is gone, NotFound if she is."""
+        self._discard_leftovers()
         records = self._seal(submission)
         try:
-            ids: list[str] = self.writer.command(
+            ids: list[str] = self._command(
                 "insert_items", (source_id, self.today(), [item_tuple(r) for r in records])
             )
+        except MissingBlob:
+            raise
         except LookupError as exc:
-            self.store.delete(r.item_id for r in records if r.inline is None)
             raise NotFound("source") from exc
+        self._after_write()
         return ids
 
     def _seal(self, submission: Submission) -> list[models.NewItem]:
@@ -194,21 +314,33 @@ class ReportService:
         item_id = item_id or new_id()
         if len(ciphertext) <= self.config.inline_ciphertext_bytes:
             return models.NewItem(kind, len(ciphertext), item_id, inline=ciphertext, author=author)
-        self.store.write_bytes(item_id, ciphertext)
-        return models.NewItem(kind, len(ciphertext), item_id, author=author)
+        return models.NewItem(kind, len(ciphertext), item_id, author=author, blob=ciphertext)
 
     # -- items and replies -----------------------------------------------------------------
     def items(self, source_id: str) -> list[models.Item]:
         return models.items_of(self.db.reader(), source_id)
 
     def ciphertext(self, item: models.Item) -> bytes:
+        """A small item's whole ciphertext (use :meth:`open_ciphertext` to stream)."""
+        with self.open_ciphertext(item) as fh:
+            return fh.read()
+
+    def open_ciphertext(self, item: models.Item) -> io.BytesIO | BlobReader:
+        """An item's ciphertext as a readable stream, one chunk in memory at a time."""
+        conn = self.db.reader()
         if item.is_inline:
-            data = models.inline_ciphertext(self.db.reader(), item.id)
+            data = models.inline_ciphertext(conn, item.id)
             if data is None:
                 raise NotFound("item")
-            return data
-        with self.store.open(item.id) as fh:
-            return fh.read()
+            return io.BytesIO(data)
+        try:
+            return BlobReader(conn, item.id)
+        except FileNotFoundError as exc:
+            raise NotFound("item") from exc
+
+    def ciphertext_sha256(self, item: models.Item) -> str | None:
+        """The SHA-256 (hex) recorded when a blob was written; None for inline items."""
+        return None if item.is_inline else store.blob_sha256(self.db.reader(), item.id)
 
     def place_reply(self, source_id: str, text: str, lang: str, author: str) -> str:
         """Seal a reply to the source and to every reviewer, then store it."""
@@ -216,7 +348,7 @@ class ReportService:
         document = {"format": REPLY_FORMAT, "v": DOCUMENT_VERSION, "text": text, "lang": lang}
         recipients = [PublicKey(source.public_key), *self.recipients()]
         record = self._record("reply", encrypt_bytes(_dumps(document), recipients), author)
-        ids: list[str] = self.writer.command(
+        ids: list[str] = self._command(
             "insert_items", (source_id, self.today(), [item_tuple(record)])
         )
         return ids[0]
@@ -236,12 +368,13 @@ class ReportService:
             self.writer.command("mark_read", (source_id, item_ids))
 
     def delete_reply(self, source_id: str, item_id: str) -> None:
+        """Delete one of her replies: row and ciphertext (secure_delete, then the WAL
+        is checkpointed so no copy lingers there)."""
         try:
-            deleted, inline = self.writer.command("delete_item", (source_id, item_id, ("reply",)))
+            self._command("delete_item", (source_id, item_id, ("reply",)))
         except LookupError as exc:
             raise NotFound("item") from exc
-        if not inline:
-            self.store.delete([deleted])
+        self._command("checkpoint", ())
 
     def store_sealed_replies(self, replies: list[tuple[str, str, str, bytes]]) -> int:
         """Store replies sealed elsewhere (the workstation), as they are, all or none.
@@ -251,58 +384,88 @@ class ReportService:
         sealed to its source's key.
         """
         per_source: dict[str, list[models.NewItem]] = {}
-        written: list[str] = []
-        try:
-            for source_id, reply_id, author, ciphertext in replies:
-                record = self._record("reply", ciphertext, author, item_id=reply_id)
-                if record.inline is None:
-                    written.append(reply_id)
-                per_source.setdefault(source_id, []).append(record)
-            today = self.today()
-            batch = [(sid, today, [item_tuple(r) for r in rs]) for sid, rs in per_source.items()]
-            self.writer.command("store_replies", (batch,))
-        except BaseException:
-            self.store.delete(written)
-            raise
+        for source_id, reply_id, author, ciphertext in replies:
+            record = self._record("reply", ciphertext, author, item_id=reply_id)
+            per_source.setdefault(source_id, []).append(record)
+        today = self.today()
+        batch = [(sid, today, [item_tuple(r) for r in rs]) for sid, rs in per_source.items()]
+        self._command("store_replies", (batch,))
         return len(replies)
 
     def delete_items(self, source_id: str, item_ids: list[str]) -> int:
-        """Delete some of a source's items: rows go (secure_delete), files are wiped."""
-        deleted, files = self.writer.command("delete_items", (source_id, item_ids))
-        self.store.delete(files)
-        self.writer.command("checkpoint", ())
+        """Delete some of a source's items with their ciphertexts (secure_delete, then
+        a WAL checkpoint)."""
+        deleted, _ = self._command("delete_items", (source_id, item_ids))
+        self._command("checkpoint", ())
         return len(deleted)
 
     def delete_source(self, source_id: str) -> None:
         """Delete a source and everything of hers (staff decision, not a withdrawal)."""
         try:
-            files: list[str] = self.writer.command("delete_source", (source_id,))
+            self._command("delete_source", (source_id,))
         except LookupError as exc:
             raise NotFound("source") from exc
-        self.store.delete(files)
-        self.writer.command("checkpoint", ())
+        self._command("checkpoint", ())
 
     def withdraw(self, source_id: str) -> models.Retraction:
         """Delete everything she sent and her account; leave a notice for reviewers."""
         try:
-            fields, file_ids = self.writer.command("withdraw", (source_id, self.today()))
+            fields, _ = self._command("withdraw", (source_id, self.today()))
         except LookupError as exc:
             raise NotFound("source") from exc
-        self.store.delete(file_ids)
-        self.writer.command("checkpoint", ())
+        self._command("checkpoint", ())
         return models.Retraction(*fields)
 
     def decrypt_item_to(self, item: models.Item, private_key: PrivateKey, sink: Any) -> int:
         """Stream-decrypt one item (tests and the demo reviewer use this)."""
-        if item.is_inline:
-            plaintext = decrypt_bytes(self.ciphertext(item), private_key)
-            sink.write(plaintext)
-            return len(plaintext)
-        with self.store.open(item.id) as fh:
+        with self.open_ciphertext(item) as fh:
             return decrypt_stream(fh, sink, private_key)
 
-    def sweep_orphans(self, keep: set[str] | None = None) -> int:
-        return self.store.sweep(models.all_file_ids(self.db.reader()), keep)
+
+class UnclaimedSweeper:
+    """Deletes uploads nobody will claim, without racing the requests that will.
+
+    An upload is an unclaimed blob from the end of its part until its
+    submission's insert claims it at the end of the same request, or for as
+    long as a live session keeps it for a failed form. So a blob is deleted
+    only if it was unclaimed *and* not in ``keep`` at ``runs`` runs in a row
+    (two by default; the first run only marks). Call :meth:`run`
+    periodically with the ids every live session refers to
+    (``source_interface.uploads.pending_ids(data)`` of each). The time
+    between the first and the last of those runs must be longer than the
+    longest request: a form with several files holds the first ones
+    unclaimed while the later ones arrive, which over Tor can take minutes.
+    A refused submission is never acknowledged (her text is kept and she is
+    asked to attach the file again), but don't make her.
+
+    ``open_service`` is called for each run and the service closed after, so
+    no database connection stays open in the calling process (a server's
+    master forks its workers).
+    """
+
+    def __init__(self, open_service: Callable[[], ReportService], runs: int = 2) -> None:
+        if runs < 2:
+            raise ValueError("an upload must be seen unclaimed at two runs at least")
+        self._open_service = open_service
+        self._runs = runs
+        self._seen: dict[str, int] = {}
+
+    def run(self, keep: Collection[str] = frozenset()) -> int:
+        """One sweep; returns how many uploads it deleted."""
+        service = self._open_service()
+        try:
+            unclaimed = service.unclaimed_uploads() - set(keep)
+            seen = {i: self._seen.get(i, 0) + 1 for i in unclaimed}
+            doomed = sorted(i for i, n in seen.items() if n >= self._runs)
+            deleted = service.discard_uploads(doomed) if doomed else 0
+            if deleted:  # no copy of what was deleted lingers in the WAL
+                service.writer.command("checkpoint", ())
+        finally:
+            service.close()
+        for i in doomed:
+            del seen[i]
+        self._seen = seen
+        return deleted
 
 
 def _dumps(document: dict[str, Any]) -> bytes:

@@ -1,25 +1,52 @@
-"""Ciphertext storage: files under random ids, written encrypted as they stream in.
+"""Ciphertext storage: every ciphertext is chunked rows inside the SQLCipher database.
+
+A file per item would record the moment it arrived in its mtime and ctime
+(and in its folder's), which no one can set back; a seized disk would undo
+the days-only database. So a ciphertext too large to sit inline in its item
+row is a *blob*: a ``blobs`` row (random id, size, SHA-256, claimed or not)
+and its ``blob_chunks`` rows of :data:`CHUNK_BYTES`, keyed by the random id,
+in tables without rowids, so neither names, nor file times, nor row order say
+when anything came. An item and its ciphertext commit in one transaction.
 
 An upload is never held whole in memory and never touches disk as plaintext:
-:class:`EncryptingSpool` is handed to Werkzeug's multipart parser as the
-file object for each uploaded part, so every chunk the parser reads is
-encrypted (crypto envelope, 64 KiB chunks) and written straight to its final
-path. The database row that makes the file part of a case is written later by
-the group-commit writer; a file without a row (a crash in between, an
-abandoned form) is an orphan that :meth:`CiphertextStore.sweep` removes.
+:class:`EncryptingSpool` is handed to Werkzeug's multipart parser as the file
+object for each uploaded part, so every chunk the parser reads is encrypted
+(crypto envelope, 64 KiB chunks) into an anonymous ``O_TMPFILE`` file in the
+instance's ``spool/`` folder: no name, no directory entry, no time changed
+anywhere, and the kernel frees it if the process dies. When the part ends the
+ciphertext is copied into the database in bounded batches through the writer
+as an *unclaimed* blob; the submission's insert claims it in the transaction
+that writes its item, and refuses (:class:`~securedrop_like.errors.MissingBlob`)
+if it is gone. Unclaimed blobs that nothing refers to are swept (see
+``service.UnclaimedSweeper``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import logging
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crypto import EnvelopeWriter, PublicKey
 
+from .errors import MissingBlob
+
+Connection = Any  # sqlcipher3 ships no type information
+
+# Rows of this size: large enough that a blob is few rows, small enough that a
+# reader holds one at a time (see bench/export.py for what this costs).
+CHUNK_BYTES = 256 * 1024
+# Chunks sent to the writer per command while an upload is copied in.
+INGEST_BATCH = 4
+WRITER_CACHE_KIB = 16 * 1024
 _WIPE_CHUNK = 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
@@ -31,20 +58,13 @@ def _is_id(name: str) -> bool:
     return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def wipe_file(path: Path) -> bool:
     """Overwrite a file with zeros, fsync, then unlink it. Returns False if absent.
 
-    On journalling or copy-on-write file systems and on SSDs the old blocks may
-    survive elsewhere; the data is ciphertext anyway, so this is one more layer,
-    not the guarantee.
+    Used only to move the ciphertext files of older versions into the
+    database. On journalling or copy-on-write file systems and on SSDs the old
+    blocks may survive elsewhere; the data is ciphertext anyway, so this is
+    one more layer, not the guarantee.
     """
     try:
         fd = os.open(path, os.O_WRONLY)
@@ -62,92 +82,238 @@ def wipe_file(path: Path) -> bool:
     return True
 
 
-class CiphertextStore:
-    """Ciphertext files under ``root/<2 hex>/<id>``."""
+# -- SQL (write functions run inside the writer's transaction) --------------------------
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
-    def path_for(self, item_id: str) -> Path:
-        if not _is_id(item_id):
-            raise ValueError("not a store id")
-        return self.root / item_id[:2] / item_id
+def put_chunks(
+    conn: Connection,
+    blob_id: str,
+    first: int,
+    chunks: Sequence[bytes],
+    size: int | None,
+    sha256: bytes | None,
+) -> None:
+    """Append chunks ``first, first+1, …`` to an unclaimed blob (created with chunk 0);
+    ``size`` and ``sha256`` are given with the last batch, which completes it."""
+    if not _is_id(blob_id):
+        raise ValueError("not a blob id")
+    if first == 0:
+        # The writer's page cache: SQLite's default (2 MiB) makes each 1 MiB batch
+        # spill and re-read pages; this triples the rate (bench: 200 MB upload).
+        conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB:d}")
+        conn.execute(
+            "INSERT INTO blobs (id, size, sha256, claimed) VALUES (?, NULL, NULL, 0)", (blob_id,)
+        )
+    elif (
+        conn.execute(
+            "SELECT 1 FROM blobs WHERE id = ? AND claimed = 0 AND size IS NULL", (blob_id,)
+        ).fetchone()
+        is None
+    ):
+        raise MissingBlob([blob_id])
+    conn.executemany(
+        "INSERT INTO blob_chunks (blob_id, n, data) VALUES (?, ?, ?)",
+        [(blob_id, first + k, data) for k, data in enumerate(chunks)],
+    )
+    if size is not None:
+        conn.execute("UPDATE blobs SET size = ?, sha256 = ? WHERE id = ?", (size, sha256, blob_id))
 
-    def spool(self, recipients: Sequence[PublicKey], max_plain_bytes: int) -> EncryptingSpool:
-        return EncryptingSpool(self, recipients, max_plain_bytes)
 
-    def write_bytes(self, item_id: str, ciphertext: bytes) -> None:
-        path = self.path_for(item_id)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(ciphertext)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _fsync_dir(path.parent)
+def insert_blob(conn: Connection, blob_id: str, data: bytes, claimed: bool = True) -> None:
+    """A whole ciphertext held in memory (a sealed report or reply), as one blob."""
+    conn.execute(
+        "INSERT INTO blobs (id, size, sha256, claimed) VALUES (?, ?, ?, ?)",
+        (blob_id, len(data), hashlib.sha256(data).digest(), int(claimed)),
+    )
+    view = memoryview(data)
+    conn.executemany(
+        "INSERT INTO blob_chunks (blob_id, n, data) VALUES (?, ?, ?)",
+        [
+            (blob_id, n, bytes(view[start : start + CHUNK_BYTES]))
+            for n, start in enumerate(range(0, max(len(data), 1), CHUNK_BYTES))
+        ],
+    )
 
-    def open(self, item_id: str) -> BinaryIO:
-        return self.path_for(item_id).open("rb")
 
-    def size(self, item_id: str) -> int:
-        return self.path_for(item_id).stat().st_size
+def claim(conn: Connection, wanted: dict[str, int]) -> list[str]:
+    """Mark complete unclaimed blobs (id -> expected size) as claimed; returns the ids
+    that are missing, incomplete, already claimed or of another size (then none is
+    claimed)."""
+    if not wanted:
+        return []
+    ids = list(wanted)
+    marks = ", ".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT id, size FROM blobs WHERE claimed = 0 AND size IS NOT NULL AND id IN ({marks})",  # noqa: S608
+        ids,
+    ).fetchall()
+    found = {r[0]: r[1] for r in rows}
+    missing = [i for i in ids if found.get(i) != wanted[i]]
+    if missing:
+        return missing
+    conn.execute(f"UPDATE blobs SET claimed = 1 WHERE id IN ({marks})", ids)  # noqa: S608
+    return []
 
-    def delete(self, item_ids: Iterable[str]) -> int:
-        return sum(1 for item_id in item_ids if wipe_file(self.path_for(item_id)))
 
-    def ids(self) -> Iterator[str]:
-        """Ids of the ciphertext files in the store (anything else there is ignored)."""
-        if not self.root.exists():
-            return
-        for sub in self.root.iterdir():
-            if sub.is_dir() and len(sub.name) == 2:
-                for entry in sub.iterdir():
-                    if _is_id(entry.name) and entry.name.startswith(sub.name):
-                        yield entry.name
+def delete_blobs(conn: Connection, ids: Iterable[str]) -> int:
+    """Delete blobs and their chunks (``secure_delete`` zeroes the freed pages)."""
+    gone = 0
+    for blob_id in ids:
+        conn.execute("DELETE FROM blob_chunks WHERE blob_id = ?", (blob_id,))
+        gone += conn.execute("DELETE FROM blobs WHERE id = ?", (blob_id,)).rowcount
+    return int(gone)
 
-    def sweep(self, known: set[str], keep: set[str] | None = None) -> int:
-        """Wipe every file that no database row (nor ``keep``) refers to."""
-        keep = keep or set()
-        orphans = [i for i in self.ids() if i not in known and i not in keep]
-        return self.delete(orphans)
+
+def delete_unclaimed(conn: Connection, ids: Iterable[str]) -> int:
+    """Delete those of ``ids`` that are still unclaimed (never an item's ciphertext)."""
+    doomed = [
+        i
+        for i in ids
+        if conn.execute("SELECT 1 FROM blobs WHERE id = ? AND claimed = 0", (i,)).fetchone()
+    ]
+    return delete_blobs(conn, doomed)
+
+
+def unclaimed_ids(conn: Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT id FROM blobs WHERE claimed = 0").fetchall()}
+
+
+def blob_sha256(conn: Connection, blob_id: str) -> str | None:
+    row = conn.execute("SELECT sha256 FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+    return bytes(row[0]).hex() if row and row[0] is not None else None
+
+
+class BlobReader:
+    """A blob read chunk by chunk: one chunk in memory at a time."""
+
+    def __init__(self, conn: Connection, blob_id: str) -> None:
+        row = conn.execute("SELECT size FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+        if row is None or row[0] is None:
+            raise FileNotFoundError("no such ciphertext")
+        self._conn = conn
+        self.blob_id = blob_id
+        self.size = int(row[0])
+        self._n = 0
+        self._buffer = b""
+        self._offset = 0
+        self._closed = False
+
+    def _next_chunk(self) -> bool:
+        row = self._conn.execute(
+            "SELECT data FROM blob_chunks WHERE blob_id = ? AND n = ?", (self.blob_id, self._n)
+        ).fetchone()
+        if row is None:
+            return False
+        self._n += 1
+        self._buffer = bytes(row[0])
+        self._offset = 0
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._closed:
+            raise ValueError("read from a closed blob")
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(CHUNK_BYTES), b""))
+        if self._offset >= len(self._buffer) and not self._next_chunk():
+            return b""
+        piece = self._buffer[self._offset : self._offset + size]
+        self._offset += len(piece)
+        return piece
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._buffer = b""
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- uploads ---------------------------------------------------------------------------
+
+
+def _anonymous_file(folder: Path) -> BinaryIO:
+    """A file with no name in ``folder`` (O_TMPFILE); where the file system cannot,
+    one unlinked at once."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        path = folder / new_id()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        path.unlink()
+    return os.fdopen(fd, "w+b")
+
+
+Ingest = Callable[["EncryptingSpool"], None]
 
 
 class EncryptingSpool:
-    """A write-only file object that encrypts into the store as it is written.
+    """A write-only file object that encrypts an upload as it is written.
 
     Werkzeug calls ``write`` for every chunk of an uploaded part and
-    ``seek(0)`` when the part ends; we take that as the end of the file and
-    finish the envelope. Bytes beyond ``max_plain_bytes`` are not kept: the
-    spool records ``too_large`` so the view can say so while keeping the rest
-    of what she typed, and the partial ciphertext is wiped.
+    ``seek(0)`` when the part ends; we take that as the end of the file, finish
+    the envelope and hand the ciphertext to ``ingest``, which copies it into
+    the database as an unclaimed blob with id :attr:`item_id`. Bytes beyond
+    ``max_plain_bytes`` are not kept: the spool records ``too_large`` so the
+    view can say so while keeping the rest of what she typed. A write that
+    fails (a full disk) sets ``failed``; nothing is raised into the parser,
+    so the form's text still arrives.
     """
 
     def __init__(
-        self, store: CiphertextStore, recipients: Sequence[PublicKey], max_plain_bytes: int
+        self,
+        folder: Path,
+        recipients: Sequence[PublicKey],
+        max_plain_bytes: int,
+        ingest: Ingest,
     ) -> None:
-        self.store = store
         self.item_id = new_id()
-        self.path = store.path_for(self.item_id)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._fh: BinaryIO | None = os.fdopen(fd, "wb")
-        self._envelope: EnvelopeWriter | None = EnvelopeWriter(self._fh, recipients)
         self.max_plain_bytes = max_plain_bytes
         self.plain_size = 0
         self.size = 0
+        self.sha256 = b""
         self.too_large = False
+        self.failed = False
         self.finished = False
         self.discarded = False
+        self.ingested = False
+        self._ingest = ingest
+        self._envelope: EnvelopeWriter | None = None
+        self._fh: BinaryIO | None = None
+        try:
+            self._fh = _anonymous_file(folder)
+            self._envelope = EnvelopeWriter(self._fh, recipients)
+        except OSError:
+            self._fail()
+
+    @property
+    def file(self) -> BinaryIO:
+        """The finished ciphertext (for ``ingest``)."""
+        if self._fh is None:
+            raise ValueError("the spool is closed")
+        return self._fh
 
     # -- the file-object protocol Werkzeug uses ---------------------------------
     def write(self, data: bytes) -> int:
-        if self.too_large or self._envelope is None:
+        if self.too_large or self.failed or self._envelope is None:
             return len(data)
         if self.plain_size + len(data) > self.max_plain_bytes:
             self.too_large = True
-            self._abort()
+            self._drop()
             return len(data)
-        self._envelope.write(data)
+        try:
+            self._envelope.write(data)
+        except OSError:
+            self._fail()
+            return len(data)
         self.plain_size += len(data)
         return len(data)
 
@@ -175,37 +341,131 @@ class EncryptingSpool:
         return None
 
     def close(self) -> None:
-        """Closing an unfinished spool wipes what it had written."""
-        if self._fh is not None and not self.finished:
-            self._abort()
+        """Closing drops the anonymous file (the kernel frees it)."""
+        self._drop()
 
     # -- our own ----------------------------------------------------------------
     def finish(self) -> None:
+        """End the envelope and copy the ciphertext into the database. An empty
+        part (a form sent with no file chosen) is not copied unless
+        :meth:`ingest_now` is called: most forms carry one."""
         if self.finished or self._envelope is None or self._fh is None:
             return
-        self._envelope.close()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self.size = self._fh.tell()
-        self._fh.close()
-        self._fh = None
+        try:
+            self._envelope.close()
+            self._fh.flush()
+            self.size = self._fh.tell()
+        except OSError:
+            self._fail()
+            return
         self._envelope = None
-        _fsync_dir(self.path.parent)
         self.finished = True
+        if self.plain_size:
+            self.ingest_now()
 
-    def _abort(self) -> None:
+    def ingest_now(self) -> None:
+        if self.ingested or not self.finished or self._fh is None:
+            return
+        try:
+            self._ingest(self)
+        except Exception as exc:  # noqa: BLE001 - the view says "could not save"
+            log.warning("an upload could not be stored: %s", type(exc).__name__)
+            self._fail()
+            return
+        self.ingested = True
+        self._drop()
+
+    def _fail(self) -> None:
+        self.failed = True
+        self._drop()
+
+    def _drop(self) -> None:
         self._envelope = None
         if self._fh is not None:
-            self._fh.close()
+            with contextlib.suppress(OSError):
+                self._fh.close()
             self._fh = None
-        wipe_file(self.path)
-        self.discarded = True
 
     def discard(self) -> None:
-        """Wipe the ciphertext (an abandoned or refused upload)."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._envelope = None
-        wipe_file(self.path)
+        """Forget the upload (abandoned or refused). An ingested blob stays
+        unclaimed and is deleted by the caller or the sweep."""
+        self._drop()
         self.discarded = True
+
+
+def read_chunks(fh: BinaryIO, size: int) -> Iterator[list[bytes]]:
+    """A finished spool's ciphertext from its start, in batches for the writer."""
+    fh.seek(0)
+    remaining = size
+    batch: list[bytes] = []
+    while remaining > 0:
+        data = fh.read(min(CHUNK_BYTES, remaining))
+        if not data:
+            raise OSError("the spooled ciphertext is shorter than written")
+        remaining -= len(data)
+        batch.append(data)
+        if len(batch) == INGEST_BATCH or remaining == 0:
+            yield batch
+            batch = []
+
+
+# -- files of older versions -----------------------------------------------------------
+
+
+def import_legacy_files(conn: Connection, store_dir: Path) -> int:
+    """Move the ciphertext files of versions before schema 3 (``store/<2 hex>/<id>``)
+    into the database, wipe each once committed, then remove the empty tree.
+
+    Each file is its own transaction, so a crash loses nothing: a file whose
+    blob already exists is simply wiped on the next run. A file no item refers
+    to (an orphan of the old design) is wiped without being imported.
+    """
+    if not store_dir.is_dir():
+        return 0
+    moved = 0
+    for sub in sorted(p for p in store_dir.iterdir() if p.is_dir()):
+        for path in sorted(sub.iterdir()):
+            if not (_is_id(path.name) and path.name.startswith(sub.name) and path.is_file()):
+                continue
+            item_id = path.name
+            wanted = conn.execute(
+                "SELECT 1 FROM items WHERE id = ? AND inline IS NULL", (item_id,)
+            ).fetchone()
+            exists = conn.execute("SELECT 1 FROM blobs WHERE id = ?", (item_id,)).fetchone()
+            if wanted and not exists:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    _import_file(conn, item_id, path)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                moved += 1
+            wipe_file(path)
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        store_dir.rmdir()
+    if moved:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return moved
+
+
+def _import_file(conn: Connection, item_id: str, path: Path) -> None:
+    sha = hashlib.sha256()
+    size = 0
+    n = 0
+    conn.execute(
+        "INSERT INTO blobs (id, size, sha256, claimed) VALUES (?, NULL, NULL, 1)", (item_id,)
+    )
+    with path.open("rb") as fh:
+        while data := fh.read(CHUNK_BYTES):
+            sha.update(data)
+            size += len(data)
+            conn.execute(
+                "INSERT INTO blob_chunks (blob_id, n, data) VALUES (?, ?, ?)", (item_id, n, data)
+            )
+            n += 1
+    conn.execute(
+        "UPDATE blobs SET size = ?, sha256 = ? WHERE id = ?", (size, sha.digest(), item_id)
+    )

@@ -11,7 +11,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from securedrop_like.errors import Busy, NotFound, NotReady
+from securedrop_like.errors import Busy, NotFound, NotReady, StorageFull
 from securedrop_like.i18n import gettext as _
 from securedrop_like.security import CSRFError
 
@@ -51,6 +51,15 @@ def init_errors(app: Flask) -> None:
             503,
             _("Not ready yet"),
             _("This service cannot receive reports yet. Please come back later."),
+        )
+
+    @app.errorhandler(StorageFull)
+    def storage_full(exc: StorageFull) -> tuple[str, int]:
+        # The forms that take her text catch this themselves and keep it.
+        return _page(
+            503,
+            _("Something went wrong"),
+            _("We could not save this. Nothing was sent. Please try again later."),
         )
 
     @app.errorhandler(NotFound)

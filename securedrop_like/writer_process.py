@@ -34,6 +34,7 @@ from typing import Any
 from . import commands
 from .config import Config
 from .db import Database
+from .errors import MissingBlob, StorageFull, is_storage_full
 from .writer import GroupCommitWriter, _Job
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,10 @@ class RemoteWriter:
             raise WriterUnavailable("the writer process is not answering") from exc
         if status == "ok":
             return value
+        if status == "missing":
+            raise MissingBlob(value)
+        if status == "full":
+            raise StorageFull()
         if status == "lookup":
             raise LookupError(value)
         raise WriterFailed(value)
@@ -169,6 +174,10 @@ class RemoteWriter:
 def _outcome(job: _Job[Any]) -> bytes:
     if job.error is None:
         return marshal.dumps(("ok", job.result))
+    if isinstance(job.error, MissingBlob):
+        return marshal.dumps(("missing", list(job.error.ids)))
+    if is_storage_full(job.error):
+        return marshal.dumps(("full", ""))
     if isinstance(job.error, LookupError):
         return marshal.dumps(("lookup", "not found"))
     # The type only: a message could carry data.

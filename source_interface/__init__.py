@@ -57,7 +57,10 @@ def session_discarder(service: ReportService) -> Callable[[dict[str, Any]], None
     """
 
     def on_discard(data: dict[str, Any]) -> None:
-        service.store.delete(uploads.pending_ids(data))
+        try:
+            service.discard_uploads(uploads.pending_ids(data))
+        except Exception:  # noqa: BLE001 - what is left, the sweep deletes later
+            log.warning("kept files of an ended session are left for the sweep")
 
     return on_discard
 
@@ -109,11 +112,9 @@ def create_app(
     )
     deriver = Deriver(config, shared.derivations if shared else None)
     app.extensions["sesim"] = Services(svc, deriver, store)
-    # Sessions start empty after a restart, so any upload not in the database
-    # belongs to nobody: wipe it.
-    swept = svc.sweep_orphans()
-    if swept:
-        log.info("wiped %d orphaned upload(s)", swept)
+    # No sweep here: a worker (re)starting must not delete another worker's
+    # upload in flight or the files a live session keeps. The server's master
+    # sweeps (service.UnclaimedSweeper), sparing what sessions refer to.
 
     init_i18n(app)
     init_security(app)

@@ -3,16 +3,19 @@
 :class:`SourceRequest` hands the multipart parser an
 :class:`~securedrop_like.store.EncryptingSpool` for every file part, so a file
 is ciphertext from its first byte on disk and memory stays bounded by the
-envelope's chunk size. When a form fails a check, the finished ciphertexts are
-kept for her (listed in her session, which lives in memory only) so that she
-need not attach them again; they are wiped when the session ends.
+envelope's chunk size; when the part ends its ciphertext is an unclaimed blob
+in the database. When a form fails a check, the finished uploads are kept for
+her (listed in her session, which lives in memory only) so that she need not
+attach them again — at most :data:`MAX_KEPT` of them, within
+:data:`MAX_KEPT_BYTES` of session data; they are deleted when the session ends.
 """
 
 from __future__ import annotations
 
+import json
 from typing import IO, Any, cast
 
-from flask import Request, current_app, session
+from flask import Request, current_app, request, session
 
 from securedrop_like.i18n import gettext as _
 from securedrop_like.multipart import FastFormDataParser
@@ -21,6 +24,10 @@ from securedrop_like.store import EncryptingSpool
 
 PENDING_KEY = "pending_files"
 MAX_NAME = 200
+# A session is one 8 KiB slot (shared_sessions.SLOT_BYTES): the kept files'
+# entries may take at most this much of it, and there are at most MAX_KEPT.
+MAX_KEPT = 20
+MAX_KEPT_BYTES = 4096
 
 
 class SourceRequest(Request):
@@ -69,8 +76,13 @@ def collect(request: Request) -> tuple[list[Attachment], list[str]]:
                 )
             )
             continue
+        if spool.failed:
+            continue  # see storage_failed()
         if not spool.finished or (spool.plain_size == 0 and not storage.filename):
             spool.discard()
+            continue
+        spool.ingest_now()  # an empty file she chose on purpose
+        if spool.failed:
             continue
         spool.claimed = True  # type: ignore[attr-defined]
         attachments.append(
@@ -81,12 +93,59 @@ def collect(request: Request) -> tuple[list[Attachment], list[str]]:
     return attachments, errors
 
 
-def keep_pending(attachments: list[Attachment]) -> None:
-    """Remember finished uploads in her session for when she sends the form again."""
-    if attachments:
-        kept = list(session.get(PENDING_KEY, []))
-        kept.extend(_to_dict(a) for a in attachments)
-        session[PENDING_KEY] = kept
+def storage_failed(req: Request | None = None) -> bool:
+    """Whether an upload of this request could not be saved (a full disk)."""
+    return any(s.failed for s in getattr(req or request, "spools", []))
+
+
+def keep_pending(attachments: list[Attachment]) -> list[str]:
+    """Remember finished uploads in her session for when she sends the form again.
+
+    Keeps at most :data:`MAX_KEPT` files within :data:`MAX_KEPT_BYTES`; the
+    others are deleted at once. Returns the names of those not kept, for the
+    view to tell her.
+    """
+    if not attachments:
+        return []
+    kept = list(session.get(PENDING_KEY, []))
+    dropped: list[Attachment] = []
+    for attachment in attachments:
+        entry = _to_dict(attachment)
+        if len(kept) < MAX_KEPT and _size(kept + [entry]) <= MAX_KEPT_BYTES:
+            kept.append(entry)
+        else:
+            dropped.append(attachment)
+    session[PENDING_KEY] = kept
+    if dropped:
+        _discard([a.item_id for a in dropped])
+    return [a.name for a in dropped]
+
+
+def not_kept_message(names: list[str]) -> str:
+    return _(
+        "These files were not kept, because too many files are already waiting: "
+        "%(names)s. Please attach them again when you send the form.",
+        names=", ".join(f"“{n}”" for n in names),
+    )
+
+
+def forget_pending(ids: list[str]) -> None:
+    """Drop some kept files from her session (they are gone from the database)."""
+    if PENDING_KEY in session:
+        missing = set(ids)
+        session[PENDING_KEY] = [d for d in session[PENDING_KEY] if d["item_id"] not in missing]
+
+
+def _size(entries: list[dict[str, Any]]) -> int:
+    return len(json.dumps(entries, separators=(",", ":")))
+
+
+def _discard(ids: list[str]) -> None:
+    if ids:
+        try:
+            current_app.extensions["sesim"].service.discard_uploads(ids)
+        except Exception:  # noqa: BLE001 - the sweep deletes them later
+            return
 
 
 def take_pending() -> list[Attachment]:
@@ -99,11 +158,15 @@ def pending() -> list[Attachment]:
     return [Attachment(**d) for d in session.get(PENDING_KEY, [])]
 
 
-def discard_unclaimed(request: Request) -> None:
-    """After every request: wipe uploads that no view took (a refused request)."""
-    for spool in getattr(request, "spools", []):
+def discard_unclaimed(req: Request) -> None:
+    """After every request: delete uploads that no view took (a refused request)."""
+    ids = []
+    for spool in getattr(req, "spools", []):
         if not getattr(spool, "claimed", False) and not spool.discarded:
             spool.discard()
+            if spool.ingested:
+                ids.append(spool.item_id)
+    _discard(ids)
 
 
 def pending_ids(data: dict[str, Any]) -> list[str]:

@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 
 from crypto import PrivateKey
 from securedrop_like import codenames, geo, taxonomy
-from securedrop_like.errors import BadCodename, Busy, NotFound
+from securedrop_like.errors import BadCodename, Busy, MissingBlob, NotFound, StorageFull
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 from securedrop_like.security import csrf_failed, csrf_soft
-from securedrop_like.service import Submission
+from securedrop_like.service import Attachment, Submission
 from securedrop_like.sessions import ServerSession, server_session
 
 from . import forms, uploads
@@ -76,6 +76,36 @@ def _expired_message() -> str:
     )
 
 
+def _could_not_save() -> str:
+    return _("We could not save this. Nothing was sent. Please try again later.")
+
+
+def _keep(attachments: list[Attachment], errors: dict[str, str]) -> None:
+    """Keep her finished uploads for the next try; say which could not be kept."""
+    not_kept = uploads.keep_pending(attachments)
+    if not_kept:
+        errors["files"] = " ".join(
+            filter(None, [errors.get("files"), uploads.not_kept_message(not_kept)])
+        )
+
+
+def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str]) -> int:
+    """A submission the database refused as a whole: keep what can be kept, say why."""
+    if isinstance(exc, MissingBlob):
+        missing = set(exc.ids)
+        _keep([f for f in files if f.item_id not in missing], errors)
+        names = ", ".join(f"“{f.name}”" for f in files if f.item_id in missing)
+        errors["form"] = _(
+            "A file you attached was lost on our side: %(names)s. Nothing was sent. "
+            "Please attach it again and press Send.",
+            names=names,
+        )
+        return 400
+    _keep(files, errors)
+    errors["form"] = _could_not_save()
+    return 503
+
+
 @bp.get("/")
 def index() -> str:
     return render_template("index.html")
@@ -117,8 +147,12 @@ def report() -> Any:
         result.errors["form"] = _expired_message()
     if file_errors:
         result.errors["files"] = " ".join(file_errors)
+    if uploads.storage_failed():
+        _keep(attachments, result.errors)
+        result.errors["form"] = _could_not_save()
+        return _render_report(result.values, result.errors, 503)
     if not result.ok:
-        uploads.keep_pending(attachments)
+        _keep(attachments, result.errors)
         return _render_report(result.values, result.errors, 400)
     services = _services()
     codename = codenames.generate_codename()
@@ -128,7 +162,7 @@ def report() -> Any:
         # that her codename can always be kept for her.
         sess = _start_log_in()
     except Busy:
-        uploads.keep_pending(attachments)
+        _keep(attachments, result.errors)
         result.errors["form"] = _(
             "Many people are sending reports right now. Nothing is lost: "
             "please wait a minute and press Send again."
@@ -137,7 +171,11 @@ def report() -> Any:
     document = dict(result.document, lang=current_language(), channel="web")
     files = uploads.take_pending() + attachments
     _keep_only_language(sess)
-    source_id = services.service.create_source(keys, Submission("report", document, files))
+    try:
+        source_id = services.service.create_source(keys, Submission("report", document, files))
+    except (MissingBlob, StorageFull) as exc:
+        status = _refused(exc, files, result.errors)
+        return _render_report(result.values, result.errors, status)
     _log_in(sess, keys.private_key, source_id)
     sess.seal(FRESH_CODENAME, codename.encode())
     sess[MAY_REKEY] = True
@@ -391,11 +429,15 @@ def add_message() -> Any:
         result.errors["form"] = _expired_message()
     if file_errors:
         result.errors["files"] = " ".join(file_errors)
+    if uploads.storage_failed():
+        _keep(attachments, result.errors)
+        result.errors["form"] = _could_not_save()
+        return _render_case(result.values, result.errors, 503)
     kept = uploads.pending()
     if result.ok and not result.document["text"] and not attachments and not kept:
         result.errors["message"] = _("Please write a message or choose a file.")
     if not result.ok:
-        uploads.keep_pending(attachments)
+        _keep(attachments, result.errors)
         return _render_case(result.values, result.errors, 400)
     document = dict(result.document, lang=session.get("lang") or config.default_locale)
     files = uploads.take_pending() + attachments
@@ -403,6 +445,9 @@ def add_message() -> Any:
         _services().service.add_submission(
             session[SOURCE_KEY], Submission("message", document, files)
         )
+    except (MissingBlob, StorageFull) as exc:
+        status = _refused(exc, files, result.errors)
+        return _render_case(result.values, result.errors, status)
     except NotFound:
         session.end()  # type: ignore[attr-defined]
         return _see_other("source.login")

@@ -24,7 +24,8 @@ def _sources(app: Flask) -> int:
 
 
 def _store_files(app: Flask) -> list[str]:
-    return list(app.extensions["sesim"].service.store.ids())
+    """Ids of the uploads in the database that no item has claimed."""
+    return sorted(app.extensions["sesim"].service.unclaimed_uploads())
 
 
 def test_empty_report_is_refused_politely_in_azerbaijani(app: Flask, source: SourceBrowser) -> None:
@@ -130,6 +131,7 @@ def test_too_large_file_is_refused_and_the_rest_is_kept(small_files_app: Flask) 
     kept = _store_files(small_files_app)
     assert len(kept) == 1
     again = source.report("My text stays.")
+    assert _store_files(small_files_app) == []  # claimed
     assert again.status_code == 200
     service = small_files_app.extensions["sesim"].service
     source_id = small_files_app.extensions["sesim"].sessions.live_data()[0]["source_id"]
@@ -137,7 +139,7 @@ def test_too_large_file_is_refused_and_the_rest_is_kept(small_files_app: Flask) 
     assert ("file", kept[0]) in kinds
 
 
-def test_files_kept_for_a_session_are_wiped_when_it_ends(small_files_app: Flask) -> None:
+def test_files_kept_for_a_session_are_deleted_when_it_ends(small_files_app: Flask) -> None:
     source = SourceBrowser(small_files_app.test_client())
     source.report("", files=[(b"small", "small.txt")])
     assert len(_store_files(small_files_app)) == 1

@@ -8,8 +8,9 @@ from securedrop_like.sessions import COOKIE_NAME
 from tests.conftest import Instance, SourceBrowser
 
 
-def _stored_files(instance: Instance) -> list[str]:
-    return sorted(p.name for p in instance.config.store_dir.rglob("*") if p.is_file())
+def _kept_files(app: Flask) -> set[str]:
+    """Uploads in the database that no submission has claimed: the files kept for her."""
+    return app.extensions["sesim"].service.unclaimed_uploads()  # type: ignore[no-any-return]
 
 
 def test_quick_exit_ends_her_session_and_wipes_what_it_kept(
@@ -20,8 +21,11 @@ def test_quick_exit_ends_her_session_and_wipes_what_it_kept(
     # A failed message keeps her file for her session (encrypted).
     failed = source.send_message("x" * (instance.config.max_text_chars + 1), [(b"y" * 3000, "a")])
     assert failed.status_code == 400
-    kept = _stored_files(instance)
+    kept = _kept_files(app)
     assert kept, "the failed form kept her file"
+    service = app.extensions["sesim"].service
+    items = service.db.reader().execute("SELECT count(*) FROM items").fetchone()[0]
+    assert items == 1  # her report
     before = len(store)
 
     response = source.client.get("/exit")
@@ -35,7 +39,8 @@ def test_quick_exit_ends_her_session_and_wipes_what_it_kept(
     assert len(store) == before - 1
     assert not any(d.get("source_id") for d in store.live_data())
     # The files her session kept are wiped; her sent report and file stay stored.
-    assert len(_stored_files(instance)) == len(kept) - 1
+    assert _kept_files(app) == set()
+    assert service.db.reader().execute("SELECT count(*) FROM items").fetchone()[0] == items
     # A stale page asks for the codename again.
     case = source.client.get("/case")
     assert case.status_code == 303 and case.headers["Location"].endswith("/login")

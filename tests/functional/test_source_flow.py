@@ -107,7 +107,8 @@ def test_message_reply_delete_and_withdraw(
     assert "We can help you" not in source.case()
 
     file_ids = [i.id for i in service.items(source_id) if not i.is_inline]
-    assert file_ids and all(service.store.path_for(f).exists() for f in file_ids)
+    blob_ids = "SELECT id FROM blobs"
+    assert file_ids and set(file_ids) <= {r[0] for r in service.db.reader().execute(blob_ids)}
     confirm = source.client.post("/case/withdraw", data={"csrf_token": source.token("/case")})
     assert confirm.status_code == 400  # the box was not ticked: nothing deleted
     assert service.items(source_id)
@@ -116,7 +117,7 @@ def test_message_reply_delete_and_withdraw(
     )
     assert done.status_code == 200
     assert service.items(source_id) == []
-    assert not any(service.store.path_for(f).exists() for f in file_ids)
+    assert service.db.reader().execute(blob_ids).fetchall() == []
     from securedrop_like import models
 
     retractions = models.retractions(service.db.reader())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,8 +42,13 @@ def _new_source(app: Flask, text: str, **kwargs: Any) -> tuple[str, SourceBrowse
     return new, browser
 
 
-def _store_files(instance: Instance) -> set[Path]:
-    return {p for p in (instance.home / "store").rglob("*") if p.is_file()}
+def _store_files(instance: Instance) -> set[str]:
+    """Ids of the ciphertexts stored as blobs (chunked rows)."""
+    conn = _conn(instance)
+    try:
+        return {r[0] for r in conn.execute("SELECT id FROM blobs").fetchall()}
+    finally:
+        conn.close()
 
 
 def test_deleting_items_asks_first_then_wipes_rows_and_files(
@@ -65,7 +69,7 @@ def test_deleting_items_asks_first_then_wipes_rows_and_files(
     assert done.status_code == 303 and "done=deleted" in done.headers["Location"]
     assert models.item_of(conn, source_id, big.id) is None
     assert [i.kind for i in models.items_of(conn, source_id)] == ["report"]
-    assert not _store_files(instance)  # the file was wiped
+    assert not _store_files(instance)  # the ciphertext went with the row
     nothing = _post(client, f"/sources/{source_id}/items/delete", item="f" * 32, confirm="1")
     assert "nothing_selected" in nothing.headers["Location"]
     conn.close()

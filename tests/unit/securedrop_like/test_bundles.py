@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import PrivateKey, decrypt_bytes, encrypt_bytes
-from securedrop_like import bundles, models
+from securedrop_like import bundles, db, models
+from securedrop_like import store as blob_store
 from securedrop_like.bundles import (
     BLOCK_SIZE,
     BundleError,
@@ -34,7 +35,8 @@ from securedrop_like.bundles import (
     write_replies,
 )
 from securedrop_like.errors import SesimError
-from securedrop_like.store import CiphertextStore, new_id
+from securedrop_like.store import BlobReader, new_id
+from tests.conftest import Instance
 
 DATA = Path(__file__).parent / "data" / "bundles"
 DAY = "2024-05-28"
@@ -197,23 +199,35 @@ def test_known_answer_replies_read_and_are_rewritten_byte_for_byte() -> None:
     assert sink.getvalue() == kat
 
 
-def test_real_envelopes_from_the_store_survive_export_and_decrypt(tmp_path: Path) -> None:
-    store = CiphertextStore(tmp_path / "store")
+def test_real_envelopes_from_the_store_survive_export_and_decrypt(
+    tmp_path: Path, instance: Instance
+) -> None:
+    """Blobs streamed from their chunks, with the SHA-256 recorded when written."""
+    conn = db.Database.for_config(instance.config).open()
     plaintexts = [b"", b"short report", random.Random(1).randbytes(3 * 65536 + 5)]
+    plaintexts.append(random.Random(2).randbytes(2 * blob_store.CHUNK_BYTES + 7))
     items = []
     for text in plaintexts:
         item_id = new_id()
-        store.write_bytes(item_id, encrypt_bytes(text, [REVIEWER.public_key]))
-        size = store.size(item_id)
+        blob_store.insert_blob(conn, item_id, encrypt_bytes(text, [REVIEWER.public_key]))
+        size = BlobReader(conn, item_id).size
         items.append(
             ExportItem(
-                item_id, "qırmızı nar", "message", None, DAY, size, partial(store.open, item_id)
+                item_id,
+                "qırmızı nar",
+                "message",
+                None,
+                DAY,
+                size,
+                partial(BlobReader, conn, item_id),
+                sha256=blob_store.blob_sha256(conn, item_id),
             )
         )
     path = tmp_path / "export.tar"
     with path.open("wb") as sink:
         summary = write_export(sink, items, [], DAY)
-    assert summary.count == 3 and summary.bytes == path.stat().st_size
+    conn.close()
+    assert summary.count == 4 and summary.bytes == path.stat().st_size
     with path.open("rb") as src, read_export(src) as reader:
         opened = [decrypt_bytes(stream.read(), REVIEWER) for _, stream in reader]
     assert opened == plaintexts

@@ -74,7 +74,8 @@ def test_init_creates_settings_private_secrets_and_a_migrated_database(
     assert (home / CONFIG_NAME).is_file()
     assert mode_of(home) == 0o700
     assert mode_of(home / "secrets") == 0o700
-    assert mode_of(home / "store") == 0o700
+    assert mode_of(home / "spool") == 0o700
+    assert not (home / "store").exists()  # no ciphertext files: they are rows (schema 3)
     for name, size in SECRET_FILES.items():
         path = home / "secrets" / name
         assert mode_of(path) == 0o600, name

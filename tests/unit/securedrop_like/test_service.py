@@ -14,9 +14,9 @@ import pytest
 from crypto import CryptoError, PrivateKey, SourceKeys, decrypt_bytes
 from securedrop_like import codenames, models
 from securedrop_like.derivation import Deriver
-from securedrop_like.errors import NotFound, NotReady
+from securedrop_like.errors import MissingBlob, NotFound, NotReady
 from securedrop_like.instance import init_instance
-from securedrop_like.service import Attachment, ReportService, Submission
+from securedrop_like.service import Attachment, ReportService, Submission, UnclaimedSweeper
 from securedrop_like.store import EncryptingSpool
 from tests.conftest import FAST_ARGON2, Instance
 
@@ -43,6 +43,16 @@ def report(text: str = "At the benefits office.") -> Submission:
 
 def opened(service: ReportService, item: models.Item, key: PrivateKey) -> bytes:
     return decrypt_bytes(service.ciphertext(item), key)
+
+
+def blobs(service: ReportService) -> dict[str, tuple[int, bool]]:
+    """Every blob in the database: id -> (size, claimed)."""
+    rows = service.db.reader().execute("SELECT id, size, claimed FROM blobs").fetchall()
+    return {r[0]: (r[1], bool(r[2])) for r in rows}
+
+
+def chunk_count(service: ReportService) -> int:
+    return int(service.db.reader().execute("SELECT count(*) FROM blob_chunks").fetchone()[0])
 
 
 def spooled(service: ReportService, body: bytes) -> EncryptingSpool:
@@ -156,7 +166,7 @@ def test_mark_replies_read_marks_only_the_given_items(
     assert (read[first], read[second]) == (True, False)
 
 
-def test_small_ciphertexts_stay_inline_and_larger_ones_go_to_a_file(
+def test_small_ciphertexts_stay_inline_and_larger_ones_become_a_blob(
     service: ReportService, deriver: Deriver, instance: Instance
 ) -> None:
     source_id = service.create_source(new_keys(deriver), report())
@@ -168,13 +178,13 @@ def test_small_ciphertexts_stay_inline_and_larger_ones_go_to_a_file(
         file_id = below.place_reply(source_id, text, "en", "l")
     items = {i.id: i for i in service.items(source_id)}
     assert items[inline_id].is_inline and items[inline_id].size == size
-    assert not service.store.path_for(inline_id).exists()
+    assert inline_id not in blobs(service)
     assert not items[file_id].is_inline and items[file_id].size == size
-    assert service.store.size(file_id) == size
+    assert blobs(service)[file_id] == (size, True)  # written and claimed with its row
     assert len(service.replies(source_id, instance.reviewer_key)) == 3
 
 
-def test_withdraw_removes_her_rows_wipes_her_files_and_leaves_a_retraction(
+def test_withdraw_removes_her_rows_and_ciphertexts_and_leaves_a_retraction(
     service: ReportService, deriver: Deriver, instance: Instance
 ) -> None:
     keys = new_keys(deriver)
@@ -186,14 +196,14 @@ def test_withdraw_removes_her_rows_wipes_her_files_and_leaves_a_retraction(
         files_only.place_reply(source_id, "a reply kept in a file", "en", "l")
     designation = service.source(source_id).designation
     item_ids = [i.id for i in service.items(source_id)]
-    files = [service.store.path_for(i.id) for i in service.items(source_id) if not i.is_inline]
-    assert len(item_ids) == 3 and len(files) == 2 and all(p.exists() for p in files)
+    files = [i.id for i in service.items(source_id) if not i.is_inline]
+    assert len(item_ids) == 3 and len(files) == 2 and set(files) == set(blobs(service))
     retraction = service.withdraw(source_id)
     assert retraction.designation == designation
     assert sorted(retraction.item_ids) == sorted(item_ids)
     assert retraction.day == service.today()
     assert models.retractions(service.db.reader()) == [retraction]
-    assert not any(p.exists() for p in files)
+    assert blobs(service) == {} and chunk_count(service) == 0
     assert service.items(source_id) == []
     assert service.find_source(keys.lookup_id) is None
     with pytest.raises(NotFound):
@@ -202,17 +212,16 @@ def test_withdraw_removes_her_rows_wipes_her_files_and_leaves_a_retraction(
         service.withdraw(source_id)
 
 
-def test_delete_reply_removes_her_own_reply_and_its_file(
+def test_delete_reply_removes_her_own_reply_and_its_ciphertext(
     service: ReportService, deriver: Deriver, instance: Instance
 ) -> None:
     source_id = service.create_source(new_keys(deriver), report())
     with inline_limit(instance, 0) as files_only:
         reply_id = files_only.place_reply(source_id, "read and deleted", "en", "l")
-    path = service.store.path_for(reply_id)
-    assert path.exists()
+    assert reply_id in blobs(service)
     service.delete_reply(source_id, reply_id)
     assert [i.kind for i in service.items(source_id)] == ["report"]
-    assert not path.exists()
+    assert blobs(service) == {} and chunk_count(service) == 0
 
 
 def test_delete_reply_refuses_another_sources_reply_and_her_own_report(
@@ -244,11 +253,80 @@ def test_rekey_works_before_a_reply_and_is_refused_after(
     assert service.source(source_id).public_key == fresh.public_key.raw
 
 
-def test_sweep_orphans_wipes_files_without_a_row(service: ReportService, deriver: Deriver) -> None:
-    spool = spooled(service, b"abandoned")
+def test_an_upload_is_an_unclaimed_blob_until_its_submission_claims_it(
+    service: ReportService, deriver: Deriver
+) -> None:
+    spool = spooled(service, b"photo")
+    assert blobs(service) == {spool.item_id: (spool.size, False)}
+    assert service.unclaimed_uploads() == {spool.item_id}
+    submission = report()
+    submission.attachments.append(Attachment.from_spool(spool, "p.jpg", "image/jpeg"))
+    service.create_source(new_keys(deriver), submission)
+    assert blobs(service) == {spool.item_id: (spool.size, True)}
+    assert service.unclaimed_uploads() == set()
+    assert service.discard_uploads([spool.item_id]) == 0  # a claimed one is never deleted
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_submission_whose_upload_is_gone_is_refused_and_writes_nothing(
+    service: ReportService, deriver: Deriver, first: bool
+) -> None:
+    source_id = None if first else service.create_source(new_keys(deriver), report())
+    before = {i.id for i in service.items(source_id)} if source_id else set()
+    here, gone = spooled(service, b"kept"), spooled(service, b"swept meanwhile")
+    assert service.discard_uploads([gone.item_id]) == 1
+    submission = Submission("message", {"text": "with two files"})
+    for spool in (here, gone):
+        submission.attachments.append(Attachment.from_spool(spool, "f", "text/plain"))
+    with pytest.raises(MissingBlob) as refused:
+        if source_id is None:
+            service.create_source(new_keys(deriver), submission)
+        else:
+            service.add_submission(source_id, submission)
+    assert refused.value.ids == [gone.item_id]
+    if source_id is None:
+        assert models.count_sources(service.db.reader()) == 0
+    else:
+        assert {i.id for i in service.items(source_id)} == before
+    assert service.unclaimed_uploads() == {here.item_id}  # still hers to send again
+
+
+def test_sweep_unclaimed_spares_what_sessions_keep(service: ReportService) -> None:
+    abandoned = spooled(service, b"abandoned")
     kept = spooled(service, b"still in a session")
-    assert service.sweep_orphans(keep={kept.item_id}) == 1
-    assert not spool.path.exists() and kept.path.exists()
+    assert service.sweep_unclaimed(keep={kept.item_id}) == 1
+    assert set(blobs(service)) == {kept.item_id}
+    assert abandoned.item_id not in service.unclaimed_uploads()
+
+
+def test_the_sweeper_deletes_only_what_two_runs_in_a_row_found_unclaimed_and_unkept(
+    instance: Instance, service: ReportService, deriver: Deriver
+) -> None:
+    opened_services: list[ReportService] = []
+
+    def open_service() -> ReportService:
+        opened_services.append(ReportService.open(instance.config))
+        return opened_services[-1]
+
+    sweeper = UnclaimedSweeper(open_service)
+    stale = spooled(service, b"abandoned")
+    in_flight = spooled(service, b"her submission is on its way")
+    kept = spooled(service, b"kept for her form")
+    assert sweeper.run(keep={kept.item_id}) == 0  # the first run only marks
+    submission = report()
+    submission.attachments.append(Attachment.from_spool(in_flight, "f", "text/plain"))
+    service.create_source(new_keys(deriver), submission)  # claimed between two runs
+    late = spooled(service, b"arrived after the first run")
+    assert sweeper.run(keep={kept.item_id}) == 1
+    assert set(blobs(service)) == {in_flight.item_id, kept.item_id, late.item_id}
+    # Her session ended: what it kept goes after two more runs, not one.
+    assert sweeper.run(keep=set()) == 1  # the late upload, seen twice now
+    assert kept.item_id in blobs(service)
+    assert sweeper.run(keep=set()) == 1
+    assert set(blobs(service)) == {in_flight.item_id}
+    assert stale.item_id not in blobs(service)
+    # Every run opened its own service and closed it (nothing stays open in a master).
+    assert len(opened_services) == 4
 
 
 def test_decrypt_item_to_returns_the_plaintext_bytes_written(
@@ -264,11 +342,74 @@ def test_days_come_from_the_injected_clock(
     service: ReportService, deriver: Deriver, instance: Instance
 ) -> None:
     fixed = dt.datetime(2030, 1, 2, 23, 59, tzinfo=dt.UTC)
-    clocked = ReportService(
-        instance.config, service.db, service.writer, service.store, lambda: fixed
-    )
+    clocked = ReportService(instance.config, service.db, service.writer, lambda: fixed)
     assert clocked.today() == "2030-01-02"
     source_id = clocked.create_source(new_keys(deriver), report())
     source = clocked.source(source_id)
     assert (source.created_day, source.activity_day) == ("2030-01-02", "2030-01-02")
     assert [i.day for i in clocked.items(source_id)] == ["2030-01-02"]
+
+
+def test_a_partial_upload_is_deleted_even_when_the_disk_was_too_full_to_delete_it(
+    instance: Instance, service: ReportService, deriver: Deriver
+) -> None:
+    """The disk fills in the middle of an upload and deleting its first batches fails
+    too: the next submission deletes them (the master's sweep is only the backstop)."""
+    real = service.writer
+
+    class FillingUp:
+        full = True
+        puts = 0
+
+        def command(self, name: str, args: tuple[object, ...]) -> object:
+            if name == "put_blob":
+                self.puts += 1
+                if self.full and self.puts > 1:
+                    raise OSError(28, "No space left on device")
+            if name == "discard_uploads" and self.full:
+                raise OSError(28, "No space left on device")
+            return real.command(name, args)
+
+        def close(self) -> None:
+            real.close()
+
+    writer = FillingUp()
+    flaky = ReportService(instance.config, service.db, writer)
+    spool = spooled(flaky, b"v" * (5 << 20))  # several batches
+    assert spool.failed and not spool.ingested
+    assert flaky.unclaimed_uploads() == {spool.item_id}  # the first batch is there
+    writer.full = False  # space is freed
+    flaky.create_source(new_keys(deriver), report())
+    assert flaky.unclaimed_uploads() == set() and chunk_count(flaky) == 0
+
+
+def test_the_database_is_vacuumed_once_a_day_after_a_write(
+    instance: Instance, service: ReportService, deriver: Deriver
+) -> None:
+    days = iter([dt.datetime(2030, 5, d, 12, tzinfo=dt.UTC) for d in (1, 1, 1, 2, 2)])
+    now = [next(days)]
+    clocked = ReportService(instance.config, service.db, service.writer, lambda: now[0])
+    assert clocked.housekeeping() is True  # the first of 1 May
+    now[0] = next(days)
+    assert clocked.housekeeping() is False
+    other = ReportService(instance.config, service.db, service.writer, lambda: now[0])
+    assert other.housekeeping() is False  # another worker: the database remembers
+    now[0] = next(days)
+    now[0] = next(days)
+    assert other.housekeeping() is True  # 2 May
+    row = service.db.reader().execute("SELECT value FROM housekeeping").fetchone()
+    assert row[0] == "2030-05-02"
+    off = ReportService(instance.config.with_changes(daily_vacuum=0), service.db, service.writer)
+    assert off.housekeeping() is False
+
+
+def test_the_sweeper_can_wait_more_runs_for_long_requests(
+    instance: Instance, service: ReportService
+) -> None:
+    sweeper = UnclaimedSweeper(lambda: ReportService.open(instance.config), runs=3)
+    upload = spooled(service, b"the first file of a long form")
+    assert [sweeper.run(), sweeper.run()] == [0, 0]
+    assert sweeper.run() == 1
+    assert upload.item_id not in blobs(service)
+    with pytest.raises(ValueError):
+        UnclaimedSweeper(lambda: service, runs=1)

@@ -1,16 +1,29 @@
-"""Ciphertext storage: encrypted spooling, size limits, wiping, orphan sweeps, safe paths."""
+"""Ciphertext storage: encrypted spooling into nameless files, blobs as chunked rows,
+claiming, deleting, the move of older versions' files into the database."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from crypto import PrivateKey, decrypt_bytes
+from securedrop_like import db
 from securedrop_like import store as store_module
-from securedrop_like.store import CiphertextStore, EncryptingSpool, new_id, wipe_file
+from securedrop_like.errors import MissingBlob
+from securedrop_like.instance import open_instance
+from securedrop_like.store import (
+    CHUNK_BYTES,
+    BlobReader,
+    EncryptingSpool,
+    new_id,
+    read_chunks,
+    wipe_file,
+)
+from tests.conftest import Instance
 
 MARKER = b"PLAINTEXT-MARKER-the-name-of-the-official"
 
@@ -21,18 +34,31 @@ def reviewer() -> PrivateKey:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> CiphertextStore:
-    root = tmp_path / "store"
-    root.mkdir(mode=0o700)  # as init_instance leaves it
-    return CiphertextStore(root)
+def conn(instance: Instance) -> Iterator[db.Connection]:
+    connection = db.Database.for_config(instance.config).open()
+    yield connection
+    connection.close()
 
 
-def spool_of(store: CiphertextStore, reviewer: PrivateKey, limit: int = 10**7) -> EncryptingSpool:
-    return store.spool([reviewer.public_key], limit)
+class Capture:
+    """An ingest that keeps what the spool hands over (the writer's side)."""
+
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.data: dict[str, bytes] = {}
+        self.fail = fail
+
+    def __call__(self, spool: EncryptingSpool) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.data[spool.item_id] = b"".join(
+            b"".join(batch) for batch in read_chunks(spool.file, spool.size)
+        )
 
 
-def mode_of(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+def spool_of(
+    folder: Path, reviewer: PrivateKey, ingest: Capture, limit: int = 10**7
+) -> EncryptingSpool:
+    return EncryptingSpool(folder, [reviewer.public_key], limit, ingest)
 
 
 def test_new_ids_are_distinct_128_bit_hex() -> None:
@@ -41,114 +67,159 @@ def test_new_ids_are_distinct_128_bit_hex() -> None:
     assert all(len(i) == 32 and int(i, 16) >= 0 and i == i.lower() for i in ids)
 
 
-def test_path_for_places_a_file_under_its_first_two_hex_digits(
-    store: CiphertextStore,
+def test_a_spool_hands_over_only_ciphertext_and_leaves_no_name_on_disk(
+    tmp_path: Path, reviewer: PrivateKey
 ) -> None:
-    item_id = new_id()
-    assert store.path_for(item_id) == store.root / item_id[:2] / item_id
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "../etc",
-        "../../../../../../../../etc/passwd",
-        "..%2f" + "0" * 27,
-        "0" * 30 + "/x",
-        "/" + "0" * 31,
-        "0" * 31,
-        "0" * 33,
-        "A" * 32,
-        "g" * 32,
-        "",
-    ],
-)
-def test_path_for_rejects_anything_but_a_store_id(store: CiphertextStore, bad: str) -> None:
-    with pytest.raises(ValueError, match="not a store id"):
-        store.path_for(bad)
-
-
-def test_a_spool_writes_only_ciphertext_that_the_reviewer_can_open(
-    store: CiphertextStore, reviewer: PrivateKey
-) -> None:
+    folder = tmp_path / "spool"
+    folder.mkdir(mode=0o700)
+    before = os.stat(folder)
+    ingest = Capture()
     body = MARKER + os.urandom(150_000) + MARKER
-    spool = spool_of(store, reviewer)
+    spool = spool_of(folder, reviewer, ingest)
     for start in range(0, len(body), 8192):  # as Werkzeug does, chunk by chunk
         assert spool.write(body[start : start + 8192]) == len(body[start : start + 8192])
+        assert list(folder.iterdir()) == []  # an O_TMPFILE file: no directory entry
     assert spool.tell() == len(body)
     spool.seek(0)  # end of the uploaded part
-    assert spool.finished and not spool.too_large and not spool.discarded
-    stored = spool.path.read_bytes()
+    assert spool.finished and spool.ingested and not spool.too_large and not spool.failed
+    stored = ingest.data[spool.item_id]
     assert MARKER not in stored
     assert spool.size == len(stored) > len(body)
-    assert spool.plain_size == len(body)
     assert decrypt_bytes(stored, reviewer) == body
-    assert mode_of(spool.path) == 0o600
-    assert mode_of(spool.path.parent) == 0o700
-    assert spool.path == store.path_for(spool.item_id)
+    after = os.stat(folder)
+    assert list(folder.iterdir()) == []
+    # The folder's times say nothing about the upload.
+    assert (after.st_mtime_ns, after.st_ctime_ns) == (before.st_mtime_ns, before.st_ctime_ns)
 
 
-def test_a_spool_cannot_be_read_back(store: CiphertextStore, reviewer: PrivateKey) -> None:
-    spool = spool_of(store, reviewer)
+def test_a_spool_cannot_be_read_back(tmp_path: Path, reviewer: PrivateKey) -> None:
+    spool = spool_of(tmp_path, reviewer, Capture())
     assert spool.writable() and not spool.readable() and not spool.seekable()
     with pytest.raises(OSError, match="cannot be read"):
         spool.read()
     spool.discard()
 
 
-def test_a_spool_accepts_exactly_its_limit(store: CiphertextStore, reviewer: PrivateKey) -> None:
-    spool = spool_of(store, reviewer, limit=10)
-    spool.write(b"12345")
-    spool.write(b"67890")
+def test_an_empty_part_is_not_copied_unless_asked(tmp_path: Path, reviewer: PrivateKey) -> None:
+    ingest = Capture()
+    spool = spool_of(tmp_path, reviewer, ingest)
     spool.seek(0)
-    assert not spool.too_large and spool.finished
-    assert decrypt_bytes(spool.path.read_bytes(), reviewer) == b"1234567890"
+    assert spool.finished and not spool.ingested and ingest.data == {}
+    spool.ingest_now()  # an empty file she chose on purpose
+    assert decrypt_bytes(ingest.data[spool.item_id], reviewer) == b""
 
 
-def test_a_spool_past_its_limit_wipes_the_partial_file_and_keeps_accepting_writes(
-    store: CiphertextStore, reviewer: PrivateKey
+def test_a_spool_past_its_limit_keeps_nothing_and_keeps_accepting_writes(
+    tmp_path: Path, reviewer: PrivateKey
 ) -> None:
-    spool = spool_of(store, reviewer, limit=10)
+    ingest = Capture()
+    spool = spool_of(tmp_path, reviewer, ingest, limit=10)
     assert spool.write(b"123456") == 6
-    assert spool.path.exists()
     assert spool.write(b"7890X") == 5  # one byte over
-    assert spool.too_large and spool.discarded
-    assert not spool.path.exists()
-    assert spool.plain_size == 6
+    assert spool.too_large and spool.plain_size == 6
     # Werkzeug keeps writing the rest of the part, then seeks and closes: no errors.
     assert spool.write(b"more" * 1000) == 4000
     spool.seek(0)
-    spool.flush()
     spool.close()
-    assert not spool.finished
-    assert not spool.path.exists()
-    assert list(store.ids()) == []
+    assert not spool.finished and ingest.data == {}
 
 
-def test_discard_wipes_a_finished_spool(store: CiphertextStore, reviewer: PrivateKey) -> None:
-    spool = spool_of(store, reviewer)
-    spool.write(b"abandoned form")
+def test_a_failed_write_or_ingest_marks_the_spool_failed_without_raising(
+    tmp_path: Path, reviewer: PrivateKey
+) -> None:
+    full = OSError(28, "No space left on device")
+    spool = spool_of(tmp_path, reviewer, Capture(fail=full))
+    spool.write(b"x" * 100)
     spool.seek(0)
-    assert spool.path.exists()
-    spool.discard()
-    assert spool.discarded
-    assert not spool.path.exists()
+    assert spool.failed and not spool.ingested
+    broken = spool_of(tmp_path, reviewer, Capture())
+
+    class FullFile:
+        def write(self, data: bytes) -> int:
+            raise full
+
+    broken._envelope._sink = FullFile()  # type: ignore[union-attr]  # the disk fills up
+    assert broken.write(os.urandom(200_000)) == 200_000
+    broken.seek(0)
+    assert broken.failed and not broken.finished
 
 
-def test_discard_wipes_an_unfinished_spool(store: CiphertextStore, reviewer: PrivateKey) -> None:
-    spool = spool_of(store, reviewer)
-    spool.write(b"half an upload")
-    spool.discard()
-    assert not spool.path.exists()
-    spool.discard()  # twice is harmless
+def test_blobs_are_chunked_rows_read_back_one_chunk_at_a_time(conn: db.Connection) -> None:
+    blob_id = new_id()
+    data = os.urandom(CHUNK_BYTES * 2 + 123)
+    chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
+    conn.execute("BEGIN")
+    store_module.put_chunks(conn, blob_id, 0, chunks[:2], None, None)
+    store_module.put_chunks(conn, blob_id, 2, chunks[2:], len(data), hashlib.sha256(data).digest())
+    conn.execute("COMMIT")
+    rows = conn.execute("SELECT n, length(data) FROM blob_chunks WHERE blob_id = ?", (blob_id,))
+    assert rows.fetchall() == [(0, CHUNK_BYTES), (1, CHUNK_BYTES), (2, 123)]
+    with BlobReader(conn, blob_id) as reader:
+        assert reader.size == len(data)
+        pieces = iter(lambda: reader.read(65536), b"")
+        assert b"".join(pieces) == data
+    assert store_module.blob_sha256(conn, blob_id) == hashlib.sha256(data).hexdigest()
+    assert store_module.unclaimed_ids(conn) == {blob_id}
 
 
-def test_closing_an_unfinished_spool_wipes_it(store: CiphertextStore, reviewer: PrivateKey) -> None:
-    spool = spool_of(store, reviewer)
-    spool.write(b"cut off")
-    spool.close()
-    assert not spool.finished
-    assert not spool.path.exists()
+def test_an_unfinished_blob_cannot_be_read_or_claimed(conn: db.Connection) -> None:
+    blob_id = new_id()
+    store_module.put_chunks(conn, blob_id, 0, [b"half"], None, None)
+    with pytest.raises(FileNotFoundError):
+        BlobReader(conn, blob_id)
+    assert store_module.claim(conn, {blob_id: 4}) == [blob_id]
+
+
+def test_claim_takes_all_or_none_and_never_twice(conn: db.Connection) -> None:
+    here, gone = new_id(), new_id()
+    store_module.insert_blob(conn, here, b"ciphertext", claimed=False)
+    assert store_module.claim(conn, {here: 10, gone: 3}) == [gone]
+    assert store_module.unclaimed_ids(conn) == {here}  # nothing claimed
+    assert store_module.claim(conn, {here: 99}) == [here]  # another size: not hers
+    assert store_module.claim(conn, {here: 10}) == []
+    assert store_module.claim(conn, {here: 10}) == [here]  # already claimed
+    assert store_module.delete_unclaimed(conn, [here]) == 0  # a claimed one stays
+    assert store_module.delete_blobs(conn, [here, gone]) == 1
+    assert conn.execute("SELECT count(*) FROM blob_chunks").fetchone()[0] == 0
+
+
+def test_appending_to_a_blob_that_is_gone_is_refused(conn: db.Connection) -> None:
+    blob_id = new_id()
+    store_module.put_chunks(conn, blob_id, 0, [b"a"], None, None)
+    store_module.delete_unclaimed(conn, [blob_id])
+    with pytest.raises(MissingBlob):
+        store_module.put_chunks(conn, blob_id, 1, [b"b"], 2, b"")
+
+
+def test_files_of_older_versions_move_into_the_database_and_are_wiped(
+    instance: Instance, conn: db.Connection
+) -> None:
+    """Schema 3: every store/ file an item refers to becomes a claimed blob; the file
+    is wiped, the tree removed; a file nothing refers to is wiped only."""
+    source_id, item_id, orphan = new_id(), new_id(), new_id()
+    day = "2026-01-01"
+    conn.execute(
+        "INSERT INTO sources (id, lookup_id, public_key, designation, created_day,"
+        " activity_day) VALUES (?, ?, ?, ?, ?, ?)",
+        (source_id, new_id(), b"k" * 32, "d1", day, day),
+    )
+    conn.execute(
+        "INSERT INTO items (id, source_id, seq, kind, day, size) VALUES (?, ?, 1, 'file', ?, ?)",
+        (item_id, source_id, day, CHUNK_BYTES + 5),
+    )
+    legacy = instance.config.store_dir
+    content = os.urandom(CHUNK_BYTES + 5)
+    for blob, body in ((item_id, content), (orphan, b"nobody's")):
+        (legacy / blob[:2]).mkdir(parents=True, exist_ok=True)
+        (legacy / blob[:2] / blob).write_bytes(body)
+    open_instance(instance.home)
+    assert not legacy.exists()
+    with BlobReader(conn, item_id) as reader:
+        assert reader.read(-1) == content
+    assert store_module.blob_sha256(conn, item_id) == hashlib.sha256(content).hexdigest()
+    assert store_module.unclaimed_ids(conn) == set()
+    assert conn.execute("SELECT id FROM blobs").fetchall() == [(item_id,)]
+    open_instance(instance.home)  # again: nothing to do
 
 
 def test_wipe_file_overwrites_the_content_with_zeros_before_unlinking(tmp_path: Path) -> None:
@@ -162,65 +233,5 @@ def test_wipe_file_overwrites_the_content_with_zeros_before_unlinking(tmp_path: 
     assert same_inode.read_bytes() == bytes(len(content))
 
 
-def test_wipe_file_zeroes_before_it_unlinks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "victim"
-    path.write_bytes(b"secret ciphertext")
-    seen: list[bytes] = []
-    real_unlink = Path.unlink
-
-    def spy(self: Path, missing_ok: bool = False) -> None:
-        seen.append(self.read_bytes())
-        real_unlink(self, missing_ok=missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", spy)
-    assert wipe_file(path)
-    assert seen == [bytes(len(b"secret ciphertext"))]
-
-
 def test_wipe_file_of_a_missing_file_returns_false(tmp_path: Path) -> None:
     assert wipe_file(tmp_path / "never-was") is False
-
-
-def test_write_bytes_stores_privately_and_never_overwrites(store: CiphertextStore) -> None:
-    item_id = new_id()
-    store.write_bytes(item_id, b"ciphertext")
-    with store.open(item_id) as fh:
-        assert fh.read() == b"ciphertext"
-    assert store.size(item_id) == len(b"ciphertext")
-    assert mode_of(store.path_for(item_id)) == 0o600
-    with pytest.raises(FileExistsError):
-        store.write_bytes(item_id, b"replacement")
-    with store.open(item_id) as fh:
-        assert fh.read() == b"ciphertext"
-
-
-def test_delete_counts_only_files_that_existed(store: CiphertextStore) -> None:
-    present, absent = new_id(), new_id()
-    store.write_bytes(present, b"x")
-    assert store.delete([present, absent]) == 1
-    assert not store.path_for(present).exists()
-
-
-def test_sweep_removes_only_ids_that_nothing_refers_to(store: CiphertextStore) -> None:
-    known, kept, orphan = new_id(), new_id(), new_id()
-    for item_id in (known, kept, orphan):
-        store.write_bytes(item_id, b"x")
-    assert set(store.ids()) == {known, kept, orphan}
-    assert store.sweep({known}, keep={kept}) == 1
-    assert set(store.ids()) == {known, kept}
-    assert store.sweep({known, kept}) == 0
-
-
-def test_an_empty_or_missing_store_has_no_ids(tmp_path: Path) -> None:
-    assert list(CiphertextStore(tmp_path / "nowhere").ids()) == []
-    assert CiphertextStore(tmp_path / "nowhere").sweep(set()) == 0
-
-
-def test_sweep_survives_a_stray_file_and_still_wipes_orphans(store: CiphertextStore) -> None:
-    orphan = new_id()
-    store.write_bytes(orphan, b"x")
-    (store.path_for(orphan).parent / "notes.txt").write_text("left by an admin")
-    assert store.sweep(set()) == 1
-    assert not store.path_for(orphan).exists()

@@ -200,7 +200,7 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        self.wsgi: Any = framing_errors_are_400(self.wsgi)  # type: ignore[has-type]
+        self.wsgi: Any = framing_errors_are_400(self.wsgi)
 
     # -- the head-reading phase, all in the main thread ----------------------
 

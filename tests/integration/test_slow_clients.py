@@ -1,0 +1,85 @@
+"""Slow clients cannot take the server: 200 connections trickling their request
+heads (new and kept-alive ones), a byte a second each, while normal pages answer;
+and a head that never ends is closed after the server's head deadline."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import Instance
+from tests.integration.server import running_server
+
+SLOW = 200  # fresh connections sending a head slowly
+KEPT_ALIVE = 20  # connections that send one request, then their next one slowly
+HEAD_TIMEOUT = 6  # seconds: the server's deadline for a head, short for the test
+ANSWER_WITHIN = 10  # seconds a normal page may take while they are open
+
+
+def _trickle(socks: list[socket.socket], stop: threading.Event, filler: bytes) -> None:
+    """A byte a second on every connection, never the blank line that ends a head."""
+    while not stop.wait(1.0):
+        for sock in socks:
+            try:
+                sock.send(filler)
+            except OSError:
+                pass
+
+
+def _closed_by_server(sock: socket.socket, until: float) -> bool:
+    """Whether the server closes ``sock`` before ``until`` (answers are read and skipped)."""
+    while time.monotonic() < until:
+        sock.settimeout(max(0.01, until - time.monotonic()))
+        try:
+            if sock.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            return False
+        except OSError:
+            return True  # reset
+    return False
+
+
+def test_pages_answer_while_200_slow_connections_are_open(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SESIM_SERVER_HEAD_TIMEOUT_SECONDS", str(HEAD_TIMEOUT))
+    stop = threading.Event()
+    socks: list[socket.socket] = []
+    with running_server(instance.home, log=tmp_path / "server.log") as base:
+        port = int(base.rsplit(":", 1)[1])
+        host = f"127.0.0.1:{port}".encode()
+        try:
+            for _ in range(KEPT_ALIVE):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # the head of its answer
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: ")  # and the start of the next request
+                socks.append(sock)
+            opened = time.monotonic()
+            for _ in range(SLOW):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\nX-Slow: ")
+                socks.append(sock)
+            sender = threading.Thread(target=_trickle, args=(socks, stop, b"a"), daemon=True)
+            sender.start()
+            time.sleep(2)  # every thread would now be reading a head
+            for _ in range(5):
+                page = requests.get(base + "/", timeout=ANSWER_WITHIN)
+                assert page.status_code == 200
+                time.sleep(0.5)
+            assert time.monotonic() - opened < HEAD_TIMEOUT  # the slow ones were still open
+            # Past the deadline, every one of them is closed though it kept sending.
+            until = opened + HEAD_TIMEOUT + 10
+            still_open = [s for s in socks if not _closed_by_server(s, until)]
+            assert still_open == [], f"{len(still_open)} slow connections still open"
+            assert requests.get(base + "/", timeout=ANSWER_WITHIN).status_code == 200
+        finally:
+            stop.set()
+            for sock in socks:
+                sock.close()

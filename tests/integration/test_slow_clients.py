@@ -16,7 +16,9 @@ from tests.conftest import Instance
 from tests.integration.server import running_server
 
 SLOW = 200  # fresh connections sending a head slowly
-KEPT_ALIVE = 8  # (fewer than the threads) connections that send one request, then their next one slowly
+KEPT_ALIVE = (
+    8  # (fewer than the threads) connections that send one request, then their next one slowly
+)
 HEAD_TIMEOUT = 6  # seconds: the server's deadline for a head, short for the test
 ANSWER_WITHIN = 10  # seconds a normal page may take while they are open
 

@@ -51,7 +51,7 @@ class TorNetworkError(RuntimeError):
 
 
 def tor_available() -> str:
-    """ "" if tor and tor-gencert can run here, else why not."""
+    """"" if tor and tor-gencert can run here, else why not."""
     for binary in (TOR, TOR_GENCERT):
         if not os.access(binary, os.X_OK):
             return f"{binary} is missing: install Debian's tor package (apt-get install tor)"

@@ -306,7 +306,7 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         # echoes the request line in the page: a fixed event and a fixed page here.
         answer = _client_status(exc)
         if answer is None:
-            self.log.error(REQUEST_FAILED + " (%s)", type(exc).__name__)
+            self.log.error(REQUEST_FAILED, exc_info=exc)  # its type only (logs.py)
             status, reason = 500, "Internal Server Error"
         else:
             self.log.warning(MALFORMED_REQUEST)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 # The fixed event names that stand for a message about a request.
 MALFORMED_REQUEST = "a malformed request was refused"
 CONNECTION_ENDED = "a connection ended early"
 REQUEST_FAILED = "a request failed"
 DETAILS_LEFT_OUT = "an event about a request (details left out)"
+_EVENT_NAMES = {MALFORMED_REQUEST, CONNECTION_ENDED, REQUEST_FAILED, DETAILS_LEFT_OUT}
 
 # Matched against the message's template, before its arguments are merged in:
 # the arguments are what a client sent.
@@ -48,11 +50,25 @@ _REQUEST_EVENTS = [
         DETAILS_LEFT_OUT,
     ),
 ]
+# gunicorn's messages whose arguments are the server's own: its version, the
+# address it listens on, worker classes, pids, signals, exit codes, counts.
+# The arguments of any other gunicorn message are left out.
+SERVER_MESSAGES = re.compile(
+    r"(Starting gunicorn|Listening at|Using worker|Booting worker|Worker exiting|WORKER TIMEOUT"
+    r"|Worker \(pid|Handling signal|Hang up|Shutting down|Reaped unknown child|Dirty arbiter"
+    r"|Ignoring unknown signal|Unhandled signal|Parent changed"
+    # binding the listening socket
+    r"|Connection in use|Invalid address|Can't connect to|Retrying in)"
+)
+LEFT_OUT = "[left out]"
 _ONLY_PLACEHOLDERS = re.compile(r"\s*(%[-#0 +]*\d*(?:\.\d+)?[sdrifxa]\s*)+")
 _SCRUB = [
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"), "[address]"),
-    (re.compile(r"\[?\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b\]?", re.I), "[address]"),
     (re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\b"), "[time]"),
+    (
+        re.compile(r"(?<![\w:])\[?(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\]?(?![\w:])", re.I),
+        "[address]",
+    ),
     (re.compile(r"\b[0-9a-f]{16,}\b", re.I), "[id]"),
     (re.compile(r"[A-Za-z0-9_-]{24,}"), "[id]"),
 ]
@@ -65,13 +81,24 @@ def _event(template: str) -> str | None:
     return None
 
 
-def redact(template: str, args: object = ()) -> str:
-    """What may be written of a message: an event name, or the message scrubbed."""
-    event = _event(template)
+def redact(template: str, args: Any = (), strict: bool = False) -> str:
+    """What may be written of a message: an event name, or the message scrubbed.
+
+    ``strict`` (gunicorn's messages): arguments are left out too, but for the
+    messages about the server's own processes.
+    """
+    if template in _EVENT_NAMES:
+        return template
+    process = SERVER_MESSAGES.match(template)
+    event = None if process else _event(template)
     if event:
         return event
     if args and _ONLY_PLACEHOLDERS.fullmatch(template):
         return DETAILS_LEFT_OUT  # "%s" % something: nothing says what it is
+    if args and strict and not process:
+        if not isinstance(args, tuple):
+            return DETAILS_LEFT_OUT
+        args = (LEFT_OUT,) * len(args)
     try:
         message = template % args if args else template
     except (TypeError, ValueError, KeyError):
@@ -88,7 +115,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "sesim_redacted", False):
             return True
-        message = redact(str(record.msg), record.args)
+        message = redact(str(record.msg), record.args, record.name.startswith("gunicorn"))
         if record.exc_info and record.exc_info[0] is not None:
             message += f" ({record.exc_info[0].__name__})"
         record.msg, record.args = message, ()

@@ -7,10 +7,13 @@ head. Sixteen clients sending a header byte a second took every thread and
 no page answered (Tor does not prevent this: an attacker opens circuits).
 This worker reads every request head itself, in its non-blocking main loop,
 up to the blank line that ends it (at most :data:`HEAD_LIMIT` bytes, within
-``head_timeout`` seconds of the first byte), and only then gives the
-connection and the bytes it read to a thread. The same holds for a kept-alive
-connection's next request. At most ``head_connections`` connections wait in
-that phase; beyond, the oldest is closed.
+``head_timeout`` seconds of the connection's accept), and only then gives
+the connection and the bytes it read to a thread, whose gunicorn parser
+reads them back from its unreader. The same holds for a kept-alive
+connection's next request (its deadline counts from its first byte). At most
+``head_connections`` connections wait in that phase; beyond, the oldest is
+closed. TLS connections (never ours: tor or a front terminates it) keep
+gthread's way.
 
 Request bodies are still read in the threads: a woman's upload over Tor is
 legitimately slow, and a deadline short enough to stop an attacker would cut
@@ -43,7 +46,7 @@ import gunicorn.http.wsgi
 from gunicorn import glogging, http, util
 from gunicorn.config import Setting
 from gunicorn.http import errors as http_errors
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 from werkzeug.exceptions import BadRequest
 
 from .logs import MALFORMED_REQUEST, REQUEST_FAILED, install
@@ -197,6 +200,7 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Connections sending a head, oldest first (their deadlines in the same order).
         self.heads: OrderedDict[TConn, float] = OrderedDict()
+        self._stop_at: float | None = None
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -235,6 +239,10 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         if _head_complete(conn.head):
             self._head_done(conn)
             return
+        if len(conn.head) >= HEAD_LIMIT:  # pipelined bytes already too many
+            self.heads[conn] = 0.0
+            self._refuse_too_large(conn)
+            return
         while len(self.heads) >= self.cfg.head_connections:
             oldest = next(iter(self.heads))
             self._drop_head(oldest)
@@ -242,6 +250,8 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
     def _read_head(self, conn: TConn, _sock: socket.socket) -> None:
+        if conn not in self.heads:  # dropped earlier in this same batch of events
+            return
         try:
             data = conn.sock.recv(HEAD_LIMIT - len(conn.head))
         except (BlockingIOError, InterruptedError):
@@ -257,10 +267,13 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             del self.heads[conn]
             self._head_done(conn)
         elif len(conn.head) >= HEAD_LIMIT:
-            with contextlib.suppress(OSError):
-                conn.sock.send(_TOO_LARGE)
-            self.log.warning(MALFORMED_REQUEST)
-            self._drop_head(conn)
+            self._refuse_too_large(conn)
+
+    def _refuse_too_large(self, conn: TConn) -> None:
+        with contextlib.suppress(OSError):
+            conn.sock.send(_TOO_LARGE)
+        self.log.warning(MALFORMED_REQUEST)
+        self._drop_head(conn)
 
     def _head_done(self, conn: TConn) -> None:
         if conn.parser is None:
@@ -272,7 +285,8 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         self.enqueue_req(conn)
 
     def _drop_head(self, conn: TConn) -> None:
-        self.heads.pop(conn, None)
+        if self.heads.pop(conn, None) is None:
+            return  # already dropped
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):
@@ -282,12 +296,17 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
 
     def murder_pending(self) -> None:
         # Called on every turn of ThreadWorker.run()'s loop, while serving and
-        # while stopping: the place to close heads past their deadline.
+        # while stopping: the place to close heads past their deadline. A
+        # stopping worker gives the heads in progress gthread's linger for
+        # kept-alive connections (their requests get "Connection: close").
         super().murder_pending()
         now = time.monotonic()
+        if not self.alive and self._stop_at is None:
+            self._stop_at = now + STOP_KEEPALIVE_LINGER
+        stopped = self._stop_at is not None and now >= self._stop_at
         while self.heads:
             conn, deadline = next(iter(self.heads.items()))
-            if deadline > now and self.alive:
+            if deadline > now and not stopped:
                 break
             self._drop_head(conn)
 

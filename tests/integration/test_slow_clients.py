@@ -4,6 +4,7 @@ and a head that never ends is closed after the server's head deadline."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -85,3 +86,43 @@ def test_pages_answer_while_200_slow_connections_are_open(
             stop.set()
             for sock in socks:
                 sock.close()
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` whole responses (each with a Content-Length) from ``sock``."""
+    data = b""
+    heads: list[bytes] = []
+    while len(heads) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(heads)} responses"
+            data += chunk
+        head, data = data.split(b"\r\n\r\n", 1)
+        length = int(re.search(rb"(?i)\r\ncontent-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+        data = data[length:]
+        heads.append(head)
+    return heads
+
+
+def test_kept_alive_and_pipelined_requests_are_still_answered(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """The head-reading phase hands pipelined requests and kept-alive connections
+    on, including a head that arrives in pieces."""
+    with running_server(instance.home, log=tmp_path / "server.log") as base:
+        port = int(base.rsplit(":", 1)[1])
+        request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
+        with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN) as sock:
+            sock.sendall(request * 3)  # pipelined
+            heads = _read_responses(sock, 3)
+            for piece in (request[:5], request[5:20], request[20:]):  # a head in pieces
+                sock.sendall(piece)
+                time.sleep(0.2)
+            heads += _read_responses(sock, 1)
+            sock.sendall(request)  # and once more, kept alive
+            heads += _read_responses(sock, 1)
+        assert [h.split(b"\r\n", 1)[0] for h in heads] == [b"HTTP/1.1 200 OK"] * 5

@@ -215,6 +215,12 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         try:
             client, address = listener.accept()
         except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                # Out of descriptors (many slow clients, a low LimitNOFILE):
+                # gthread would die here; the oldest head makes room instead.
+                if self.heads:
+                    self._drop_head(next(iter(self.heads)))
+                return
             if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
             return
@@ -248,6 +254,10 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             self._drop_head(oldest)
         self.heads[conn] = time.monotonic() + self.cfg.head_timeout
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
+        # A kept-alive connection comes here because it turned readable: its
+        # request is most often whole already, so read now rather than after
+        # one more turn of the loop (a fresh one just finds nothing yet).
+        self._read_head(conn, conn.sock)
 
     def _read_head(self, conn: TConn, _sock: socket.socket) -> None:
         if conn not in self.heads:  # dropped earlier in this same batch of events

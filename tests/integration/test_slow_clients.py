@@ -5,7 +5,9 @@ and a head that never ends is closed after the server's head deadline."""
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import Instance
-from tests.integration.server import running_server
+from tests.integration.server import running, running_server
 
 SLOW = 200  # fresh connections sending a head slowly
 KEPT_ALIVE = (
@@ -126,3 +128,30 @@ def test_kept_alive_and_pipelined_requests_are_still_answered(
             sock.sendall(request)  # and once more, kept alive
             heads += _read_responses(sock, 1)
         assert [h.split(b"\r\n", 1)[0] for h in heads] == [b"HTTP/1.1 200 OK"] * 5
+
+
+def test_running_out_of_descriptors_drops_the_oldest_slow_head(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """With few file descriptors (a low LimitNOFILE), more slow connections than
+    descriptors: gthread's worker died on EMFILE; this one closes the oldest head
+    and keeps answering."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    home = str(instance.home)
+    cmd = [prlimit, "--nofile=256:256", sys.executable, "-m", "securedrop_like"]
+    socks: list[socket.socket] = []
+    with running([*cmd, "serve", "source", "--home", home], tmp_path / "server.log") as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        try:
+            for _ in range(400):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WITHIN)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                socks.append(sock)
+            for _ in range(3):
+                assert requests.get(base + "/", timeout=ANSWER_WITHIN).status_code == 200
+        finally:
+            for sock in socks:
+                sock.close()
+    assert "Too many open files" not in (tmp_path / "server.log").read_text()

@@ -129,6 +129,12 @@ def malformed(host: bytes, canary: bytes) -> dict[str, bytes]:
         + b"\r\n"
         + form
         + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "Transfer-Encoding chunked, then another": b"POST /report HTTP/1.1\r\nHost: "
+        + host
+        + b"\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+        "Transfer-Encoding on HTTP/1.0": b"POST /report HTTP/1.0\r\nHost: "
+        + host
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         "Content-Length not a number": b"POST /report HTTP/1.1\r\nHost: "
         + host
         + b"\r\n"
@@ -166,6 +172,17 @@ def test_malformed_requests_get_a_4xx_and_nothing_identifying_is_logged(
             half_close=False,
         )
         huge_took = time.monotonic() - started
+        # A coding the server does not know is no malformed framing: 501, as
+        # RFC 9112 section 6.1 asks (and still no 500).
+        unknown = exchange(
+            port,
+            b"POST /report HTTP/1.1\r\nHost: "
+            + host
+            + b"\r\nTransfer-Encoding: x-"
+            + canary.encode()
+            + b"\r\n\r\n0\r\n\r\n",
+        )
+        responses.append(unknown)
 
         # Normal traffic, with canaries everywhere a client can put them.
         s = requests.Session()
@@ -233,6 +250,7 @@ def test_malformed_requests_get_a_4xx_and_nothing_identifying_is_logged(
     bad = {name: status for name, status in statuses.items() if not 400 <= status < 500}
     assert bad == {}, statuses
     assert huge_took < DEADLINE
+    assert status_of(unknown) == 501
     assert huge == b"" or status_of(huge) == 431
 
 

@@ -12,7 +12,7 @@ import time
 
 from bench.common import Results, Workspace, cpu_count
 
-ALL = ["write", "http", "logins", "upload", "pages", "inbox", "export", "sessions"]
+ALL = ["write", "http", "logins", "upload", "pages", "slow", "inbox", "export", "sessions"]
 
 
 def main() -> None:
@@ -46,6 +46,10 @@ def main() -> None:
             from bench.pages import pages
 
             pages(ws, results)
+        if "slow" in chosen:
+            from bench.slow_clients import slow_clients
+
+            slow_clients(ws, results)
         if "inbox" in chosen:
             from bench.inbox import inbox
 

@@ -78,6 +78,9 @@ class Config:
     # measures both shapes.
     server_workers: int = 1
     server_threads: int = 16
+    # Seconds a client has to send a request's head (line and headers); then
+    # the server closes the connection (securedrop_like/gunicorn_worker.py).
+    server_head_timeout_seconds: float = 30.0
     onion_address: str = ""
     clearnet_url: str = ""
     # Tor (tor_config/). ``onion_address`` above is the source interface's

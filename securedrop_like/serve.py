@@ -18,6 +18,8 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from .config import Config
+from .gunicorn_worker import HeadFirstWorker, QuietLogger
+from .logs import configure_logging
 from .shared_sessions import ServerShared
 from .writer_process import WriterProcess
 
@@ -36,12 +38,21 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
         return self.factory()
 
 
-def gunicorn_options(host: str, port: int, threads: int = 16) -> dict[str, Any]:
+def gunicorn_options(
+    host: str, port: int, threads: int = 16, head_timeout: float = 30.0
+) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": 1,
-        "worker_class": "gthread",
+        # gthread that reads each request head in its main loop, so slow
+        # clients cannot take the threads (gunicorn_worker.py).
+        "worker_class": HeadFirstWorker,
         "threads": threads,
+        "head_timeout": head_timeout,
+        "head_connections": 1000,
+        # Room for every head in reading beside the threads' and kept-alive
+        # connections: at worker_connections the worker stops accepting.
+        "worker_connections": 2000,
         # Uploads over Tor are slow; the worker heartbeat must not kill them.
         "timeout": 900,
         "graceful_timeout": 10,
@@ -49,6 +60,8 @@ def gunicorn_options(host: str, port: int, threads: int = 16) -> dict[str, Any]:
         # No access log: it would record addresses, paths and exact times.
         "accesslog": None,
         "errorlog": "-",
+        # No time, no address, no request data in gunicorn's own log lines.
+        "logger_class": QuietLogger,
         "loglevel": "warning",
         "preload_app": False,
         "proc_name": "sesim",
@@ -66,13 +79,16 @@ def serve(
     threads: int | None = None,
 ) -> None:
     """Run ``factory(shared)`` in each worker; blocks until the server stops."""
+    configure_logging()  # before the writer process forks: it logs the same way
     writer = WriterProcess(config)
     writer.start()
     atexit.register(writer.stop)
     shared = ServerShared.create(
         config.max_sessions, config.max_concurrent_derivations, writer.address, writer.authkey
     )
-    options = gunicorn_options(host, port, threads or config.server_threads)
+    options = gunicorn_options(
+        host, port, threads or config.server_threads, config.server_head_timeout_seconds
+    )
     options["workers"] = workers or config.workers
     try:
         EmbeddedServer(lambda: factory(shared), options).run()

@@ -580,10 +580,8 @@ def test_the_staff_servers_memory_holds_nothing_of_hers(scenario: Scenario) -> N
     _no_hits(find_everywhere(her_needles(scenario), memory_places(scenario.staff_memory)))
 
 
-# Expected to fail until issue 8 item 3 lands: gunicorn's error log quotes what a
-# malformed request carried (`Invalid HTTP method: 'MALFORMED…'`, `Invalid HTTP
-# Header: '…'`). Remove the marker after merging the logs branch.
-@pytest.mark.xfail(strict=True, reason="issue 8 item 3: lands with the logs branch")
+# gunicorn's own error log used to quote what a malformed request carried
+# (`Invalid HTTP method: 'MALFORMED…'`); its logger is ours now (issue 8, item 3).
 def test_nothing_a_malformed_request_carried_reaches_a_log_or_the_disk(
     scenario: Scenario,
 ) -> None:

@@ -20,9 +20,13 @@ from flask import Request, current_app, request, session
 from securedrop_like.i18n import gettext as _
 from securedrop_like.multipart import FastFormDataParser
 from securedrop_like.service import Attachment
+from securedrop_like.sessions import server_session
 from securedrop_like.store import EncryptingSpool
 
 PENDING_KEY = "pending_files"
+# The names and types she gave her kept files are hers: sealed under her
+# cookie's key like her private key (a memory image shows only ids and sizes).
+PENDING_NAMES = "pending_names"
 MAX_NAME = 200
 # A session is one 8 KiB slot (shared_sessions.SLOT_BYTES): the kept files'
 # entries may take at most this much of it, and there are at most MAX_KEPT.
@@ -103,22 +107,44 @@ def keep_pending(attachments: list[Attachment]) -> list[str]:
 
     Keeps at most :data:`MAX_KEPT` files within :data:`MAX_KEPT_BYTES`; the
     others are deleted at once. Returns the names of those not kept, for the
-    view to tell her.
+    view to tell her. Ids and sizes stay readable (the master's sweep spares
+    what sessions keep); names and types are sealed.
     """
     if not attachments:
         return []
     kept = list(session.get(PENDING_KEY, []))
+    names = _names()
     dropped: list[Attachment] = []
     for attachment in attachments:
         entry = _to_dict(attachment)
-        if len(kept) < MAX_KEPT and _size(kept + [entry]) <= MAX_KEPT_BYTES:
+        named = {**names, attachment.item_id: [attachment.name, attachment.content_type]}
+        if len(kept) < MAX_KEPT and _size(kept + [entry], named) <= MAX_KEPT_BYTES:
             kept.append(entry)
+            names = named
         else:
             dropped.append(attachment)
     session[PENDING_KEY] = kept
+    _seal_names(names)
     if dropped:
         _discard([a.item_id for a in dropped])
     return [a.name for a in dropped]
+
+
+def _names() -> dict[str, list[str]]:
+    """Her kept files' names and types, opened with her cookie's key."""
+    raw = server_session().unseal(PENDING_NAMES)
+    if raw is None:
+        return {}
+    opened: dict[str, list[str]] = json.loads(raw)
+    return opened
+
+
+def _seal_names(names: dict[str, list[str]]) -> None:
+    sess = server_session()
+    if names:
+        sess.seal(PENDING_NAMES, json.dumps(names, separators=(",", ":")).encode())
+    else:
+        sess.drop_sealed(PENDING_NAMES)
 
 
 def not_kept_message(names: list[str]) -> str:
@@ -134,10 +160,13 @@ def forget_pending(ids: list[str]) -> None:
     if PENDING_KEY in session:
         missing = set(ids)
         session[PENDING_KEY] = [d for d in session[PENDING_KEY] if d["item_id"] not in missing]
+        _seal_names({k: v for k, v in _names().items() if k not in missing})
 
 
-def _size(entries: list[dict[str, Any]]) -> int:
-    return len(json.dumps(entries, separators=(",", ":")))
+def _size(entries: list[dict[str, Any]], names: dict[str, list[str]]) -> int:
+    """About what the entries and the sealed names take in the session."""
+    sealed = len(json.dumps(names, separators=(",", ":")).encode()) * 4 // 3 + 64
+    return len(json.dumps(entries, separators=(",", ":"))) + sealed
 
 
 def _discard(ids: list[str]) -> None:
@@ -151,11 +180,19 @@ def _discard(ids: list[str]) -> None:
 def take_pending() -> list[Attachment]:
     if PENDING_KEY not in session:  # popping a missing key would still mark it modified
         return []
-    return [Attachment(**d) for d in session.pop(PENDING_KEY)]
+    taken = pending()
+    session.pop(PENDING_KEY)
+    server_session().drop_sealed(PENDING_NAMES)
+    return taken
 
 
 def pending() -> list[Attachment]:
-    return [Attachment(**d) for d in session.get(PENDING_KEY, [])]
+    names = _names() if PENDING_KEY in session else {}
+    out = []
+    for d in session.get(PENDING_KEY, []):
+        name, content_type = names.get(d["item_id"], ["file", ""])
+        out.append(Attachment(d["item_id"], name, content_type, d["plain_size"], d["size"]))
+    return out
 
 
 def discard_unclaimed(req: Request) -> None:
@@ -175,10 +212,4 @@ def pending_ids(data: dict[str, Any]) -> list[str]:
 
 
 def _to_dict(a: Attachment) -> dict[str, Any]:
-    return {
-        "item_id": a.item_id,
-        "name": a.name,
-        "content_type": a.content_type,
-        "plain_size": a.plain_size,
-        "size": a.size,
-    }
+    return {"item_id": a.item_id, "plain_size": a.plain_size, "size": a.size}

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from securedrop_like import models
+from securedrop_like.sessions import COOKIE_NAME
 from securedrop_like.shared_sessions import DATA_BYTES, ServerShared
 from source_interface import uploads
 from tests.conftest import Instance, SourceBrowser
@@ -96,8 +97,14 @@ def test_a_submission_whose_kept_file_is_gone_is_refused_and_keeps_her_text(
 
 
 def _pending(app: Flask, source: SourceBrowser) -> list[uploads.Attachment]:
+    """Her kept files as her next request sees them (their names open with her cookie)."""
     [data] = [d for d in app.extensions["sesim"].sessions.live_data() if uploads.PENDING_KEY in d]
-    return [uploads.Attachment(**d) for d in data[uploads.PENDING_KEY]]
+    cookie = source.client.get_cookie(COOKIE_NAME)
+    assert cookie is not None
+    with app.test_request_context(headers={"Cookie": f"{COOKIE_NAME}={cookie.value}"}):
+        kept = uploads.pending()
+    assert [a.item_id for a in kept] == uploads.pending_ids(data)
+    return kept
 
 
 def _all_items(app: Flask) -> int:

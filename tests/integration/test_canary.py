@@ -600,15 +600,9 @@ def test_her_words_are_not_in_session_memory_once_her_report_is_sent(scenario: S
     _no_hits(find_everywhere(needles, memory_places(scenario.source_memory, moments)))
 
 
-# A leak this canary found, not yet an item of issue 8: when her form fails, the
-# files kept for her are listed in her session with the names she gave them
-# (uploads.keep_pending: {"item_id", "name", "content_type", …} as JSON), in the
-# clear in the shared session table, until she sends the form again or the
-# session ends. The files are encrypted; their names are not. Remove the marker
-# once kept names are encrypted (or kept out of the table).
-@pytest.mark.xfail(
-    strict=True, reason="leak: kept files' names in the clear in session memory (unassigned)"
-)
+# Found by this canary: the names she gave the files kept for her failed form sat
+# in her session as JSON, in the clear. They are sealed under her cookie's key now
+# (uploads.PENDING_NAMES); only random ids and sizes stay readable, for the sweep.
 def test_her_kept_files_names_are_not_in_session_memory_in_the_clear(
     scenario: Scenario,
 ) -> None:

@@ -82,7 +82,8 @@ def create_app(
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock, on_discard)
     app.session_interface = MemorySessionInterface(store, app.config["SECRET_KEY"])
-    deriver = Deriver(config, shared.derivations if shared else None)
+    # The slots are lock files in run/, shared by every process of the instance.
+    deriver = Deriver(config)
     app.extensions["sesim"] = Services(svc, deriver, store)
     # Sessions start empty after a restart, so any upload not in the database
     # belongs to nobody: wipe it.

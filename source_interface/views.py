@@ -120,18 +120,19 @@ def report() -> Any:
         return _render_report(result.values, result.errors, 400)
     services = _services()
     codename = codenames.generate_codename()
+    document = dict(result.document, lang=current_language(), channel="web")
+    files = uploads.pending() + attachments
     try:
         keys = services.deriver.derive(services.deriver.normalise(codename))
-    except Busy:
+        source_id = services.service.create_source(keys, Submission("report", document, files))
+    except Busy:  # too many log-ins, or the writer process is restarting
         uploads.keep_pending(attachments)
         result.errors["form"] = _(
             "Many people are sending reports right now. Nothing is lost: "
             "please wait a minute and press Send again."
         )
         return _render_report(result.values, result.errors, 503)
-    document = dict(result.document, lang=current_language(), channel="web")
-    files = uploads.take_pending() + attachments
-    source_id = services.service.create_source(keys, Submission("report", document, files))
+    uploads.take_pending()
     _log_in(session, keys.private_key, source_id)
     session[FRESH_CODENAME] = codename
     session[MAY_REKEY] = True
@@ -331,7 +332,7 @@ def add_message() -> Any:
         uploads.keep_pending(attachments)
         return _render_case(result.values, result.errors, 400)
     document = dict(result.document, lang=session.get("lang") or config.default_locale)
-    files = uploads.take_pending() + attachments
+    files = kept + attachments
     try:
         _services().service.add_submission(
             session[SOURCE_KEY], Submission("message", document, files)
@@ -339,6 +340,14 @@ def add_message() -> Any:
     except NotFound:
         session.end()  # type: ignore[attr-defined]
         return _see_other("source.login")
+    except Busy:  # the writer process is restarting: her text and files stay
+        uploads.keep_pending(attachments)
+        result.errors["form"] = _(
+            "We could not save your message just now. Nothing is lost: "
+            "please wait a minute and press Send again."
+        )
+        return _render_case(result.values, result.errors, 503)
+    uploads.take_pending()
     # In the address, not the session: the busiest path then writes no session.
     return Response(status=303, headers=[("Location", request.script_root + "/case?done=sent")])
 

@@ -7,11 +7,13 @@ from flask import Flask
 from tests.conftest import SourceBrowser
 
 
-def _hold_all_slots(app: Flask) -> None:
-    deriver = app.extensions["sesim"].deriver
-    deriver._wait = 0.01  # noqa: SLF001 - the test plays the other, slow logins
-    for _ in range(app.config["SESIM"].max_concurrent_derivations):
-        assert deriver._slots.acquire(timeout=1)  # noqa: SLF001
+def _hold_all_slots(app: Flask) -> list[int]:
+    """Play the other, slow log-ins: take every slot and every place in the queue."""
+    slots = app.extensions["sesim"].deriver.slots
+    held = [slots.try_acquire() for _ in range(app.config["SESIM"].max_concurrent_derivations)]
+    held += [slots._try(slots.queue_paths) for _ in slots.queue_paths]  # noqa: SLF001
+    assert all(fd is not None for fd in held)
+    return [fd for fd in held if fd is not None]
 
 
 def test_busy_report_keeps_her_text(app: Flask, source: SourceBrowser) -> None:

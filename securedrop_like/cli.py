@@ -239,13 +239,13 @@ def serve(
     from .hardening import harden_process
     from .serve import serve as run_server
 
-    harden_process()  # before this process reads a secret
     try:
         config = open_instance(home)
         check_kdf(config)
     except (ConfigError, DatabaseError) as exc:
         _fail(str(exc))
         return
+    harden_process()  # before the server holds anything (serve() does it again)
 
     run_server(app_factory(config, part), config, host, port, workers, threads)
 

@@ -64,7 +64,7 @@ class DerivationSlots:
     def _try(paths: list[Path]) -> int | None:
         """A descriptor holding the lock of one of ``paths``, or None if all are taken."""
         for path in paths:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -238,9 +238,14 @@ _SWEEP_RACE = pytest.mark.xfail(
 )
 
 
-@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize(
-    "victim", ["writer", pytest.param("worker", marks=_SWEEP_RACE, id="worker")]
+    ("victim", "workers"),
+    [
+        ("writer", 1),
+        ("writer", 2),
+        ("worker", 1),
+        pytest.param("worker", 2, marks=_SWEEP_RACE, id="worker-2"),
+    ],
 )
 def test_sigkill_a_worker_or_the_writer_under_load_loses_nothing(
     instance: Instance, tmp_path: Path, workers: int, victim: str

@@ -67,6 +67,7 @@ def test_a_report_in_the_gap_is_busy_and_keeps_her_text_and_file(
     page = response.get_data(as_text=True)
     assert response.status_code == 503
     assert TEXT in page and "photo.jpg" in page  # her text, and her file kept for her
+    assert "Hazırda çox adam müraciət göndərir" in page
     writer.restart()  # what the master does
     again = source.client.post(
         "/report",
@@ -91,6 +92,7 @@ def test_a_message_in_the_gap_is_busy_and_keeps_her_text(
     page = response.get_data(as_text=True)
     assert response.status_code == 503
     assert TEXT in page and "scan.pdf" in page
+    assert "Mesajınızı indi saxlaya bilmədik" in page  # in her language (az by default)
     writer.restart()
     assert source.send_message(TEXT).status_code == 303
     service = app.extensions["sesim"].service

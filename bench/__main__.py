@@ -14,7 +14,7 @@ import time
 from bench.common import Results, Workspace, cpu_count
 from securedrop_like.config import TESTING_WEAK_KDF_ENV
 
-ALL = ["write", "http", "logins", "upload", "pages", "inbox", "export"]
+ALL = ["write", "http", "logins", "flood", "upload", "pages", "inbox", "export"]
 
 
 def main() -> None:
@@ -43,6 +43,10 @@ def main() -> None:
             from bench.logins import logins
 
             logins(ws, results, args.seconds)
+        if "flood" in chosen:
+            from bench.login_flood import login_flood
+
+            login_flood(ws, results, args.seconds)
         if "upload" in chosen:
             from bench.upload import upload
 

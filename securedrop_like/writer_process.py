@@ -111,6 +111,9 @@ class WriterProcess:
             try:
                 for signum in _RESET_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
+                # Ctrl-C reaches the whole process group: the writer keeps serving
+                # the workers' last writes until the master stops it (SIGTERM).
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 harden_process()
                 _serve(self.config, self.address, self.authkey, parent)
             except BaseException:  # noqa: BLE001 - a child must never return into the caller

@@ -3,10 +3,11 @@
 Several worker processes (one per core) with many threads each. A source's
 session, and the key that opens her replies, live in memory the master maps
 before forking and every worker shares (see shared_sessions.py); nothing of
-it touches disk. The bound on concurrent Argon2id derivations is a semaphore
-shared the same way. Every write goes to one writer process, started before
-the workers, which commits what all of them send together
-(writer_process.py). Each worker builds its app after the fork (no preload).
+it touches disk. The bound on concurrent Argon2id derivations is a set of
+lock files in the instance's run/ folder (derivation.py). Every write goes
+to one writer process, started before the workers, which commits what all of
+them send together (writer_process.py). Each worker builds its app after the
+fork (no preload).
 
 The master supervises: its loop (a gunicorn Arbiter, see
 :class:`SupervisingArbiter`) starts a new writer on the same socket and key

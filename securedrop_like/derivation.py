@@ -15,25 +15,15 @@ files too) and waits up to ``derivation_wait_seconds`` for a slot; when the
 queue is full too it is refused at once. Either way the refusal is
 :class:`~securedrop_like.errors.Busy`, which the apps turn into a translated
 "busy, try again" page, and the other pages keep their threads.
-
-The derivations themselves run on a few threads of their own at a low CPU
-priority (nice 10, per thread): on a 2-core server two derivations would
-otherwise take both cores from the pages that are not log-ins. They still get
-every cycle the pages leave, and a tenth of a core against each busy process
-at normal priority (nice 19 gave the pages no measurable gain in `make bench`
-and halved the log-ins a loaded machine answers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crypto import SourceKeys, derive_source_keys
@@ -42,19 +32,8 @@ from . import codenames
 from .config import Config, run_dir
 from .errors import BadCodename, Busy
 
-log = logging.getLogger(__name__)
-
 POLL_SECONDS = 0.02
 RETRY_AFTER = 10
-DERIVATION_NICE = 10
-
-
-def _lower_priority() -> None:
-    """Put the calling thread behind the pages for a CPU (Linux: nice is per thread)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DERIVATION_NICE)
-    except OSError as exc:  # pragma: no cover - degrade: derivations at normal priority
-        log.warning("could not lower the derivation threads' priority: %s", type(exc).__name__)
 
 
 class DerivationSlots:
@@ -141,20 +120,6 @@ class Deriver:
         self._ops = config.argon2_opslimit
         self._mem = config.argon2_memlimit
         self.slots = slots or DerivationSlots.for_config(config)
-        self._threads = config.max_concurrent_derivations
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_pid = 0
-        self._pool_lock = threading.Lock()
-
-    def _executor(self) -> ThreadPoolExecutor:
-        # Made in the process that uses it: a pool's threads do not survive a fork.
-        with self._pool_lock:
-            if self._pool is None or self._pool_pid != os.getpid():
-                self._pool = ThreadPoolExecutor(
-                    self._threads, "sesim-derive", initializer=_lower_priority
-                )
-                self._pool_pid = os.getpid()
-            return self._pool
 
     def normalise(self, typed: str) -> str:
         """Canonical form of what she typed, or :class:`BadCodename`."""
@@ -167,8 +132,6 @@ class Deriver:
 
     def derive(self, normalised: str) -> SourceKeys:
         with self.slots.held():
-            # This process holds at most as many slots as the pool has threads.
-            return self._executor().submit(self._derive, normalised).result()
-
-    def _derive(self, normalised: str) -> SourceKeys:
-        return derive_source_keys(normalised, self._salt, opslimit=self._ops, memlimit=self._mem)
+            return derive_source_keys(
+                normalised, self._salt, opslimit=self._ops, memlimit=self._mem
+            )

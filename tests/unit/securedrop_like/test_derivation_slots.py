@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from securedrop_like.config import run_dir
-from securedrop_like.derivation import DERIVATION_NICE, DerivationSlots, Deriver
+from securedrop_like.derivation import DerivationSlots, Deriver
 from securedrop_like.errors import Busy
 from tests.conftest import Instance
 
@@ -111,24 +111,3 @@ def test_a_full_queue_and_slots_give_busy_not_a_hang(instance: Instance) -> None
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-
-
-def test_derivations_run_on_low_priority_threads_not_the_request_thread(
-    instance: Instance,
-) -> None:
-    def nices() -> dict[int, int]:
-        return {
-            int(tid): os.getpriority(os.PRIO_PROCESS, int(tid))
-            for tid in os.listdir("/proc/self/task")
-        }
-
-    deriver = Deriver(instance.config)
-    before = nices()
-    deriver.derive(deriver.normalise("1234 5678 9012 3456 7890"))
-    after = nices()
-    new = {tid: nice for tid, nice in after.items() if tid not in before}
-    assert new and set(new.values()) == {DERIVATION_NICE}
-    assert (
-        os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        == before[threading.get_native_id()]
-    )

@@ -37,7 +37,10 @@ def logins(ws: Workspace, results: Results, seconds: float, clients: int = 8) ->
             try:
                 keys = deriver.derive(deriver.normalise(codename))
             except Busy:
+                # Refused at once (slots and queue full): come back a moment later,
+                # as a person pressing again would, instead of spinning on the GIL.
                 busy[n] += 1
+                time.sleep(0.05)
                 continue
             assert service.find_source(keys.lookup_id) is not None
             ok[n] += 1

@@ -14,7 +14,14 @@ import click
 from crypto import CryptoError, read_public_key_file
 
 from . import db, models
-from .config import LOCALES, ConfigError, resolve_home
+from .config import (
+    LOCALES,
+    ConfigError,
+    check_kdf,
+    read_kdf_pin,
+    resolve_home,
+    write_kdf_pin,
+)
 from .db import DatabaseError
 from .errors import SesimError
 from .instance import init_instance, open_instance
@@ -229,15 +236,38 @@ def serve(
     home: Path | None, part: str, host: str, port: int, workers: int | None, threads: int | None
 ) -> None:
     """Serve one part with gunicorn."""
+    from .hardening import harden_process
     from .serve import serve as run_server
 
     try:
         config = open_instance(home)
+        check_kdf(config)
     except (ConfigError, DatabaseError) as exc:
         _fail(str(exc))
         return
+    harden_process()  # before the server holds anything (serve() does it again)
 
     run_server(app_factory(config, part), config, host, port, workers, threads)
+
+
+@main.command("pin-kdf")
+@home_option
+def pin_kdf(home: Path | None) -> None:
+    """Pin the current Argon2id settings of an instance made before they were pinned."""
+    try:
+        config = open_instance(home)
+        if read_kdf_pin(config) is not None:
+            check_kdf(config)
+            click.echo("The Argon2id settings of this instance are already pinned.")
+            return
+        write_kdf_pin(config)
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(
+        f"Pinned argon2_opslimit={config.argon2_opslimit}, "
+        f"argon2_memlimit={config.argon2_memlimit} in {config.kdf_pin_path}."
+    )
 
 
 def app_factory(config: Any, part: str) -> Any:
@@ -267,7 +297,10 @@ def demo(home: Path | None, host: str, base_port: int, reports: int, tor: bool) 
     """Make a throw-away demo instance with synthetic reports, and serve it."""
     from .demo import run_demo
 
-    run_demo(home, host, base_port, reports, tor)
+    try:
+        run_demo(home, host, base_port, reports, tor)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 # --- Tor: the onion services and the staff's client keys (tor_config/) ---

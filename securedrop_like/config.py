@@ -6,10 +6,12 @@ An instance lives in one folder (``--home`` or ``$SESIM_HOME``)::
     secrets/db.key        32 random bytes, hex: the SQLCipher key (0600)
     secrets/session.key   the itsdangerous secret for cookies and tokens (0600)
     secrets/salt          the instance salt for codename derivation (0600)
+    secrets/kdf           the Argon2id settings pinned at init (see check_kdf)
     db.sqlite             SQLCipher database (metadata only)
     spool/                uploads being encrypted: anonymous (O_TMPFILE) files only
     store/                ciphertext files of versions before schema 3 (moved into
                           the database by migration 3, then removed)
+    run/                  the writer's socket, session lock and derivation slots (0700)
 
 Environment variables ``SESIM_<FIELD>`` (upper case) override the file, which
 is how tests and the demo adjust a setting without editing it.
@@ -45,14 +47,17 @@ class Config:
     default_locale: str = "az"
     # A neutral site the quick-exit link leads to; it must not reveal Səsim.
     quick_exit_url: str = "https://www.google.az/"
-    # Argon2id cost for codenames; fixed at `sesim init` since changing it
-    # changes every source's lookup id. See crypto.codename.
+    # Argon2id cost for codenames; pinned at `sesim init` (secrets/kdf) since
+    # changing it changes every source's lookup id; a server refuses to start
+    # when these differ from the pin. See crypto.codename and check_kdf.
     argon2_opslimit: int = 3
     argon2_memlimit: int = 64 * 1024 * 1024
-    # At most this many codename derivations run at once in one server process
-    # (each holds argon2_memlimit of memory); the rest wait briefly, then get
-    # a translated "busy" page rather than pushing the server out of memory.
+    # At most this many codename derivations run at once on the machine (each
+    # holds argon2_memlimit of memory); at most max_waiting_derivations more
+    # wait up to derivation_wait_seconds for one, and the rest get a
+    # translated "busy" page at once rather than holding a server thread.
     max_concurrent_derivations: int = 2
+    max_waiting_derivations: int = 4
     derivation_wait_seconds: float = 3.0
     max_file_bytes: int = 100 * 1024 * 1024
     max_request_bytes: int = 500 * 1024 * 1024
@@ -138,6 +143,10 @@ class Config:
         """Where uploads are encrypted, into files that have no name (O_TMPFILE)."""
         return self.home / "spool"
 
+    @property
+    def kdf_pin_path(self) -> Path:
+        return self.secrets_dir / "kdf"
+
     def read_secret(self, path: Path) -> bytes:
         """Read a hex-encoded secret file."""
         try:
@@ -206,6 +215,8 @@ def validate(config: Config) -> None:
         raise ConfigError(f"default_locale must be one of {', '.join(LOCALES)}")
     if config.max_concurrent_derivations < 1:
         raise ConfigError("max_concurrent_derivations must be at least 1")
+    if config.max_waiting_derivations < 0:
+        raise ConfigError("max_waiting_derivations must not be negative")
     if not 0 < config.max_file_bytes <= config.max_request_bytes:
         raise ConfigError("max_file_bytes must be positive and at most max_request_bytes")
     positive = (
@@ -246,3 +257,100 @@ def render_toml(settings: dict[str, Any]) -> str:
         else:
             lines.append(f"{key} = {value!r}")
     return "\n".join(lines) + "\n"
+
+
+def run_dir(config: Config) -> Path:
+    """The instance's ``run/`` folder (mode 0700): the writer's socket, the slot files."""
+    path = config.home / "run"
+    path.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+# --- The Argon2id settings, pinned at init ---------------------------------------------
+
+ARGON2_FLOOR_OPSLIMIT = 3
+ARGON2_FLOOR_MEMLIMIT = 64 * 1024 * 1024
+# Honoured only so the test suite (tests/conftest.py) and `make bench` can use
+# a cheap Argon2id. Nothing in securedrop_like, the apps or the CLI sets it.
+TESTING_WEAK_KDF_ENV = "SESIM_TESTING_ALLOW_WEAK_KDF"
+_KDF_KEYS = ("argon2_opslimit", "argon2_memlimit")
+
+
+def effective_kdf(settings: dict[str, Any]) -> dict[str, int]:
+    """The Argon2id settings a new instance gets: ``SESIM_*``, else given, else the default."""
+    chosen: dict[str, int] = {}
+    for key in _KDF_KEYS:
+        env = os.environ.get(f"SESIM_{key.upper()}")
+        value = env if env is not None else settings.get(key, _SETTABLE[key].default)
+        chosen[key] = _coerce(key, value)
+    return chosen
+
+
+def weak_kdf_allowed() -> bool:
+    return os.environ.get(TESTING_WEAK_KDF_ENV) == "1"
+
+
+def check_kdf_floor(opslimit: int, memlimit: int) -> None:
+    """Refuse Argon2id settings under the floor (64 MiB, 3 passes) outside tests."""
+    if weak_kdf_allowed():
+        return
+    if opslimit < ARGON2_FLOOR_OPSLIMIT or memlimit < ARGON2_FLOOR_MEMLIMIT:
+        raise ConfigError(
+            f"the Argon2id settings (argon2_opslimit={opslimit}, argon2_memlimit={memlimit}) "
+            f"are under the floor of {ARGON2_FLOOR_OPSLIMIT} passes and "
+            f"{ARGON2_FLOOR_MEMLIMIT} bytes (64 MiB): codenames would be too cheap to guess"
+        )
+
+
+def read_kdf_pin(config: Config) -> tuple[int, int] | None:
+    """The pinned (opslimit, memlimit), or None if this instance has no pin."""
+    try:
+        data = tomllib.loads(config.kdf_pin_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {config.kdf_pin_path}: {exc}") from exc
+    try:
+        ops, mem = (int(data[key]) for key in _KDF_KEYS)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{config.kdf_pin_path} does not hold both Argon2id settings") from exc
+    return ops, mem
+
+
+def write_kdf_pin(config: Config) -> None:
+    """Pin the effective Argon2id settings; never overwrites a pin (O_EXCL, 0600)."""
+    check_kdf_floor(config.argon2_opslimit, config.argon2_memlimit)
+    text = render_toml({key: getattr(config, key) for key in _KDF_KEYS})
+    try:
+        fd = os.open(config.kdf_pin_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise ConfigError(f"{config.kdf_pin_path} already pins the Argon2id settings") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def check_kdf(config: Config) -> None:
+    """Refuse to serve with Argon2id settings other than the pinned ones, or too weak.
+
+    Every source's lookup id depends on these settings: a changed default or a
+    stray ``SESIM_ARGON2_*`` variable would lock every source out (or make new
+    codenames cheap to guess) without a word.
+    """
+    pinned = read_kdf_pin(config)
+    effective = (config.argon2_opslimit, config.argon2_memlimit)
+    if pinned is None:
+        raise ConfigError(
+            f"this instance has no pinned Argon2id settings ({config.kdf_pin_path} is missing). "
+            f"If every codename of this instance was made with the current settings "
+            f"(argon2_opslimit={effective[0]}, argon2_memlimit={effective[1]}), pin them with: "
+            f"sesim pin-kdf --home {config.home}"
+        )
+    for key, want, got in zip(_KDF_KEYS, pinned, effective, strict=True):
+        if want != got:
+            raise ConfigError(
+                f"{key} is {got} (from config.toml or SESIM_{key.upper()}) but this instance "
+                f"was pinned to {want} at init ({config.kdf_pin_path}); every source's codename "
+                f"depends on it. Remove the override or set {key} = {want} in config.toml."
+            )
+    check_kdf_floor(*effective)

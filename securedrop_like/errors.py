@@ -9,7 +9,8 @@ class SesimError(Exception):
 
 
 class Busy(SesimError):
-    """Too many codename derivations at once; the request should be retried."""
+    """Too many codename derivations at once, or the writer process is restarting
+    (see writer_process.WriterUnavailable); the request should be retried."""
 
     def __init__(self, retry_after: int = 10) -> None:
         super().__init__("busy")

@@ -11,7 +11,16 @@ from typing import Any
 from crypto import new_instance_salt
 
 from . import db, store
-from .config import CONFIG_NAME, Config, ConfigError, load_config, render_toml
+from .config import (
+    CONFIG_NAME,
+    Config,
+    ConfigError,
+    check_kdf_floor,
+    effective_kdf,
+    load_config,
+    render_toml,
+    write_kdf_pin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +37,16 @@ def write_secret_file(path: Path, value: bytes) -> None:
 
 
 def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
-    """Create a new instance in ``home``; refuses if one is already there."""
+    """Create a new instance in ``home``; refuses if one is already there.
+
+    The Argon2id settings are written into ``config.toml`` (to be seen) and
+    pinned in ``secrets/kdf`` (see :func:`securedrop_like.config.check_kdf`).
+    """
     home = home.expanduser().resolve()
     if (home / CONFIG_NAME).exists() or (home / "secrets").exists():
         raise ConfigError(f"{home} already holds a Səsim instance; refusing to overwrite it")
+    settings = {**(settings or {}), **effective_kdf(settings or {})}
+    check_kdf_floor(settings["argon2_opslimit"], settings["argon2_memlimit"])
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     secrets_dir = home / "secrets"
@@ -40,8 +55,10 @@ def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
     write_secret_file(secrets_dir / "session.key", secrets.token_bytes(32))
     write_secret_file(secrets_dir / "salt", new_instance_salt())
     (home / "spool").mkdir(mode=0o700)
-    (home / CONFIG_NAME).write_text(render_toml(settings or {}), encoding="utf-8")
-    return open_instance(home)
+    (home / CONFIG_NAME).write_text(render_toml(settings), encoding="utf-8")
+    config = open_instance(home)
+    write_kdf_pin(config)
+    return config
 
 
 def open_instance(home: str | os.PathLike[str] | None) -> Config:

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from . import commands
-from .config import Config
+from .config import Config, run_dir
 from .db import Database
-from .errors import MissingBlob, StorageFull, is_storage_full
+from .errors import Busy, MissingBlob, StorageFull, is_storage_full
+from .hardening import harden_process
 from .writer import GroupCommitWriter, _Job
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,35 @@ log = logging.getLogger(__name__)
 COMMIT_DELAY = 0.0005  # seconds
 
 
-class WriterUnavailable(RuntimeError):
-    """The writer process cannot be reached (stopped or restarting)."""
+class WriterUnavailable(Busy):
+    """The writer process cannot be reached (stopped or restarting).
+
+    A :class:`~securedrop_like.errors.Busy`: the master starts a new writer
+    within a second or two, so the apps answer "busy, try again", never a 500.
+    """
+
+    def __init__(self, message: str = "the writer process is not answering") -> None:
+        super().__init__(retry_after=5)
+        self.args = (message,)
 
 
 class WriterFailed(RuntimeError):
     """A command failed in the writer process (the type of error only)."""
 
 
-def _run_dir(config: Config) -> Path:
-    path = config.home / "run"
-    path.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
+# The master's signal handlers (gunicorn's) must not run in the writer.
+_RESET_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGCHLD,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+)
 
 
 def _listening(path: Path) -> bool:
@@ -75,7 +92,7 @@ class WriterProcess:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        run = _run_dir(config)
+        run = run_dir(config)
         for old in run.glob("writer-*.sock"):
             if not _listening(old):  # left by a server that was killed
                 old.unlink(missing_ok=True)
@@ -92,6 +109,12 @@ class WriterProcess:
         if pid == 0:  # the writer
             code = 0
             try:
+                for signum in _RESET_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
+                # Ctrl-C reaches the whole process group: the writer keeps serving
+                # the workers' last writes until the master stops it (SIGTERM).
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                harden_process()
                 _serve(self.config, self.address, self.authkey, parent)
             except BaseException:  # noqa: BLE001 - a child must never return into the caller
                 log.error("the writer process stopped on an error")
@@ -101,10 +124,36 @@ class WriterProcess:
         self._pid = pid
         deadline = time.monotonic() + timeout
         while not Path(self.address).exists():
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # already reaped by gunicorn's master
+                done = pid
             if done or time.monotonic() > deadline:
                 raise WriterUnavailable("the writer process did not start")
             time.sleep(0.01)
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def alive(self) -> bool:
+        """Whether the writer still runs. gunicorn's master reaps every child with
+        ``waitpid(-1)``, so "no such child" means it died and was reaped."""
+        if self._pid is None:
+            return False
+        try:
+            done, _ = os.waitpid(self._pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return done == 0
+
+    def restart(self, timeout: float = 10) -> None:
+        """Start a new writer on the same socket and key (workers reconnect)."""
+        if self._pid is not None and self.alive():
+            return
+        self._pid = None
+        Path(self.address).unlink(missing_ok=True)
+        self.start(timeout)
 
     def stop(self) -> None:
         # gunicorn's workers are forks of the master that unwind through the

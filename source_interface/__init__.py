@@ -110,7 +110,8 @@ def create_app(
     app.session_interface = MemorySessionInterface(
         store, app.config["SECRET_KEY"], protected_session, clearnet_host(config)
     )
-    deriver = Deriver(config, shared.derivations if shared else None)
+    # The slots are lock files in run/, shared by every process of the instance.
+    deriver = Deriver(config)
     app.extensions["sesim"] = Services(svc, deriver, store)
     # No sweep here: a worker (re)starting must not delete another worker's
     # upload in flight or the files a live session keeps. The server's master

@@ -80,13 +80,15 @@ def collect(request: Request) -> tuple[list[Attachment], list[str]]:
                 )
             )
             continue
-        if spool.failed:
-            continue  # see storage_failed()
+        if spool.failed:  # the view says why (storage_failed); here, which file
+            errors.append(_not_saved(storage.filename))
+            continue
         if not spool.finished or (spool.plain_size == 0 and not storage.filename):
             spool.discard()
             continue
         spool.ingest_now()  # an empty file she chose on purpose
         if spool.failed:
+            errors.append(_not_saved(storage.filename))
             continue
         spool.claimed = True  # type: ignore[attr-defined]
         attachments.append(
@@ -95,6 +97,13 @@ def collect(request: Request) -> tuple[list[Attachment], list[str]]:
             )
         )
     return attachments, errors
+
+
+def _not_saved(filename: str | None) -> str:
+    return _(
+        "The file “%(name)s” could not be saved. Please attach it again when you send the form.",
+        name=safe_name(filename),
+    )
 
 
 def storage_failed(req: Request | None = None) -> bool:

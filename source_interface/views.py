@@ -163,16 +163,17 @@ def report() -> Any:
         sess = _start_log_in()
     except Busy:
         _keep(attachments, result.errors)
-        result.errors["form"] = _(
-            "Many people are sending reports right now. Nothing is lost: "
-            "please wait a minute and press Send again."
-        )
+        result.errors["form"] = _busy_message()
         return _render_report(result.values, result.errors, 503)
     document = dict(result.document, lang=current_language(), channel="web")
     files = uploads.take_pending() + attachments
     _keep_only_language(sess)
     try:
         source_id = services.service.create_source(keys, Submission("report", document, files))
+    except Busy:  # the writer process is restarting: nothing was stored
+        _keep(files, result.errors)
+        result.errors["form"] = _busy_message()
+        return _render_report(result.values, result.errors, 503)
     except (MissingBlob, StorageFull) as exc:
         status = _refused(exc, files, result.errors)
         return _render_report(result.values, result.errors, status)
@@ -182,6 +183,13 @@ def report() -> Any:
     # The codename page is this response (no redirect to follow): if the
     # server stopped now, she would still have it.
     return _render_codename(codename, may_rekey=True)
+
+
+def _busy_message() -> str:
+    return _(
+        "Many people are sending reports right now. Nothing is lost: "
+        "please wait a minute and press Send again."
+    )
 
 
 def _start_log_in() -> ServerSession:
@@ -440,17 +448,26 @@ def add_message() -> Any:
         _keep(attachments, result.errors)
         return _render_case(result.values, result.errors, 400)
     document = dict(result.document, lang=session.get("lang") or config.default_locale)
-    files = uploads.take_pending() + attachments
+    files = kept + attachments
     try:
         _services().service.add_submission(
             session[SOURCE_KEY], Submission("message", document, files)
         )
     except (MissingBlob, StorageFull) as exc:
+        uploads.take_pending()  # _refused keeps again what is still there
         status = _refused(exc, files, result.errors)
         return _render_case(result.values, result.errors, status)
     except NotFound:
         session.end()  # type: ignore[attr-defined]
         return _see_other("source.login")
+    except Busy:  # the writer process is restarting: her text and files stay
+        _keep(attachments, result.errors)
+        result.errors["form"] = _(
+            "We could not save your message just now. Nothing is lost: "
+            "please wait a minute and press Send again."
+        )
+        return _render_case(result.values, result.errors, 503)
+    uploads.take_pending()
     # In the address, not the session: the busiest path then writes no session.
     return Response(status=303, headers=[("Location", request.script_root + "/case?done=sent")])
 

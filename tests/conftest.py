@@ -8,6 +8,7 @@ settings are pinned by crypto's known-answer vectors.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +20,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crypto import PrivateKey
-from securedrop_like.config import Config
+from securedrop_like.config import TESTING_WEAK_KDF_ENV, Config
 from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.instance import init_instance
 
 FAST_ARGON2 = {"argon2_opslimit": 1, "argon2_memlimit": 8 * 1024 * 1024}
+# The one place that lets the suite (and the servers it starts, which inherit
+# the environment) use Argon2id settings under the production floor; see
+# securedrop_like.config.check_kdf_floor. No production path sets it.
+os.environ[TESTING_WEAK_KDF_ENV] = "1"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODENAME_RE = re.compile(r'class="codename" lang="en">([^<]+)<')
 

@@ -18,6 +18,7 @@ from securedrop_like.hosts import init_host_check
 from securedrop_like.i18n import current_language, init_i18n
 from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
+from securedrop_like.serve import Task
 from securedrop_like.service import ReportService
 from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
@@ -81,3 +82,18 @@ def create_app(
     app.jinja_env.globals["config_"] = config
     app.jinja_env.globals["designation_label"] = _designation_label
     return app
+
+
+STAFF_SESSION_SWEEP_SECONDS = 30.0
+
+
+def server_tasks(config: Config) -> list[Task]:
+    """The master's periodic tasks for a staff server: expired sessions are
+    zeroed within a minute, not when their slot happens to be reused."""
+    idle = config.staff_session_idle_minutes * 60.0
+    absolute = config.staff_session_absolute_minutes * 60.0
+
+    def sessions_task(shared: ServerShared) -> None:
+        shared.sweep_sessions(idle, absolute)
+
+    return [(STAFF_SESSION_SWEEP_SECONDS, sessions_task)]

@@ -247,7 +247,8 @@ def serve(
         return
     harden_process()  # before the server holds anything (serve() does it again)
 
-    run_server(app_factory(config, part), config, host, port, workers, threads)
+    tasks = master_tasks(config, part)
+    run_server(app_factory(config, part), config, host, port, workers, threads, tasks, part)
 
 
 @main.command("pin-kdf")
@@ -268,6 +269,19 @@ def pin_kdf(home: Path | None) -> None:
         f"Pinned argon2_opslimit={config.argon2_opslimit}, "
         f"argon2_memlimit={config.argon2_memlimit} in {config.kdf_pin_path}."
     )
+
+
+def master_tasks(config: Any, part: str) -> Any:
+    """What the server's master does for one part besides its workers (the
+    source part first deletes every upload nobody can claim: no worker runs yet)."""
+    if part == "staff":
+        from journalist_interface.app import server_tasks as staff_tasks
+
+        return staff_tasks(config)
+    from source_interface.master import server_tasks, sweep_before_start
+
+    sweep_before_start(config)
+    return server_tasks(config)
 
 
 def app_factory(config: Any, part: str) -> Any:

@@ -143,6 +143,7 @@ def _demo_onions(root: Path, base_port: int) -> Any:
 
 def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bool = False) -> None:
     from source_interface import create_app
+    from source_interface.master import server_tasks, sweep_before_start
 
     from .serve import serve
 
@@ -184,7 +185,15 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             click.echo(f"  Staff onion key for Tor Browser: {onions.staff_client.private_line}")
         click.echo("Press Ctrl-C to stop.")
         try:
-            serve(lambda shared: create_app(config, shared=shared), config, host, base_port)
+            sweep_before_start(config)  # no worker runs yet: nobody can claim an upload
+            serve(
+                lambda shared: create_app(config, shared=shared),
+                config,
+                host,
+                base_port,
+                tasks=server_tasks(config),
+                part="source",
+            )
         finally:
             if os.getpid() == master:
                 staff.terminate()

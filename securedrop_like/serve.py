@@ -32,7 +32,7 @@ from .config import Config, check_kdf
 from .gunicorn_worker import HeadFirstWorker, QuietLogger
 from .hardening import harden_process
 from .logs import configure_logging
-from .shared_sessions import ServerShared
+from .shared_sessions import ServerShared, session_lock_path
 from .writer_process import WriterProcess, WriterUnavailable
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ def serve(
     workers: int | None = None,
     threads: int | None = None,
     tasks: Sequence[Task] = (),
+    part: str | None = None,
 ) -> None:
     """Run ``factory(shared)`` in each worker; blocks until the server stops.
 
@@ -173,7 +174,8 @@ def serve(
     ``fn(shared)`` every ``interval_seconds`` (checked about once a second); an
     error is logged by its type only and never stops the master. Raises
     :class:`~securedrop_like.config.ConfigError` if the Argon2id settings are
-    not the pinned ones.
+    not the pinned ones. ``part`` ("source", "staff") names the session lock
+    file in ``run/``; without it the lock file is private to this server.
     """
     harden_process()
     check_kdf(config)
@@ -182,7 +184,11 @@ def serve(
     writer.start()
     atexit.register(writer.stop)
     shared = ServerShared.create(
-        config.max_sessions, config.max_concurrent_derivations, writer.address, writer.authkey
+        config.max_sessions,
+        config.max_concurrent_derivations,
+        writer.address,
+        writer.authkey,
+        lock_path=session_lock_path(config.home, part) if part else None,
     )
     options = gunicorn_options(
         host, port, threads or config.server_threads, config.server_head_timeout_seconds

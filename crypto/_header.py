@@ -201,7 +201,7 @@ def envelope_size(plaintext_size: int, n_recipients: int, *, version: int = VERS
     """The exact size of the envelope of ``plaintext_size`` bytes.
 
     ``version=2`` for an envelope written with a context (49 bytes more);
-    the default, 1, is what writing without a context produces.
+    the default, 1, is the legacy format the application no longer writes.
 
     There is always one more chunk than there are full chunks of
     plaintext (the final chunk is shorter than CHUNK_SIZE, maybe empty),

@@ -458,7 +458,9 @@ class ReportService:
     def expected_context(self, item: models.Item) -> EnvelopeContext:
         """The context ``item``'s envelope must carry, from the database's own records:
         its id and kind and, for a reply, its source's stored public key."""
-        source_key = PublicKey(self.source(item.source_id).public_key) if item.kind == "reply" else None
+        source_key = None
+        if item.kind == "reply":
+            source_key = PublicKey(self.source(item.source_id).public_key)
         return EnvelopeContext.for_item(item.kind, item.id, source_key)
 
     def decrypt_item_to(self, item: models.Item, private_key: PrivateKey, sink: Any) -> int:

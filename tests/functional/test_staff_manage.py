@@ -171,7 +171,10 @@ def _sealed(
     ``reply_id`` and to the source (the first key, unless ``bound_to`` names another)."""
     document = {"format": "sesim-reply", "v": 1, "text": text, "lang": "az"}
     recipients = [k if isinstance(k, PublicKey) else PublicKey(k) for k in keys]
-    source = recipients[0] if bound_to is None else PublicKey(bytes(bound_to))
+    if bound_to is None:
+        source = recipients[0]
+    else:
+        source = bound_to if isinstance(bound_to, PublicKey) else PublicKey(bound_to)
     context = EnvelopeContext.reply(reply_id, source)
     return encrypt_bytes(json.dumps(document).encode(), recipients, context=context)
 

@@ -19,7 +19,7 @@ from crypto.errors import CryptoError, DecryptionError, FormatError
 from crypto.keys import KEY_ID_BYTES
 
 MAGIC = b"SESIMENV"
-VERSION_1 = 1  # no context: still read, written only when no context is given
+VERSION_1 = 1  # no context: still read; written only by legacy_v1_encrypt_bytes (tests)
 VERSION_2 = 2  # the header carries an EnvelopeContext block after the preamble
 VERSIONS = (VERSION_1, VERSION_2)
 MIN_RECIPIENTS = 1

@@ -420,7 +420,8 @@ class ReportService:
 
         Each is (source id, reply id, author, ciphertext); the caller has checked
         the bundle, that each source exists, each id is new and each reply is
-        sealed to its source's key.
+        sealed to its source's key and bound to its id and source (envelope
+        version 2, ``EnvelopeContext.reply(reply id, her public key)``).
         """
         per_source: dict[str, list[models.NewItem]] = {}
         for source_id, reply_id, author, ciphertext in replies:

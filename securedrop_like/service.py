@@ -383,7 +383,10 @@ class ReportService:
         is not (moved from another item or source) or does not open is returned
         with ``readable=False`` rather than failing the page.
         """
-        source_key = PublicKey(self.source(source_id).public_key)
+        source = models.source_by_id(self.db.reader(), source_id)
+        if source is None:  # deleted meanwhile: nothing of hers is left to open
+            return []
+        source_key = PublicKey(source.public_key)
         out = []
         for item in self.items(source_id):
             if item.kind != "reply":

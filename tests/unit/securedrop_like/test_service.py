@@ -609,3 +609,13 @@ def test_everything_the_service_writes_is_bound_to_its_item(
     assert service.expected_context(reply) == EnvelopeContext.reply(
         reply.id, PublicKey(hers.public_key.raw)
     )
+
+
+def test_replies_of_a_source_deleted_meanwhile_are_none(
+    service: ReportService, deriver: Deriver
+) -> None:
+    hers = new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    service.place_reply(source_id, "An answer.", "en", "l")
+    service.delete_source(source_id)
+    assert service.replies(source_id, hers.private_key) == []

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto import OpenPGP, PrivateKey, PublicKey
+from crypto import EnvelopeContext, OpenPGP, PrivateKey, PublicKey
 from securedrop_like.config import Config
 from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.instance import init_instance
@@ -83,7 +83,10 @@ class OpenPGPReportService(ReportService):
     pgp: OpenPGP
     fingerprint: str
 
-    def encrypt_document(self, plaintext: bytes, recipients: list[PublicKey]) -> bytes:
+    def encrypt_document(
+        self, plaintext: bytes, recipients: list[PublicKey], *, context: EnvelopeContext
+    ) -> bytes:
+        # OpenPGP has no place for the item binding: the baseline writes none.
         return self.pgp.encrypt(plaintext, self.fingerprint)
 
 

@@ -19,7 +19,7 @@ from crypto.errors import CryptoError, DecryptionError, FormatError
 from crypto.keys import KEY_ID_BYTES
 
 MAGIC = b"SESIMENV"
-VERSION_1 = 1  # no context: still read, written only when no context is given
+VERSION_1 = 1  # no context: still read; written only by legacy_v1_encrypt_bytes (tests)
 VERSION_2 = 2  # the header carries an EnvelopeContext block after the preamble
 VERSIONS = (VERSION_1, VERSION_2)
 MIN_RECIPIENTS = 1
@@ -201,7 +201,7 @@ def envelope_size(plaintext_size: int, n_recipients: int, *, version: int = VERS
     """The exact size of the envelope of ``plaintext_size`` bytes.
 
     ``version=2`` for an envelope written with a context (49 bytes more);
-    the default, 1, is what writing without a context produces.
+    the default, 1, is the legacy format the application no longer writes.
 
     There is always one more chunk than there are full chunks of
     plaintext (the final chunk is shorter than CHUNK_SIZE, maybe empty),

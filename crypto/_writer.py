@@ -41,9 +41,10 @@ def _seal(file_key: bytearray, recipient: PublicKey) -> bytes:
 class EnvelopeWriter:
     """Encrypt a stream of writes into one envelope.
 
-    With ``context`` (an :class:`~crypto.envelope.EnvelopeContext`) the
-    envelope is version 2 and bound to that item; without, it is a legacy
-    version 1 envelope (see "Transition" in FORMAT.md).
+    The envelope is version 2, bound to ``context`` (an
+    :class:`~crypto.envelope.EnvelopeContext`, required). Only
+    :func:`crypto.envelope.legacy_v1_encrypt_bytes` (for tests that check old
+    data stays readable) writes version 1 (see "Transition" in FORMAT.md).
 
     The header goes to ``sink`` at once; :meth:`write` emits each chunk as
     soon as it is full, so memory stays at a few chunks (the 64 KiB buffer
@@ -72,7 +73,21 @@ class EnvelopeWriter:
         sink: ByteSink,
         recipients: Sequence[PublicKey],
         *,
-        context: EnvelopeContext | None = None,
+        context: EnvelopeContext,
+    ) -> None:
+        if not isinstance(context, EnvelopeContext):
+            raise CryptoError("context must be an EnvelopeContext")
+        self._start(sink, recipients, context)
+
+    @classmethod
+    def _legacy_v1(cls, sink: ByteSink, recipients: Sequence[PublicKey]) -> EnvelopeWriter:
+        """A writer of an unbound version 1 envelope (legacy; tests only)."""
+        writer = cls.__new__(cls)
+        writer._start(sink, recipients, None)
+        return writer
+
+    def _start(
+        self, sink: ByteSink, recipients: Sequence[PublicKey], context: EnvelopeContext | None
     ) -> None:
         recipients = list(recipients)
         check_recipient_count(len(recipients))
@@ -80,8 +95,6 @@ class EnvelopeWriter:
             raise CryptoError("recipients must be PublicKey instances")
         if len(set(recipients)) != len(recipients):
             raise CryptoError("the same recipient is listed twice")
-        if context is not None and not isinstance(context, EnvelopeContext):
-            raise CryptoError("context must be an EnvelopeContext")
         self._status = "aborted"  # until the header is out
         self._stream = _sodium.SecretStream()
         self._buf = bytearray()  # the chunk buffer, allocated on first use

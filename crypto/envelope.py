@@ -53,7 +53,7 @@ plaintext (:func:`envelope_size` with ``version=2``).
 Binary format, version 1
 ========================
 
-Written only when no context is given (see "Transition"); always read.
+No longer written by the application (see "Transition"); always read.
 
 Header (``35 + 88 * n`` bytes)::
 
@@ -121,12 +121,13 @@ tells which was read.
 Transition
 ==========
 
-Writers (:func:`encrypt_bytes`, :func:`encrypt_stream`,
-:class:`EnvelopeWriter`) write version 2 when given
-``context=EnvelopeContext...`` and version 1 when ``context`` is left
-out. Leaving it out is the legacy path, kept only until every call site
-passes a context; it will then become a required argument. Readers accept
-both versions; ``expected=None`` opens only version 1.
+The application writes only version 2 now: every writer
+(:func:`encrypt_bytes`, :func:`encrypt_stream`, :class:`EnvelopeWriter`)
+requires ``context=EnvelopeContext...``, and every place that reads an
+item passes the ``expected`` context from its own records. Version 1 is
+no longer written, except by :func:`legacy_v1_encrypt_bytes`, kept only
+for tests that check that data stored before version 2 stays readable.
+Readers accept both versions; ``expected=None`` opens only version 1.
 
 Decryption errors
 =================
@@ -241,6 +242,7 @@ __all__ = [
     "encrypt_bytes",
     "encrypt_stream",
     "envelope_size",
+    "legacy_v1_encrypt_bytes",
     "read_envelope_context",
     "read_recipient_ids",
     "source_key_hash",
@@ -251,15 +253,25 @@ def encrypt_bytes(
     plaintext: bytes | bytearray | memoryview,
     recipients: Sequence[PublicKey],
     *,
-    context: EnvelopeContext | None = None,
+    context: EnvelopeContext,
 ) -> bytes:
-    """Encrypt ``plaintext`` into one envelope readable by each recipient.
-
-    With ``context`` the envelope is version 2, bound to that item; without,
-    legacy version 1 (see "Transition").
-    """
+    """Encrypt ``plaintext`` into one version 2 envelope, bound to ``context``,
+    readable by each recipient."""
     sink = io.BytesIO()
     EnvelopeWriter(sink, recipients, context=context).write_final(plaintext)
+    return sink.getvalue()
+
+
+def legacy_v1_encrypt_bytes(
+    plaintext: bytes | bytearray | memoryview, recipients: Sequence[PublicKey]
+) -> bytes:
+    """Write an unbound version 1 envelope, as the application did before version 2.
+
+    For tests only (that old data stays readable, and of the version 1
+    format); the application writes only version 2 (see "Transition").
+    """
+    sink = io.BytesIO()
+    EnvelopeWriter._legacy_v1(sink, recipients).write_final(plaintext)
     return sink.getvalue()
 
 
@@ -268,7 +280,7 @@ def encrypt_stream(
     dst: ByteSink,
     recipients: Sequence[PublicKey],
     *,
-    context: EnvelopeContext | None = None,
+    context: EnvelopeContext,
 ) -> int:
     """Encrypt everything ``src`` yields into ``dst``; return envelope bytes written.
 

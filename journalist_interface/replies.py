@@ -3,9 +3,11 @@
 A reply bundle (see securedrop_like/BUNDLES.md) comes from the reviewer
 workstation with replies already sealed there. This server cannot read them;
 it checks everything it can before storing any (format, version, hashes,
-that each names an existing source by designation, that each id is new and
-that each is sealed to that source's key so she can open it) and then stores
-them all as they are, or none.
+that each names an existing source by designation, that each id is new,
+that each is sealed to that source's key so she can open it, and that each
+is an envelope version 2 bound to its own reply id and to that source, so a
+reply cannot be moved to another reply or source) and then stores them all
+as they are, or none.
 
 An uploaded bundle never touches ``/tmp``: the staff app's requests
 (:class:`SpoolingRequest`) spool every uploaded file into a nameless file in
@@ -34,7 +36,7 @@ from flask import (
     url_for,
 )
 
-from crypto import PublicKey
+from crypto import EnvelopeContext, PublicKey
 from securedrop_like import bundles, models
 from securedrop_like.config import LOCALES
 from securedrop_like.i18n import gettext as _
@@ -173,6 +175,8 @@ def _store_bundle(stream: Any) -> list[tuple[str, int]]:
     """Check a whole bundle, then store every reply in it; (designation, count) per source."""
     try:
         replies = bundles.read_replies(stream, MAX_BUNDLE_BYTES)
+    except bundles.ReplyBindingError as exc:
+        raise ReplyRefused(_not_bound(exc.item_id or "", exc.source), str(exc)) from exc
     except bundles.BundleError as exc:
         message = _("This file is not a reply bundle this server can accept.")
         raise ReplyRefused(message, str(exc)) from exc
@@ -204,12 +208,26 @@ def _store_bundle(stream: Any) -> list[tuple[str, int]]:
                     source=reply.source,
                 )
             )
+        if reply.context != EnvelopeContext.reply(reply.id, PublicKey(source.public_key)):
+            raise ReplyRefused(
+                _not_bound(reply.id, reply.source),
+                f"reply {reply.id} is bound to another source's key",
+            )
         rows.append((source.id, reply.id, WORKSTATION_AUTHOR + reply.author, reply.ciphertext))
         counts[source.designation] = counts.get(source.designation, 0) + 1
     staff_services().reports.store_sealed_replies(rows)
     # Who uploaded them (the logged-in account) and how many: one row per bundle.
     audit("reply_bundle", str(len(rows)))
     return sorted(counts.items())
+
+
+def _not_bound(reply_id: str, source: str) -> str:
+    return _(
+        "The reply %(reply)s for %(source)s was not sealed for this reply and this source:"
+        " it may have been moved from another. Nothing from this bundle was stored.",
+        reply=reply_id,
+        source=source,
+    )
 
 
 # -- templates -------------------------------------------------------------------------

@@ -19,7 +19,16 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
-from crypto import PrivateKey, PublicKey, SourceKeys, decrypt_bytes, decrypt_stream, encrypt_bytes
+from crypto import (
+    CryptoError,
+    EnvelopeContext,
+    PrivateKey,
+    PublicKey,
+    SourceKeys,
+    decrypt_bytes,
+    decrypt_stream,
+    encrypt_bytes,
+)
 
 from . import models, store
 from .commands import item_tuple
@@ -73,9 +82,13 @@ class Submission:
 
 @dataclass(frozen=True)
 class Reply:
+    """One of her replies, opened. ``readable`` is False (and ``text`` empty) for a
+    reply that does not open for her: moved from another item or source, damaged."""
+
     item: models.Item
     text: str
     lang: str
+    readable: bool = True
 
 
 class ReportService:
@@ -140,6 +153,7 @@ class ReportService:
             self._keys_at = -1.0
 
     def spool(self) -> EncryptingSpool:
+        """A spool for one uploaded file, sealed to the reviewers as a ``file`` item."""
         return EncryptingSpool(
             self.config.spool_dir, self.recipients(), self.config.max_file_bytes, self._ingest
         )
@@ -296,17 +310,22 @@ class ReportService:
             {"id": a.item_id, "name": a.name, "type": a.content_type, "size": a.plain_size}
             for a in submission.attachments
         ]
-        ciphertext = self.encrypt_document(_dumps(document), recipients)
-        main = self._record(submission.kind, ciphertext)
+        main_id = new_id()
+        context = EnvelopeContext.for_item(submission.kind, main_id)
+        ciphertext = self.encrypt_document(_dumps(document), recipients, context=context)
+        main = self._record(submission.kind, ciphertext, item_id=main_id)
         files = [
             models.NewItem(kind="file", size=a.size, item_id=a.item_id, parent_id=main.item_id)
             for a in submission.attachments
         ]
         return [main, *files]
 
-    def encrypt_document(self, plaintext: bytes, recipients: list[PublicKey]) -> bytes:
-        """Seal a document to its recipients (the benchmark swaps in OpenPGP here)."""
-        return encrypt_bytes(plaintext, recipients)
+    def encrypt_document(
+        self, plaintext: bytes, recipients: list[PublicKey], *, context: EnvelopeContext
+    ) -> bytes:
+        """Seal a document to its recipients, bound to its item (the benchmark swaps
+        in OpenPGP here)."""
+        return encrypt_bytes(plaintext, recipients, context=context)
 
     def _record(
         self, kind: str, ciphertext: bytes, author: str | None = None, item_id: str | None = None
@@ -346,20 +365,43 @@ class ReportService:
         """Seal a reply to the source and to every reviewer, then store it."""
         source = self.source(source_id)
         document = {"format": REPLY_FORMAT, "v": DOCUMENT_VERSION, "text": text, "lang": lang}
-        recipients = [PublicKey(source.public_key), *self.recipients()]
-        record = self._record("reply", encrypt_bytes(_dumps(document), recipients), author)
+        source_key = PublicKey(source.public_key)
+        recipients = [source_key, *self.recipients()]
+        reply_id = new_id()
+        context = EnvelopeContext.reply(reply_id, source_key)
+        ciphertext = encrypt_bytes(_dumps(document), recipients, context=context)
+        record = self._record("reply", ciphertext, author, item_id=reply_id)
         ids: list[str] = self._command(
             "insert_items", (source_id, self.today(), [item_tuple(record)])
         )
         return ids[0]
 
     def replies(self, source_id: str, private_key: PrivateKey) -> list[Reply]:
-        """Open her replies with her private key, held only for her session."""
+        """Open her replies with her private key, held only for her session.
+
+        Each must be bound to its own id and to her (stored) public key; one that
+        is not (moved from another item or source) or does not open is returned
+        with ``readable=False`` rather than failing the page.
+        """
+        source = models.source_by_id(self.db.reader(), source_id)
+        if source is None:  # deleted meanwhile: nothing of hers is left to open
+            return []
+        source_key = PublicKey(source.public_key)
         out = []
         for item in self.items(source_id):
             if item.kind != "reply":
                 continue
-            document = json.loads(decrypt_bytes(self.ciphertext(item), private_key))
+            expected = EnvelopeContext.reply(item.id, source_key)
+            try:
+                document = json.loads(
+                    decrypt_bytes(self.ciphertext(item), private_key, expected=expected)
+                )
+                if not isinstance(document, dict):
+                    raise ValueError("a reply document is a JSON object")
+            except (CryptoError, ValueError) as exc:
+                log.warning("a reply could not be opened: %s", type(exc).__name__)
+                out.append(Reply(item, "", "", readable=False))
+                continue
             out.append(Reply(item, str(document.get("text", "")), str(document.get("lang", ""))))
         return out
 
@@ -381,7 +423,8 @@ class ReportService:
 
         Each is (source id, reply id, author, ciphertext); the caller has checked
         the bundle, that each source exists, each id is new and each reply is
-        sealed to its source's key.
+        sealed to its source's key and bound to its id and source (envelope
+        version 2, ``EnvelopeContext.reply(reply id, her public key)``).
         """
         per_source: dict[str, list[models.NewItem]] = {}
         for source_id, reply_id, author, ciphertext in replies:
@@ -416,10 +459,20 @@ class ReportService:
         self._command("checkpoint", ())
         return models.Retraction(*fields)
 
+    def expected_context(self, item: models.Item) -> EnvelopeContext:
+        """The context ``item``'s envelope must carry, from the database's own records:
+        its id and kind and, for a reply, its source's stored public key."""
+        source_key = None
+        if item.kind == "reply":
+            source_key = PublicKey(self.source(item.source_id).public_key)
+        return EnvelopeContext.for_item(item.kind, item.id, source_key)
+
     def decrypt_item_to(self, item: models.Item, private_key: PrivateKey, sink: Any) -> int:
-        """Stream-decrypt one item (tests and the demo reviewer use this)."""
+        """Stream-decrypt one item (tests and the demo reviewer use this); ContextMismatch
+        if its ciphertext was written for another item, kind or source."""
+        expected = self.expected_context(item)
         with self.open_ciphertext(item) as fh:
-            return decrypt_stream(fh, sink, private_key)
+            return decrypt_stream(fh, sink, private_key, expected=expected)
 
 
 class UnclaimedSweeper:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from crypto import EnvelopeWriter, PublicKey
+from crypto import EnvelopeContext, EnvelopeWriter, PublicKey
 
 from .errors import MissingBlob
 
@@ -260,8 +260,10 @@ class EncryptingSpool:
 
     Werkzeug calls ``write`` for every chunk of an uploaded part and
     ``seek(0)`` when the part ends; we take that as the end of the file, finish
-    the envelope and hand the ciphertext to ``ingest``, which copies it into
-    the database as an unclaimed blob with id :attr:`item_id`. Bytes beyond
+    the envelope (version 2, bound to a ``file`` item with id :attr:`item_id`)
+    and hand the ciphertext to ``ingest``, which copies it into the database
+    as an unclaimed blob with that id. An upload given up (too large, failed,
+    discarded, closed) aborts its envelope, which zeroes its buffers. Bytes beyond
     ``max_plain_bytes`` are not kept: the spool records ``too_large`` so the
     view can say so while keeping the rest of what she typed. A write that
     fails (a full disk) sets ``failed``; nothing is raised into the parser,
@@ -290,7 +292,8 @@ class EncryptingSpool:
         self._fh: BinaryIO | None = None
         try:
             self._fh = _anonymous_file(folder)
-            self._envelope = EnvelopeWriter(self._fh, recipients)
+            context = EnvelopeContext.file(self.item_id)
+            self._envelope = EnvelopeWriter(self._fh, recipients, context=context)
         except OSError:
             self._fail()
 
@@ -380,6 +383,8 @@ class EncryptingSpool:
         self._drop()
 
     def _drop(self) -> None:
+        if self._envelope is not None:  # unfinished: zero its buffers, write no final chunk
+            self._envelope.abort()
         self._envelope = None
         if self._fh is not None:
             with contextlib.suppress(OSError):

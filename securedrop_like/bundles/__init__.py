@@ -38,6 +38,7 @@ from ._validate import (
     REPLIES_FORMAT,
     REPLIES_VERSION,
     BundleError,
+    ReplyBindingError,
 )
 from .export import (
     ExportEntry,
@@ -68,6 +69,7 @@ __all__ = [
     "REPLIES_FORMAT",
     "REPLIES_VERSION",
     "BundleError",
+    "ReplyBindingError",
     "BundleSummary",
     "ExportEntry",
     "ExportItem",

@@ -19,7 +19,7 @@ from ..errors import SesimError
 EXPORT_FORMAT = "sesim-export"
 EXPORT_VERSION = 1
 REPLIES_FORMAT = "sesim-replies"
-REPLIES_VERSION = 1
+REPLIES_VERSION = 2  # 2: each reply is an envelope version 2 bound to its id
 # The same kinds as models.ITEM_KINDS (a test keeps them equal); not imported, so that the
 # workstation can read bundles without the server's database layer.
 ITEM_KINDS = ("report", "message", "file", "reply")
@@ -48,6 +48,15 @@ class BundleError(SesimError, ValueError):
     def __init__(self, message: str, item_id: str | None = None) -> None:
         super().__init__(message)
         self.item_id = item_id
+
+
+class ReplyBindingError(BundleError):
+    """A reply in a reply bundle is not an envelope bound to its own id (and, as the
+    server checks, to its source): version 1, or written for another item."""
+
+    def __init__(self, message: str, reply_id: str, source: str) -> None:
+        super().__init__(message, reply_id)
+        self.source = source
 
 
 # -- manifests -------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 back to the server to be stored for their sources.
 
 Small enough to be read whole (:func:`read_replies` takes a byte limit): every reply is
-checked against the manifest's size and SHA-256 and must be a version 1 envelope. Whether
-each ``source`` exists and each ``id`` is new is for the caller to check.
+checked against the manifest's size and SHA-256 and must be a version 2 envelope whose
+context is a reply with the manifest's ``id``. Whether each ``source`` exists, each ``id``
+is new and each context names the source's key is for the caller to check
+(:attr:`ParsedReply.context` against ``EnvelopeContext.reply(id, her public key)``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from crypto import ByteSink, ByteSource, CryptoError, envelope_size, read_recipient_ids
+from crypto import (
+    ByteSink,
+    ByteSource,
+    CryptoError,
+    EnvelopeContext,
+    envelope_size,
+    read_envelope_context,
+    read_recipient_ids,
+)
 
 from ._tar import (
     BundleSummary,
@@ -35,6 +45,7 @@ from ._validate import (
     REPLIES_FORMAT,
     REPLIES_VERSION,
     BundleError,
+    ReplyBindingError,
     _check_header,
     _dump_json,
     _id,
@@ -61,7 +72,8 @@ class ReplyEntry:
 @dataclass(frozen=True)
 class ParsedReply:
     """A verified reply from a reply bundle. The caller still checks that ``source``
-    exists, that ``id`` is new, and which keys (``recipient_ids``) it is sealed to."""
+    exists, that ``id`` is new, which keys (``recipient_ids``) it is sealed to, and that
+    ``context`` (a reply with this ``id``, checked here) names that source's key."""
 
     id: str
     source: str
@@ -70,6 +82,7 @@ class ParsedReply:
     sha256: str
     ciphertext: bytes
     recipient_ids: tuple[str, ...]
+    context: EnvelopeContext
 
 
 class _ReplyLine(NamedTuple):
@@ -105,15 +118,32 @@ def _parse_replies_manifest(doc: object) -> list[_ReplyLine]:
     return lines
 
 
-def _envelope_recipients(data: bytes, reply_id: str) -> tuple[str, ...]:
-    """The key ids of an envelope header (crypto/FORMAT.md, version 1), or BundleError."""
+def _check_envelope(
+    data: bytes, reply_id: str, source: str
+) -> tuple[tuple[str, ...], EnvelopeContext]:
+    """The key ids and context of a reply's envelope header (crypto/FORMAT.md); BundleError
+    unless it is a version 2 envelope bound to a reply with id ``reply_id``."""
     try:
         ids = read_recipient_ids(data)
-        if len(data) < envelope_size(0, len(ids)):
+        context = read_envelope_context(data)
+        version = 1 if context is None else 2
+        if len(data) < envelope_size(0, len(ids), version=version):
             raise BundleError(f"reply {reply_id} is too short to be an envelope", reply_id)
     except CryptoError as exc:
         raise BundleError(f"reply {reply_id} is not a Səsim envelope: {exc}", reply_id) from None
-    return tuple(ids)
+    if context is None:
+        raise ReplyBindingError(
+            f"reply {reply_id} is an envelope version 1, bound to no reply or source",
+            reply_id,
+            source,
+        )
+    if context.kind != "reply" or context.item_id != reply_id:
+        raise ReplyBindingError(
+            f"reply {reply_id} is sealed for another item, not this reply",
+            reply_id,
+            source,
+        )
+    return tuple(ids), context
 
 
 # -- writing and reading ---------------------------------------------------------------
@@ -127,7 +157,7 @@ def write_replies(sink: ByteSink, replies: Iterable[ReplyEntry]) -> BundleSummar
         _id(reply.id, f"replies[{n}].id")
         if not isinstance(reply.ciphertext, bytes):
             raise BundleError(f"reply {reply.id}: ciphertext must be bytes", reply.id)
-        _envelope_recipients(reply.ciphertext, reply.id)
+        _check_envelope(reply.ciphertext, reply.id, reply.source)
         sha = hashlib.sha256(reply.ciphertext).hexdigest()
         size = len(reply.ciphertext)
         lines.append(
@@ -155,8 +185,10 @@ def read_replies(src: ByteSource, max_bytes: int) -> list[ParsedReply]:
     """Read and check a whole reply bundle of at most ``max_bytes`` (the tar file's size).
 
     Checks format, version, schema, member names and order, sizes, hashes and that each
-    ciphertext is a version 1 envelope. Not checked here: that each ``source`` exists and
-    each ``id`` is new, which the caller does before storing anything.
+    ciphertext is a version 2 envelope bound to a reply with its ``id``
+    (:class:`ReplyBindingError` if not). Not checked here: that each ``source`` exists,
+    each ``id`` is new and each ``context`` names that source's key, which the caller
+    does before storing anything.
     """
     guard = _GuardedSource(src, max_bytes, "reply bundle")
     tar = _open_tar(guard)
@@ -173,10 +205,17 @@ def read_replies(src: ByteSource, max_bytes: int) -> list[ParsedReply]:
             data = _read(stream, line.size, f"reply {line.id}", line.id)
             if hashlib.sha256(data).hexdigest() != line.sha256:
                 raise BundleError(f"reply {line.id} does not match its SHA-256", line.id)
-            recipients = _envelope_recipients(data, line.id)
+            recipients, context = _check_envelope(data, line.id, line.source)
             replies.append(
                 ParsedReply(
-                    line.id, line.source, line.author, line.size, line.sha256, data, recipients
+                    line.id,
+                    line.source,
+                    line.author,
+                    line.size,
+                    line.sha256,
+                    data,
+                    recipients,
+                    context,
                 )
             )
         return replies

@@ -168,3 +168,40 @@ def test_codename_check_confirms_what_she_wrote_down(source: SourceBrowser) -> N
         "/codename/check", data={"csrf_token": token, "codename": "wrong " * 7}
     )
     assert bad.status_code == 400
+
+
+def test_a_reply_moved_from_another_item_shows_a_line_not_an_error_page(
+    app: Flask, instance: Instance, source: SourceBrowser
+) -> None:
+    """Two of her replies' ciphertexts exchanged in the database: both are sealed to her
+    key, only the binding to their ids tells. Her page still opens, in her language,
+    and says which answers could not be opened; the others still show."""
+    from contextlib import closing
+
+    from securedrop_like import models
+    from securedrop_like.db import Database
+
+    source.client.get("/lang/az")
+    source.report_and_get_codename("Report.")
+    source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
+    service = _service(app)
+    first = service.place_reply(source_id, "Birinci cavab 4f1a.", "az", "lawyer")
+    second = service.place_reply(source_id, "İkinci cavab 9c2e.", "az", "lawyer")
+    kept = service.place_reply(source_id, "Üçüncü cavab 77d0.", "az", "lawyer")
+    page = source.case()
+    assert all(t in page for t in ("Birinci cavab 4f1a.", "İkinci cavab 9c2e."))
+    with closing(Database.for_config(instance.config).open()) as conn, conn:
+        a, b = (models.inline_ciphertext(conn, i) for i in (first, second))
+        conn.execute("UPDATE items SET inline = ? WHERE id = ?", (b, first))
+        conn.execute("UPDATE items SET inline = ? WHERE id = ?", (a, second))
+    page = source.case()  # 200, not a 500
+    unreadable = "Bu cavabı açmaq mümkün olmadı."
+    assert page.count(unreadable) == 2
+    assert "Birinci cavab" not in page and "İkinci cavab" not in page
+    assert "Üçüncü cavab 77d0." in page and kept
+    # She can still delete an answer that does not open.
+    delete = source.client.post(
+        f"/case/replies/{first}/delete", data={"csrf_token": source.token("/case")}
+    )
+    assert delete.status_code == 303
+    assert source.case().count(unreadable) == 1

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from crypto import decrypt_bytes
+from crypto import EnvelopeContext, PublicKey, decrypt_bytes
 from journalist_interface import create_app
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import bundles, models
@@ -78,9 +78,13 @@ def test_a_reply_typed_here_is_read_by_her_and_by_the_reviewer_only(
     (reply,) = [i for i in models.items_of(conn, source_id) if i.kind == "reply"]
     assert reply.author == "rena"
     blob = models.inline_ciphertext(conn, reply.id)
+    her_key = models.source_by_id(conn, source_id).public_key  # type: ignore[union-attr]
     conn.close()
     assert blob is not None
-    assert json.loads(decrypt_bytes(blob, instance.reviewer_key))["text"] == canary
+    expected = EnvelopeContext.reply(reply.id, PublicKey(her_key))
+    assert (
+        json.loads(decrypt_bytes(blob, instance.reviewer_key, expected=expected))["text"] == canary
+    )
     on_disk = b"".join(p.read_bytes() for p in instance.home.rglob("*") if p.is_file())
     assert canary.encode() not in on_disk
     assert canary not in client.get(f"/sources/{source_id}").get_data(as_text=True)
@@ -99,12 +103,18 @@ def test_export_bundle_round_trips_and_decrypts_with_the_reviewer_key(
     assert response.headers["Content-Type"] == "application/x-tar"
     assert int(response.headers["Content-Length"]) == len(response.data)
     with bundles.read_export(io.BytesIO(response.data)) as reader:
-        got = {entry.kind: stream.read() for entry, stream in reader}
+        # Opened as the workstation must: with the context each manifest entry names.
+        got = {
+            entry.kind: decrypt_bytes(
+                stream.read(),
+                instance.reviewer_key,
+                expected=EnvelopeContext.for_item(entry.kind, entry.id),
+            )
+            for entry, stream in reader
+        }
     assert set(got) == {"report", "file"}
-    assert json.loads(decrypt_bytes(got["report"], instance.reviewer_key))["text"] == (
-        "Exported report."
-    )
-    assert decrypt_bytes(got["file"], instance.reviewer_key) == b"photo" * 30000
+    assert json.loads(got["report"])["text"] == "Exported report."
+    assert got["file"] == b"photo" * 30000
     again = _post(client, "/export", which="new")
     with bundles.read_export(io.BytesIO(again.data)) as reader:
         assert reader.manifest.items == ()  # everything was downloaded once already

@@ -184,11 +184,11 @@ def test_a_large_reply_bundle_spools_inside_the_instance_and_is_wiped(
     reviewer = instance.reviewer_key.public_key
     text = "Workstation reply 7e1d: we can meet you."
     entries = [
-        bundles.ReplyEntry(new_id(), s.designation, "leyla", _sealed(t, s.public_key, reviewer))  # type: ignore[union-attr]
-        for s, t in [
-            (sources[0], text),
-            (sources[0], "A long answer. " * 50_000),  # makes the bundle larger than 500 KB
-            (sources[1], "Short answer."),
+        bundles.ReplyEntry(i, s.designation, "leyla", _sealed(i, t, s.public_key, reviewer))  # type: ignore[union-attr]
+        for i, s, t in [
+            (new_id(), sources[0], text),
+            (new_id(), sources[0], "A long answer. " * 50_000),  # makes the bundle > 500 KB
+            (new_id(), sources[1], "Short answer."),
         ]
     ]
     data = _bundle(entries)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
 import io
 import json
+import tarfile
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from crypto import PrivateKey, PublicKey, decrypt_bytes, encrypt_bytes
+from crypto import EnvelopeContext, PrivateKey, PublicKey, decrypt_bytes, encrypt_bytes
+from crypto.envelope import legacy_v1_encrypt_bytes
 from journalist_interface.reply_templates import defaults
 from securedrop_like import bundles, models
 from securedrop_like.db import Database
@@ -160,10 +164,19 @@ def _upload(client: FlaskClient, data: bytes, name: str = "replies.tar") -> Any:
     )
 
 
-def _sealed(text: str, *keys: bytes | PublicKey) -> bytes:
+def _sealed(
+    reply_id: str, text: str, *keys: bytes | PublicKey, bound_to: bytes | PublicKey | None = None
+) -> bytes:
+    """A reply sealed as the workstation does: to ``keys`` (the source's first), bound to
+    ``reply_id`` and to the source (the first key, unless ``bound_to`` names another)."""
     document = {"format": "sesim-reply", "v": 1, "text": text, "lang": "az"}
     recipients = [k if isinstance(k, PublicKey) else PublicKey(k) for k in keys]
-    return encrypt_bytes(json.dumps(document).encode(), recipients)
+    if bound_to is None:
+        source = recipients[0]
+    else:
+        source = bound_to if isinstance(bound_to, PublicKey) else PublicKey(bound_to)
+    context = EnvelopeContext.reply(reply_id, source)
+    return encrypt_bytes(json.dumps(document).encode(), recipients, context=context)
 
 
 def test_a_reply_bundle_is_checked_then_stored_as_is_and_she_reads_it(
@@ -176,8 +189,9 @@ def test_a_reply_bundle_is_checked_then_stored_as_is_and_she_reads_it(
     assert source is not None
     reviewer = instance.reviewer_key.public_key
     text = "Workstation reply 51c2: salam, sizə kömək edəcəyik."
-    ciphertext = _sealed(text, source.public_key, reviewer)
-    reply = bundles.ReplyEntry(new_id(), source.designation, "leyla", ciphertext)
+    reply_id = new_id()
+    ciphertext = _sealed(reply_id, text, source.public_key, reviewer)
+    reply = bundles.ReplyEntry(reply_id, source.designation, "leyla", ciphertext)
     data = _bundle([reply])
 
     ok = _upload(client, data)
@@ -200,12 +214,15 @@ def test_a_bad_reply_bundle_stores_nothing(app: Flask, instance: Instance, staff
     conn = _conn(instance)
     source = models.source_by_id(conn, source_id)
     assert source is not None
+    ids = [new_id() for _ in range(3)]
     good = bundles.ReplyEntry(
-        new_id(), source.designation, "leyla", _sealed("a", source.public_key)
+        ids[0], source.designation, "leyla", _sealed(ids[0], "a", source.public_key)
     )
     stranger = PrivateKey.generate().public_key
-    not_hers = bundles.ReplyEntry(new_id(), source.designation, "leyla", _sealed("b", stranger))
-    unknown = bundles.ReplyEntry(new_id(), "0123456789ab", "leyla", _sealed("c", stranger))
+    not_hers = bundles.ReplyEntry(
+        ids[1], source.designation, "leyla", _sealed(ids[1], "b", stranger)
+    )
+    unknown = bundles.ReplyEntry(ids[2], "0123456789ab", "leyla", _sealed(ids[2], "c", stranger))
     cases = {
         "not sealed to her key": _bundle([good, not_hers]),
         "0123456789ab": _bundle([good, unknown]),
@@ -222,6 +239,66 @@ def test_a_bad_reply_bundle_stores_nothing(app: Flask, instance: Instance, staff
     assert _upload(client, b"", name="").status_code == 400
     assert [i.kind for i in models.items_of(conn, source_id)] == ["report"]
     conn.close()
+
+
+def test_a_reply_not_bound_to_its_id_and_source_is_refused_by_name(
+    app: Flask, instance: Instance, staff: Any
+) -> None:
+    """Sealed to her key, but bound to another source, to another reply id, or to
+    nothing (envelope version 1): moved, so refused, naming the reply; nothing stored."""
+    _, client, _ = staff
+    source_id, _b = _new_source(app, "Report.")
+    other_id, _o = _new_source(app, "Another report.")
+    conn = _conn(instance)
+    source, other = models.source_by_id(conn, source_id), models.source_by_id(conn, other_id)
+    assert source is not None and other is not None
+    reviewer = instance.reviewer_key.public_key
+    good_id, bad_id = new_id(), new_id()
+    good = bundles.ReplyEntry(
+        good_id, source.designation, "leyla", _sealed(good_id, "a", source.public_key, reviewer)
+    )
+    moved = {
+        "another source": _sealed(bad_id, "b", source.public_key, bound_to=other.public_key),
+        "another reply": _sealed(new_id(), "b", source.public_key, reviewer),
+        "version 1": legacy_v1_encrypt_bytes(b"b", [PublicKey(source.public_key), reviewer]),
+    }
+    for how, ciphertext in moved.items():
+        bad = bundles.ReplyEntry(bad_id, source.designation, "leyla", ciphertext)
+        if how == "another source":
+            data = _bundle([good, bad])
+        else:  # the workstation's own writer refuses these: write the tar by hand
+            members = [(f"replies/{e.id}", e.ciphertext) for e in (good, bad)]
+            manifest = {
+                "format": bundles.REPLIES_FORMAT,
+                "version": bundles.REPLIES_VERSION,
+                "replies": [
+                    {"id": e.id, "source": e.source, "size": len(e.ciphertext),
+                     "sha256": hashlib.sha256(e.ciphertext).hexdigest(), "author": e.author}
+                    for e in (good, bad)
+                ],
+            }  # fmt: skip
+            data = _tar([("manifest.json", json.dumps(manifest).encode()), *members])
+        response = _upload(client, data)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 400, how
+        assert (
+            f"The reply {bad_id} for {html.escape(source.designation)} was not sealed for this"
+            " reply and this source" in page
+        ), how
+        assert "Nothing from this bundle was stored." in page
+    assert [i.kind for i in models.items_of(conn, source_id)] == ["report"]
+    assert [i.kind for i in models.items_of(conn, other_id)] == ["report"]
+    conn.close()
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def test_templates_fill_the_reply_box_and_admins_edit_them(
@@ -318,7 +395,8 @@ def test_one_item_downloads_as_its_stored_ciphertext(
         assert response.headers["Content-Type"] == "application/octet-stream"
         assert len(response.data) == item.size == int(response.headers["Content-Length"])
         assert response.data.startswith(b"SESIMENV")
-    assert decrypt_bytes(response.data, instance.reviewer_key) == body
+    expected = EnvelopeContext.file(attachment.id)
+    assert decrypt_bytes(response.data, instance.reviewer_key, expected=expected) == body
     exported = conn.execute("SELECT count(*) FROM items WHERE exported = 1").fetchone()[0]
     assert exported == 2
     assert client.get(f"/sources/{source_id}/items/{'0' * 32}").status_code == 404

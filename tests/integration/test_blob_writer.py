@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crypto import decrypt_stream
+from crypto import EnvelopeContext, decrypt_stream
 from securedrop_like import codenames
 from securedrop_like.db import Database
 from securedrop_like.derivation import Deriver
@@ -68,6 +68,6 @@ def test_uploads_from_many_threads_arrive_whole_and_a_lost_one_is_refused(
     for item, body in zip(files, bodies, strict=True):
         sink = io.BytesIO()
         with service.open_ciphertext(item) as fh:
-            decrypt_stream(fh, sink, instance.reviewer_key)
+            decrypt_stream(fh, sink, instance.reviewer_key, expected=EnvelopeContext.file(item.id))
         assert sink.getvalue() == body
     assert service.unclaimed_uploads() == set()

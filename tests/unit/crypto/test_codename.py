@@ -11,6 +11,7 @@ from crypto import (
     ARGON2_MEMLIMIT,
     ARGON2_OPSLIMIT,
     CryptoError,
+    EnvelopeContext,
     FormatError,
     SourceKeys,
     decrypt_bytes,
@@ -25,6 +26,11 @@ FAST = {"opslimit": 1, "memlimit": 8192}
 SALT = bytes(range(16))
 CODENAME = "alma armud heyva nar gilas alca qoz"
 VECTORS = argon2_vectors()
+
+
+# What these tests write: a version 2 envelope bound to one report (the format is the
+# same for every context; test_envelope_context.py covers the binding itself).
+CTX = EnvelopeContext.report("0123456789abcdef0123456789abcdef")
 
 
 @pytest.mark.parametrize(
@@ -89,8 +95,8 @@ def test_lookup_id_is_not_raw_kdf_output() -> None:
 def test_public_key_matches_the_private_key() -> None:
     keys = derive_source_keys(CODENAME, SALT, **FAST)
     assert keys.private_key.public_key == keys.public_key
-    reply = encrypt_bytes(b"we received your report", [keys.public_key])
-    assert decrypt_bytes(reply, keys.private_key) == b"we received your report"
+    reply = encrypt_bytes(b"we received your report", [keys.public_key], context=CTX)
+    assert decrypt_bytes(reply, keys.private_key, expected=CTX) == b"we received your report"
 
 
 def test_source_keys_repr_hides_everything_that_identifies_her() -> None:

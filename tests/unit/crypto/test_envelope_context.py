@@ -31,6 +31,7 @@ from crypto import (
     read_recipient_ids,
     source_key_hash,
 )
+from crypto.envelope import legacy_v1_encrypt_bytes
 from tests.unit.crypto.conftest import key_from_byte
 
 REVIEWER, SOURCE, OTHER_SOURCE = key_from_byte(0x21), key_from_byte(0x22), key_from_byte(0x23)
@@ -42,7 +43,7 @@ REPORT = EnvelopeContext.report(ITEM)
 REPORT_CT = encrypt_bytes(b"what happened on the bus", [REVIEWER.public_key], context=REPORT)
 REPLY = EnvelopeContext.reply(ITEM, SOURCE.public_key)
 REPLY_CT = encrypt_bytes(b"We can help.", [SOURCE.public_key, REVIEWER.public_key], context=REPLY)
-V1_CT = encrypt_bytes(b"legacy report", [REVIEWER.public_key])
+V1_CT = legacy_v1_encrypt_bytes(b"legacy report", [REVIEWER.public_key])
 
 
 def contexts() -> st.SearchStrategy[EnvelopeContext]:
@@ -350,3 +351,20 @@ def test_the_source_cannot_open_a_reply_bound_to_her_with_another_key() -> None:
     # The context does not replace the seal: another source's key opens nothing.
     with pytest.raises(DecryptionError, match="not addressed"):
         decrypt_bytes(REPLY_CT, OTHER_SOURCE, expected=REPLY)
+
+
+def test_every_writer_requires_a_context() -> None:
+    """The application writes only version 2: leaving the context out is an error."""
+    with pytest.raises(TypeError):
+        encrypt_bytes(b"x", [REVIEWER.public_key])  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        encrypt_stream(io.BytesIO(b"x"), io.BytesIO(), [REVIEWER.public_key])  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        EnvelopeWriter(io.BytesIO(), [REVIEWER.public_key])  # type: ignore[call-arg]
+    with pytest.raises(CryptoError, match="context must be an EnvelopeContext"):
+        EnvelopeWriter(io.BytesIO(), [REVIEWER.public_key], context=None)  # type: ignore[arg-type]
+
+
+def test_only_the_legacy_writer_writes_version_1() -> None:
+    assert V1_CT[8:10] == b"\x00\x01" and read_envelope_context(V1_CT) is None
+    assert REPORT_CT[8:10] == b"\x00\x02" and read_envelope_context(REPORT_CT) == REPORT

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from crypto import (
     CHUNK_SIZE,
+    EnvelopeContext,
     EnvelopeWriter,
     PrivateKey,
     decrypt_bytes,
@@ -21,6 +22,11 @@ from crypto import (
     read_recipient_ids,
 )
 from tests.unit.crypto.conftest import key_from_byte
+
+# What these tests write: a version 2 envelope bound to one report (the format is the
+# same for every context; test_envelope_context.py covers the binding itself).
+CTX = EnvelopeContext.report("0123456789abcdef0123456789abcdef")
+
 
 KEYS = [key_from_byte(value) for value in (1, 2, 3, 4)]
 BOUNDARY_SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE]
@@ -43,9 +49,9 @@ recipient_sets = st.integers(1, len(KEYS)).flatmap(
 @pytest.mark.parametrize("size", BOUNDARY_SIZES)
 def test_envelope_round_trips_at_chunk_boundaries(size: int) -> None:
     plaintext = payload(size, size)
-    ciphertext = encrypt_bytes(plaintext, [KEYS[0].public_key])
-    assert len(ciphertext) == envelope_size(size, 1)
-    assert decrypt_bytes(ciphertext, KEYS[0]) == plaintext
+    ciphertext = encrypt_bytes(plaintext, [KEYS[0].public_key], context=CTX)
+    assert len(ciphertext) == envelope_size(size, 1, version=2)
+    assert decrypt_bytes(ciphertext, KEYS[0], expected=CTX) == plaintext
 
 
 @settings(max_examples=40, deadline=None)
@@ -53,9 +59,9 @@ def test_envelope_round_trips_at_chunk_boundaries(size: int) -> None:
 def test_every_recipient_decrypts_small_plaintexts(
     plaintext: bytes, recipients: list[PrivateKey]
 ) -> None:
-    ciphertext = encrypt_bytes(plaintext, [key.public_key for key in recipients])
+    ciphertext = encrypt_bytes(plaintext, [key.public_key for key in recipients], context=CTX)
     for key in recipients:
-        assert decrypt_bytes(ciphertext, key) == plaintext
+        assert decrypt_bytes(ciphertext, key, expected=CTX) == plaintext
 
 
 @settings(max_examples=25, deadline=None)
@@ -65,11 +71,11 @@ def test_every_recipient_decrypts_any_size(
 ) -> None:
     plaintext = payload(seed, size)
     publics = [key.public_key for key in recipients]
-    ciphertext = encrypt_bytes(plaintext, publics)
-    assert len(ciphertext) == envelope_size(size, len(recipients))
+    ciphertext = encrypt_bytes(plaintext, publics, context=CTX)
+    assert len(ciphertext) == envelope_size(size, len(recipients), version=2)
     assert read_recipient_ids(ciphertext) == [key.key_id for key in publics]
     for key in recipients:
-        assert decrypt_bytes(ciphertext, key) == plaintext
+        assert decrypt_bytes(ciphertext, key, expected=CTX) == plaintext
 
 
 @settings(max_examples=30, deadline=None)
@@ -81,14 +87,14 @@ def test_writer_with_any_write_splits_decrypts_to_the_concatenation(
     cuts = sorted(data.draw(st.lists(st.integers(0, size), max_size=12)))
     pieces = [plaintext[a:b] for a, b in zip([0, *cuts], [*cuts, size], strict=True)]
     sink = io.BytesIO()
-    with EnvelopeWriter(sink, [KEYS[1].public_key]) as writer:
+    with EnvelopeWriter(sink, [KEYS[1].public_key], context=CTX) as writer:
         for index, piece in enumerate(pieces):
             # bytes, bytearray and memoryview are all accepted.
             kind = (bytes, bytearray, memoryview)[index % 3]
             writer.write(kind(piece))
     assert writer.bytes_in == size
-    assert writer.bytes_out == len(sink.getvalue()) == envelope_size(size, 1)
-    assert decrypt_bytes(sink.getvalue(), KEYS[1]) == plaintext
+    assert writer.bytes_out == len(sink.getvalue()) == envelope_size(size, 1, version=2)
+    assert decrypt_bytes(sink.getvalue(), KEYS[1], expected=CTX) == plaintext
 
 
 @settings(max_examples=15, deadline=None)
@@ -96,14 +102,16 @@ def test_writer_with_any_write_splits_decrypts_to_the_concatenation(
 def test_stream_functions_round_trip_and_report_sizes(seed: int, size: int) -> None:
     plaintext = payload(seed, size)
     encrypted = io.BytesIO()
-    written = encrypt_stream(io.BytesIO(plaintext), encrypted, [KEYS[2].public_key])
-    assert written == len(encrypted.getvalue()) == envelope_size(size, 1)
+    written = encrypt_stream(io.BytesIO(plaintext), encrypted, [KEYS[2].public_key], context=CTX)
+    assert written == len(encrypted.getvalue()) == envelope_size(size, 1, version=2)
     encrypted.seek(0)
     decrypted = io.BytesIO()
-    assert decrypt_stream(encrypted, decrypted, KEYS[2]) == size
+    assert decrypt_stream(encrypted, decrypted, KEYS[2], expected=CTX) == size
     assert decrypted.getvalue() == plaintext
 
 
 def test_two_encryptions_of_the_same_plaintext_differ() -> None:
     publics = [KEYS[0].public_key]
-    assert encrypt_bytes(b"same", publics) != encrypt_bytes(b"same", publics)
+    assert encrypt_bytes(b"same", publics, context=CTX) != encrypt_bytes(
+        b"same", publics, context=CTX
+    )

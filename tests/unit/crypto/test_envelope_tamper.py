@@ -1,4 +1,9 @@
-"""Envelopes that were changed, cut, reordered, extended or misaddressed never decrypt."""
+"""Envelopes that were changed, cut, reordered, extended or misaddressed never decrypt.
+
+The envelopes tampered with here are version 1 (written with the legacy writer): the
+offsets below follow its header, and version 1 is still read, so it must still refuse
+every change. Version 2's header and context are tampered with in
+test_envelope_context.py."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from crypto import (
     CHUNK_SIZE,
     CryptoError,
     DecryptionError,
+    EnvelopeContext,
     EnvelopeReader,
     FormatError,
     PrivateKey,
@@ -20,10 +26,12 @@ from crypto import (
     decrypt_stream,
     encrypt_bytes,
 )
+from crypto.envelope import legacy_v1_encrypt_bytes
 from tests.unit.crypto.conftest import key_from_byte
 
 ALICE, BOB, MALLORY = key_from_byte(0x0A), key_from_byte(0x0B), key_from_byte(0x0C)
 SEALED_CHUNK = CHUNK_SIZE + 17
+CTX = EnvelopeContext.report("0123456789abcdef0123456789abcdef")
 
 
 def header_size(n_recipients: int) -> int:
@@ -31,9 +39,9 @@ def header_size(n_recipients: int) -> int:
 
 
 # Built once: a small envelope (checked exhaustively) and a three-chunk one.
-SMALL = encrypt_bytes(b"ten bytes!", [ALICE.public_key])
+SMALL = legacy_v1_encrypt_bytes(b"ten bytes!", [ALICE.public_key])
 BIG_PLAINTEXT = bytes(range(256)) * (2 * CHUNK_SIZE // 256) + b"tail" * 25
-BIG = encrypt_bytes(BIG_PLAINTEXT, [ALICE.public_key, BOB.public_key])
+BIG = legacy_v1_encrypt_bytes(BIG_PLAINTEXT, [ALICE.public_key, BOB.public_key])
 BIG_BODY = header_size(2)
 CHUNKS = [BIG[BIG_BODY + i * SEALED_CHUNK : BIG_BODY + (i + 1) * SEALED_CHUNK] for i in range(3)]
 assert len(CHUNKS[0]) == len(CHUNKS[1]) == SEALED_CHUNK and len(CHUNKS[2]) == 100 + 17
@@ -136,7 +144,7 @@ def test_envelope_rejects_a_header_with_a_recipient_removed() -> None:
 
 
 def test_envelope_rejects_a_body_spliced_under_another_header() -> None:
-    other = encrypt_bytes(b"ten bytes?", [ALICE.public_key])
+    other = legacy_v1_encrypt_bytes(b"ten bytes?", [ALICE.public_key])
     spliced = other[: header_size(1)] + SMALL[header_size(1) :]
     with pytest.raises(DecryptionError):
         decrypt_bytes(spliced, ALICE)
@@ -173,29 +181,32 @@ def test_envelope_rejects_non_envelope_input() -> None:
 
 def test_encryption_refuses_zero_recipients() -> None:
     with pytest.raises(CryptoError, match="1 to 32 recipients"):
-        encrypt_bytes(b"x", [])
+        encrypt_bytes(b"x", [], context=CTX)
 
 
 def test_encryption_refuses_too_many_recipients() -> None:
     keys = [key_from_byte(i).public_key for i in range(33)]
-    assert decrypt_bytes(encrypt_bytes(b"x", keys[:32]), key_from_byte(31)) == b"x"
+    assert (
+        decrypt_bytes(encrypt_bytes(b"x", keys[:32], context=CTX), key_from_byte(31), expected=CTX)
+        == b"x"
+    )
     with pytest.raises(CryptoError, match="1 to 32 recipients"):
-        encrypt_bytes(b"x", keys)
+        encrypt_bytes(b"x", keys, context=CTX)
 
 
 def test_encryption_refuses_a_duplicate_recipient() -> None:
     with pytest.raises(CryptoError, match="twice"):
-        encrypt_bytes(b"x", [ALICE.public_key, PublicKey(ALICE.public_key.raw)])
+        encrypt_bytes(b"x", [ALICE.public_key, PublicKey(ALICE.public_key.raw)], context=CTX)
 
 
 def test_encryption_refuses_something_that_is_not_a_public_key() -> None:
     with pytest.raises(CryptoError):
-        encrypt_bytes(b"x", [ALICE.public_key.raw])  # type: ignore[list-item]
+        encrypt_bytes(b"x", [ALICE.public_key.raw], context=CTX)  # type: ignore[list-item]
 
 
 def test_encryption_refuses_a_low_order_public_key() -> None:
     with pytest.raises(CryptoError, match="cannot seal"):
-        encrypt_bytes(b"x", [PublicKey(bytes(32))])
+        encrypt_bytes(b"x", [PublicKey(bytes(32))], context=CTX)
 
 
 def test_reader_stays_failed_after_an_error() -> None:

@@ -39,3 +39,19 @@ def test_format_doc_says_what_python_cannot_wipe() -> None:
     doc = crypto.envelope.__doc__ or ""
     assert "Wiping" in doc and "What Python cannot promise" in doc
     assert "immutable" in doc and "garbage collector" in doc
+
+
+def test_format_doc_says_the_application_writes_only_version_2() -> None:
+    doc = crypto.envelope.__doc__ or ""
+    assert "The application writes only version 2 now" in doc
+    assert "legacy_v1_encrypt_bytes" in doc and hasattr(crypto.envelope, "legacy_v1_encrypt_bytes")
+    assert "legacy_v1_encrypt_bytes" not in crypto.__all__  # not for the application
+
+
+def test_no_application_code_writes_version_1() -> None:
+    root = Path(crypto.__file__).parent.parent
+    packages = ("securedrop_like", "source_interface", "journalist_interface", "public_map")
+    for package in (*packages, "tor_config", "bench"):
+        for path in (root / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert "legacy_v1" not in text and "_legacy_v1" not in text, path

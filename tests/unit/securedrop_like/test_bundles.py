@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import PrivateKey, decrypt_bytes, encrypt_bytes
+from crypto import EnvelopeContext, PrivateKey, PublicKey, decrypt_bytes, encrypt_bytes
+from crypto.envelope import legacy_v1_encrypt_bytes
 from securedrop_like import bundles, db, models
 from securedrop_like import store as blob_store
 from securedrop_like.bundles import (
@@ -26,6 +27,7 @@ from securedrop_like.bundles import (
     BundleError,
     ExportItem,
     ExportManifest,
+    ReplyBindingError,
     ReplyEntry,
     iter_export_chunks,
     plan_export,
@@ -185,18 +187,25 @@ def test_known_answer_export_reads_decrypts_and_is_rewritten_byte_for_byte() -> 
 
 
 def test_known_answer_replies_read_and_are_rewritten_byte_for_byte() -> None:
-    kat = (DATA / "replies_v1.tar").read_bytes()
+    kat = (DATA / "replies_v2.tar").read_bytes()
     replies = read_replies(io.BytesIO(kat), max_bytes=MiB)
     assert [(r.source, r.author) for r in replies] == [
         ("qırmızı nar", "leyla"),
-        ("a1b2c3d4e5f6", "günel"),
+        ("qırmızı nar", "günel"),
     ]
-    assert decrypt_bytes(replies[1].ciphertext, PrivateKey.from_seed(b"\x11" * 32)).startswith(
-        b"Metroda"
-    )
+    source = PrivateKey.from_seed(b"\x5a" * 32)  # the source of envelope_v2.txt's replies
+    expected = EnvelopeContext.reply(replies[0].id, source.public_key)
+    assert replies[0].context == expected
+    assert decrypt_bytes(replies[0].ciphertext, source, expected=expected).startswith(b'{"text"')
     sink = io.BytesIO()
     write_replies(sink, [ReplyEntry(r.id, r.source, r.author, r.ciphertext) for r in replies])
     assert sink.getvalue() == kat
+
+
+def test_a_version_1_reply_bundle_is_refused() -> None:
+    """Its replies are unbound envelopes that could have been moved: no longer accepted."""
+    with pytest.raises(BundleError, match="unsupported reply bundle version 1"):
+        read_replies(io.BytesIO((DATA / "replies_v1.tar").read_bytes()), max_bytes=MiB)
 
 
 def test_real_envelopes_from_the_store_survive_export_and_decrypt(
@@ -209,7 +218,10 @@ def test_real_envelopes_from_the_store_survive_export_and_decrypt(
     items = []
     for text in plaintexts:
         item_id = new_id()
-        blob_store.insert_blob(conn, item_id, encrypt_bytes(text, [REVIEWER.public_key]))
+        sealed = encrypt_bytes(
+            text, [REVIEWER.public_key], context=EnvelopeContext.message(item_id)
+        )
+        blob_store.insert_blob(conn, item_id, sealed)
         size = BlobReader(conn, item_id).size
         items.append(
             ExportItem(
@@ -229,7 +241,13 @@ def test_real_envelopes_from_the_store_survive_export_and_decrypt(
     conn.close()
     assert summary.count == 4 and summary.bytes == path.stat().st_size
     with path.open("rb") as src, read_export(src) as reader:
-        opened = [decrypt_bytes(stream.read(), REVIEWER) for _, stream in reader]
+        # The workstation opens each item with the context its manifest entry names.
+        opened = [
+            decrypt_bytes(
+                stream.read(), REVIEWER, expected=EnvelopeContext.for_item(entry.kind, entry.id)
+            )
+            for entry, stream in reader
+        ]
     assert opened == plaintexts
 
 
@@ -260,16 +278,21 @@ def test_random_exports_round_trip_and_match_tarfile(specs: list[Any], seed: int
     assert bundle == tar_of(members_of(bundle)) and len(bundle) == plan_export(items, [], DAY).size
 
 
-def test_reply_round_trip_exposes_designations_and_key_ids() -> None:
-    sealed = encrypt_bytes(b"We can help.", [SOURCE.public_key, REVIEWER.public_key])
-    entries = [ReplyEntry(new_id(), "qırmızı nar", "leyla", sealed)]
+def test_reply_round_trip_exposes_designations_key_ids_and_context() -> None:
+    reply_id = new_id()
+    context = EnvelopeContext.reply(reply_id, SOURCE.public_key)
+    sealed = encrypt_bytes(
+        b"We can help.", [SOURCE.public_key, REVIEWER.public_key], context=context
+    )
+    entries = [ReplyEntry(reply_id, "qırmızı nar", "leyla", sealed)]
     sink = io.BytesIO()
     assert write_replies(sink, entries).count == 1
     [reply] = read_replies(io.BytesIO(sink.getvalue()), max_bytes=MiB)
     assert (reply.id, reply.source, reply.author) == (entries[0].id, "qırmızı nar", "leyla")
     assert reply.ciphertext == sealed and reply.sha256 == sha(sealed)
     assert reply.recipient_ids == (SOURCE.public_key.key_id, REVIEWER.public_key.key_id)
-    assert decrypt_bytes(reply.ciphertext, SOURCE) == b"We can help."
+    assert reply.context == context
+    assert decrypt_bytes(reply.ciphertext, SOURCE, expected=context) == b"We can help."
 
 
 # -- tampering -------------------------------------------------------------------------
@@ -549,18 +572,30 @@ def test_the_spec_names_every_field_and_limit() -> None:
                  *bundles._REPLY_KEYS, bundles.EXPORT_FORMAT, bundles.REPLIES_FORMAT):  # fmt: skip
         assert f'"{name}"' in spec
     assert "16 MiB" in spec and "## Version policy" in spec
+    # What the workstation must check (export) and write (replies): the item binding.
+    assert "expected=EnvelopeContext.for_item(kind, id, source_key)" in spec
+    assert "EnvelopeContext.reply(id, source_key)" in spec
 
 
 # -- reply bundles ---------------------------------------------------------------------
 
 
-def reply_bundle(*ciphertexts: bytes) -> bytes:
+REPLY_ID = "ab" * 16
+
+
+def bound(reply_id: str = REPLY_ID, source: PublicKey = SOURCE.public_key) -> bytes:
+    """A reply sealed on the workstation, bound to its id and source."""
+    context = EnvelopeContext.reply(reply_id, source)
+    return encrypt_bytes(b"reply", [source, REVIEWER.public_key], context=context)
+
+
+def reply_bundle(*replies: tuple[str, bytes]) -> bytes:
     sink = io.BytesIO()
-    write_replies(sink, [ReplyEntry(new_id(), "qırmızı nar", "leyla", c) for c in ciphertexts])
+    write_replies(sink, [ReplyEntry(i, "qırmızı nar", "leyla", c) for i, c in replies])
     return sink.getvalue()
 
 
-SEALED = encrypt_bytes(b"reply", [SOURCE.public_key, REVIEWER.public_key])
+SEALED = bound()
 
 
 def replace_reply(members: list[Member], data: bytes) -> bytes:
@@ -576,9 +611,9 @@ def replace_reply(members: list[Member], data: bytes) -> bytes:
         (lambda g: replace_reply(g, b"%PDF-1.7" + SEALED[8:]), "not a Səsim envelope: .*bad magic"),
         (lambda g: replace_reply(g, SEALED[:8] + b"\x00\x03" + SEALED[10:]), "envelope version 3"),
         (lambda g: replace_reply(g, SEALED[:11]), "not a Səsim envelope"),
-        (lambda g: replace_reply(g, SEALED[:200]), "too short to be an envelope"),
+        (lambda g: replace_reply(g, SEALED[:270]), "too short to be an envelope"),
         (lambda g: tar_of([g[0], (g[1][0], SEALED[:-1] + b"\x00")]), "does not match its SHA-256"),
-        (lambda g: with_manifest(g, set_("version", 2)), "unsupported reply bundle version 2"),
+        (lambda g: with_manifest(g, set_("version", 3)), "unsupported reply bundle version 3"),
         (lambda g: with_manifest(g, set_("replies.0.author", "")), "author must be 1 to 100"),
         (lambda g: with_manifest(g, lambda m: m["replies"].append(m["replies"][0])), "twice"),
         (lambda g: tar_of([g[0], ("items/" + g[1][0][8:], g[1][1])]), "unexpected member"),
@@ -590,11 +625,34 @@ def replace_reply(members: list[Member], data: bytes) -> bytes:
 )
 def test_reply_bundles_are_checked(make: Callable[[list[Member]], bytes], message: str) -> None:
     with pytest.raises(BundleError, match=message):
-        read_replies(io.BytesIO(make(members_of(reply_bundle(SEALED)))), max_bytes=MiB)
+        read_replies(io.BytesIO(make(members_of(reply_bundle((REPLY_ID, SEALED))))), max_bytes=MiB)
+
+
+@pytest.mark.parametrize(
+    ("ciphertext", "message"),
+    [
+        (legacy_v1_encrypt_bytes(b"reply", [SOURCE.public_key]), "envelope version 1"),
+        (bound(reply_id="cd" * 16), "sealed for another item"),
+        (
+            encrypt_bytes(b"r", [SOURCE.public_key], context=EnvelopeContext.message(REPLY_ID)),
+            "sealed for another item",
+        ),
+    ],
+    ids=["version-1", "another-reply-id", "not-a-reply"],
+)
+def test_a_reply_not_bound_to_its_id_is_refused_by_reader_and_writer(
+    ciphertext: bytes, message: str
+) -> None:
+    good = members_of(reply_bundle((REPLY_ID, SEALED)))
+    with pytest.raises(ReplyBindingError, match=message) as caught:
+        read_replies(io.BytesIO(replace_reply(good, ciphertext)), max_bytes=MiB)
+    assert (caught.value.item_id, caught.value.source) == (REPLY_ID, "qırmızı nar")
+    with pytest.raises(ReplyBindingError, match=message):
+        reply_bundle((REPLY_ID, ciphertext))
 
 
 def test_reply_bundles_are_capped_as_they_are_read() -> None:
-    bundle = reply_bundle(SEALED, SEALED, SEALED)
+    bundle = reply_bundle(*((i, bound(i)) for i in (new_id(), new_id(), new_id())))
     assert len(read_replies(io.BytesIO(bundle), max_bytes=len(bundle))) == 3
     with pytest.raises(BundleError, match=f"larger than {len(bundle) - 1} bytes"):
         read_replies(io.BytesIO(bundle), max_bytes=len(bundle) - 1)
@@ -605,7 +663,7 @@ def test_reply_bundles_are_capped_as_they_are_read() -> None:
 
 def test_the_workstation_cannot_write_a_reply_that_is_not_an_envelope() -> None:
     with pytest.raises(BundleError, match="not a Səsim envelope"):
-        reply_bundle(b"Dear source, in plaintext")
+        reply_bundle((REPLY_ID, b"Dear source, in plaintext"))
 
 
 # -- bounded memory --------------------------------------------------------------------

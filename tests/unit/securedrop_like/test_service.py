@@ -11,8 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from crypto import CryptoError, PrivateKey, SourceKeys, decrypt_bytes
+from crypto import (
+    ContextMismatch,
+    CryptoError,
+    EnvelopeContext,
+    PrivateKey,
+    PublicKey,
+    SourceKeys,
+    decrypt_bytes,
+    encrypt_bytes,
+    read_envelope_context,
+)
+from crypto.envelope import legacy_v1_encrypt_bytes
 from securedrop_like import codenames, models
+from securedrop_like.db import Database
 from securedrop_like.derivation import Deriver
 from securedrop_like.errors import MissingBlob, NotFound, NotReady
 from securedrop_like.instance import init_instance
@@ -42,7 +54,8 @@ def report(text: str = "At the benefits office.") -> Submission:
 
 
 def opened(service: ReportService, item: models.Item, key: PrivateKey) -> bytes:
-    return decrypt_bytes(service.ciphertext(item), key)
+    """Open an item as a reviewer or the source must: expecting its own id, kind and source."""
+    return decrypt_bytes(service.ciphertext(item), key, expected=service.expected_context(item))
 
 
 def blobs(service: ReportService) -> dict[str, tuple[int, bool]]:
@@ -86,7 +99,8 @@ def test_create_source_records_her_keys_and_a_sealed_report(
     assert (item.kind, item.seq, item.is_inline) == ("report", 1, True)
     ciphertext = service.ciphertext(item)
     assert b"the clerk asked" not in ciphertext
-    document = json.loads(decrypt_bytes(ciphertext, instance.reviewer_key))
+    assert read_envelope_context(ciphertext) == EnvelopeContext.report(item.id)
+    document = json.loads(opened(service, item, instance.reviewer_key))
     assert document["what_happened"] == "the clerk asked"
     assert [document[k] for k in ("format", "v", "attachments")] == ["sesim-report", 1, []]
 
@@ -413,3 +427,195 @@ def test_the_sweeper_can_wait_more_runs_for_long_requests(
     assert upload.item_id not in blobs(service)
     with pytest.raises(ValueError):
         UnclaimedSweeper(lambda: service, runs=1)
+
+
+# -- the envelope binds each ciphertext to its item (issue 8) ---------------------------
+
+
+def _swap_inline(instance: Instance, first: str, second: str) -> None:
+    """What an attacker with the database (or a bug) could do: exchange two items'
+    ciphertexts, here kept inline in their rows."""
+    with closing(Database.for_config(instance.config).open()) as conn, conn:
+        a, b = (models.inline_ciphertext(conn, i) for i in (first, second))
+        assert a is not None and b is not None
+        conn.execute("UPDATE items SET inline = ? WHERE id = ?", (b, first))
+        conn.execute("UPDATE items SET inline = ? WHERE id = ?", (a, second))
+
+
+def _swap_blobs(instance: Instance, first: str, second: str) -> None:
+    """The same for two ciphertexts kept as chunked blobs (one chunk each)."""
+    with closing(Database.for_config(instance.config).open()) as conn, conn:
+        rows = {
+            i: conn.execute(
+                "SELECT b.size, b.sha256, c.data FROM blobs b JOIN blob_chunks c"
+                " ON c.blob_id = b.id WHERE b.id = ?",
+                (i,),
+            ).fetchall()
+            for i in (first, second)
+        }
+        assert all(len(r) == 1 for r in rows.values())  # one chunk each
+        for target, source in ((first, second), (second, first)):
+            size, sha, data = rows[source][0]
+            conn.execute("UPDATE blobs SET size = ?, sha256 = ? WHERE id = ?", (size, sha, target))
+            conn.execute("UPDATE blob_chunks SET data = ? WHERE blob_id = ?", (data, target))
+
+
+def _set_inline(instance: Instance, item_id: str, ciphertext: bytes) -> None:
+    with closing(Database.for_config(instance.config).open()) as conn, conn:
+        conn.execute("UPDATE items SET inline = ? WHERE id = ?", (ciphertext, item_id))
+
+
+def test_a_report_moved_to_another_item_does_not_open_for_the_reviewer(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    first = service.create_source(new_keys(deriver), report("hers"))
+    second = service.create_source(new_keys(deriver), report("someone else's"))
+    [a], [b] = service.items(first), service.items(second)
+    [message_id] = service.add_submission(first, Submission("message", {"text": "later"}))
+    message = next(i for i in service.items(first) if i.id == message_id)
+    assert json.loads(opened(service, a, instance.reviewer_key))["what_happened"] == "hers"
+    _swap_inline(instance, a.id, b.id)  # another source's report: same kind, other id
+    for item in (a, b):
+        with pytest.raises(ContextMismatch, match="another item"):
+            opened(service, item, instance.reviewer_key)
+        with pytest.raises(ContextMismatch):
+            service.decrypt_item_to(item, instance.reviewer_key, io.BytesIO())
+    _swap_inline(instance, a.id, b.id)
+    _swap_inline(instance, a.id, message.id)  # the same source, another kind
+    with pytest.raises(ContextMismatch, match="another kind"):
+        opened(service, message, instance.reviewer_key)
+
+
+def test_a_file_moved_to_another_files_blob_does_not_open_for_the_reviewer(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    items = []
+    for body in (b"first scan", b"second scan"):
+        spool = spooled(service, body)
+        submission = report()
+        submission.attachments.append(Attachment.from_spool(spool, "a.pdf", "application/pdf"))
+        source_id = service.create_source(new_keys(deriver), submission)
+        items.append(next(i for i in service.items(source_id) if i.kind == "file"))
+    sink = io.BytesIO()
+    service.decrypt_item_to(items[0], instance.reviewer_key, sink)
+    assert sink.getvalue() == b"first scan"
+    _swap_blobs(instance, items[0].id, items[1].id)
+    for item in items:
+        with pytest.raises(ContextMismatch, match="another item"):
+            service.decrypt_item_to(item, instance.reviewer_key, io.BytesIO())
+
+
+def test_a_reply_moved_to_another_reply_does_not_open_and_shows_as_unreadable(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    hers = new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    first = service.place_reply(source_id, "First answer.", "en", "l")
+    second = service.place_reply(source_id, "Second answer.", "en", "l")
+    replies = {r.item.id: r for r in service.replies(source_id, hers.private_key)}
+    assert (replies[first].text, replies[first].readable) == ("First answer.", True)
+    _swap_inline(instance, first, second)  # both sealed to her: only the binding tells
+    for item in (i for i in service.items(source_id) if i.kind == "reply"):
+        for key in (hers.private_key, instance.reviewer_key):
+            with pytest.raises(ContextMismatch, match="another item"):
+                opened(service, item, key)
+    got = service.replies(source_id, hers.private_key)
+    assert [(r.item.id, r.readable, r.text) for r in got] == [
+        (first, False, ""),
+        (second, False, ""),
+    ]
+
+
+def test_a_reply_moved_to_another_source_does_not_open_for_the_reviewer(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    hers, other = new_keys(deriver), new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    other_id = service.create_source(other, report())
+    mine = service.place_reply(source_id, "For her.", "en", "l")
+    theirs = service.place_reply(other_id, "For the other.", "en", "l")
+    _swap_inline(instance, mine, theirs)
+    for source, reply_id in ((source_id, mine), (other_id, theirs)):
+        item = next(i for i in service.items(source) if i.id == reply_id)
+        with pytest.raises(ContextMismatch):
+            opened(service, item, instance.reviewer_key)
+    # She cannot open the other woman's reply at all; her page says so, it does not fail.
+    [reply] = service.replies(source_id, hers.private_key)
+    assert (reply.item.id, reply.readable) == (mine, False)
+
+
+def test_a_reply_bound_to_another_source_under_its_own_id_does_not_open(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    """Sealed to her, with the right id, but naming another source's key."""
+    hers, other = new_keys(deriver), new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    reply_id = service.place_reply(source_id, "placeholder", "en", "l")
+    forged = encrypt_bytes(
+        b'{"text":"moved","lang":"en"}',
+        [hers.public_key, *service.recipients()],
+        context=EnvelopeContext.reply(reply_id, other.public_key),
+    )
+    _set_inline(instance, reply_id, forged)
+    [item] = [i for i in service.items(source_id) if i.kind == "reply"]
+    for key in (hers.private_key, instance.reviewer_key):
+        with pytest.raises(ContextMismatch, match="another source"):
+            opened(service, item, key)
+    assert [r.readable for r in service.replies(source_id, hers.private_key)] == [False]
+
+
+def test_version_1_items_written_before_the_binding_still_open(
+    service: ReportService, deriver: Deriver, instance: Instance
+) -> None:
+    hers = new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    reply_id = service.place_reply(source_id, "placeholder", "en", "l")
+    [main] = [i for i in service.items(source_id) if i.kind == "report"]
+    reviewers = service.recipients()
+    _set_inline(instance, main.id, legacy_v1_encrypt_bytes(b'{"what":"from 2025"}', reviewers))
+    old_reply = b'{"format":"sesim-reply","v":1,"text":"An old answer.","lang":"az"}'
+    _set_inline(
+        instance, reply_id, legacy_v1_encrypt_bytes(old_reply, [hers.public_key, *reviewers])
+    )
+    sink = io.BytesIO()
+    service.decrypt_item_to(main, instance.reviewer_key, sink)
+    assert json.loads(sink.getvalue()) == {"what": "from 2025"}
+    [reply] = service.replies(source_id, hers.private_key)
+    assert (reply.item.id, reply.text, reply.lang, reply.readable) == (
+        reply_id,
+        "An old answer.",
+        "az",
+        True,
+    )
+
+
+def test_everything_the_service_writes_is_bound_to_its_item(
+    service: ReportService, deriver: Deriver
+) -> None:
+    hers = new_keys(deriver)
+    spool = spooled(service, b"photo")
+    submission = report()
+    submission.attachments.append(Attachment.from_spool(spool, "p.jpg", "image/jpeg"))
+    source_id = service.create_source(hers, submission)
+    service.add_submission(source_id, Submission("message", {"text": "more"}))
+    service.place_reply(source_id, "An answer.", "en", "l")
+    items = service.items(source_id)
+    assert sorted(i.kind for i in items) == ["file", "message", "reply", "report"]
+    for item in items:
+        ciphertext = service.ciphertext(item)
+        assert ciphertext[8:10] == b"\x00\x02", item.kind  # envelope version 2
+        assert read_envelope_context(ciphertext) == service.expected_context(item)
+    [reply] = [i for i in items if i.kind == "reply"]
+    assert service.expected_context(reply) == EnvelopeContext.reply(
+        reply.id, PublicKey(hers.public_key.raw)
+    )
+
+
+def test_replies_of_a_source_deleted_meanwhile_are_none(
+    service: ReportService, deriver: Deriver
+) -> None:
+    hers = new_keys(deriver)
+    source_id = service.create_source(hers, report())
+    service.place_reply(source_id, "An answer.", "en", "l")
+    service.delete_source(source_id)
+    assert service.replies(source_id, hers.private_key) == []

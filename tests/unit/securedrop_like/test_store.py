@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from crypto import PrivateKey, decrypt_bytes
+from crypto import (
+    ContextMismatch,
+    EnvelopeContext,
+    PrivateKey,
+    decrypt_bytes,
+    read_envelope_context,
+)
 from securedrop_like import db
 from securedrop_like import store as store_module
 from securedrop_like.errors import MissingBlob
@@ -85,7 +91,10 @@ def test_a_spool_hands_over_only_ciphertext_and_leaves_no_name_on_disk(
     stored = ingest.data[spool.item_id]
     assert MARKER not in stored
     assert spool.size == len(stored) > len(body)
-    assert decrypt_bytes(stored, reviewer) == body
+    assert read_envelope_context(stored) == EnvelopeContext.file(spool.item_id)
+    assert decrypt_bytes(stored, reviewer, expected=EnvelopeContext.file(spool.item_id)) == body
+    with pytest.raises(ContextMismatch):  # bound to this upload's id: nowhere else
+        decrypt_bytes(stored, reviewer, expected=EnvelopeContext.file(new_id()))
     after = os.stat(folder)
     assert list(folder.iterdir()) == []
     # The folder's times say nothing about the upload.
@@ -106,7 +115,8 @@ def test_an_empty_part_is_not_copied_unless_asked(tmp_path: Path, reviewer: Priv
     spool.seek(0)
     assert spool.finished and not spool.ingested and ingest.data == {}
     spool.ingest_now()  # an empty file she chose on purpose
-    assert decrypt_bytes(ingest.data[spool.item_id], reviewer) == b""
+    expected = EnvelopeContext.file(spool.item_id)
+    assert decrypt_bytes(ingest.data[spool.item_id], reviewer, expected=expected) == b""
 
 
 def test_a_spool_past_its_limit_keeps_nothing_and_keeps_accepting_writes(
@@ -122,6 +132,26 @@ def test_a_spool_past_its_limit_keeps_nothing_and_keeps_accepting_writes(
     spool.seek(0)
     spool.close()
     assert not spool.finished and ingest.data == {}
+
+
+@pytest.mark.parametrize("how", ["discard", "close", "too large"])
+def test_an_upload_given_up_zeroes_its_envelope_buffers(
+    tmp_path: Path, reviewer: PrivateKey, how: str
+) -> None:
+    """The plaintext waiting in the envelope's chunk buffer is zeroed (the writer is
+    aborted, so no final chunk is written either)."""
+    spool = spool_of(tmp_path, reviewer, Capture(), limit=len(MARKER) + 10)
+    spool.write(MARKER)
+    writer = spool._envelope
+    assert writer is not None and MARKER in bytes(writer._buf)
+    if how == "discard":
+        spool.discard()
+    elif how == "close":
+        spool.close()
+    else:
+        spool.write(b"x" * 11)
+    assert spool._envelope is None
+    assert writer._status == "aborted" and not any(writer._buf)
 
 
 def test_a_failed_write_or_ingest_marks_the_spool_failed_without_raising(

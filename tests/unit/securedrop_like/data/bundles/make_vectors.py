@@ -9,13 +9,17 @@ following ``securedrop_like/BUNDLES.md``. The tests check that
 ``securedrop_like.bundles`` reads these files and, given the same input,
 writes the very same bytes.
 
-The ciphertexts are real envelopes, taken from the crypto known-answer file
+The ciphertexts are real envelopes, taken from the crypto known-answer files
 ``tests/unit/crypto/data/envelope_v1.txt`` (vectors "short-text", "empty" and
-"two-recipients-second-decrypts"), so the tests can also decrypt what they
-read back with that file's keys.
+"two-recipients-second-decrypts"; export and reply bundle version 1) and
+``envelope_v2.txt`` (vectors "reply-opened-by-the-source" and
+"reply-opened-by-a-reviewer", each bound to its reply id and source; reply
+bundle version 2, whose replies must be so bound), so the tests can also
+decrypt what they read back with those files' keys.
 
-Do not regenerate without a reason: these files pin export and reply bundle
-format version 1. A new version gets new files beside these.
+Do not regenerate without a reason: these files pin export bundle format
+version 1 and reply bundle format versions 1 and 2. A new version gets new
+files beside these; the script only writes files that are missing.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ENVELOPES = HERE.parents[2] / "crypto" / "data" / "envelope_v1.txt"
+ENVELOPES_V2 = HERE.parents[2] / "crypto" / "data" / "envelope_v2.txt"
 EXPORT_FILE = HERE / "export_v1.tar"
 REPLIES_FILE = HERE / "replies_v1.tar"
+REPLIES_V2_FILE = HERE / "replies_v2.tar"
 
 REPORT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 FILE_ID = "1f2e3d4c5b6a79880796a5b4c3d2e1f0"
@@ -39,14 +45,25 @@ RETRACTION_ID = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
 NEW_REPLY_IDS = ("aaaabbbbccccddddeeeeffff00001111", "22223333444455556666777788889999")
 
 
-def envelopes() -> dict[str, bytes]:
+def envelopes(path: Path = ENVELOPES) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     name = ""
-    for line in ENVELOPES.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("name = "):
             name = line.split(" = ", 1)[1]
         elif line.startswith("ciphertext = "):
             found[name] = bytes.fromhex(line.split(" = ", 1)[1])
+    return found
+
+
+def context_item_ids(path: Path = ENVELOPES_V2) -> dict[str, str]:
+    found: dict[str, str] = {}
+    name = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("name = "):
+            name = line.split(" = ", 1)[1]
+        elif line.startswith("context_item_id = "):
+            found[name] = line.split(" = ", 1)[1]
     return found
 
 
@@ -136,9 +153,37 @@ def replies_bundle() -> bytes:
     )
 
 
+def replies_bundle_v2() -> bytes:
+    """Version 2: each reply is an envelope version 2 bound to its own id and source.
+    Both vectors are replies to the source whose public key is in envelope_v2.txt."""
+    env, ids = envelopes(ENVELOPES_V2), context_item_ids()
+    replies = [
+        (ids[name], "qırmızı nar", author, env[name])
+        for name, author in (
+            ("reply-opened-by-the-source", "leyla"),
+            ("reply-opened-by-a-reviewer", "günel"),
+        )
+    ]
+    manifest = {
+        "format": "sesim-replies",
+        "version": 2,
+        "replies": [
+            {"id": i, "source": s, "size": len(c), "sha256": sha256(c), "author": a}
+            for i, s, a, c in replies
+        ],
+    }
+    return tar_of(
+        [("manifest.json", dumps(manifest))] + [(f"replies/{r[0]}", r[3]) for r in replies]
+    )
+
+
 def main() -> None:
     force = "--force" in sys.argv
-    for path, data in ((EXPORT_FILE, export_bundle()), (REPLIES_FILE, replies_bundle())):
+    for path, data in (
+        (EXPORT_FILE, export_bundle()),
+        (REPLIES_FILE, replies_bundle()),
+        (REPLIES_V2_FILE, replies_bundle_v2()),
+    ):
         if path.exists() and not force:
             print(f"{path.name} exists; keeping it (use --force to overwrite)")
             continue

@@ -21,7 +21,6 @@ workstation by …", never as if that account had replied online.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +40,7 @@ from securedrop_like import bundles, models
 from securedrop_like.config import LOCALES
 from securedrop_like.i18n import gettext as _
 from securedrop_like.i18n import ngettext
+from securedrop_like.store import anonymous_file, wipe_fd
 
 from . import reply_templates
 from .admin import admin_required
@@ -51,7 +51,6 @@ bp = Blueprint("staff_replies", __name__)
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024  # the staff app's MAX_CONTENT_LENGTH
 # Stored before a bundle reply's author: no staff username can contain ":".
 WORKSTATION_AUTHOR = "workstation:"
-_WIPE_CHUNK = 1024 * 1024
 
 
 # -- spooling uploads inside the instance ----------------------------------------------
@@ -70,30 +69,6 @@ def prepare_spool(home: Path) -> Path:
     return folder
 
 
-def _open_spool(folder: Path) -> IO[bytes]:
-    """A file with no name in ``folder`` (O_TMPFILE; else created and unlinked at once,
-    so it has a name only while it is still empty: a crash leaves nothing to wipe)."""
-    try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except (OSError, AttributeError):  # a file system or kernel without O_TMPFILE
-        fd, name = tempfile.mkstemp(dir=folder)
-        os.unlink(name)
-    return os.fdopen(fd, "w+b")
-
-
-def _wipe_fd(fd: int) -> None:
-    """Overwrite the whole file behind ``fd`` with zeros, flush it to disk, close ``fd``."""
-    try:
-        remaining = os.fstat(fd).st_size
-        zeros = bytes(min(remaining, _WIPE_CHUNK))
-        offset = 0
-        while offset < remaining:
-            offset += os.pwrite(fd, zeros[: min(remaining - offset, _WIPE_CHUNK)], offset)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SpoolingRequest(Request):
     """The staff app's request: uploaded files spool inside the instance, wiped at the end.
 
@@ -110,7 +85,7 @@ class SpoolingRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        spool = _open_spool(spool_dir(current_app.config["SESIM"].home))
+        spool = anonymous_file(spool_dir(current_app.config["SESIM"].home))
         # A second descriptor of our own: the file can be wiped even if someone
         # closed the stream first (the file lives while either is open).
         self.__dict__.setdefault("_spool_fds", []).append((spool, os.dup(spool.fileno())))
@@ -122,7 +97,7 @@ class SpoolingRequest(Request):
                 try:
                     if not spool.closed:
                         spool.flush()
-                    _wipe_fd(fd)
+                    wipe_fd(fd)
                 finally:
                     spool.close()
         finally:

@@ -58,26 +58,34 @@ def _is_id(name: str) -> bool:
     return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
 
 
+def wipe_fd(fd: int) -> None:
+    """Overwrite the whole file behind ``fd`` with zeros, fsync it, close ``fd``.
+
+    On journalling or copy-on-write file systems and on SSDs the old blocks
+    may survive elsewhere; what we spool is ciphertext anyway, so this is one
+    more layer, not the guarantee.
+    """
+    try:
+        remaining = os.fstat(fd).st_size
+        zeros = bytes(min(remaining, _WIPE_CHUNK))
+        offset = 0
+        while offset < remaining:
+            offset += os.pwrite(fd, zeros[: min(remaining - offset, _WIPE_CHUNK)], offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def wipe_file(path: Path) -> bool:
     """Overwrite a file with zeros, fsync, then unlink it. Returns False if absent.
 
-    Used only to move the ciphertext files of older versions into the
-    database. On journalling or copy-on-write file systems and on SSDs the old
-    blocks may survive elsewhere; the data is ciphertext anyway, so this is
-    one more layer, not the guarantee.
+    Used to move the ciphertext files of older versions into the database.
     """
     try:
         fd = os.open(path, os.O_WRONLY)
     except FileNotFoundError:
         return False
-    try:
-        remaining = os.fstat(fd).st_size
-        zeros = bytes(min(remaining, _WIPE_CHUNK))
-        while remaining > 0:
-            remaining -= os.write(fd, zeros[: min(remaining, _WIPE_CHUNK)])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    wipe_fd(fd)
     path.unlink(missing_ok=True)
     return True
 
@@ -237,17 +245,19 @@ class BlobReader:
 # -- uploads ---------------------------------------------------------------------------
 
 
-def _anonymous_file(folder: Path) -> BinaryIO:
-    """A file with no name in ``folder`` (O_TMPFILE); where the file system cannot,
-    one unlinked at once."""
+def anonymous_file(folder: Path) -> BinaryIO:
+    """A file with no name in ``folder`` (O_TMPFILE): no directory entry, no
+    folder time changed, freed by the kernel when the last descriptor closes,
+    even if the process dies. Where the file system cannot, one unlinked at
+    once (so it has a name only while it is still empty)."""
     folder.mkdir(mode=0o700, exist_ok=True)
     try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             raise
         path = folder / new_id()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         path.unlink()
     return os.fdopen(fd, "w+b")
 
@@ -291,7 +301,7 @@ class EncryptingSpool:
         self._envelope: EnvelopeWriter | None = None
         self._fh: BinaryIO | None = None
         try:
-            self._fh = _anonymous_file(folder)
+            self._fh = anonymous_file(folder)
             context = EnvelopeContext.file(self.item_id)
             self._envelope = EnvelopeWriter(self._fh, recipients, context=context)
         except OSError:

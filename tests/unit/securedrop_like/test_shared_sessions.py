@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +26,10 @@ from securedrop_like.shared_sessions import (
     session_lock_path,
     sweep_expired,
 )
-from source_interface import create_app
-from tests.conftest import Instance, SourceBrowser
+from tests.conftest import SourceBrowser
+from tests.unit.conftest import Clock
 
 IDLE = 30 * 60  # the source's default idle limit, in seconds
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def shared() -> ServerShared:
-    return ServerShared.create(slots=16, derivations=2)
-
-
-@pytest.fixture
-def shared_app(instance: Instance, shared: ServerShared, clock: Clock) -> Iterator[Flask]:
-    application = create_app(instance.config, shared=shared, TESTING=True, SESSION_CLOCK=clock)
-    yield application
-    application.extensions["sesim"].service.close()
 
 
 def _forms(secret: bytes) -> list[bytes]:

@@ -7,42 +7,16 @@ slot happens to be reused, and must not delete an upload still on its way.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 
 from securedrop_like.service import ReportService
 from securedrop_like.shared_sessions import ServerShared
-from source_interface import create_app, master
+from source_interface import master
 from tests.conftest import Instance, SourceBrowser
+from tests.unit.conftest import Clock
 
-IDLE = 30 * 60
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 7000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def shared() -> ServerShared:
-    return ServerShared.create(slots=16, derivations=2)
-
-
-@pytest.fixture
-def shared_app(instance: Instance, shared: ServerShared, clock: Clock) -> Iterator[Flask]:
-    application = create_app(instance.config, shared=shared, TESTING=True, SESSION_CLOCK=clock)
-    yield application
-    application.extensions["sesim"].service.close()
+IDLE = 30 * 60  # the source's default idle limit, in seconds
 
 
 def _fail_with_a_file(source: SourceBrowser, name: str) -> None:

@@ -20,7 +20,13 @@ from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.serve import Task
 from securedrop_like.service import ReportService
-from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore, SessionStore
+from securedrop_like.sessions import (
+    LOGGED_IN,
+    UNPROTECTED,
+    MemorySessionInterface,
+    MemorySessionStore,
+    SessionStore,
+)
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
 from . import actions, admin, auth, inbox_views, replies
@@ -59,9 +65,12 @@ def create_app(
         store = SharedSessionStore(shared.segment, idle, absolute, clock)
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock)
-    # A logged-in staff session is never evicted by a flood of new ones.
+    # A logged-in staff session is never evicted by a flood of new ones. In the
+    # shared table every key of a staff session is sealed under her cookie's key.
     app.session_interface = MemorySessionInterface(
-        store, app.config["SECRET_KEY"], lambda data: auth.STAFF_ID in data
+        store,
+        app.config["SECRET_KEY"],
+        lambda data: LOGGED_IN if auth.STAFF_ID in data else UNPROTECTED,
     )
     reports = ReportService.open(
         config,

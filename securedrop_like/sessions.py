@@ -11,18 +11,36 @@ random 32-byte key that only her cookie carries, new with every session id
 (so new at every log-in). The server holds the ciphertext, her browser the
 key; a memory image without her cookie opens nothing.
 
-Sessions that matter (a log-in, a fresh codename, kept files: whatever the
-app's ``protected`` test says) are *protected*: a new session evicts only
-unprotected ones, so a flood of anonymous requests logs nobody out. Views
-that need no state create no session at all.
+Sessions that matter are *protected*, in two ranks (whatever the app's
+``protected`` test says): :data:`LOGGED_IN` (a log-in, a fresh codename) and
+:data:`KEPT` (only files kept for a failed form). A new session evicts the
+least recently used unprotected one; a new log-in may also evict the least
+recently used session that only keeps files; so a flood of anonymous
+requests logs nobody out, and a flood of failed forms keeps nobody out.
+Sessions that only keep files may take at most a quarter of the store
+(:meth:`SessionStore.reserve` says when there is no room: her files are then
+not kept and she is told). One source has at most :data:`PER_OWNER`
+sessions: a new log-in of hers ends her least recently used one. Views that
+need no state create no session at all.
+
+The store never holds her source id or any other key in the clear: the
+interface seals everything but the keys the server itself must read (the
+ids of kept files) under the cookie's key when it stores a session, and
+opens it when her next request comes (:class:`MemorySessionInterface`). The
+owner of a session is known to the store only as a keyed hash of the secret
+her codename gives (her private key), which nothing on the server can
+compute without her codename.
 
 Two stores keep the same contract (:class:`SessionStore`): this module's,
 for one process (tests, the CLI), and
 :class:`securedrop_like.shared_sessions.SharedSessionStore`, in memory shared
 by a server's worker processes.
 
-Time here is ``time.monotonic``: it measures idle and absolute lifetimes
-without ever recording a wall-clock time of anything a source did.
+Time here is ``time.monotonic``, and a store keeps it only rounded down to
+:func:`time_bucket` (5 minutes for the source's 30-minute idle limit): a
+memory image converts a monotonic time to wall-clock time, so nothing finer
+than the bucket is kept. A session may therefore end up to one bucket before
+its idle or absolute limit, never after.
 """
 
 from __future__ import annotations
@@ -30,6 +48,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import math
 import secrets
 import threading
 import time
@@ -51,6 +71,36 @@ COOKIE_NAME = "sesim_session"
 # On the https clearnet mirror: only ever sent over https, to this host, path /.
 SECURE_COOKIE_NAME = "__Host-sesim_session"
 SEALED_KEY = "_sealed"
+# At rest, the session's keys other than the interface's clear keys are sealed
+# under this name (see MemorySessionInterface).
+AT_REST_NAME = "_data"
+
+# How much a session matters: eviction spares the higher ranks (see the module docstring).
+UNPROTECTED, KEPT, LOGGED_IN = 0, 1, 2
+PER_OWNER = 3  # live sessions of one source; a new log-in ends her least recently used one
+WEAK_SHARE = 4  # sessions that only keep files: at most 1/WEAK_SHARE of the store
+TIME_BUCKET_SECONDS = 300.0
+
+
+def rank(protected: bool | int) -> int:
+    """A protection rank from a ``protected`` test's answer (True: a log-in)."""
+    if protected is True:
+        return LOGGED_IN
+    return max(UNPROTECTED, min(LOGGED_IN, int(protected)))
+
+
+def time_bucket(idle_seconds: float) -> float:
+    """The granularity a store keeps times at: 5 minutes, or a sixth of a short idle limit."""
+    return min(TIME_BUCKET_SECONDS, max(idle_seconds / 6, 1e-3))
+
+
+def coarse(t: float, bucket: float) -> float:
+    """``t`` rounded down to a multiple of ``bucket``."""
+    return math.floor(t / bucket) * bucket
+
+
+def weak_cap(capacity: int) -> int:
+    return max(1, capacity // WEAK_SHARE)
 
 
 class SessionsFull(Exception):
@@ -60,27 +110,43 @@ class SessionsFull(Exception):
 class SessionStore(Protocol):
     """Where sessions live. Every method is safe to call from any thread.
 
-    ``new_id`` reserves an id for a new session, evicting the least recently
-    used unprotected session if the store is full, and raises
-    :class:`SessionsFull` if every session in it is protected; ``get``
-    returns the data of a live session (and counts the call as activity) or
-    None if the id is unknown or expired; ``put`` stores data under an id
-    from ``new_id`` (``protected`` says whether eviction must spare it) and
-    returns False if that id is no longer live; ``delete`` ends a session and
-    passes its data to ``on_discard`` (which wipes the uploads it kept);
-    ``forget`` ends one without that, as its data moves to a new id;
-    ``sweep`` ends every expired session and wipes what it held.
+    ``new_id`` reserves an id for a new session of rank ``protected``
+    (:data:`UNPROTECTED`, :data:`KEPT`, :data:`LOGGED_IN`; True means a
+    log-in), evicting the least recently used unprotected session if the
+    store is full (for a log-in, else the least recently used :data:`KEPT`
+    one), and raises :class:`SessionsFull` if there is no room (for a
+    :data:`KEPT` one, also when such sessions already take their share);
+    ``reserve`` raises a live session's rank the same way (False if there is
+    no room or the id is gone); ``get`` returns the data of a live session
+    (and counts the call as activity) or None if the id is unknown or
+    expired; ``put`` stores data under an id from ``new_id`` and returns
+    False if that id is no longer live; with ``owner`` (a keyed hash naming
+    her, given at log-in) it ends her least recently used sessions beyond
+    :data:`PER_OWNER`; ``delete`` ends a session and passes its data to
+    ``on_discard`` (which wipes the uploads it kept); ``forget`` ends one
+    without that, as its data moves to a new id, and says whether it was
+    live; ``sweep`` ends every expired session and wipes what it held.
+    ``seals_at_rest``: the interface seals the data it stores (see
+    :class:`MemorySessionInterface`).
     """
 
     on_discard: Callable[[dict[str, Any]], None] | None
+    seals_at_rest: bool
 
     @property
     def capacity(self) -> int: ...
-    def new_id(self, protected: bool = False) -> str: ...
+    def new_id(self, protected: bool | int = False, replacing: str | None = None) -> str: ...
+    def reserve(self, sid: str, protected: bool | int) -> bool: ...
     def get(self, sid: str) -> dict[str, Any] | None: ...
-    def put(self, sid: str, data: dict[str, Any], protected: bool = False) -> bool: ...
+    def put(
+        self,
+        sid: str,
+        data: dict[str, Any],
+        protected: bool | int = False,
+        owner: bytes | None = None,
+    ) -> bool: ...
     def delete(self, sid: str) -> None: ...
-    def forget(self, sid: str) -> None: ...
+    def forget(self, sid: str) -> bool: ...
     def sweep(self) -> int: ...
     def live_data(self) -> list[dict[str, Any]]: ...
     def __len__(self) -> int: ...
@@ -91,11 +157,19 @@ class _Entry:
     data: dict[str, Any]
     created: float
     seen: float = field(default=0.0)
-    protected: bool = False
+    protected: int = UNPROTECTED
+    owner: bytes = b""
 
 
 class MemorySessionStore:
-    """A bounded, thread-safe map of session id → data with idle and absolute expiry."""
+    """A bounded, thread-safe map of session id → data with idle and absolute expiry.
+
+    For one process (tests, the CLI): it holds the sessions as Python objects,
+    so the interface does not seal them at rest (``seals_at_rest``); a
+    server's workers share :class:`~securedrop_like.shared_sessions.SharedSessionStore`.
+    """
+
+    seals_at_rest = False
 
     def __init__(
         self,
@@ -110,39 +184,75 @@ class MemorySessionStore:
         self.capacity = capacity
         self.clock = clock
         self.on_discard = on_discard
+        self.bucket = time_bucket(idle_seconds)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def new_id(self, protected: bool = False) -> str:
-        """A fresh random id, reserved (with no data yet) until ``put``."""
+    def _now(self) -> float:
+        return self.clock()  # exact for the checks; kept only coarse
+
+    def new_id(self, protected: bool | int = False, replacing: str | None = None) -> str:
+        """A fresh random id, reserved (with no data yet) until ``put``. If the
+        session ``replacing`` (whose data moves to the new id) is evicted for it,
+        its data is not discarded."""
+        level = rank(protected)
         sid = secrets.token_urlsafe(32)
-        now = self.clock()
+        now = self._now()
+        stamp = coarse(now, self.bucket)
         evicted = None
         with self._lock:
+            if level == KEPT and not self._weak_room(now):
+                raise SessionsFull()
             if len(self._entries) >= self.capacity:
-                victim = self._victim(now)
+                victim = self._victim(now, level)
                 if victim is None:
                     raise SessionsFull()
                 evicted = self._entries.pop(victim).data
-            self._entries[sid] = _Entry({}, now, now, protected)
+                if victim == replacing:
+                    evicted = None
+            self._entries[sid] = _Entry({}, stamp, stamp, level)
         self._discard(evicted)
         return sid
 
-    def _victim(self, now: float) -> str | None:
-        """Oldest-used first, sparing live protected sessions (lock held)."""
+    def _weak_room(self, now: float) -> bool:
+        weak = sum(
+            1 for e in self._entries.values() if e.protected == KEPT and not self._expired(e, now)
+        )
+        return weak < weak_cap(self.capacity)
+
+    def reserve(self, sid: str, protected: bool | int) -> bool:
+        level = rank(protected)
+        now = self._now()
+        with self._lock:
+            entry = self._entries.get(sid)
+            if entry is None or self._expired(entry, now):
+                return False
+            if entry.protected >= level:
+                return True
+            if level == KEPT and not self._weak_room(now):
+                return False
+            entry.protected = level
+        return True
+
+    def _victim(self, now: float, level: int) -> str | None:
+        """Oldest-used first: an expired or unprotected session, else (for a log-in)
+        one that only keeps files (lock held)."""
+        weak = None
         for sid, entry in self._entries.items():
             if not entry.protected or self._expired(entry, now):
                 return sid
-        return None
+            if weak is None and entry.protected == KEPT:
+                weak = sid
+        return weak if level == LOGGED_IN else None
 
     def _expired(self, entry: _Entry, now: float) -> bool:
         return now - entry.seen > self.idle or now - entry.created > self.absolute
 
     def get(self, sid: str) -> dict[str, Any] | None:
-        now = self.clock()
+        now = self._now()
         discarded = None
         with self._lock:
             entry = self._entries.get(sid)
@@ -152,23 +262,40 @@ class MemorySessionStore:
                 del self._entries[sid]
                 discarded = entry.data
             else:
-                entry.seen = now
+                entry.seen = coarse(now, self.bucket)
                 self._entries.move_to_end(sid)
                 return entry.data
         self._discard(discarded)
         return None
 
-    def put(self, sid: str, data: dict[str, Any], protected: bool = False) -> bool:
-        now = self.clock()
+    def put(
+        self,
+        sid: str,
+        data: dict[str, Any],
+        protected: bool | int = False,
+        owner: bytes | None = None,
+    ) -> bool:
+        now = self._now()
+        evicted: list[dict[str, Any]] = []
         with self._lock:
             entry = self._entries.get(sid)
             if entry is None:
                 return False
-            entry.data = data
-            entry.seen = now
-            entry.protected = protected
-            self._entries.move_to_end(sid)
-        return True
+            if self._expired(entry, now):
+                evicted.append(self._entries.pop(sid).data)
+            else:
+                entry.data = data
+                entry.seen = coarse(now, self.bucket)
+                entry.protected = rank(protected)
+                self._entries.move_to_end(sid)
+                if owner:
+                    entry.owner = owner
+                    hers = [k for k, e in self._entries.items() if e.owner == owner and k != sid]
+                    for other in hers[: max(0, len(hers) - (PER_OWNER - 1))]:
+                        evicted.append(self._entries.pop(other).data)
+        for gone in evicted:
+            self._discard(gone)
+        return sid in self._entries
 
     def delete(self, sid: str) -> None:
         with self._lock:
@@ -176,14 +303,20 @@ class MemorySessionStore:
         if entry is not None:
             self._discard(entry.data)
 
-    def forget(self, sid: str) -> None:
-        """Drop a session id without discarding its data (it moves to a new id)."""
+    def forget(self, sid: str) -> bool:
+        """Drop a session id without discarding its data (it moves to a new id);
+        whether it was live."""
+        now = self._now()
         with self._lock:
-            self._entries.pop(sid, None)
+            entry = self._entries.pop(sid, None)
+        if entry is not None and self._expired(entry, now):
+            self._discard(entry.data)
+            return False
+        return entry is not None
 
     def sweep(self) -> int:
         """Drop every expired session; returns how many."""
-        now = self.clock()
+        now = self._now()
         with self._lock:
             dead = [sid for sid, e in self._entries.items() if self._expired(e, now)]
             gone = [self._entries.pop(sid).data for sid in dead]
@@ -223,7 +356,11 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         # The request came with a genuine cookie carrying this key (its slot may be gone).
         self.from_cookie = cookie_key is not None
         self.cookie_key = cookie_key or new_secret_key()
-        self.new_sid: str | None = None  # reserved by regenerate()
+        self.new_sid: str | None = None  # reserved by regenerate() or make_room()
+        # The request opened a live session: if it is gone when the request ends
+        # (Quick exit in another tab, the sweep, an eviction), nothing is stored.
+        self.opened_live = sid is not None
+        self.sealed_now: set[str] = set()  # names sealed during this request
         self._store = store
 
     # -- ids ------------------------------------------------------------------------------
@@ -241,9 +378,10 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
                 self._store.forget(self.new_sid)
                 self.new_sid = None
             try:
-                self.new_sid = self._store.new_id(protected=True)
+                self.new_sid = self._store.new_id(LOGGED_IN, replacing=self.sid)
             except SessionsFull:
                 raise Busy(retry_after=30) from None
+            self._check_own_slot()
         old_key, self.cookie_key = self.cookie_key, new_secret_key()
         sealed = self.get(SEALED_KEY)
         if sealed:
@@ -253,6 +391,31 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
             }
         self.rotate = True
         self.modified = True
+
+    def _check_own_slot(self) -> None:
+        """After reserving a new id: if it took this session's own slot, the data
+        moves on (it did not end elsewhere)."""
+        if self.sid is not None and self._store is not None:
+            if not self._store.reserve(self.sid, UNPROTECTED):
+                self.sid = None
+                self.opened_live = False
+
+    def make_room(self, protected: bool | int) -> bool:
+        """Make sure this session can be stored with at least this protection rank
+        (for files kept for her: :data:`KEPT`, which may take only a share of the
+        store); False if there is no room, and then nothing may rely on it."""
+        if self._store is None or self.ended:
+            return True
+        if self.new_sid is not None:  # reserved for her log-in (or already made room)
+            return True
+        if self.sid is not None:
+            return self._store.reserve(self.sid, protected)
+        try:
+            self.new_sid = self._store.new_id(protected)
+        except SessionsFull:
+            return False
+        self.rotate = True  # stored under the reserved id, with its cookie
+        return True
 
     def end(self, keep: dict[str, Any] | None = None) -> None:
         """Forget everything, on the server too (log-out, withdrawal).
@@ -271,6 +434,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         sealed = dict(self.get(SEALED_KEY) or {})
         sealed[name] = _b64(seal_secret(self.cookie_key, value, name.encode()))
         self[SEALED_KEY] = sealed
+        self.sealed_now.add(name)
 
     def unseal(self, name: str) -> bytes | None:
         """The value sealed under ``name``; None if there is none or it does not
@@ -336,25 +500,39 @@ def server_session() -> ServerSession:
 class MemorySessionInterface(SessionInterface):
     """Flask session interface over a :class:`SessionStore`.
 
-    ``protected(data)`` says which sessions eviction must spare (by default
-    none). ``mirror_host`` is the https clearnet mirror's host name: requests
-    to it get the ``__Host-`` cookie with ``Secure``.
+    ``protected(data)`` says how much eviction must spare a session (a rank,
+    or True for a log-in; by default nothing). ``mirror_host`` is the https
+    clearnet mirror's host name: requests to it get the ``__Host-`` cookie
+    with ``Secure``.
+
+    At rest (a store with ``seals_at_rest``), every key but ``clear_keys``
+    (what the server itself must read, such as the ids of kept files) and the
+    sealed secrets is sealed under the cookie's key as one value, and opened
+    when her next request comes: views keep using ``session["source_id"]``.
+    ``owner_name`` is the sealed secret that names her (the source's private
+    key): when a request seals it, the store is given a keyed hash of it, so
+    that one source has at most :data:`PER_OWNER` sessions.
     """
 
     def __init__(
         self,
         store: SessionStore,
         secret: bytes,
-        protected: Callable[[dict[str, Any]], bool] | None = None,
+        protected: Callable[[dict[str, Any]], bool | int] | None = None,
         mirror_host: str = "",
+        clear_keys: frozenset[str] = frozenset(),
+        owner_name: str | None = None,
     ) -> None:
         self.store = store
         self.protected = protected or (lambda data: False)
         self.mirror_host = mirror_host
+        self.clear_keys = clear_keys | {SEALED_KEY}
+        self.owner_name = owner_name
         # The cookie is "<id>.<key>.<HMAC-SHA256(id.key)>": the id and key are
         # random, so all the MAC must do is stop anyone choosing or changing
         # them; a keyed hash per purpose.
         self._mac_key = hmac.new(secret, b"sesim-session-id", hashlib.sha256).digest()
+        self._owner_key = hmac.new(secret, b"sesim-session-owner", hashlib.sha256).digest()
 
     def _mac(self, signed: str) -> str:
         return hmac.new(self._mac_key, signed.encode(), hashlib.sha256).hexdigest()
@@ -382,10 +560,54 @@ class MemorySessionInterface(SessionInterface):
             if len(key) == SECRET_KEY_BYTES:
                 data = self.store.get(sid)
                 if data is not None:
-                    return ServerSession(sid, data, key, self.store)
+                    return ServerSession(sid, self._opened(data, key), key, self.store)
                 return ServerSession(None, None, key, self.store)
         return ServerSession(None, store=self.store)
 
+    # -- what the store holds ----------------------------------------------------------------
+    def _at_rest(self, session: ServerSession, data: dict[str, Any]) -> dict[str, Any]:
+        """The data as the store keeps it: all but the clear keys sealed as one value."""
+        if not getattr(self.store, "seals_at_rest", False):
+            return data
+        hidden = {k: v for k, v in data.items() if k not in self.clear_keys}
+        stored = {k: v for k, v in data.items() if k in self.clear_keys}
+        if hidden:
+            plain = json.dumps(hidden, separators=(",", ":")).encode()
+            sealed = dict(stored.get(SEALED_KEY) or {})
+            sealed[AT_REST_NAME] = _b64(
+                seal_secret(session.cookie_key, plain, AT_REST_NAME.encode())
+            )
+            stored[SEALED_KEY] = sealed
+        return stored
+
+    def _opened(self, data: dict[str, Any], key: bytes) -> dict[str, Any]:
+        """The data of a stored session as the views see it (see :meth:`_at_rest`)."""
+        sealed = data.get(SEALED_KEY)
+        if not isinstance(sealed, dict) or AT_REST_NAME not in sealed:
+            return data
+        opened = {k: v for k, v in data.items() if k != SEALED_KEY}
+        rest = {k: v for k, v in sealed.items() if k != AT_REST_NAME}
+        if rest:
+            opened[SEALED_KEY] = rest
+        try:
+            plain = open_secret(key, _unb64(str(sealed[AT_REST_NAME])), AT_REST_NAME.encode())
+            hidden = json.loads(plain)
+        except (CryptoError, ValueError):
+            return opened  # not under this cookie's key: as if it held nothing more
+        if isinstance(hidden, dict):
+            opened.update({k: v for k, v in hidden.items() if k not in self.clear_keys})
+        return opened
+
+    def _owner(self, session: ServerSession) -> bytes | None:
+        """A keyed hash of the secret that names her, when this request sealed it."""
+        if self.owner_name is None or self.owner_name not in session.sealed_now:
+            return None
+        secret = session.unseal(self.owner_name)
+        if secret is None:
+            return None
+        return hmac.new(self._owner_key, secret, hashlib.sha256).digest()[:16]
+
+    # -- saving --------------------------------------------------------------------------------
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)  # noqa: S101 - our own interface
         if session.ended or not session:
@@ -402,32 +624,52 @@ class MemorySessionInterface(SessionInterface):
         if not session.modified and not session.rotate:
             return
         data = dict(session)
-        protected = self.protected(data)
+        protected = rank(self.protected(data))
+        owner = self._owner(session)
+        stored = self._at_rest(session, data)
         if session.rotate:
-            if session.sid:
-                self.store.forget(session.sid)
+            if session.sid and not self.store.forget(session.sid) and session.opened_live:
+                # Her session ended while this request ran (Quick exit in another
+                # tab, the sweep, an eviction): it must not come back under a new id.
+                self._abandon(app, session, response)
+                return
             session.sid, session.new_sid = session.new_sid, None
-            if session.sid is not None and self.store.put(session.sid, data, protected):
+            if session.sid is not None and self.store.put(session.sid, stored, protected, owner):
                 self._set_cookie(app, session, response)
                 return
             session.sid = None
-        elif session.sid is not None and self.store.put(session.sid, data, protected):
-            # Same id: the browser already holds the cookie; no need to re-sign it.
+            if session.opened_live:
+                self._abandon(app, session, response)
+                return
+        elif session.sid is not None:
+            if self.store.put(session.sid, stored, protected, owner):
+                # Same id: the browser already holds the cookie; no need to re-sign it.
+                return
+            self._abandon(app, session, response)  # ended while this request ran
             return
         if not self._store_new(app, session, response) and session.from_cookie:
             self._delete_cookie(app, response)
 
+    def _abandon(self, app: Flask, session: ServerSession, response: Response) -> None:
+        """Store nothing for a session that ended while its request ran; drop its cookie."""
+        for sid in (session.sid, session.new_sid):
+            if sid:
+                self.store.delete(sid)
+        session.sid = session.new_sid = None
+        self._delete_cookie(app, response)
+
     def _store_new(self, app: Flask, session: ServerSession, response: Response) -> bool:
-        """Store a session under a new id and send its cookie; False if every slot
-        is protected (a light session is then simply not kept)."""
+        """Store a session under a new id and send its cookie; False if there is no
+        room for it (a light session is then simply not kept)."""
         data = dict(session)
-        protected = self.protected(data)
+        protected = rank(self.protected(data))
         try:
             session.sid = self.store.new_id(protected)
         except SessionsFull:
             return False
-        if not self.store.put(session.sid, data, protected):  # pragma: no cover - evicted at once
-            return False
+        stored = self._at_rest(session, data)
+        if not self.store.put(session.sid, stored, protected, self._owner(session)):
+            return False  # pragma: no cover - evicted at once
         self._set_cookie(app, session, response)
         return True
 

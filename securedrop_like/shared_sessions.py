@@ -11,13 +11,23 @@ swap either.
 
 The mapping is a table of fixed-size slots. A session id is
 ``<slot>.<random token>``; the slot keeps only a SHA-256 of the token, the
-idle and absolute clocks (``time.monotonic``, which all processes share and
-which records no wall-clock time), whether it is *protected* (it holds a
-log-in, a fresh codename or kept files), and the session's data as JSON.
-A freed slot is overwritten with zeros. When the table is full, the least
-recently used *unprotected* session is evicted; if every slot is protected,
-a new session is refused (:class:`~securedrop_like.sessions.SessionsFull`),
-so a flood of anonymous requests never logs anyone out.
+idle and absolute clocks (``time.monotonic``, which all processes share,
+rounded down to :func:`~securedrop_like.sessions.time_bucket`: a memory
+image turns a monotonic time into wall-clock time, so only 5-minute buckets
+are kept), a use counter for LRU order, how much it is *protected* (a
+log-in or a fresh codename; or only kept files), a keyed hash naming its
+owner (given at log-in, see sessions.py), and the session's data as JSON,
+which the interface seals but for the ids of kept files. A freed slot is
+overwritten with zeros. When the table is full, the least recently used
+*unprotected* session is evicted (for a log-in, else the least recently used
+one that only keeps files); if there is no such slot, a new session is
+refused (:class:`~securedrop_like.sessions.SessionsFull`), so a flood of
+anonymous requests never logs anyone out, and a flood of failed forms (at
+most a quarter of the table) keeps nobody from logging in.
+
+The use counter may stay exact: it counts stateful requests, not time, and
+nothing records how many requests came when, so it orders sessions without
+dating any of them.
 
 One lock guards the table across processes: an ``flock`` on a lock file that
 each process opens itself, so the kernel releases it when its holder dies,
@@ -51,12 +61,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .sessions import SessionsFull
+from .sessions import (
+    KEPT,
+    LOGGED_IN,
+    PER_OWNER,
+    SessionsFull,
+    coarse,
+    rank,
+    time_bucket,
+    weak_cap,
+)
 
 log = logging.getLogger(__name__)
 
-# used, protected, token hash, created, seen, last use (a counter, for LRU), data length
-_HEADER = struct.Struct("<BB6x32sddQI4x")
+# used, protection rank, token hash, created, seen (both coarse), last use (a counter,
+# for LRU), data length, owner (a keyed hash, or zeros)
+_HEADER = struct.Struct("<BB6x32sddQI4x16s")
+_NO_OWNER = bytes(16)
 _COUNTER = struct.Struct("<Q")  # the use counter, at the start of the mapping
 _BASE = 64
 SLOT_BYTES = 8192
@@ -171,7 +192,11 @@ def session_lock_path(home: Path, part: str) -> Path:
     (``run/`` made 0700 if missing)."""
     run = home / "run"
     run.mkdir(mode=0o700, exist_ok=True)
-    return run / f"{part}-{LOCK_NAME}"
+    path = run / f"{part}-{LOCK_NAME}"
+    # Made now, with the table, so its times (and run/'s) record the server's
+    # start, never a source's first request.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    return path
 
 
 # -- keeping the mapping out of core dumps and swap -----------------------------------------------
@@ -308,6 +333,8 @@ def sweep_expired(
 class SharedSessionStore:
     """The same contract as :class:`~securedrop_like.sessions.MemorySessionStore`."""
 
+    seals_at_rest = True
+
     def __init__(
         self,
         segment: SharedSegment,
@@ -321,33 +348,48 @@ class SharedSessionStore:
         self.absolute = absolute_seconds
         self.clock = clock
         self.on_discard = on_discard
+        self.bucket = time_bucket(idle_seconds)
         self._hand = 0
 
     @property
     def capacity(self) -> int:
         return self.segment.slots
 
+    def _now(self) -> float:
+        return self.clock()  # exact for the checks; _write_header keeps it only coarse
+
     # -- slots ------------------------------------------------------------------------
-    def _read(self, slot: int) -> tuple[int, int, bytes, float, float, int, int]:
+    def _read(self, slot: int) -> tuple[int, int, bytes, float, float, int, int, bytes]:
         offset = _BASE + slot * SLOT_BYTES
         return _HEADER.unpack_from(self.segment.memory, offset)
 
     def _write_header(
         self,
         slot: int,
-        protected: bool,
+        protected: int,
         token_hash: bytes,
         created: float,
         seen: float,
         length: int,
+        owner: bytes,
     ) -> None:
-        """Write a live slot's header, stamping it as the most recently used (lock held)."""
+        """Write a live slot's header, stamping it as the most recently used (lock held).
+        Times are written coarse (callers pass ``_now()`` or a stored time)."""
         memory = self.segment.memory
         (use,) = _COUNTER.unpack_from(memory, 0)
         _COUNTER.pack_into(memory, 0, use + 1)
         offset = _BASE + slot * SLOT_BYTES
         _HEADER.pack_into(
-            memory, offset, 1, int(protected), token_hash, created, seen, use + 1, length
+            memory,
+            offset,
+            1,
+            protected,
+            token_hash,
+            coarse(created, self.bucket),
+            coarse(seen, self.bucket),
+            use + 1,
+            length,
+            owner,
         )
 
     def _data(self, slot: int, length: int) -> bytes:
@@ -363,7 +405,7 @@ class SharedSessionStore:
 
     def _free(self, slot: int) -> bytes | None:
         """Zero a slot (lock held); returns the data it held, for on_discard."""
-        used, _, _, _, _, _, length = self._read(slot)
+        used, _, _, _, _, _, length, _ = self._read(slot)
         data = self._data(slot, length) if used and length else None
         self._zero(slot)
         return data
@@ -380,88 +422,160 @@ class SharedSessionStore:
         return slot, hashlib.sha256(token.encode()).digest()
 
     def _owned(self, sid: str) -> int | None:
-        """The slot of a live session id (lock held), else None."""
+        """The slot of a session id (lock held), else None; it may have expired."""
         parsed = self._parse(sid)
         if parsed is None or not 0 <= parsed[0] < self.segment.slots:
             return None
         slot, token_hash = parsed
-        used, _, stored, _, _, _, _ = self._read(slot)
+        used, _, stored, _, _, _, _, _ = self._read(slot)
         if not used or not hmac.compare_digest(stored, token_hash):
             return None
         return slot
 
-    def _victim(self, now: float) -> int | None:
+    def _victim(self, now: float, level: int) -> int | None:
         """A slot for a new session (lock held): free or expired, else the least
-        recently used unprotected one; None if every slot is a live protected one."""
+        recently used unprotected one, else (for a log-in) the least recently used
+        one that only keeps files; None if there is none."""
         slots = self.segment.slots
         lru, lru_use = None, 0
+        weak, weak_use = None, 0
         for step in range(slots):
             slot = (self._hand + step) % slots
-            used, protected, _, created, seen, use, _ = self._read(slot)
+            used, protected, _, created, seen, use, _, _ = self._read(slot)
             if not used or self._expired(created, seen, now):
                 return slot
             if not protected and (lru is None or use < lru_use):
                 lru, lru_use = slot, use
+            elif protected == KEPT and (weak is None or use < weak_use):
+                weak, weak_use = slot, use
+        if lru is None and level == LOGGED_IN:
+            return weak
         return lru
+
+    def _weak_room(self, now: float) -> bool:
+        """Whether one more session that only keeps files fits its share (lock held)."""
+        weak = 0
+        for slot in range(self.segment.slots):
+            used, protected, _, created, seen, _, _, _ = self._read(slot)
+            if used and protected == KEPT and not self._expired(created, seen, now):
+                weak += 1
+        return weak < weak_cap(self.segment.slots)
 
     # -- the store contract -------------------------------------------------------------
     def __len__(self) -> int:
         with self.segment.lock:
             return sum(1 for s in range(self.segment.slots) if self._read(s)[0])
 
-    def new_id(self, protected: bool = False) -> str:
+    def new_id(self, protected: bool | int = False, replacing: str | None = None) -> str:
         """Claim a slot (free, expired, or else the least recently used unprotected
-        one) for a new session; :class:`SessionsFull` if all are protected."""
-        now = self.clock()
+        one, or for a log-in one that only keeps files) for a new session;
+        :class:`SessionsFull` if there is none, or if a session that only keeps
+        files would take more than its share."""
+        level = rank(protected)
+        now = self._now()
         token = secrets.token_urlsafe(32)
         token_hash = hashlib.sha256(token.encode()).digest()
         with self.segment.lock:
-            chosen = self._victim(now)
+            if level == KEPT and not self._weak_room(now):
+                raise SessionsFull()
+            chosen = self._victim(now, level)
             if chosen is None:
                 raise SessionsFull()
             self._hand = (chosen + 1) % self.segment.slots
+            moving = replacing is not None and self._owned(replacing) == chosen
             discarded = self._free(chosen)
-            self._write_header(chosen, protected, token_hash, now, now, 0)
+            if moving:  # the request's own session: its data moves to the new id
+                discarded = None
+            self._write_header(chosen, level, token_hash, now, now, 0, _NO_OWNER)
         self._discard(discarded)
         return f"{chosen:x}.{token}"
 
+    def reserve(self, sid: str, protected: bool | int) -> bool:
+        """Raise a live session's protection rank; False if it is gone or there is no room."""
+        level = rank(protected)
+        now = self._now()
+        with self.segment.lock:
+            slot = self._owned(sid)
+            if slot is None:
+                return False
+            _, current, token_hash, created, seen, _, length, owner = self._read(slot)
+            if self._expired(created, seen, now):
+                return False
+            if current >= level:
+                return True
+            if level == KEPT and not self._weak_room(now):
+                return False
+            self._write_header(slot, level, token_hash, created, now, length, owner)
+        return True
+
     def get(self, sid: str) -> dict[str, Any] | None:
-        now = self.clock()
+        now = self._now()
         discarded = None
         with self.segment.lock:
             slot = self._owned(sid)
             if slot is None:
                 return None
-            _, protected, token_hash, created, seen, _, length = self._read(slot)
+            _, protected, token_hash, created, seen, _, length, owner = self._read(slot)
             if self._expired(created, seen, now):
                 discarded = self._free(slot)
                 raw = None
             else:
-                self._write_header(slot, bool(protected), token_hash, created, now, length)
+                self._write_header(slot, protected, token_hash, created, now, length, owner)
                 raw = self._data(slot, length)
         if raw is None:
             self._discard(discarded)
             return None
         return _decode(raw) if raw else {}
 
-    def put(self, sid: str, data: dict[str, Any], protected: bool = False) -> bool:
-        """Store a session's data; False if the id is no longer live (evicted)."""
+    def put(
+        self,
+        sid: str,
+        data: dict[str, Any],
+        protected: bool | int = False,
+        owner: bytes | None = None,
+    ) -> bool:
+        """Store a session's data; False if the id is no longer live (ended,
+        evicted or expired). With ``owner``, her least recently used sessions
+        beyond :data:`~securedrop_like.sessions.PER_OWNER` end."""
         raw = _encode(data)
         if len(raw) > DATA_BYTES:
             raise SessionTooLarge(f"session data of {len(raw)} bytes")
-        now = self.clock()
+        now = self._now()
+        discarded: list[bytes | None] = []
         with self.segment.lock:
             slot = self._owned(sid)
             if slot is None:
                 return False
-            _, _, token_hash, created, _, _, old = self._read(slot)
-            start = _BASE + slot * SLOT_BYTES + _HEADER.size
-            memory = self.segment.memory
-            memory[start : start + len(raw)] = raw
-            if old > len(raw):  # leave nothing of the longer old data behind
-                memory[start + len(raw) : start + old] = bytes(old - len(raw))
-            self._write_header(slot, protected, token_hash, created, now, len(raw))
-        return True
+            _, _, token_hash, created, seen, _, old, stored_owner = self._read(slot)
+            if self._expired(created, seen, now):
+                discarded.append(self._free(slot))
+                live = False
+            else:
+                live = True
+                start = _BASE + slot * SLOT_BYTES + _HEADER.size
+                memory = self.segment.memory
+                memory[start : start + len(raw)] = raw
+                if old > len(raw):  # leave nothing of the longer old data behind
+                    memory[start + len(raw) : start + old] = bytes(old - len(raw))
+                tag = owner[: len(_NO_OWNER)].ljust(len(_NO_OWNER), b"\0") if owner else None
+                self._write_header(
+                    slot, rank(protected), token_hash, created, now, len(raw), tag or stored_owner
+                )
+                if tag is not None:
+                    discarded += self._end_oldest_of(tag, slot)
+        for gone in discarded:
+            self._discard(gone)
+        return live
+
+    def _end_oldest_of(self, owner: bytes, keep: int) -> list[bytes | None]:
+        """Free her least recently used slots beyond PER_OWNER (lock held)."""
+        hers = []
+        for slot in range(self.segment.slots):
+            used, _, _, _, _, use, _, tag = self._read(slot)
+            if used and slot != keep and hmac.compare_digest(tag, owner):
+                hers.append((use, slot))
+        hers.sort()
+        return [self._free(slot) for _, slot in hers[: max(0, len(hers) - (PER_OWNER - 1))]]
 
     def delete(self, sid: str) -> None:
         with self.segment.lock:
@@ -469,20 +583,28 @@ class SharedSessionStore:
             discarded = self._free(slot) if slot is not None else None
         self._discard(discarded)
 
-    def forget(self, sid: str) -> None:
-        """Drop a session id without discarding its data (it moves to a new id)."""
+    def forget(self, sid: str) -> bool:
+        """Drop a session id without discarding its data (it moves to a new id);
+        whether it was live (an expired one's data is discarded)."""
+        now = self._now()
         with self.segment.lock:
             slot = self._owned(sid)
-            if slot is not None:
-                self._free(slot)
+            if slot is None:
+                return False
+            _, _, _, created, seen, _, _, _ = self._read(slot)
+            expired = self._expired(created, seen, now)
+            data = self._free(slot)
+        if expired:
+            self._discard(data)
+        return not expired
 
     def sweep(self) -> int:
         """Zero every expired slot, then pass each one's data to ``on_discard``."""
-        now = self.clock()
+        now = self._now()
         gone = []
         with self.segment.lock:
             for slot in range(self.segment.slots):
-                used, _, _, created, seen, _, _ = self._read(slot)
+                used, _, _, created, seen, _, _, _ = self._read(slot)
                 if used and self._expired(created, seen, now):
                     gone.append(self._free(slot))
         for raw in gone:
@@ -490,11 +612,11 @@ class SharedSessionStore:
         return len(gone)
 
     def live_data(self) -> list[dict[str, Any]]:
-        now = self.clock()
+        now = self._now()
         out = []
         with self.segment.lock:
             for slot in range(self.segment.slots):
-                used, _, _, created, seen, _, length = self._read(slot)
+                used, _, _, created, seen, _, length, _ = self._read(slot)
                 if used and not self._expired(created, seen, now):
                     out.append(self._data(slot, length))
         return [_decode(raw) if raw else {} for raw in out]

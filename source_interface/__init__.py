@@ -22,7 +22,10 @@ from securedrop_like.logs import configure_logging
 from securedrop_like.security import init_security
 from securedrop_like.service import ReportService
 from securedrop_like.sessions import (
+    KEPT,
+    LOGGED_IN,
     SEALED_KEY,
+    UNPROTECTED,
     MemorySessionInterface,
     MemorySessionStore,
     SessionStore,
@@ -43,10 +46,16 @@ class Services:
     sessions: SessionStore
 
 
-def protected_session(data: dict[str, Any]) -> bool:
-    """A session a flood of new ones must never evict: a log-in, a sealed secret
-    (her key, her fresh codename) or files kept for her."""
-    return views.SOURCE_KEY in data or SEALED_KEY in data or uploads.PENDING_KEY in data
+def protected_session(data: dict[str, Any]) -> int:
+    """How much a flood of new sessions must spare this one: a log-in or a sealed
+    secret (her key, her fresh codename) never goes while live; a session that
+    only keeps files for a failed form gives way to a log-in (and such sessions
+    may take only a share of the table, see uploads.keep_pending)."""
+    if views.SOURCE_KEY in data or (set(data.get(SEALED_KEY) or {}) - {uploads.PENDING_NAMES}):
+        return LOGGED_IN
+    if uploads.PENDING_KEY in data:
+        return KEPT
+    return UNPROTECTED
 
 
 def session_discarder(service: ReportService) -> Callable[[dict[str, Any]], None]:
@@ -108,7 +117,14 @@ def create_app(
     else:
         store = MemorySessionStore(idle, absolute, config.max_sessions, clock, on_discard)
     app.session_interface = MemorySessionInterface(
-        store, app.config["SECRET_KEY"], protected_session, clearnet_host(config)
+        store,
+        app.config["SECRET_KEY"],
+        protected_session,
+        clearnet_host(config),
+        # Kept files' ids stay readable: the master's sweep spares and wipes them.
+        clear_keys=frozenset({uploads.PENDING_KEY}),
+        # Her private key names her: one source has at most a few sessions.
+        owner_name=views.PRIVATE_KEY,
     )
     # The slots are lock files in run/, shared by every process of the instance.
     deriver = Deriver(config)

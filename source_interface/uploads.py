@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from typing import IO, Any, cast
 
-from flask import Request, current_app, request, session
+from flask import Request, current_app, g, request, session
 
 from securedrop_like.i18n import gettext as _
 from securedrop_like.multipart import FastFormDataParser
+from securedrop_like.security import csrf_failed
 from securedrop_like.service import Attachment
-from securedrop_like.sessions import server_session
+from securedrop_like.sessions import KEPT, server_session
 from securedrop_like.store import EncryptingSpool
 
 PENDING_KEY = "pending_files"
@@ -118,9 +119,23 @@ def keep_pending(attachments: list[Attachment]) -> list[str]:
     others are deleted at once. Returns the names of those not kept, for the
     view to tell her. Ids and sizes stay readable (the master's sweep spares
     what sessions keep); names and types are sealed.
+
+    Nothing is kept for a request that failed the CSRF check and came with no
+    session cookie (there is no one to keep them for: a forged or replayed
+    request), nor when sessions that only keep files already take their share
+    of the session table (a flood of failed forms must not keep anyone from
+    logging in): she is then told to attach them again.
     """
     if not attachments:
         return []
+    sess = server_session()
+    if csrf_failed() and not sess.from_cookie:
+        g.files_not_kept_reason = "expired"
+        _discard([a.item_id for a in attachments])
+        return [a.name for a in attachments]
+    if not sess.make_room(KEPT):
+        _discard([a.item_id for a in attachments])
+        return [a.name for a in attachments]
     kept = list(session.get(PENDING_KEY, []))
     names = _names()
     dropped: list[Attachment] = []
@@ -157,6 +172,12 @@ def _seal_names(names: dict[str, list[str]]) -> None:
 
 
 def not_kept_message(names: list[str]) -> str:
+    if g.get("files_not_kept_reason") == "expired":
+        return _(
+            "For your safety, these files were not kept: %(names)s. "
+            "Please attach them again when you send the form.",
+            names=", ".join(f"“{n}”" for n in names),
+        )
     return _(
         "These files were not kept, because too many files are already waiting: "
         "%(names)s. Please attach them again when you send the form.",

@@ -377,11 +377,17 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
             if self.new_sid is not None:
                 self._store.forget(self.new_sid)
                 self.new_sid = None
+            was_live = self._own_slot_live()
             try:
                 self.new_sid = self._store.new_id(LOGGED_IN, replacing=self.sid)
             except SessionsFull:
                 raise Busy(retry_after=30) from None
-            self._check_own_slot()
+            if was_live and not self._own_slot_live():
+                # The new id took her own (unprotected) slot: the data moves on,
+                # nothing ended elsewhere. (A Quick exit between the two checks,
+                # microseconds apart, would go unnoticed.)
+                self.sid = None
+                self.opened_live = False
         old_key, self.cookie_key = self.cookie_key, new_secret_key()
         sealed = self.get(SEALED_KEY)
         if sealed:
@@ -392,13 +398,12 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.rotate = True
         self.modified = True
 
-    def _check_own_slot(self) -> None:
-        """After reserving a new id: if it took this session's own slot, the data
-        moves on (it did not end elsewhere)."""
-        if self.sid is not None and self._store is not None:
-            if not self._store.reserve(self.sid, UNPROTECTED):
-                self.sid = None
-                self.opened_live = False
+    def _own_slot_live(self) -> bool:
+        """Whether the session this request opened is still live (a read that
+        changes nothing)."""
+        if self.sid is None or self._store is None:
+            return False
+        return self._store.reserve(self.sid, UNPROTECTED)
 
     def make_room(self, protected: bool | int) -> bool:
         """Make sure this session can be stored with at least this protection rank

@@ -481,3 +481,53 @@ def test_on_the_https_mirror_the_cookie_is_host_prefixed_and_secure(store: Any) 
     onion = app.test_client()
     header = onion.post("/set", headers={"Host": "localhost"}).headers["Set-Cookie"]
     assert header.startswith(f"{COOKIE_NAME}=") and "Secure" not in header
+
+
+# -- ranks, shares and owners (review H2) ---------------------------------------------------------
+
+
+def test_a_log_in_evicts_the_least_recently_used_session_that_only_keeps_files(
+    store: Any, discards: Discards
+) -> None:
+    from securedrop_like.sessions import KEPT, LOGGED_IN
+
+    # A store of 3 keeps files for at most one session (a quarter, at least one).
+    weak = store.new_id(KEPT)
+    store.put(weak, {"pending": ["upload"]}, KEPT)
+    with pytest.raises(SessionsFull):
+        store.new_id(KEPT)
+    other = store.new_id(LOGGED_IN)
+    assert store.reserve(other, KEPT) is True  # already more than that
+    light = store.new_id()
+    assert store.reserve(light, KEPT) is False  # no share left: her files are not kept
+    store.put(light, {"lang": "az"})
+    store.new_id(LOGGED_IN)  # takes the light one first
+    assert store.get(light) is None and store.get(weak) is not None
+    with pytest.raises(SessionsFull):
+        store.new_id()  # a light session never evicts one that keeps files
+    store.new_id(LOGGED_IN)  # a log-in does
+    assert store.get(weak) is None
+    assert {"pending": ["upload"]} in discards
+    with pytest.raises(SessionsFull):
+        store.new_id(LOGGED_IN)  # never another log-in
+
+
+def test_one_owner_keeps_at_most_three_sessions(store: Any, clock: FakeClock) -> None:
+    from securedrop_like.sessions import LOGGED_IN, PER_OWNER
+
+    big = (
+        MemorySessionStore(IDLE, ABSOLUTE, capacity=8, clock=clock)
+        if isinstance(store, MemorySessionStore)
+        else SharedSessionStore(SharedSegment(8), IDLE, ABSOLUTE, clock=clock)
+    )
+    hers = []
+    for n in range(5):
+        sid = big.new_id(LOGGED_IN)
+        assert big.put(sid, {"n": n}, LOGGED_IN, owner=b"h" * 16)
+        hers.append(sid)
+    other = big.new_id(LOGGED_IN)
+    big.put(other, {"n": "other"}, LOGGED_IN, owner=b"o" * 16)
+    assert [big.get(s) is not None for s in hers] == [False, False, True, True, True]
+    assert PER_OWNER == 3 and big.get(other) is not None
+    big.put(hers[2], {"n": 2}, LOGGED_IN)  # a later request: no owner given, none lost
+    assert len(big) == 4

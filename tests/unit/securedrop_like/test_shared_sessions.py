@@ -206,3 +206,18 @@ def test_without_an_instance_the_lock_is_a_private_temp_file_removed_with_the_se
 
     gc.collect()
     assert not path.exists()
+
+
+def test_the_lock_file_is_made_with_the_table_not_by_her_first_request(tmp_path: Path) -> None:
+    path = session_lock_path(tmp_path, "source")
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    run_before, lock_before = path.parent.stat(), path.stat()
+    time.sleep(0.01)
+    segment = SharedSegment(4, path)  # the master's table; then a worker's first request
+    store = SharedSessionStore(segment, 60, 600)
+    store.put(store.new_id(), {"lang": "az"})
+    run_after, lock_after = path.parent.stat(), path.stat()
+    assert run_before.st_mtime_ns == run_after.st_mtime_ns
+    assert run_before.st_ctime_ns == run_after.st_ctime_ns
+    assert lock_before.st_mtime_ns == lock_after.st_mtime_ns
+    assert lock_before.st_ctime_ns == lock_after.st_ctime_ns

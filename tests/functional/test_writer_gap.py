@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from journalist_interface import create_app as create_staff_app
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like.db import Database
+from securedrop_like.sessions import COOKIE_NAME
 from securedrop_like.shared_sessions import ServerShared
 from securedrop_like.writer_process import WriterProcess
 from source_interface import create_app
@@ -40,6 +41,15 @@ def served(instance: Instance, writer: WriterProcess) -> Iterator[tuple[Flask, S
     application = create_app(instance.config, shared=shared, TESTING=True)
     yield application, shared
     application.extensions["sesim"].service.close()
+
+
+def _source_id(app: Flask, source: SourceBrowser) -> str:
+    """Her source id, from her session opened with her cookie (the shared table
+    holds it only sealed under her cookie's key)."""
+    cookie = source.client.get_cookie(COOKIE_NAME)
+    assert cookie
+    with app.test_request_context("/", headers={"Cookie": f"{COOKIE_NAME}={cookie.value}"}):
+        return str(app.session_interface.open_session(app, request)["source_id"])  # type: ignore[index]
 
 
 def _kill(writer: WriterProcess) -> None:
@@ -82,7 +92,7 @@ def test_a_report_in_the_gap_is_busy_and_keeps_her_text_and_file(
     )
     assert again.status_code == 200  # the codename page
     service = app.extensions["sesim"].service
-    source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
+    source_id = _source_id(app, source)
     kinds = sorted(item.kind for item in service.items(source_id))
     assert kinds == ["file", "report"]
 
@@ -102,7 +112,7 @@ def test_a_message_in_the_gap_is_busy_and_keeps_her_text(
     writer.restart()
     assert source.send_message(TEXT, files=[(b"more evidence", "scan.pdf")]).status_code == 303
     service = app.extensions["sesim"].service
-    source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
+    source_id = _source_id(app, source)
     assert sorted(i.kind for i in service.items(source_id)) == ["file", "message", "report"]
 
 
@@ -123,8 +133,9 @@ def test_a_staff_write_in_the_gap_gets_the_busy_page(
     instance: Instance, served: tuple[Flask, ServerShared], writer: WriterProcess
 ) -> None:
     app, shared = served
-    SourceBrowser(app.test_client()).report_and_get_codename("Report.")
-    source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
+    source = SourceBrowser(app.test_client())
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app, source)
     accounts = StaffAccounts(
         Database.for_config(instance.config), opslimit=1, memlimit=8 * 1024 * 1024
     )

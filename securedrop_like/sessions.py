@@ -511,9 +511,10 @@ class MemorySessionInterface(SessionInterface):
     with ``Secure``.
 
     At rest (a store with ``seals_at_rest``), every key but ``clear_keys``
-    (what the server itself must read, such as the ids of kept files) and the
-    sealed secrets is sealed under the cookie's key as one value, and opened
-    when her next request comes: views keep using ``session["source_id"]``.
+    (what the server itself must read, such as the ids of kept files) is
+    sealed under the cookie's key as one value (the sealed secrets with it, so
+    not even their names show), and opened when her next request comes:
+    views keep using ``session["source_id"]``.
     ``owner_name`` is the sealed secret that names her (the source's private
     key): when a request seals it, the store is given a keyed hash of it, so
     that one source has at most :data:`PER_OWNER` sessions.
@@ -531,7 +532,7 @@ class MemorySessionInterface(SessionInterface):
         self.store = store
         self.protected = protected or (lambda data: False)
         self.mirror_host = mirror_host
-        self.clear_keys = clear_keys | {SEALED_KEY}
+        self.clear_keys = clear_keys - {SEALED_KEY}
         self.owner_name = owner_name
         # The cookie is "<id>.<key>.<HMAC-SHA256(id.key)>": the id and key are
         # random, so all the MAC must do is stop anyone choosing or changing
@@ -571,18 +572,16 @@ class MemorySessionInterface(SessionInterface):
 
     # -- what the store holds ----------------------------------------------------------------
     def _at_rest(self, session: ServerSession, data: dict[str, Any]) -> dict[str, Any]:
-        """The data as the store keeps it: all but the clear keys sealed as one value."""
+        """The data as the store keeps it: all but the clear keys sealed as one value
+        (the sealed secrets too, so not even their names show)."""
         if not getattr(self.store, "seals_at_rest", False):
             return data
         hidden = {k: v for k, v in data.items() if k not in self.clear_keys}
         stored = {k: v for k, v in data.items() if k in self.clear_keys}
         if hidden:
             plain = json.dumps(hidden, separators=(",", ":")).encode()
-            sealed = dict(stored.get(SEALED_KEY) or {})
-            sealed[AT_REST_NAME] = _b64(
-                seal_secret(session.cookie_key, plain, AT_REST_NAME.encode())
-            )
-            stored[SEALED_KEY] = sealed
+            blob = seal_secret(session.cookie_key, plain, AT_REST_NAME.encode())
+            stored[SEALED_KEY] = {AT_REST_NAME: _b64(blob)}
         return stored
 
     def _opened(self, data: dict[str, Any], key: bytes) -> dict[str, Any]:
@@ -590,10 +589,7 @@ class MemorySessionInterface(SessionInterface):
         sealed = data.get(SEALED_KEY)
         if not isinstance(sealed, dict) or AT_REST_NAME not in sealed:
             return data
-        opened = {k: v for k, v in data.items() if k != SEALED_KEY}
-        rest = {k: v for k, v in sealed.items() if k != AT_REST_NAME}
-        if rest:
-            opened[SEALED_KEY] = rest
+        opened = {k: v for k, v in data.items() if k in self.clear_keys}
         try:
             plain = open_secret(key, _unb64(str(sealed[AT_REST_NAME])), AT_REST_NAME.encode())
             hidden = json.loads(plain)

@@ -227,6 +227,7 @@ def test_a_slot_shows_no_source_id_no_new_reporter_and_only_coarse_times(
             assert source_id.encode() not in memory
             assert source_id.upper().encode() not in memory
         assert b"may_rekey" not in memory and b"source_id" not in memory
+        assert b"fresh_codename" not in memory and b"private_key" not in memory
         bucket = app.extensions["sesim"].sessions.bucket
         assert bucket == 300.0  # the source's 30-minute idle limit: 5-minute buckets
         ranks = []

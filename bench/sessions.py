@@ -1,4 +1,4 @@
-"""The session table's cost after issue 8: a kernel-released lock and sealed secrets.
+"""The session table's cost after issue 8: a kernel-released lock, sealed secrets, a bounded scan.
 
 A read-and-write of one session through the shared table with its ``flock``
 lock, against the same table under a ``multiprocessing.Lock`` (the lock it
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from bench.common import Results, Workspace
 from crypto import new_secret_key, open_secret, seal_secret
+from securedrop_like import shared_sessions
 from securedrop_like.shared_sessions import SharedSegment, SharedSessionStore
 
 ROUNDS = 20_000
@@ -51,6 +52,7 @@ def sessions(ws: Workspace, results: Results) -> None:
         "session get+put, flock lock (vs multiprocessing.Lock)",
         f"{figures['flock']:.1f} µs ({ratio:.2f}×)",
     )
+    full_table(results)
     key, raw = new_secret_key(), new_secret_key()
     sealed = seal_secret(key, raw, b"private_key")
     hexed = raw.hex()
@@ -60,4 +62,28 @@ def sessions(ws: Workspace, results: Results) -> None:
     results.add(
         "private key unseal / seal per request (vs reading it as hex)",
         f"{unseal:.1f} / {seal:.1f} µs (hex {plain:.2f} µs)",
+    )
+
+
+def full_table(results: Results, slots: int = 20_000) -> None:
+    """A new session on a full table of light sessions (a flood of language
+    switches): the bounded scan against a scan of the whole table (review L7)."""
+    segment = SharedSegment(slots)
+    store = SharedSessionStore(segment, 1800, 10800)
+    for _ in range(slots):
+        store.put(store.new_id(), {"lang": "az"})
+
+    def new_session() -> None:
+        store.put(store.new_id(), {"lang": "az"})
+
+    bounded = _per_op_us(new_session, 300)
+    scan = shared_sessions.VICTIM_SCAN
+    shared_sessions.VICTIM_SCAN = slots
+    try:
+        whole = _per_op_us(new_session, 30)
+    finally:
+        shared_sessions.VICTIM_SCAN = scan
+    results.add(
+        f"new session on a full {slots:,}-slot table, bounded scan (vs whole table)",
+        f"{bounded:.0f} µs (whole table {whole / 1000:.1f} ms, {whole / bounded:.0f}× slower)",
     )

@@ -83,6 +83,7 @@ _BASE = 64
 SLOT_BYTES = 8192
 DATA_BYTES = SLOT_BYTES - _HEADER.size
 LOCK_NAME = "sessions.lock"
+VICTIM_SCAN = 64  # slots a new id looks at once it has an unprotected candidate (see _victim)
 
 
 class SessionTooLarge(ValueError):
@@ -435,11 +436,21 @@ class SharedSessionStore:
     def _victim(self, now: float, level: int) -> int | None:
         """A slot for a new session (lock held): free or expired, else the least
         recently used unprotected one, else (for a log-in) the least recently used
-        one that only keeps files; None if there is none."""
+        one that only keeps files; None if there is none.
+
+        The scan starts at the hand (just after the last slot given out, so the
+        slots ahead of it are the ones reused longest ago) and stops after
+        :data:`VICTIM_SCAN` slots once it has an unprotected candidate: on a
+        full table of light sessions (a flood) a new id costs a bounded scan
+        under the lock, not the whole table, and the least recently used of
+        those slots goes (an approximate LRU). Only when none of them is
+        unprotected does it scan on."""
         slots = self.segment.slots
         lru, lru_use = None, 0
         weak, weak_use = None, 0
         for step in range(slots):
+            if lru is not None and step >= VICTIM_SCAN:
+                break
             slot = (self._hand + step) % slots
             used, protected, _, created, seen, use, _, _ = self._read(slot)
             if not used or self._expired(created, seen, now):

@@ -74,6 +74,7 @@ SEALED_KEY = "_sealed"
 # At rest, the session's keys other than the interface's clear keys are sealed
 # under this name (see MemorySessionInterface).
 AT_REST_NAME = "_data"
+AT_REST_PAD = 512  # the sealed value's plaintext is padded to a multiple of this
 
 # How much a session matters: eviction spares the higher ranks (see the module docstring).
 UNPROTECTED, KEPT, LOGGED_IN = 0, 1, 2
@@ -580,6 +581,9 @@ class MemorySessionInterface(SessionInterface):
         stored = {k: v for k, v in data.items() if k in self.clear_keys}
         if hidden:
             plain = json.dumps(hidden, separators=(",", ":")).encode()
+            # Padded, so that its length does not tell a fresh codename (a new
+            # reporter) from a plain log-in.
+            plain += b" " * (-len(plain) % AT_REST_PAD)
             blob = seal_secret(session.cookie_key, plain, AT_REST_NAME.encode())
             stored[SEALED_KEY] = {AT_REST_NAME: _b64(blob)}
         return stored

@@ -230,6 +230,13 @@ def test_a_slot_shows_no_source_id_no_new_reporter_and_only_coarse_times(
         assert b"fresh_codename" not in memory and b"private_key" not in memory
         bucket = app.extensions["sesim"].sessions.bucket
         assert bucket == 300.0  # the source's 30-minute idle limit: 5-minute buckets
+        # Not even the length of a slot's data tells the new reporter from the other.
+        lengths = {
+            _HEADER.unpack_from(memory, _BASE + slot * SLOT_BYTES)[6]
+            for slot in range(shared.segment.slots)
+            if _HEADER.unpack_from(memory, _BASE + slot * SLOT_BYTES)[1] == 2
+        }
+        assert len(lengths) == 1
         ranks = []
         for slot in range(shared.segment.slots):
             header = _HEADER.unpack_from(memory, _BASE + slot * SLOT_BYTES)

@@ -94,7 +94,7 @@ def _binding(create: bool) -> bytes | None:
     """What this request's tokens are bound to; None: nothing (no token is valid)."""
     bound = getattr(session, "csrf_binding", None)
     if callable(bound):  # sessions.ServerSession: derived from the cookie's key
-        value = bound()
+        value: bytes | None = bound()
         if value is not None:
             return value
         # No session: the form cookie, set with this response if there is none.

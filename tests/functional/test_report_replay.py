@@ -34,7 +34,7 @@ FILE_NAME = "permit-office-voice-note.ogg"
 
 
 class Sent:
-    """One POST /report exactly as her browser sent it: body, type, cookies."""
+    """One POST /report exactly as her browser sent it: body and type."""
 
     def __init__(self, client: FlaskClient, lang: str | None = None) -> None:
         if lang:
@@ -48,7 +48,6 @@ class Sent:
                 "files": (FILE_NAME, b"OggS" + b"her voice" * 500),
             }
         )
-        self.cookies = _jar(client)
 
     def post(self, client: FlaskClient) -> Any:
         return client.post(
@@ -125,7 +124,9 @@ def test_her_report_resent_after_quick_exit_makes_nothing(app: Flask, lang: str 
 
     # Clear-Site-Data honoured: Back + "Resend" sends no cookie at all.
     _assert_nothing_of_hers(app, sent.post(app.test_client()), before)
-    # Not honoured: the cookies she held on the codename page, or when she sent it.
+    # Not honoured: the cookies her browser held on the codename page. (Those it
+    # sent with the report were replaced or expired by its answer: HttpOnly, they
+    # are nowhere else on the phone.)
     _assert_nothing_of_hers(app, sent.post(_client(app, stale)), before)
     assert security.FORM_COOKIE_NAME not in stale, "her report did not end the form cookie"
     # What Quick exit left in the jar (it expires both cookies).

@@ -24,9 +24,10 @@ cookieless POST is valid only with the form cookie its token was made for, so
 a POST kept in the browser's history cannot be replayed once that cookie is
 gone: a view that must not run twice (her report) ends it with
 :func:`end_form_cookie`, and so does Quick exit. :func:`csrf_replay_suspected`
-tells a soft view when a failed POST came from no browser of hers (no live
-session, no form cookie its token was made for): it must then show nothing
-that was sent — it may be someone else resending her form.
+tells a soft view when a failed POST's token was made for no cookie the
+request carries (an expired form of hers still matches its own cookie, in an
+older window): it must then show nothing that was sent — it may be someone
+else resending her form.
 """
 
 from __future__ import annotations
@@ -177,21 +178,27 @@ def csrf_failed() -> bool:
 
 
 def csrf_replay_suspected() -> bool:
-    """The soft check failed, and nothing says the POST came from her own browser:
-    no live session, and no form cookie its token was made for (only too long
-    ago). It may be someone resending a form from her history: a soft view then
-    shows nothing of what was sent."""
+    """The soft check failed, and nothing says the POST came from the browser its
+    form was given to: its token was made (only too long ago) neither for the
+    session cookie nor for the form cookie this request carries. It may be
+    someone resending a form from her history (any session of theirs, such as
+    a language choice, proves nothing): a soft view then shows nothing of what
+    was sent."""
     if not csrf_failed():
         return False
-    live = getattr(session, "sid", None) is not None and getattr(session, "from_cookie", False)
-    if live:
-        return False
-    cookie = _sent_form_cookie()
     sent = request.form.get(CSRF_FIELD, "")
-    if cookie is None or not _well_formed(sent):
+    if not _well_formed(sent):
         return True
+    bindings = []
+    bound = getattr(session, "csrf_binding", None)
+    if callable(bound) and getattr(session, "from_cookie", False):
+        bindings.append(bound())
+    cookie = _sent_form_cookie()
+    if cookie is not None:
+        bindings.append(_form_binding(cookie))
     now = _window()
-    return not _matches(sent, _form_binding(cookie), range(now - _RECOGNISED_WINDOWS, now + 1))
+    windows = range(now - _RECOGNISED_WINDOWS, now + 1)
+    return not any(b is not None and _matches(sent, b, windows) for b in bindings)
 
 
 class CSRFError(Exception):

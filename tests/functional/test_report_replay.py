@@ -131,6 +131,16 @@ def test_her_report_resent_after_quick_exit_makes_nothing(app: Flask, lang: str 
     assert security.FORM_COOKIE_NAME not in stale, "her report did not end the form cookie"
     # What Quick exit left in the jar (it expires both cookies).
     _assert_nothing_of_hers(app, sent.post(phone), before)
+    # A session of the phone holder's own (a language choice) proves nothing.
+    phone.get("/lang/ru")
+    assert _sessions(app) == 1
+    replay = sent.post(phone)
+    page = replay.get_data(as_text=True)
+    assert replay.status_code == 400 and _counts(app) == before
+    assert CODENAME_RE.search(page) is None
+    for hers in (TEXT, PLACE, FILE_NAME):
+        assert hers not in page
+    assert _sessions(app) == 1
 
 
 def test_her_own_back_and_resend_after_her_report_makes_no_second_case(app: Flask) -> None:
@@ -144,8 +154,11 @@ def test_her_own_back_and_resend_after_her_report_makes_no_second_case(app: Flas
     again = sent.post(phone)  # her own browser, her live session
     page = again.get_data(as_text=True)
     assert again.status_code == 400
-    assert _counts(app)[:2] == before[:2]
+    assert _counts(app) == before
     assert CODENAME_RE.search(page) is None
+    # Its token was for the form cookie her report ended: a live session is no
+    # proof that this form was hers, so it comes back empty.
+    assert TEXT not in page and _empty(app) in page
     # Still logged in to the one case she made.
     assert phone.get("/codename").get_data(as_text=True).count(codename.group(1)) >= 1
 
@@ -195,6 +208,24 @@ def test_her_own_form_left_open_too_long_keeps_her_text(
     response = app.test_client().post("/report", data={"csrf_token": token, "what_happened": TEXT})
     page = response.get_data(as_text=True)
     assert TEXT not in page and _empty(app) in page and kept not in page
+    assert _counts(app)[0] == 0
+
+
+def test_her_form_with_a_session_left_open_too_long_keeps_her_text(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    her = app.test_client()
+    her.get("/lang/en")  # a session: the token is bound to its cookie
+    token = csrf_of(her.get("/report").get_data(as_text=True))
+    later = time.time() + 3 * security.CSRF_WINDOW_SECONDS
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    response = her.post("/report", data={"csrf_token": token, "what_happened": TEXT})
+    assert response.status_code == 400 and TEXT in response.get_data(as_text=True)
+    # Another browser with a session of its own: nothing of hers.
+    other = app.test_client()
+    other.get("/lang/en")
+    response = other.post("/report", data={"csrf_token": token, "what_happened": TEXT})
+    assert response.status_code == 400 and TEXT not in response.get_data(as_text=True)
     assert _counts(app)[0] == 0
 
 

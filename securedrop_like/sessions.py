@@ -555,11 +555,13 @@ class MemorySessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         raw = request.cookies.get(self._cookie(app, request)[0])
-        if raw and len(raw) < 300:
+        # Only ASCII: a crafted cookie must be no session, never a 500
+        # (compare_digest refuses non-ASCII str, and a surrogate cannot encode).
+        if raw and len(raw) < 300 and raw.isascii():
             signed, _, mac = raw.rpartition(".")
             sid, _, key_text = signed.rpartition(".")
             key = b""
-            if sid and hmac.compare_digest(mac, self._mac(signed)):
+            if sid and hmac.compare_digest(mac.encode(), self._mac(signed).encode()):
                 try:
                     key = _unb64(key_text)
                 except ValueError:

@@ -15,7 +15,12 @@ from securedrop_like import codenames, geo, taxonomy
 from securedrop_like.errors import BadCodename, Busy, MissingBlob, NotFound, StorageFull
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
-from securedrop_like.security import csrf_failed, csrf_soft
+from securedrop_like.security import (
+    csrf_failed,
+    csrf_replay_suspected,
+    csrf_soft,
+    end_form_cookie,
+)
 from securedrop_like.service import Attachment, Submission
 from securedrop_like.sessions import ServerSession, server_session
 
@@ -73,6 +78,13 @@ def _expired_message() -> str:
     return _(
         "For your safety this form had expired. What you typed is kept below: "
         "please check it and send again."
+    )
+
+
+def _expired_empty_message() -> str:
+    return _(
+        "For your safety this form had expired. Nothing was sent, and nothing you "
+        "typed was kept. Please fill it in again."
     )
 
 
@@ -140,6 +152,11 @@ def report_form() -> tuple[str, int]:
 @bp.post("/report")
 @csrf_soft
 def report() -> Any:
+    if csrf_replay_suspected():
+        # Perhaps her report resent from her history after Quick exit (Back,
+        # "Resend"): show nothing of it, keep none of its files (the request's
+        # uploads are deleted after it), make no session.
+        return _render_report(errors={"form": _expired_empty_message()}, status=400)
     config = current_app.config["SESIM"]
     result = forms.parse_report(request.form, config.max_text_chars, _today())
     attachments, file_errors = uploads.collect(request)
@@ -178,6 +195,9 @@ def report() -> Any:
         status = _refused(exc, files, result.errors)
         return _render_report(result.values, result.errors, status)
     _log_in(sess, keys.private_key, source_id)
+    # Her form's token dies with its cookie: resending this POST (Back, then
+    # "Resend", by her or by whoever holds her phone) cannot make a second case.
+    end_form_cookie()
     sess.seal(FRESH_CODENAME, codename.encode())
     sess[MAY_REKEY] = True
     # The codename page is this response (no redirect to follow): if the
@@ -364,6 +384,7 @@ def quick_exit() -> Response:
     browser call this with it.
     """
     session.end()  # type: ignore[attr-defined]
+    end_form_cookie()  # no form in her history can be sent again
     return Response(
         status=303,
         headers=[

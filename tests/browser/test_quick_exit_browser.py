@@ -366,3 +366,55 @@ def test_quick_exit_answers_a_tap_at_the_bottom_with_javascript_off(
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert page.url == phone.neutral
     assert phone.refused == []
+
+
+# -- (d) Back and "Resend" after her report (review H1) ----------------------------------------
+
+
+def _sources(live: LiveSource) -> int:
+    return int(live.service.db.reader().execute("SELECT count(*) FROM sources").fetchone()[0])
+
+
+def test_after_quick_exit_resending_her_report_shows_and_makes_nothing(
+    live_source: LiveSource, no_js_context: Any, neutral_site: str
+) -> None:
+    """Her codename page is the answer to her POST, so that POST is one Back away.
+
+    Chromium resends it on reload (the phone holder's "Resend"): the server must
+    make no second case, show no codename and nothing she typed, log no one in.
+    """
+    live = live_source
+    phone = Phone(no_js_context, live, neutral_site)
+    page = phone.page
+    page.goto(live("/report"))
+    page.fill("#what_happened", REPORT_TEXT)
+    page.fill("#landmark", LANDMARK)
+    _submit(page, "main form")
+    codename = str(page.locator("p.codename").inner_text()).strip()
+    assert _sources(live) == 1
+    _quick_exit(phone)
+    assert live.logged_in_source_ids() == []
+
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    expired = live.gettext(
+        "az",
+        "For your safety this form had expired. Nothing was sent, and nothing you typed "
+        "was kept. Please fill it in again.",
+    )
+    # Headless Chromium resends the POST already on Back (a desktop one first
+    # asks "Confirm Form Resubmission"); reload is "Resend" again, now with the
+    # form cookie the first answer set.
+    for step, act in (("Back", page.go_back), ("reload", page.reload)):
+        sent = len(posts)
+        act()
+        assert len(posts) == sent + 1, f"{step}: Chromium did not resend her report"
+        html = page.content()
+        for secret in (REPORT_TEXT, LANDMARK, codename):
+            assert secret not in html, f"{step}: the resent report shows {secret[:30]!r}"
+        assert page.locator("p.codename").count() == 0, step
+        assert _path(page) == "/report", step
+        assert expired in page.locator(".errbox[role=alert]").inner_text(), step
+        assert _sources(live) == 1, f"{step}: the resent report made a second case"
+        assert live.logged_in_source_ids() == [], step
+    assert phone.refused == []

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from securedrop_like import models
+from securedrop_like import models, security
 from securedrop_like.sessions import SessionsFull
 from tests.conftest import SourceBrowser
 
@@ -37,7 +37,28 @@ def test_empty_report_is_refused_politely_in_azerbaijani(app: Flask, source: Sou
     assert _sources(app) == 0
 
 
-def test_wrong_csrf_keeps_what_she_typed(app: Flask, source: SourceBrowser) -> None:
+def test_wrong_csrf_keeps_what_she_typed(
+    app: Flask, source: SourceBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Her own form, expired (its token made for her cookie, too long ago)."""
+    source.client.get("/lang/en")
+    token = source.token()
+    later = security.time.time() + 3 * security.CSRF_WINDOW_SECONDS
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    response = source.client.post(
+        "/report",
+        data={"csrf_token": token, "what_happened": "Keep every word of this."},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Keep every word of this." in html
+    assert "expired" in html
+    assert _sources(app) == 0
+
+
+def test_a_forged_csrf_token_gets_an_empty_form(app: Flask, source: SourceBrowser) -> None:
+    """A token made for no cookie of this browser: perhaps someone resending her
+    form from her history, with a session of their own (review H1)."""
     source.client.get("/lang/en")
     response = source.client.post(
         "/report",
@@ -45,7 +66,7 @@ def test_wrong_csrf_keeps_what_she_typed(app: Flask, source: SourceBrowser) -> N
     )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "Keep every word of this." in html
+    assert "Keep every word of this." not in html
     assert "expired" in html
     assert _sources(app) == 0
 

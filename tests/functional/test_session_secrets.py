@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from crypto import OnionServiceKey
+from securedrop_like.security import FORM_COOKIE_NAME, SECURE_FORM_COOKIE_NAME
 from securedrop_like.sessions import COOKIE_NAME, SECURE_COOKIE_NAME
 from source_interface import create_app
 from tests.conftest import CODENAME_RE, Instance, SourceBrowser, csrf_of
@@ -81,7 +82,9 @@ def test_the_codename_is_forgotten_when_she_goes_to_her_case(
 
 def test_forms_make_no_session_and_still_work(app: Flask, source: SourceBrowser) -> None:
     for page in ("/", "/report", "/login"):
-        assert "Set-Cookie" not in source.client.get(page).headers
+        # At most the form cookie (see test_report_replay.py), which is no session.
+        for cookie in source.client.get(page).headers.getlist("Set-Cookie"):
+            assert cookie.startswith(f"{FORM_COOKIE_NAME}=")
     assert len(app.extensions["sesim"].sessions) == 0
     assert source.report("Sent from a form with no session behind it.").status_code == 200
 
@@ -138,6 +141,10 @@ def test_through_the_mirror_the_cookie_is_host_prefixed_secure_and_hsts_is_sent(
     client = mirrored_app.test_client()
     page = client.get("/report", headers={"Host": MIRROR})
     assert page.headers["Strict-Transport-Security"] == "max-age=63072000"
+    form_cookie = page.headers["Set-Cookie"]  # as host-bound as the session's
+    assert form_cookie.startswith(f"{SECURE_FORM_COOKIE_NAME}=")
+    assert "; Secure" in form_cookie and "Path=/" in form_cookie and "Domain" not in form_cookie
+    assert "HttpOnly" in form_cookie and "SameSite=Strict" in form_cookie
     response = client.get("/lang/ru?next=/report", headers={"Host": MIRROR})
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith(f"{SECURE_COOKIE_NAME}=")
@@ -153,6 +160,8 @@ def test_over_the_onion_or_locally_the_plain_cookie_and_no_hsts(
 ) -> None:
     application = mirrored_app if host == ONION else app
     client = application.test_client()
+    form_cookie = client.get("/report", headers={"Host": host}).headers["Set-Cookie"]
+    assert form_cookie.startswith(f"{FORM_COOKIE_NAME}=") and "Secure" not in form_cookie
     response = client.get("/lang/ru?next=/report", headers={"Host": host})
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}=") and "Secure" not in cookie

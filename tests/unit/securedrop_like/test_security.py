@@ -13,14 +13,18 @@ from werkzeug.exceptions import NotFound
 
 from securedrop_like.security import (
     BASE_CSP,
+    FORM_COOKIE_NAME,
     CSRFError,
     csrf_exempt,
     csrf_failed,
+    csrf_replay_suspected,
     csrf_soft,
+    end_form_cookie,
     init_security,
     require,
     safe_next,
 )
+from securedrop_like.sessions import MemorySessionInterface, MemorySessionStore
 from source_interface import create_app
 from tests.conftest import Instance
 
@@ -206,3 +210,78 @@ def test_the_source_interface_sends_the_strict_headers(client: FlaskClient, path
     response = client.get(path)
     assert response.status_code == 200
     assert_strict_headers(response.headers)
+
+
+# -- the form cookie: a cookieless visitor's token is bound to it (review H1) --------------
+
+
+@pytest.fixture
+def cookieless_app() -> Flask:
+    """The tiny app with our session interface: no session unless a view writes one."""
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "test only"
+    store = MemorySessionStore(1800, 14400, 10)
+    app.session_interface = MemorySessionInterface(store, b"test only")
+    app.extensions["store"] = store
+    init_security(app)
+
+    @app.get("/form")
+    def form() -> str:
+        return render_template_string("token={{ csrf_token() }}")
+
+    @app.post("/soft")
+    @csrf_soft
+    def soft() -> str:
+        if csrf_replay_suspected():
+            return "replay"
+        if csrf_failed():
+            return "failed"
+        end_form_cookie()
+        return "done"
+
+    return app
+
+
+def _form_cookie(client: FlaskClient) -> str | None:
+    cookie = client.get_cookie(FORM_COOKIE_NAME)
+    return cookie.value if cookie else None
+
+
+def test_a_form_page_sets_a_form_cookie_and_makes_no_session(cookieless_app: Flask) -> None:
+    client = cookieless_app.test_client()
+    token = token_of(client)
+    value = _form_cookie(client)
+    assert value and len(value) == 43
+    assert len(cookieless_app.extensions["store"]) == 0
+    assert token_of(client) == token and _form_cookie(client) == value  # kept, not renewed
+    other = cookieless_app.test_client()
+    assert token_of(other) != token and _form_cookie(other) != value
+
+
+def test_a_cookieless_token_works_only_with_its_form_cookie_and_only_once(
+    cookieless_app: Flask,
+) -> None:
+    her = cookieless_app.test_client()
+    token = token_of(her)
+    other = cookieless_app.test_client()
+    token_of(other)  # a form cookie of its own
+    for client in (cookieless_app.test_client(), other):
+        assert client.post("/soft", data={"csrf_token": token}).get_data(as_text=True) == "replay"
+    assert her.post("/soft", data={"csrf_token": token}).get_data(as_text=True) == "done"
+    assert _form_cookie(her) is None  # ended by the view
+    assert her.post("/soft", data={"csrf_token": token}).get_data(as_text=True) == "replay"
+
+
+def test_her_own_expired_form_is_a_failure_not_a_replay(
+    cookieless_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import securedrop_like.security as security
+
+    her = cookieless_app.test_client()
+    token = token_of(her)
+    later = security.time.time() + 3 * security.CSRF_WINDOW_SECONDS
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    assert her.post("/soft", data={"csrf_token": token}).get_data(as_text=True) == "failed"
+    for sent in ("", "x" * 101, "é" * 43):
+        answer = her.post("/soft", data={"csrf_token": sent}).get_data(as_text=True)
+        assert answer == "replay"

@@ -278,6 +278,22 @@ def test_a_tampered_cookie_gives_a_new_empty_session(client: FlaskClient) -> Non
     assert client.get("/show").json == {"source": "42"}
 
 
+def test_a_non_ascii_cookie_gives_a_new_empty_session_not_an_error(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Review L1: compare_digest refuses non-ASCII str; such a cookie was a 500."""
+    client.post("/set/source/42")
+    value = cookie_of(client)
+    assert value
+    signed = value.rsplit(".", 1)[0]
+    bare = app.test_client(use_cookies=False)
+    # As a server hands them over: header bytes decoded as latin-1.
+    for forged in (f"{signed}.\u00e9", f"{signed}.\u00c3\u00a9", "x.y.\u00e9", "\u00e9" * 299):
+        response = bare.get("/show", environ_overrides={"HTTP_COOKIE": f"{COOKIE_NAME}={forged}"})
+        assert (response.status_code, response.json) == (200, {})
+    assert client.get("/show").json == {"source": "42"}
+
+
 def test_only_a_new_session_id_sets_a_cookie(
     client: FlaskClient, store: MemorySessionStore
 ) -> None:

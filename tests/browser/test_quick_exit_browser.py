@@ -24,7 +24,7 @@ import pytest
 
 from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.instance import init_instance
-from tests.browser.conftest import ACTION_TIMEOUT_MS, NAVIGATION_TIMEOUT_MS, PHONE, LiveSource
+from tests.browser.conftest import PHONE, LiveSource, _context
 from tests.conftest import FAST_ARGON2, Instance
 
 pytestmark = pytest.mark.browser
@@ -99,33 +99,18 @@ def instance(tmp_path: Path, neutral_site: str) -> Instance:
     return Instance(config, install_demo_reviewer(config))
 
 
-def _context(chromium: Any, **options: Any) -> Iterator[Any]:
-    context = chromium.new_context(
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        locale="en-US",
-        ignore_https_errors=True,
-        **options,
-    )
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
-
-
 @pytest.fixture
 def no_js_context(chromium: Any) -> Iterator[Any]:
     """A phone at Tor Browser's "Safest" (JavaScript off) that accepts the test certificate."""
-    yield from _context(chromium, java_script_enabled=False)
+    yield from _context(chromium, java_script_enabled=False, ignore_https_errors=True)
 
 
 @pytest.fixture
 def inspect_context(chromium: Any) -> Iterator[Any]:
     """A phone where the test may run its own measuring scripts (the pages have none)."""
-    yield from _context(chromium, java_script_enabled=True, bypass_csp=True)
+    yield from _context(
+        chromium, java_script_enabled=True, bypass_csp=True, ignore_https_errors=True
+    )
 
 
 class Phone:

@@ -266,11 +266,13 @@ class RemoteWriter:
 
     def command(self, name: str, args: tuple[Any, ...]) -> Any:
         conn: Connection | None = None
+        deadline = time.monotonic() + self.timeout
         try:
+            # A thread's first command connects; the handshake is answered by the
+            # writer's accept thread, which a VACUUM does not hold.
             conn = self._connection()
-            deadline = time.monotonic() + self.timeout
             conn.send_bytes(marshal.dumps((name, args, deadline)))
-            if not conn.poll(self.timeout + REPLY_GRACE_SECONDS):
+            if not conn.poll(max(0.0, deadline - time.monotonic()) + REPLY_GRACE_SECONDS):
                 self._drop(conn)
                 raise WriterUnavailable("the writer process did not answer in time")
             status, value = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc

@@ -90,14 +90,19 @@ def kept_upload_ids(
     return {i for data in store.live_data() for i in uploads.pending_ids(data)}
 
 
+def master_service(config: Config, shared: ServerShared) -> ReportService:
+    """A service for one task run: its writer commands wait MASTER_WRITER_TIMEOUT at most."""
+    return ReportService.open(
+        config, shared.writer_address, shared.writer_authkey, MASTER_WRITER_TIMEOUT
+    )
+
+
 def server_tasks(config: Config) -> list[Task]:
     """The master's periodic tasks for a source server (``serve(..., tasks=…)``)."""
     sweeper: UnclaimedSweeper | None = None
 
     def opener(shared: ServerShared) -> Callable[[], ReportService]:
-        return lambda: ReportService.open(
-            config, shared.writer_address, shared.writer_authkey, MASTER_WRITER_TIMEOUT
-        )
+        return lambda: master_service(config, shared)
 
     def sessions_task(shared: ServerShared) -> None:
         sweep_sessions(config, shared, opener(shared))

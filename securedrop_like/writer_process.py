@@ -34,9 +34,15 @@ import secrets
 import selectors
 import signal
 import socket
+import struct
 import threading
 import time
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.connection import (
+    Connection,
+    Listener,
+    answer_challenge,
+    deliver_challenge,
+)
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +236,38 @@ class WriterProcess:
         Path(self.address).unlink(missing_ok=True)
 
 
+def _socket_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Blocking reads and writes on ``sock`` fail (EAGAIN) after ``seconds`` (0: never)."""
+    whole = int(seconds)
+    value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+
+
+def _bounded_client(address: str, authkey: bytes, deadline: float) -> Connection:
+    """multiprocessing's ``Client`` (same handshake), but bounded in time: a
+    writer that is stopped or hung never holds a worker thread, nor the master's
+    loop, in connect or in the authentication handshake."""
+    seconds = max(0.05, deadline - time.monotonic())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _socket_timeouts(sock, seconds)
+        sock.connect(address)
+        conn = Connection(sock.detach())
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        answer_challenge(conn, authkey)
+        deliver_challenge(conn, authkey)
+        with socket.socket(fileno=os.dup(conn.fileno())) as again:
+            _socket_timeouts(again, 0)  # replies are awaited with poll()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class RemoteWriter:
     """A worker's handle on the writer process: one connection per thread.
 
@@ -246,10 +284,10 @@ class RemoteWriter:
         self._all: list[Connection] = []
         self._lock = threading.Lock()
 
-    def _connection(self) -> Connection:
+    def _connection(self, deadline: float) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = Client(self._address, family="AF_UNIX", authkey=self._authkey)
+            conn = _bounded_client(self._address, self._authkey, deadline)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -268,15 +306,13 @@ class RemoteWriter:
         conn: Connection | None = None
         deadline = time.monotonic() + self.timeout
         try:
-            # A thread's first command connects; the handshake is answered by the
-            # writer's accept thread, which a VACUUM does not hold.
-            conn = self._connection()
+            conn = self._connection(deadline)
             conn.send_bytes(marshal.dumps((name, args, deadline)))
             if not conn.poll(max(0.0, deadline - time.monotonic()) + REPLY_GRACE_SECONDS):
                 self._drop(conn)
                 raise WriterUnavailable("the writer process did not answer in time")
             status, value = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, multiprocessing.AuthenticationError) as exc:
             self._drop(conn)
             raise WriterUnavailable("the writer process is not answering") from exc
         if status == "ok":

@@ -236,22 +236,27 @@ class WriterProcess:
         Path(self.address).unlink(missing_ok=True)
 
 
-def _socket_timeouts(sock: socket.socket, seconds: float) -> None:
-    """Blocking reads and writes on ``sock`` fail (EAGAIN) after ``seconds`` (0: never)."""
+def _timeval(seconds: float) -> bytes:
     whole = int(seconds)
-    value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
 
 
-def _bounded_client(address: str, authkey: bytes, deadline: float) -> Connection:
+def _socket_timeouts(sock: socket.socket, receive: float, send: float) -> None:
+    """A blocking read (write) on ``sock`` fails with EAGAIN after ``receive``
+    (``send``) seconds without progress; 0: never."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(receive))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send))
+
+
+def _bounded_client(address: str, authkey: bytes, deadline: float, timeout: float) -> Connection:
     """multiprocessing's ``Client`` (same handshake), but bounded in time: a
     writer that is stopped or hung never holds a worker thread, nor the master's
-    loop, in connect or in the authentication handshake."""
+    loop, in connect, in the authentication handshake or in sending a large
+    command (an upload's batch of chunks) that it does not read."""
     seconds = max(0.05, deadline - time.monotonic())
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        _socket_timeouts(sock, seconds)
+        _socket_timeouts(sock, seconds, seconds)
         sock.connect(address)
         conn = Connection(sock.detach())
     except BaseException:
@@ -261,7 +266,7 @@ def _bounded_client(address: str, authkey: bytes, deadline: float) -> Connection
         answer_challenge(conn, authkey)
         deliver_challenge(conn, authkey)
         with socket.socket(fileno=os.dup(conn.fileno())) as again:
-            _socket_timeouts(again, 0)  # replies are awaited with poll()
+            _socket_timeouts(again, 0, timeout)  # replies are awaited with poll()
     except BaseException:
         conn.close()
         raise
@@ -287,7 +292,7 @@ class RemoteWriter:
     def _connection(self, deadline: float) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _bounded_client(self._address, self._authkey, deadline)
+            conn = _bounded_client(self._address, self._authkey, deadline, self.timeout)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

@@ -210,3 +210,31 @@ def test_the_writer_runs_the_days_vacuum_itself_once(instance: Instance) -> None
         assert mode == 0o700
     finally:
         process.stop()
+
+
+def test_a_large_command_to_a_stalled_writer_costs_a_bounded_wait(
+    instance: Instance, writer
+) -> None:  # type: ignore[no-untyped-def]
+    """Sending is bounded too: 8 MB (an upload's batch) fill the socket's buffer."""
+    remote = RemoteWriter(writer.address, writer.authkey, timeout=0.3)
+    outcome: list[object] = []
+    done = threading.Event()
+
+    def call() -> None:
+        remote.command("checkpoint", ())  # this thread's connection is made
+        os.kill(writer.pid, signal.SIGSTOP)
+        try:
+            remote.command("set_reply_template", ("big", "en", "x" * (8 << 20)))
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome.append(type(exc))
+        done.set()
+
+    threading.Thread(target=call, daemon=True).start()
+    try:
+        assert done.wait(60), "the worker thread waited for ever"
+    finally:
+        os.kill(writer.pid, signal.SIGCONT)
+    assert outcome == [WriterUnavailable]
+    assert remote.command("checkpoint", ()) is None  # the writer lives on
+    assert _template_rows(instance) == 0
+    remote.close()

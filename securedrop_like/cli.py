@@ -271,6 +271,33 @@ def pin_kdf(home: Path | None) -> None:
     )
 
 
+@main.command()
+@home_option
+def vacuum(home: Path | None) -> None:
+    """Rebuild the database in key order now (VACUUM), whatever its size.
+
+    For a database over daily_vacuum_max_bytes, where the writer skips the
+    daily one. Stop the servers first: writes would wait until it ends.
+    """
+    from .service import ReportService
+
+    try:
+        config = open_instance(home)
+        service = ReportService.open(config)
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    try:
+        service.vacuum(force=True)
+    except (SesimError, DatabaseError) as exc:
+        _fail(f"the VACUUM failed: {exc}")
+    except OSError as exc:
+        _fail(f"the VACUUM failed: {exc.strerror or type(exc).__name__}")
+    finally:
+        service.close()
+    click.echo("The database was rebuilt in key order.")
+
+
 def master_tasks(config: Any, part: str) -> Any:
     """What the server's master does for one part besides its workers (the
     source part first deletes every upload nobody can claim: no worker runs yet)."""

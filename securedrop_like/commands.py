@@ -162,27 +162,49 @@ def checkpoint(conn: Connection, args: tuple[Any, ...]) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def daily_vacuum(conn: Connection, args: tuple[Any, ...]) -> bool:
-    """Once a day (the first write of the day asks): VACUUM.
+VACUUM_RAN = "ran"
+VACUUM_ALREADY = "already"  # this day's is done (by this server's writer or another's)
+VACUUM_TOO_BIG = "too_big"  # skipped: over daily_vacuum_max_bytes
+
+
+def database_bytes(conn: Connection) -> int:
+    page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int(page_count) * int(page_size)
+
+
+def daily_vacuum(conn: Connection, args: tuple[Any, ...]) -> str:
+    """VACUUM, at most once a day across every process of the instance.
 
     New rows go to pages at the end of the file (or wherever free ones are),
     so page order follows arrival order; VACUUM rebuilds every table in key
     order, and the keys are random. What the day's arrivals wrote stays in
-    arrival order until the next day's VACUUM: the finest a seized disk shows
-    is the day. The rebuild goes through a temporary file (unlinked at once by
-    SQLite, encrypted with the database's key), not memory.
+    arrival order until the next VACUUM: the finest a seized disk shows is
+    the day. The writer process asks at its first turn after 00:00 UTC (never
+    because of a submission); ``sesim vacuum`` asks with ``force``.
+
+    The rebuild goes through a temporary file (unlinked at once by SQLite,
+    encrypted with the database's key) in ``tmp_dir``, a 0700 folder inside
+    the instance: ``PRAGMA temp_store_directory``, because SQLITE_TMPDIR is
+    read only once per process, when SQLite initialises (checked with strace:
+    a forked writer would still use /var/tmp). Above ``max_bytes`` (0: no
+    limit) it is skipped, as writes would wait for minutes; the day is
+    recorded all the same.
     """
-    (day,) = args
+    day, tmp_dir, max_bytes, force = args
     row = conn.execute("SELECT value FROM housekeeping WHERE key = 'vacuum_day'").fetchone()
-    if row is not None and row[0] >= day:
-        return False
+    if not force and row is not None and row[0] >= day:
+        return VACUUM_ALREADY
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
         "INSERT INTO housekeeping (key, value) VALUES ('vacuum_day', ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
         (day,),
     )
     conn.execute("COMMIT")
+    if not force and max_bytes and database_bytes(conn) > max_bytes:
+        return VACUUM_TOO_BIG
+    conn.execute("PRAGMA temp_store_directory = " + _sql_string(str(tmp_dir)))
     conn.execute("PRAGMA temp_store = FILE")
     try:
         conn.execute("VACUUM")
@@ -190,7 +212,12 @@ def daily_vacuum(conn: Connection, args: tuple[Any, ...]) -> bool:
         conn.execute("PRAGMA temp_store = MEMORY")
         # Even after a failed VACUUM (a full disk): give back the WAL's space.
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return True
+    return VACUUM_RAN
+
+
+def _sql_string(value: str) -> str:
+    # PRAGMA takes no bound parameters.
+    return "'" + value.replace("'", "''") + "'"
 
 
 COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {

@@ -28,7 +28,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from .config import Config, check_kdf
+from .config import Config, check_kdf, warn_if_weak_kdf
 from .gunicorn_worker import HeadFirstWorker, QuietLogger
 from .hardening import harden_process
 from .logs import configure_logging
@@ -180,6 +180,7 @@ def serve(
     harden_process()
     check_kdf(config)
     configure_logging()  # before the writer process forks: it logs the same way
+    warn_if_weak_kdf()  # at every start, so a stray test flag shows in the log
     writer = WriterProcess(config)
     writer.start()
     atexit.register(writer.stop)

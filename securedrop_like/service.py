@@ -32,7 +32,7 @@ from crypto import (
 
 from . import models, store
 from .commands import item_tuple
-from .config import Config
+from .config import Config, sqlite_tmp_dir
 from .db import Database, today
 from .errors import MissingBlob, NotFound, NotReady, StorageFull, is_storage_full
 from .store import BlobReader, EncryptingSpool, new_id
@@ -103,8 +103,6 @@ class ReportService:
         self.db = db
         self.writer = writer
         self._clock = clock
-        self._housekept = ""
-        self._housekeeping_lock = threading.Lock()
         # Partial uploads whose deletion failed too (a full disk): retried on the
         # next submission; the master's sweep is the backstop.
         self._leftovers: set[str] = set()
@@ -115,14 +113,21 @@ class ReportService:
 
     @classmethod
     def open(
-        cls, config: Config, writer_address: str | None = None, writer_authkey: bytes | None = None
+        cls,
+        config: Config,
+        writer_address: str | None = None,
+        writer_authkey: bytes | None = None,
+        writer_timeout: float | None = None,
     ) -> Self:
         """Open the instance's store. Writes go to the server's writer process
-        when its address is given, else through a writer in this process."""
+        when its address is given, else through a writer in this process. A
+        remote command waits ``writer_timeout`` seconds at most (default: the
+        writer_reply_timeout_seconds setting), then raises WriterUnavailable."""
         db = Database.for_config(config)
         writer: Writer
         if writer_address and writer_authkey:
-            writer = RemoteWriter(writer_address, writer_authkey)
+            timeout = writer_timeout or config.writer_reply_timeout_seconds
+            writer = RemoteWriter(writer_address, writer_authkey, timeout)
         else:
             writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
         return cls(config, db, writer)
@@ -234,30 +239,20 @@ class ReportService:
             self._command("checkpoint", ())
         return deleted
 
-    def housekeeping(self) -> bool:
-        """Once a day: VACUUM, so the database's pages follow the random keys again
-        and nothing of yesterday's arrival order is left (see commands.daily_vacuum).
-        True if it ran now. Submissions start it in the background after their own
-        write (:meth:`_after_write`); a server's master may call it periodically."""
-        day = self.today()
-        with self._housekeeping_lock:
-            if day == self._housekept or not self.config.daily_vacuum:
-                return False
-            self._housekept = day
-        try:
-            ran: bool = self._command("daily_vacuum", (day,))
-        except Exception as exc:  # noqa: BLE001 - never fail anything for this
-            log.warning("the daily VACUUM failed: %s", type(exc).__name__)
-            with self._housekeeping_lock:
-                self._housekept = ""
-            return False
-        return ran
-
-    def _after_write(self) -> None:
-        """After her write is committed: start the day's VACUUM if it is due, in a
-        thread, so that no woman's request waits for it."""
-        if self.config.daily_vacuum and self.today() != self._housekept:
-            threading.Thread(target=self.housekeeping, name="sesim-vacuum", daemon=True).start()
+    def vacuum(self, force: bool = False) -> str:
+        """The day's VACUUM (see commands.daily_vacuum): "ran", "already" (done
+        today) or "too_big" (over daily_vacuum_max_bytes; ``force`` ignores
+        both). Never started by a submission: the writer process runs it at its
+        first turn after 00:00 UTC (writer_process.DailyVacuum), and an
+        administrator with ``sesim vacuum``."""
+        args = (
+            self.today(),
+            str(sqlite_tmp_dir(self.config)),
+            self.config.daily_vacuum_max_bytes,
+            force,
+        )
+        result: str = self._command("daily_vacuum", args)
+        return result
 
     # -- sources ---------------------------------------------------------------------------
     def find_source(self, lookup_id: str) -> models.Source | None:
@@ -275,7 +270,6 @@ class ReportService:
         records = [item_tuple(r) for r in self._seal(submission)]
         args = (keys.lookup_id, keys.public_key.raw, self.today(), channel, records)
         source_id: str = self._command("create_source", args)
-        self._after_write()
         return source_id
 
     def rekey(self, source_id: str, keys: SourceKeys) -> None:
@@ -297,7 +291,6 @@ class ReportService:
             raise
         except LookupError as exc:
             raise NotFound("source") from exc
-        self._after_write()
         return ids
 
     def _seal(self, submission: Submission) -> list[models.NewItem]:

@@ -13,6 +13,15 @@ with a random 256-bit key that multiprocessing's handshake checks, so no
 other process can send a command. Messages are ``marshal`` data: our own
 plain values (strings, bytes, numbers, tuples, lists) between our own
 processes, nothing that executes.
+
+Each command carries a deadline (``time.monotonic()``, one clock for every
+process of the machine): a worker waits for its answer until a little after
+it, and the writer drops a command whose deadline has passed before it starts
+(answering "expired"). So a woman whose request got the "busy" page never has
+her report stored behind her back by a writer that was slow to get to it.
+
+The writer also runs the day's VACUUM itself, at its first turn after 00:00
+UTC (:class:`DailyVacuum`), never because of a submission.
 """
 
 from __future__ import annotations
@@ -25,15 +34,21 @@ import secrets
 import selectors
 import signal
 import socket
+import struct
 import threading
 import time
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.connection import (
+    Connection,
+    Listener,
+    answer_challenge,
+    deliver_challenge,
+)
 from pathlib import Path
 from typing import Any
 
 from . import commands
-from .config import Config, run_dir
-from .db import Database
+from .config import Config, run_dir, sqlite_tmp_dir
+from .db import Database, today
 from .errors import Busy, MissingBlob, StorageFull, is_storage_full
 from .hardening import harden_process
 from .writer import GroupCommitWriter, _Job
@@ -42,6 +57,9 @@ log = logging.getLogger(__name__)
 
 
 COMMIT_DELAY = 0.0005  # seconds
+# A worker waits this long past a command's deadline for the writer's answer
+# (an "expired" one, or the result of a batch that had just started).
+REPLY_GRACE_SECONDS = 2.0
 
 
 class WriterUnavailable(Busy):
@@ -87,6 +105,46 @@ def _listening(path: Path) -> bool:
     return True
 
 
+def _logging_fds() -> set[int]:
+    """The fds the logging handlers write to (the writer logs like the master)."""
+    handlers = list(logging.getLogger().handlers)
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):
+            handlers.extend(logger.handlers)
+    fds = set()
+    for handler in handlers:
+        stream = getattr(handler, "stream", None)
+        try:
+            fds.add(stream.fileno())  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            continue
+    return fds
+
+
+def _drop_inherited_fds() -> None:
+    """In a forked writer: let go of every fd inherited from the master (its
+    public listening socket, the workers' heartbeat files, gunicorn's pipe)
+    except stdio and the log's.
+
+    Each is replaced by /dev/null rather than closed, so its number is not
+    reused while a Python object inherited from the master still names it: a
+    stale object closed later by the garbage collector would otherwise close
+    one of the writer's own files (the database).
+    """
+    keep = {0, 1, 2} | _logging_fds()
+    inherited = [int(name) for name in os.listdir("/proc/self/fd")]
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    for fd in inherited:
+        if fd in keep or fd == null:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue  # the listing's own fd, already closed
+        os.dup2(null, fd, inheritable=False)
+    os.close(null)
+
+
 class WriterProcess:
     """Started by the server's master before it forks the workers."""
 
@@ -114,7 +172,9 @@ class WriterProcess:
                 # Ctrl-C reaches the whole process group: the writer keeps serving
                 # the workers' last writes until the master stops it (SIGTERM).
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.set_wakeup_fd(-1)
                 harden_process()
+                _drop_inherited_fds()
                 _serve(self.config, self.address, self.authkey, parent)
             except BaseException:  # noqa: BLE001 - a child must never return into the caller
                 log.error("the writer process stopped on an error")
@@ -176,35 +236,94 @@ class WriterProcess:
         Path(self.address).unlink(missing_ok=True)
 
 
-class RemoteWriter:
-    """A worker's handle on the writer process: one connection per thread."""
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
 
-    def __init__(self, address: str, authkey: bytes) -> None:
+
+def _socket_timeouts(sock: socket.socket, receive: float, send: float) -> None:
+    """A blocking read (write) on ``sock`` fails with EAGAIN after ``receive``
+    (``send``) seconds without progress; 0: never."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(receive))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send))
+
+
+def _bounded_client(address: str, authkey: bytes, deadline: float, timeout: float) -> Connection:
+    """multiprocessing's ``Client`` (same handshake), but bounded in time: a
+    writer that is stopped or hung never holds a worker thread, nor the master's
+    loop, in connect, in the authentication handshake or in sending a large
+    command (an upload's batch of chunks) that it does not read."""
+    seconds = max(0.05, deadline - time.monotonic())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _socket_timeouts(sock, seconds, seconds)
+        sock.connect(address)
+        conn = Connection(sock.detach())
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        answer_challenge(conn, authkey)
+        deliver_challenge(conn, authkey)
+        with socket.socket(fileno=os.dup(conn.fileno())) as again:
+            _socket_timeouts(again, 0, timeout)  # replies are awaited with poll()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class RemoteWriter:
+    """A worker's handle on the writer process: one connection per thread.
+
+    A command waits ``timeout`` seconds (plus :data:`REPLY_GRACE_SECONDS`) at
+    most, then raises :class:`WriterUnavailable` and drops its connection, so
+    that a late answer is never read as the next command's.
+    """
+
+    def __init__(self, address: str, authkey: bytes, timeout: float = 30.0) -> None:
         self._address = address
         self._authkey = authkey
+        self.timeout = timeout
         self._local = threading.local()
         self._all: list[Connection] = []
         self._lock = threading.Lock()
 
-    def _connection(self) -> Connection:
+    def _connection(self, deadline: float) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = Client(self._address, family="AF_UNIX", authkey=self._authkey)
+            conn = _bounded_client(self._address, self._authkey, deadline, self.timeout)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
 
+    def _drop(self, conn: Connection | None) -> None:
+        self._local.conn = None
+        if conn is None:
+            return
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
+
     def command(self, name: str, args: tuple[Any, ...]) -> Any:
+        conn: Connection | None = None
+        deadline = time.monotonic() + self.timeout
         try:
-            conn = self._connection()
-            conn.send_bytes(marshal.dumps((name, args)))
+            conn = self._connection(deadline)
+            conn.send_bytes(marshal.dumps((name, args, deadline)))
+            if not conn.poll(max(0.0, deadline - time.monotonic()) + REPLY_GRACE_SECONDS):
+                self._drop(conn)
+                raise WriterUnavailable("the writer process did not answer in time")
             status, value = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
-        except (OSError, EOFError) as exc:
-            self._local.conn = None
+        except (OSError, EOFError, multiprocessing.AuthenticationError) as exc:
+            self._drop(conn)
             raise WriterUnavailable("the writer process is not answering") from exc
         if status == "ok":
             return value
+        if status == "expired":
+            raise WriterUnavailable("the writer process was too busy; nothing was done")
         if status == "missing":
             raise MissingBlob(value)
         if status == "full":
@@ -244,6 +363,7 @@ def _serve(config: Config, address: str, authkey: bytes, parent: int) -> None:
     """The writer process's main loop: wait for commands, commit them together, answer."""
     db = Database.for_config(config)
     writer = GroupCommitWriter(lambda: db.open(check_same_thread=False))
+    vacuum = DailyVacuum(config)
     listener = Listener(address, family="AF_UNIX", authkey=authkey)
     os.chmod(address, 0o600)
     selector = selectors.DefaultSelector()
@@ -283,7 +403,11 @@ def _serve(config: Config, address: str, authkey: bytes, parent: int) -> None:
                 continue
             conn = key.data
             try:
-                name, args = marshal.loads(conn.recv_bytes())  # noqa: S302 - see module doc
+                name, args, deadline = marshal.loads(conn.recv_bytes())  # noqa: S302 - module doc
+                if deadline and time.monotonic() > deadline:
+                    # Its worker has given up (or is about to): never do it late.
+                    conn.send_bytes(marshal.dumps(("expired", "")))
+                    continue
                 work.append((conn, _job(name, args)))
             except (OSError, EOFError, ValueError, KeyError, TypeError):
                 selector.unregister(conn)
@@ -294,6 +418,44 @@ def _serve(config: Config, address: str, authkey: bytes, parent: int) -> None:
                 conn.send_bytes(_outcome(job))
             except OSError:
                 pass  # the worker went away; it reconnects on its next command
+        vacuum.maybe_run(writer)
+
+
+class DailyVacuum:
+    """The writer's daily VACUUM, at its first loop turn of each UTC day (so
+    just after 00:00, or when a server starts): a fixed time, never the time
+    of a woman's write. The ``vacuum_day`` record in the database keeps it to
+    once a day across every writer of the instance (source and staff servers).
+    Commands that arrive meanwhile wait, and those whose deadline passes are
+    dropped (the "busy" page); above daily_vacuum_max_bytes it is skipped."""
+
+    def __init__(self, config: Config, clock: Any = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.tmp_dir = str(sqlite_tmp_dir(config))  # made now, not at 00:00
+        self._checked = ""
+        self._told_too_big = False
+
+    def maybe_run(self, writer: GroupCommitWriter) -> str | None:
+        day = today(self.clock)
+        if day == self._checked or not self.config.daily_vacuum:
+            return None
+        self._checked = day
+        args = (day, self.tmp_dir, self.config.daily_vacuum_max_bytes, False)
+        job: _Job[Any] = _Job(lambda conn: commands.daily_vacuum(conn, args), False)
+        writer.run_alone(job)
+        if job.error is not None:
+            log.warning("the daily VACUUM failed: %s", type(job.error).__name__)
+            return None
+        if job.result == commands.VACUUM_TOO_BIG and not self._told_too_big:
+            self._told_too_big = True  # once: the size class only, never the size
+            log.warning(
+                "the daily VACUUM is skipped: the database is over daily_vacuum_max_bytes"
+                " (%d GiB); run `sesim vacuum` with the servers stopped",
+                self.config.daily_vacuum_max_bytes // 1024**3,
+            )
+        result: str = job.result
+        return result
 
 
 def _execute(writer: GroupCommitWriter, jobs: list[_Job[Any]]) -> None:

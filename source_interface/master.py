@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 SESSION_SWEEP_SECONDS = 30.0  # within a minute of expiry, as issue 8 promises
 UPLOAD_SWEEP_SECONDS = 600.0
 UPLOAD_SWEEP_RUNS = 3  # so an unclaimed upload lives at least 20 minutes
+# The tasks run in gunicorn's arbiter loop, which also respawns workers and the
+# writer: a writer busy with the daily VACUUM must not hold it for long (the
+# task fails, logged by type, and the next run catches up).
+MASTER_WRITER_TIMEOUT = 5.0
 
 
 def sweep_before_start(config: Config) -> int:
@@ -86,12 +90,19 @@ def kept_upload_ids(
     return {i for data in store.live_data() for i in uploads.pending_ids(data)}
 
 
+def master_service(config: Config, shared: ServerShared) -> ReportService:
+    """A service for one task run: its writer commands wait MASTER_WRITER_TIMEOUT at most."""
+    return ReportService.open(
+        config, shared.writer_address, shared.writer_authkey, MASTER_WRITER_TIMEOUT
+    )
+
+
 def server_tasks(config: Config) -> list[Task]:
     """The master's periodic tasks for a source server (``serve(..., tasks=…)``)."""
     sweeper: UnclaimedSweeper | None = None
 
     def opener(shared: ServerShared) -> Callable[[], ReportService]:
-        return lambda: ReportService.open(config, shared.writer_address, shared.writer_authkey)
+        return lambda: master_service(config, shared)
 
     def sessions_task(shared: ServerShared) -> None:
         sweep_sessions(config, shared, opener(shared))

@@ -294,3 +294,58 @@ def test_sigkill_the_master_under_load_loses_nothing_and_it_starts_again(
     assert again.acked
     assert re.search(r"Traceback", (tmp_path / "again.log").read_text()) is None
     _assert_none_lost(lost + _lost(instance, again.acked), workers)
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on ``port`` (/proc/net/tcp, state 0A)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A":
+                inodes.add(fields[9])
+    return inodes
+
+
+def _fd_targets(pid: int) -> list[str]:
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return targets
+
+
+def test_a_restarted_writer_holds_neither_the_listening_socket_nor_the_workers_files(
+    instance: Instance, tmp_path: Path
+) -> None:
+    """L2: the writer the master forks again after a crash lets go of what it
+    inherited: the public listening socket, the workers' heartbeat files."""
+    home = instance.home
+    with running(_serve_cmd(home, 2), tmp_path / "server.log") as (base, master):
+        port = int(base.rsplit(":", 1)[1])
+        writer, _workers = server_processes(master, home, 2)
+        listening = _listening_inodes(port)
+        assert listening and any(f"socket:[{i}]" in _fd_targets(master) for i in listening)
+        os.kill(writer, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            new_writer, _workers = server_processes(master, home, 2)
+            if new_writer != writer:
+                break
+            assert time.monotonic() < deadline, "no new writer"
+            time.sleep(0.1)
+        held = _fd_targets(new_writer)
+        assert not [t for t in held if t.startswith("socket:[") and t[8:-1] in listening]
+        assert not [t for t in held if "wgunicorn" in t], held
+        # It still does its work.
+        assert requests.get(base + "/", timeout=TIMEOUT).status_code == 200
+        with loaded(base) as load:
+            time.sleep(1.0)
+    _no_server_errors(load)
+    assert load.acked

@@ -4,12 +4,18 @@ never stops the master or the other tasks."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import requests
 
+from securedrop_like.writer_process import WriterProcess, WriterUnavailable
+from source_interface.master import MASTER_WRITER_TIMEOUT, master_service
 from tests.conftest import Instance
 from tests.integration.server import running
 
@@ -51,3 +57,40 @@ def test_tasks_run_in_the_master_and_a_failing_one_does_not_stop_it(
     text = log.read_text()
     assert "a periodic task failed: ValueError" in text
     assert "canary" not in text and "Traceback" not in text
+    # L8: the weak-KDF test flag (tests/conftest.py sets it) shows at every start.
+    assert (
+        "WARNING securedrop_like.config: the Argon2id floor is OFF: the test-only variable" in text
+    )
+
+
+def test_a_master_task_waits_for_a_stalled_writer_a_few_seconds_only(
+    instance: Instance,
+) -> None:
+    """M4: the tasks run in the arbiter's loop; a writer busy with a VACUUM (here:
+    stopped) costs them MASTER_WRITER_TIMEOUT, then WriterUnavailable."""
+    writer = WriterProcess(instance.config)
+    writer.start()
+    assert writer.pid is not None
+    shared = SimpleNamespace(writer_address=writer.address, writer_authkey=writer.authkey)
+    service = master_service(instance.config, shared)  # type: ignore[arg-type]
+    assert service.discard_uploads(["0" * 32]) == 0  # connected
+    outcome: list[BaseException] = []
+    done = threading.Event()
+
+    def task() -> None:
+        try:
+            service.discard_uploads(["1" * 32])
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome.append(exc)
+        done.set()
+
+    os.kill(writer.pid, signal.SIGSTOP)
+    try:
+        threading.Thread(target=task, daemon=True).start()
+        assert done.wait(60), "the master's task waited for ever"
+    finally:
+        os.kill(writer.pid, signal.SIGCONT)
+        service.close()
+        writer.stop()
+    assert [type(e) for e in outcome] == [WriterUnavailable]
+    assert MASTER_WRITER_TIMEOUT < instance.config.writer_reply_timeout_seconds

@@ -231,3 +231,26 @@ def test_open_instance_creates_and_migrates_a_missing_database(tmp_path: Path) -
         assert db.schema_version(conn) == len(db.migrations())
     finally:
         conn.close()
+
+
+def test_vacuum_rebuilds_the_database_now_whatever_its_size(runner: CliRunner, home: Path) -> None:
+    """For a database over daily_vacuum_max_bytes, whose daily VACUUM the writer skips."""
+    (home / CONFIG_NAME).write_text(
+        (home / CONFIG_NAME).read_text() + "daily_vacuum_max_bytes = 1\n", encoding="utf-8"
+    )
+    result = runner.invoke(main, ["vacuum", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.output
+    assert (home / "run" / "tmp").stat().st_mode & 0o777 == 0o700
+    conn = db.Database.for_config(load_config(home)).open()
+    try:
+        row = conn.execute("SELECT value FROM housekeeping WHERE key = 'vacuum_day'").fetchone()
+    finally:
+        conn.close()
+    assert row is not None and row[0] == db.today()
+
+
+def test_vacuum_of_a_folder_that_is_no_instance_fails_cleanly(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert_clean_failure(runner.invoke(main, ["vacuum", "--home", str(tmp_path)]))

@@ -3,6 +3,7 @@ or on settings under the floor outside the test suite."""
 
 from __future__ import annotations
 
+import logging
 import re
 import stat
 import tomllib
@@ -19,6 +20,7 @@ from securedrop_like.config import (
     check_kdf,
     load_config,
     read_kdf_pin,
+    warn_if_weak_kdf,
 )
 from securedrop_like.instance import init_instance
 from tests.conftest import FAST_ARGON2, Instance
@@ -151,3 +153,17 @@ def test_only_the_test_suite_sets_the_weak_kdf_flag() -> None:
         if flag.search((ROOT / name).read_text()):
             found.add(ROOT / name)
     assert found <= allowed, found - allowed
+
+
+def test_the_weak_kdf_flag_is_logged_as_a_warning_when_in_effect(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """L8: honoured, never silently (serve() calls this at every start)."""
+    caplog.set_level(logging.WARNING)
+    assert warn_if_weak_kdf() is True
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "floor is OFF" in caplog.records[0].getMessage()
+    caplog.clear()
+    monkeypatch.setenv(TESTING_WEAK_KDF_ENV, "yes")  # only exactly "1" counts
+    assert warn_if_weak_kdf() is False
+    assert caplog.records == []

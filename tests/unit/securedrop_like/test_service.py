@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -397,24 +398,44 @@ def test_a_partial_upload_is_deleted_even_when_the_disk_was_too_full_to_delete_i
     assert flaky.unclaimed_uploads() == set() and chunk_count(flaky) == 0
 
 
-def test_the_database_is_vacuumed_once_a_day_after_a_write(
+def _vacuum_day(service: ReportService) -> str | None:
+    row = (
+        service.db.reader()
+        .execute("SELECT value FROM housekeeping WHERE key = 'vacuum_day'")
+        .fetchone()
+    )
+    return None if row is None else str(row[0])
+
+
+def test_her_submissions_never_start_the_vacuum(
     instance: Instance, service: ReportService, deriver: Deriver
 ) -> None:
-    days = iter([dt.datetime(2030, 5, d, 12, tzinfo=dt.UTC) for d in (1, 1, 1, 2, 2)])
-    now = [next(days)]
+    """M3: maintenance started by her write would stamp its time on the disk."""
+    keys = new_keys(deriver)
+    source_id = service.create_source(keys, report())
+    service.add_submission(source_id, Submission("message", {"text": "more"}))
+    for thread in threading.enumerate():  # main's VACUUM ran in a thread of its own
+        if thread is not threading.current_thread() and thread.name == "sesim-vacuum":
+            thread.join(30)
+    assert _vacuum_day(service) is None
+
+
+def test_the_vacuum_runs_once_a_day_and_is_skipped_above_the_size_limit(
+    instance: Instance, service: ReportService
+) -> None:
+    now = [dt.datetime(2030, 5, 1, 0, 0, 1, tzinfo=dt.UTC)]
     clocked = ReportService(instance.config, service.db, service.writer, lambda: now[0])
-    assert clocked.housekeeping() is True  # the first of 1 May
-    now[0] = next(days)
-    assert clocked.housekeeping() is False
+    assert clocked.vacuum() == "ran"  # the first of 1 May
+    assert clocked.vacuum() == "already"
     other = ReportService(instance.config, service.db, service.writer, lambda: now[0])
-    assert other.housekeeping() is False  # another worker: the database remembers
-    now[0] = next(days)
-    now[0] = next(days)
-    assert other.housekeeping() is True  # 2 May
-    row = service.db.reader().execute("SELECT value FROM housekeeping").fetchone()
-    assert row[0] == "2030-05-02"
-    off = ReportService(instance.config.with_changes(daily_vacuum=0), service.db, service.writer)
-    assert off.housekeeping() is False
+    assert other.vacuum() == "already"  # another process: the database remembers
+    now[0] = dt.datetime(2030, 5, 2, 0, 0, 1, tzinfo=dt.UTC)
+    small = instance.config.with_changes(daily_vacuum_max_bytes=4096)
+    capped = ReportService(small, service.db, service.writer, lambda: now[0])
+    assert capped.vacuum() == "too_big"
+    assert _vacuum_day(service) == "2030-05-02"  # recorded: no retry all day
+    assert capped.vacuum() == "already"
+    assert capped.vacuum(force=True) == "ran"  # `sesim vacuum`
 
 
 def test_the_sweeper_can_wait_more_runs_for_long_requests(

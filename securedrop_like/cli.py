@@ -230,7 +230,7 @@ def staff_reset_2fa(home: Path | None, name: str) -> None:
 @click.argument("part", type=click.Choice(["source", "staff"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", type=int, help="Processes (default: server_workers, 1).")
+@click.option("--workers", type=int, help="Processes (default: server_workers; 0 is one per core).")
 @click.option("--threads", type=int, help="Threads per process (default: 16).")
 def serve(
     home: Path | None, part: str, host: str, port: int, workers: int | None, threads: int | None

@@ -91,10 +91,11 @@ class Config:
     # yet started, is dropped by the writer.
     writer_reply_timeout_seconds: float = 30.0
     # Server processes (0: one per core, at most 4) and threads in each. One
-    # is the default: Argon2id, libsodium, SQLCipher and the writer process
-    # already run outside its GIL, so it uses a second core; `make bench`
-    # measures both shapes.
-    server_workers: int = 1
+    # per core is the default: one process's GIL let 50 clients hammering the
+    # log-in form slow the start page 4-15× on 2 cores, two processes 1.5×
+    # (`make bench`, "50 log-ins on 2 slots"); the writer's single commit path
+    # keeps writes correct whatever the number. `make bench` measures both shapes.
+    server_workers: int = 0
     server_threads: int = 16
     # Seconds a client has to send a request's head (line and headers); then
     # the server closes the connection (securedrop_like/gunicorn_worker.py).

@@ -157,7 +157,9 @@ def test_running_out_of_descriptors_drops_the_oldest_slow_head(
     home = str(instance.home)
     cmd = [prlimit, "--nofile=256:256", sys.executable, "-m", "securedrop_like"]
     socks: list[socket.socket] = []
-    with running([*cmd, "serve", "source", "--home", home], tmp_path / "server.log") as (base, _):
+    # One worker: the descriptor budget is per process, and this is one worker's policy.
+    serve = [*cmd, "serve", "source", "--home", home, "--workers", "1"]
+    with running(serve, tmp_path / "server.log") as (base, _):
         port = int(base.rsplit(":", 1)[1])
         try:
             for _ in range(400):

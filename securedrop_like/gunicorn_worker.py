@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import resource
 import selectors
 import socket
 import time
@@ -52,6 +53,8 @@ from werkzeug.exceptions import BadRequest
 from .logs import MALFORMED_REQUEST, REQUEST_FAILED, install
 
 HEAD_LIMIT = 64 * 1024  # bytes: a request line and its headers, with room to spare
+FD_RESERVE = 128  # descriptors slow heads may never take (see HeadFirstWorker.__init__)
+MIN_HEADS = 16
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"Connection: close\r\nContent-Length: 0\r\n\r\n"
@@ -201,6 +204,12 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         # Connections sending a head, oldest first (their deadlines in the same order).
         self.heads: OrderedDict[TConn, float] = OrderedDict()
         self._stop_at: float | None = None
+        # Slow heads may not take the descriptors the threads need (a cold
+        # worker opens templates, its database connections, the writer's
+        # socket): keep FD_RESERVE of the process's limit out of their reach.
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        room = soft - FD_RESERVE if soft != resource.RLIM_INFINITY else self.cfg.head_connections
+        self.max_heads = max(MIN_HEADS, min(self.cfg.head_connections, room))
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -249,7 +258,7 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             self.heads[conn] = 0.0
             self._refuse_too_large(conn)
             return
-        while len(self.heads) >= self.cfg.head_connections:
+        while len(self.heads) >= self.max_heads:
             oldest = next(iter(self.heads))
             self._drop_head(oldest)
         self.heads[conn] = time.monotonic() + self.cfg.head_timeout

@@ -57,8 +57,7 @@ def create_app(
     app.request_class = replies.SpoolingRequest
     replies.prepare_spool(config.home)
     db = Database.for_config(config)
-    idle = config.staff_session_idle_minutes * 60
-    absolute = config.staff_session_absolute_minutes * 60
+    idle, absolute = _limits(config)
     clock = overrides.get("SESSION_CLOCK") or time.monotonic
     store: SessionStore
     if shared is not None:
@@ -96,11 +95,15 @@ def create_app(
 STAFF_SESSION_SWEEP_SECONDS = 30.0
 
 
+def _limits(config: Config) -> tuple[float, float]:
+    """A staff session's idle and absolute limits, in seconds."""
+    return config.staff_session_idle_minutes * 60.0, config.staff_session_absolute_minutes * 60.0
+
+
 def server_tasks(config: Config) -> list[Task]:
     """The master's periodic tasks for a staff server: expired sessions are
     zeroed within a minute, not when their slot happens to be reused."""
-    idle = config.staff_session_idle_minutes * 60.0
-    absolute = config.staff_session_absolute_minutes * 60.0
+    idle, absolute = _limits(config)
 
     def sessions_task(shared: ServerShared) -> None:
         shared.sweep_sessions(idle, absolute)

@@ -60,10 +60,9 @@ def mark_read(conn: Connection, args: tuple[Any, ...]) -> None:
     models.mark_source_read(conn, source_id, list(item_ids))
 
 
-def delete_item(conn: Connection, args: tuple[Any, ...]) -> tuple[str, bool]:
+def delete_item(conn: Connection, args: tuple[Any, ...]) -> None:
     source_id, item_id, kinds = args
-    item = models.delete_item(conn, source_id, item_id, tuple(kinds))
-    return item.id, item.is_inline
+    models.delete_item(conn, source_id, item_id, tuple(kinds))
 
 
 def delete_items(conn: Connection, args: tuple[Any, ...]) -> tuple[list[str], list[str]]:
@@ -71,9 +70,9 @@ def delete_items(conn: Connection, args: tuple[Any, ...]) -> tuple[list[str], li
     return models.delete_items(conn, source_id, list(item_ids))
 
 
-def delete_source(conn: Connection, args: tuple[Any, ...]) -> list[str]:
+def delete_source(conn: Connection, args: tuple[Any, ...]) -> None:
     (source_id,) = args
-    return models.delete_source(conn, source_id)
+    models.delete_source(conn, source_id)
 
 
 def store_replies(conn: Connection, args: tuple[Any, ...]) -> list[list[str]]:
@@ -113,10 +112,10 @@ def set_reply_template(conn: Connection, args: tuple[Any, ...]) -> None:
         )
 
 
-def withdraw(conn: Connection, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[str]]:
+def withdraw(conn: Connection, args: tuple[Any, ...]) -> tuple[Any, ...]:
     source_id, day = args
-    retraction, file_ids = models.withdraw(conn, source_id, day)
-    return (retraction.id, retraction.designation, retraction.day, retraction.item_ids), file_ids
+    retraction = models.withdraw(conn, source_id, day)
+    return (retraction.id, retraction.designation, retraction.day, retraction.item_ids)
 
 
 def mark_staff_read(conn: Connection, args: tuple[Any, ...]) -> None:

@@ -283,7 +283,7 @@ def mark_source_read(conn: Connection, source_id: str, item_ids: list[str]) -> N
 
 
 def delete_item(conn: Connection, source_id: str, item_id: str, kinds: tuple[str, ...]) -> Item:
-    """Delete one item of the given kinds; returns it (the caller wipes its file)."""
+    """Delete one item of the given kinds, with its ciphertext; returns it."""
     item = item_of(conn, source_id, item_id)
     if item is None or item.kind not in kinds:
         raise LookupError("no such item")
@@ -307,16 +307,14 @@ def delete_items(
     return [i.id for i in doomed], [i.id for i in doomed if not i.is_inline]
 
 
-def delete_source(conn: Connection, source_id: str) -> list[str]:
-    """Staff delete a source and all her items (no retraction: she did not withdraw).
-    Returns the ids of the items whose ciphertext was a blob (deleted with them)."""
+def delete_source(conn: Connection, source_id: str) -> None:
+    """Staff delete a source and all her items with their ciphertexts (no
+    retraction: she did not withdraw)."""
     if source_by_id(conn, source_id) is None:
         raise LookupError("no such source")
-    files = [i.id for i in items_of(conn, source_id) if not i.is_inline]
-    store.delete_blobs(conn, files)
+    store.delete_blobs(conn, [i.id for i in items_of(conn, source_id) if not i.is_inline])
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
-    return files
 
 
 def source_by_designation(conn: Connection, designation: str) -> Source | None:
@@ -340,12 +338,9 @@ def existing_item_ids(conn: Connection, item_ids: list[str]) -> set[str]:
     return found
 
 
-def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, list[str]]:
-    """Delete a source and all her items; record a retraction for reviewers.
-
-    Returns the retraction and the ids of items whose ciphertext was a blob
-    (deleted with them, in this transaction).
-    """
+def withdraw(conn: Connection, source_id: str, day: str) -> Retraction:
+    """Delete a source and all her items with their ciphertexts, in this
+    transaction; record a retraction for reviewers and return it."""
     source = source_by_id(conn, source_id)
     if source is None:
         raise LookupError("no such source")
@@ -357,9 +352,8 @@ def withdraw(conn: Connection, source_id: str, day: str) -> tuple[Retraction, li
     )
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
-    files = [i.id for i in items if not i.is_inline]
-    store.delete_blobs(conn, files)
-    return retraction, files
+    store.delete_blobs(conn, [i.id for i in items if not i.is_inline])
+    return retraction
 
 
 # -- reviewer keys ---------------------------------------------------------------------

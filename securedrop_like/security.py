@@ -33,6 +33,7 @@ else resending her form.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -121,6 +122,8 @@ def end_form_cookie() -> None:
 
 
 def _send_form_cookie(response: Response) -> Response:
+    if not (g.get("form_cookie_ended") or g.get("new_form_cookie")):
+        return response  # most responses: nothing to set or delete
     name, secure = _form_cookie()
     if g.get("form_cookie_ended"):
         response.delete_cookie(name, path="/", httponly=True, samesite="Strict", secure=secure)
@@ -132,10 +135,15 @@ def _send_form_cookie(response: Response) -> Response:
     return response
 
 
+@functools.lru_cache(maxsize=8)
+def _csrf_key(secret: bytes) -> bytes:
+    """The app secret's key for CSRF tokens (one purpose, one key), derived once."""
+    return hmac.new(secret, b"sesim-csrf", hashlib.sha256).digest()
+
+
 def _mac(window: int, binding: bytes) -> str:
     secret = current_app.config["SECRET_KEY"]
-    secret = secret.encode() if isinstance(secret, str) else bytes(secret)
-    key = hmac.new(secret, b"sesim-csrf", hashlib.sha256).digest()
+    key = _csrf_key(secret.encode() if isinstance(secret, str) else bytes(secret))
     message = f"{current_app.name}\0{window}\0".encode() + binding
     digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")

@@ -186,7 +186,6 @@ def serve(
     atexit.register(writer.stop)
     shared = ServerShared.create(
         config.max_sessions,
-        config.max_concurrent_derivations,
         writer.address,
         writer.authkey,
         lock_path=session_lock_path(config.home, part) if part else None,

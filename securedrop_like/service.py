@@ -233,8 +233,12 @@ class ReportService:
         """Delete every unclaimed upload not in ``keep``, at once. Only safe when no
         request can be between an upload and its submission (before any worker of
         any server of the instance starts); else use :class:`UnclaimedSweeper`."""
-        doomed = self.unclaimed_uploads() - set(keep)
-        deleted = self.discard_uploads(sorted(doomed)) if doomed else 0
+        return self.discard_and_checkpoint(sorted(self.unclaimed_uploads() - set(keep)))
+
+    def discard_and_checkpoint(self, ids: Iterable[str]) -> int:
+        """:meth:`discard_uploads`, then a WAL checkpoint if anything went (so no
+        copy of what was deleted lingers in the WAL)."""
+        deleted = self.discard_uploads(ids)
         if deleted:
             self._command("checkpoint", ())
         return deleted
@@ -321,9 +325,8 @@ class ReportService:
         return encrypt_bytes(plaintext, recipients, context=context)
 
     def _record(
-        self, kind: str, ciphertext: bytes, author: str | None = None, item_id: str | None = None
+        self, kind: str, ciphertext: bytes, author: str | None = None, *, item_id: str
     ) -> models.NewItem:
-        item_id = item_id or new_id()
         if len(ciphertext) <= self.config.inline_ciphertext_bytes:
             return models.NewItem(kind, len(ciphertext), item_id, inline=ciphertext, author=author)
         return models.NewItem(kind, len(ciphertext), item_id, author=author, blob=ciphertext)
@@ -446,7 +449,7 @@ class ReportService:
     def withdraw(self, source_id: str) -> models.Retraction:
         """Delete everything she sent and her account; leave a notice for reviewers."""
         try:
-            fields, _ = self._command("withdraw", (source_id, self.today()))
+            fields = self._command("withdraw", (source_id, self.today()))
         except LookupError as exc:
             raise NotFound("source") from exc
         self._command("checkpoint", ())
@@ -503,9 +506,7 @@ class UnclaimedSweeper:
             unclaimed = service.unclaimed_uploads() - set(keep)
             seen = {i: self._seen.get(i, 0) + 1 for i in unclaimed}
             doomed = sorted(i for i, n in seen.items() if n >= self._runs)
-            deleted = service.discard_uploads(doomed) if doomed else 0
-            if deleted:  # no copy of what was deleted lingers in the WAL
-                service.writer.command("checkpoint", ())
+            deleted = service.discard_and_checkpoint(doomed)
         finally:
             service.close()
         for i in doomed:

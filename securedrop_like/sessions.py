@@ -393,7 +393,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         sealed = self.get(SEALED_KEY)
         if sealed:
             self[SEALED_KEY] = {
-                name: _b64(seal_secret(self.cookie_key, plain, name.encode()))
+                name: _seal_text(self.cookie_key, name, plain)
                 for name, plain in _open_all(old_key, sealed).items()
             }
         self.rotate = True
@@ -438,23 +438,14 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
     def seal(self, name: str, value: bytes) -> None:
         """Keep ``value`` in the session encrypted under the cookie's key."""
         sealed = dict(self.get(SEALED_KEY) or {})
-        sealed[name] = _b64(seal_secret(self.cookie_key, value, name.encode()))
+        sealed[name] = _seal_text(self.cookie_key, name, value)
         self[SEALED_KEY] = sealed
         self.sealed_now.add(name)
 
     def unseal(self, name: str) -> bytes | None:
         """The value sealed under ``name``; None if there is none or it does not
         open with this request's cookie."""
-        text = (self.get(SEALED_KEY) or {}).get(name)
-        if not isinstance(text, str):
-            return None
-        try:
-            return open_secret(self.cookie_key, _unb64(text), name.encode())
-        except (CryptoError, ValueError):
-            return None
-
-    def has_sealed(self, name: str) -> bool:
-        return name in (self.get(SEALED_KEY) or {})
+        return _open_text(self.cookie_key, name, (self.get(SEALED_KEY) or {}).get(name))
 
     def drop_sealed(self, name: str) -> None:
         """Forget a sealed value (the slot's bytes are overwritten when it is saved)."""
@@ -485,14 +476,25 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _seal_text(key: bytes, name: str, value: bytes) -> str:
+    """``value`` sealed under ``key`` and bound to ``name``, as session text."""
+    return _b64(seal_secret(key, value, name.encode()))
+
+
+def _open_text(key: bytes, name: str, text: Any) -> bytes | None:
+    """What :func:`_seal_text` sealed; None if it does not open under ``key``."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return open_secret(key, _unb64(text), name.encode())
+    except (CryptoError, ValueError):
+        return None
+
+
 def _open_all(key: bytes, sealed: dict[str, Any]) -> dict[str, bytes]:
-    opened = {}
-    for name, text in sealed.items():
-        try:
-            opened[name] = open_secret(key, _unb64(str(text)), name.encode())
-        except (CryptoError, ValueError):
-            continue  # under another key: nothing to carry over
-    return opened
+    """Every sealed value that opens under ``key`` (the rest: nothing to carry over)."""
+    opened = {name: _open_text(key, name, text) for name, text in sealed.items()}
+    return {name: plain for name, plain in opened.items() if plain is not None}
 
 
 def server_session() -> ServerSession:
@@ -586,8 +588,7 @@ class MemorySessionInterface(SessionInterface):
             # Padded, so that its length does not tell a fresh codename (a new
             # reporter) from a plain log-in.
             plain += b" " * (-len(plain) % AT_REST_PAD)
-            blob = seal_secret(session.cookie_key, plain, AT_REST_NAME.encode())
-            stored[SEALED_KEY] = {AT_REST_NAME: _b64(blob)}
+            stored[SEALED_KEY] = {AT_REST_NAME: _seal_text(session.cookie_key, AT_REST_NAME, plain)}
         return stored
 
     def _opened(self, data: dict[str, Any], key: bytes) -> dict[str, Any]:
@@ -630,10 +631,8 @@ class MemorySessionInterface(SessionInterface):
             return
         if not session.modified and not session.rotate:
             return
-        data = dict(session)
-        protected = rank(self.protected(data))
-        owner = self._owner(session)
-        stored = self._at_rest(session, data)
+        prepared = self._prepare(session)
+        protected, stored, owner = prepared
         if session.rotate:
             if session.sid and not self.store.forget(session.sid) and session.opened_live:
                 # Her session ended while this request ran (Quick exit in another
@@ -654,8 +653,13 @@ class MemorySessionInterface(SessionInterface):
                 return
             self._abandon(app, session, response)  # ended while this request ran
             return
-        if not self._store_new(app, session, response) and session.from_cookie:
+        if not self._store_new(app, session, response, prepared) and session.from_cookie:
             self._delete_cookie(app, response)
+
+    def _prepare(self, session: ServerSession) -> tuple[int, dict[str, Any], bytes | None]:
+        """What a session is stored as: its rank, its data at rest, its owner hash."""
+        data = dict(session)
+        return rank(self.protected(data)), self._at_rest(session, data), self._owner(session)
 
     def _abandon(self, app: Flask, session: ServerSession, response: Response) -> None:
         """Store nothing for a session that ended while its request ran; drop its cookie."""
@@ -665,17 +669,21 @@ class MemorySessionInterface(SessionInterface):
         session.sid = session.new_sid = None
         self._delete_cookie(app, response)
 
-    def _store_new(self, app: Flask, session: ServerSession, response: Response) -> bool:
+    def _store_new(
+        self,
+        app: Flask,
+        session: ServerSession,
+        response: Response,
+        prepared: tuple[int, dict[str, Any], bytes | None] | None = None,
+    ) -> bool:
         """Store a session under a new id and send its cookie; False if there is no
         room for it (a light session is then simply not kept)."""
-        data = dict(session)
-        protected = rank(self.protected(data))
+        protected, stored, owner = prepared or self._prepare(session)
         try:
             session.sid = self.store.new_id(protected)
         except SessionsFull:
             return False
-        stored = self._at_rest(session, data)
-        if not self.store.put(session.sid, stored, protected, self._owner(session)):
+        if not self.store.put(session.sid, stored, protected, owner):
             return False  # pragma: no cover - evicted at once
         self._set_cookie(app, session, response)
         return True

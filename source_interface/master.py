@@ -97,20 +97,21 @@ def master_service(config: Config, shared: ServerShared) -> ReportService:
     )
 
 
-def server_tasks(config: Config) -> list[Task]:
-    """The master's periodic tasks for a source server (``serve(..., tasks=…)``)."""
+def server_tasks(config: Config, clock: Callable[[], float] = time.monotonic) -> list[Task]:
+    """The master's periodic tasks for a source server (``serve(..., tasks=…)``);
+    ``clock`` must be the session table's (tests inject one)."""
     sweeper: UnclaimedSweeper | None = None
 
     def opener(shared: ServerShared) -> Callable[[], ReportService]:
         return lambda: master_service(config, shared)
 
     def sessions_task(shared: ServerShared) -> None:
-        sweep_sessions(config, shared, opener(shared))
+        sweep_sessions(config, shared, opener(shared), clock)
 
     def uploads_task(shared: ServerShared) -> None:
         nonlocal sweeper
         if sweeper is None:
             sweeper = UnclaimedSweeper(opener(shared), runs=UPLOAD_SWEEP_RUNS)
-        sweeper.run(kept_upload_ids(config, shared))
+        sweeper.run(kept_upload_ids(config, shared, clock))
 
     return [(SESSION_SWEEP_SECONDS, sessions_task), (UPLOAD_SWEEP_SECONDS, uploads_task)]

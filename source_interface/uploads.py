@@ -185,14 +185,6 @@ def not_kept_message(names: list[str]) -> str:
     )
 
 
-def forget_pending(ids: list[str]) -> None:
-    """Drop some kept files from her session (they are gone from the database)."""
-    if PENDING_KEY in session:
-        missing = set(ids)
-        session[PENDING_KEY] = [d for d in session[PENDING_KEY] if d["item_id"] not in missing]
-        _seal_names({k: v for k, v in _names().items() if k not in missing})
-
-
 def _size(entries: list[dict[str, Any]], names: dict[str, list[str]]) -> int:
     """About what the entries and the sealed names take in the session."""
     sealed = len(json.dumps(names, separators=(",", ":")).encode()) * 4 // 3 + 64

@@ -117,7 +117,7 @@ def shared_app(instance: Instance) -> Iterator[Flask]:
     """The source app with the server's shared session table (one 8 KiB slot each)."""
     from source_interface import create_app
 
-    application = create_app(instance.config, shared=ServerShared.create(64, 2), TESTING=True)
+    application = create_app(instance.config, shared=ServerShared.create(64), TESTING=True)
     yield application
     application.extensions["sesim"].service.close()
 

@@ -206,7 +206,7 @@ def test_a_slot_shows_no_source_id_no_new_reporter_and_only_coarse_times(
     instance: Instance,
 ) -> None:
     clock = Clock()
-    shared = ServerShared.create(slots=16, derivations=2)
+    shared = ServerShared.create(slots=16)
     clock.now = 5123.456  # not on a bucket's edge
     app = create_app(instance.config, shared=shared, TESTING=True, SESSION_CLOCK=clock)
     try:

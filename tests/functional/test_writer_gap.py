@@ -37,7 +37,7 @@ def writer(instance: Instance) -> Iterator[WriterProcess]:
 @pytest.fixture
 def served(instance: Instance, writer: WriterProcess) -> Iterator[tuple[Flask, ServerShared]]:
     """The source app as a server worker builds it: every write goes to the writer process."""
-    shared = ServerShared.create(64, 2, writer.address, writer.authkey)
+    shared = ServerShared.create(64, writer.address, writer.authkey)
     application = create_app(instance.config, shared=shared, TESTING=True)
     yield application, shared
     application.extensions["sesim"].service.close()

@@ -27,7 +27,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def shared() -> ServerShared:
-    return ServerShared.create(slots=16, derivations=2)
+    return ServerShared.create(slots=16)
 
 
 @pytest.fixture

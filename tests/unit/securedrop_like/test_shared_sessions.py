@@ -81,7 +81,7 @@ def test_the_sweep_passes_what_a_session_kept_to_on_discard(clock: Clock) -> Non
     seen: list[dict[str, Any]] = []
     assert sweep_expired(segment, 60, 600, clock, seen.append) == 0
     clock.now += 61
-    shared = ServerShared(segment, None)
+    shared = ServerShared(segment)
     assert shared.sweep_sessions(60, 600, seen.append, clock) == 1
     assert seen == [{"pending_files": [{"item_id": "f" * 32}]}]
     assert bytes(segment.memory)[64:] == bytes(len(segment.memory) - 64)

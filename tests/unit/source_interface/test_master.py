@@ -69,7 +69,8 @@ def test_an_upload_is_deleted_only_after_three_runs_unclaimed_and_unkept(
     assert service.unclaimed_uploads() == {kept, in_flight}
     assert master.kept_upload_ids(instance.config, shared, clock) == {kept}
 
-    [(every_s, sessions_task), (every_u, uploads_task)] = master.server_tasks(instance.config)
+    tasks = master.server_tasks(instance.config, clock)
+    [(every_s, sessions_task), (every_u, uploads_task)] = tasks
     assert every_s <= 60 and every_u * (master.UPLOAD_SWEEP_RUNS - 1) >= 15 * 60
     for _ in range(master.UPLOAD_SWEEP_RUNS - 1):
         uploads_task(shared)

@@ -84,7 +84,16 @@ def nobody_home() -> Iterator[Path]:
 
 
 def test_every_server_process_runs_with_core_dumps_off(nobody_home: Path, tmp_path: Path) -> None:
-    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    # CAP_DAC_READ_SEARCH (inherited, ambient): nobody may read the checkout even
+    # where it lies in a 0700 folder of root's, as a CI clone may.
+    as_nobody = [
+        "setpriv",
+        f"--reuid={NOBODY}",
+        f"--regid={NOBODY}",
+        "--clear-groups",
+        "--inh-caps=+dac_read_search",
+        "--ambient-caps=+dac_read_search",
+    ]
     control = subprocess.Popen([*as_nobody, "sleep", "60"])
     try:
         # The control: a process of nobody that did not harden itself is nobody's in /proc.

@@ -1,0 +1,1 @@
+"""The offline reviewer workstation: the only place reports are decrypted and read."""

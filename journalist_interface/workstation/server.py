@@ -1,0 +1,73 @@
+"""Serve the workstation app on the loopback interface, and nowhere else.
+
+One process, a few threads: the unlocked key lives in this process's memory
+only (it is never written anywhere, so it cannot be shared with a second
+worker, and it dies with the process). Core dumps are turned off first.
+
+``run`` refuses any host that is not a loopback address before it opens a
+socket: the workstation reads decrypted reports, and a port reachable from a
+network would publish them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+from securedrop_like.hardening import harden_process
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8082
+THREADS_NOTE = "werkzeug threaded server: one thread per request, one process"
+
+
+class NotLoopback(ValueError):
+    """The host asked for is not a loopback address."""
+
+
+def check_host(host: str) -> str:
+    """The host, if it is a loopback address (127.0.0.0/8, ::1 or localhost);
+    else :class:`NotLoopback` with a message for the administrator."""
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        raise NotLoopback(
+            f"--host {host!r} is not an IP address: the workstation only listens on "
+            "127.0.0.1 (or another loopback address), never on a network."
+        ) from None
+    if not address.is_loopback:
+        raise NotLoopback(
+            f"--host {host} is not a loopback address: the workstation only listens on "
+            "127.0.0.1, never on a network (it shows decrypted reports)."
+        )
+    return str(address)
+
+
+def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve the workstation of ``home`` on ``host:port`` until interrupted.
+
+    Raises :class:`NotLoopback` before binding anything if ``host`` is not loopback.
+    """
+    bind = check_host(host)
+    harden_process()
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+
+    app = create_app(Path(home), None)
+    # Werkzeug logs each request line (path only; no form data, no secrets).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(bind, port, app, threaded=True)
+    shown = f"[{bind}]" if ":" in bind else bind
+    print(f"Workstation on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.extensions["sesim_workstation"].lock()

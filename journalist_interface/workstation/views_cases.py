@@ -1,0 +1,340 @@
+"""Cases: the list with search and tags, her case page, notes, tags, replies, files."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from journalist_interface import reply_templates
+from securedrop_like import designations, geo, taxonomy
+from securedrop_like.config import LOCALES
+from securedrop_like.i18n import current_language
+from securedrop_like.i18n import gettext as _
+
+from . import casework
+from .app import workstation
+from .views import bp, error_message
+
+log = logging.getLogger(__name__)
+
+ITEM_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+MAX_QUERY_CHARS = 200
+# At most one sandbox rendering at a time per file (a page with several <img> asks at once).
+_render_locks: dict[str, threading.Lock] = {}
+_render_guard = threading.Lock()
+
+
+def designation_label(designation: str) -> str:
+    try:
+        return designations.label(designation, current_language())
+    except Exception:  # an odd designation from an old bundle: shown as it is
+        return designation
+
+
+def _choice_label(group: tuple[taxonomy.Choice, ...], code: Any) -> str:
+    if not isinstance(code, str) or not code:
+        return _("Not given")
+    try:
+        return str(taxonomy.by_code(group, code).label)
+    except KeyError:
+        return code
+
+
+def _place(code: Any) -> str:
+    if not isinstance(code, str) or not code:
+        return _("Not given")
+    if code == geo.ONLINE:
+        return str(geo.ONLINE_LABEL)
+    try:
+        return geo.district_by_code(code).name(current_language())
+    except KeyError:
+        return code
+
+
+def _when(when: Any) -> str:
+    if not isinstance(when, dict):
+        return _("Not given")
+    date = when.get("date")
+    text = str(date) if isinstance(date, str) and when.get("precision") in ("day", "month") else ""
+    part = when.get("part_of_day")
+    if isinstance(part, str) and part:
+        part_text = _choice_label(taxonomy.PARTS_OF_DAY, part)
+        text = f"{text}, {part_text}" if text else part_text
+    return text or _("She does not know the date")
+
+
+def report_answers(doc: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Her structured answers as (question, translated answer) rows."""
+    if not doc:
+        return []
+    types = doc.get("types") if isinstance(doc.get("types"), list) else []
+    wants = doc.get("wants") if isinstance(doc.get("wants"), list) else []
+    where = doc.get("where") if isinstance(doc.get("where"), dict) else {}
+    rows = [
+        (_("What happened"), ", ".join(_choice_label(taxonomy.HARASSMENT_TYPES, t) for t in types) or _("Not given")),
+        (_("When"), _when(doc.get("when"))),
+        (_("District"), _place(where.get("location"))),
+    ]
+    landmark = where.get("landmark")
+    if isinstance(landmark, str) and landmark.strip():
+        rows.append((_("Place she described"), landmark))
+    rows += [
+        (_("Who did it"), _choice_label(taxonomy.PERPETRATOR_TYPES, doc.get("perpetrator"))),
+        (_("Service"), _choice_label(taxonomy.SERVICES, doc.get("service"))),
+        (_("Her role"), _choice_label(taxonomy.ROLES, doc.get("role"))),
+        (_("What she wants"), ", ".join(_choice_label(taxonomy.WANTS, w) for w in wants) or _("Not given")),
+        (_("Consent to publish"), _choice_label(taxonomy.CONSENT, doc.get("consent"))),
+    ]
+    return rows
+
+
+def _search_ids(query: str) -> list[int]:
+    """Case ids whose text matches ``query`` (full-text search of the case store)."""
+    store = workstation().store
+    if store is None:
+        return []
+    hits = store.search(query, limit=200)
+    ids: list[int] = []
+    for hit in hits:
+        case_id = getattr(hit, "case_id", None)
+        if isinstance(case_id, int) and case_id not in ids:
+            ids.append(case_id)
+    return ids
+
+
+@bp.get("/cases")
+def cases() -> tuple[str, int] | str:
+    query = request.args.get("q", "").strip()[:MAX_QUERY_CHARS]
+    tag = casework.clean_tag(request.args.get("tag", "")) if request.args.get("tag") else None
+    try:
+        page = max(0, min(int(request.args.get("page", "0")), 10_000))
+    except ValueError:
+        page = 0
+    error = None
+    ids: list[int] | None = None
+    if query:
+        try:
+            ids = _search_ids(query)
+        except Exception as exc:  # a query FTS5 cannot parse: say so, show nothing
+            log.info("search failed: %s", type(exc).__name__)
+            error = _("This search could not be run. Try plain words.")
+            ids = []
+    ws = workstation()
+    with ws.connection() as conn:
+        rows = casework.list_case_rows(
+            conn, tag=tag, ids=ids, limit=casework.PAGE_SIZE + 1, offset=page * casework.PAGE_SIZE
+        )
+        tags = casework.all_tags(conn)
+    more = len(rows) > casework.PAGE_SIZE
+    return render_template(
+        "cases.html",
+        rows=rows[: casework.PAGE_SIZE],
+        label=designation_label,
+        query=query,
+        tag=tag,
+        tags=tags,
+        page=page,
+        more=more,
+        error=error,
+    )
+
+
+def _detail(case_id: int) -> casework.CaseDetail:
+    with workstation().connection() as conn:
+        detail = casework.case_detail(conn, case_id)
+    if detail is None:
+        abort(404)
+    return detail
+
+
+def _reply_prefill() -> tuple[str, str]:
+    """The reply box's text and language: a chosen template, or empty."""
+    lang = request.args.get("tlang", "")
+    code = request.args.get("template", "")
+    if lang in LOCALES and (code, lang) in reply_templates.defaults():
+        return reply_templates.defaults()[(code, lang)], lang
+    return "", lang if lang in LOCALES else current_language()
+
+
+@bp.get("/cases/<int:case_id>")
+def case_page(case_id: int) -> str:
+    detail = _detail(case_id)
+    with workstation().transaction() as conn:
+        casework.mark_read(conn, case_id)
+    prefill, reply_lang = _reply_prefill()
+    doc = detail.report.document if detail.report else None
+    return render_template(
+        "case.html",
+        d=detail,
+        label=designation_label(detail.case.designation),
+        answers=report_answers(doc),
+        done=request.args.get("done"),
+        prefill=prefill,
+        reply_lang=reply_lang,
+        template_names=reply_templates.NAMES,
+        consent_label=_choice_label(taxonomy.CONSENT, (doc or {}).get("consent")),
+    )
+
+
+def _case_or_404(case_id: int) -> None:
+    with workstation().connection() as conn:
+        if not casework.list_case_rows(conn, ids=[case_id], limit=1):
+            abort(404)
+
+
+def _author() -> str:
+    unlocked = workstation().unlocked
+    name = getattr(unlocked, "name", None)
+    return str(name) if name else _("Reviewer")
+
+
+@bp.post("/cases/<int:case_id>/notes")
+def add_note(case_id: int) -> Response:
+    _case_or_404(case_id)
+    text = casework.clean_note(request.form.get("note", ""))
+    if text is None:
+        return redirect(url_for("ws.case_page", case_id=case_id, done="note_invalid") + "#notes", code=303)
+    with workstation().transaction() as conn:
+        casework.add_note(conn, case_id, _author(), text)
+    return redirect(url_for("ws.case_page", case_id=case_id, done="note_added") + "#notes", code=303)
+
+
+@bp.post("/cases/<int:case_id>/notes/<int:note_id>/delete")
+def delete_note(case_id: int, note_id: int) -> Response:
+    with workstation().transaction() as conn:
+        casework.delete_note(conn, case_id, note_id)
+    return redirect(url_for("ws.case_page", case_id=case_id, done="note_deleted") + "#notes", code=303)
+
+
+@bp.post("/cases/<int:case_id>/tags")
+def tags(case_id: int) -> Response:
+    _case_or_404(case_id)
+    tag = casework.clean_tag(request.form.get("tag", ""))
+    done = "tag_invalid"
+    if tag is not None:
+        with workstation().transaction() as conn:
+            if request.form.get("action") == "remove":
+                casework.remove_tag(conn, case_id, tag)
+                done = "tag_removed"
+            else:
+                done = "tag_added" if casework.add_tag(conn, case_id, tag) else "tags_full"
+    return redirect(url_for("ws.case_page", case_id=case_id, done=done) + "#tags", code=303)
+
+
+@bp.post("/cases/<int:case_id>/unread")
+def mark_unread(case_id: int) -> Response:
+    with workstation().transaction() as conn:
+        casework.mark_unread(conn, case_id)
+    return redirect(url_for("ws.cases"), code=303)
+
+
+@bp.post("/cases/<int:case_id>/reply")
+def reply(case_id: int) -> tuple[str, int] | Response:
+    from .replies import add_reply
+
+    detail = _detail(case_id)
+    text = request.form.get("text", "").replace("\r\n", "\n").strip()
+    lang = request.form.get("lang", "")
+    if lang not in LOCALES:
+        lang = current_language()
+    if not text or len(text) > casework.MAX_REPLY_CHARS:
+        return redirect(url_for("ws.case_page", case_id=case_id, done="reply_invalid") + "#reply", code=303)
+    if detail.case.withdrawn_day:
+        return redirect(url_for("ws.case_page", case_id=case_id, done="withdrawn") + "#reply", code=303)
+    ws = workstation()
+    try:
+        add_reply(ws.store, ws.unlocked, case_id, text, lang, _author())
+    except Exception as exc:
+        from .keys import WorkstationError
+
+        if not isinstance(exc, WorkstationError):
+            raise
+        return render_template(
+            "error.html", title=_("The reply was not saved"), message=error_message(exc), status=400
+        ), 400
+    return redirect(url_for("ws.case_page", case_id=case_id, done="reply_added") + "#replies", code=303)
+
+
+# --- files ------------------------------------------------------------------------
+
+
+def _file(item_id: str) -> casework.FileInfo:
+    if not ITEM_ID_RE.fullmatch(item_id):
+        abort(404)
+    with workstation().connection() as conn:
+        info = casework.file_info(conn, item_id)
+    if info is None:
+        abort(404)
+    return info
+
+
+def renderings(info: casework.FileInfo) -> list[casework.Page]:
+    """The safe renderings of an image or PDF: from the store, or made now in the
+    sandbox (sanitize.py) and kept in the store. Raises UnsafeFile."""
+    from . import sanitize
+
+    ws = workstation()
+    with _render_guard:
+        lock = _render_locks.setdefault(info.item_id, threading.Lock())
+    with lock:
+        with ws.connection() as conn:
+            pages = casework.cached_renderings(conn, info.item_id)
+            if pages:
+                return pages
+            data = b"".join(casework.file_chunks(conn, info.item_id))
+        made = sanitize.render_pdf(data) if info.kind == "pdf" else [sanitize.render_image(data)]
+        with ws.transaction() as conn:
+            casework.store_renderings(conn, info.item_id, made)
+        return [casework.Page(bytes(p.png), int(p.width), int(p.height)) for p in made]
+
+
+@bp.get("/files/<item_id>")
+def file_page(item_id: str) -> str:
+    info = _file(item_id)
+    with workstation().connection() as conn:
+        case_id = casework.file_case(conn, item_id)
+    pages: list[casework.Page] = []
+    problem = None
+    if info.kind in ("image", "pdf"):
+        try:
+            pages = renderings(info)
+        except Exception as exc:
+            log.info("rendering refused: %s", type(exc).__name__)
+            problem = error_message(exc)
+    return render_template("file.html", f=info, pages=pages, problem=problem, case_id=case_id)
+
+
+@bp.get("/files/<item_id>/page/<int:page>.png")
+def file_rendering(item_id: str, page: int) -> Response:
+    info = _file(item_id)
+    if info.kind not in ("image", "pdf"):
+        abort(404)
+    try:
+        pages = renderings(info)
+    except Exception as exc:
+        log.info("rendering refused: %s", type(exc).__name__)
+        abort(422)
+    if not 0 <= page < len(pages):
+        abort(404)
+    return Response(pages[page].png, mimetype="image/png")
+
+
+def _download_name(name: str) -> str:
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return (cleaned.strip("._") or "file")[:100] + ".download"
+
+
+@bp.get("/files/<item_id>/download")
+def file_download(item_id: str) -> Response:
+    info = _file(item_id)
+    with workstation().connection() as conn:
+        data = b"".join(casework.file_chunks(conn, info.item_id))
+    response = Response(data, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_download_name(info.name)}"'
+    response.headers["X-Download-Options"] = "noopen"
+    return response

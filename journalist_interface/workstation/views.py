@@ -115,14 +115,14 @@ def index() -> Response:
 
 
 def _run_import(ws: Workstation, job: ImportJob, path: Path, remove: bool, generation: int) -> None:
-    from .importer import import_bundle
-
     def progress(done: int, total: int) -> None:
         if ws.generation != generation:
             raise Locked()
         job.done, job.total = done, total
 
     try:
+        from .importer import import_bundle
+
         store, unlocked = ws.store, ws.unlocked
         if store is None or unlocked is None:
             raise Locked()
@@ -138,6 +138,12 @@ def _run_import(ws: Workstation, job: ImportJob, path: Path, remove: bool, gener
 
 
 def _start_import(path: Path, name: str, remove: bool) -> str:
+    try:
+        from .importer import import_bundle  # noqa: F401 - not in this build: a 501 page
+    except ImportError:
+        if remove:
+            path.unlink(missing_ok=True)
+        raise
     ws = workstation()
     job = ImportJob(id=secrets.token_urlsafe(16), name=name)
     job.thread = threading.Thread(

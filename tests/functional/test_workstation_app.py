@@ -1,0 +1,328 @@
+"""The workstation's local web app through the Flask test client.
+
+Real parts: a workstation home made by keys.init_home (weak Argon2id costs in
+tests), the SQLCipher case store, the app as `sesim serve workstation` builds it.
+Cases are written into the store as an import would (the browser test imports
+a real export bundle end to end).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from journalist_interface.workstation import keys
+from journalist_interface.workstation.app import Workstation, create_app
+from tests.conftest import csrf_of
+
+PASSPHRASE = "a long passphrase for the workstation"
+WEAK = {"opslimit": 1, "memlimit": 8 * 1024 * 1024}
+REPORT = {
+    "text": "Müəllim məndən imtahan üçün görüş istədi. Tell nobody: unicorn-7781.",
+    "types": ["sextortion", "verbal"],
+    "when": {"precision": "day", "date": "2026-03-14", "part_of_day": "evening"},
+    "where": {"location": "sabail", "landmark": "near the faculty"},
+    "perpetrator": "teacher",
+    "service": "education",
+    "role": "student",
+    "wants": ["legal_help"],
+    "consent": "ask_first",
+}
+PDF_LIKE = b"MZ\x90\x00 this is an executable, not an image"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "ws"
+    keys.init_home(home, PASSPHRASE, name="Aysel", **WEAK)
+    return home
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(home: Path, clock: Clock) -> Iterator[Flask]:
+    application = create_app(home, None, idle_minutes=10, clock=clock, TESTING=True)
+    yield application
+    application.extensions["sesim_workstation"].lock()
+
+
+def ws_of(app: Flask) -> Workstation:
+    ws: Workstation = app.extensions["sesim_workstation"]
+    return ws
+
+
+def unlock(client: FlaskClient, passphrase: str = PASSPHRASE) -> int:
+    token = csrf_of(client.get("/unlock").get_data(as_text=True))
+    return client.post("/unlock", data={"csrf_token": token, "passphrase": passphrase}).status_code
+
+
+def seed(app: Flask) -> int:
+    """One case with a report, a message, an image-less attachment and a reply, as an
+    import leaves it."""
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        cur = conn.execute(
+            "INSERT INTO cases(designation, channel, first_day, last_day, status) "
+            "VALUES ('brave-fox-1a2b', 'web', '2026-03-15', '2026-03-20', 'in_progress')"
+        )
+        case_id = int(cur.lastrowid)
+        items = [
+            ("a" * 32, "report", None, "2026-03-15", "az", json.dumps(REPORT)),
+            ("b" * 32, "message", None, "2026-03-20", "en", json.dumps({"message": "One more thing"})),
+            ("c" * 32, "file", "b" * 32, "2026-03-20", None, None),
+        ]
+        for item_id, kind, parent, day, lang, doc in items:
+            conn.execute(
+                "INSERT INTO items(id, case_id, kind, parent_id, day, size, lang, document) "
+                "VALUES (?, ?, ?, ?, ?, 100, ?, ?)",
+                (item_id, case_id, kind, parent, day, lang, doc),
+            )
+        conn.execute(
+            "INSERT INTO files(item_id, name, content_type, plain_size) VALUES (?, ?, ?, ?)",
+            ("c" * 32, 'evil".exe\r\nX: y', "image/png", len(PDF_LIKE)),
+        )
+        conn.execute("INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", ("c" * 32, PDF_LIKE))
+    return case_id
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert unlock(client) == 303
+    return client
+
+
+def test_a_wrong_passphrase_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/cases").status_code == 303  # locked: to the unlock page
+    assert unlock(client, "not the passphrase") == 403
+    assert not ws_of(app).is_unlocked
+    page = client.get("/cases")
+    assert page.status_code == 303 and page.location.endswith("/unlock")
+    assert unlock(client) == 303
+    assert client.get("/cases").status_code == 200
+
+
+def test_the_passphrase_is_never_logged(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    client = app.test_client()
+    unlock(client, "wrong but secret words")
+    unlock(client)
+    assert "secret words" not in caplog.text and PASSPHRASE not in caplog.text
+
+
+def test_every_page_answers(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    for path in ["/", "/cases", "/cases?q=imtahan", "/cases?tag=x", f"/cases/{case_id}", "/import",
+                 "/stats", "/stats?view=shared", "/stats.csv", f"/files/{'c' * 32}",
+                 f"/files/{'c' * 32}/download"]:
+        response = client.get(path)
+        assert response.status_code in (200, 303), path
+    assert client.get("/lang/ru?next=/cases").status_code == 303
+    client.get("/lang/az")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    # Her answers, translated (az by default), her text, her message.
+    assert "unicorn-7781" in page and "One more thing" in page
+    assert "Səbail" in page
+    assert "in_progress" in page  # the case status from the export
+
+
+def test_search_finds_her_words(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO search_index(body, item_id, case_id) VALUES (?, ?, ?)",
+            (REPORT["text"], "a" * 32, case_id),
+        )
+    assert f"/cases/{case_id}" in client.get("/cases?q=unicorn").get_data(as_text=True)
+    assert f"/cases/{case_id}" not in client.get("/cases?q=zebra").get_data(as_text=True)
+    assert client.get('/cases?q="unbalanced AND (').status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/cases/999999", "/cases/abc", "/cases/-1", "/files/nothing", "/files/" + "x" * 300,
+             "/files/%00/download", "/files/c/page/0.png", "/import/nojob", "/nowhere",
+             "/cases?page=zz", "/cases?page=99999999999999"],
+)
+def test_bad_ids_are_no_500(app: Flask, client: FlaskClient, path: str) -> None:
+    seed(app)
+    assert client.get(path).status_code in (200, 404)
+
+
+def test_bad_uploads_are_no_500(client: FlaskClient, tmp_path: Path) -> None:
+    token = csrf_of(client.get("/import").get_data(as_text=True))
+    assert client.post("/import", data={"csrf_token": token}).status_code == 400
+    missing = client.post("/import", data={"csrf_token": token, "path": str(tmp_path / "none.zip")})
+    assert missing.status_code == 400
+    assert client.post("/import", data={"csrf_token": token, "path": "\x00" * 10}).status_code == 400
+
+
+def test_a_file_that_is_no_bundle_fails_calmly(app: Flask, client: FlaskClient) -> None:
+    import io
+
+    token = csrf_of(client.get("/import").get_data(as_text=True))
+    started = client.post(
+        "/import",
+        data={"csrf_token": token, "bundle": (io.BytesIO(b"not a zip at all"), "photo.zip")},
+        content_type="multipart/form-data",
+    )
+    if started.status_code == 501:  # the importer is not in this build
+        pytest.skip("importer.py missing")
+    assert started.status_code == 303
+    for job in ws_of(app).jobs.values():
+        assert job.thread is not None
+        job.thread.join(timeout=30)
+    page = client.get(started.location)
+    assert page.status_code == 200
+    assert 'class="err"' in page.get_data(as_text=True)
+    assert not list((ws_of(app).home / "spool").glob("import-*"))  # the upload is removed
+
+
+def test_a_post_without_its_token_is_refused(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    refused = client.post(f"/cases/{case_id}/notes", data={"note": "forged"})
+    assert refused.status_code == 400
+    other_site = client.post(
+        f"/cases/{case_id}/notes",
+        data={"note": "forged", "csrf_token": csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert other_site.status_code == 400
+    assert app.test_client().post("/unlock", data={"passphrase": PASSPHRASE}).status_code == 400
+    assert "forged" not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert app.test_client().post("/lock").status_code == 400
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example", "192.168.1.5", "rebind.example:8082"])
+def test_a_foreign_host_is_refused(client: FlaskClient, host: str) -> None:
+    assert client.get("/cases", headers={"Host": host}).status_code == 421
+    assert client.get("/unlock", headers={"Host": host}).status_code == 421
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8082", "localhost:8082", "[::1]:8082"])
+def test_loopback_names_are_served(client: FlaskClient, host: str) -> None:
+    # (The session cookie belongs to the test client's own name: other names get the unlock page.)
+    assert client.get("/cases", headers={"Host": host}).status_code in (200, 303)
+    assert client.get("/unlock", headers={"Host": host}).status_code in (200, 303)
+
+
+def test_strict_headers_on_every_page(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    for path in ["/unlock", "/cases", f"/cases/{case_id}", "/stats.csv", f"/files/{'c' * 32}/download", "/nowhere"]:
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp, path
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_lock_wipes_the_key(app: Flask, client: FlaskClient) -> None:
+    ws = ws_of(app)
+    unlocked = ws.unlocked
+    assert unlocked is not None
+    page = client.get("/cases").get_data(as_text=True)
+    assert client.post("/lock", data={"csrf_token": csrf_of(page)}).status_code == 303
+    assert unlocked.wiped and ws.unlocked is None and ws.store is None
+    assert client.get("/cases").status_code == 303
+    assert client.get("/stats.csv").status_code == 303
+
+
+def test_idle_timeout_wipes_the_key(app: Flask, client: FlaskClient, clock: Clock) -> None:
+    ws = ws_of(app)
+    unlocked = ws.unlocked
+    assert unlocked is not None
+    clock.now += 9 * 60
+    assert client.get("/cases").status_code == 200  # a request keeps it open
+    clock.now += 9 * 60
+    assert client.get("/cases").status_code == 200
+    clock.now += 11 * 60
+    assert client.get("/cases").status_code == 303
+    assert unlocked.wiped and ws.unlocked is None
+
+
+def test_another_browser_cannot_use_the_unlocked_key(app: Flask, client: FlaskClient) -> None:
+    seed(app)
+    stranger = app.test_client()
+    response = stranger.get("/cases")
+    assert response.status_code == 303 and response.location.endswith("/unlock")
+    assert stranger.get(f"/files/{'c' * 32}/download").status_code == 303
+    assert client.get("/cases").status_code == 200
+
+
+def test_a_file_is_offered_only_as_an_attachment(app: Flask, client: FlaskClient) -> None:
+    seed(app)
+    page = client.get(f"/files/{'c' * 32}")
+    assert page.status_code == 200
+    # Declared image/png, but its bytes are no image: never rendered, only offered.
+    assert "/page/0.png" not in page.get_data(as_text=True)
+    download = client.get(f"/files/{'c' * 32}/download")
+    disposition = download.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "\r" not in disposition and "\n" not in disposition and disposition.count('"') == 2
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.data == PDF_LIKE
+
+
+def test_notes_and_tags_are_kept_encrypted(app: Flask, client: FlaskClient, home: Path) -> None:
+    case_id = seed(app)
+    token = csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))
+    assert client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "Called the lawyer zanzibar"}).status_code == 303
+    assert client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "Zanzibar-Tag"}).status_code == 303
+    assert client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "   "}).status_code == 303
+    assert client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "!!!"}).status_code == 303
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Called the lawyer zanzibar" in page and "zanzibar-tag" in page
+    assert "zanzibar-tag" in client.get("/cases?tag=zanzibar-tag").get_data(as_text=True)
+    ws_of(app).lock()
+    for path in home.rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            assert b"zanzibar" not in raw.lower() and b"unicorn-7781" not in raw, path
+
+
+def test_reading_a_case_clears_its_unread_count(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    assert 'class="unread"' in client.get("/cases").get_data(as_text=True)
+    client.get(f"/cases/{case_id}")
+    assert 'class="unread"' not in client.get("/cases").get_data(as_text=True)
+
+
+def test_the_statistics_csv_hides_small_counts(app: Flask, client: FlaskClient) -> None:
+    seed(app)
+    csv = client.get("/stats.csv")
+    assert csv.headers["Content-Disposition"].startswith("attachment;")
+    text = csv.get_data(as_text=True)
+    assert "<5" in text and ",1\r\n" not in text
+    assert "unicorn" not in text and "faculty" not in text
+    assert ">1<" in client.get("/stats").get_data(as_text=True)  # her own screen: every count
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_pages_in_every_language(app: Flask, client: FlaskClient, lang: str) -> None:
+    case_id = seed(app)
+    client.get(f"/lang/{lang}")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page
+    expected = {"az": "Səbail", "ru": "Сабаил", "en": "Sabail"}[lang]
+    assert expected in page

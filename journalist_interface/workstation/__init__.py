@@ -1,0 +1,1 @@
+"""The offline reviewer workstation (issue 9)."""

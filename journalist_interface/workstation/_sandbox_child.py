@@ -1,0 +1,365 @@
+"""The child process of :mod:`journalist_interface.workstation.sanitize`.
+
+It is started as a script (``python -I _sandbox_child.py MODE …``) with an
+empty environment, in a private temporary directory holding ``input`` (the
+file a source sent, attacker-controlled). Before it reads that file it locks
+itself in:
+
+1. resource limits (address space, CPU seconds, file size, open files, no core
+   dumps) — inherited by ``pdftoppm``/``pdfinfo`` when it runs them;
+2. no network: new user and network namespaces (``unshare``), so the only
+   interface is a loopback that is down;
+3. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
+   execute anywhere, write only in this directory, no TCP bind/connect,
+   no abstract Unix sockets, no signals to processes outside.
+
+If neither the network namespace nor Landlock's network rule can be set up it
+refuses to work (fail closed). It then writes one JSON line to stdout
+(``{"ok": true, "pages": [[width, height, length], …], "total": n, …}`` or
+``{"ok": false, "reason": CODE}``) followed by the PNG bytes of each page.
+The PNGs are rebuilt from raw pixels only: no EXIF, XMP, ICC profile, text
+chunks or anything else from the input survives.
+
+It imports only the standard library and Pillow, never the project, so that
+nothing but these few hundred lines and the decoders runs on the input.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import io
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+PR_SET_NO_NEW_PRIVS = 38
+
+# Landlock (linux/landlock.h). The three system calls have the same numbers on
+# every architecture (they came after the syscall tables were unified).
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_ADD_RULE = 445
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+FS_EXECUTE = 1 << 0
+FS_READ_FILE = 1 << 2
+FS_READ_DIR = 1 << 3
+FS_ALL_ABI1 = (1 << 13) - 1
+FS_REFER = 1 << 13  # ABI 2
+FS_TRUNCATE = 1 << 14  # ABI 3
+FS_IOCTL_DEV = 1 << 15  # ABI 5
+NET_BIND_TCP = 1 << 0  # ABI 4
+NET_CONNECT_TCP = 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+SCOPE_SIGNAL = 1 << 1
+
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP")
+EXIT_SANDBOX = 3
+
+
+class Refused(Exception):
+    """The input is refused; ``args[0]`` is a reason code of sanitize.REASONS."""
+
+
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def set_limits(memory: int, cpu: int, fsize: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def unshare_network() -> str | None:
+    """New user + network namespaces; returns the error when the kernel refuses."""
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        return None
+    first = os.strerror(ctypes.get_errno())
+    # Root without user namespaces (some hardened kernels) can still take a
+    # network namespace alone.
+    if _libc.unshare(CLONE_NEWNET) == 0:
+        return None
+    return first
+
+
+def landlock(workdir: str) -> tuple[int, str | None]:
+    """Apply a Landlock ruleset; returns (ABI version, error or None)."""
+    abi = int(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION))
+    if abi < 1:
+        return 0, os.strerror(ctypes.get_errno())
+    fs = FS_ALL_ABI1
+    if abi >= 2:
+        fs |= FS_REFER
+    if abi >= 3:
+        fs |= FS_TRUNCATE
+    if abi >= 5:
+        fs |= FS_IOCTL_DEV
+    attr = RulesetAttr(handled_access_fs=fs)
+    size = 8
+    if abi >= 4:
+        attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP  # no rule: none allowed
+        size = 16
+    if abi >= 6:
+        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+        size = 24
+    ruleset = int(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0))
+    if ruleset < 0:
+        return abi, os.strerror(ctypes.get_errno())
+    try:
+        for path, allowed in (("/", FS_EXECUTE | FS_READ_FILE | FS_READ_DIR), (workdir, fs)):
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = PathBeneathAttr(allowed_access=allowed, parent_fd=fd)
+                if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                                 ctypes.byref(rule), 0) != 0:
+                    return abi, os.strerror(ctypes.get_errno())
+            finally:
+                os.close(fd)
+        if _libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            return abi, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(ruleset)
+    return abi, None
+
+
+def lock_in(
+    memory: int, cpu: int, fsize: int, *, use_netns: bool = True, use_landlock: bool = True
+) -> dict[str, Any]:
+    """Set every barrier; exit with EXIT_SANDBOX when there would be a network.
+
+    Only the probe modes ``probe-no-netns`` and ``probe-no-landlock`` leave one
+    barrier out, so that a test can show that each one alone holds."""
+    set_limits(memory, cpu, fsize)
+    netns_error = unshare_network() if use_netns else "not used"
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        sys.exit(EXIT_SANDBOX)
+    abi, landlock_error = landlock(os.getcwd()) if use_landlock else (0, "not used")
+    barriers = {
+        "netns": netns_error is None,
+        "netns_error": netns_error,
+        "landlock_abi": abi,
+        "landlock": landlock_error is None and abi > 0,
+        "landlock_error": landlock_error,
+    }
+    landlock_net = landlock_error is None and abi >= 4
+    if netns_error is not None and not landlock_net:
+        write_result({"ok": False, "reason": "sandbox", "barriers": barriers})
+        sys.exit(EXIT_SANDBOX)
+    return barriers
+
+
+def write_result(header: dict[str, Any], pages: list[bytes] = ()) -> None:  # type: ignore[assignment]
+    out = sys.stdout.buffer
+    out.write(json.dumps(header).encode() + b"\n")
+    for png in pages:
+        out.write(png)
+    out.flush()
+
+
+# --- images -----------------------------------------------------------------
+
+
+def clean_png(im: Any, max_side: int) -> tuple[bytes, int, int]:
+    """Rebuild ``im`` from its raw pixels (nothing else kept) and encode as PNG."""
+    from PIL import Image
+
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode == "PA":
+        im = im.convert("RGBA")
+    elif im.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+        im = im.convert("RGBA" if "A" in im.mode else "RGB")
+    if max(im.size) > max_side:
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    clean = Image.frombytes(im.mode, im.size, im.tobytes())
+    buf = io.BytesIO()
+    clean.save(buf, format="PNG", compress_level=6)
+    return buf.getvalue(), clean.width, clean.height
+
+
+def render_image(path: str, max_pixels: int, max_side: int) -> tuple[bytes, int, int]:
+    from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    try:
+        with Image.open(path, formats=IMAGE_FORMATS) as im:
+            width, height = im.size
+            if width < 1 or height < 1 or width * height > max_pixels:
+                raise Refused("too_large")
+            im.seek(0)  # the first frame of an animation
+            # Scale down first (a JPEG is then decoded at 1/2, 1/4 or 1/8 size),
+            # so memory stays near the size of the rendering, then turn upright.
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            upright = ImageOps.exif_transpose(im)
+            if upright is None:
+                upright = im
+            return clean_png(upright, max_side)
+    except Refused:
+        raise
+    except UnidentifiedImageError as exc:
+        raise Refused("unsupported") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Refused("too_large") from exc
+    except MemoryError as exc:
+        raise Refused("resources") from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means a bad file
+        raise Refused("malformed") from exc
+
+
+# --- PDFs --------------------------------------------------------------------
+
+
+def poppler(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(  # noqa: S603 - fixed argv, no shell
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={}, close_fds=True, timeout=timeout, check=False,
+    )
+
+
+def page_count(timeout: float) -> int:
+    done = poppler(["/usr/bin/pdfinfo", "input"], timeout)
+    if done.returncode != 0:
+        raise Refused("malformed")
+    for line in done.stdout.decode("latin-1").splitlines():
+        if line.startswith("Pages:"):
+            try:
+                return int(line.split(":", 1)[1].strip())
+            except ValueError:
+                break
+    raise Refused("malformed")
+
+
+def render_pdf(
+    max_pages: int, max_side: int, deadline: float
+) -> tuple[list[bytes], list[list[int]], int]:
+    from PIL import Image
+
+    with open("input", "rb") as f:
+        if b"%PDF-" not in f.read(1024):
+            raise Refused("unsupported")
+    total = page_count(max(1.0, deadline - time.monotonic()))
+    if total < 1:
+        raise Refused("malformed")
+    last = min(total, max_pages)
+    done = poppler(
+        ["/usr/bin/pdftoppm", "-png", "-scale-to", str(max_side), "-f", "1", "-l", str(last),
+         "input", "page"],
+        max(1.0, deadline - time.monotonic()),
+    )
+    names = sorted((n for n in os.listdir(".") if n.startswith("page-") and n.endswith(".png")),
+                   key=lambda n: int(n[5:-4]))
+    if not names:
+        raise Refused("resources" if done.returncode < 0 else "malformed")
+    Image.MAX_IMAGE_PIXELS = max_side * max_side
+    pngs: list[bytes] = []
+    sizes: list[list[int]] = []
+    for name in names:
+        try:
+            with Image.open(name, formats=("PNG",)) as im:
+                png, width, height = clean_png(im, max_side)
+        except Exception as exc:  # noqa: BLE001
+            raise Refused("malformed") from exc
+        os.unlink(name)
+        pngs.append(png)
+        sizes.append([width, height, len(png)])
+    return pngs, sizes, total
+
+
+# --- probe: what an exploited decoder could do ------------------------------
+
+
+def probe(argv: list[str]) -> dict[str, Any]:
+    """Report what code running here can reach (for tests and `sesim workstation sandbox-check`).
+
+    Arguments: ``connect HOST PORT``, ``write PATH``, ``allocate MIB``, ``sleep SECONDS``,
+    ``spin`` (burn CPU until the limit)."""
+    report: dict[str, Any] = {}
+    args = list(argv)
+    while args:
+        what = args.pop(0)
+        if what == "connect":
+            host, port = args.pop(0), int(args.pop(0))
+            try:
+                with socket.create_connection((host, port), timeout=3):
+                    report["connect"] = "connected"
+            except OSError as exc:
+                report["connect"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "write":
+            path = args.pop(0)
+            try:
+                with open(path, "xb") as f:
+                    f.write(b"x")
+                report["write"] = "written"
+            except OSError as exc:
+                report["write"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "allocate":
+            try:
+                block = bytearray(int(args.pop(0)) * 1024 * 1024)
+                report["allocate"] = f"allocated {len(block)}"
+            except MemoryError:
+                report["allocate"] = "MemoryError"
+        elif what == "sleep":
+            time.sleep(float(args.pop(0)))
+            report["sleep"] = "woke"
+        elif what == "spin":
+            while True:
+                pass
+    return report
+
+
+def main(argv: list[str]) -> int:
+    mode = argv[0]
+    memory, cpu, fsize, wall = (int(v) for v in argv[1:5])
+    rest = argv[5:]
+    deadline = time.monotonic() + wall
+    barriers = lock_in(memory, cpu, fsize, use_netns=mode != "probe-no-netns",
+                       use_landlock=mode != "probe-no-landlock")
+    try:
+        if mode == "image":
+            png, width, height = render_image("input", int(rest[0]), int(rest[1]))
+            write_result({"ok": True, "pages": [[width, height, len(png)]], "total": 1}, [png])
+        elif mode == "pdf":
+            pngs, sizes, total = render_pdf(int(rest[0]), int(rest[1]), deadline)
+            write_result({"ok": True, "pages": sizes, "total": total}, pngs)
+        elif mode in ("probe", "probe-no-netns", "probe-no-landlock"):
+            write_result({"ok": True, "pages": [], "probe": probe(rest), "barriers": barriers})
+        else:
+            return 2
+    except Refused as exc:
+        write_result({"ok": False, "reason": str(exc.args[0])})
+    except subprocess.TimeoutExpired:
+        write_result({"ok": False, "reason": "timeout"})
+    except MemoryError:
+        write_result({"ok": False, "reason": "resources"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -11,9 +11,9 @@ from click.testing import CliRunner, Result
 
 from crypto import PrivateKey, write_public_key_file
 from securedrop_like import db
-from securedrop_like.cli import main
 from securedrop_like.config import CONFIG_NAME, ConfigError, load_config
 from securedrop_like.instance import init_instance, open_instance, write_secret_file
+from sesim.cli import main
 
 SECRET_FILES = {"db.key": 32, "session.key": 32, "salt": 16}
 

@@ -75,16 +75,54 @@ def add_reviewer(home: Path | None, key_file: Path, name: str | None) -> None:
     label = name or key_file.stem
     conn = db.Database.for_config(config).open()
     try:
-        if any(k.key_id == public.key_id for k in models.reviewer_keys(conn, active_only=False)):
+        known = {k.key_id: k for k in models.reviewer_keys(conn, active_only=False)}
+        if public.key_id in known and known[public.key_id].active:
             _fail(f"key {public.key_id} is already installed")
         conn.execute("BEGIN IMMEDIATE")
-        models.insert_reviewer_key(
-            conn, key_id=public.key_id, name=label, public_key=public.raw, day=db.today()
-        )
+        if public.key_id in known:
+            models.set_reviewer_key_active(conn, public.key_id, True)
+        else:
+            models.insert_reviewer_key(
+                conn, key_id=public.key_id, name=label, public_key=public.raw, day=db.today()
+            )
         conn.execute("COMMIT")
     finally:
         conn.close()
-    click.echo(f"Installed reviewer key {public.key_id} ({label}).")
+    again = "again " if public.key_id in known else ""
+    click.echo(f"Installed reviewer key {public.key_id} ({label}) {again}for new items.")
+
+
+@keys.command("retire-reviewer")
+@home_option
+@click.argument("key_id")
+@click.option(
+    "--last", is_flag=True, help="Retire it even if it is the last active key (reports stop)."
+)
+def retire_reviewer(home: Path | None, key_id: str, last: bool) -> None:
+    """Stop sealing new items to a reviewer's key (items sealed before keep it).
+
+    The servers see the change within seconds, without a restart."""
+    try:
+        config = open_instance(home)
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    conn = db.Database.for_config(config).open()
+    try:
+        active = [k.key_id for k in models.reviewer_keys(conn)]
+        if key_id not in active:
+            _fail(f"no active reviewer key {key_id} (see `sesim keys list`)")
+        if active == [key_id] and not last:
+            _fail(
+                "this is the last active key: the source interface would refuse every "
+                "report. Add the new reviewer's key first, or pass --last."
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        models.set_reviewer_key_active(conn, key_id, False)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    click.echo(f"Retired reviewer key {key_id}: new items are no longer sealed to it.")
 
 
 @keys.command("list")

@@ -1,4 +1,4 @@
-"""``sesim workstation …`` and ``sesim redact …`` commands (each helper adds its own section)."""
+"""``sesim workstation …`` and ``sesim redact …``: the offline workstation's commands."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ from pathlib import Path
 
 import click
 
-workstation = click.Group("workstation", help="The offline reviewer workstation.")
-redact = click.Group("redact", help="The redaction check.")
+workstation = click.Group(
+    "workstation",
+    help="The offline reviewer workstation: keys, import, cases, replies, publication.",
+)
+
+redact = click.Group("redact", help="The redaction check that every published text must pass.")
 
 
 # --- APP: serving the local web app ------------------------------------------------

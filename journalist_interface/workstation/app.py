@@ -84,6 +84,7 @@ class Workstation:
         self.open_to_any = False  # created already unlocked (the demo): no owner
         self.last_seen = 0.0
         self.jobs: dict[str, ImportJob] = {}
+        self.refused: dict[str, Exception] = {}  # files the sandbox would not render
         self.generation = 0  # bumped at each lock: a running import stops
         self._watch: threading.Thread | None = None
 
@@ -124,6 +125,7 @@ class Workstation:
                 if job.thread is not None and job.thread.is_alive():
                     job.thread.join(timeout=30)
             self.jobs.clear()
+            self.refused.clear()
             if self.store is not None:
                 with contextlib.suppress(Exception):
                     self.store.close()

@@ -46,6 +46,9 @@ STAFF_CSS = Path(__file__).resolve().parent.parent / "static" / "staff.css"
 
 def error_message(exc: BaseException) -> str:
     """A translated message for a workstation error (its own text otherwise)."""
+    user_message = getattr(exc, "user_message", None)
+    if isinstance(user_message, str) and user_message:
+        return user_message
     name = type(exc).__name__
     known = {
         "WrongPassphrase": _("This passphrase does not open the workstation. Please try again."),
@@ -75,14 +78,12 @@ def unlock_form() -> str | Response:
 
 @bp.post("/unlock")
 def unlock() -> tuple[str, int] | Response:
-    from .keys import WorkstationError
-
     passphrase = request.form.get("passphrase", "")
     if not passphrase or len(passphrase) > MAX_PASSPHRASE:
         return render_template("unlock.html", error=_("Please type your passphrase.")), 400
     try:
         token = workstation().unlock(passphrase)
-    except WorkstationError as exc:
+    except workstation_errors() as exc:
         # Never log the passphrase, nor the error's text.
         log.info("workstation unlock refused: %s", type(exc).__name__)
         return render_template("unlock.html", error=error_message(exc)), 403
@@ -296,6 +297,13 @@ def stats_csv() -> Response:
     return response
 
 
+def workstation_errors() -> tuple[type[Exception], ...]:
+    """The workstation's error classes (keys.py and errors.py each define a base)."""
+    from . import errors, keys
+
+    return tuple({keys.WorkstationError, errors.WorkstationError})
+
+
 def init_errors(app: Flask) -> None:
     from .app import Locked as LockedError
 
@@ -317,11 +325,11 @@ def init_errors(app: Flask) -> None:
             status=501,
         ), 501
 
-    from .keys import WorkstationError
-
-    @app.errorhandler(WorkstationError)
     def workstation_error(exc: Exception) -> tuple[str, int]:
         log.info("workstation error: %s", type(exc).__name__)
         return render_template(
             "error.html", title=_("This did not work"), message=error_message(exc), status=400
         ), 400
+
+    for error_class in workstation_errors():
+        app.register_error_handler(error_class, workstation_error)

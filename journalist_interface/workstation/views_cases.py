@@ -18,7 +18,7 @@ from securedrop_like.i18n import gettext as _
 
 from . import casework
 from .app import workstation
-from .views import bp, error_message
+from .views import bp, error_message, workstation_errors
 
 log = logging.getLogger(__name__)
 
@@ -249,11 +249,7 @@ def reply(case_id: int) -> tuple[str, int] | Response:
     ws = workstation()
     try:
         add_reply(ws.store, ws.unlocked, case_id, text, lang, _author())
-    except Exception as exc:
-        from .keys import WorkstationError
-
-        if not isinstance(exc, WorkstationError):
-            raise
+    except workstation_errors() as exc:
         return render_template(
             "error.html", title=_("The reply was not saved"), message=error_message(exc), status=400
         ), 400
@@ -282,12 +278,19 @@ def renderings(info: casework.FileInfo) -> list[casework.Page]:
     with _render_guard:
         lock = _render_locks.setdefault(info.item_id, threading.Lock())
     with lock:
+        refused = ws.refused.get(info.item_id)
+        if refused is not None:  # the sandbox said no once: not again for every request
+            raise refused
         with ws.connection() as conn:
             pages = casework.cached_renderings(conn, info.item_id)
             if pages:
                 return pages
             data = b"".join(casework.file_chunks(conn, info.item_id))
-        made = sanitize.render_pdf(data) if info.kind == "pdf" else [sanitize.render_image(data)]
+        try:
+            made = sanitize.render_pdf(data) if info.kind == "pdf" else [sanitize.render_image(data)]
+        except sanitize.UnsafeFile as exc:
+            ws.refused[info.item_id] = exc
+            raise
         with ws.transaction() as conn:
             casework.store_renderings(conn, info.item_id, made)
         return [casework.Page(bytes(p.png), int(p.width), int(p.height)) for p in made]
@@ -303,7 +306,7 @@ def file_page(item_id: str) -> str:
     if info.kind in ("image", "pdf"):
         try:
             pages = renderings(info)
-        except Exception as exc:
+        except workstation_errors() as exc:
             log.info("rendering refused: %s", type(exc).__name__)
             problem = error_message(exc)
     return render_template("file.html", f=info, pages=pages, problem=problem, case_id=case_id)
@@ -316,7 +319,7 @@ def file_rendering(item_id: str, page: int) -> Response:
         abort(404)
     try:
         pages = renderings(info)
-    except Exception as exc:
+    except workstation_errors() as exc:
         log.info("rendering refused: %s", type(exc).__name__)
         abort(422)
     if not 0 <= page < len(pages):

@@ -326,3 +326,58 @@ def test_pages_in_every_language(app: Flask, client: FlaskClient, lang: str) -> 
     assert f'<html lang="{lang}">' in page
     expected = {"az": "Səbail", "ru": "Сабаил", "en": "Sabail"}[lang]
     assert expected in page
+
+
+def _png_with_secret() -> bytes:
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "GPS 40.3777 49.8920 secret-metadata")
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _add_file(app: Flask, case_id: int, item_id: str, data: bytes, name: str) -> None:
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO items(id, case_id, kind, parent_id, day, size) VALUES (?, ?, 'file', ?, '2026-03-15', 1)",
+            (item_id, case_id, "a" * 32),
+        )
+        conn.execute(
+            "INSERT INTO files(item_id, name, content_type, plain_size) VALUES (?, ?, 'image/png', ?)",
+            (item_id, name, len(data)),
+        )
+        conn.execute("INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", (item_id, data))
+
+
+def test_an_image_is_shown_only_as_a_safe_rendering(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    original = _png_with_secret()
+    _add_file(app, case_id, "d" * 32, original, "photo.png")
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert f"/files/{'d' * 32}/page/0.png" in page
+    rendering = client.get(f"/files/{'d' * 32}/page/0.png")
+    assert rendering.status_code == 200 and rendering.headers["Content-Type"] == "image/png"
+    assert rendering.data.startswith(b"\x89PNG") and rendering.data != original
+    assert b"secret-metadata" not in rendering.data
+    # Kept in the case store: the second time comes from there.
+    store = ws_of(app).store
+    assert store is not None
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM renderings").fetchone()[0] == 1
+    assert client.get(f"/files/{'d' * 32}/page/0.png").data == rendering.data
+    assert client.get(f"/files/{'d' * 32}/page/1.png").status_code == 404
+
+
+def test_a_broken_image_gets_a_reason_not_a_crash(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    _add_file(app, case_id, "e" * 32, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "broken.png")
+    assert client.get(f"/files/{'e' * 32}/page/0.png").status_code == 422
+    page = client.get(f"/files/{'e' * 32}")
+    assert page.status_code == 200 and 'class="err"' in page.get_data(as_text=True)
+    assert client.get(f"/cases/{case_id}").status_code == 200

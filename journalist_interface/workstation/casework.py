@@ -100,7 +100,9 @@ def _document(raw: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _case_rows(conn: Any, where: str, params: Sequence[Any], limit: int, offset: int) -> list[CaseRow]:
+def _case_rows(
+    conn: Any, where: str, params: Sequence[Any], limit: int, offset: int
+) -> list[CaseRow]:
     rows = conn.execute(
         f"""
         SELECT c.id, c.designation, c.channel, c.first_day, c.last_day, c.withdrawn_day, c.status,
@@ -174,7 +176,8 @@ def _files(conn: Any, case_id: int) -> dict[str | None, list[FileInfo]]:
     rows = conn.execute(
         """
         SELECT i.id, i.parent_id, i.day, f.name, f.content_type, f.plain_size,
-               (SELECT substr(data, 1, 16) FROM file_chunks c WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
+               (SELECT substr(data, 1, 16) FROM file_chunks c
+                WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
         FROM items i JOIN files f ON f.item_id = i.id
         WHERE i.case_id = ? AND i.kind = 'file' ORDER BY i.day, i.id
         """,
@@ -182,7 +185,9 @@ def _files(conn: Any, case_id: int) -> dict[str | None, list[FileInfo]]:
     ).fetchall()
     for r in rows:
         head = bytes(r[6]) if r[6] is not None else b""
-        info = FileInfo(str(r[0]), str(r[3] or ""), str(r[4] or ""), int(r[5] or 0), r[2], sniff(head))
+        info = FileInfo(
+            str(r[0]), str(r[3] or ""), str(r[4] or ""), int(r[5] or 0), r[2], sniff(head)
+        )
         by_parent.setdefault(r[1], []).append(info)
     return by_parent
 
@@ -271,7 +276,8 @@ def file_info(conn: Any, item_id: str) -> FileInfo | None:
     row = conn.execute(
         """
         SELECT i.id, i.day, f.name, f.content_type, f.plain_size,
-               (SELECT substr(data, 1, 16) FROM file_chunks c WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
+               (SELECT substr(data, 1, 16) FROM file_chunks c
+                WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
         FROM items i JOIN files f ON f.item_id = i.id WHERE i.id = ? AND i.kind = 'file'
         """,
         (item_id,),
@@ -279,7 +285,9 @@ def file_info(conn: Any, item_id: str) -> FileInfo | None:
     if row is None:
         return None
     head = bytes(row[5]) if row[5] is not None else b""
-    return FileInfo(str(row[0]), str(row[2] or ""), str(row[3] or ""), int(row[4] or 0), row[1], sniff(head))
+    return FileInfo(
+        str(row[0]), str(row[2] or ""), str(row[3] or ""), int(row[4] or 0), row[1], sniff(head)
+    )
 
 
 def file_case(conn: Any, item_id: str) -> int | None:

@@ -39,7 +39,9 @@ def _code(value: Any) -> str:
     return value if isinstance(value, str) and value and len(value) <= 40 else UNKNOWN
 
 
-def facts_from_report(document: Mapping[str, Any] | None, first_day: str | None = None) -> CaseFacts:
+def facts_from_report(
+    document: Mapping[str, Any] | None, first_day: str | None = None
+) -> CaseFacts:
     """The facts of one report document (the source interface's JSON).
 
     The month is the month she gave for what happened; failing that, the

@@ -14,7 +14,6 @@ import secrets
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -53,7 +52,9 @@ def error_message(exc: BaseException) -> str:
     known = {
         "WrongPassphrase": _("This passphrase does not open the workstation. Please try again."),
         "UnsafeFile": _("This file could not be shown safely."),
-        "BundleError": _("This file is not an export bundle from the staff interface, or it is damaged."),
+        "BundleError": _(
+            "This file is not an export bundle from the staff interface, or it is damaged."
+        ),
         "Locked": _("The workstation was locked."),
     }
     if name in known:
@@ -281,7 +282,11 @@ def stats_page() -> str:
     suppress = request.args.get("view") == "shared"
     tabs = stats.tables(facts, suppress=suppress)
     return render_template(
-        "stats.html", tables=tabs, names=DIMENSION_NAMES, label=label, cases=len(facts),
+        "stats.html",
+        tables=tabs,
+        names=DIMENSION_NAMES,
+        label=label,
+        cases=len(facts),
         suppress=suppress,
     )
 
@@ -321,7 +326,9 @@ def init_errors(app: Flask) -> None:
         return render_template(
             "error.html",
             title=_("Not in this build yet"),
-            message=_("This part of the workstation is not in this build yet. Nothing was changed."),
+            message=_(
+                "This part of the workstation is not in this build yet. Nothing was changed."
+            ),
             status=501,
         ), 501
 

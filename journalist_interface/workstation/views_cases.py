@@ -72,11 +72,15 @@ def report_answers(doc: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Her structured answers as (question, translated answer) rows."""
     if not doc:
         return []
-    types = doc.get("types") if isinstance(doc.get("types"), list) else []
-    wants = doc.get("wants") if isinstance(doc.get("wants"), list) else []
-    where = doc.get("where") if isinstance(doc.get("where"), dict) else {}
+    raw_types, raw_wants, raw_where = doc.get("types"), doc.get("wants"), doc.get("where")
+    types: list[Any] = raw_types if isinstance(raw_types, list) else []
+    wants: list[Any] = raw_wants if isinstance(raw_wants, list) else []
+    where: dict[str, Any] = raw_where if isinstance(raw_where, dict) else {}
     rows = [
-        (_("What happened"), ", ".join(_choice_label(taxonomy.HARASSMENT_TYPES, t) for t in types) or _("Not given")),
+        (
+            _("What happened"),
+            ", ".join(_choice_label(taxonomy.HARASSMENT_TYPES, t) for t in types) or _("Not given"),
+        ),
         (_("When"), _when(doc.get("when"))),
         (_("District"), _place(where.get("location"))),
     ]
@@ -87,7 +91,10 @@ def report_answers(doc: dict[str, Any] | None) -> list[tuple[str, str]]:
         (_("Who did it"), _choice_label(taxonomy.PERPETRATOR_TYPES, doc.get("perpetrator"))),
         (_("Service"), _choice_label(taxonomy.SERVICES, doc.get("service"))),
         (_("Her role"), _choice_label(taxonomy.ROLES, doc.get("role"))),
-        (_("What she wants"), ", ".join(_choice_label(taxonomy.WANTS, w) for w in wants) or _("Not given")),
+        (
+            _("What she wants"),
+            ", ".join(_choice_label(taxonomy.WANTS, w) for w in wants) or _("Not given"),
+        ),
         (_("Consent to publish"), _choice_label(taxonomy.CONSENT, doc.get("consent"))),
     ]
     return rows
@@ -198,17 +205,23 @@ def add_note(case_id: int) -> Response:
     _case_or_404(case_id)
     text = casework.clean_note(request.form.get("note", ""))
     if text is None:
-        return redirect(url_for("ws.case_page", case_id=case_id, done="note_invalid") + "#notes", code=303)
+        return redirect(
+            url_for("ws.case_page", case_id=case_id, done="note_invalid") + "#notes", code=303
+        )
     with workstation().transaction() as conn:
         casework.add_note(conn, case_id, _author(), text)
-    return redirect(url_for("ws.case_page", case_id=case_id, done="note_added") + "#notes", code=303)
+    return redirect(
+        url_for("ws.case_page", case_id=case_id, done="note_added") + "#notes", code=303
+    )
 
 
 @bp.post("/cases/<int:case_id>/notes/<int:note_id>/delete")
 def delete_note(case_id: int, note_id: int) -> Response:
     with workstation().transaction() as conn:
         casework.delete_note(conn, case_id, note_id)
-    return redirect(url_for("ws.case_page", case_id=case_id, done="note_deleted") + "#notes", code=303)
+    return redirect(
+        url_for("ws.case_page", case_id=case_id, done="note_deleted") + "#notes", code=303
+    )
 
 
 @bp.post("/cases/<int:case_id>/tags")
@@ -243,9 +256,13 @@ def reply(case_id: int) -> tuple[str, int] | Response:
     if lang not in LOCALES:
         lang = current_language()
     if not text or len(text) > casework.MAX_REPLY_CHARS:
-        return redirect(url_for("ws.case_page", case_id=case_id, done="reply_invalid") + "#reply", code=303)
+        return redirect(
+            url_for("ws.case_page", case_id=case_id, done="reply_invalid") + "#reply", code=303
+        )
     if detail.case.withdrawn_day:
-        return redirect(url_for("ws.case_page", case_id=case_id, done="withdrawn") + "#reply", code=303)
+        return redirect(
+            url_for("ws.case_page", case_id=case_id, done="withdrawn") + "#reply", code=303
+        )
     ws = workstation()
     try:
         add_reply(ws.store, ws.unlocked, case_id, text, lang, _author())
@@ -253,7 +270,9 @@ def reply(case_id: int) -> tuple[str, int] | Response:
         return render_template(
             "error.html", title=_("The reply was not saved"), message=error_message(exc), status=400
         ), 400
-    return redirect(url_for("ws.case_page", case_id=case_id, done="reply_added") + "#replies", code=303)
+    return redirect(
+        url_for("ws.case_page", case_id=case_id, done="reply_added") + "#replies", code=303
+    )
 
 
 # --- files ------------------------------------------------------------------------
@@ -287,7 +306,9 @@ def renderings(info: casework.FileInfo) -> list[casework.Page]:
                 return pages
             data = b"".join(casework.file_chunks(conn, info.item_id))
         try:
-            made = sanitize.render_pdf(data) if info.kind == "pdf" else [sanitize.render_image(data)]
+            made = (
+                sanitize.render_pdf(data) if info.kind == "pdf" else [sanitize.render_image(data)]
+            )
         except sanitize.UnsafeFile as exc:
             ws.refused[info.item_id] = exc
             raise

@@ -86,7 +86,14 @@ def seed(app: Flask) -> int:
         case_id = int(cur.lastrowid)
         items = [
             ("a" * 32, "report", None, "2026-03-15", "az", json.dumps(REPORT)),
-            ("b" * 32, "message", None, "2026-03-20", "en", json.dumps({"message": "One more thing"})),
+            (
+                "b" * 32,
+                "message",
+                None,
+                "2026-03-20",
+                "en",
+                json.dumps({"message": "One more thing"}),
+            ),
             ("c" * 32, "file", "b" * 32, "2026-03-20", None, None),
         ]
         for item_id, kind, parent, day, lang, doc in items:
@@ -99,7 +106,9 @@ def seed(app: Flask) -> int:
             "INSERT INTO files(item_id, name, content_type, plain_size) VALUES (?, ?, ?, ?)",
             ("c" * 32, 'evil".exe\r\nX: y', "image/png", len(PDF_LIKE)),
         )
-        conn.execute("INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", ("c" * 32, PDF_LIKE))
+        conn.execute(
+            "INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", ("c" * 32, PDF_LIKE)
+        )
     return case_id
 
 
@@ -130,9 +139,19 @@ def test_the_passphrase_is_never_logged(app: Flask, caplog: pytest.LogCaptureFix
 
 def test_every_page_answers(app: Flask, client: FlaskClient) -> None:
     case_id = seed(app)
-    for path in ["/", "/cases", "/cases?q=imtahan", "/cases?tag=x", f"/cases/{case_id}", "/import",
-                 "/stats", "/stats?view=shared", "/stats.csv", f"/files/{'c' * 32}",
-                 f"/files/{'c' * 32}/download"]:
+    for path in [
+        "/",
+        "/cases",
+        "/cases?q=imtahan",
+        "/cases?tag=x",
+        f"/cases/{case_id}",
+        "/import",
+        "/stats",
+        "/stats?view=shared",
+        "/stats.csv",
+        f"/files/{'c' * 32}",
+        f"/files/{'c' * 32}/download",
+    ]:
         response = client.get(path)
         assert response.status_code in (200, 303), path
     assert client.get("/lang/ru?next=/cases").status_code == 303
@@ -159,9 +178,20 @@ def test_search_finds_her_words(app: Flask, client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/cases/999999", "/cases/abc", "/cases/-1", "/files/nothing", "/files/" + "x" * 300,
-             "/files/%00/download", "/files/c/page/0.png", "/import/nojob", "/nowhere",
-             "/cases?page=zz", "/cases?page=99999999999999"],
+    "path",
+    [
+        "/cases/999999",
+        "/cases/abc",
+        "/cases/-1",
+        "/files/nothing",
+        "/files/" + "x" * 300,
+        "/files/%00/download",
+        "/files/c/page/0.png",
+        "/import/nojob",
+        "/nowhere",
+        "/cases?page=zz",
+        "/cases?page=99999999999999",
+    ],
 )
 def test_bad_ids_are_no_500(app: Flask, client: FlaskClient, path: str) -> None:
     seed(app)
@@ -173,7 +203,9 @@ def test_bad_uploads_are_no_500(client: FlaskClient, tmp_path: Path) -> None:
     assert client.post("/import", data={"csrf_token": token}).status_code == 400
     missing = client.post("/import", data={"csrf_token": token, "path": str(tmp_path / "none.zip")})
     assert missing.status_code == 400
-    assert client.post("/import", data={"csrf_token": token, "path": "\x00" * 10}).status_code == 400
+    assert (
+        client.post("/import", data={"csrf_token": token, "path": "\x00" * 10}).status_code == 400
+    )
 
 
 def test_a_file_that_is_no_bundle_fails_calmly(app: Flask, client: FlaskClient) -> None:
@@ -203,7 +235,10 @@ def test_a_post_without_its_token_is_refused(app: Flask, client: FlaskClient) ->
     assert refused.status_code == 400
     other_site = client.post(
         f"/cases/{case_id}/notes",
-        data={"note": "forged", "csrf_token": csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))},
+        data={
+            "note": "forged",
+            "csrf_token": csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True)),
+        },
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert other_site.status_code == 400
@@ -212,7 +247,9 @@ def test_a_post_without_its_token_is_refused(app: Flask, client: FlaskClient) ->
     assert app.test_client().post("/lock").status_code == 400
 
 
-@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.evil.example", "192.168.1.5", "rebind.example:8082"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "127.0.0.1.evil.example", "192.168.1.5", "rebind.example:8082"]
+)
 def test_a_foreign_host_is_refused(client: FlaskClient, host: str) -> None:
     assert client.get("/cases", headers={"Host": host}).status_code == 421
     assert client.get("/unlock", headers={"Host": host}).status_code == 421
@@ -227,7 +264,14 @@ def test_loopback_names_are_served(client: FlaskClient, host: str) -> None:
 
 def test_strict_headers_on_every_page(app: Flask, client: FlaskClient) -> None:
     case_id = seed(app)
-    for path in ["/unlock", "/cases", f"/cases/{case_id}", "/stats.csv", f"/files/{'c' * 32}/download", "/nowhere"]:
+    for path in [
+        "/unlock",
+        "/cases",
+        f"/cases/{case_id}",
+        "/stats.csv",
+        f"/files/{'c' * 32}/download",
+        "/nowhere",
+    ]:
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "script-src" not in csp, path
@@ -287,10 +331,29 @@ def test_a_file_is_offered_only_as_an_attachment(app: Flask, client: FlaskClient
 def test_notes_and_tags_are_kept_encrypted(app: Flask, client: FlaskClient, home: Path) -> None:
     case_id = seed(app)
     token = csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))
-    assert client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "Called the lawyer zanzibar"}).status_code == 303
-    assert client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "Zanzibar-Tag"}).status_code == 303
-    assert client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "   "}).status_code == 303
-    assert client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "!!!"}).status_code == 303
+    assert (
+        client.post(
+            f"/cases/{case_id}/notes",
+            data={"csrf_token": token, "note": "Called the lawyer zanzibar"},
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "Zanzibar-Tag"}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "   "}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "!!!"}).status_code
+        == 303
+    )
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "Called the lawyer zanzibar" in page and "zanzibar-tag" in page
     assert "zanzibar-tag" in client.get("/cases?tag=zanzibar-tag").get_data(as_text=True)
@@ -345,14 +408,18 @@ def _add_file(app: Flask, case_id: int, item_id: str, data: bytes, name: str) ->
     assert store is not None
     with store.transaction() as conn:
         conn.execute(
-            "INSERT INTO items(id, case_id, kind, parent_id, day, size) VALUES (?, ?, 'file', ?, '2026-03-15', 1)",
+            "INSERT INTO items(id, case_id, kind, parent_id, day, size) "
+            "VALUES (?, ?, 'file', ?, '2026-03-15', 1)",
             (item_id, case_id, "a" * 32),
         )
         conn.execute(
-            "INSERT INTO files(item_id, name, content_type, plain_size) VALUES (?, ?, 'image/png', ?)",
+            "INSERT INTO files(item_id, name, content_type, plain_size) "
+            "VALUES (?, ?, 'image/png', ?)",
             (item_id, name, len(data)),
         )
-        conn.execute("INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", (item_id, data))
+        conn.execute(
+            "INSERT INTO file_chunks(item_id, seq, data) VALUES (?, 0, ?)", (item_id, data)
+        )
 
 
 def test_an_image_is_shown_only_as_a_safe_rendering(app: Flask, client: FlaskClient) -> None:

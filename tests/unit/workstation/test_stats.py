@@ -9,8 +9,13 @@ from journalist_interface.workstation import stats
 from journalist_interface.workstation.stats import CaseFacts
 
 
-def _report(types: list[str], district: str | None, date: str | None, service: str | None,
-            perpetrator: str | None) -> dict[str, object]:
+def _report(
+    types: list[str],
+    district: str | None,
+    date: str | None,
+    service: str | None,
+    perpetrator: str | None,
+) -> dict[str, object]:
     when = {"precision": "day", "date": date} if date else {"precision": "unknown"}
     return {
         "text": "Private words that must never reach a statistic",
@@ -30,7 +35,9 @@ def test_facts_take_codes_from_the_report() -> None:
 
 
 def test_missing_or_odd_answers_count_as_unknown() -> None:
-    facts = stats.facts_from_report({"types": "x", "where": None, "when": {"date": 5}}, "2026-05-02")
+    facts = stats.facts_from_report(
+        {"types": "x", "where": None, "when": {"date": 5}}, "2026-05-02"
+    )
     assert facts == CaseFacts(("unknown",), "unknown", "2026-05", "unknown", "unknown")
     assert stats.facts_from_report(None).month == "unknown"
 

@@ -237,9 +237,10 @@ def render_image(path: str, max_pixels: int, max_side: int) -> tuple[bytes, int,
 
 
 def poppler(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    # stdin and stderr are inherited: both are /dev/null already (opening it
+    # again for writing is outside what Landlock allows).
     return subprocess.run(  # noqa: S603 - fixed argv, no shell
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={}, close_fds=True, timeout=timeout, check=False,
+        argv, stdout=subprocess.PIPE, env={}, close_fds=True, timeout=timeout, check=False,
     )
 
 
@@ -299,7 +300,8 @@ def probe(argv: list[str]) -> dict[str, Any]:
     """Report what code running here can reach (for tests and `sesim workstation sandbox-check`).
 
     Arguments: ``connect HOST PORT``, ``write PATH``, ``allocate MIB``, ``sleep SECONDS``,
-    ``spin`` (burn CPU until the limit)."""
+    ``spin`` (burn CPU until the limit), ``fork-sleep SECONDS``, ``fds``, ``env``,
+    ``tag ANYTHING``."""
     report: dict[str, Any] = {}
     args = list(argv)
     while args:
@@ -331,6 +333,17 @@ def probe(argv: list[str]) -> dict[str, Any]:
         elif what == "spin":
             while True:
                 pass
+        elif what == "fork-sleep":  # a grandchild in the same process group
+            seconds = float(args.pop(0))
+            if os.fork() == 0:
+                time.sleep(seconds)
+                os._exit(0)
+        elif what == "fds":
+            report["fds"] = sorted(int(n) for n in os.listdir("/proc/self/fd"))
+        elif what == "env":
+            report["env"] = sorted(os.environ)
+        elif what == "tag":  # ignored: lets a test find this process in /proc
+            args.pop(0)
     return report
 
 

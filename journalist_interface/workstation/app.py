@@ -174,6 +174,13 @@ class Workstation:
         self._watch = threading.Thread(target=watch, name="workstation-idle", daemon=True)
         self._watch.start()
 
+    def opened(self) -> tuple[CaseStore, Unlocked]:
+        """The open store and the unlocked key; :class:`Locked` if locked meanwhile."""
+        store, unlocked = self.store, self.unlocked
+        if store is None or unlocked is None:
+            raise Locked()
+        return store, unlocked
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
         store = self.store

@@ -7,6 +7,7 @@ all join the one blueprint ``ws`` defined here.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -168,7 +169,7 @@ def import_start() -> tuple[str, int] | Response:
     if upload is not None and upload.filename:
         spool = Path(workstation().home) / "spool"
         spool.mkdir(mode=0o700, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="import-", suffix=".zip", dir=spool)
+        fd, name = tempfile.mkstemp(prefix="import-", suffix=".tar", dir=spool)
         with os.fdopen(fd, "wb") as out:
             upload.save(out)
         job = _start_import(Path(name), upload.filename[:100], remove=True)
@@ -200,7 +201,7 @@ def import_progress(job_id: str) -> str:
 def replies_page() -> str:
     from .replies import pending_replies
 
-    pending = pending_replies(workstation().store)
+    pending = pending_replies(workstation().opened()[0])
     return render_template("replies.html", pending=pending)
 
 
@@ -208,22 +209,15 @@ def replies_page() -> str:
 def replies_bundle() -> Response:
     from .replies import pending_replies, write_reply_bundle
 
-    ws = workstation()
-    if not pending_replies(ws.store):
+    store = workstation().opened()[0]
+    if not pending_replies(store):
         return redirect(url_for("ws.replies_page"), code=303)
-    spool = Path(ws.home) / "spool"
-    spool.mkdir(mode=0o700, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="replies-", suffix=".zip", dir=spool)
-    os.close(fd)
-    out = Path(name)
-    try:
-        write_reply_bundle(ws.store, out)
-        data = out.read_bytes()
-    finally:
-        out.unlink(missing_ok=True)
+    out = io.BytesIO()  # in memory only: the replies are sealed, but no copy on disk
+    write_reply_bundle(store, out)
+    data = out.getvalue()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="sesim-replies-{stamp}.zip"'
+    response = Response(data, mimetype="application/x-tar")
+    response.headers["Content-Disposition"] = f'attachment; filename="sesim-replies-{stamp}.tar"'
     return response
 
 

@@ -265,7 +265,7 @@ def reply(case_id: int) -> tuple[str, int] | Response:
         )
     ws = workstation()
     try:
-        add_reply(ws.store, ws.unlocked, case_id, text, lang, _author())
+        add_reply(*ws.opened(), case_id, text, lang, _author())
     except workstation_errors() as exc:
         return render_template(
             "error.html", title=_("The reply was not saved"), message=error_message(exc), status=400

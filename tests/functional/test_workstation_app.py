@@ -8,6 +8,7 @@ a real export bundle end to end).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -448,3 +449,107 @@ def test_a_broken_image_gets_a_reason_not_a_crash(app: Flask, client: FlaskClien
     page = client.get(f"/files/{'e' * 32}")
     assert page.status_code == 200 and 'class="err"' in page.get_data(as_text=True)
     assert client.get(f"/cases/{case_id}").status_code == 200
+
+
+def _give_her_a_key(app: Flask, case_id: int) -> None:
+    from crypto import PrivateKey
+
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE cases SET source_public_key = ? WHERE id = ?",
+            (PrivateKey.generate().public_key.raw, case_id),
+        )
+
+
+def test_a_reply_is_sealed_and_leaves_in_a_bundle(app: Flask, client: FlaskClient) -> None:
+    import io
+    import tarfile
+
+    case_id = seed(app)
+    page = client.get(f"/cases/{case_id}?template=acknowledgement&tlang=en").get_data(as_text=True)
+    assert "Thank you for writing to us" in page  # the staff interface's template fills the box
+    token = csrf_of(page)
+    # No key for her yet (an export v1): a calm message, nothing stored.
+    no_key = client.post(
+        f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "Hello", "lang": "en"}
+    )
+    assert no_key.status_code == 400
+    assert "No reply is waiting" in client.get(
+        "/lang/en?next=/replies", follow_redirects=True
+    ).get_data(as_text=True)
+    _give_her_a_key(app, case_id)
+    assert (
+        client.post(f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "  "}).status_code
+        == 303
+    )
+    sent = client.post(
+        f"/cases/{case_id}/reply",
+        data={"csrf_token": token, "text": "We read it: zebra-reply", "lang": "ru"},
+    )
+    assert sent.status_code == 303
+    assert "zebra-reply" in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    replies_page = client.get("/replies").get_data(as_text=True)
+    assert "1 reply is waiting" in replies_page
+    bundle = client.post("/replies/bundle", data={"csrf_token": csrf_of(replies_page)})
+    assert bundle.status_code == 200
+    assert bundle.headers["Content-Disposition"].startswith("attachment;")
+    assert b"zebra-reply" not in bundle.data  # sealed
+    with tarfile.open(fileobj=io.BytesIO(bundle.data)) as tar:
+        assert tar.getnames()
+    assert "No reply is waiting" in client.get("/replies").get_data(as_text=True)
+    # Nothing pending: the button sends back to the page, no empty bundle.
+    assert (
+        client.post("/replies/bundle", data={"csrf_token": csrf_of(replies_page)}).status_code
+        == 303
+    )
+
+
+def test_a_draft_from_a_case(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    _give_her_a_key(app, case_id)
+    client.get("/lang/en")
+    listing = client.get(f"/drafts?case_id={case_id}")
+    assert listing.status_code == 200
+    made = client.post(
+        f"/cases/{case_id}/drafts", data={"csrf_token": csrf_of(listing.get_data(as_text=True))}
+    )
+    assert made.status_code == 303
+    draft_url = made.location
+    page = client.get(draft_url)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    token = csrf_of(html)
+    # Her story (consent: ask me first) is in the draft, not yet publishable.
+    assert "unicorn-7781" in html
+    refused = client.post(draft_url + "/accept", data={"csrf_token": token})
+    assert refused.status_code == 303 and "error=not_ready" in refused.location
+    saved = client.post(
+        draft_url,
+        data={
+            "csrf_token": token,
+            "types": ["verbal", "bogus"],
+            "district": "sabail",
+            "month": "2026-03",
+            "perpetrator": "teacher",
+            "service": "education",
+            "language": "en",
+            "summary": "A teacher asked for a meeting. Call +994 50 123 45 67",
+            "story": "",
+        },
+    )
+    assert saved.status_code == 303
+    html = client.get(draft_url).get_data(as_text=True)
+    if importlib.util.find_spec("journalist_interface.workstation.redact") is None:
+        assert "redaction check is not in this build" in html
+    else:
+        assert '<mark id="hit-summary-0">+994 50 123 45 67</mark>' in html
+    bad = client.post(draft_url, data={"csrf_token": token, "month": "March"})
+    assert bad.status_code == 303 and "error=invalid_fields" in bad.location
+    assert client.get("/drafts/" + "f" * 32).status_code == 404
+    assert client.get("/drafts/nothex").status_code == 404
+    assert (
+        client.post("/drafts/" + "f" * 32 + "/accept", data={"csrf_token": token}).status_code
+        == 404
+    )

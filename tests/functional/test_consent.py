@@ -16,6 +16,7 @@ from securedrop_like.db import today
 from securedrop_like.store import new_id
 from tests.conftest import Instance, SourceBrowser
 from tests.functional import test_staff_actions
+from tests.functional.test_every_page import _check
 from tests.integration import everywhere
 from tests.functional.test_staff_actions import _post
 from tests.functional.test_staff_manage import _bundle, _conn, _new_source, _upload
@@ -106,6 +107,8 @@ def test_she_approves_a_draft_and_the_next_export_carries_her_key_and_answer(
     assert f'name="draft_id" value="{DRAFT_ID}"' in page
     assert 'value="approve"' in page and "Publish this" in page and "Do not publish" in page
     assert "Your answer" not in page
+    response = browser.client.get("/case")
+    _check(browser.client, response.get_data(as_text=True), dict(response.headers))
 
     decided = _decide(browser, "approve")
     assert decided.status_code == 303 and decided.headers["Location"].endswith(
@@ -162,6 +165,7 @@ def test_nobody_can_decide_for_her_and_bad_answers_get_a_clear_error(
     refused = _decide(other, "approve")
     assert refused.status_code == 400
     assert "Cavabınızı saxlaya bilmədik" in refused.get_data(as_text=True)
+    _check(other.client, refused.get_data(as_text=True), dict(refused.headers))
     assert _decisions(instance) == []
 
     her.client.get("/lang/ru")

@@ -17,9 +17,9 @@ from securedrop_like.store import new_id
 from tests.conftest import Instance, SourceBrowser
 from tests.functional import test_staff_actions
 from tests.functional.test_every_page import _check
-from tests.integration import everywhere
 from tests.functional.test_staff_actions import _post
 from tests.functional.test_staff_manage import _bundle, _conn, _new_source, _upload
+from tests.integration import everywhere
 
 staff = test_staff_actions.staff  # the logged-in lawyer "rena" (language en)
 

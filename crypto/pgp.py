@@ -139,13 +139,20 @@ class OpenPGP:
             raise CryptoError(f"refusing to overwrite {output}") from exc
         except OSError as exc:
             raise CryptoError(f"cannot create {output}: {exc.strerror}") from exc
-        result = self._gpg.encrypt_file(
-            src,
-            [_fingerprint(fingerprint)],
-            armor=False,
-            always_trust=True,
-            output=str(output),
-        )
+        try:
+            result = self._gpg.encrypt_file(
+                src,
+                [_fingerprint(fingerprint)],
+                armor=False,
+                always_trust=True,
+                output=str(output),
+            )
+        except (OSError, ValueError) as exc:  # GnuPG stopped reading (a broken pipe)
+            output.unlink(missing_ok=True)
+            raise CryptoError(f"GnuPG could not encrypt: {exc}") from exc
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
         if not result.ok or getattr(result, "returncode", 0) not in (0, None):
             output.unlink(missing_ok=True)
             raise CryptoError(f"GnuPG could not encrypt: {result.status}")

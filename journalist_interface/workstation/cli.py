@@ -10,14 +10,18 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from securedrop_like.cli import fail
+
 workstation = click.Group(
-    "workstation", help="The offline reviewer workstation: keys, cases, replies."
+    "workstation",
+    help="The offline reviewer workstation: keys, import, cases, replies, publication.",
 )
-redact = click.Group("redact", help="Check texts for personal details before publishing.")
+
+redact = click.Group("redact", help="The redaction check that every published text must pass.")
 
 
 # -- STORE: keys, import, cases, search, replies, OpenPGP --------------------------------
@@ -40,17 +44,12 @@ _passphrase_option = click.option(
 )
 
 
-def _store_fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
-
-
 def _passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
     if passphrase_file is not None:
         try:
             return passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
-            _store_fail(f"cannot read the passphrase file: {exc}")
+            fail(f"cannot read the passphrase file: {exc}")
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
         return env
@@ -69,12 +68,12 @@ def _opened(home: Path, passphrase_file: Path | None) -> Iterator[tuple[Any, Any
     try:
         unlocked = unlock(home, _passphrase(passphrase_file))
     except WorkstationError as exc:
-        _store_fail(str(exc))
+        fail(str(exc))
     try:
         try:
             store = CaseStore.open(home, unlocked)
         except WorkstationError as exc:
-            _store_fail(str(exc))
+            fail(str(exc))
         try:
             yield unlocked, store
         finally:
@@ -88,7 +87,7 @@ def _case_id(store: Any, case: str) -> int:
         return int(case)
     found = store.case_id(case)
     if found is None:
-        _store_fail(f"no case {case!r}")
+        fail(f"no case {case!r}")
     return int(found)
 
 
@@ -109,7 +108,7 @@ def ws_init(
     from . import keys
 
     if home.exists():
-        _store_fail(f"{home} already exists: a workstation home is never overwritten")
+        fail(f"{home} already exists: a workstation home is never overwritten")
     if not name:
         name = click.prompt("Your name (shown beside your public keys)")
     passphrase = _passphrase(passphrase_file, confirm=True)
@@ -121,7 +120,7 @@ def ws_init(
     try:
         info = keys.init_home(home, passphrase, name=name, **costs)
     except keys.WorkstationError as exc:
-        _store_fail(str(exc))
+        fail(str(exc))
     click.echo(f"Created the workstation in {home}.")
     _show_info(info)
     click.echo("")
@@ -148,7 +147,7 @@ def ws_show_keys(home: Path) -> None:
         info = keys.key_info(home)
         colleagues = keys.colleague_names(home)
     except (keys.WorkstationError, OSError) as exc:
-        _store_fail(str(exc))
+        fail(str(exc))
     _show_info(info)
     click.echo(f"Colleagues ({len(colleagues)}): replies are sealed to them too")
     for key, label in colleagues:
@@ -167,7 +166,7 @@ def ws_add_reviewer(home: Path, key_file: Path, name: str | None) -> None:
     try:
         key = keys.add_reviewer(home, key_file, name=name)
     except keys.WorkstationError as exc:
-        _store_fail(str(exc))
+        fail(str(exc))
     click.echo(f"Added reviewer key {key.key_id}.")
     click.echo(f"  fingerprint: {keys.fingerprint_words(key.raw)}")
     click.echo("Compare the fingerprint with her aloud. New replies are sealed to her too.")
@@ -197,7 +196,7 @@ def ws_import(home: Path, passphrase_file: Path | None, bundle: Path) -> None:
         except WorkstationError as exc:
             if bar is not None:
                 bar.__exit__(None, None, None)
-            _store_fail(str(exc))
+            fail(str(exc))
         if bar is not None:
             bar.__exit__(None, None, None)
     if result.already_imported:
@@ -288,7 +287,7 @@ def ws_reply(
                 store, unlocked, _case_id(store, case), text, lang, author or unlocked.name
             )
         except WorkstationError as exc:
-            _store_fail(str(exc))
+            fail(str(exc))
     click.echo(f"Reply {reply_id} sealed; it goes out with the next reply bundle.")
 
 
@@ -310,7 +309,7 @@ def ws_replies(home: Path, passphrase_file: Path | None, out: Path) -> None:
         try:
             count = write_reply_bundle(store, out)
         except WorkstationError as exc:
-            _store_fail(str(exc))
+            fail(str(exc))
     if count == 0:
         click.echo("No reply is waiting: no bundle written.")
     else:
@@ -354,7 +353,7 @@ def ws_export_pgp(
                 include_files=not no_files,
             )
         except WorkstationError as exc:
-            _store_fail(str(exc))
+            fail(str(exc))
     click.echo(f"Wrote {out}: {summary.members} part(s), encrypted to {summary.recipient}.")
 
 

@@ -144,9 +144,8 @@ def _import(
                 conn, retraction.id, retraction.designation, retraction.day, retraction.item_ids
             ):
                 result.withdrawals += 1
-        sources = _sources(manifest)
-        for designation, source in sources.items():
-            _apply_source(conn, designation, source, manifest.created_day, result)
+        for designation, source in manifest.sources.items():
+            _apply_source(conn, designation, source, manifest.created_day)
         withdrawn = {str(r[0]) for r in conn.execute("SELECT designation FROM withdrawals")}
         for n, (entry, stream) in enumerate(reader, start=1):
             if entry.source in withdrawn or _known(conn, entry.id):
@@ -171,28 +170,20 @@ def _import(
     return result
 
 
-def _sources(manifest: bundles.ExportManifest) -> dict[str, Any]:
-    """Export version 2's per-source records (her key, channel, consent); {} for v1."""
-    sources = getattr(manifest, "sources", None)
-    return dict(sources) if sources else {}
-
-
 def _apply_source(
-    conn: Connection, designation: str, source: Any, day: str, result: ImportResult
+    conn: Connection, designation: str, source: bundles.ExportSource, day: str
 ) -> None:
+    """Her key, channel and consent decisions from export version 2."""
     if conn.execute("SELECT 1 FROM withdrawals WHERE designation = ?", (designation,)).fetchone():
         return
     case_id = _case_for(conn, designation, day, touch=False)
-    public_key = getattr(source, "public_key", None)
-    raw = public_key.raw if isinstance(public_key, PublicKey) else None
-    channel = getattr(source, "channel", None)
-    status = getattr(source, "status", None)
+    status = getattr(source, "status", None)  # once the staff interface has a case status
     conn.execute(
-        "UPDATE cases SET source_public_key = coalesce(?, source_public_key),"
-        " channel = coalesce(?, channel), status = coalesce(?, status) WHERE id = ?",
-        (raw, channel if isinstance(channel, str) else None, status, case_id),
+        "UPDATE cases SET source_public_key = ?, channel = coalesce(?, channel),"
+        " status = coalesce(?, status) WHERE id = ?",
+        (source.public_key.raw, source.channel or None, status, case_id),
     )
-    for decision in getattr(source, "consent", ()) or ():
+    for decision in source.consent:
         conn.execute(
             "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (case_id, draft_id) DO UPDATE"

@@ -163,27 +163,37 @@ def export_case(
     if case.withdrawn_day:
         raise WorkstationError("She withdrew: her case cannot be exported.")
     out = Path(out)
-    read_fd, write_fd = os.pipe()
+    if out.exists() or out.is_symlink():
+        raise WorkstationError(f"{out} already exists: refusing to overwrite it")
+    try:
+        with OpenPGP(Path(gnupghome)) as pgp:
+            pgp.export_public_key(recipient)  # there, before a byte of her case is read
+    except CryptoError as exc:
+        raise WorkstationError(f"The OpenPGP export failed: {exc}") from exc
     counted: list[int] = []
     failure: list[BaseException] = []
 
-    def produce() -> None:
+    def produce(write_fd: int) -> None:
         try:
             with os.fdopen(write_fd, "wb") as sink:
                 counted.append(_write_tar(store, case, include_files, sink))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             failure.append(exc)
 
-    thread = threading.Thread(target=produce, name="pgp-export", daemon=True)
+    thread: threading.Thread | None = None
     try:
         with OpenPGP(Path(gnupghome)) as pgp:
+            read_fd, write_fd = os.pipe()
+            thread = threading.Thread(target=produce, args=(write_fd,), name="pgp-export")
+            thread.daemon = True
             thread.start()
             with os.fdopen(read_fd, "rb") as source:
                 pgp.encrypt_file(source, recipient, out)
     except CryptoError as exc:
         raise WorkstationError(f"The OpenPGP export failed: {exc}") from exc
     finally:
-        thread.join(timeout=60)
+        if thread is not None:
+            thread.join(timeout=60)
     if failure:
         out.unlink(missing_ok=True)
         raise WorkstationError(f"The OpenPGP export failed: {failure[0]}") from failure[0]

@@ -21,8 +21,8 @@ from journalist_interface.workstation.casestore import CaseStore
 from journalist_interface.workstation.cli import workstation
 from journalist_interface.workstation.importer import BundleRefused, import_bundle
 from securedrop_like import bundles
-from securedrop_like.cli import main as sesim
 from securedrop_like.db import Database
+from sesim.cli import main as sesim
 from tests.conftest import Instance, SourceBrowser, csrf_of
 from tests.functional.test_staff_actions import staff  # noqa: F401 - the fixture
 from tests.unit.workstation.conftest import PASSPHRASE, make_home

@@ -518,3 +518,51 @@ def test_every_reason_has_a_translated_message() -> None:
             assert english and azerbaijani != english and russian != english, code
             assert str(error) == REASONS[code][0]
     assert UnsafeFile("no-such-code").reason == "malformed"
+
+
+def test_pdf_text_in_a_standard_font_is_drawn() -> None:
+    """Fonts are found inside the sandbox (fontconfig reads, never writes)."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    content = b"BT /F1 48 Tf 10 30 Td (Hello Baku) Tj ET"
+    document = pdf([content], extra=[font]).replace(
+        b"/Contents 4 0 R", b"/Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>"
+    )
+    page = render_pdf(document, max_side=400)[0]
+    with Image.open(io.BytesIO(page.png)) as im:
+        dark = sum(1 for value in im.convert("L").tobytes() if value < 100)
+    assert dark > 1000
+
+
+# --- the commands -----------------------------------------------------------------
+
+
+def test_sandbox_check_command_passes_here() -> None:
+    from click.testing import CliRunner
+
+    from journalist_interface.workstation.cli import workstation
+
+    result = CliRunner().invoke(workstation, ["sandbox-check"])
+    assert result.exit_code == 0, result.output
+    assert '"connect": "EACCES"' in result.output and "The sandbox holds" in result.output
+
+
+def test_render_command_writes_clean_pngs_and_refuses_bad_files(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from journalist_interface.workstation.cli import workstation
+
+    runner = CliRunner()
+    (tmp_path / "photo.jpg").write_bytes(jpeg_with_metadata())
+    (tmp_path / "letter.pdf").write_bytes(pdf([RED_BOX] * 3))
+    (tmp_path / "bomb.png").write_bytes(png_bomb(20_000))
+    out = tmp_path / "out"
+    result = runner.invoke(workstation, ["render", str(tmp_path / "photo.jpg"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert NEEDLE_BYTES not in (out / "photo-1.png").read_bytes()
+    result = runner.invoke(workstation, ["render", str(tmp_path / "letter.pdf"), "--out", str(out),
+                                         "--max-pages", "2"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("letter-*.png")) == ["letter-1.png", "letter-2.png"]
+    result = runner.invoke(workstation, ["render", str(tmp_path / "bomb.png"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "too large" in result.output

@@ -25,6 +25,7 @@ ALL = [
     "inbox",
     "export",
     "sessions",
+    "sanitize",
 ]
 
 
@@ -82,6 +83,10 @@ def main() -> None:
             from bench.sessions import sessions
 
             sessions(ws, results)
+        if "sanitize" in chosen:
+            from bench.sanitize import sanitize_bench
+
+            sanitize_bench(ws, results)
     finally:
         ws.close()
     print()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import struct
 import tempfile
@@ -448,16 +449,56 @@ def test_the_child_cannot_reach_a_listener_on_loopback(barriers: dict[str, bool]
         assert report["barriers"]["netns"] is True
 
 
-def test_the_child_cannot_write_outside_its_directory(tmp_path: Path) -> None:
+def test_the_child_cannot_write_outside_its_directory() -> None:
     if landlock_abi() < 1:
         pytest.skip("no Landlock on this kernel: the child can write where its user can")
-    target = tmp_path / "escaped"
-    report = sanitize.probe(["write", str(target)])
-    assert report["probe"]["write"] == "EACCES"
-    assert not target.exists()
-    # Control: without Landlock the same probe writes it.
-    assert sanitize.probe(["write", str(target)], landlock=False)["probe"]["write"] == "written"
-    assert target.exists()
+    # A folder the mount namespace does not hide (the checkout), so that only
+    # Landlock stands between the child and it.
+    folder = Path(__file__).parent / f".sandbox-probe-{uuid.uuid4().hex}"
+    folder.mkdir()
+    try:
+        target = folder / "escaped"
+        report = sanitize.probe(["write", str(target)])
+        assert report["probe"]["write"] == "EACCES"
+        assert not target.exists()
+        # Control: without Landlock the same probe writes it.
+        report = sanitize.probe(["write", str(target)], landlock=False)
+        assert report["probe"]["write"] == "written"
+        assert target.exists()
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("barriers", [{}, {"landlock": False}], ids=["all", "mounts-alone"])
+def test_home_tmp_and_their_unix_sockets_are_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, barriers: dict[str, bool]
+) -> None:
+    """Files of the reviewer's home and /tmp, and Unix sockets there (X11, D-Bus,
+    gpg-agent, Tor's control socket live in such places), are out of sight."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    secret = home / "workstation-key"
+    secret.write_bytes(b"secret")
+    in_tmp = tmp_path / "in-tmp"
+    in_tmp.write_bytes(b"secret")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as agent:
+        agent.bind(str(tmp_path / "S.agent"))
+        agent.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:  # it is reachable
+            control.connect(str(tmp_path / "S.agent"))
+        report = sanitize.probe(["read", str(secret)], **barriers)
+        assert report["probe"]["read"] == "ENOENT"
+        report = sanitize.probe(["read", str(in_tmp), "connect-unix", str(tmp_path / "S.agent")],
+                                **barriers)
+        assert report["probe"] == {"read": "ENOENT", "connect-unix": "ENOENT"}
+        assert report["barriers"]["hidden"] is True, report["barriers"]
+        agent.settimeout(0.5)
+        agent.accept()  # the control's connection
+        with pytest.raises(TimeoutError):
+            agent.accept()
+    # the system stays readable (decoders need their libraries and fonts)
+    assert sanitize.probe(["read", "/etc/passwd"], **barriers)["probe"]["read"] == "read"
 
 
 def test_the_child_inherits_no_descriptor_and_no_environment(
@@ -476,10 +517,11 @@ def test_the_child_inherits_no_descriptor_and_no_environment(
     assert set(report["probe"]["env"]) <= {"LC_CTYPE"}  # Python's own locale coercion only
 
 
-def test_the_child_runs_with_landlock_and_network_namespace_here() -> None:
-    """On this machine both barriers must be up (the report names why if not)."""
+def test_every_barrier_is_up_on_this_machine() -> None:
+    """On this machine every barrier must be up (the report names why if not)."""
     barriers = sanitize.probe([])["barriers"]
     assert barriers["netns"] is True, barriers
+    assert barriers["hidden"] is True, barriers
     assert barriers["landlock"] is True, barriers
 
 

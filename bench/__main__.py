@@ -26,6 +26,7 @@ ALL = [
     "export",
     "sessions",
     "workstation",
+    "sanitize",
 ]
 
 
@@ -87,6 +88,10 @@ def main() -> None:
             from bench.workstation import workstation
 
             workstation(ws, results)
+        if "sanitize" in chosen:
+            from bench.sanitize import sanitize_bench
+
+            sanitize_bench(ws, results)
     finally:
         ws.close()
     print()

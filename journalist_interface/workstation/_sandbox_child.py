@@ -9,9 +9,13 @@ itself in:
    dumps) — inherited by ``pdftoppm``/``pdfinfo`` when it runs them;
 2. no network: new user and network namespaces (``unshare``), so the only
    interface is a loopback that is down;
-3. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
-   execute anywhere, write only in this directory, no TCP bind/connect,
-   no abstract Unix sockets, no signals to processes outside.
+3. a mount namespace in which people's homes, temporary folders and /run are
+   covered by empty tmpfs mounts (its own folder and the Python installation
+   bound back): their files and Unix sockets (X11, D-Bus, agents, Tor) are
+   out of sight;
+4. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
+   execute anywhere still visible, write only in this directory, no TCP
+   bind/connect, no abstract Unix sockets, no signals to processes outside.
 
 If neither the network namespace nor Landlock's network rule can be set up it
 refuses to work (fail closed). It then writes one JSON line to stdout
@@ -41,6 +45,14 @@ from typing import Any
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 
 # Landlock (linux/landlock.h). The three system calls have the same numbers on
@@ -95,16 +107,70 @@ def set_limits(memory: int, cpu: int, fsize: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
 
-def unshare_network() -> str | None:
-    """New user + network namespaces; returns the error when the kernel refuses."""
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return None
+def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool]:
+    """New user, mount and (unless told not to) network namespaces.
+
+    Returns (why there is no network namespace or None, whether there is a
+    mount namespace)."""
+    uid, gid = os.getuid(), os.getgid()
+    net = CLONE_NEWNET if use_netns else 0
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | net) == 0:
+        map_ids(uid, gid)
+        return (None if use_netns else "not used"), True
     first = os.strerror(ctypes.get_errno())
-    # Root without user namespaces (some hardened kernels) can still take a
-    # network namespace alone.
-    if _libc.unshare(CLONE_NEWNET) == 0:
-        return None
-    return first
+    # Root on a kernel without user namespaces can still take the others.
+    if _libc.unshare(CLONE_NEWNS | net) == 0:
+        return (None if use_netns else "not used"), True
+    if use_netns and _libc.unshare(CLONE_NEWNET) == 0:
+        return None, False
+    return (first if use_netns else "not used"), False
+
+
+def map_ids(uid: int, gid: int) -> None:
+    """Be root inside the new user namespace (our own uid and gid mapped to 0), so
+    that the mount namespace's tmpfs can hold the folders bound back into it."""
+    try:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                           ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+    except OSError:
+        pass  # hide_folders will then fail and say so
+
+
+def hide_folders(hide: list[str], keep: list[str]) -> str | None:
+    """Cover each folder of ``hide`` with an empty tmpfs, binding back the few
+    folders of ``keep`` beneath it (this sandbox's own folder, the Python
+    installation). Hides other users' and the reviewer's files, and the Unix
+    sockets of the desktop (X11, D-Bus, Wayland), agents (gpg, ssh) and Tor.
+    Returns the error, or None."""
+    if _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return "private /: " + os.strerror(ctypes.get_errno())
+    kept = sorted({k for k in keep if os.path.isdir(k)})
+    kept = [k for k in kept if not any(k.startswith(o + "/") for o in kept if o != k)]
+    for folder in hide:
+        if os.path.islink(folder) or not os.path.isdir(folder) or folder in kept:
+            continue
+        under = [k for k in kept if k.startswith(folder + "/")]
+        fds = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for k in under]
+        try:
+            if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           b"size=256k,mode=0755") != 0:
+                return f"tmpfs on {folder}: " + os.strerror(ctypes.get_errno())
+            for k, fd in fds:
+                os.makedirs(k, exist_ok=True)
+                if _libc.mount(f"/proc/self/fd/{fd}".encode(), k.encode(), None,
+                               MS_BIND | MS_REC, None) != 0:
+                    error = os.strerror(ctypes.get_errno())
+                    _libc.umount2(folder.encode(), MNT_DETACH)
+                    return f"bind {k}: {error}"
+        except OSError as exc:
+            _libc.umount2(folder.encode(), MNT_DETACH)
+            return f"{folder}: {exc}"
+        finally:
+            for _k, fd in fds:
+                os.close(fd)
+    return None
 
 
 def landlock(workdir: str) -> tuple[int, str | None]:
@@ -148,20 +214,35 @@ def landlock(workdir: str) -> tuple[int, str | None]:
 
 
 def lock_in(
-    memory: int, cpu: int, fsize: int, *, use_netns: bool = True, use_landlock: bool = True
+    memory: int, cpu: int, fsize: int, hide: list[str], *,
+    use_netns: bool = True, use_landlock: bool = True,
 ) -> dict[str, Any]:
     """Set every barrier; exit with EXIT_SANDBOX when there would be a network.
 
     Only the probe modes ``probe-no-netns`` and ``probe-no-landlock`` leave one
     barrier out, so that a test can show that each one alone holds."""
+    workdir = os.getcwd()
+    # Load the decoders now, while the Python installation is where it was.
+    from PIL import Image, ImageFile, ImageOps  # noqa: F401
+
+    Image.init()
+    "".encode("latin-1")
     set_limits(memory, cpu, fsize)
-    netns_error = unshare_network() if use_netns else "not used"
+    netns_error, mount_ns = unshare_namespaces(use_netns)
+    hide_error: str | None = "no mount namespace"
+    if mount_ns:
+        keep = [workdir, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                os.path.dirname(os.path.dirname(Image.__file__))]
+        hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
+        os.chdir(workdir)
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         sys.exit(EXIT_SANDBOX)
-    abi, landlock_error = landlock(os.getcwd()) if use_landlock else (0, "not used")
+    abi, landlock_error = landlock(".") if use_landlock else (0, "not used")
     barriers = {
         "netns": netns_error is None,
         "netns_error": netns_error,
+        "hidden": hide_error is None,
+        "hidden_error": hide_error,
         "landlock_abi": abi,
         "landlock": landlock_error is None and abi > 0,
         "landlock_error": landlock_error,
@@ -299,9 +380,9 @@ def render_pdf(
 def probe(argv: list[str]) -> dict[str, Any]:
     """Report what code running here can reach (for tests and `sesim workstation sandbox-check`).
 
-    Arguments: ``connect HOST PORT``, ``write PATH``, ``allocate MIB``, ``sleep SECONDS``,
-    ``spin`` (burn CPU until the limit), ``fork-sleep SECONDS``, ``fds``, ``env``,
-    ``tag ANYTHING``."""
+    Arguments: ``connect HOST PORT``, ``connect-unix PATH``, ``read PATH``,
+    ``write PATH``, ``allocate MIB``, ``sleep SECONDS``, ``spin`` (burn CPU until
+    the limit), ``fork-sleep SECONDS``, ``fds``, ``env``, ``tag ANYTHING``."""
     report: dict[str, Any] = {}
     args = list(argv)
     while args:
@@ -321,6 +402,21 @@ def probe(argv: list[str]) -> dict[str, Any]:
                 report["write"] = "written"
             except OSError as exc:
                 report["write"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "read":
+            try:
+                with open(args.pop(0), "rb") as f:
+                    f.read(1)
+                report["read"] = "read"
+            except OSError as exc:
+                report["read"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "connect-unix":
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(3)
+                    sock.connect(args.pop(0))
+                    report["connect-unix"] = "connected"
+            except OSError as exc:
+                report["connect-unix"] = errno.errorcode.get(exc.errno or 0, str(exc))
         elif what == "allocate":
             try:
                 block = bytearray(int(args.pop(0)) * 1024 * 1024)
@@ -350,9 +446,10 @@ def probe(argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     mode = argv[0]
     memory, cpu, fsize, wall = (int(v) for v in argv[1:5])
-    rest = argv[5:]
+    hide = [str(p) for p in json.loads(argv[5])]
+    rest = argv[6:]
     deadline = time.monotonic() + wall
-    barriers = lock_in(memory, cpu, fsize, use_netns=mode != "probe-no-netns",
+    barriers = lock_in(memory, cpu, fsize, hide, use_netns=mode != "probe-no-netns",
                        use_landlock=mode != "probe-no-landlock")
     try:
         if mode == "image":

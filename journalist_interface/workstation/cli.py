@@ -6,8 +6,11 @@ Each helper of issue 9 appends its own commands in its own section below.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -377,3 +380,66 @@ def serve_command(home: Path, host: str, port: int) -> None:
         run(home, host, port)
     except NotLoopback as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# --- SANITIZE: safe renderings of images and PDFs ------------------------------
+
+
+@workstation.command("sandbox-check")
+def sandbox_check() -> None:
+    """Check that the viewer's sandbox holds on this computer.
+
+    Runs the sandbox's probe: it tries to connect to a listener on 127.0.0.1
+    and to write a file outside its folder. Exits 1 if either works."""
+    from .sanitize import UnsafeFile, probe
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener, \
+            tempfile.TemporaryDirectory(prefix="sesim-sandbox-check-") as outside:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = str(listener.getsockname()[1])
+        target = Path(outside) / "written-from-the-sandbox"
+        try:
+            report = probe(["connect", "127.0.0.1", port, "write", str(target)])
+        except UnsafeFile as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        wrote = target.exists()
+    barriers = report["barriers"]
+    click.echo(json.dumps({**report["probe"], **barriers}, sort_keys=True))
+    connected = report["probe"].get("connect") == "connected"
+    if connected:
+        click.echo("Error: code in the sandbox reached the network.", err=True)
+    if wrote:
+        click.echo("Error: code in the sandbox wrote outside its folder "
+                   "(no Landlock on this kernel).", err=True)
+    if connected or wrote:
+        sys.exit(1)
+    click.echo("The sandbox holds: no network, no writes outside its folder.")
+
+
+@workstation.command("render")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG renderings (created if missing).")
+@click.option("--max-pages", default=20, show_default=True, help="PDF pages to render at most.")
+def render(file: Path, out_dir: Path, max_pages: int) -> None:
+    """Render an image or PDF safely (in the sandbox) to clean PNG files."""
+    from .sanitize import Rendering, UnsafeFile, render_image, render_pdf
+
+    data = file.read_bytes()
+    pages: list[Rendering]
+    try:
+        if data[:1024].find(b"%PDF-") >= 0:
+            pages = render_pdf(data, max_pages=max_pages)
+        else:
+            pages = [render_image(data)]
+    except UnsafeFile as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for number, page in enumerate(pages, start=1):
+        path = out_dir / f"{file.stem}-{number}.png"
+        path.write_bytes(page.png)
+        click.echo(f"{path} {page.width}x{page.height}")

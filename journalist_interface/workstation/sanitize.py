@@ -7,8 +7,9 @@ hand the bytes to a fresh child process (``_sandbox_child.py``, run as
 ``python -I`` with an empty environment, no inherited descriptors, in a private
 temporary directory deleted afterwards) that, before reading them, limits its
 memory, CPU time, file sizes and descriptors, leaves the network (new user and
-network namespaces) and, where the kernel has Landlock, loses write access
-outside its directory and any TCP. A wall-clock timeout kills its whole
+network namespaces), covers homes, temporary folders and /run with empty
+mounts (new mount namespace) and, where the kernel has Landlock, loses write
+access outside its directory and any TCP. A wall-clock timeout kills its whole
 process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
 WebP, BMP only), turned upright from their EXIF orientation, and rebuilt from
 raw pixels into a PNG: no EXIF, GPS, XMP, ICC profile or text chunk survives.
@@ -190,6 +191,24 @@ def probe(
 
 # --- the parent side ---------------------------------------------------------
 
+#: Covered by an empty tmpfs in the child's mount namespace (its own folder and
+#: the Python installation are bound back): people's files, temporary folders,
+#: and the Unix sockets of the desktop, agents and Tor, which neither the
+#: network namespace nor Landlock closes.
+HIDDEN_FOLDERS = (  # hidden from the child, never written: not temporary-file use
+    "/home", "/root", "/tmp", "/var/tmp", "/run", "/dev/shm", "/mnt", "/media", "/srv",  # noqa: S108
+)
+
+
+def _hidden_folders() -> list[str]:
+    extra = [str(Path.home()), tempfile.gettempdir()]
+    folders = list(HIDDEN_FOLDERS)
+    for folder in extra:
+        real = os.path.realpath(folder)
+        if real != "/" and not any(real == f or real.startswith(f + "/") for f in folders):
+            folders.append(real)
+    return folders
+
 
 def _run(
     mode: str, data: bytes, args: list[str], limits: Limits, *, max_output: int, max_side: int
@@ -204,7 +223,7 @@ def _run(
             argv = [
                 sys.executable, "-I", str(CHILD), mode,
                 str(limits.memory), str(limits.cpu_seconds), str(limits.file_size),
-                str(int(limits.wall_seconds)), *args,
+                str(int(limits.wall_seconds)), json.dumps(_hidden_folders()), *args,
             ]
             output, returncode = _spawn(argv, workdir, limits.wall_seconds, max_output)
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import struct
 import tempfile
@@ -448,16 +449,56 @@ def test_the_child_cannot_reach_a_listener_on_loopback(barriers: dict[str, bool]
         assert report["barriers"]["netns"] is True
 
 
-def test_the_child_cannot_write_outside_its_directory(tmp_path: Path) -> None:
+def test_the_child_cannot_write_outside_its_directory() -> None:
     if landlock_abi() < 1:
         pytest.skip("no Landlock on this kernel: the child can write where its user can")
-    target = tmp_path / "escaped"
-    report = sanitize.probe(["write", str(target)])
-    assert report["probe"]["write"] == "EACCES"
-    assert not target.exists()
-    # Control: without Landlock the same probe writes it.
-    assert sanitize.probe(["write", str(target)], landlock=False)["probe"]["write"] == "written"
-    assert target.exists()
+    # A folder the mount namespace does not hide (the checkout), so that only
+    # Landlock stands between the child and it.
+    folder = Path(__file__).parent / f".sandbox-probe-{uuid.uuid4().hex}"
+    folder.mkdir()
+    try:
+        target = folder / "escaped"
+        report = sanitize.probe(["write", str(target)])
+        assert report["probe"]["write"] == "EACCES"
+        assert not target.exists()
+        # Control: without Landlock the same probe writes it.
+        report = sanitize.probe(["write", str(target)], landlock=False)
+        assert report["probe"]["write"] == "written"
+        assert target.exists()
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("barriers", [{}, {"landlock": False}], ids=["all", "mounts-alone"])
+def test_home_tmp_and_their_unix_sockets_are_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, barriers: dict[str, bool]
+) -> None:
+    """Files of the reviewer's home and /tmp, and Unix sockets there (X11, D-Bus,
+    gpg-agent, Tor's control socket live in such places), are out of sight."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    secret = home / "workstation-key"
+    secret.write_bytes(b"secret")
+    in_tmp = tmp_path / "in-tmp"
+    in_tmp.write_bytes(b"secret")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as agent:
+        agent.bind(str(tmp_path / "S.agent"))
+        agent.listen(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:  # it is reachable
+            control.connect(str(tmp_path / "S.agent"))
+        report = sanitize.probe(["read", str(secret)], **barriers)
+        assert report["probe"]["read"] == "ENOENT"
+        report = sanitize.probe(["read", str(in_tmp), "connect-unix", str(tmp_path / "S.agent")],
+                                **barriers)
+        assert report["probe"] == {"read": "ENOENT", "connect-unix": "ENOENT"}
+        assert report["barriers"]["hidden"] is True, report["barriers"]
+        agent.settimeout(0.5)
+        agent.accept()  # the control's connection
+        with pytest.raises(TimeoutError):
+            agent.accept()
+    # the system stays readable (decoders need their libraries and fonts)
+    assert sanitize.probe(["read", "/etc/passwd"], **barriers)["probe"]["read"] == "read"
 
 
 def test_the_child_inherits_no_descriptor_and_no_environment(
@@ -476,10 +517,11 @@ def test_the_child_inherits_no_descriptor_and_no_environment(
     assert set(report["probe"]["env"]) <= {"LC_CTYPE"}  # Python's own locale coercion only
 
 
-def test_the_child_runs_with_landlock_and_network_namespace_here() -> None:
-    """On this machine both barriers must be up (the report names why if not)."""
+def test_every_barrier_is_up_on_this_machine() -> None:
+    """On this machine every barrier must be up (the report names why if not)."""
     barriers = sanitize.probe([])["barriers"]
     assert barriers["netns"] is True, barriers
+    assert barriers["hidden"] is True, barriers
     assert barriers["landlock"] is True, barriers
 
 
@@ -518,3 +560,51 @@ def test_every_reason_has_a_translated_message() -> None:
             assert english and azerbaijani != english and russian != english, code
             assert str(error) == REASONS[code][0]
     assert UnsafeFile("no-such-code").reason == "malformed"
+
+
+def test_pdf_text_in_a_standard_font_is_drawn() -> None:
+    """Fonts are found inside the sandbox (fontconfig reads, never writes)."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    content = b"BT /F1 48 Tf 10 30 Td (Hello Baku) Tj ET"
+    document = pdf([content], extra=[font]).replace(
+        b"/Contents 4 0 R", b"/Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >>"
+    )
+    page = render_pdf(document, max_side=400)[0]
+    with Image.open(io.BytesIO(page.png)) as im:
+        dark = sum(1 for value in im.convert("L").tobytes() if value < 100)
+    assert dark > 1000
+
+
+# --- the commands -----------------------------------------------------------------
+
+
+def test_sandbox_check_command_passes_here() -> None:
+    from click.testing import CliRunner
+
+    from journalist_interface.workstation.cli import workstation
+
+    result = CliRunner().invoke(workstation, ["sandbox-check"])
+    assert result.exit_code == 0, result.output
+    assert '"connect": "EACCES"' in result.output and "The sandbox holds" in result.output
+
+
+def test_render_command_writes_clean_pngs_and_refuses_bad_files(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from journalist_interface.workstation.cli import workstation
+
+    runner = CliRunner()
+    (tmp_path / "photo.jpg").write_bytes(jpeg_with_metadata())
+    (tmp_path / "letter.pdf").write_bytes(pdf([RED_BOX] * 3))
+    (tmp_path / "bomb.png").write_bytes(png_bomb(20_000))
+    out = tmp_path / "out"
+    result = runner.invoke(workstation, ["render", str(tmp_path / "photo.jpg"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert NEEDLE_BYTES not in (out / "photo-1.png").read_bytes()
+    result = runner.invoke(workstation, ["render", str(tmp_path / "letter.pdf"), "--out", str(out),
+                                         "--max-pages", "2"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("letter-*.png")) == ["letter-1.png", "letter-2.png"]
+    result = runner.invoke(workstation, ["render", str(tmp_path / "bomb.png"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "too large" in result.output

@@ -383,3 +383,12 @@ def insert_reviewer_key(
         "INSERT INTO reviewer_keys (key_id, name, public_key, added_day) VALUES (?, ?, ?, ?)",
         (key_id, name, public_key, day),
     )
+
+
+def set_reviewer_key_active(conn: Connection, key_id: str, active: bool) -> bool:
+    """Retire a key (new items are no longer sealed to it) or bring it back; False if
+    there is no such key."""
+    cursor = conn.execute(
+        "UPDATE reviewer_keys SET active = ? WHERE key_id = ?", (int(active), key_id)
+    )
+    return bool(cursor.rowcount == 1)

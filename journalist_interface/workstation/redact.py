@@ -96,7 +96,10 @@ _TLDS = (
     "dev|online|site|xyz|pro|club|shop|news|media|live|page|link|ly|gl|gg|su|рф"
 )
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]*\w@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
-_AT = r"(?:\s*(?:\(at\)|\[at\]|\{at\}|<at>|\(собака\)|\[собака\]|\(@\)|\[@\]|@)\s*|\s+(?:at|собака)\s+)"
+_AT = (
+    r"(?:\s*(?:\(at\)|\[at\]|\{at\}|<at>|\(собака\)|\[собака\]|\(@\)|\[@\]|@)\s*"
+    r"|\s+(?:at|собака)\s+)"
+)
 _DOT = r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\(точка\)|\.)\s*|\s+(?:dot|точка)\s+)"
 _EMAIL_OBFUSCATED = re.compile(
     rf"(?<![\w.+-])\w[\w.+-]*{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}(?:{_TLDS})(?!\w)",
@@ -272,7 +275,7 @@ _TIME_RES = [
         r"(?<![\w])(?:saat|в|около|at|around|about)\s+(?:[01]?\d|2[0-3])"
         r"(?:[.:][0-5]\d)?(?:\s*(?:-?(?:da|də|də|dan|dən|a|ə|ya|yə|radək|dək|ə qədər|"
         r"radə| radə)|часа|часов|час|утра|вечера|дня|ночи|o'clock|[ap]\.?m\.?))?(?![\w])"
-        r"(?!\s*(?:\d|[A-Z]))",  # "at 5 Nizami Street" is an address
+        r"(?!\s*(?:\d|(?-i:[A-Z])))",  # "at 5 Nizami Street" is an address
         re.IGNORECASE,
     ),
     re.compile(r"(?<![\w:.])(?:1[0-2]|0?[1-9])(?::[0-5]\d)?\s*[ap]\.?m\.?(?![\w])", re.IGNORECASE),
@@ -443,6 +446,24 @@ def _name_data() -> _NameData:
     return _NameData(frozenset(names), frozenset(ambiguous), frozenset(places))
 
 
+# Ordinary Russian words with a surname's ending, met with a capital at a
+# sentence's start.
+_NOT_SURNAMES = frozenset(
+    "готов готова каков какова таков такова здоров здорова суров сурова нов нова плов ров "
+    "кров основ слов часов годов домов врагов богов цветов отцов".split()
+)
+
+
+def _is_place(low: str, places: frozenset[str]) -> bool:
+    """A listed place, also declined: "Ростове", "Nərimanovda"."""
+    if low in places:
+        return True
+    for ending in ("е", "а", "у", "ом", "ым", "da", "də", "dan", "dən", "a", "ə", "un", "ün"):
+        if low.endswith(ending) and low[: -len(ending)] in places:
+            return True
+    return False
+
+
 def _sentence_start(text: str, start: int) -> bool:
     i = start - 1
     while i >= 0 and text[i] in " \t\"'«„“(—–-":
@@ -459,7 +480,7 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
         """A word that is a name wherever it stands."""
         start, _end, word = words[k]
         low = az_lower(word)
-        if not _is_capitalised(word) or low in data.places:
+        if not _is_capitalised(word) or _is_place(low, data.places) or low in _NOT_SURNAMES:
             return False
         initial = _sentence_start(text, start)
         if low in data.names and (low not in data.ambiguous or not initial):
@@ -488,7 +509,9 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
             if _is_capitalised(words[k - 1][2]):
                 marks[k] = marks[k - 1] = True
         if _TITLES.match(low) and k > 0 and adjacent(k - 1, k):
-            if _is_capitalised(words[k - 1][2]) and az_lower(words[k - 1][2]) not in data.places:
+            if _is_capitalised(words[k - 1][2]) and not _is_place(
+                az_lower(words[k - 1][2]), data.places
+            ):
                 marks[k - 1] = True
         if _TITLE_BEFORE.match(word) and k + 1 < len(words) and adjacent(k, k + 1):
             if _is_capitalised(words[k + 1][2]):
@@ -632,7 +655,8 @@ def _find_own(text: str, own_terms: Iterable[str]) -> Iterator[tuple[int, int]]:
                 continue
             ok = True
             for n, part in enumerate(parts):
-                if n and not re.fullmatch(r"[\s.\-,]{1,3}", text[words[k + n - 1][1] : words[k + n][0]]):
+                gap = text[words[k + n - 1][1] : words[k + n][0]] if n else " "
+                if not re.fullmatch(r"[\s.\-,]{1,3}", gap):
                     ok = False
                     break
                 if not _word_matches(part, words[k + n][2]):

@@ -525,7 +525,24 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
             and marks[k + 1]
         ):
             marks[k] = True
-    # Ambiguous given names beside a marked name count too ("Bahar Əliyeva").
+    # A capitalised word just before a surname is its given name, even one the
+    # list lacks ("Ламия Гасымова"); so is a listed name on either side.
+    for k in range(1, len(words)):
+        before = words[k - 1]
+        if (
+            marks[k]
+            and not marks[k - 1]
+            and (_SURNAME_LATIN.match(words[k][2]) or _SURNAME_CYR.match(words[k][2]))
+            and adjacent(k - 1, k)
+            and _is_capitalised(before[2])
+            and len(before[2]) > 1
+            and not _sentence_start(text, before[0])
+            and not _is_place(az_lower(before[2]), data.places)
+            # "Bravoda Məmmədova": a word in the locative, dative or ablative
+            # is a place, not a given name (listed names were marked already).
+            and not re.search(r"(?:da|də|dan|dən|ya|yə|ndə|nda)$", before[2])
+        ):
+            marks[k - 1] = True
     for k in range(len(words)):
         if marks[k]:
             for n in (k - 1, k + 1):

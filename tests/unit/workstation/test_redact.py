@@ -39,10 +39,10 @@ NEVER_MISS = ("phone", "email", "fin", "iban")
 # Floors the heuristics meet on this corpus (the figures are printed; see the
 # report). A change that lowers one below its floor fails.
 FLOORS = {
-    "recall": {"name": 0.9, "address": 0.85, "date": 0.9, "time": 0.9, "plate": 1.0,
-               "url": 1.0, "own": 1.0, "overall": 0.97},
-    "precision": {"name": 0.9, "address": 0.85, "date": 0.9, "time": 0.9, "plate": 1.0,
-                  "url": 0.9, "own": 1.0, "overall": 0.9},
+    "recall": {"name": 0.95, "address": 0.9, "date": 0.95, "time": 0.95, "plate": 1.0,
+               "url": 1.0, "own": 1.0, "overall": 0.98},
+    "precision": {"name": 0.95, "address": 0.9, "date": 0.95, "time": 0.95, "plate": 1.0,
+                  "url": 0.95, "own": 1.0, "overall": 0.95},
 }  # fmt: skip
 
 
@@ -153,7 +153,7 @@ def test_corpus_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> None
     with capsys.disabled():
         _print_table("Redaction corpus (az, ru, en), all texts:", table)
         _print_table(
-            "Batch 2 only (written after the check, before its last fixes):",
+            "Batch 2 only (written after the check was first measured):",
             _score([case for case in ALL_CASES if case.batch == 2])[0],
         )
         print("\n".join(problems))

@@ -269,21 +269,35 @@ _DATE_PLACE_AFTER = re.compile(
     r"метро|станци|улиц|ул\.|проспект|street|avenue|station|metro)",
     re.IGNORECASE,
 )
+_HOUR = r"(?:[01]?\d|2[0-3])"
+_RU_HOURS = "час|два|три|четыре|пять|шесть|семь|восемь|девять|десять|одиннадцать|двенадцать"
+_EN_HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_AZ_HOURS = "bir|iki|üç|dörd|beş|altı|yeddi|səkkiz|doqquz|on|on bir|on iki"
+_EN_PART = r"(?:[ap]\.?m\.?|o'clock|in the (?:morning|evening|afternoon)|at night)"
 _TIME_RES = [
-    re.compile(r"(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\d:])" + _AZ_END),
+    # 14:30, 14:30-da
+    re.compile(rf"(?<![\d:.]){_HOUR}:[0-5]\d(?::[0-5]\d)?(?![\d:])" + _AZ_END),
+    # saat 3, saat 14.30-da, saat üçdə
     re.compile(
-        r"(?<![\w])(?:saat|в|около|at|around|about)\s+(?:[01]?\d|2[0-3])"
-        r"(?:[.:][0-5]\d)?(?:\s*(?:-?(?:da|də|də|dan|dən|a|ə|ya|yə|radək|dək|ə qədər|"
-        r"radə| radə)|часа|часов|час|утра|вечера|дня|ночи|o'clock|[ap]\.?m\.?))?(?![\w])"
-        r"(?!\s*(?:\d|(?-i:[A-Z])))",  # "at 5 Nizami Street" is an address
+        rf"(?<![\w])saat\s+(?:{_HOUR}(?:[.:][0-5]\d)?|(?:{_AZ_HOURS})(?=[a-zəı]{{0,3}}(?![\w])))"
+        r"(?:-?(?:da|də|dan|dən|a|ə|ya|yə|radək|dək|radə)|[a-zəı]{1,3})?"
+        r"(?:\s+(?:radələrində|radə|ə qədər|a qədər))?(?![\w])",
         re.IGNORECASE,
     ),
+    # в 3 часа, около 8 утра, в 14.30, в два часа ночи
+    re.compile(
+        rf"(?<![\w])(?:в|около|к|после)\s+(?:{_HOUR}[.:][0-5]\d|(?:{_HOUR}|{_RU_HOURS})\s*"
+        r"(?:часа|часов|час|утра|вечера|дня|ночи)(?:\s+(?:утра|вечера|дня|ночи))?)(?![\w])",
+        re.IGNORECASE,
+    ),
+    # at 8 in the morning, around 9:30 pm, at two in the morning
+    re.compile(
+        rf"(?<![\w])(?:at|around|about|after|before|by)\s+(?:{_HOUR}(?::[0-5]\d)?|{_EN_HOURS})"
+        rf"\s*{_EN_PART}",
+        re.IGNORECASE,
+    ),
+    # 3pm, 7:40 p.m.
     re.compile(r"(?<![\w:.])(?:1[0-2]|0?[1-9])(?::[0-5]\d)?\s*[ap]\.?m\.?(?![\w])", re.IGNORECASE),
-    re.compile(
-        r"(?<![\w])saat\s+(?:bir|iki|üç|dörd|beş|altı|yeddi|səkkiz|doqquz|on|on bir|on iki)"
-        r"(?:da|də|dа|ə|a|ya|yə|dan|dən)?(?![\w])",
-        re.IGNORECASE,
-    ),
 ]
 
 
@@ -312,7 +326,7 @@ def _find_times(text: str) -> Iterator[tuple[int, int]]:
 # ---------------------------------------------------------------- addresses
 
 _STREET_WORDS = (
-    r"küç\.|küçəsi\w*|prospekti\w*|pr\.|pr-t\.?|prospekt|döngəsi\w*|dalanı\w*|"
+    r"küç\.|küçəsi\w*|kuc\.|kuç\.|küc\.|kucesi\w*|küçesi\w*|kuçəsi\w*|kuchesi\w*|prospekti\w*|pr\.|pr-t\.?|prospekt|döngəsi\w*|dalanı\w*|"
     r"şossesi\w*|bulvarı\w*|meydanı\w*|massivi\w*|yaşayış kompleksi\w*|"
     r"ул\.|улиц[аеуы]|улицей|пр-т\.?|пр\.|проспект\w*|пер\.|переул\w*|бульвар\w*|шоссе|"
     r"street|st\.|avenue|ave\.|road|rd\.|lane|prospect|blvd\.?|boulevard"
@@ -322,7 +336,7 @@ _NUMBER_NAME = r"(?:\d{1,2}\s+)?"  # "28 May küçəsi", "20 Yanvar"
 _HOUSE = (
     r"(?:,?\s*(?:ev|bina|mənzil|m\.|dom|д\.|дом|кв\.|kv\.|квартира|house|building|bldg\.?|"
     r"apt\.?|apartment|flat|№|no\.?|#)?\s*\d{1,4}[A-Za-zА-Яа-я]?(?:/\d{1,4}[A-Za-z]?)?(?!\d)"
-    r"(?:-?(?:də|da|dək|ə|a|ya|yə|dan|dən|də|ci|cı|cu|cü)(?![\w]))?)"
+    r"(?:-?(?:də|da|de|dək|ə|a|e|ya|yə|ye|dan|dən|den|ci|cı|cu|cü)(?![\w]))?)"
 )
 _ADDRESS_RES = [
     # Nizami küçəsi 45, H. Əliyev pr. 12, 28 May küç. 3, ul. Nizami 5
@@ -389,10 +403,19 @@ _SURNAME_CYR = re.compile(
     r"^[А-ЯЁ][а-яё]+?(?:ов|ев|ёв|ин|зад[еэ]|ли|лы|оглы|кызы|ович|евич|овна|евна|ична)"
     r"(?:а|у|ым|ом|е|ой|у|ых|ы|ой|ою|ее|ей|ых|ыми)?$"
 )
-# Endings that mark a surname even as a sentence's first word ("-li" and "-ин"
-# also end ordinary words: "Maraqlı", "Магазин").
+# Endings that mark a surname even as a sentence's first word. "-li" ends
+# ordinary words ("Maraqlı"), and in Russian so do "-ов" and "-ин" (the
+# genitive plural "Скриншотов", "Магазин"): a Cyrillic surname that starts a
+# sentence counts only beside a given name.
 _SURE_SURNAME = re.compile(
-    r"^\w+(?:ov|ova|yev|yeva|zadə|ов|ова|ев|ева|ёв|ёва)(?:a|ə|un|ün|u|ü|da|də|dan|dən|а|у|ым|ой|е)?$"
+    r"^\w+(?:ov|ova|yev|yeva|zadə)(?:a|ə|un|ün|u|ü|da|də|dan|dən)?$"
+)
+# Words before a name that make it the name of a place: "Центр Гейдара Алиева",
+# "имени Низами", "the Heydar Aliyev Center" is handled by _PLACE_AFTER.
+_PLACE_BEFORE = re.compile(
+    r"^(?:центр\w*|имени|им|проспект\w*|улиц\w*|метро|станци\w*|парк\w*|аэропорт\w*|"
+    r"фонд\w*|дворц\w*|дворец)$",
+    re.IGNORECASE,
 )
 _PATRONYMIC = re.compile(r"^(?:oğlu|oğl\.|qızı|qızının|oğlunun|оглы|кызы|oglu|qizi|gizi|kyzy)$")
 _TITLES = re.compile(
@@ -408,7 +431,9 @@ _PLACE_AFTER = re.compile(
     r"prospekt\w*|küç\w*|mall|universitet\w*|institut\w*|adına|liseyi\w*|məktəb\w*|"
     r"xəstəxana\w*|şəhər\w*|kənd\w*|massiv\w*|bazar\w*|ticarət|tc|teatr\w*|"
     r"метро|район\w*|станци\w*|улиц\w*|проспект\w*|парк\w*|поселк\w*|посёлк\w*|"
-    r"station|district|street|avenue|park|square|mall|university|bayram\w*|праздник\w*)$",
+    r"station|district|street|avenue|park|square|mall|university|bayram\w*|праздник\w*|"
+    r"mərkəz\w*|sarayı\w*|hava|aeroport\w*|center|centre|airport|palace|hall|foundation|"
+    r"fond\w*|муз\w*|центр\w*|аэропорт\w*|дворец\w*)$",
     re.IGNORECASE,
 )
 
@@ -506,7 +531,14 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
                 marks[k] = False
                 continue
         if _PATRONYMIC.match(low) and k > 0 and adjacent(k - 1, k):
-            if _is_capitalised(words[k - 1][2]):
+            before = words[k - 1][2]
+            before_low = az_lower(before)
+            # "Vüqar Əli oğlu", but not "Qonşumun oğlu" (the neighbour's son).
+            genitive = re.search(r"(?:ın|in|un|ün|nın|nin|ım|im|um|üm)$", before_low)
+            if _is_capitalised(before) and (
+                before_low in data.names
+                or (not genitive and not _sentence_start(text, words[k - 1][0]))
+            ):
                 marks[k] = marks[k - 1] = True
         if _TITLES.match(low) and k > 0 and adjacent(k - 1, k):
             if _is_capitalised(words[k - 1][2]) and not _is_place(
@@ -547,8 +579,13 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
         if marks[k]:
             for n in (k - 1, k + 1):
                 if 0 <= n < len(words) and not marks[n] and adjacent(min(k, n), max(k, n)):
-                    low = az_lower(words[n][2])
-                    if _is_capitalised(words[n][2]) and low in data.names:
+                    neighbour = words[n][2]
+                    low = az_lower(neighbour)
+                    if _is_capitalised(neighbour) and (
+                        low in data.names
+                        or _SURNAME_LATIN.match(neighbour)
+                        or _SURNAME_CYR.match(neighbour)
+                    ):
                         marks[n] = True
     k = 0
     while k < len(words):
@@ -561,7 +598,12 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
         start, end = words[first][0], words[k][1]
         if text[end : end + 1] == "." and len(words[k][2]) == 1:
             end += 1
-        yield start, end
+        # A person's name inside a place's name: "Heydər Əliyev Mərkəzi",
+        # "Центр Гейдара Алиева". A street with a house number is an address.
+        after = k + 1 < len(words) and adjacent(k, k + 1) and _PLACE_AFTER.match(words[k + 1][2])
+        before = first > 0 and adjacent(first - 1, first)
+        if not after and not (before and _PLACE_BEFORE.match(words[first - 1][2])):
+            yield start, end
         k += 1
 
 

@@ -531,11 +531,11 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
                 marks[k] = False
                 continue
         if _PATRONYMIC.match(low) and k > 0 and adjacent(k - 1, k):
-            before = words[k - 1][2]
-            before_low = az_lower(before)
+            prev_word = words[k - 1][2]
+            before_low = az_lower(prev_word)
             # "Vüqar Əli oğlu", but not "Qonşumun oğlu" (the neighbour's son).
             genitive = re.search(r"(?:ın|in|un|ün|nın|nin|ım|im|um|üm)$", before_low)
-            if _is_capitalised(before) and (
+            if _is_capitalised(prev_word) and (
                 before_low in data.names
                 or (not genitive and not _sentence_start(text, words[k - 1][0]))
             ):
@@ -560,19 +560,19 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
     # A capitalised word just before a surname is its given name, even one the
     # list lacks ("Ламия Гасымова"); so is a listed name on either side.
     for k in range(1, len(words)):
-        before = words[k - 1]
+        prev = words[k - 1]
         if (
             marks[k]
             and not marks[k - 1]
             and (_SURNAME_LATIN.match(words[k][2]) or _SURNAME_CYR.match(words[k][2]))
             and adjacent(k - 1, k)
-            and _is_capitalised(before[2])
-            and len(before[2]) > 1
-            and not _sentence_start(text, before[0])
-            and not _is_place(az_lower(before[2]), data.places)
+            and _is_capitalised(prev[2])
+            and len(prev[2]) > 1
+            and not _sentence_start(text, prev[0])
+            and not _is_place(az_lower(prev[2]), data.places)
             # "Bravoda Məmmədova": a word in the locative, dative or ablative
             # is a place, not a given name (listed names were marked already).
-            and not re.search(r"(?:da|də|dan|dən|ya|yə|ndə|nda)$", before[2])
+            and not re.search(r"(?:da|də|dan|dən|ya|yə|ndə|nda)$", prev[2])
         ):
             marks[k - 1] = True
     for k in range(len(words)):
@@ -601,8 +601,8 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
         # A person's name inside a place's name: "Heydər Əliyev Mərkəzi",
         # "Центр Гейдара Алиева". A street with a house number is an address.
         after = k + 1 < len(words) and adjacent(k, k + 1) and _PLACE_AFTER.match(words[k + 1][2])
-        before = first > 0 and adjacent(first - 1, first)
-        if not after and not (before and _PLACE_BEFORE.match(words[first - 1][2])):
+        joined = first > 0 and adjacent(first - 1, first)
+        if not after and not (joined and _PLACE_BEFORE.match(words[first - 1][2])):
             yield start, end
         k += 1
 

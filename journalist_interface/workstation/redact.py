@@ -800,13 +800,15 @@ def _hit(text: str, kind: str, start: int, end: int) -> Hit:
 
 def redact(text: str, hits: Iterable[Hit], placeholder: str = PLACEHOLDER) -> str:
     """``text`` with every hit replaced by ``placeholder`` (overlapping hits merged)."""
-    spans = sorted((hit.start, hit.end) for hit in hits)
+    merged: list[list[int]] = []
+    for start, end in sorted((hit.start, hit.end) for hit in hits):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        elif end > start:
+            merged.append([start, end])
     out: list[str] = []
     position = 0
-    for start, end in spans:
-        start = max(start, position)
-        if end <= start:
-            continue
+    for start, end in merged:
         out.append(text[position:start])
         out.append(placeholder)
         position = end

@@ -294,6 +294,21 @@ def test_terms_from_report() -> None:
     assert terms_from_report({}) == []
 
 
+@pytest.mark.parametrize(
+    "document",
+    [{"text": 5}, {"where": None}, {"where": {"landmark": 7}}, {"text": None, "where": "x"}],
+)
+def test_terms_from_report_ignores_odd_fields(document: dict[str, object]) -> None:
+    assert terms_from_report(document) == []
+
+
+def test_redact_merges_overlapping_hits() -> None:
+    text = "abcdefghij"
+    hits = [Hit("name", 1, 5, "bcde"), Hit("own", 3, 8, "defgh")]
+    assert redact(text, hits) == f"a{PLACEHOLDER}ij"
+    assert redact(text, [], placeholder="X") == text
+
+
 # ---------------------------------------------------------------- the command
 
 

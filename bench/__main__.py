@@ -25,6 +25,7 @@ ALL = [
     "inbox",
     "export",
     "sessions",
+    "workstation",
 ]
 
 
@@ -82,6 +83,10 @@ def main() -> None:
             from bench.sessions import sessions
 
             sessions(ws, results)
+        if "workstation" in chosen:
+            from bench.workstation import workstation
+
+            workstation(ws, results)
     finally:
         ws.close()
     print()

@@ -23,6 +23,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from crypto import PublicKey
 from securedrop_like import bundles, designations, models
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
@@ -268,14 +269,48 @@ def export() -> Response:
         )
         for r in picked
     ]
-    plan = bundles.plan_export(items, models.retractions(conn), today())
+    sources, decisions = _export_sources(conn, [r[6] for r in picked])
+    plan = bundles.plan_export(items, models.retractions(conn), today(), sources=sources)
     reports.writer.command("mark_exported", ([r[0] for r in picked],))
+    if decisions:
+        reports.writer.command("mark_consent_exported", (decisions,))
     audit("export", f"{plan.count} items")
     name = f"sesim-export-{today()}.tar"
     response = Response(stream_with_context(plan.chunks()), mimetype="application/x-tar")
     response.headers["Content-Length"] = str(plan.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _export_sources(
+    conn: Any, item_source_ids: list[str]
+) -> tuple[list[bundles.ExportSource], list[tuple[str, str, str, str]]]:
+    """Version 2's sources: each source with an item in the export, then each other
+    source with a consent decision not exported yet (whatever button was used: her
+    decision travels in the next export). Each with her key, channel and all her
+    latest decisions. Also the decisions carried, to mark them exported."""
+    wanted = list(dict.fromkeys(item_source_ids))
+    listed = set(wanted)
+    wanted += [i for i in models.sources_with_unexported_consent(conn) if i not in listed]
+    sources: list[bundles.ExportSource] = []
+    carried: list[tuple[str, str, str, str]] = []
+    for source_id in wanted:
+        source = models.source_by_id(conn, source_id)
+        if source is None:  # deleted meanwhile
+            continue
+        consent = models.consent_of(conn, source.id)
+        if source.id not in listed and not consent:
+            continue  # her decisions were deleted meanwhile: nothing of hers to carry
+        sources.append(
+            bundles.ExportSource(
+                source.designation,
+                PublicKey(source.public_key),
+                source.channel,
+                tuple(bundles.ConsentDecision(c.draft_id, c.decision, c.day) for c in consent),
+            )
+        )
+        carried += [(source.id, c.draft_id, c.decision, c.day) for c in consent]
+    return sources, carried
 
 
 def _opener(reports: Any, conn: Any, item_id: str, source_id: str) -> Any:

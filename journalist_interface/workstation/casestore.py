@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -252,7 +253,13 @@ class CaseStore:
     def open(cls, home: Path, unlocked: Unlocked) -> CaseStore:
         """Open (creating if new) the case store of ``home`` and bring its schema up to
         date. WorkstationError if the key does not open it."""
-        store = cls(Path(home) / DB_FILE, unlocked.db_key)
+        path = Path(home) / DB_FILE
+        if not path.exists():
+            # Created 0600 before SQLite opens it; its -wal and -shm files take its mode.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, flags, 0o600))
+        store = cls(path, unlocked.db_key)
         try:
             with store.connection() as conn:
                 _migrate(conn)

@@ -16,9 +16,10 @@ from securedrop_like.db import today
 from securedrop_like.store import new_id
 from tests.conftest import Instance, SourceBrowser
 from tests.functional import test_staff_actions
-from tests.integration import everywhere
+from tests.functional.test_every_page import _check
 from tests.functional.test_staff_actions import _post
 from tests.functional.test_staff_manage import _bundle, _conn, _new_source, _upload
+from tests.integration import everywhere
 
 staff = test_staff_actions.staff  # the logged-in lawyer "rena" (language en)
 
@@ -106,6 +107,8 @@ def test_she_approves_a_draft_and_the_next_export_carries_her_key_and_answer(
     assert f'name="draft_id" value="{DRAFT_ID}"' in page
     assert 'value="approve"' in page and "Publish this" in page and "Do not publish" in page
     assert "Your answer" not in page
+    response = browser.client.get("/case")
+    _check(browser.client, response.get_data(as_text=True), dict(response.headers))
 
     decided = _decide(browser, "approve")
     assert decided.status_code == 303 and decided.headers["Location"].endswith(
@@ -162,6 +165,7 @@ def test_nobody_can_decide_for_her_and_bad_answers_get_a_clear_error(
     refused = _decide(other, "approve")
     assert refused.status_code == 400
     assert "Cavabınızı saxlaya bilmədik" in refused.get_data(as_text=True)
+    _check(other.client, refused.get_data(as_text=True), dict(refused.headers))
     assert _decisions(instance) == []
 
     her.client.get("/lang/ru")
@@ -215,3 +219,47 @@ def test_withdrawal_deletes_her_decisions(app: Flask, instance: Instance, staff:
     assert _decisions(instance) == []
     manifest = _export(client)
     assert manifest.sources == {} and len(manifest.retractions) == 1
+
+
+def test_every_export_button_writes_v2_with_her_key_and_pending_decisions(
+    app: Flask, instance: Instance, staff: Any
+) -> None:
+    """Single (ticked items of one source) and bulk (ticked sources, unread, new) exports
+    all list each source of their items with her stored key and channel, and any other
+    source whose decision has not travelled yet."""
+    _, client, _ = staff
+    a_id, a = _new_source(app, "Report A.")
+    b_id, _b = _new_source(app, "Report B.")
+    conn = _conn(instance)
+    source_a, source_b = models.source_by_id(conn, a_id), models.source_by_id(conn, b_id)
+    (b_report,) = models.items_of(conn, b_id)
+    conn.close()
+    assert source_a is not None and source_b is not None
+    _send_draft(instance, client, a_id)
+    assert _decide(a, "approve").status_code == 303
+    decision = (bundles.ConsentDecision(DRAFT_ID, "approve", today()),)
+
+    # One item of B, ticked on B's page: B with her key, and A, whose decision is pending.
+    single = _post(client, "/export", which="selected", item=[b_report.id])
+    with bundles.read_export(io.BytesIO(single.data)) as reader:
+        manifest = reader.manifest
+    assert [e.id for e in manifest.items] == [b_report.id]
+    assert manifest.sources[source_b.designation] == bundles.ExportSource(
+        source_b.designation, PublicKey(source_b.public_key), "web", ()
+    )
+    assert manifest.sources[source_a.designation].consent == decision
+    # That export carried A's decision: the next one lists only the sources of its items,
+    # with every decision they have (not only new ones).
+    for which, chosen in (("sources", {"source": [a_id]}), ("unread", {})):
+        response = _post(client, "/export", which=which, **chosen)
+        with bundles.read_export(io.BytesIO(response.data)) as reader:
+            manifest = reader.manifest
+        designations = {e.source for e in manifest.items}
+        assert set(manifest.sources) == designations, which
+        assert source_a.designation in designations
+        her = manifest.sources[source_a.designation]
+        assert (her.public_key, her.channel, her.consent) == (
+            PublicKey(source_a.public_key),
+            "web",
+            decision,
+        )

@@ -4,25 +4,17 @@ accepted and published into a bundle the map's reader accepts."""
 from __future__ import annotations
 
 import json
-import types
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from journalist_interface.workstation import keys, publish
+from journalist_interface.workstation import keys
 from journalist_interface.workstation.casestore import CaseStore
 from securedrop_like import grid
 from securedrop_like.bundles import read_publication
 from sesim.cli import main as sesim
 from tests.unit.workstation.conftest import PASSPHRASE
-from tests.unit.workstation.test_publish import _case, _check, _terms
-
-
-@pytest.fixture(autouse=True)
-def fake_redact(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.SimpleNamespace(check=_check, terms_from_report=_terms)
-    monkeypatch.setattr(publish, "_redact_module", lambda: module)
+from tests.unit.workstation.test_publish import _case
 
 
 def test_a_draft_from_the_shell_to_a_bundle(ws_home: Path, tmp_path: Path) -> None:

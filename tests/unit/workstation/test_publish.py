@@ -1,14 +1,11 @@
 """Drafts, consent and redaction gating, retraction after withdrawal, and the signed chain
-of publication bundles, on a real SQLCipher case store."""
+of publication bundles, on a real SQLCipher case store with the real redaction check."""
 
 from __future__ import annotations
 
 import json
 import re
-import types
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,34 +13,6 @@ from journalist_interface.workstation import keys, publish
 from journalist_interface.workstation.casestore import CaseStore
 from securedrop_like import grid
 from securedrop_like.bundles import BundleError, read_publication
-
-
-@dataclass(frozen=True)
-class Hit:
-    kind: str
-    start: int
-    end: int
-    text: str
-
-
-def _check(text: str, *, own_terms: Any = ()) -> list[Hit]:
-    """A stand-in with the REDACT contract (phones and her own terms), until it merges."""
-    hits = [Hit("phone", m.start(), m.end(), m.group()) for m in re.finditer(r"\+994\d{9}", text)]
-    for term in own_terms:
-        for m in re.finditer(re.escape(term), text):
-            hits.append(Hit("own", m.start(), m.end(), m.group()))
-    return hits
-
-
-def _terms(document: dict[str, Any]) -> list[str]:
-    landmark = (document.get("where") or {}).get("landmark") or ""
-    return [landmark] if landmark else []
-
-
-@pytest.fixture(autouse=True)
-def fake_redact(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.SimpleNamespace(check=_check, terms_from_report=_terms)
-    monkeypatch.setattr(publish, "_redact_module", lambda: module)
 
 
 def _case(store: CaseStore, designation: str, consent: str, *, text: str | None = None) -> int:
@@ -93,7 +62,7 @@ def test_publishing_is_blocked_until_each_hit_is_redacted_or_kept(store: CaseSto
     case_id = _case(store, "mavi göl", "yes")
     with store.transaction() as conn:
         draft_id = publish.create_draft(conn, case_id)
-        publish.update_draft(conn, draft_id, summary="Məmur Fəvvarələr meydanı yaxınlığında.")
+        publish.update_draft(conn, draft_id, summary="Fəvvarələr meydanı yaxınlığında məmur.")
         problems = publish.draft_problems(conn, draft_id)
         assert sorted((p.field, p.kind) for p in problems if p.code == "redaction") == [
             ("story", "phone"),
@@ -271,3 +240,16 @@ def test_places_and_stations_on_a_draft(store: CaseStore) -> None:
         assert draft.point.kind == "station"
         draft = publish.set_place(conn, draft_id, "online", None, None)
         assert draft.point is None and draft.district == "online"
+
+
+def test_without_the_redaction_check_nothing_is_accepted(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = _case(store, "doqquz", "no", text="Heç nə.")
+    monkeypatch.setattr(publish, "_redact_module", lambda: None)
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Küçədə söz atma.")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["redaction_unavailable"]
+        with pytest.raises(publish.PublishError):
+            publish.accept(conn, draft_id)

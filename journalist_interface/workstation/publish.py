@@ -517,6 +517,8 @@ def write_publication(
     """Write the next publication bundle to ``out``: every accepted draft (checked again)
     and every queued retraction, signed with the workstation's key, chained to the last."""
     out = Path(out)
+    if out.exists():
+        raise PublishError(f"{out} already exists: a publication bundle is never overwritten.")
     day = today or _today()
     written = False
     try:
@@ -596,13 +598,23 @@ def publication_file(conn: Connection, sequence: int) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(prefix=".sesim-publication-", dir=path.parent or ".")
+    """Write a new file whole or not at all (a link, so an existing file is never replaced)."""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".sesim-publication-", dir=path.parent)
+    except OSError as exc:
+        raise PublishError(f"Cannot write in {path.parent}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
+        os.chmod(temp, 0o644)  # public data, for the map
+        os.link(temp, path)
+    except FileExistsError:
+        raise PublishError(
+            f"{path} already exists: a publication bundle is never overwritten."
+        ) from None
+    except OSError as exc:
+        raise PublishError(f"Cannot write {path}: {exc.strerror}") from None
+    finally:
         Path(temp).unlink(missing_ok=True)
-        raise

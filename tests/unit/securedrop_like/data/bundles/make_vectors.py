@@ -17,11 +17,6 @@ The ciphertexts are real envelopes, taken from the crypto known-answer files
 bundle version 2, whose replies must be so bound), so the tests can also
 decrypt what they read back with those files' keys.
 
-The publication bundles (``publication_v1_seq1.json``, ``publication_v1_seq2.json``,
-a chain of two) are canonical JSON written here with :mod:`json` and signed with
-PyNaCl directly, with the fixed test seed ``PUBLICATION_SEED`` (its verify key is in
-``publication_v1_key.txt``).
-
 Export bundle version 2 (``export_v2.tar``) takes envelopes version 2 from
 ``envelope_v2.txt`` ("report-short-text", "message-short" and
 "reply-opened-by-the-source"), each under the item id its context is bound
@@ -30,9 +25,15 @@ to, and adds the "sources" section: each source's public key in the
 ``crypto/keys.py`` writes it), her channel and her consent decisions. One
 source there has no item, only a decision.
 
+The publication bundles (``publication_v1_seq1.json``, ``publication_v1_seq2.json``,
+a chain of two) are canonical JSON written here with :mod:`json` and signed with
+PyNaCl directly, with the fixed test seed ``PUBLICATION_SEED`` (its verify key is in
+``publication_v1_key.txt``).
+
 Do not regenerate without a reason: these files pin export bundle format
-versions 1 and 2, reply bundle format versions 1 and 2 and publication version 1. A new
-version gets new files beside these; the script only writes files that are missing.
+versions 1 and 2, reply bundle format versions 1 and 2 and publication bundle
+version 1. A new version gets new files beside these; the script only writes
+files that are missing.
 """
 
 from __future__ import annotations
@@ -304,22 +305,37 @@ def publication_bundles() -> tuple[bytes, bytes]:
         "previous": None,
         "created_day": "2024-06-01",
         "entries": [
-            entry(id="3b9d7f0c2a5e4d8196e0c7a1f2b3d4e5", types=["sextortion"],
-                  district="sabail",
-                  point={"kind": "cell", "lat_e6": 40364710, "lon_e6": 49834567},
-                  month="2024-04", perpetrator="official", service="documents",
-                  language="az",
-                  summary="Sənəd almaq üçün müraciət edən qadından məmur cinsi əlaqə tələb edib.",
-                  story="Mən sənəd üçün getdim.\nMənə dedi ki, başqa yolla da olar."),
-            entry(id="8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6", types=["touching", "verbal"],
-                  district="nasimi",
-                  point={"kind": "station", "lat_e6": 40379836, "lon_e6": 49848697},
-                  perpetrator="stranger", service="none", language="ru",
-                  summary="В метро незнакомый мужчина прижимался и говорил непристойности."),
-            entry(id="c4d5e6f708192a3b4c5d6e7f8091a2b3", types=["online", "threats"],
-                  district="online", month="2024-05", perpetrator="prefer_not_to_say",
-                  language="en",
-                  summary="Threatened with the release of private photos \"unless she agreed\"."),
+            entry(
+                id="3b9d7f0c2a5e4d8196e0c7a1f2b3d4e5",
+                types=["sextortion"],
+                district="sabail",
+                point={"kind": "cell", "lat_e6": 40364710, "lon_e6": 49834567},
+                month="2024-04",
+                perpetrator="official",
+                service="documents",
+                language="az",
+                summary="Sənəd almaq üçün müraciət edən qadından məmur cinsi əlaqə tələb edib.",
+                story="Mən sənəd üçün getdim.\nMənə dedi ki, başqa yolla da olar.",
+            ),
+            entry(
+                id="8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6",
+                types=["touching", "verbal"],
+                district="nasimi",
+                point={"kind": "station", "lat_e6": 40379836, "lon_e6": 49848697},
+                perpetrator="stranger",
+                service="none",
+                language="ru",
+                summary="В метро незнакомый мужчина прижимался и говорил непристойности.",
+            ),
+            entry(
+                id="c4d5e6f708192a3b4c5d6e7f8091a2b3",
+                types=["online", "threats"],
+                district="online",
+                month="2024-05",
+                perpetrator="prefer_not_to_say",
+                language="en",
+                summary='Threatened with the release of private photos "unless she agreed".',
+            ),
         ],
         "retractions": [],
     }
@@ -331,10 +347,17 @@ def publication_bundles() -> tuple[bytes, bytes]:
         "previous": sha256(one),
         "created_day": "2024-07-01",
         "entries": [
-            entry(id="0f1e2d3c4b5a69788796a5b4c3d2e1f0", types=["verbal"], district="nasimi",
-                  point={"kind": "cell", "lat_e6": 40387170, "lon_e6": 49828669},
-                  month="2024-06", perpetrator="teacher", service="education", language="en",
-                  summary="A lecturer made repeated sexual comments to a student."),
+            entry(
+                id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                types=["verbal"],
+                district="nasimi",
+                point={"kind": "cell", "lat_e6": 40387170, "lon_e6": 49828669},
+                month="2024-06",
+                perpetrator="teacher",
+                service="education",
+                language="en",
+                summary="A lecturer made repeated sexual comments to a student.",
+            ),
         ],
         "retractions": ["8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6"],
     }

@@ -53,6 +53,14 @@ def error_message(exc: BaseException) -> str:
     known = {
         "WrongPassphrase": _("This passphrase does not open the workstation. Please try again."),
         "UnsafeFile": _("This file could not be shown safely."),
+        "BundleRefused": _(
+            "This file is not an export bundle from the staff interface, or it was damaged "
+            "or changed on the way. Nothing was imported."
+        ),
+        "NoSourceKey": _(
+            "There is no key for her yet, so nothing can be sealed to her. Import a newer "
+            "export bundle from the staff interface, then try again."
+        ),
         "BundleError": _(
             "This file is not an export bundle from the staff interface, or it is damaged."
         ),

@@ -553,3 +553,117 @@ def test_a_draft_from_a_case(app: Flask, client: FlaskClient) -> None:
         client.post("/drafts/" + "f" * 32 + "/accept", data={"csrf_token": token}).status_code
         == 404
     )
+
+
+def _draft_of(client: FlaskClient, case_id: int) -> tuple[str, str]:
+    client.get("/lang/en")
+    listing = client.get(f"/drafts?case_id={case_id}").get_data(as_text=True)
+    made = client.post(f"/cases/{case_id}/drafts", data={"csrf_token": csrf_of(listing)})
+    assert made.status_code == 303
+    return made.location, csrf_of(client.get(made.location).get_data(as_text=True))
+
+
+def _save(client: FlaskClient, url: str, token: str, summary: str, story: str) -> None:
+    form = {"csrf_token": token, "types": ["verbal"], "district": "sabail", "month": "2026-03",
+            "perpetrator": "teacher", "service": "education", "language": "en",
+            "summary": summary, "story": story}  # fmt: skip
+    assert client.post(url, data=form).status_code == 303
+
+
+def test_her_consent_redaction_and_the_publication_bundle(
+    app: Flask, client: FlaskClient, home: Path
+) -> None:
+    """Redact a hit, keep another with a reason, ask her (a reply carrying the draft),
+    her approval arrives, accept, and download the signed publication bundle."""
+    from securedrop_like.bundles.publication import read_publication
+
+    case_id = seed(app)
+    _give_her_a_key(app, case_id)
+    url, token = _draft_of(client, case_id)
+    _save(client, url, token, "A teacher asked for a meeting. Write to x@example.org",
+          "He called me at 050 123 45 67 after the exam.")  # fmt: skip
+    html = client.get(url).get_data(as_text=True)
+    assert '<mark id="hit-summary-0">x@example.org</mark>' in html
+    assert "<mark" in html and "050 123 45 67" in html
+    # Asking her before the details are dealt with is refused: she must see the final text.
+    asked = client.post(url + "/ask", data={"csrf_token": token})
+    assert "error=redact_first" in asked.location
+    # A stale redaction (wrong offsets) changes nothing.
+    stale = client.post(url + "/redact", data={"csrf_token": token, "field": "story",
+                                                "start": "0", "end": "3", "text": "050"})  # fmt: skip
+    assert "error=stale" in stale.location
+    start = "He called me at ".__len__()
+    done = client.post(url + "/redact", data={"csrf_token": token, "field": "story",
+                                              "start": str(start), "end": str(start + 13),
+                                              "text": "050 123 45 67"})  # fmt: skip
+    assert "done=redacted" in done.location
+    assert client.post(url + "/keep", data={"csrf_token": token, "field": "summary",
+                                            "kind": "email", "text": "x@example.org",
+                                            "reason": ""}).location.endswith("#check")  # fmt: skip
+    kept = client.post(url + "/keep", data={"csrf_token": token, "field": "summary",
+                                            "kind": "email", "text": "x@example.org",
+                                            "reason": "The centre's public address"})  # fmt: skip
+    assert "done=kept" in kept.location
+    html = client.get(url).get_data(as_text=True)
+    assert "050 123 45 67" not in html and "He called me at […] after the exam." in html
+    assert '<mark id="hit-' not in html
+    # Her consent is "ask me first": the draft goes to her inside a reply.
+    assert "done=asked" in client.post(url + "/ask", data={"csrf_token": token}).location
+    store = ws_of(app).store
+    assert store is not None
+    draft_id = url.rsplit("/", 1)[1]
+    with store.connection() as conn:
+        (doc,) = conn.execute(
+            "SELECT document FROM items WHERE case_id = ? AND kind = 'reply'", (case_id,)
+        ).fetchone()
+    request_doc = json.loads(doc)["consent_request"]
+    assert request_doc["draft_id"] == draft_id and "[…]" in request_doc["text"]
+    refused = client.post(url + "/accept", data={"csrf_token": token})
+    assert "error=not_ready" in refused.location
+    # Her approval comes back in an export bundle (as the importer stores it).
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO consent_decisions(case_id, draft_id, decision, day)"
+            " VALUES (?, ?, 'approve', '2026-03-21')",
+            (case_id, draft_id),
+        )
+    assert "She approved this draft." in client.get(url).get_data(as_text=True)
+    assert "done=accepted" in client.post(url + "/accept", data={"csrf_token": token}).location
+    drafts = client.get("/drafts").get_data(as_text=True)
+    assert "1 entry is ready to publish." in drafts
+    bundle = client.post("/publication", data={"csrf_token": csrf_of(drafts)})
+    assert bundle.status_code == 200
+    assert bundle.headers["Content-Disposition"].startswith("attachment;")
+    publication = read_publication(bundle.data, keys.key_info(home).verify_key)
+    assert publication.sequence == 1
+    (entry,) = publication.entries
+    assert entry.story == "He called me at […] after the exam."
+    assert "unicorn" not in bundle.data.decode() and "050 123" not in bundle.data.decode()
+    again = client.get("/publication/1")
+    assert again.data == bundle.data
+    # Nothing more to publish: back to the page with a message, no empty bundle.
+    nothing = client.post("/publication", data={"csrf_token": csrf_of(drafts)})
+    assert nothing.status_code == 303 and "done=nothing" in nothing.location
+    assert client.get("/publication/7").status_code == 404
+
+
+def _pdf() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    pages = [Image.new("RGB", (60, 80), c) for c in ((200, 0, 0), (0, 200, 0))]
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def test_a_pdf_is_shown_as_page_renderings(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    _add_file(app, case_id, "f" * 32, _pdf(), "letter.pdf")
+    assert f"/files/{'f' * 32}" in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    page = client.get(f"/files/{'f' * 32}").get_data(as_text=True)
+    assert f"/files/{'f' * 32}/page/0.png" in page and f"/files/{'f' * 32}/page/1.png" in page
+    second = client.get(f"/files/{'f' * 32}/page/1.png")
+    assert second.status_code == 200 and second.data.startswith(b"\x89PNG")
+    assert client.get(f"/files/{'f' * 32}/page/2.png").status_code == 404

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer
 
 from securedrop_like.hardening import harden_process
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
-THREADS_NOTE = "werkzeug threaded server: one thread per request, one process"
+THREADS = 4  # a pool: each thread keeps one case-store connection, so they stay few
 
 
 class NotLoopback(ValueError):
@@ -47,6 +52,35 @@ def check_host(host: str) -> str:
     return str(address)
 
 
+class PooledServer(BaseWSGIServer):
+    """Werkzeug's server with a fixed pool of threads (not one new thread per request:
+    each thread opens its own case-store connection, kept until the lock)."""
+
+    def __init__(self, host: str, port: int, app: Any, threads: int = THREADS) -> None:
+        super().__init__(host, port, app)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="workstation")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.pool.submit(self._process, request, client_address)
+
+    def _process(self, request: socket.socket, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_workstation_server(app: Any, host: str, port: int) -> PooledServer:
+    """The server ``run`` uses (tests start the same one); refuses a non-loopback host."""
+    return PooledServer(check_host(host), port, app)
+
+
 def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve the workstation of ``home`` on ``host:port`` until interrupted.
 
@@ -54,14 +88,12 @@ def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """
     bind = check_host(host)
     harden_process()
-    from werkzeug.serving import make_server
-
     from .app import create_app
 
     app = create_app(Path(home), None)
-    # Werkzeug logs each request line (path only; no form data, no secrets).
+    # No access log: paths carry case and file ids.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(bind, port, app, threaded=True)
+    server = make_workstation_server(app, bind, port)
     shown = f"[{bind}]" if ":" in bind else bind
     print(f"Workstation on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from werkzeug.serving import make_server
 
 from crypto import read_public_key_file
 from journalist_interface.workstation import keys
+from journalist_interface.workstation.server import THREADS, make_workstation_server
 from securedrop_like import bundles, db, models
 from tests.browser.conftest import (
     AXE_JS,
@@ -101,8 +103,9 @@ class World:
     bundle: Path  # the export bundle the staff interface gave
 
 
-def _serve(app: Flask, name: str) -> tuple[Any, threading.Thread, str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+def _serve(app: Flask, name: str, server: Any = None) -> tuple[Any, threading.Thread, str]:
+    if server is None:
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     return server, thread, f"http://127.0.0.1:{server.server_port}"
@@ -147,7 +150,10 @@ def world(
 
     ws_app = create_ws_app(home, None)
     ws_app.extensions["babel"].translation_directories = [str(compiled_translations)]
-    ws_server, ws_thread, ws_url = _serve(ws_app, "live-workstation")
+    # The workstation on the server `sesim workstation serve` runs (a pool of threads).
+    ws_server, ws_thread, ws_url = _serve(
+        ws_app, "live-workstation", make_workstation_server(ws_app, "127.0.0.1", 0)
+    )
     try:
         # The lawyer downloads everything unread, in the browser.
         lawyer = add_account(staff, "rena", "en")
@@ -254,12 +260,28 @@ def test_from_her_report_to_the_reply_bundle(world: World, chromium: Any, tmp_pa
         staff_page.context.close()
         assert _reply_count(world) == before + 1
 
-        page.goto(ws("/cases"))
+        # The pooled server keeps the case store's connections few, however many requests.
+        for _ in range(30):
+            page.goto(ws("/cases"))
+        assert 0 < _open_case_stores(ws.home) <= THREADS + 2  # + the two import threads'
+
         submit(page, "header form.logout")
         assert path_of(page) == "/unlock"
         assert not world.ws.app.extensions["sesim_workstation"].is_unlocked
     finally:
         context.close()
+
+
+def _open_case_stores(home: Path) -> int:
+    """How many descriptors of this process have the case store file open."""
+    target = str((home / "cases.db").resolve())
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += os.readlink(fd) == target
+        except OSError:
+            continue
+    return count
 
 
 def _reply_count(world: World) -> int:

@@ -667,3 +667,29 @@ def test_a_pdf_is_shown_as_page_renderings(app: Flask, client: FlaskClient) -> N
     second = client.get(f"/files/{'f' * 32}/page/1.png")
     assert second.status_code == 200 and second.data.startswith(b"\x89PNG")
     assert client.get(f"/files/{'f' * 32}/page/2.png").status_code == 404
+
+
+def test_a_withdrawal_takes_her_notes_tags_and_renderings_too(
+    app: Flask, client: FlaskClient
+) -> None:
+    from journalist_interface.workstation.importer import apply_withdrawal
+
+    case_id = seed(app)
+    _add_file(app, case_id, "d" * 32, _png_with_secret(), "photo.png")
+    assert client.get(f"/files/{'d' * 32}/page/0.png").status_code == 200
+    token = csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))
+    client.post(f"/cases/{case_id}/notes", data={"csrf_token": token, "note": "Her aunt: Leyla"})
+    client.post(f"/cases/{case_id}/tags", data={"csrf_token": token, "tag": "police"})
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        assert apply_withdrawal(conn, "9" * 32, "brave-fox-1a2b", "2026-04-01", [])
+    with store.connection() as conn:
+        for table in ("case_notes", "case_tags", "renderings", "item_reads"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table  # noqa: S608
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Leyla" not in page and "unicorn-7781" not in page
+    assert client.get(f"/files/{'d' * 32}/page/0.png").status_code == 404
+    # Nothing can be sent to her any more.
+    sent = client.post(f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "Hello"})
+    assert "done=withdrawn" in sent.location

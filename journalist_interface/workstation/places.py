@@ -18,6 +18,7 @@ deterministic: the same input gives the same point, so re-publishing moves nothi
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 from securedrop_like import geo, grid
 from securedrop_like.grid import Point, Station
@@ -34,6 +35,11 @@ __all__ = [
 ]
 
 
+# How far outside its district's polygon a marked place may be and still be moved into
+# it (the polygons are schematic at street scale, the coast especially).
+MAX_OUTSIDE_M = 1000.0
+
+
 class PlaceError(WorkstationError):
     """No point can be published for this place (outside Baku, unknown district, …)."""
 
@@ -45,31 +51,38 @@ def _shape(code: str) -> grid.DistrictShape:
     return shape
 
 
-def _nearest_centre_inside(shape: grid.DistrictShape, point: Point) -> Point:
-    """The cell centre inside ``shape`` nearest to ``point`` (ties: lowest row, then col)."""
+def _ring(row: int, col: int, k: int) -> Iterator[tuple[int, int]]:
+    """The cells at Chebyshev distance exactly ``k`` from (row, col)."""
+    if k == 0:
+        yield row, col
+        return
+    for c in range(col - k, col + k + 1):
+        yield row - k, c
+        yield row + k, c
+    for r in range(row - k + 1, row + k):
+        yield r, col - k
+        yield r, col + k
+
+
+def _nearest_centre_inside(
+    shape: grid.DistrictShape, point: Point, *, max_ring: int = 1000
+) -> Point | None:
+    """The cell centre inside ``shape`` nearest to ``point`` (ties: lowest row, then col),
+    looking at most ``max_ring`` cells away; None if there is none that near."""
     row, col = grid.cell_of(*point)
     best: tuple[float, int, int] | None = None
-    ring = 0
-    limit = 400  # cells; Baku is about 220 by 240
-    while ring <= limit:
-        for r in range(row - ring, row + ring + 1):
-            for c in range(col - ring, col + ring + 1):
-                if max(abs(r - row), abs(c - col)) != ring:
-                    continue
-                centre = grid.cell_centre(r, c)
-                if not shape.contains(*centre):
-                    continue
+    for k in range(max_ring + 1):
+        for r, c in _ring(row, col, k):
+            centre = grid.cell_centre(r, c)
+            if shape.contains(*centre):
                 candidate = (grid.distance_m(point, centre), r, c)
                 if best is None or candidate < best:
                     best = candidate
-        # Any centre in a later ring is at least (ring) cells away: stop once that is
-        # farther than the best found.
-        if best is not None and ring * 498.0 > best[0]:
+        # A centre k + 1 or more cells away is at least (k + 0.5) cells (> 498 m each)
+        # from any point of the middle cell: stop once that is farther than the best.
+        if best is not None and (k + 0.5) * 498.0 > best[0]:
             break
-        ring += 1
-    if best is None:
-        raise PlaceError(f"District {shape.code!r} holds no grid cell centre.")
-    return grid.cell_centre(best[1], best[2])
+    return None if best is None else grid.cell_centre(best[1], best[2])
 
 
 def coarse_point(district_code: str | None, lat: float, lon: float) -> tuple[float, float]:
@@ -95,7 +108,20 @@ def coarse_point_e6(district_code: str | None, lat_e6: int, lon_e6: int) -> Poin
     centre = grid.cell_centre(*grid.cell_of(lat_e6, lon_e6))
     if shape.contains(*centre):
         return centre
-    return _nearest_centre_inside(shape, (lat_e6, lon_e6))
+    point = (lat_e6, lon_e6)
+    if shape.contains(*point):
+        found = _nearest_centre_inside(shape, point)
+    else:
+        # Outside the district's (schematic) polygon: only a place just across its edge
+        # is moved in; anything farther is a mistaken district or place.
+        found = _nearest_centre_inside(shape, point, max_ring=2)
+        if found is not None and grid.distance_m(point, found) > MAX_OUTSIDE_M:
+            found = None
+    if found is None:
+        raise PlaceError(
+            f"This place is not in district {code!r}: check the district or the place."
+        )
+    return found
 
 
 @functools.cache
@@ -112,7 +138,9 @@ def district_point_e6(district_code: str) -> Point:
         sum(p[0] for p in centres) // len(centres),
         sum(p[1] for p in centres) // len(centres),
     )
-    return _nearest_centre_inside(shape, mean)
+    found = _nearest_centre_inside(shape, mean)
+    assert found is not None  # noqa: S101 - the district holds centres (checked above)
+    return found
 
 
 def district_point(district_code: str) -> tuple[float, float]:

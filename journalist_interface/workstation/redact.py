@@ -368,12 +368,21 @@ _ADDRESS_RES = [
 ]
 
 
+# "Azadlıq prospekti metrosu", "28 May küçəsi stansiyası": a metro station
+# named after a street is a public place, not her address.
+_STATION_AFTER = re.compile(r"\s*(?:metro|stansiya|станци|метро|station)", re.IGNORECASE)
+
+
 def _find_addresses(text: str) -> Iterator[tuple[int, int]]:
     for regex in _ADDRESS_RES:
         for match in regex.finditer(text):
             start, end = match.start(), match.end()
             while end > start and text[end - 1] in " ,":
                 end -= 1
+            if not any(ch.isdigit() for ch in text[start:end]) and _STATION_AFTER.match(
+                text, end
+            ):
+                continue
             yield start, end
 
 
@@ -505,6 +514,10 @@ def _find_names(text: str) -> Iterator[tuple[int, int]]:
         """A word that is a name wherever it stands."""
         start, _end, word = words[k]
         low = az_lower(word)
+        # Chat-style reports often write names in lower case ("rəşad yazdı"):
+        # a listed name that is no ordinary word counts in lower case too.
+        if word.islower() and len(word) >= 4 and low in data.names:
+            return low not in data.ambiguous and not _is_place(low, data.places)
         if not _is_capitalised(word) or _is_place(low, data.places) or low in _NOT_SURNAMES:
             return False
         initial = _sentence_start(text, start)

@@ -115,3 +115,27 @@ def test_the_grid_is_500_metres() -> None:
     assert 495 <= grid.distance_m(a, grid.cell_centre(101, 100)) <= 505
     assert 495 <= grid.distance_m(a, grid.cell_centre(100, 101)) <= 505
     assert grid.cell_of(*a) == (100, 100)
+
+
+def test_a_place_far_outside_the_given_district_is_refused() -> None:
+    deep_in_karadag = places.district_point_e6("karadag")
+    with pytest.raises(places.PlaceError, match="not in district 'sabail'"):
+        places.coarse_point_e6("sabail", *deep_in_karadag)
+
+
+def test_a_place_just_across_the_edge_is_moved_in() -> None:
+    moved = 0
+    for code in ("sabail", "nasimi", "yasamal"):
+        inside = set(CELLS[code])
+        for row, col in sorted(inside):
+            outside = (row, col + 1)
+            if outside in inside:
+                continue
+            point = grid.cell_centre(*outside)
+            if grid.district_contains(code, *point):
+                continue
+            published = places.coarse_point_e6(code, *point)
+            assert grid.district_contains(code, *published)
+            assert grid.distance_m(point, published) <= places.MAX_OUTSIDE_M
+            moved += 1
+    assert moved > 10

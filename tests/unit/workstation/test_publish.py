@@ -234,6 +234,8 @@ def test_places_and_stations_on_a_draft(store: CaseStore) -> None:
         assert draft.point is not None
         assert (draft.point.lat_e6, draft.point.lon_e6) != (40366700, 49835200)
         assert grid.is_cell_centre(draft.point.lat_e6, draft.point.lon_e6)
+        stored = [str(v) for row in conn.execute("SELECT * FROM drafts") for v in row]
+        assert not any("403667" in v or "498352" in v for v in stored)  # her place: nowhere
         station = grid.metro_stations()[0]
         draft = publish.set_station(conn, draft_id, station.code)
         assert draft.district == station.district and draft.point is not None

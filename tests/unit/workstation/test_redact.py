@@ -208,6 +208,7 @@ def test_corpus_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> None
         ("martın 12-də gəldi", "date", "martın 12-də"),
         ("saat 3-də gəldi", "time", "saat 3-də"),
         ("пр-т Азадлыг 12", "address", "пр-т Азадлыг 12"),
+        ("dünən rəşad yenə yazdı", "name", "rəşad"),
     ],
 )
 def test_forms(text: str, kind: str, found: str) -> None:
@@ -229,6 +230,13 @@ def test_forms(text: str, kind: str, found: str) -> None:
         "version 2.5.1",
         "hesab 4 nəfərə",
         "скидка 15% до 31 числа",
+        "Azadlıq prospekti metrosunun yanında",
+        "Bakıxanova gedən avtobusda",
+        "Heydər Əliyev Mərkəzinin qarşısında",
+        "Qonşumun oğlu yazırdı",
+        "Скриншотов больше 30.",
+        "он в 9 классе",
+        "bir ümid var idi",
     ],
 )
 def test_hard_negatives(text: str) -> None:

@@ -8,7 +8,7 @@ hand the bytes to a fresh child process (``_sandbox_child.py``, run as
 temporary directory deleted afterwards) that, before reading them, limits its
 memory, CPU time, file sizes and descriptors, leaves the network (new user and
 network namespaces), covers homes, temporary folders and /run with empty
-mounts (new mount namespace) and, where the kernel has Landlock, loses write
+mounts (new mount namespace), works in a new PID namespace and, where the kernel has Landlock, loses write
 access outside its directory and any TCP. A wall-clock timeout kills its whole
 process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
 WebP, BMP only), turned upright from their EXIF orientation, and rebuilt from

@@ -13,6 +13,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -396,14 +397,34 @@ def processes_with(tag: str) -> list[int]:
     return found
 
 
+def all_gone(tag: str) -> bool:
+    """SIGKILL is delivered at once but a process takes a moment to exit."""
+    deadline = time.monotonic() + 10
+    while processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return processes_with(tag) == []
+
+
 def test_a_child_over_the_time_limit_is_killed_with_its_group() -> None:
     tag = uuid.uuid4().hex
     with pytest.raises(UnsafeFile) as excinfo:
         sanitize.probe(["tag", tag, "fork-sleep", "120", "sleep", "120"],
                        Limits(wall_seconds=2))
     assert reason(excinfo) == "timeout"
-    assert processes_with(tag) == []  # neither the child nor its grandchild survives
+    assert all_gone(tag)  # neither the child nor its grandchild survives
     assert render_image(jpeg_with_metadata()).width == 64  # and the parent is still up
+
+
+def test_a_process_that_leaves_the_process_group_dies_with_the_sandbox() -> None:
+    """What code that took over a decoder would do: setsid() and wait. The PID
+    namespace's init dies with the child, and the kernel kills the rest."""
+    tag = uuid.uuid4().hex
+    report = sanitize.probe(["tag", tag, "setsid-sleep", "120"])  # returns at once
+    assert report["barriers"]["pidns"] is True
+    assert all_gone(tag)
+    with pytest.raises(UnsafeFile):
+        sanitize.probe(["tag", tag, "setsid-sleep", "120", "sleep", "120"], Limits(wall_seconds=2))
+    assert all_gone(tag)
 
 
 def test_a_child_over_the_cpu_limit_is_stopped() -> None:

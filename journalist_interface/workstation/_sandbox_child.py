@@ -16,7 +16,9 @@ itself in:
 4. the work is done by PID 2 of a new PID namespace, whose init dies with
    this process (see :func:`supervise`), so nothing started inside outlives
    the sandbox when the parent kills its process group;
-5. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
+5. no namespaces may be created inside (the user namespace's limits are set
+   to 0) and every capability is dropped, bounding set included;
+6. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
    execute anywhere still visible, write only in this directory, no TCP
    bind/connect, no abstract Unix sockets, no signals to processes outside.
 
@@ -52,6 +54,11 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+NAMESPACE_LIMITS = ("user", "net", "mnt", "pid", "ipc", "uts", "cgroup", "time")
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
@@ -130,6 +137,36 @@ def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool, bool]:
     if use_netns and _libc.unshare(CLONE_NEWNET) == 0:
         return None, False, False
     return (first if use_netns else "not used"), False, False
+
+
+def limit_nested_namespaces() -> str | None:
+    """Let nothing inside create namespaces of its own: a new user namespace would
+    give code that took over a decoder capabilities again, and with them much
+    more of the kernel to attack (netfilter, mounts). The limits of a user
+    namespace bind everything beneath it."""
+    for kind in NAMESPACE_LIMITS:
+        try:
+            with open(f"/proc/sys/user/max_{kind}_namespaces", "w") as f:
+                f.write("0")
+        except OSError as exc:
+            return f"max_{kind}_namespaces: {exc.strerror}"
+    return None
+
+
+def drop_capabilities() -> str | None:
+    """Drop every capability (the bounding set too, so that exec of pdftoppm as
+    uid 0 of the user namespace gains none back)."""
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == errno.EINVAL:  # past the last capability
+                break
+            return "bounding set: " + os.strerror(ctypes.get_errno())
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    if _libc.capset(header, data) != 0:
+        return "capset: " + os.strerror(ctypes.get_errno())
+    return None
 
 
 def exit_like(status: int) -> None:
@@ -279,8 +316,10 @@ def lock_in(
                 os.path.dirname(os.path.dirname(Image.__file__))]
         hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
         os.chdir(workdir)
+    nested_error = limit_nested_namespaces() if mount_ns else "no user namespace"
     if pid_ns:
         supervise()  # from here on: the worker, in the new PID namespace
+    caps_error = drop_capabilities()
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         sys.exit(EXIT_SANDBOX)
     abi, landlock_error = landlock(".") if use_landlock else (0, "not used")
@@ -290,6 +329,10 @@ def lock_in(
         "pidns": pid_ns and os.getpid() == 2,
         "hidden": hide_error is None,
         "hidden_error": hide_error,
+        "no_nested_namespaces": nested_error is None,
+        "nested_error": nested_error,
+        "no_capabilities": caps_error is None,
+        "capabilities_error": caps_error,
         "landlock_abi": abi,
         "landlock": landlock_error is None and abi > 0,
         "landlock_error": landlock_error,
@@ -429,8 +472,9 @@ def probe(argv: list[str]) -> dict[str, Any]:
 
     Arguments: ``connect HOST PORT``, ``connect-unix PATH``, ``read PATH``,
     ``write PATH``, ``allocate MIB``, ``sleep SECONDS``, ``spin`` (burn CPU until
-    the limit), ``fork-sleep SECONDS``, ``setsid-sleep SECONDS``, ``fds``, ``env``,
-    ``tag ANYTHING``."""
+    the limit), ``fork-sleep SECONDS``, ``setsid-sleep SECONDS``, ``caps``, ``exec-caps``,
+    ``unshare``,
+    ``fds``, ``env``, ``tag ANYTHING``."""
     report: dict[str, Any] = {}
     args = list(argv)
     while args:
@@ -484,6 +528,18 @@ def probe(argv: list[str]) -> dict[str, Any]:
                     os.setsid()  # leaves the process group the parent kills
                 time.sleep(seconds)
                 os._exit(0)
+        elif what == "caps":
+            with open("/proc/self/status") as f:
+                report["caps"] = {k: v.strip() for k, _, v in
+                                  (line.partition(":") for line in f) if k.startswith("Cap")}
+        elif what == "exec-caps":  # what a program it runs (like pdftoppm) holds
+            done = poppler(["/bin/grep", "^CapEff", "/proc/self/status"], 5)
+            report["exec-caps"] = done.stdout.decode().split(":", 1)[-1].strip()
+        elif what == "unshare":  # a new user namespace (capabilities again)?
+            if _libc.unshare(CLONE_NEWUSER) == 0:
+                report["unshare"] = "unshared"
+            else:
+                report["unshare"] = errno.errorcode.get(ctypes.get_errno(), "?")
         elif what == "fds":
             report["fds"] = sorted(int(n) for n in os.listdir("/proc/self/fd"))
         elif what == "env":

@@ -8,9 +8,10 @@ hand the bytes to a fresh child process (``_sandbox_child.py``, run as
 temporary directory deleted afterwards) that, before reading them, limits its
 memory, CPU time, file sizes and descriptors, leaves the network (new user and
 network namespaces), covers homes, temporary folders and /run with empty
-mounts (new mount namespace), works in a new PID namespace and, where the kernel has Landlock, loses write
-access outside its directory and any TCP. A wall-clock timeout kills its whole
-process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
+mounts (new mount namespace), works in a new PID namespace, may create no
+namespace of its own, drops every capability and, where the kernel has
+Landlock, loses write access outside its directory and any TCP. A wall-clock
+timeout kills its whole process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
 WebP, BMP only), turned upright from their EXIF orientation, and rebuilt from
 raw pixels into a PNG: no EXIF, GPS, XMP, ICC profile or text chunk survives.
 PDFs are rendered page by page by poppler's ``pdftoppm`` (package

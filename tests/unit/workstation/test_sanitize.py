@@ -546,6 +546,16 @@ def test_every_barrier_is_up_on_this_machine() -> None:
     assert barriers["landlock"] is True, barriers
 
 
+def test_no_capabilities_and_no_new_namespaces_inside() -> None:
+    """Code that took over a decoder holds no capability, gains none by running a
+    program, and cannot make a user namespace of its own to get some back."""
+    report = sanitize.probe(["caps", "exec-caps", "unshare"])
+    caps = report["probe"]["caps"]
+    assert {caps[k] for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")} == {"0000000000000000"}
+    assert report["probe"]["exec-caps"] == "0000000000000000"
+    assert report["probe"]["unshare"] in {"ENOSPC", "EPERM"}
+
+
 def test_sandbox_failure_is_reported_as_such() -> None:
     with pytest.raises(UnsafeFile) as excinfo:
         sanitize._parse(b"", sanitize.EXIT_SANDBOX, 10)

@@ -116,7 +116,7 @@ def _while_flooded(base: str, seconds: float, post: bool) -> tuple[list[float], 
 
 def login_flood(ws: Workspace, results: Results, seconds: float) -> None:
     config, _ = ws.instance("login-flood")  # production Argon2id settings, pinned
-    cmd = [sys.executable, "-m", "securedrop_like", "serve", "source", "--home", str(config.home)]
+    cmd = [sys.executable, "-m", "sesim", "serve", "source", "--home", str(config.home)]
     with running(cmd, config.home.parent / "login-flood.log") as (base, _pid):
         _start_page_ms(base, 1)  # warm-up
         # Idle before and after, so that a change in the machine's load between

@@ -8,7 +8,6 @@ reviewer) and their text is never stored, logged or shown again here.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -30,6 +29,7 @@ from securedrop_like.errors import NotFound
 from securedrop_like.i18n import current_language, ngettext
 from securedrop_like.i18n import gettext as _
 
+from . import exports
 from .auth import audit, current_staff, staff_required
 from .services import source_or_404, staff_services
 
@@ -214,7 +214,7 @@ def download_item(source_id: str, item_id: str) -> Response:
     item = models.item_of(conn, source.id, item_id) if len(item_id) == 32 else None
     if item is None:
         abort(404)
-    reader = _opener(reports, conn, item.id, source.id)()
+    reader = exports.opener(reports, conn, item.id, source.id)()
     reports.writer.command("mark_exported", ([item.id],))
     audit("download", f"{source.designation} #{item.seq}")
     response = Response(_blocks(reader), mimetype="application/octet-stream")
@@ -229,65 +229,18 @@ def _blocks(reader: Any) -> Any:
             yield block
 
 
-# The SHA-256 recorded when a blob was written saves the export its first pass.
-_EXPORT_SQL = (
-    "SELECT i.id, s.designation, i.kind, i.parent_id, i.day, i.size, i.source_id, b.sha256"
-    " FROM items AS i JOIN sources AS s ON s.id = i.source_id"
-    " LEFT JOIN blobs AS b ON b.id = i.id AND i.inline IS NULL"
-    " WHERE {where} ORDER BY s.id, i.seq"
-)
-# Which items each export button takes (the chosen ids come as one JSON list).
-_EXPORT_WHERE = {
-    "selected": "i.id IN (SELECT value FROM json_each(?))",
-    "sources": "i.source_id IN (SELECT value FROM json_each(?))",
-    "unread": "i.staff_read = 0 AND i.kind != 'reply'",
-    "new": "i.exported = 0",
-}
-
-
 @bp.post("/export")
 @staff_required
 def export() -> Response:
     """Stream an export bundle: the chosen items, or all unread, or all not yet exported."""
     reports = staff_services().reports
-    conn = staff_services().db.reader()
     which = request.form.get("which", "selected")
-    chosen = json.dumps(request.form.getlist("source" if which == "sources" else "item"))
-    sql = _EXPORT_SQL.format(where=_EXPORT_WHERE.get(which, "0"))  # constants only
-    picked = conn.execute(sql, (chosen,) if "?" in sql else ()).fetchall()
-    items = [
-        bundles.ExportItem(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            open=_opener(reports, conn, r[0], r[6]),
-            sha256=bytes(r[7]).hex() if r[7] is not None else None,
-        )
-        for r in picked
-    ]
-    plan = bundles.plan_export(items, models.retractions(conn), today())
-    reports.writer.command("mark_exported", ([r[0] for r in picked],))
-    audit("export", f"{plan.count} items")
+    chosen = request.form.getlist("source" if which == "sources" else "item")
+    job = exports.plan(reports, staff_services().db.reader(), which, chosen, today())
+    exports.mark(reports, job)
+    audit("export", f"{job.plan.count} items")
     name = f"sesim-export-{today()}.tar"
-    response = Response(stream_with_context(plan.chunks()), mimetype="application/x-tar")
-    response.headers["Content-Length"] = str(plan.size)
+    response = Response(stream_with_context(job.plan.chunks()), mimetype="application/x-tar")
+    response.headers["Content-Length"] = str(job.plan.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _opener(reports: Any, conn: Any, item_id: str, source_id: str) -> Any:
-    """Opens an item's ciphertext as a stream (from its chunks: bounded memory)."""
-
-    def open_item() -> Any:
-        item = models.item_of(conn, source_id, item_id)
-        if item is None:
-            raise OSError("the item was deleted")
-        try:
-            return reports.open_ciphertext(item)
-        except NotFound as exc:
-            raise OSError("the item's ciphertext is gone") from exc
-
-    return open_item

@@ -156,6 +156,17 @@ def mark_exported(conn: Connection, args: tuple[Any, ...]) -> None:
     conn.executemany("UPDATE items SET exported = 1 WHERE id = ?", [(i,) for i in item_ids])
 
 
+def set_consent(conn: Connection, args: tuple[Any, ...]) -> None:
+    """Her decision about a draft (the caller checked it comes from a reply she opened)."""
+    source_id, draft_id, decision, day = args
+    models.set_consent(conn, source_id, draft_id, decision, day)
+
+
+def mark_consent_exported(conn: Connection, args: tuple[Any, ...]) -> None:
+    (decisions,) = args
+    models.mark_consent_exported(conn, [tuple(d) for d in decisions])
+
+
 def checkpoint(conn: Connection, args: tuple[Any, ...]) -> None:
     # Deleted pages may linger in the WAL file: fold it back and truncate it.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -238,6 +249,8 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "mark_sources_staff_read": mark_sources_staff_read,
     "mark_staff_read": mark_staff_read,
     "mark_exported": mark_exported,
+    "set_consent": set_consent,
+    "mark_consent_exported": mark_consent_exported,
 }
 GROUPED: dict[str, Callable[[Connection, list[tuple[Any, ...]]], list[Any]]] = {
     "insert_items": insert_items,

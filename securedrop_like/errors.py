@@ -25,6 +25,11 @@ class NotFound(SesimError):
     """No such source or item (or not hers)."""
 
 
+class UnknownDraft(SesimError):
+    """A consent decision for a draft that none of her replies (that she can open) asks
+    about: a forged or stale form, or a reply deleted meanwhile. Nothing was stored."""
+
+
 class BadCodename(SesimError):
     """A codename that cannot be right (see codenames.InvalidCodename.reason)."""
 

@@ -314,6 +314,7 @@ def delete_source(conn: Connection, source_id: str) -> None:
         raise LookupError("no such source")
     store.delete_blobs(conn, [i.id for i in items_of(conn, source_id) if not i.is_inline])
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM consent_decisions WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
 
 
@@ -351,9 +352,66 @@ def withdraw(conn: Connection, source_id: str, day: str) -> Retraction:
         (retraction.id, retraction.designation, retraction.day, json.dumps(retraction.item_ids)),
     )
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM consent_decisions WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
     store.delete_blobs(conn, [i.id for i in items if not i.is_inline])
     return retraction
+
+
+# -- consent decisions -----------------------------------------------------------------
+
+CONSENT_DECISIONS = ("approve", "refuse")  # the same as bundles.CONSENT_DECISIONS
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Her latest decision about one draft: publish it ("approve") or not ("refuse")."""
+
+    draft_id: str
+    decision: str
+    day: str
+
+
+def consent_of(conn: Connection, source_id: str) -> list[Consent]:
+    rows = conn.execute(
+        "SELECT draft_id, decision, day FROM consent_decisions WHERE source_id = ?"
+        " ORDER BY day, draft_id",
+        (source_id,),
+    ).fetchall()
+    return [Consent(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def set_consent(conn: Connection, source_id: str, draft_id: str, decision: str, day: str) -> None:
+    """Record (or change) her decision; it travels in the next export."""
+    if decision not in CONSENT_DECISIONS:
+        raise ValueError(f"unknown decision {decision!r}")
+    if len(draft_id) != 32 or any(c not in "0123456789abcdef" for c in draft_id):
+        raise ValueError("a draft id is 32 lowercase hex digits")
+    if source_by_id(conn, source_id) is None:
+        raise LookupError("no such source")
+    conn.execute(
+        "INSERT INTO consent_decisions (source_id, draft_id, decision, day, exported)"
+        " VALUES (?, ?, ?, ?, 0) ON CONFLICT (source_id, draft_id) DO UPDATE SET"
+        " decision = excluded.decision, day = excluded.day, exported = 0",
+        (source_id, draft_id, decision, day),
+    )
+
+
+def sources_with_unexported_consent(conn: Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT source_id FROM consent_decisions WHERE exported = 0 ORDER BY source_id"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def mark_consent_exported(conn: Connection, decisions: list[tuple[str, str, str, str]]) -> None:
+    """(source id, draft id, decision, day) as an export carried them; a decision changed
+    since stays unexported, for the next export."""
+    conn.executemany(
+        "UPDATE consent_decisions SET exported = 1"
+        " WHERE source_id = ? AND draft_id = ? AND decision = ? AND day = ?",
+        decisions,
+    )
 
 
 # -- reviewer keys ---------------------------------------------------------------------
@@ -383,3 +441,12 @@ def insert_reviewer_key(
         "INSERT INTO reviewer_keys (key_id, name, public_key, added_day) VALUES (?, ?, ?, ?)",
         (key_id, name, public_key, day),
     )
+
+
+def set_reviewer_key_active(conn: Connection, key_id: str, active: bool) -> bool:
+    """Retire a key (new items are no longer sealed to it) or bring it back; False if
+    there is no such key."""
+    cursor = conn.execute(
+        "UPDATE reviewer_keys SET active = ? WHERE key_id = ?", (int(active), key_id)
+    )
+    return bool(cursor.rowcount == 1)

@@ -34,7 +34,14 @@ from . import models, store
 from .commands import item_tuple
 from .config import Config, sqlite_tmp_dir
 from .db import Database, today
-from .errors import MissingBlob, NotFound, NotReady, StorageFull, is_storage_full
+from .errors import (
+    MissingBlob,
+    NotFound,
+    NotReady,
+    StorageFull,
+    UnknownDraft,
+    is_storage_full,
+)
 from .store import BlobReader, EncryptingSpool, new_id
 from .writer import GroupCommitWriter
 from .writer_process import RemoteWriter
@@ -81,14 +88,39 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class ConsentRequest:
+    """A draft public entry a reviewer asks her about, carried inside a sealed reply
+    (``"consent_request": {"draft_id": …, "text": …}``); the server never stores it."""
+
+    draft_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One of her replies, opened. ``readable`` is False (and ``text`` empty) for a
-    reply that does not open for her: moved from another item or source, damaged."""
+    reply that does not open for her: moved from another item or source, damaged.
+    ``consent_request`` is the draft it asks her about, if any."""
 
     item: models.Item
     text: str
     lang: str
     readable: bool = True
+    consent_request: ConsentRequest | None = None
+
+
+def _consent_request(document: dict[str, Any]) -> ConsentRequest | None:
+    """A well-formed consent_request of a reply document, else None (shown as a plain
+    reply: a malformed request is never offered for a decision)."""
+    raw = document.get("consent_request")
+    if not isinstance(raw, dict):
+        return None
+    draft_id, text = raw.get("draft_id"), raw.get("text")
+    if not (isinstance(draft_id, str) and isinstance(text, str) and text.strip()):
+        return None
+    if len(draft_id) != 32 or any(c not in "0123456789abcdef" for c in draft_id):
+        return None
+    return ConsentRequest(draft_id, text)
 
 
 class ReportService:
@@ -398,8 +430,44 @@ class ReportService:
                 log.warning("a reply could not be opened: %s", type(exc).__name__)
                 out.append(Reply(item, "", "", readable=False))
                 continue
-            out.append(Reply(item, str(document.get("text", "")), str(document.get("lang", ""))))
+            out.append(
+                Reply(
+                    item,
+                    str(document.get("text", "")),
+                    str(document.get("lang", "")),
+                    consent_request=_consent_request(document),
+                )
+            )
         return out
+
+    # -- consent ---------------------------------------------------------------------------
+    def consent(self, source_id: str) -> dict[str, models.Consent]:
+        """Her latest decision per draft id."""
+        return {c.draft_id: c for c in models.consent_of(self.db.reader(), source_id)}
+
+    def decide(self, source_id: str, private_key: PrivateKey, draft_id: str, decision: str) -> str:
+        """Record her decision about a draft, with today's day; returns the day.
+
+        The draft must be asked about by one of *her* replies that opens with *her* key
+        (so nobody can decide for her, or about a draft she was never shown): else
+        UnknownDraft, and nothing is stored. Only the draft's id, the decision and the
+        day are stored: never the draft's text.
+        """
+        if decision not in models.CONSENT_DECISIONS:
+            raise UnknownDraft("unknown decision")
+        asked = {
+            r.consent_request.draft_id
+            for r in self.replies(source_id, private_key)
+            if r.readable and r.consent_request is not None
+        }
+        if draft_id not in asked:
+            raise UnknownDraft("no reply of hers asks about this draft")
+        day = self.today()
+        try:
+            self._command("set_consent", (source_id, draft_id, decision, day))
+        except LookupError as exc:
+            raise NotFound("source") from exc
+        return day
 
     def mark_replies_read(self, source_id: str, item_ids: list[str]) -> None:
         if item_ids:

@@ -12,7 +12,14 @@ from werkzeug.wrappers import Response
 
 from crypto import PrivateKey
 from securedrop_like import codenames, geo, taxonomy
-from securedrop_like.errors import BadCodename, Busy, MissingBlob, NotFound, StorageFull
+from securedrop_like.errors import (
+    BadCodename,
+    Busy,
+    MissingBlob,
+    NotFound,
+    StorageFull,
+    UnknownDraft,
+)
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 from securedrop_like.security import (
@@ -403,6 +410,10 @@ def _notice(key: str | None) -> str | None:
         return _("Sent. The Legal Centre will see it.")
     if key == "reply_deleted":
         return _("The reply was deleted.")
+    if key == "consent_approve":
+        return _("Thank you. Your answer is saved: they may publish it.")
+    if key == "consent_refuse":
+        return _("Thank you. Your answer is saved: it will not be published.")
     return None
 
 
@@ -428,10 +439,12 @@ def _render_case(
     replies = service.replies(source_id, key)
     unread = [r.item.id for r in replies if not r.item.source_read]
     service.mark_replies_read(source_id, unread)
+    asks = any(r.consent_request for r in replies)
     return render_template(
         "case.html",
         items=[i for i in items if i.kind != "reply"],
         replies=replies,
+        consent=service.consent(source_id) if asks else {},
         unread=set(unread),
         values=values or {},
         errors=errors or {},
@@ -501,6 +514,38 @@ def delete_reply(item_id: str) -> Response:
     _services().service.delete_reply(session[SOURCE_KEY], item_id)
     session[NOTICE] = "reply_deleted"
     return redirect(url_for("source.case"), code=303)
+
+
+@bp.post("/case/consent")
+@login_required
+def decide() -> Any:
+    """Her answer to a draft the Legal Centre would like to publish (CSRF: strict, like
+    every form here). Bound to her: only a draft that one of her own replies asks about,
+    opened with her own key, can be decided; she may change her answer, the latest
+    counts."""
+    key = private_key()
+    if key is None:
+        server_session().end(keep={"lang": current_language()})
+        return _see_other("source.login")
+    draft_id = request.form.get("draft_id", "")
+    decision = request.form.get("decision", "")
+    try:
+        _services().service.decide(session[SOURCE_KEY], key, draft_id, decision)
+    except UnknownDraft:
+        message = _(
+            "We could not save your answer: this draft is no longer here. Nothing was"
+            " changed. Please look at your answers below and choose again."
+        )
+        return _render_case(errors={"consent": message}, status=400)
+    except NotFound:
+        session.end()  # type: ignore[attr-defined]
+        return _see_other("source.login")
+    except (Busy, StorageFull):
+        return _render_case(errors={"consent": _could_not_save()}, status=503)
+    return Response(
+        status=303,
+        headers=[("Location", request.script_root + f"/case?done=consent_{decision}")],
+    )
 
 
 @bp.get("/case/withdraw")

@@ -4,7 +4,7 @@
 - :mod:`tor_config.clients`: one x25519 client key per lawyer for the staff onion;
 - :mod:`tor_config.control`: the control port (status, reloads, ephemeral onions).
 
-The ``sesim tor`` commands (``securedrop_like/cli.py``) are thin wrappers
+The ``sesim tor`` commands (``tor_config/cli.py``) are thin wrappers
 around these. Every error is a :class:`TorConfigError`.
 """
 

@@ -22,15 +22,20 @@ from here: ``from securedrop_like import bundles``.
 from ._tar import BundleSummary
 
 # The manifests' field names, for the test that holds BUNDLES.md to them.
+from ._validate import _CONSENT_KEYS as _CONSENT_KEYS
 from ._validate import _EXPORT_KEYS as _EXPORT_KEYS
+from ._validate import _EXPORT_KEYS_V1 as _EXPORT_KEYS_V1
 from ._validate import _ITEM_KEYS as _ITEM_KEYS
 from ._validate import _REPLIES_KEYS as _REPLIES_KEYS
 from ._validate import _REPLY_KEYS as _REPLY_KEYS
 from ._validate import _RETRACTION_KEYS as _RETRACTION_KEYS
+from ._validate import _SOURCE_KEYS as _SOURCE_KEYS
 from ._validate import (
     BLOCK_SIZE,
+    CONSENT_DECISIONS,
     EXPORT_FORMAT,
     EXPORT_VERSION,
+    EXPORT_VERSIONS,
     ITEM_KINDS,
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -41,11 +46,13 @@ from ._validate import (
     ReplyBindingError,
 )
 from .export import (
+    ConsentDecision,
     ExportEntry,
     ExportItem,
     ExportManifest,
     ExportPlan,
     ExportReader,
+    ExportSource,
     ExportSummary,
     ItemStream,
     Readable,
@@ -60,8 +67,10 @@ from .replies import ParsedReply, ReplyEntry, read_replies, write_replies
 
 __all__ = [
     "BLOCK_SIZE",
+    "CONSENT_DECISIONS",
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
+    "EXPORT_VERSIONS",
     "ITEM_KINDS",
     "MANIFEST_NAME",
     "MAX_MANIFEST_BYTES",
@@ -71,11 +80,13 @@ __all__ = [
     "BundleError",
     "ReplyBindingError",
     "BundleSummary",
+    "ConsentDecision",
     "ExportEntry",
     "ExportItem",
     "ExportManifest",
     "ExportPlan",
     "ExportReader",
+    "ExportSource",
     "ExportSummary",
     "ItemStream",
     "ParsedReply",

@@ -17,7 +17,8 @@ from typing import Any
 from ..errors import SesimError
 
 EXPORT_FORMAT = "sesim-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: adds "sources" (her public key, channel, consent decisions)
+EXPORT_VERSIONS = (1, 2)  # what the export reader accepts
 REPLIES_FORMAT = "sesim-replies"
 REPLIES_VERSION = 2  # 2: each reply is an envelope version 2 bound to its id
 # The same kinds as models.ITEM_KINDS (a test keeps them equal); not imported, so that the
@@ -32,7 +33,14 @@ _MAX_SIZE = 2**63 - 1
 _ID = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_EXPORT_KEYS = ("format", "version", "created_day", "items", "retractions")
+_EXPORT_KEYS_V1 = ("format", "version", "created_day", "items", "retractions")
+_EXPORT_KEYS = (*_EXPORT_KEYS_V1, "sources")
+_SOURCE_KEYS = ("designation", "public_key", "channel", "consent")
+_CONSENT_KEYS = ("draft_id", "decision", "day")
+CONSENT_DECISIONS = ("approve", "refuse")
+# A channel is a short lowercase word: "web" today; the intake issue adds "sms", "email",
+# "messenger" and "x". Not a closed list, so a new channel needs no new version.
+_CHANNEL = re.compile(r"[a-z][a-z0-9_-]{0,19}")
 _ITEM_KEYS = ("id", "source", "kind", "parent", "day", "size", "sha256")
 _RETRACTION_KEYS = ("id", "designation", "day", "item_ids")
 _REPLIES_KEYS = ("format", "version", "replies")
@@ -121,17 +129,22 @@ def _text(value: object, where: str) -> str:
     return value
 
 
-def _check_header(doc: object, fmt: str, version: int, label: str) -> None:
-    """Format, then version, then schema: a newer bundle says so, not "unexpected field"."""
+def _check_header(doc: object, fmt: str, version: int | tuple[int, ...], label: str) -> int:
+    """Format, then version, then schema: a newer bundle says so, not "unexpected field".
+    Returns the bundle's version (one of ``version``)."""
     if not isinstance(doc, dict):
         raise BundleError("manifest: must be a JSON object")
     if doc.get("format") != fmt:
         raise BundleError(f"not a Səsim {label}: format is {_short(doc.get('format'))}")
+    known = (version,) if isinstance(version, int) else version
     found = doc.get("version")
-    if type(found) is not int or found != version:
+    if type(found) is not int or found not in known:
+        names = " and ".join(str(v) for v in known)
         raise BundleError(
-            f"unsupported {label} version {_short(found)}; this reader knows version {version}"
+            f"unsupported {label} version {_short(found)}; this reader knows"
+            f" version{'s' if len(known) > 1 else ''} {names}"
         )
+    return found
 
 
 def _dump_json(doc: dict[str, Any]) -> bytes:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from crypto import ByteSink, ByteSource
+from crypto import ByteSink, ByteSource, CryptoError, PublicKey
 
 from ._tar import (
     BundleSummary,
@@ -32,13 +32,19 @@ from ._tar import (
     _tar_size,
 )
 from ._validate import (
+    _CHANNEL,
+    _CONSENT_KEYS,
     _EXPORT_KEYS,
+    _EXPORT_KEYS_V1,
     _ITEM_KEYS,
     _RETRACTION_KEYS,
     _SHA256,
+    _SOURCE_KEYS,
     BLOCK_SIZE,
+    CONSENT_DECISIONS,
     EXPORT_FORMAT,
     EXPORT_VERSION,
+    EXPORT_VERSIONS,
     ITEM_KINDS,
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -50,6 +56,7 @@ from ._validate import (
     _list,
     _match,
     _object,
+    _short,
     _size,
     _text,
 )
@@ -119,10 +126,34 @@ class RetractionEntry:
 
 
 @dataclass(frozen=True)
+class ConsentDecision:
+    """Her answer to a draft a reviewer sent her (a reply with a ``consent_request``):
+    ``decision`` is "approve" (publish it) or "refuse"; ``day`` is when she last decided."""
+
+    draft_id: str
+    decision: str
+    day: str
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """One source of an export bundle version 2: what the workstation needs to answer her
+    (her public key: replies are sealed to it) and what she decided about drafts."""
+
+    designation: str
+    public_key: PublicKey
+    channel: str
+    consent: tuple[ConsentDecision, ...] = ()
+
+
+@dataclass(frozen=True)
 class ExportManifest:
     created_day: str
     items: tuple[ExportEntry, ...]
     retractions: tuple[RetractionEntry, ...]
+    # designation -> source, in manifest order; empty for a version 1 bundle
+    sources: dict[str, ExportSource] = field(default_factory=dict)
+    version: int = EXPORT_VERSION
 
 
 ExportSummary = BundleSummary
@@ -147,9 +178,78 @@ def _export_entry(raw: object, where: str) -> ExportEntry:
     )
 
 
+def _public_key(value: object, where: str) -> PublicKey:
+    if isinstance(value, str) and len(value) <= 100:
+        try:
+            key = PublicKey.from_text(value)
+        except (CryptoError, ValueError):
+            pass
+        else:
+            if key.to_text() == value:  # one spelling per key
+                return key
+    raise BundleError(
+        f"manifest: {where} must be a public key sesim-x25519-pk:…, not {_short(value)}"
+    )
+
+
+def _consent(raw: object, where: str) -> ConsentDecision:
+    line = _object(raw, _CONSENT_KEYS, where)
+    if line["decision"] not in CONSENT_DECISIONS:
+        raise BundleError(
+            f"manifest: {where}.decision must be one of {', '.join(CONSENT_DECISIONS)},"
+            f" not {_short(line['decision'])}"
+        )
+    return ConsentDecision(
+        draft_id=_id(line["draft_id"], f"{where}.draft_id"),
+        decision=line["decision"],
+        day=_day(line["day"], f"{where}.day"),
+    )
+
+
+def _export_source(raw: object, where: str) -> ExportSource:
+    line = _object(raw, _SOURCE_KEYS, where)
+    decisions: list[ConsentDecision] = []
+    drafts: set[str] = set()
+    for n, entry in enumerate(_list(line["consent"], f"{where}.consent")):
+        decision = _consent(entry, f"{where}.consent[{n}]")
+        if decision.draft_id in drafts:
+            raise BundleError(f"manifest: {where} decides draft {decision.draft_id} twice")
+        drafts.add(decision.draft_id)
+        decisions.append(decision)
+    return ExportSource(
+        designation=_text(line["designation"], f"{where}.designation"),
+        public_key=_public_key(line["public_key"], f"{where}.public_key"),
+        channel=_match(line["channel"], _CHANNEL, f"{where}.channel", "a channel such as web"),
+        consent=tuple(decisions),
+    )
+
+
+def _parse_sources(raw: object, items: list[ExportEntry]) -> dict[str, ExportSource]:
+    """Version 2's sources: one per designation, exactly those with an item or a decision."""
+    sources: dict[str, ExportSource] = {}
+    for n, line in enumerate(_list(raw, "sources")):
+        source = _export_source(line, f"sources[{n}]")
+        if source.designation in sources:
+            raise BundleError(f"manifest: source {source.designation!r} is listed twice")
+        sources[source.designation] = source
+    with_items = {e.source for e in items}
+    for entry in items:
+        if entry.source not in sources:
+            raise BundleError(
+                f"manifest: item {entry.id}'s source {entry.source!r} is not in sources",
+                entry.id,
+            )
+    for source in sources.values():
+        if source.designation not in with_items and not source.consent:
+            raise BundleError(
+                f"manifest: source {source.designation!r} has no item and no decision here"
+            )
+    return sources
+
+
 def _parse_export_manifest(doc: object) -> ExportManifest:
-    _check_header(doc, EXPORT_FORMAT, EXPORT_VERSION, "export bundle")
-    top = _object(doc, _EXPORT_KEYS, "the top level")
+    version = _check_header(doc, EXPORT_FORMAT, EXPORT_VERSIONS, "export bundle")
+    top = _object(doc, _EXPORT_KEYS_V1 if version == 1 else _EXPORT_KEYS, "the top level")
     items: list[ExportEntry] = []
     seen: set[str] = set()
     for n, raw in enumerate(_list(top["items"], "items")):
@@ -174,8 +274,9 @@ def _parse_export_manifest(doc: object) -> ExportManifest:
             raise BundleError(f"manifest: retraction {retraction.id} is listed twice")
         seen.add(retraction.id)
         retractions.append(retraction)
+    sources = {} if version == 1 else _parse_sources(top["sources"], items)
     created_day = _day(top["created_day"], "created_day")
-    return ExportManifest(created_day, tuple(items), tuple(retractions))
+    return ExportManifest(created_day, tuple(items), tuple(retractions), sources, version)
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -282,14 +383,38 @@ class ExportPlan:
         return BundleSummary(self.count, written)
 
 
+def _source_doc(source: ExportSource) -> dict[str, Any]:
+    if not isinstance(source, ExportSource):
+        raise BundleError(f"a source must be an ExportSource, not {type(source).__name__}")
+    if not isinstance(source.public_key, PublicKey):
+        raise BundleError(f"source {source.designation!r}: public_key must be a PublicKey")
+    return {
+        "designation": source.designation,
+        "public_key": source.public_key.to_text(),
+        "channel": source.channel,
+        "consent": [
+            {"draft_id": c.draft_id, "decision": c.decision, "day": c.day} for c in source.consent
+        ],
+    }
+
+
 def plan_export(
     items: Iterable[ExportItem],
     retractions: Iterable[RetractionLike | Mapping[str, Any]],
     created_day: str,
+    *,
+    sources: Iterable[ExportSource] = (),
 ) -> ExportPlan:
-    """Check the items and make the manifest, hashing (and size-checking) every item whose
-    ``sha256`` is not given. Raises BundleError before any byte of the bundle exists."""
+    """Check the items and make the manifest (version 2), hashing (and size-checking)
+    every item whose ``sha256`` is not given. Raises BundleError before any byte of the
+    bundle exists.
+
+    ``sources`` must hold exactly one entry for each source with an item here, plus any
+    other source whose consent decisions travel in this bundle, in the order to write.
+    """
     listed = list(items)
+    source_lines = [_source_doc(s) for s in sources]
+    designations = {line["designation"] for line in source_lines}
     lines = []
     for n, item in enumerate(listed):
         line = {
@@ -302,6 +427,8 @@ def plan_export(
             "sha256": item.sha256 or _NOT_YET_HASHED,
         }
         _export_entry(line, f"items[{n}]")  # check everything before reading gigabytes
+        if item.source not in designations:
+            raise BundleError(f"item {item.id}'s source {item.source!r} is not in sources", item.id)
         if item.sha256 is None:
             line["sha256"] = _hash_item(item)
         lines.append(line)
@@ -311,6 +438,7 @@ def plan_export(
         "created_day": created_day,
         "items": lines,
         "retractions": [_retraction_doc(r) for r in retractions],
+        "sources": source_lines,
     }
     manifest = _parse_export_manifest(doc)  # the writer never makes what readers refuse
     return ExportPlan(listed, manifest, _dump_json(doc))
@@ -321,9 +449,11 @@ def write_export(
     items: Iterable[ExportItem],
     retractions: Iterable[RetractionLike | Mapping[str, Any]],
     created_day: str,
+    *,
+    sources: Iterable[ExportSource] = (),
 ) -> BundleSummary:
-    """Write an export bundle to ``sink`` (any binary file object)."""
-    return plan_export(items, retractions, created_day).write_to(sink)
+    """Write an export bundle (version 2) to ``sink`` (any binary file object)."""
+    return plan_export(items, retractions, created_day, sources=sources).write_to(sink)
 
 
 def iter_export_chunks(
@@ -331,6 +461,8 @@ def iter_export_chunks(
     retractions: Iterable[RetractionLike | Mapping[str, Any]],
     created_day: str,
     chunk_size: int = BLOCK_SIZE,
+    *,
+    sources: Iterable[ExportSource] = (),
 ) -> Iterator[bytes]:
     """An export bundle as ``chunk_size`` pieces, for a streaming response.
 
@@ -338,7 +470,7 @@ def iter_export_chunks(
     response has started. An item that changes afterwards raises from the iterator, which
     leaves a truncated download that every reader refuses.
     """
-    return plan_export(items, retractions, created_day).chunks(chunk_size)
+    return plan_export(items, retractions, created_day, sources=sources).chunks(chunk_size)
 
 
 # -- reading ---------------------------------------------------------------------------

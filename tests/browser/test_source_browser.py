@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from crypto import EnvelopeContext, PublicKey, encrypt_bytes
 from securedrop_like.errors import NotFound
+from securedrop_like.store import new_id
 from tests.browser.conftest import AXE_JS, PHONE, LiveSource
 
 pytestmark = pytest.mark.browser
@@ -37,6 +39,8 @@ EVERY_PAGE = [
     "codename-check-match",
     "case",
     "case-errors",
+    "case-consent",
+    "case-consent-decided",
     "withdraw",
     "logged-out",
     "login",
@@ -98,6 +102,33 @@ def fill_report(page: Any, text: str) -> None:
     )
 
 
+DRAFT_TEXT = (
+    "An official at a housing office in Nəsimi district refused to sign a document unless"
+    " the woman met him alone (March 2024)."
+)
+
+
+def send_consent_request(live: LiveSource, source_id: str) -> str:
+    """A reply asking her about a draft, sealed as the workstation seals it (to her key
+    and the reviewer's, bound to the reply) and stored as a reply bundle stores it."""
+    her_key = PublicKey(live.service.source(source_id).public_key)
+    reply_id = new_id()
+    document = {
+        "format": "sesim-reply",
+        "v": 1,
+        "text": "May we publish this? It has nothing that shows who you are.",
+        "lang": "en",
+        "consent_request": {"draft_id": new_id(), "text": DRAFT_TEXT},
+    }
+    sealed = encrypt_bytes(
+        json.dumps(document, ensure_ascii=False).encode(),
+        [her_key, live.instance.reviewer_key.public_key],
+        context=EnvelopeContext.reply(reply_id, her_key),
+    )
+    live.service.store_sealed_replies([(source_id, reply_id, "workstation:leyla", sealed)])
+    return reply_id
+
+
 def decrypt_all(live: LiveSource, source_id: str) -> list[tuple[str, bytes]]:
     out = []
     for item in live.service.items(source_id):
@@ -155,6 +186,15 @@ def walk_every_page(page: Any, live: LiveSource, lang: str, visit: Visit) -> Non
     submit(page, "main form[action='/case/message']")
     assert page.locator("#message-error").count() == 1
     visit("case-errors", page)
+
+    send_consent_request(live, source_id)
+    page.goto(live("/case"))
+    assert page.locator("section.consent blockquote.draft").inner_text() == DRAFT_TEXT
+    visit("case-consent", page)
+    with page.expect_navigation():
+        page.locator("section.consent button[value=approve]").click()
+    assert page.locator("section.consent p.ok").count() == 1
+    visit("case-consent-decided", page)
 
     click_link(page, "main a[href='/case/withdraw']")
     visit("withdraw", page)

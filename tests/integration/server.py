@@ -65,6 +65,6 @@ def running(cmd: list[str], log: Path, timeout: float = 30) -> Iterator[tuple[st
 @contextmanager
 def running_server(home: Path, part: str = "source", log: Path | None = None) -> Iterator[str]:
     """``sesim serve PART`` on an instance."""
-    cmd = [sys.executable, "-m", "securedrop_like", "serve", part, "--home", str(home)]
+    cmd = [sys.executable, "-m", "sesim", "serve", part, "--home", str(home)]
     with running(cmd, log or home.parent / f"{part}-server.log") as (base, _pid):
         yield base

@@ -138,7 +138,7 @@ def _temp_folders() -> list[Path]:
 
 
 def _serve(part: str, home: Path) -> list[str]:
-    return [sys.executable, "-m", "securedrop_like", "serve", part, "--home", str(home)]
+    return [sys.executable, "-m", "sesim", "serve", part, "--home", str(home)]
 
 
 def _post(s: requests.Session, url: str, **kwargs: Any) -> requests.Response:

@@ -51,7 +51,7 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
     while not _free(port + 1):  # the staff server takes the next port
         port = free_port()
     log = tmp_path / "demo.log"
-    cmd = [sys.executable, "-m", "securedrop_like", "demo", "--tor", "--home", str(home)]
+    cmd = [sys.executable, "-m", "sesim", "demo", "--tor", "--home", str(home)]
     cmd += ["--base-port", str(port), "--reports", "2"]
     with log.open("wb") as out:
         proc = subprocess.Popen(

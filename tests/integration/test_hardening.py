@@ -109,7 +109,7 @@ def test_every_server_process_runs_with_core_dumps_off(nobody_home: Path, tmp_pa
         *as_nobody,
         sys.executable,
         "-m",
-        "securedrop_like",
+        "sesim",
         "serve",
         "source",
         "--home",

@@ -146,7 +146,7 @@ def _serve_cmd(home: Path, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "securedrop_like",
+        "sesim",
         "serve",
         "source",
         "--home",

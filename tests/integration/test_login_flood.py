@@ -39,7 +39,7 @@ def test_fifty_logins_on_taken_slots_leave_the_start_page_answering(
     instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SESIM_DERIVATION_WAIT_SECONDS", "600")
-    cmd = [sys.executable, "-m", "securedrop_like", "serve", "source", "--home", str(instance.home)]
+    cmd = [sys.executable, "-m", "sesim", "serve", "source", "--home", str(instance.home)]
     run = instance.home / "run"
     with running(cmd, tmp_path / "server.log") as (base, _pid):
         held = _hold(sorted(run.glob("derive-slot-*.lock")))

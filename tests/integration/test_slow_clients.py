@@ -155,7 +155,7 @@ def test_running_out_of_descriptors_drops_the_oldest_slow_head(
     if prlimit is None:
         pytest.skip("prlimit (util-linux) is not installed")
     home = str(instance.home)
-    cmd = [prlimit, "--nofile=256:256", sys.executable, "-m", "securedrop_like"]
+    cmd = [prlimit, "--nofile=256:256", sys.executable, "-m", "sesim"]
     socks: list[socket.socket] = []
     # Two workers: the one the readiness probe did not reach is cold, and must
     # still find descriptors for its templates and database when heads are many.

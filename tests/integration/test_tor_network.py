@@ -16,9 +16,9 @@ import requests
 from click.testing import CliRunner
 
 from crypto import OnionServiceKey, is_onion_address
-from securedrop_like.cli import main
 from securedrop_like.derivation import Deriver
 from securedrop_like.service import ReportService
+from sesim.cli import main
 from tests.conftest import CODENAME_RE, csrf_of
 from tests.integration.tor_network import OnionSite, onion_request, socks_reply
 from tor_config.control import UploadWatcher, add_client_auth, add_ephemeral_onion

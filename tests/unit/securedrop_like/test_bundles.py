@@ -25,8 +25,10 @@ from securedrop_like import store as blob_store
 from securedrop_like.bundles import (
     BLOCK_SIZE,
     BundleError,
+    ConsentDecision,
     ExportItem,
     ExportManifest,
+    ExportSource,
     ReplyBindingError,
     ReplyEntry,
     iter_export_chunks,
@@ -60,10 +62,24 @@ def item_of(
     )  # fmt: skip
 
 
+def sources_of(items: Sequence[ExportItem], channel: str = "web") -> list[ExportSource]:
+    """One source entry per designation the items name (version 2 needs each)."""
+    names = dict.fromkeys(i.source for i in items)
+    return [ExportSource(name, SOURCE.public_key, channel) for name in names]
+
+
 def export_of(items: list[ExportItem], retractions: list[Any] | None = None) -> bytes:
     sink = io.BytesIO()
-    write_export(sink, items, retractions or [], DAY)
+    write_export(sink, items, retractions or [], DAY, sources=sources_of(items))
     return sink.getvalue()
+
+
+def plan_of(items: list[ExportItem], retractions: list[Any] | None = None) -> Any:
+    return plan_export(items, retractions or [], DAY, sources=sources_of(items))
+
+
+def chunks_of(items: list[ExportItem], chunk_size: int = BLOCK_SIZE) -> Iterator[bytes]:
+    return iter_export_chunks(items, [], DAY, chunk_size, sources=sources_of(items))
 
 
 def read_all(bundle: bytes) -> tuple[ExportManifest, dict[str, bytes]]:
@@ -158,16 +174,18 @@ def test_same_input_gives_same_bytes_with_or_without_known_hashes(three: Any) ->
 
 
 def test_chunks_are_the_written_bytes_in_64_kib_pieces_and_size_is_exact(three: Any) -> None:
-    plan = plan_export(three[0], [], DAY)
-    chunks = list(iter_export_chunks(three[0], [], DAY))
+    plan = plan_of(three[0])
+    chunks = list(chunks_of(three[0]))
     assert b"".join(chunks) == export_of(three[0])
     assert len(b"".join(chunks)) == plan.size
     assert {len(c) for c in chunks[:-1]} == {BLOCK_SIZE} and 0 < len(chunks[-1]) <= BLOCK_SIZE
 
 
-def test_known_answer_export_reads_decrypts_and_is_rewritten_byte_for_byte() -> None:
+def test_known_answer_export_v1_is_still_read_and_decrypts() -> None:
+    """Version 1 stays readable (the writer now writes version 2: see below)."""
     kat = (DATA / "export_v1.tar").read_bytes()
     manifest, got = read_all(kat)
+    assert (manifest.version, manifest.sources) == (1, {})
     assert [(e.source, e.kind) for e in manifest.items] == [
         ("qırmızı nar", "report"), ("qırmızı nar", "file"), ("a1b2c3d4e5f6", "reply"),
     ]  # fmt: skip
@@ -176,14 +194,124 @@ def test_known_answer_export_reads_decrypts_and_is_rewritten_byte_for_byte() -> 
     plain = [decrypt_bytes(got[e.id], k) for e, k in zip(manifest.items, keys, strict=True)]
     assert plain[0] == "Metroda, 28 May stansiyası, axşam 19:00 radələrində.".encode()
     assert plain[1] == b""
+    # What version 1 may not carry: a version 2 field.
+    members = members_of(kat)
+    with pytest.raises(BundleError, match="unexpected field\\(s\\) sources"):
+        read_export(io.BytesIO(with_manifest(members, set_("sources", []))))
+
+
+def test_known_answer_export_v2_reads_decrypts_and_is_rewritten_byte_for_byte() -> None:
+    kat = (DATA / "export_v2.tar").read_bytes()
+    manifest, got = read_all(kat)
+    assert manifest.version == 2 and manifest.created_day == "2024-06-02"
+    assert [(e.source, e.kind) for e in manifest.items] == [
+        ("qırmızı nar", "report"), ("qırmızı nar", "message"), ("qırmızı nar", "reply"),
+    ]  # fmt: skip
+    assert list(manifest.sources) == ["qırmızı nar", "mavi göl"]
+    her = manifest.sources["qırmızı nar"]
+    source_key = PrivateKey.from_seed(b"\x5a" * 32)  # the source of envelope_v2.txt's replies
+    assert her.public_key == source_key.public_key and her.channel == "web"
+    draft = "d4af7d4af7d4af7d4af7d4af7d4af7d4"
+    assert her.consent == (ConsentDecision(draft, "approve", "2024-06-01"),)
+    other = manifest.sources["mavi göl"]  # no item here: only her decisions travel
+    assert other.channel == "sms" and other.public_key == PublicKey(bytes([0xAB]) * 32)
+    assert [(c.decision, c.day) for c in other.consent] == [
+        ("refuse", "2024-05-30"), ("approve", "2024-06-02"),
+    ]  # fmt: skip
+    # Every item opens with the context the workstation builds from the manifest alone:
+    # the reply with her key from "sources".
+    reviewer = PrivateKey.from_seed(b"\x22" * 32)
+    plain = {}
+    for e in manifest.items:
+        key = source_key if e.kind == "reply" else reviewer
+        source_pk = manifest.sources[e.source].public_key if e.kind == "reply" else None
+        expected = EnvelopeContext.for_item(e.kind, e.id, source_pk)
+        plain[e.kind] = decrypt_bytes(got[e.id], key, expected=expected)
+    assert plain["reply"].startswith(b'{"text"')
     items = [
         ExportItem(e.id, e.source, e.kind, e.parent, e.day, e.size, partial(io.BytesIO, got[e.id]))
         for e in manifest.items
     ]
     retractions = [vars(r) for r in manifest.retractions]
     sink = io.BytesIO()
-    write_export(sink, items, retractions, manifest.created_day)
+    write_export(
+        sink, items, retractions, manifest.created_day, sources=list(manifest.sources.values())
+    )
     assert sink.getvalue() == kat
+
+
+def test_export_v2_round_trip_keeps_sources_and_decisions(three: Any) -> None:
+    items, _ = three
+    decisions = (
+        ConsentDecision("ab" * 16, "approve", "2024-05-27"),
+        ConsentDecision("cd" * 16, "refuse", DAY),
+    )
+    only_decided = ExportSource("синее море", REVIEWER.public_key, "email", decisions[1:])
+    sources = [ExportSource("qırmızı nar", SOURCE.public_key, "web", decisions), only_decided]
+    sink = io.BytesIO()
+    write_export(sink, items, [], DAY, sources=sources)
+    manifest, _ = read_all(sink.getvalue())
+    assert manifest.version == bundles.EXPORT_VERSION == 2
+    assert manifest.sources == {s.designation: s for s in sources}
+    raw = json.loads(members_of(sink.getvalue())[0][1])
+    assert raw["sources"][0]["public_key"] == SOURCE.public_key.to_text()
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ([], "source 'qırmızı nar' is not in sources"),
+        (
+            [ExportSource("qırmızı nar", SOURCE.public_key, "web")] * 2,
+            "source 'qırmızı nar' is listed twice",
+        ),
+        (
+            [
+                ExportSource("qırmızı nar", SOURCE.public_key, "web"),
+                ExportSource("idle", SOURCE.public_key, "web"),
+            ],
+            "source 'idle' has no item and no decision",
+        ),  # fmt: skip
+        ([ExportSource("qırmızı nar", b"\x01" * 32, "web")], "public_key must be a PublicKey"),  # type: ignore[arg-type]
+        ([ExportSource("qırmızı nar", SOURCE.public_key, "Web!")], "channel must be a channel"),
+        (
+            [
+                ExportSource(
+                    "qırmızı nar",
+                    SOURCE.public_key,
+                    "web",
+                    (ConsentDecision("ab" * 16, "maybe", DAY),),
+                )
+            ],
+            "decision must be one of approve, refuse",
+        ),  # fmt: skip
+        (
+            [
+                ExportSource(
+                    "qırmızı nar",
+                    SOURCE.public_key,
+                    "web",
+                    (ConsentDecision("ab" * 16, "approve", "2024-05-28 10:00"),),
+                )
+            ],
+            "consent\\[0\\].day must be a date",
+        ),  # fmt: skip
+        (
+            [
+                ExportSource(
+                    "qırmızı nar",
+                    SOURCE.public_key,
+                    "web",
+                    (ConsentDecision("ab" * 16, "approve", DAY),) * 2,
+                )
+            ],
+            "decides draft abab",
+        ),  # fmt: skip
+    ],
+)
+def test_the_writer_refuses_bad_sources(sources: list[Any], message: str) -> None:
+    with pytest.raises(BundleError, match=message):
+        plan_export([item_of(b"abc")], [], DAY, sources=sources)
 
 
 def test_known_answer_replies_read_and_are_rewritten_byte_for_byte() -> None:
@@ -237,7 +365,7 @@ def test_real_envelopes_from_the_store_survive_export_and_decrypt(
         )
     path = tmp_path / "export.tar"
     with path.open("wb") as sink:
-        summary = write_export(sink, items, [], DAY)
+        summary = write_export(sink, items, [], DAY, sources=sources_of(items))
     conn.close()
     assert summary.count == 4 and summary.bytes == path.stat().st_size
     with path.open("rb") as src, read_export(src) as reader:
@@ -269,13 +397,13 @@ def test_random_exports_round_trip_and_match_tarfile(specs: list[Any], seed: int
         parent = items[-1].id if kind == "file" and items else None
         items.append(item_of(data, kind, parent, source=designation))
         datas.append(data)
-    bundle = b"".join(iter_export_chunks(items, [], DAY, chunk_size=rng.choice([512, BLOCK_SIZE])))
+    bundle = b"".join(chunks_of(items, chunk_size=rng.choice([512, BLOCK_SIZE])))
     manifest, got = read_all(bundle)
     assert [got[e.id] for e in manifest.items] == datas
     assert [(e.source, e.kind, e.parent) for e in manifest.items] == [
         (i.source, i.kind, i.parent) for i in items
     ]
-    assert bundle == tar_of(members_of(bundle)) and len(bundle) == plan_export(items, [], DAY).size
+    assert bundle == tar_of(members_of(bundle)) and len(bundle) == plan_of(items).size
 
 
 def test_reply_round_trip_exposes_designations_key_ids_and_context() -> None:
@@ -418,7 +546,11 @@ def drop(key: str) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (set_("version", 2), "unsupported export bundle version 2; this reader knows version 1"),
+        (
+            set_("version", 3),
+            "unsupported export bundle version 3; this reader knows versions 1 and 2",
+        ),  # noqa: E501
+        (set_("version", 0), "unsupported export bundle version 0"),
         (set_("version", "1"), "unsupported export bundle version '1'"),
         (set_("version", True), "unsupported export bundle version True"),
         (set_("format", "sesim-replies"), "not a Səsim export bundle"),
@@ -440,6 +572,57 @@ def drop(key: str) -> Callable[[dict[str, Any]], None]:
         (set_("retractions", {}), "retractions must be a list"),
         (set_("retractions", [{"id": "0" * 32}]), "retractions\\[0\\] lacks designation"),
         (lambda m: m["items"].append(m["items"][0]), "is listed twice"),
+        # version 2's sources
+        (lambda m: m.pop("sources"), "the top level lacks sources"),
+        (set_("sources", {}), "sources must be a list"),
+        (set_("sources.0.public_key", "sesim-x25519-pk:AAAA"), "public_key must be a public key"),
+        (set_("sources.0.public_key", "ab" * 32), "public_key must be a public key"),
+        (set_("sources.0.public_key", None), "public_key must be a public key"),
+        (
+            set_("sources.0.public_key", PrivateKey.from_seed(b"\x01" * 32).to_text()),
+            "public_key must be a public key",
+        ),  # fmt: skip
+        (
+            set_("sources.0.public_key", SOURCE.public_key.to_text()[:-1] + "B"),
+            "public_key must be a public key",
+        ),  # fmt: skip
+        (set_("sources.0.note", "x"), "sources\\[0\\] has unexpected field\\(s\\) note"),
+        (lambda m: m["sources"][0].pop("channel"), "sources\\[0\\] lacks channel"),
+        (set_("sources.0.channel", ""), "channel must be a channel"),
+        (set_("sources.0.channel", "WEB"), "channel must be a channel"),
+        (set_("sources.0.designation", " qırmızı nar"), "designation must be 1 to 100"),
+        (set_("sources.0.designation", "mavi göl"), "source 'qırmızı nar' is not in sources"),
+        (lambda m: m["sources"].append(m["sources"][0]), "source 'qırmızı nar' is listed twice"),
+        (set_("sources.0.consent", None), "consent must be a list"),
+        (
+            set_("sources.0.consent", [{"draft_id": "ab" * 16, "decision": "yes", "day": DAY}]),
+            "decision must be one of approve, refuse",
+        ),  # fmt: skip
+        (
+            set_("sources.0.consent", [{"draft_id": "AB" * 16, "decision": "refuse", "day": DAY}]),
+            "draft_id must be 32 lowercase hex",
+        ),  # fmt: skip
+        (
+            set_(
+                "sources.0.consent",
+                [{"draft_id": "ab" * 16, "decision": "refuse", "day": DAY, "text": "her story"}],
+            ),
+            "consent\\[0\\] has unexpected field\\(s\\) text",
+        ),  # fmt: skip
+        (
+            set_("sources.0.consent", [{"draft_id": "ab" * 16, "decision": "refuse"}]),
+            "consent\\[0\\] lacks day",
+        ),  # fmt: skip
+        (
+            set_(
+                "sources.0.consent", [{"draft_id": "ab" * 16, "decision": "refuse", "day": DAY}] * 2
+            ),
+            "decides draft abab",
+        ),  # fmt: skip
+        (
+            lambda m: m["sources"].append(dict(m["sources"][0], designation="idle")),
+            "source 'idle' has no item and no decision",
+        ),  # fmt: skip
     ],
 )
 def test_manifest_schema_is_checked_strictly(
@@ -515,7 +698,7 @@ def test_an_item_changed_between_passes_leaves_a_bundle_readers_refuse() -> None
     item = ExportItem(new_id(), "x", "file", None, DAY, 100_000, changing)
     out = io.BytesIO()
     with pytest.raises(BundleError, match=f"item {item.id} does not match its SHA-256"):
-        for chunk in iter_export_chunks([item], [], DAY):
+        for chunk in chunks_of([item]):
             out.write(chunk)
     assert out.tell() < 100_000  # its last block was held back
     with pytest.raises(BundleError, match="cut short|ends before"):
@@ -540,7 +723,7 @@ def never_opened() -> io.BytesIO:
 )
 def test_bad_input_is_refused_before_any_byte_is_produced(item: ExportItem, message: str) -> None:
     with pytest.raises(BundleError, match=message):
-        iter_export_chunks([item], [], DAY)
+        chunks_of([item])
 
 
 def test_writer_refuses_duplicates_bad_retractions_and_oversize_manifests(
@@ -548,16 +731,14 @@ def test_writer_refuses_duplicates_bad_retractions_and_oversize_manifests(
 ) -> None:
     item = item_of(b"abc")
     with pytest.raises(BundleError, match="listed twice"):
-        plan_export([item, item], [], DAY)
+        plan_of([item, item])
     with pytest.raises(BundleError, match="unexpected field"):
-        plan_export([item], [{"id": new_id(), "note": "x"}], DAY)
+        plan_of([item], [{"id": new_id(), "note": "x"}])
     with pytest.raises(BundleError, match="item_ids must be a list"):
-        plan_export(
-            [item], [{"id": new_id(), "designation": "x", "day": DAY, "item_ids": "x"}], DAY
-        )
+        plan_of([item], [{"id": new_id(), "designation": "x", "day": DAY, "item_ids": "x"}])
     monkeypatch.setattr(bundles._validate, "MAX_MANIFEST_BYTES", 300)  # where the writer reads it
     with pytest.raises(BundleError, match="put fewer items in one bundle"):
-        plan_export([item, item_of(b"")], [], DAY)
+        plan_of([item, item_of(b"")])
 
 
 def test_the_formats_share_the_servers_item_kinds_and_errors_are_domain_errors() -> None:
@@ -569,8 +750,12 @@ def test_the_spec_names_every_field_and_limit() -> None:
     spec = (Path(bundles.__file__).parent.parent / "BUNDLES.md").read_text(encoding="utf-8")
     assert "BUNDLES.md" in (bundles.__doc__ or "")
     for name in (*bundles._EXPORT_KEYS, *bundles._ITEM_KEYS, *bundles._RETRACTION_KEYS,
+                 *bundles._SOURCE_KEYS, *bundles._CONSENT_KEYS, *bundles.CONSENT_DECISIONS,
                  *bundles._REPLY_KEYS, bundles.EXPORT_FORMAT, bundles.REPLIES_FORMAT):  # fmt: skip
         assert f'"{name}"' in spec
+    for version in bundles.EXPORT_VERSIONS:
+        assert f"## Export bundle, version {version}" in spec
+    assert "`sesim-export` version 2" in spec and "sesim-x25519-pk:" in spec
     assert "16 MiB" in spec and "## Version policy" in spec
     # What the workstation must check (export) and write (replies): the item binding.
     assert "expected=EnvelopeContext.for_item(kind, id, source_key)" in spec
@@ -714,6 +899,9 @@ class ChunkPipe:
 HUGE = 256 * MiB
 
 
+HUGE_SOURCE = [ExportSource("x", SOURCE.public_key, "web")]
+
+
 def huge_item() -> ExportItem:
     return ExportItem(new_id(), "x", "file", None, DAY, HUGE, lambda: GeneratedCiphertext(HUGE))
 
@@ -731,7 +919,7 @@ def traced_peak(work: Callable[[], object]) -> int:
 @pytest.mark.slow
 def test_writing_a_256_mib_export_keeps_memory_bounded() -> None:
     sink = HashingSink()
-    peak = traced_peak(lambda: write_export(sink, [huge_item()], [], DAY))
+    peak = traced_peak(lambda: write_export(sink, [huge_item()], [], DAY, sources=HUGE_SOURCE))
     assert sink.size > HUGE
     print(f"peak {peak / MiB:.2f} MiB")
     assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
@@ -745,7 +933,7 @@ def test_reading_a_256_mib_export_keeps_memory_bounded() -> None:
     got = hashlib.sha256()
 
     def pipe_through() -> None:
-        reader = read_export(ChunkPipe(iter_export_chunks([huge_item()], [], DAY)))
+        reader = read_export(ChunkPipe(chunks_of([huge_item()])))
         for _, stream in reader:
             while block := stream.read(BLOCK_SIZE):
                 got.update(block)

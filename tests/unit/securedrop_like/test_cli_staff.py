@@ -13,9 +13,9 @@ from journalist_interface import totp
 from journalist_interface.accounts import StaffAccounts
 from journalist_interface.errors import BadCredentials
 from securedrop_like import codenames, db, models
-from securedrop_like.cli import main
 from securedrop_like.config import load_config
 from securedrop_like.instance import init_instance
+from sesim.cli import main
 from tests.unit.securedrop_like.test_instance_cli import assert_clean_failure
 
 PASSPHRASE_RE = re.compile(r"^Passphrase: ([a-z -]+)$", re.MULTILINE)

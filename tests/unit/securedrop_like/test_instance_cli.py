@@ -11,9 +11,9 @@ from click.testing import CliRunner, Result
 
 from crypto import PrivateKey, write_public_key_file
 from securedrop_like import db
-from securedrop_like.cli import main
 from securedrop_like.config import CONFIG_NAME, ConfigError, load_config
 from securedrop_like.instance import init_instance, open_instance, write_secret_file
+from sesim.cli import main
 
 SECRET_FILES = {"db.key": 32, "session.key": 32, "salt": 16}
 
@@ -254,3 +254,44 @@ def test_vacuum_of_a_folder_that_is_no_instance_fails_cleanly(
     runner: CliRunner, tmp_path: Path
 ) -> None:
     assert_clean_failure(runner.invoke(main, ["vacuum", "--home", str(tmp_path)]))
+
+
+def _recipients(home: Path) -> set[str]:
+    from securedrop_like.service import ReportService
+
+    service = ReportService.open(open_instance(home))
+    try:
+        return {key.key_id for key in service.recipients()}
+    finally:
+        service.close()
+
+
+def test_retiring_a_reviewer_seals_new_items_to_the_others_only(
+    runner: CliRunner, home: Path, tmp_path: Path
+) -> None:
+    first, aysel = key_file(tmp_path, "aysel")
+    second, nigar = key_file(tmp_path, "nigar")
+    for path in (first, second):
+        result = runner.invoke(main, ["keys", "add-reviewer", "--home", str(home), str(path)])
+        assert result.exit_code == 0, result.output
+    assert _recipients(home) == {aysel.public_key.key_id, nigar.public_key.key_id}
+    gone = aysel.public_key.key_id
+    retired = runner.invoke(main, ["keys", "retire-reviewer", "--home", str(home), gone])
+    assert retired.exit_code == 0, retired.output
+    assert _recipients(home) == {nigar.public_key.key_id}
+    listed = runner.invoke(main, ["keys", "list", "--home", str(home)]).output
+    assert f"{gone}  " in listed and "retired  aysel" in listed
+    # The last active key stays unless the administrator insists.
+    last = nigar.public_key.key_id
+    args = ["keys", "retire-reviewer", "--home", str(home), last]
+    assert_clean_failure(runner.invoke(main, args), "last active key")
+    assert _recipients(home) == {last}
+    # Adding a retired key again brings it back, under its old row.
+    again = runner.invoke(main, ["keys", "add-reviewer", "--home", str(home), str(first)])
+    assert again.exit_code == 0 and "again" in again.output
+    assert _recipients(home) == {gone, last}
+
+
+def test_retiring_an_unknown_key_fails_cleanly(runner: CliRunner, home: Path) -> None:
+    args = ["keys", "retire-reviewer", "--home", str(home), "0" * 16]
+    assert_clean_failure(runner.invoke(main, args), "no active reviewer key")

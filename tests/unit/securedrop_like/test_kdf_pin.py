@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from securedrop_like.cli import main
 from securedrop_like.config import (
     CONFIG_NAME,
     TESTING_WEAK_KDF_ENV,
@@ -23,6 +22,7 @@ from securedrop_like.config import (
     warn_if_weak_kdf,
 )
 from securedrop_like.instance import init_instance
+from sesim.cli import main
 from tests.conftest import FAST_ARGON2, Instance
 from tests.unit.securedrop_like.test_instance_cli import assert_clean_failure
 
@@ -137,6 +137,7 @@ def test_only_the_test_suite_sets_the_weak_kdf_flag() -> None:
     found = set()
     for folder in (
         "securedrop_like",
+        "sesim",
         "source_interface",
         "journalist_interface",
         "tor_config",

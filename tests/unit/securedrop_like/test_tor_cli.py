@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from securedrop_like.cli import main
 from securedrop_like.config import load_config
 from securedrop_like.instance import init_instance
+from sesim.cli import main
 from tests.integration.server import free_port
 from tests.unit.securedrop_like.test_instance_cli import assert_clean_failure
 from tor_config import list_clients, read_address

@@ -17,13 +17,22 @@ The ciphertexts are real envelopes, taken from the crypto known-answer files
 bundle version 2, whose replies must be so bound), so the tests can also
 decrypt what they read back with those files' keys.
 
+Export bundle version 2 (``export_v2.tar``) takes envelopes version 2 from
+``envelope_v2.txt`` ("report-short-text", "message-short" and
+"reply-opened-by-the-source"), each under the item id its context is bound
+to, and adds the "sources" section: each source's public key in the
+``sesim-x25519-pk:`` text form (unpadded base64url of the 32 raw bytes, as
+``crypto/keys.py`` writes it), her channel and her consent decisions. One
+source there has no item, only a decision.
+
 Do not regenerate without a reason: these files pin export bundle format
-version 1 and reply bundle format versions 1 and 2. A new version gets new
-files beside these; the script only writes files that are missing.
+versions 1 and 2 and reply bundle format versions 1 and 2. A new version gets
+new files beside these; the script only writes files that are missing.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -35,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 ENVELOPES = HERE.parents[2] / "crypto" / "data" / "envelope_v1.txt"
 ENVELOPES_V2 = HERE.parents[2] / "crypto" / "data" / "envelope_v2.txt"
 EXPORT_FILE = HERE / "export_v1.tar"
+EXPORT_V2_FILE = HERE / "export_v2.tar"
 REPLIES_FILE = HERE / "replies_v1.tar"
 REPLIES_V2_FILE = HERE / "replies_v2.tar"
 
@@ -56,15 +66,20 @@ def envelopes(path: Path = ENVELOPES) -> dict[str, bytes]:
     return found
 
 
-def context_item_ids(path: Path = ENVELOPES_V2) -> dict[str, str]:
+def context_item_ids(path: Path = ENVELOPES_V2, field: str = "context_item_id") -> dict[str, str]:
     found: dict[str, str] = {}
     name = ""
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("name = "):
             name = line.split(" = ", 1)[1]
-        elif line.startswith("context_item_id = "):
+        elif line.startswith(f"{field} = "):
             found[name] = line.split(" = ", 1)[1]
     return found
+
+
+def public_key_text(hex_key: str) -> str:
+    raw = bytes.fromhex(hex_key)
+    return "sesim-x25519-pk:" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def tar_of(members: list[tuple[str, bytes]]) -> bytes:
@@ -134,6 +149,83 @@ def export_bundle() -> bytes:
     return tar_of([("manifest.json", dumps(manifest))] + [(f"items/{i[0]}", i[5]) for i in items])
 
 
+def export_bundle_v2() -> bytes:
+    """Version 2: items are envelopes version 2 bound to their ids; "sources" carries
+    each source's key, channel and consent decisions."""
+    env, ids = envelopes(ENVELOPES_V2), context_item_ids()
+    her_key = context_item_ids(field="context_source_public_key")["reply-opened-by-the-source"]
+    report = ids["report-short-text"]
+    items = [
+        (report, "qırmızı nar", "report", None, "2024-05-27", env["report-short-text"]),
+        (ids["message-short"], "qırmızı nar", "message", None, "2024-05-28", env["message-short"]),
+        (
+            ids["reply-opened-by-the-source"],
+            "qırmızı nar",
+            "reply",
+            None,
+            "2024-05-28",
+            env["reply-opened-by-the-source"],
+        ),
+    ]
+    manifest = {
+        "format": "sesim-export",
+        "version": 2,
+        "created_day": "2024-06-02",
+        "items": [
+            {
+                "id": i,
+                "source": s,
+                "kind": k,
+                "parent": p,
+                "day": d,
+                "size": len(c),
+                "sha256": sha256(c),
+            }
+            for i, s, k, p, d, c in items
+        ],
+        "retractions": [
+            {
+                "id": RETRACTION_ID,
+                "designation": "sarı çay",
+                "day": "2024-06-01",
+                "item_ids": ["77777777777777777777777777777777"],
+            }
+        ],
+        "sources": [
+            {
+                "designation": "qırmızı nar",
+                "public_key": public_key_text(her_key),
+                "channel": "web",
+                "consent": [
+                    {
+                        "draft_id": "d4af7d4af7d4af7d4af7d4af7d4af7d4",
+                        "decision": "approve",
+                        "day": "2024-06-01",
+                    }
+                ],
+            },
+            {
+                "designation": "mavi göl",
+                "public_key": public_key_text("ab" * 32),
+                "channel": "sms",
+                "consent": [
+                    {
+                        "draft_id": "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d",
+                        "decision": "refuse",
+                        "day": "2024-05-30",
+                    },
+                    {
+                        "draft_id": "1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e",
+                        "decision": "approve",
+                        "day": "2024-06-02",
+                    },
+                ],
+            },
+        ],
+    }
+    return tar_of([("manifest.json", dumps(manifest))] + [(f"items/{i[0]}", i[5]) for i in items])
+
+
 def replies_bundle() -> bytes:
     env = envelopes()
     replies = [
@@ -181,6 +273,7 @@ def main() -> None:
     force = "--force" in sys.argv
     for path, data in (
         (EXPORT_FILE, export_bundle()),
+        (EXPORT_V2_FILE, export_bundle_v2()),
         (REPLIES_FILE, replies_bundle()),
         (REPLIES_V2_FILE, replies_bundle_v2()),
     ):

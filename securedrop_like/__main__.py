@@ -1,3 +1,0 @@
-from securedrop_like.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from sesim.cli import main
+
+main()

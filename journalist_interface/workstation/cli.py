@@ -93,6 +93,11 @@ def sandbox_check() -> None:
                    "(no Landlock on this kernel).", err=True)
     if connected or wrote:
         sys.exit(1)
+    for barrier in ("netns", "hidden", "pidns", "no_nested_namespaces", "no_capabilities",
+                    "landlock"):
+        if not barriers.get(barrier):
+            click.echo(f"Warning: barrier {barrier} is missing on this computer "
+                       "(see the line above for why).", err=True)
     click.echo("The sandbox holds: no network, no writes outside its folder.")
 
 

@@ -111,12 +111,12 @@ def render(file: Path, out_dir: Path, max_pages: int) -> None:
     """Render an image or PDF safely (in the sandbox) to clean PNG files."""
     import sys
 
-    from .sanitize import Rendering, UnsafeFile, render_image, render_pdf
+    from .sanitize import Rendering, UnsafeFile, render_image, render_pdf, sniff
 
     data = file.read_bytes()
     pages: list[Rendering]
     try:
-        if data[:1024].find(b"%PDF-") >= 0:
+        if sniff(data) == "pdf":
             pages = render_pdf(data, max_pages=max_pages)
         else:
             pages = [render_image(data)]

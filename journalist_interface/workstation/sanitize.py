@@ -127,6 +127,19 @@ PDF_LIMITS = Limits(cpu_seconds=40, wall_seconds=60.0)
 _SLOTS = threading.BoundedSemaphore(2)
 
 
+def sniff(data: bytes) -> str | None:
+    """``"image"`` or ``"pdf"`` when the bytes look like something this module
+    renders (by their magic numbers, never by name or declared type), else None:
+    the app then offers the file for download with a warning."""
+    head = data[:16]
+    if (head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, b"GIF87a", b"GIF89a", b"BM"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        return "image"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    return None
+
+
 def render_image(
     data: bytes,
     *,

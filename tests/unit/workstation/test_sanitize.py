@@ -640,3 +640,15 @@ def test_render_command_writes_clean_pngs_and_refuses_bad_files(tmp_path: Path) 
     result = runner.invoke(workstation, ["render", str(tmp_path / "bomb.png"), "--out", str(out)])
     assert result.exit_code == 1
     assert "too large" in result.output
+
+
+def test_sniff_goes_by_content_not_name() -> None:
+    buf = io.BytesIO()
+    photo().save(buf, "WEBP")
+    assert sanitize.sniff(buf.getvalue()) == "image"
+    assert sanitize.sniff(jpeg_with_metadata()) == "image"
+    assert sanitize.sniff(png_with_text()) == "image"
+    assert sanitize.sniff(pdf([RED_BOX])) == "pdf"
+    assert sanitize.sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>") is None
+    assert sanitize.sniff(b"PK\x03\x04 a .docx") is None
+    assert sanitize.sniff(b"") is None

@@ -13,7 +13,12 @@ itself in:
    covered by empty tmpfs mounts (its own folder and the Python installation
    bound back): their files and Unix sockets (X11, D-Bus, agents, Tor) are
    out of sight;
-4. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
+4. the work is done by PID 2 of a new PID namespace, whose init dies with
+   this process (see :func:`supervise`), so nothing started inside outlives
+   the sandbox when the parent kills its process group;
+5. no namespaces may be created inside (the user namespace's limits are set
+   to 0) and every capability is dropped, bounding set included;
+6. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
    execute anywhere still visible, write only in this directory, no TCP
    bind/connect, no abstract Unix sockets, no signals to processes outside.
 
@@ -36,6 +41,7 @@ import io
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +52,13 @@ from typing import Any
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+NAMESPACE_LIMITS = ("user", "net", "mnt", "pid", "ipc", "uts", "cgroup", "time")
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
@@ -107,23 +120,91 @@ def set_limits(memory: int, cpu: int, fsize: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
 
-def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool]:
-    """New user, mount and (unless told not to) network namespaces.
+def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool, bool]:
+    """New user, mount, PID and (unless told not to) network namespaces.
 
     Returns (why there is no network namespace or None, whether there is a
-    mount namespace)."""
+    mount namespace, whether children go into a new PID namespace)."""
     uid, gid = os.getuid(), os.getgid()
     net = CLONE_NEWNET if use_netns else 0
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | net) == 0:
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | net) == 0:
         map_ids(uid, gid)
-        return (None if use_netns else "not used"), True
+        return (None if use_netns else "not used"), True, True
     first = os.strerror(ctypes.get_errno())
     # Root on a kernel without user namespaces can still take the others.
-    if _libc.unshare(CLONE_NEWNS | net) == 0:
-        return (None if use_netns else "not used"), True
+    if _libc.unshare(CLONE_NEWNS | CLONE_NEWPID | net) == 0:
+        return (None if use_netns else "not used"), True, True
     if use_netns and _libc.unshare(CLONE_NEWNET) == 0:
-        return None, False
-    return (first if use_netns else "not used"), False
+        return None, False, False
+    return (first if use_netns else "not used"), False, False
+
+
+def limit_nested_namespaces() -> str | None:
+    """Let nothing inside create namespaces of its own: a new user namespace would
+    give code that took over a decoder capabilities again, and with them much
+    more of the kernel to attack (netfilter, mounts). The limits of a user
+    namespace bind everything beneath it."""
+    for kind in NAMESPACE_LIMITS:
+        try:
+            with open(f"/proc/sys/user/max_{kind}_namespaces", "w") as f:
+                f.write("0")
+        except OSError as exc:
+            return f"max_{kind}_namespaces: {exc.strerror}"
+    return None
+
+
+def drop_capabilities() -> str | None:
+    """Drop every capability (the bounding set too, so that exec of pdftoppm as
+    uid 0 of the user namespace gains none back)."""
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == errno.EINVAL:  # past the last capability
+                break
+            return "bounding set: " + os.strerror(ctypes.get_errno())
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    if _libc.capset(header, data) != 0:
+        return "capset: " + os.strerror(ctypes.get_errno())
+    return None
+
+
+def exit_like(status: int) -> None:
+    """Exit as a child with wait status ``status`` did (a signal as a signal)."""
+    code = os.waitstatus_to_exitcode(status)
+    signum = -code if code < 0 else code - 128 if code > 128 else 0  # init: 128 + signal
+    if signum:
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    os._exit(code if code >= 0 else 128 + signum)
+
+
+def supervise() -> None:
+    """Fork twice; return only in the worker, which is PID 2 of a new PID namespace.
+
+    This process stays outside, in the process group that the parent kills on
+    timeout. Its child is the namespace's init (PID 1); it dies with this one
+    (``PR_SET_PDEATHSIG``), and when it dies the kernel kills everything in the
+    namespace — so nothing the worker or pdftoppm starts can outlive the
+    sandbox, even after leaving the process group. Neither of the two ever
+    touches the input."""
+    pid = os.fork()
+    if pid:
+        exit_like(os.waitpid(pid, 0)[1])
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    worker = os.fork()
+    if worker == 0:
+        return
+    while True:  # init: reap orphans until the worker is done
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        if done == worker:
+            if os.WIFSIGNALED(status):
+                os._exit(128 + os.WTERMSIG(status))
+            os._exit(os.waitstatus_to_exitcode(status))
 
 
 def map_ids(uid: int, gid: int) -> None:
@@ -228,21 +309,30 @@ def lock_in(
     Image.init()
     "".encode("latin-1")
     set_limits(memory, cpu, fsize)
-    netns_error, mount_ns = unshare_namespaces(use_netns)
+    netns_error, mount_ns, pid_ns = unshare_namespaces(use_netns)
     hide_error: str | None = "no mount namespace"
     if mount_ns:
         keep = [workdir, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                 os.path.dirname(os.path.dirname(Image.__file__))]
         hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
         os.chdir(workdir)
+    nested_error = limit_nested_namespaces() if mount_ns else "no user namespace"
+    if pid_ns:
+        supervise()  # from here on: the worker, in the new PID namespace
+    caps_error = drop_capabilities()
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         sys.exit(EXIT_SANDBOX)
     abi, landlock_error = landlock(".") if use_landlock else (0, "not used")
     barriers = {
         "netns": netns_error is None,
         "netns_error": netns_error,
+        "pidns": pid_ns and os.getpid() == 2,
         "hidden": hide_error is None,
         "hidden_error": hide_error,
+        "no_nested_namespaces": nested_error is None,
+        "nested_error": nested_error,
+        "no_capabilities": caps_error is None,
+        "capabilities_error": caps_error,
         "landlock_abi": abi,
         "landlock": landlock_error is None and abi > 0,
         "landlock_error": landlock_error,
@@ -382,7 +472,9 @@ def probe(argv: list[str]) -> dict[str, Any]:
 
     Arguments: ``connect HOST PORT``, ``connect-unix PATH``, ``read PATH``,
     ``write PATH``, ``allocate MIB``, ``sleep SECONDS``, ``spin`` (burn CPU until
-    the limit), ``fork-sleep SECONDS``, ``fds``, ``env``, ``tag ANYTHING``."""
+    the limit), ``fork-sleep SECONDS``, ``setsid-sleep SECONDS``, ``caps``, ``exec-caps``,
+    ``unshare``,
+    ``fds``, ``env``, ``tag ANYTHING``."""
     report: dict[str, Any] = {}
     args = list(argv)
     while args:
@@ -429,11 +521,25 @@ def probe(argv: list[str]) -> dict[str, Any]:
         elif what == "spin":
             while True:
                 pass
-        elif what == "fork-sleep":  # a grandchild in the same process group
+        elif what in ("fork-sleep", "setsid-sleep"):  # a grandchild that lingers
             seconds = float(args.pop(0))
             if os.fork() == 0:
+                if what == "setsid-sleep":
+                    os.setsid()  # leaves the process group the parent kills
                 time.sleep(seconds)
                 os._exit(0)
+        elif what == "caps":
+            with open("/proc/self/status") as f:
+                report["caps"] = {k: v.strip() for k, _, v in
+                                  (line.partition(":") for line in f) if k.startswith("Cap")}
+        elif what == "exec-caps":  # what a program it runs (like pdftoppm) holds
+            done = poppler(["/bin/grep", "^CapEff", "/proc/self/status"], 5)
+            report["exec-caps"] = done.stdout.decode().split(":", 1)[-1].strip()
+        elif what == "unshare":  # a new user namespace (capabilities again)?
+            if _libc.unshare(CLONE_NEWUSER) == 0:
+                report["unshare"] = "unshared"
+            else:
+                report["unshare"] = errno.errorcode.get(ctypes.get_errno(), "?")
         elif what == "fds":
             report["fds"] = sorted(int(n) for n in os.listdir("/proc/self/fd"))
         elif what == "env":

@@ -493,7 +493,6 @@ def ws_draft_edit(
 def ws_draft_check(home: Path, passphrase_file: Path | None, draft_id: str) -> None:
     """Print what stops a draft from being published, one JSON line each; exit 1 if any."""
     import dataclasses
-    import json
 
     from .publish import PublishError, draft_problems
 
@@ -650,7 +649,47 @@ def serve_command(home: Path, host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-# --- SANITIZE: safe renderings of images and PDFs ------------------------------
+# ---------------------------------------------------------------- redact (REDACT)
+
+
+@redact.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
+@click.option(
+    "--own-term",
+    "own_terms",
+    multiple=True,
+    help="A name or place from her report to look for (repeatable).",
+)
+def redact_check(file: str, own_terms: tuple[str, ...]) -> None:
+    """Print every hit of FILE (UTF-8 text; - for stdin) as a JSON line.
+
+    Exit status: 0 when nothing was found, 1 when there is any hit, 2 when
+    the input cannot be read.
+    """
+    import sys
+
+    from .redact import check
+
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        text = data.decode("utf-8-sig")
+    except OSError as exc:
+        click.echo(f"Error: cannot read {file}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except UnicodeDecodeError as exc:
+        click.echo(f"Error: {file} is not UTF-8 text (byte {exc.start}).", err=True)
+        sys.exit(2)
+    hits = check(text, own_terms=own_terms)
+    for hit in hits:
+        click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))
+    sys.exit(1 if hits else 0)
+
+
+# ------------------------------------------ safe renderings (SANITIZE)
 
 
 @workstation.command("sandbox-check")
@@ -659,6 +698,8 @@ def sandbox_check() -> None:
 
     Runs the sandbox's probe: it tries to connect to a listener on 127.0.0.1
     and to write a file outside its folder. Exits 1 if either works."""
+    import sys
+
     from .sanitize import UnsafeFile, probe
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener, \
@@ -683,6 +724,11 @@ def sandbox_check() -> None:
                    "(no Landlock on this kernel).", err=True)
     if connected or wrote:
         sys.exit(1)
+    for barrier in ("netns", "hidden", "pidns", "no_nested_namespaces", "no_capabilities",
+                    "landlock"):
+        if not barriers.get(barrier):
+            click.echo(f"Warning: barrier {barrier} is missing on this computer "
+                       "(see the line above for why).", err=True)
     click.echo("The sandbox holds: no network, no writes outside its folder.")
 
 
@@ -694,12 +740,14 @@ def sandbox_check() -> None:
 @click.option("--max-pages", default=20, show_default=True, help="PDF pages to render at most.")
 def render(file: Path, out_dir: Path, max_pages: int) -> None:
     """Render an image or PDF safely (in the sandbox) to clean PNG files."""
-    from .sanitize import Rendering, UnsafeFile, render_image, render_pdf
+    import sys
+
+    from .sanitize import Rendering, UnsafeFile, render_image, render_pdf, sniff
 
     data = file.read_bytes()
     pages: list[Rendering]
     try:
-        if data[:1024].find(b"%PDF-") >= 0:
+        if sniff(data) == "pdf":
             pages = render_pdf(data, max_pages=max_pages)
         else:
             pages = [render_image(data)]
@@ -711,44 +759,3 @@ def render(file: Path, out_dir: Path, max_pages: int) -> None:
         path = out_dir / f"{file.stem}-{number}.png"
         path.write_bytes(page.png)
         click.echo(f"{path} {page.width}x{page.height}")
-
-
-# ---------------------------------------------------------------- redact (REDACT)
-
-
-@redact.command("check")
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
-@click.option(
-    "--own-term",
-    "own_terms",
-    multiple=True,
-    help="A name or place from her report to look for (repeatable).",
-)
-def redact_check(file: str, own_terms: tuple[str, ...]) -> None:
-    """Print every hit of FILE (UTF-8 text; - for stdin) as a JSON line.
-
-    Exit status: 0 when nothing was found, 1 when there is any hit, 2 when
-    the input cannot be read.
-    """
-    import json
-    import sys
-
-    from .redact import check
-
-    try:
-        if file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(file, "rb") as handle:
-                data = handle.read()
-        text = data.decode("utf-8-sig")
-    except OSError as exc:
-        click.echo(f"Error: cannot read {file}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
-    except UnicodeDecodeError as exc:
-        click.echo(f"Error: {file} is not UTF-8 text (byte {exc.start}).", err=True)
-        sys.exit(2)
-    hits = check(text, own_terms=own_terms)
-    for hit in hits:
-        click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))
-    sys.exit(1 if hits else 0)

@@ -8,9 +8,10 @@ hand the bytes to a fresh child process (``_sandbox_child.py``, run as
 temporary directory deleted afterwards) that, before reading them, limits its
 memory, CPU time, file sizes and descriptors, leaves the network (new user and
 network namespaces), covers homes, temporary folders and /run with empty
-mounts (new mount namespace) and, where the kernel has Landlock, loses write
-access outside its directory and any TCP. A wall-clock timeout kills its whole
-process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
+mounts (new mount namespace), works in a new PID namespace, may create no
+namespace of its own, drops every capability and, where the kernel has
+Landlock, loses write access outside its directory and any TCP. A wall-clock
+timeout kills its whole process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
 WebP, BMP only), turned upright from their EXIF orientation, and rebuilt from
 raw pixels into a PNG: no EXIF, GPS, XMP, ICC profile or text chunk survives.
 PDFs are rendered page by page by poppler's ``pdftoppm`` (package
@@ -124,6 +125,19 @@ PDF_LIMITS = Limits(cpu_seconds=40, wall_seconds=60.0)
 # Two cores on a reviewer's laptop: at most two sandboxes at once, so a page
 # full of images cannot take all memory.
 _SLOTS = threading.BoundedSemaphore(2)
+
+
+def sniff(data: bytes) -> str | None:
+    """``"image"`` or ``"pdf"`` when the bytes look like something this module
+    renders (by their magic numbers, never by name or declared type), else None:
+    the app then offers the file for download with a warning."""
+    head = data[:16]
+    if (head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, b"GIF87a", b"GIF89a", b"BM"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        return "image"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    return None
 
 
 def render_image(

@@ -13,6 +13,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -396,14 +397,34 @@ def processes_with(tag: str) -> list[int]:
     return found
 
 
+def all_gone(tag: str) -> bool:
+    """SIGKILL is delivered at once but a process takes a moment to exit."""
+    deadline = time.monotonic() + 10
+    while processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return processes_with(tag) == []
+
+
 def test_a_child_over_the_time_limit_is_killed_with_its_group() -> None:
     tag = uuid.uuid4().hex
     with pytest.raises(UnsafeFile) as excinfo:
         sanitize.probe(["tag", tag, "fork-sleep", "120", "sleep", "120"],
                        Limits(wall_seconds=2))
     assert reason(excinfo) == "timeout"
-    assert processes_with(tag) == []  # neither the child nor its grandchild survives
+    assert all_gone(tag)  # neither the child nor its grandchild survives
     assert render_image(jpeg_with_metadata()).width == 64  # and the parent is still up
+
+
+def test_a_process_that_leaves_the_process_group_dies_with_the_sandbox() -> None:
+    """What code that took over a decoder would do: setsid() and wait. The PID
+    namespace's init dies with the child, and the kernel kills the rest."""
+    tag = uuid.uuid4().hex
+    report = sanitize.probe(["tag", tag, "setsid-sleep", "120"])  # returns at once
+    assert report["barriers"]["pidns"] is True
+    assert all_gone(tag)
+    with pytest.raises(UnsafeFile):
+        sanitize.probe(["tag", tag, "setsid-sleep", "120", "sleep", "120"], Limits(wall_seconds=2))
+    assert all_gone(tag)
 
 
 def test_a_child_over_the_cpu_limit_is_stopped() -> None:
@@ -520,9 +541,19 @@ def test_the_child_inherits_no_descriptor_and_no_environment(
 def test_every_barrier_is_up_on_this_machine() -> None:
     """On this machine every barrier must be up (the report names why if not)."""
     barriers = sanitize.probe([])["barriers"]
-    assert barriers["netns"] is True, barriers
-    assert barriers["hidden"] is True, barriers
-    assert barriers["landlock"] is True, barriers
+    for barrier in ("netns", "hidden", "pidns", "no_nested_namespaces", "no_capabilities",
+                    "landlock"):
+        assert barriers[barrier] is True, barriers
+
+
+def test_no_capabilities_and_no_new_namespaces_inside() -> None:
+    """Code that took over a decoder holds no capability, gains none by running a
+    program, and cannot make a user namespace of its own to get some back."""
+    report = sanitize.probe(["caps", "exec-caps", "unshare"])
+    caps = report["probe"]["caps"]
+    assert {caps[k] for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")} == {"0000000000000000"}
+    assert report["probe"]["exec-caps"] == "0000000000000000"
+    assert report["probe"]["unshare"] in {"ENOSPC", "EPERM"}
 
 
 def test_sandbox_failure_is_reported_as_such() -> None:
@@ -586,6 +617,7 @@ def test_sandbox_check_command_passes_here() -> None:
     result = CliRunner().invoke(workstation, ["sandbox-check"])
     assert result.exit_code == 0, result.output
     assert '"connect": "EACCES"' in result.output and "The sandbox holds" in result.output
+    assert "Warning" not in result.output
 
 
 def test_render_command_writes_clean_pngs_and_refuses_bad_files(tmp_path: Path) -> None:
@@ -608,3 +640,15 @@ def test_render_command_writes_clean_pngs_and_refuses_bad_files(tmp_path: Path) 
     result = runner.invoke(workstation, ["render", str(tmp_path / "bomb.png"), "--out", str(out)])
     assert result.exit_code == 1
     assert "too large" in result.output
+
+
+def test_sniff_goes_by_content_not_name() -> None:
+    buf = io.BytesIO()
+    photo().save(buf, "WEBP")
+    assert sanitize.sniff(buf.getvalue()) == "image"
+    assert sanitize.sniff(jpeg_with_metadata()) == "image"
+    assert sanitize.sniff(png_with_text()) == "image"
+    assert sanitize.sniff(pdf([RED_BOX])) == "pdf"
+    assert sanitize.sniff(b"<svg xmlns='http://www.w3.org/2000/svg'/>") is None
+    assert sanitize.sniff(b"PK\x03\x04 a .docx") is None
+    assert sanitize.sniff(b"") is None

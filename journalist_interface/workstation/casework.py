@@ -162,13 +162,11 @@ def all_tags(conn: Any) -> list[str]:
 
 
 def sniff(head: bytes) -> str:
-    """What a file is, from its first bytes (names and declared types are hers)."""
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    images = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
-    if head.startswith(images) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-        return "image"
-    return "other"
+    """What a file is, from its first bytes (names and declared types are hers):
+    "image" or "pdf" when the sandbox renders such files (sanitize.sniff), else "other"."""
+    from .sanitize import sniff as renderable
+
+    return renderable(head) or "other"
 
 
 def _files(conn: Any, case_id: int) -> dict[str | None, list[FileInfo]]:
@@ -176,7 +174,7 @@ def _files(conn: Any, case_id: int) -> dict[str | None, list[FileInfo]]:
     rows = conn.execute(
         """
         SELECT i.id, i.parent_id, i.day, f.name, f.content_type, f.plain_size,
-               (SELECT substr(data, 1, 16) FROM file_chunks c
+               (SELECT substr(data, 1, 1024) FROM file_chunks c
                 WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
         FROM items i JOIN files f ON f.item_id = i.id
         WHERE i.case_id = ? AND i.kind = 'file' ORDER BY i.day, i.id
@@ -276,7 +274,7 @@ def file_info(conn: Any, item_id: str) -> FileInfo | None:
     row = conn.execute(
         """
         SELECT i.id, i.day, f.name, f.content_type, f.plain_size,
-               (SELECT substr(data, 1, 16) FROM file_chunks c
+               (SELECT substr(data, 1, 1024) FROM file_chunks c
                 WHERE c.item_id = i.id ORDER BY seq LIMIT 1)
         FROM items i JOIN files f ON f.item_id = i.id WHERE i.id = ? AND i.kind = 'file'
         """,

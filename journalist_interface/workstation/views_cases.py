@@ -174,15 +174,26 @@ def case_page(case_id: int) -> str:
     with workstation().transaction() as conn:
         casework.mark_read(conn, case_id)
     prefill, reply_lang = _reply_prefill()
+    return _render_case(detail, request.args.get("done"), prefill, reply_lang)
+
+
+def _render_case(
+    detail: casework.CaseDetail,
+    done: str | None,
+    prefill: str,
+    reply_lang: str,
+    reply_error: str | None = None,
+) -> str:
     doc = detail.report.document if detail.report else None
     return render_template(
         "case.html",
         d=detail,
         label=designation_label(detail.case.designation),
         answers=report_answers(doc),
-        done=request.args.get("done"),
+        done=done,
         prefill=prefill,
         reply_lang=reply_lang,
+        reply_error=reply_error,
         template_names=reply_templates.NAMES,
         consent_label=_choice_label(taxonomy.CONSENT, (doc or {}).get("consent")),
     )
@@ -267,9 +278,9 @@ def reply(case_id: int) -> tuple[str, int] | Response:
     try:
         add_reply(*ws.opened(), case_id, text, lang, _author())
     except workstation_errors() as exc:
-        return render_template(
-            "error.html", title=_("The reply was not saved"), message=error_message(exc), status=400
-        ), 400
+        # Her case page again, the reply still in the box, and why it was not sealed.
+        log.info("reply not sealed: %s", type(exc).__name__)
+        return _render_case(detail, None, text, lang, error_message(exc)), 400
     return redirect(
         url_for("ws.case_page", case_id=case_id, done="reply_added") + "#replies", code=303
     )

@@ -10,6 +10,7 @@ bundle. Publishing writes the next signed bundle of the chain, downloaded here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -174,6 +175,12 @@ def new_draft(case_id: int) -> Response:
 
 @bp.get("/drafts/<draft_id>")
 def draft_page(draft_id: str) -> str:
+    return _render_draft(draft_id, None, request.args.get("done"), request.args.get("error"))
+
+
+def _render_draft(draft_id: str, edit: Any, done: str | None, error: str | None) -> str:
+    """The draft page; ``edit``: what the edit form shows instead of the stored draft
+    (what the reviewer sent, when it could not be saved)."""
     from . import places, publish
 
     ws = workstation()
@@ -195,6 +202,7 @@ def draft_page(draft_id: str) -> str:
     return render_template(
         "draft.html",
         draft=draft,
+        edit=edit or draft,
         problems=problems,
         other_problems=[p for p in problems if p.code != "redaction"],
         hits=hits,
@@ -211,8 +219,8 @@ def draft_page(draft_id: str) -> str:
         services=taxonomy.SERVICES,
         districts=geo.load_districts(),
         online=(geo.ONLINE, geo.ONLINE_LABEL),
-        done=request.args.get("done"),
-        error=request.args.get("error"),
+        done=done,
+        error=error,
     )
 
 
@@ -248,7 +256,7 @@ def _one_of(value: str, allowed: frozenset[str]) -> str | None:
 
 
 @bp.post("/drafts/<draft_id>")
-def save_draft(draft_id: str) -> Response:
+def save_draft(draft_id: str) -> Response | tuple[str, int]:
     from . import publish
 
     form = request.form
@@ -261,7 +269,13 @@ def save_draft(draft_id: str) -> Response:
         or len(summary) > MAX_SUMMARY_CHARS
         or len(story) > MAX_STORY_CHARS
     ):
-        return _back(draft_id, error="invalid_fields", anchor="#edit")
+        # The page again with what she typed, nothing lost, and what to fix.
+        with workstation().connection() as conn:
+            stored = _get(conn, draft_id)
+        edit = dataclasses.replace(
+            stored, types=tuple(types), month=month[:7], summary=summary, story=story or None
+        )
+        return _render_draft(stored.id, edit, None, "invalid_fields"), 400
     district = _one_of(form.get("district", ""), geo.location_codes())
     station = form.get("station", "")
     language = form.get("language", "")

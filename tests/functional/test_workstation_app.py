@@ -476,6 +476,8 @@ def test_a_reply_is_sealed_and_leaves_in_a_bundle(app: Flask, client: FlaskClien
         f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "Hello", "lang": "en"}
     )
     assert no_key.status_code == 400
+    assert 'role="alert"' in no_key.get_data(as_text=True)
+    assert ">Hello</textarea>" in no_key.get_data(as_text=True)  # her reply is not lost
     assert "No reply is waiting" in client.get(
         "/lang/en?next=/replies", follow_redirects=True
     ).get_data(as_text=True)
@@ -545,8 +547,11 @@ def test_a_draft_from_a_case(app: Flask, client: FlaskClient) -> None:
         assert "redaction check is not in this build" in html
     else:
         assert '<mark id="hit-summary-0">+994 50 123 45 67</mark>' in html
-    bad = client.post(draft_url, data={"csrf_token": token, "month": "March"})
-    assert bad.status_code == 303 and "error=invalid_fields" in bad.location
+    bad = client.post(
+        draft_url, data={"csrf_token": token, "month": "March", "summary": "Kept words xyz"}
+    )
+    assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
+    assert "Kept words xyz</textarea>" in bad.get_data(as_text=True)  # nothing lost
     assert client.get("/drafts/" + "f" * 32).status_code == 404
     assert client.get("/drafts/nothex").status_code == 404
     assert (

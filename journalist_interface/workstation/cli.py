@@ -639,12 +639,19 @@ def ws_publish(home: Path, passphrase_file: Path | None, out: Path) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
 @click.option("--port", default=8082, show_default=True, type=click.IntRange(0, 65535))
-def serve_command(home: Path, host: str, port: int) -> None:
+@click.option(
+    "--idle-minutes",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(1, 24 * 60),
+    help="Lock (wipe the key from memory) after this long without a request.",
+)
+def serve_command(home: Path, host: str, port: int, idle_minutes: float) -> None:
     """Serve the workstation on 127.0.0.1 (never on a network)."""
     from .server import NotLoopback, run
 
     try:
-        run(home, host, port)
+        run(home, host, port, idle_minutes=idle_minutes)
     except NotLoopback as exc:
         raise click.ClickException(str(exc)) from None
 

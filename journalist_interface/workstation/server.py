@@ -22,6 +22,8 @@ from werkzeug.serving import BaseWSGIServer
 
 from securedrop_like.hardening import harden_process
 
+from .app import DEFAULT_IDLE_MINUTES
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 THREADS = 4  # a pool: each thread keeps one case-store connection, so they stay few
@@ -81,7 +83,13 @@ def make_workstation_server(app: Any, host: str, port: int) -> PooledServer:
     return PooledServer(check_host(host), port, app)
 
 
-def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+def run(
+    home: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    idle_minutes: float = DEFAULT_IDLE_MINUTES,
+) -> None:
     """Serve the workstation of ``home`` on ``host:port`` until interrupted.
 
     Raises :class:`NotLoopback` before binding anything if ``host`` is not loopback.
@@ -90,7 +98,7 @@ def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     harden_process()
     from .app import create_app
 
-    app = create_app(Path(home), None)
+    app = create_app(Path(home), None, idle_minutes=idle_minutes)
     # No access log: paths carry case and file ids.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_workstation_server(app, bind, port)

@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from securedrop_like.hardening import harden_process
 
-from .app import DEFAULT_IDLE_MINUTES
+from .app import DEFAULT_IDLE_MINUTES, create_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -96,8 +96,6 @@ def run(
     """
     bind = check_host(host)
     harden_process()
-    from .app import create_app
-
     app = create_app(Path(home), None, idle_minutes=idle_minutes)
     # No access log: paths carry case and file ids.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -352,3 +352,312 @@ def ws_export_pgp(
         except WorkstationError as exc:
             fail(str(exc))
     click.echo(f"Wrote {out}: {summary.members} part(s), encrypted to {summary.recipient}.")
+
+
+# -- PUBLISH: drafts of public entries, the publication bundle ----------------------------
+
+
+def _draft_echo(draft: Any) -> None:
+    point = "-"
+    if draft.point is not None:
+        point = f"{draft.point.kind}:{draft.point.lat}:{draft.point.lon}"
+    click.echo(
+        f"{draft.id}  case {draft.case_id}  {draft.status}  district {draft.district or '-'}"
+        f"  point {point}  month {draft.month or '-'}  public id {draft.public_id or '-'}"
+    )
+
+
+@workstation.command("draft")
+@_home_option
+@_passphrase_option
+@click.argument("case")
+def ws_draft(home: Path, passphrase_file: Path | None, case: str) -> None:
+    """Start a draft of a public entry from a case (pre-filled from her report)."""
+    from .publish import PublishError, create_draft, get_draft
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.transaction() as conn:
+                draft = get_draft(conn, create_draft(conn, _case_id(store, case)))
+        except PublishError as exc:
+            fail(str(exc))
+    _draft_echo(draft)
+
+
+@workstation.command("drafts")
+@_home_option
+@_passphrase_option
+@click.option("--case", help="Only this case's drafts (designation or number).")
+def ws_drafts(home: Path, passphrase_file: Path | None, case: str | None) -> None:
+    """List drafts: id, case, status, district, point, month, public id (no texts)."""
+    from .publish import list_drafts
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        with store.connection() as conn:
+            drafts = list_drafts(conn, None if case is None else _case_id(store, case))
+    for draft in drafts:
+        _draft_echo(draft)
+
+
+def _read_text(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}")
+
+
+@workstation.command("draft-edit")
+@_home_option
+@_passphrase_option
+@click.argument("draft_id")
+@click.option("--types", help="Harassment type codes, comma-separated.")
+@click.option("--district", help="A district code, or 'online'.")
+@click.option("--lat", type=float, help="The place, to be coarsened (with --lon).")
+@click.option("--lon", type=float)
+@click.option("--station", help="Put the entry at this metro station (osm-node-…).")
+@click.option("--month", help="YYYY-MM, or '-' for unknown.")
+@click.option("--perpetrator", help="A perpetrator type code, or '-'.")
+@click.option("--service", help="A service code, or '-'.")
+@click.option("--language", type=click.Choice(["az", "ru", "en"]))
+@click.option("--summary-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--story-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-story", is_flag=True, help="Remove the story.")
+def ws_draft_edit(
+    home: Path,
+    passphrase_file: Path | None,
+    draft_id: str,
+    types: str | None,
+    district: str | None,
+    lat: float | None,
+    lon: float | None,
+    station: str | None,
+    month: str | None,
+    perpetrator: str | None,
+    service: str | None,
+    language: str | None,
+    summary_file: Path | None,
+    story_file: Path | None,
+    no_story: bool,
+) -> None:
+    """Change a draft. Her exact place is never stored: --lat/--lon become a cell centre."""
+    from .keys import WorkstationError
+    from .publish import get_draft, set_place, set_station, update_draft
+
+    if (lat is None) != (lon is None):
+        fail("give both --lat and --lon, or neither")
+    if station and (district or lat is not None):
+        fail("give a station, or a district and place, not both")
+    fields: dict[str, Any] = {}
+    if types is not None:
+        fields["types"] = [t.strip() for t in types.split(",") if t.strip()]
+    for name, value in (("month", month), ("perpetrator", perpetrator), ("service", service)):
+        if value is not None:
+            fields[name] = None if value == "-" else value
+    if language is not None:
+        fields["language"] = language
+    summary = _read_text(summary_file)
+    if summary is not None:
+        fields["summary"] = summary.strip()
+    story = _read_text(story_file)
+    if story is not None:
+        fields["story"] = story.strip() or None
+    if no_story:
+        fields["story"] = None
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.transaction() as conn:
+                if fields:
+                    update_draft(conn, draft_id, **fields)
+                if station:
+                    set_station(conn, draft_id, station)
+                elif district is not None or lat is not None:
+                    set_place(conn, draft_id, district, lat, lon)
+                draft = get_draft(conn, draft_id)
+        except WorkstationError as exc:
+            fail(str(exc))
+    _draft_echo(draft)
+
+
+@workstation.command("draft-check")
+@_home_option
+@_passphrase_option
+@click.argument("draft_id")
+def ws_draft_check(home: Path, passphrase_file: Path | None, draft_id: str) -> None:
+    """Print what stops a draft from being published, one JSON line each; exit 1 if any."""
+    import dataclasses
+    import json
+
+    from .publish import PublishError, draft_problems
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.connection() as conn:
+                problems = draft_problems(conn, draft_id)
+        except PublishError as exc:
+            fail(str(exc))
+    for problem in problems:
+        fields = {k: v for k, v in dataclasses.asdict(problem).items() if v is not None}
+        click.echo(json.dumps(fields, ensure_ascii=False))
+    if problems:
+        sys.exit(1)
+
+
+@workstation.command("draft-keep")
+@_home_option
+@_passphrase_option
+@click.argument("draft_id")
+@click.option("--field", required=True, type=click.Choice(["summary", "story"]))
+@click.option("--kind", required=True, help="The hit's kind, as draft-check printed it.")
+@click.option("--text", "hit_text", required=True, help="The hit's text, as printed.")
+@click.option("--reason", required=True, help="Why it stays (kept with the draft).")
+def ws_draft_keep(
+    home: Path,
+    passphrase_file: Path | None,
+    draft_id: str,
+    field: str,
+    kind: str,
+    hit_text: str,
+    reason: str,
+) -> None:
+    """Keep one redaction hit on purpose, with a reason."""
+    from .publish import PublishError, keep_hit
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.transaction() as conn:
+                keep_hit(conn, draft_id, field, kind, hit_text, reason)
+        except PublishError as exc:
+            fail(str(exc))
+    click.echo("Kept.")
+
+
+@workstation.command("draft-ask")
+@_home_option
+@_passphrase_option
+@click.argument("draft_id")
+@click.option(
+    "--text-file",
+    type=click.File("r", encoding="utf-8"),
+    default="-",
+    help="Your message to her above the draft (default: standard input).",
+)
+@click.option("--lang", type=click.Choice(["az", "ru", "en"]), default="az", show_default=True)
+@click.option("--author", help="Your staff name (default: the workstation's name).")
+def ws_draft_ask(
+    home: Path,
+    passphrase_file: Path | None,
+    draft_id: str,
+    text_file: Any,
+    lang: str,
+    author: str | None,
+) -> None:
+    """Send the draft to her for approval, as a reply (for consent "ask me first")."""
+    from .keys import WorkstationError
+    from .publish import consent_request, get_draft
+    from .replies import add_reply
+
+    text = text_file.read()
+    with _opened(home, passphrase_file) as (unlocked, store):
+        try:
+            with store.transaction() as conn:
+                request = consent_request(conn, draft_id)
+                case_id = get_draft(conn, draft_id).case_id
+            reply_id = add_reply(
+                store, unlocked, case_id, text, lang, author or unlocked.name,
+                consent_request=request,
+            )  # fmt: skip
+        except WorkstationError as exc:
+            fail(str(exc))
+    click.echo(f"Reply {reply_id} asks her about draft {draft_id}; it goes out with the next"
+               " reply bundle.")  # fmt: skip
+
+
+@workstation.command("draft-accept")
+@_home_option
+@_passphrase_option
+@click.argument("draft_id")
+def ws_draft_accept(home: Path, passphrase_file: Path | None, draft_id: str) -> None:
+    """Accept a draft for the next publication bundle (refused while it has problems)."""
+    from .publish import PublishError, accept
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.transaction() as conn:
+                public_id = accept(conn, draft_id)
+        except PublishError as exc:
+            for problem in exc.problems:
+                click.echo(f"- {problem.message}", err=True)
+            fail(str(exc))
+    click.echo(f"Accepted as public entry {public_id}.")
+
+
+@workstation.command("publish")
+@_home_option
+@_passphrase_option
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The publication bundle to write (a new file), for the public map.",
+)
+def ws_publish(home: Path, passphrase_file: Path | None, out: Path) -> None:
+    """Write the next signed publication bundle: accepted entries and retractions."""
+    from .publish import PublishError, write_publication
+
+    with _opened(home, passphrase_file) as (unlocked, store):
+        try:
+            summary = write_publication(store, unlocked, out)
+        except PublishError as exc:
+            fail(str(exc))
+    click.echo(
+        f"Wrote publication bundle {summary.sequence} to {out}: {summary.entries} entries,"
+        f" {summary.retractions} retractions; SHA-256 {summary.sha256}."
+    )
+    if summary.held_back:
+        click.echo(
+            f"{len(summary.held_back)} accepted draft(s) held back: their checks failed again"
+            " (see `sesim workstation draft-check`)."
+        )
+
+
+# ---------------------------------------------------------------- redact (REDACT)
+
+
+@redact.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
+@click.option(
+    "--own-term",
+    "own_terms",
+    multiple=True,
+    help="A name or place from her report to look for (repeatable).",
+)
+def redact_check(file: str, own_terms: tuple[str, ...]) -> None:
+    """Print every hit of FILE (UTF-8 text; - for stdin) as a JSON line.
+
+    Exit status: 0 when nothing was found, 1 when there is any hit, 2 when
+    the input cannot be read.
+    """
+    import json
+    import sys
+
+    from .redact import check
+
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        text = data.decode("utf-8-sig")
+    except OSError as exc:
+        click.echo(f"Error: cannot read {file}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except UnicodeDecodeError as exc:
+        click.echo(f"Error: {file} is not UTF-8 text (byte {exc.start}).", err=True)
+        sys.exit(2)
+    hits = check(text, own_terms=own_terms)
+    for hit in hits:
+        click.echo(json.dumps(hit.as_dict(), ensure_ascii=False))
+    sys.exit(1 if hits else 0)

@@ -82,8 +82,8 @@ VERSION = 1
 #: is typed once per session on a laptop, and a stolen laptop's disk is the threat.
 KDF_OPSLIMIT: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 KDF_MEMLIMIT: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
-#: The least a real home may use (libsodium's interactive costs); tests go lower only with
-#: SESIM_TESTING_ALLOW_WEAK_KDF=1.
+#: The least a real home may use (libsodium's interactive costs); tests go lower only when
+#: the test suite allows weak settings (securedrop_like.config.weak_kdf_allowed).
 KDF_FLOOR_OPSLIMIT: int = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
 KDF_FLOOR_MEMLIMIT: int = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
 _MAX_MEMLIMIT = 4 * 1024**3

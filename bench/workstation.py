@@ -7,7 +7,10 @@ sealed as a ``file`` item, larger ones stored as chunked blobs), streamed throug
 staff app's real ``/export`` route into a file.
 
 The import runs in a child process (``python -m bench.workstation import …``) so its
-peak RSS (``ru_maxrss``) is its own. The baseline, in the same run: decrypting every
+peak RSS is its own: the child reports its ``VmHWM`` (the kernel's high-water mark of its
+own memory) and its ``ru_maxrss``, which Linux carries over from the parent across fork and
+exec, so it can only be larger (the parent that built the bundle is the larger one here).
+The baseline, in the same run: decrypting every
 item of the same bundle with ``decrypt_bytes`` and nothing else (no parsing, no database).
 
 Search: the median of varied queries (common and rare words, prefixes, two words,
@@ -28,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Results, Workspace, median_ms, timed
+from bench.common import Results, Workspace, median_ms, rss_kib, timed
 from crypto import EnvelopeContext, PublicKey, decrypt_bytes, encrypt_bytes
 
 REPORTS = 10_000
@@ -173,6 +176,7 @@ def _child_import(home: str, bundle: str) -> None:
                 "new_items": result.new_items,
                 "errors": result.errors,
                 "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "hwm_kib": rss_kib(os.getpid())[1],
             }
         )
     )
@@ -198,6 +202,7 @@ def _child_baseline(home: str, bundle: str) -> None:
             {
                 "decrypt_s": elapsed,
                 "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "hwm_kib": rss_kib(os.getpid())[1],
             }
         )
     )
@@ -256,7 +261,8 @@ def workstation(ws: Workspace, results: Results) -> None:
     figures = _run_child("import", str(home), str(bundle))
     assert figures["new_items"] == items and figures["errors"] == 0, figures
     seconds = figures["import_s"]
-    peak_mb = figures["maxrss_kib"] / 1024
+    peak_mb = figures["hwm_kib"] / 1024
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.add(
         f"workstation import: {REPORTS:,} reports of ~2 KB + {items - REPORTS} files "
         f"({size / 1e6:.0f} MB bundle)",
@@ -267,10 +273,13 @@ def workstation(ws: Workspace, results: Results) -> None:
     results.add(
         "workstation import vs decrypting the same bundle alone",
         f"×{seconds / baseline['decrypt_s']:.1f} (baseline {baseline['decrypt_s']:.1f} s, "
-        f"peak {baseline['maxrss_kib'] / 1024:.0f} MiB)",
+        f"peak {baseline['hwm_kib'] / 1024:.0f} MiB)",
     )
     results.add(
-        "workstation import: peak RSS (child, ru_maxrss)", f"{peak_mb:.0f} MiB", "≤ 500 MB",
+        "workstation import: peak RSS (child's VmHWM)",
+        f"{peak_mb:.0f} MiB (ru_maxrss {figures['maxrss_kib'] / 1024:.0f} MiB, "
+        f"inherited from the parent's {parent_mb:.0f} MiB)",
+        "≤ 500 MB",
         peak_mb * 1.048576 <= 500,
     )  # fmt: skip
     with keys.unlock(home, PASSPHRASE) as unlocked, CaseStore.open(home, unlocked) as cs:

@@ -1,9 +1,10 @@
 """Full-text search across cases (SQLite FTS5 inside the encrypted case store).
 
 What the reviewer types is never handed to FTS5's query language: it is cut into words
-(letters and digits, any script), each word quoted as a phrase with a prefix star, and the
-words joined with AND. So ``"``, ``*``, ``NEAR(``, ``-`` or ``OR`` in a query are just
-text, and no input can make a syntax error. The index folds case and diacritics
+(letters and digits, any script), each word quoted as a phrase (with a prefix star if
+it has two letters or more), and the words joined with AND. So ``"``, ``*``,
+``NEAR(``, ``-`` or ``OR`` in a query are just text, and no input can make a syntax
+error. The index folds case and diacritics
 (``unicode61 remove_diacritics 2``): ``şikayət`` finds ``sikayet``.
 """
 
@@ -60,7 +61,8 @@ def fts_query(text: str) -> str | None:
     words = [w for w in words if w][:MAX_QUERY_WORDS]
     if not words:
         return None
-    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+    # A one-letter word is matched whole: as a prefix it would match half the index.
+    return " AND ".join('"' + w.replace('"', '""') + ('"*' if len(w) > 1 else '"') for w in words)
 
 
 def search(store: CaseStore, query: str, *, limit: int = 50) -> list[Hit]:

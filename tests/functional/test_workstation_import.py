@@ -26,6 +26,7 @@ from sesim.cli import main as sesim
 from tests.conftest import Instance, SourceBrowser, csrf_of
 from tests.functional.test_staff_actions import staff  # noqa: F401 - the fixture
 from tests.unit.workstation.conftest import PASSPHRASE, make_home
+from tests.unit.workstation.test_keys import _encodings
 
 REPORT = "Canary-b7d1 report: the official at the ASAN xidmət centre demanded a favour."
 MESSAGE = "Canary-c3a9 message: I remember the room was 214."
@@ -140,6 +141,10 @@ def test_a_real_export_is_imported_and_decrypted(
     for needle in ("Canary-b7d1", "Canary-c3a9", "canary-photo", "canary-9d2e", "xidmət", "214"):
         assert needle.encode() not in raw, needle
     assert b"SQLite format" not in raw
+    # Nor any private key or the database key, in any common encoding.
+    for secret in (unlocked.submission.unsafe_raw(), bytes(unlocked.signing), unlocked.db_key):
+        for form in _encodings(secret):
+            assert form not in raw
 
 
 def test_reimport_changes_nothing(

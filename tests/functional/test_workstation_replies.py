@@ -24,7 +24,7 @@ from journalist_interface.workstation.replies import (
     write_reply_bundle,
 )
 from securedrop_like import bundles
-from tests.conftest import Instance, SourceBrowser
+from tests.conftest import Instance, SourceBrowser, csrf_of
 from tests.functional.test_staff_actions import staff  # noqa: F401 - the fixture
 from tests.functional.test_staff_manage import _upload
 from tests.functional.test_workstation_import import _export, opened, ws  # noqa: F401
@@ -169,3 +169,30 @@ def test_the_cli_writes_a_reply_and_the_bundle(
     _, client, _ = staff
     assert _upload(client, out.read_bytes()).status_code == 200
     assert REPLY in her.case()
+
+
+def test_a_reply_typed_in_the_staff_interface_opens_on_the_workstation(
+    app: Flask,
+    staff: Any,  # noqa: F811
+    opened: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    unlocked, store = opened
+    _, client, _ = staff
+    her = SourceBrowser(app.test_client())
+    her.report_and_get_codename("Report canary 0c0c.")
+    source_id = str(app.extensions["sesim"].sessions.live_data()[0]["source_id"])
+    token = csrf_of(client.get("/").get_data(as_text=True))
+    typed = "Staff reply canary 5d5d: call us on Monday."
+    sent = client.post(
+        f"/sources/{source_id}/reply", data={"csrf_token": token, "text": typed, "lang": "en"}
+    )
+    assert sent.status_code == 303
+    bundle = tmp_path / "all.tar"
+    bundle.write_bytes(_export(client, "new"))
+    result = import_bundle(store, unlocked, bundle)
+    assert result.errors == 0 and result.new_items == 2
+    (case,) = store.list_cases()
+    (reply,) = store.get_case(case.id).replies
+    assert reply.text == typed and reply.origin == "import"
+    assert [h.kind for h in store.search("5d5d")] == ["reply"]

@@ -30,6 +30,7 @@ CREATE TABLE items (
 ) WITHOUT ROWID;
 
 CREATE INDEX items_case ON items (case_id, day);
+CREATE INDEX items_case_counts ON items (case_id, kind, error);  -- the case list's counts
 CREATE INDEX items_parent ON items (parent_id);
 CREATE INDEX items_unsent ON items (sent) WHERE sent = 0;
 

@@ -82,4 +82,13 @@ def test_search_finds_words_folding_case_diacritics_and_prefixes(store: CaseStor
     (hit,) = store.search("ASAN")
     assert ("ASAN", True) in hit.parts()
     assert fts_query("  ") is None
-    assert fts_query('a"b') == '"a"* AND "b"*'
+    assert fts_query('ab"cd') == '"ab"* AND "cd"*'
+    assert fts_query("a b") == '"a" AND "b"'
+
+
+def test_every_file_of_the_store_is_private(ws_home: Path, store: CaseStore) -> None:
+    _add_case(store, "x", "text", "f" * 32)
+    files = list(ws_home.glob("cases.db*"))
+    assert {p.name for p in files} >= {"cases.db", "cases.db-wal"}
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, path

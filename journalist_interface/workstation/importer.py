@@ -122,7 +122,7 @@ def import_bundle(
     if result.withdrawals:
         with store.connection() as conn:
             conn.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
-        store.checkpoint()
+    store.checkpoint()  # into the file, and the WAL (as large as the import) emptied
     return result
 
 

@@ -648,11 +648,12 @@ def ws_publish(home: Path, passphrase_file: Path | None, out: Path) -> None:
 )
 def serve_command(home: Path, host: str, port: int, idle_minutes: float) -> None:
     """Serve the workstation on 127.0.0.1 (never on a network)."""
+    from . import errors, keys
     from .server import NotLoopback, run
 
     try:
         run(home, host, port, idle_minutes=idle_minutes)
-    except NotLoopback as exc:
+    except (NotLoopback, keys.WorkstationError, errors.WorkstationError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

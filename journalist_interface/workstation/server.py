@@ -23,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer
 from securedrop_like.hardening import harden_process
 
 from .app import DEFAULT_IDLE_MINUTES, create_app
+from .keys import key_info
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -92,9 +93,11 @@ def run(
 ) -> None:
     """Serve the workstation of ``home`` on ``host:port`` until interrupted.
 
-    Raises :class:`NotLoopback` before binding anything if ``host`` is not loopback.
+    Raises :class:`NotLoopback` before binding anything if ``host`` is not loopback,
+    and the keys module's WorkstationError if ``home`` is no workstation home.
     """
     bind = check_host(host)
+    key_info(home)  # a folder that is no workstation: say so now, not on the unlock page
     harden_process()
     app = create_app(Path(home), None, idle_minutes=idle_minutes)
     # No access log: paths carry case and file ids.

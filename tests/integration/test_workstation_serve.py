@@ -54,6 +54,13 @@ def test_a_network_address_is_refused(home: Path, host: str, command: tuple[str,
     assert "Workstation on" not in result.stdout  # it never started
 
 
+def test_a_folder_that_is_no_workstation_is_refused(tmp_path: Path) -> None:
+    result = _sesim("workstation", "serve", "--home", str(tmp_path / "nothing"), "--port", "0")
+    assert result.returncode != 0
+    assert "not a workstation home" in result.stderr
+    assert "Workstation on" not in result.stdout
+
+
 def test_it_serves_on_loopback_only(home: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "sesim", "workstation", "serve", "--home", str(home), "--port", "0"],

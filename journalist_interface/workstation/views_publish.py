@@ -70,6 +70,17 @@ def problem_message(problem: Any) -> str:
             "Some fields are not valid yet: %(reason)s", reason=getattr(problem, "message", "")
         ),
     }  # fmt: skip
+    if code == "invalid":
+        detail = str(getattr(problem, "message", ""))
+        fields = {
+            ".types": _("Choose at least one kind of what happened."),
+            ".summary": _("Write a short summary in your own words."),
+            ".point": _("Choose the district again, or a metro station."),
+            ".month": _("The month is written YYYY-MM."),
+        }  # fmt: skip
+        for marker, message in fields.items():
+            if marker in detail:
+                return message
     return messages.get(code, str(getattr(problem, "message", code)))
 
 

@@ -114,6 +114,17 @@ def _search_ids(query: str) -> list[int]:
     return ids
 
 
+def _designation_ids(query: str) -> list[int]:
+    """Cases whose designation fits the query ("amber lark", "3f2a"), as the staff
+    interface shows it, in any language."""
+    lang = current_language()
+    if designations.parse(query, lang) is None:
+        return []
+    with workstation().connection() as conn:
+        rows = conn.execute("SELECT id, designation FROM cases").fetchall()
+    return [int(r[0]) for r in rows if designations.matches(str(r[1]), query, lang)]
+
+
 @bp.get("/cases")
 def cases() -> tuple[str, int] | str:
     query = request.args.get("q", "").strip()[:MAX_QUERY_CHARS]
@@ -125,12 +136,13 @@ def cases() -> tuple[str, int] | str:
     error = None
     ids: list[int] | None = None
     if query:
+        ids = _designation_ids(query)
         try:
-            ids = _search_ids(query)
-        except Exception as exc:  # a query FTS5 cannot parse: say so, show nothing
+            ids += [i for i in _search_ids(query) if i not in ids]
+        except Exception as exc:  # a query FTS5 cannot parse: say so
             log.info("search failed: %s", type(exc).__name__)
-            error = _("This search could not be run. Try plain words.")
-            ids = []
+            if not ids:
+                error = _("This search could not be run. Try plain words.")
     ws = workstation()
     with ws.connection() as conn:
         rows = casework.list_case_rows(

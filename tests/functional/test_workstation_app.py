@@ -82,7 +82,7 @@ def seed(app: Flask) -> int:
     with store.transaction() as conn:
         cur = conn.execute(
             "INSERT INTO cases(designation, channel, first_day, last_day, status) "
-            "VALUES ('brave-fox-1a2b', 'web', '2026-03-15', '2026-03-20', 'in_progress')"
+            "VALUES ('9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f60', 'web', '2026-03-15', '2026-03-20', 'in_progress')"
         )
         case_id = int(cur.lastrowid)
         items = [
@@ -176,6 +176,19 @@ def test_search_finds_her_words(app: Flask, client: FlaskClient) -> None:
     assert f"/cases/{case_id}" in client.get("/cases?q=unicorn").get_data(as_text=True)
     assert f"/cases/{case_id}" not in client.get("/cases?q=zebra").get_data(as_text=True)
     assert client.get('/cases?q="unbalanced AND (').status_code == 200
+
+
+def test_search_finds_a_case_by_its_designation(app: Flask, client: FlaskClient) -> None:
+    from securedrop_like import designations
+
+    case_id = seed(app)
+    label = designations.label("9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f60", "az")  # as the staff see it
+    assert f"/cases/{case_id}" in client.get(f"/cases?q={label}").get_data(as_text=True)
+    assert label in client.get("/cases").get_data(as_text=True)
+    other = "9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f61"
+    assert designations.label(other, "az") != label
+    missing = client.get(f"/cases?q={designations.label(other, 'az')}").get_data(as_text=True)
+    assert f"/cases/{case_id}" not in missing
 
 
 @pytest.mark.parametrize(
@@ -688,7 +701,9 @@ def test_a_withdrawal_takes_her_notes_tags_and_renderings_too(
     store = ws_of(app).store
     assert store is not None
     with store.transaction() as conn:
-        assert apply_withdrawal(conn, "9" * 32, "brave-fox-1a2b", "2026-04-01", [])
+        assert apply_withdrawal(
+            conn, "9" * 32, "9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f60", "2026-04-01", []
+        )
     with store.connection() as conn:
         for table in ("case_notes", "case_tags", "renderings", "item_reads"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table  # noqa: S608

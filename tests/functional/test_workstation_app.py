@@ -34,6 +34,7 @@ REPORT = {
     "wants": ["legal_help"],
     "consent": "ask_first",
 }
+DESIGNATION = "9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f60"
 PDF_LIKE = b"MZ\x90\x00 this is an executable, not an image"
 
 
@@ -82,7 +83,8 @@ def seed(app: Flask) -> int:
     with store.transaction() as conn:
         cur = conn.execute(
             "INSERT INTO cases(designation, channel, first_day, last_day, status) "
-            "VALUES ('9f3c5e7a1b2d4c6e8f0a1b2c3d4e5f60', 'web', '2026-03-15', '2026-03-20', 'in_progress')"
+            "VALUES (?, 'web', '2026-03-15', '2026-03-20', 'in_progress')",
+            (DESIGNATION,),
         )
         case_id = int(cur.lastrowid)
         items = [

@@ -26,6 +26,7 @@ ALL = [
     "export",
     "sessions",
     "sanitize",
+    "workstation",
 ]
 
 
@@ -87,6 +88,10 @@ def main() -> None:
             from bench.sanitize import sanitize_bench
 
             sanitize_bench(ws, results)
+        if "workstation" in chosen:
+            from bench.workstation import workstation
+
+            workstation(ws, results)
     finally:
         ws.close()
     print()

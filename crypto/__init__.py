@@ -10,7 +10,8 @@ The rest of the project calls only what is exported here:
 - :mod:`crypto.tokens`: random ids and lookup hashes;
 - :mod:`crypto.secretbox`: small secrets sealed under a key someone else holds;
 - :mod:`crypto.pgp`: OpenPGP through GnuPG;
-- :mod:`crypto.onion`: Tor onion service identities and addresses.
+- :mod:`crypto.onion`: Tor onion service identities and addresses;
+- :mod:`crypto.signing`: Ed25519 signatures (the publication bundle).
 
 Every error raised is a :class:`CryptoError`. Anything that exposes secret
 material is named ``unsafe_…``.
@@ -62,6 +63,13 @@ from crypto.passwords import (
 )
 from crypto.pgp import OpenPGP
 from crypto.secretbox import SECRET_KEY_BYTES, new_secret_key, open_secret, seal_secret
+from crypto.signing import (
+    BadSignature,
+    sign_detached,
+    signing_key_from_seed,
+    verify_detached,
+    verify_key_bytes,
+)
 from crypto.tokens import hash_for_lookup, random_id
 
 __all__ = [
@@ -73,6 +81,7 @@ __all__ = [
     "PASSWORD_MEMLIMIT",
     "PASSWORD_OPSLIMIT",
     "SECRET_KEY_BYTES",
+    "BadSignature",
     "ByteSink",
     "ByteSource",
     "ContextMismatch",
@@ -109,7 +118,11 @@ __all__ = [
     "read_public_key_file",
     "read_recipient_ids",
     "seal_secret",
+    "sign_detached",
+    "signing_key_from_seed",
     "source_key_hash",
+    "verify_detached",
+    "verify_key_bytes",
     "verify_password",
     "write_private_key_file",
     "write_public_key_file",

@@ -11,6 +11,7 @@ add prompts, not safety.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -125,6 +126,36 @@ class OpenPGP:
         if not result.ok or getattr(result, "returncode", 0) not in (0, None):
             raise CryptoError(f"GnuPG could not encrypt: {result.status}")
         return bytes(result.data)
+
+    def encrypt_file(self, src: Any, fingerprint: str, output: Path) -> None:
+        """Encrypt a binary stream (read to its end by GnuPG, a block at a time) to one
+        key, writing binary OpenPGP to ``output``, which must not exist yet. Memory stays
+        bounded whatever the size; nothing is written in the clear."""
+        output = Path(output)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            os.close(os.open(output, flags, 0o600))  # ours, 0600, before GnuPG writes it
+        except FileExistsError as exc:
+            raise CryptoError(f"refusing to overwrite {output}") from exc
+        except OSError as exc:
+            raise CryptoError(f"cannot create {output}: {exc.strerror}") from exc
+        try:
+            result = self._gpg.encrypt_file(
+                src,
+                [_fingerprint(fingerprint)],
+                armor=False,
+                always_trust=True,
+                output=str(output),
+            )
+        except (OSError, ValueError) as exc:  # GnuPG stopped reading (a broken pipe)
+            output.unlink(missing_ok=True)
+            raise CryptoError(f"GnuPG could not encrypt: {exc}") from exc
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
+        if not result.ok or getattr(result, "returncode", 0) not in (0, None):
+            output.unlink(missing_ok=True)
+            raise CryptoError(f"GnuPG could not encrypt: {result.status}")
 
     def decrypt(self, data: bytes) -> bytes:
         """Decrypt with a secret key in this keyring (tests and the workstation).

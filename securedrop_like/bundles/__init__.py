@@ -15,8 +15,9 @@ writer streams them and hashes them again to catch a file that changed in betwee
 
 The modules: ``_validate`` (names, versions, limits, :class:`BundleError` and the strict
 manifest checks both formats share), ``_tar`` (the tar container, written piece by piece
-and read forward only), ``export`` (export bundles) and ``replies`` (reply bundles). Import
-from here: ``from securedrop_like import bundles``.
+and read forward only), ``export`` (export bundles), ``replies`` (reply bundles) and
+``publication`` (the signed ``sesim-publication`` file for the public map: canonical JSON,
+not tar). Import from here: ``from securedrop_like import bundles``.
 """
 
 from ._tar import BundleSummary
@@ -63,6 +64,18 @@ from .export import (
     read_export,
     write_export,
 )
+from .publication import (
+    MAX_PUBLICATION_BYTES,
+    PUBLICATION_FORMAT,
+    PUBLICATION_VERSION,
+    Publication,
+    PublicEntry,
+    PublicPoint,
+    bundle_sha256,
+    canonical_json,
+    read_publication,
+    write_publication_bundle,
+)
 from .replies import ParsedReply, ReplyEntry, read_replies, write_replies
 
 __all__ = [
@@ -100,4 +113,14 @@ __all__ = [
     "read_replies",
     "write_export",
     "write_replies",
+    "MAX_PUBLICATION_BYTES",
+    "PUBLICATION_FORMAT",
+    "PUBLICATION_VERSION",
+    "PublicEntry",
+    "Publication",
+    "PublicPoint",
+    "bundle_sha256",
+    "canonical_json",
+    "read_publication",
+    "write_publication_bundle",
 ]

@@ -25,9 +25,15 @@ to, and adds the "sources" section: each source's public key in the
 ``crypto/keys.py`` writes it), her channel and her consent decisions. One
 source there has no item, only a decision.
 
+The publication bundles (``publication_v1_seq1.json``, ``publication_v1_seq2.json``,
+a chain of two) are canonical JSON written here with :mod:`json` and signed with
+PyNaCl directly, with the fixed test seed ``PUBLICATION_SEED`` (its verify key is in
+``publication_v1_key.txt``).
+
 Do not regenerate without a reason: these files pin export bundle format
-versions 1 and 2 and reply bundle format versions 1 and 2. A new version gets
-new files beside these; the script only writes files that are missing.
+versions 1 and 2, reply bundle format versions 1 and 2 and publication bundle
+version 1. A new version gets new files beside these; the script only writes
+files that are missing.
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ EXPORT_FILE = HERE / "export_v1.tar"
 EXPORT_V2_FILE = HERE / "export_v2.tar"
 REPLIES_FILE = HERE / "replies_v1.tar"
 REPLIES_V2_FILE = HERE / "replies_v2.tar"
+PUBLICATION_FILES = (HERE / "publication_v1_seq1.json", HERE / "publication_v1_seq2.json")
+PUBLICATION_KEY_FILE = HERE / "publication_v1_key.txt"
+# A fixed seed, for tests only: SHA-256 of this phrase.
+PUBLICATION_SEED = hashlib.sha256(b"sesim publication known-answer seed").digest()
 
 REPORT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 FILE_ID = "1f2e3d4c5b6a79880796a5b4c3d2e1f0"
@@ -269,6 +279,91 @@ def replies_bundle_v2() -> bytes:
     )
 
 
+def canonical(doc: object) -> bytes:
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def signed(manifest: dict[str, object]) -> bytes:
+    import nacl.signing
+
+    signature = nacl.signing.SigningKey(PUBLICATION_SEED).sign(canonical(manifest)).signature
+    return canonical({"manifest": manifest, "signature": signature.hex()})
+
+
+def publication_bundles() -> tuple[bytes, bytes]:
+    def entry(**fields: object) -> dict[str, object]:
+        base: dict[str, object] = {"district": None, "point": None, "month": None,
+                                   "perpetrator": None, "service": None, "story": None}  # fmt: skip
+        base.update(fields)
+        return base
+
+    first = {
+        "format": "sesim-publication",
+        "version": 1,
+        "sequence": 1,
+        "previous": None,
+        "created_day": "2024-06-01",
+        "entries": [
+            entry(
+                id="3b9d7f0c2a5e4d8196e0c7a1f2b3d4e5",
+                types=["sextortion"],
+                district="sabail",
+                point={"kind": "cell", "lat_e6": 40364710, "lon_e6": 49834567},
+                month="2024-04",
+                perpetrator="official",
+                service="documents",
+                language="az",
+                summary="Sənəd almaq üçün müraciət edən qadından məmur cinsi əlaqə tələb edib.",
+                story="Mən sənəd üçün getdim.\nMənə dedi ki, başqa yolla da olar.",
+            ),
+            entry(
+                id="8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6",
+                types=["touching", "verbal"],
+                district="nasimi",
+                point={"kind": "station", "lat_e6": 40379836, "lon_e6": 49848697},
+                perpetrator="stranger",
+                service="none",
+                language="ru",
+                summary="В метро незнакомый мужчина прижимался и говорил непристойности.",
+            ),
+            entry(
+                id="c4d5e6f708192a3b4c5d6e7f8091a2b3",
+                types=["online", "threats"],
+                district="online",
+                month="2024-05",
+                perpetrator="prefer_not_to_say",
+                language="en",
+                summary='Threatened with the release of private photos "unless she agreed".',
+            ),
+        ],
+        "retractions": [],
+    }
+    one = signed(first)
+    second = {
+        "format": "sesim-publication",
+        "version": 1,
+        "sequence": 2,
+        "previous": sha256(one),
+        "created_day": "2024-07-01",
+        "entries": [
+            entry(
+                id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                types=["verbal"],
+                district="nasimi",
+                point={"kind": "cell", "lat_e6": 40387170, "lon_e6": 49828669},
+                month="2024-06",
+                perpetrator="teacher",
+                service="education",
+                language="en",
+                summary="A lecturer made repeated sexual comments to a student.",
+            ),
+        ],
+        "retractions": ["8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6"],
+    }
+    return one, signed(second)
+
+
 def main() -> None:
     force = "--force" in sys.argv
     for path, data in (
@@ -276,12 +371,21 @@ def main() -> None:
         (EXPORT_V2_FILE, export_bundle_v2()),
         (REPLIES_FILE, replies_bundle()),
         (REPLIES_V2_FILE, replies_bundle_v2()),
+        *zip(PUBLICATION_FILES, publication_bundles(), strict=True),
     ):
         if path.exists() and not force:
             print(f"{path.name} exists; keeping it (use --force to overwrite)")
             continue
         path.write_bytes(data)
         print(f"wrote {path.name}: {len(data)} bytes")
+    if force or not PUBLICATION_KEY_FILE.exists():
+        import nacl.signing
+
+        verify_key = bytes(nacl.signing.SigningKey(PUBLICATION_SEED).verify_key)
+        PUBLICATION_KEY_FILE.write_text(
+            f"seed = {PUBLICATION_SEED.hex()}\nverify_key = {verify_key.hex()}\n",
+            encoding="ascii",
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""The demo's reviewer workstation: a home under ``<demo>/workstation`` whose key the
+demo server seals every report to, filled with the server's own export bundle, and a
+first publication bundle of a few redacted, consented entries for the public map.
+
+Everything goes through the same code a Legal Centre would use: the staff interface's
+export planning, the workstation's import, drafts, redaction check and signed
+publication. Only the passphrase is made up here (printed by the demo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from journalist_interface import exports
+from journalist_interface.workstation import publish
+from journalist_interface.workstation.casestore import CaseStore, Connection
+from journalist_interface.workstation.importer import ImportResult, import_bundle
+from journalist_interface.workstation.keys import (
+    KDF_FLOOR_MEMLIMIT,
+    KDF_FLOOR_OPSLIMIT,
+    KeyInfo,
+    init_home,
+    unlock,
+)
+from securedrop_like import db, models
+from securedrop_like.codenames import generate_codename
+from securedrop_like.config import Config
+from securedrop_like.demo import load_demo_data
+from securedrop_like.service import ReportService
+
+WORKSTATION_FOLDER = "workstation"
+PUBLISHED = 6  # entries in the demo's first publication bundle
+
+
+@dataclass(frozen=True)
+class DemoWorkstation:
+    home: Path
+    passphrase: str
+    keys: KeyInfo
+    imported: ImportResult | None = None
+    publication: publish.PublicationSummary | None = None
+
+
+def create_workstation(config: Config) -> DemoWorkstation:
+    """A new workstation home beside the demo instance, its key installed on the server
+    as a second reviewer (so every report is sealed to both: any one reviewer can read)."""
+    home = config.home / WORKSTATION_FOLDER
+    passphrase = generate_codename()  # seven words: the demo prints it for the unlock page
+    # libsodium's interactive costs: the demo starts in a second, a real home uses more.
+    keys = init_home(
+        home,
+        passphrase,
+        name="demo-reviewer",
+        opslimit=KDF_FLOOR_OPSLIMIT,
+        memlimit=KDF_FLOOR_MEMLIMIT,
+    )
+    conn = db.Database.for_config(config).open()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        models.insert_reviewer_key(
+            conn,
+            key_id=keys.submission_public.key_id,
+            name="Demo workstation (demo only)",
+            public_key=keys.submission_public.raw,
+            day=db.today(),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return DemoWorkstation(home, passphrase, keys)
+
+
+def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:
+    """Export every item from the server as the staff interface would, import it on the
+    workstation, and publish a few consented entries that pass the redaction check."""
+    bundle = made.home / f"sesim-export-{db.today()}.tar"
+    reports = ReportService.open(config)
+    try:
+        conn = reports.db.reader()
+        job = exports.plan(reports, conn, "new", [], db.today())
+        with open(bundle, "xb") as out:
+            for chunk in job.plan.chunks():
+                out.write(chunk)
+        exports.mark(reports, job)
+    finally:
+        reports.close()
+    with unlock(made.home, made.passphrase) as unlocked:
+        store = CaseStore.open(made.home, unlocked)
+        try:
+            imported = import_bundle(store, unlocked, bundle)
+            with store.transaction() as conn:
+                _draft_entries(conn)
+            out_file = made.home / "publications" / "sesim-publication-1.json"
+            out_file.parent.mkdir(mode=0o700, exist_ok=True)
+            summary = publish.write_publication(store, unlocked, out_file)
+        finally:
+            store.close()
+    bundle.unlink()  # its items are in the case store now; a real reviewer wipes the stick
+    return DemoWorkstation(made.home, made.passphrase, made.keys, imported, summary)
+
+
+def _draft_entries(conn: Connection) -> int:
+    """Accept a draft for the first cases whose report says "yes, publish" and whose
+    draft has no problem once the reviewer's summary is written; drafts that still have
+    one are left for the demo's visitor to work on."""
+    summaries = load_demo_data()["public_summaries"]
+    accepted = 0
+    rows = conn.execute(
+        "SELECT id FROM cases WHERE withdrawn_day IS NULL ORDER BY id"
+    ).fetchall()
+    for row in rows:
+        if accepted == PUBLISHED:
+            break
+        try:
+            draft_id = publish.create_draft(conn, row["id"])
+        except publish.PublishError:
+            continue
+        draft = publish.get_draft(conn, draft_id)
+        publish.update_draft(
+            conn, draft_id, summary=summaries.get(draft.language, summaries["en"])
+        )
+        if publish.draft_problems(conn, draft_id):
+            continue
+        publish.accept(conn, draft_id)
+        accepted += 1
+    return accepted

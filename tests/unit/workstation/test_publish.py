@@ -1,0 +1,257 @@
+"""Drafts, consent and redaction gating, retraction after withdrawal, and the signed chain
+of publication bundles, on a real SQLCipher case store with the real redaction check."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from journalist_interface.workstation import keys, publish
+from journalist_interface.workstation.casestore import CaseStore
+from securedrop_like import grid
+from securedrop_like.bundles import BundleError, read_publication
+
+
+def _case(store: CaseStore, designation: str, consent: str, *, text: str | None = None) -> int:
+    document = {
+        "text": text or "Məmur sənəd üçün məndən cinsi əlaqə istədi. Nömrəsi +994501234567.",
+        "types": ["sextortion", "verbal", "not-a-code"],
+        "when": {"precision": "day", "date": "2024-04-17", "part_of_day": "morning"},
+        "where": {"location": "sabail", "landmark": "Fəvvarələr meydanı"},
+        "perpetrator": "official",
+        "service": "documents",
+        "role": "self",
+        "wants": ["share_story"],
+        "consent": consent,
+    }
+    with store.transaction() as conn:
+        cur = conn.execute(
+            "INSERT INTO cases (designation, first_day, last_day) VALUES (?, ?, ?)",
+            (designation, "2024-04-18", "2024-04-18"),
+        )
+        case_id = int(cur.lastrowid)
+        conn.execute(
+            "INSERT INTO items (id, case_id, kind, day, size, lang, document)"
+            " VALUES (?, ?, 'report', '2024-04-18', 100, 'az', ?)",
+            (f"{case_id:032x}", case_id, json.dumps(document, ensure_ascii=False)),
+        )
+    return case_id
+
+
+def _codes(problems: list[publish.Problem]) -> list[str]:
+    return [p.code for p in problems]
+
+
+def test_a_draft_is_prefilled_from_her_report(store: CaseStore) -> None:
+    case_id = _case(store, "qırmızı nar", "yes")
+    with store.transaction() as conn:
+        draft = publish.get_draft(conn, publish.create_draft(conn, case_id))
+    assert draft.types == ("sextortion", "verbal")  # unknown codes dropped
+    assert draft.month == "2024-04"  # the month, never the day
+    assert draft.district == "sabail"
+    assert draft.point is not None and draft.point.kind == "cell"
+    assert grid.district_contains("sabail", draft.point.lat_e6, draft.point.lon_e6)
+    assert (draft.perpetrator, draft.service, draft.language) == ("official", "documents", "az")
+    assert draft.story is not None and draft.summary == ""
+
+
+def test_publishing_is_blocked_until_each_hit_is_redacted_or_kept(store: CaseStore) -> None:
+    case_id = _case(store, "mavi göl", "yes")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Fəvvarələr meydanı yaxınlığında məmur.")
+        problems = publish.draft_problems(conn, draft_id)
+        assert sorted((p.field, p.kind) for p in problems if p.code == "redaction") == [
+            ("story", "phone"),
+            ("summary", "own"),
+        ]
+        with pytest.raises(publish.PublishError) as caught:
+            publish.accept(conn, draft_id)
+        assert caught.value.problems
+        # Redact the phone (the text changes), keep the square with a reason.
+        draft = publish.get_draft(conn, draft_id)
+        assert draft.story is not None
+        publish.update_draft(conn, draft_id, story=draft.story.replace("+994501234567", "[…]"))
+        with pytest.raises(publish.PublishError, match="reason"):
+            publish.keep_hit(conn, draft_id, "summary", "own", "Fəvvarələr meydanı", "  ")
+        publish.keep_hit(
+            conn, draft_id, "summary", "own", "Fəvvarələr meydanı", "a large public square"
+        )
+        assert publish.draft_problems(conn, draft_id) == []
+        assert re.fullmatch(r"[0-9a-f]{32}", publish.accept(conn, draft_id))
+
+
+def test_consent_no_allows_no_story(store: CaseStore) -> None:
+    case_id = _case(store, "sarı çay", "no", text="Heç nə.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        assert publish.get_draft(conn, draft_id).story is None  # not even pre-filled
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.",
+                             story="Heç nə.")  # fmt: skip
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["story_not_consented"]
+        publish.update_draft(conn, draft_id, story=None)
+        assert publish.draft_problems(conn, draft_id) == []  # facts and summary only
+
+
+def test_ask_first_needs_her_approval_of_this_text(store: CaseStore) -> None:
+    case_id = _case(store, "yaşıl bağ", "ask_first", text="Mənə kömək edin.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        request = publish.consent_request(conn, draft_id)
+        assert request == {
+            "draft_id": draft_id,
+            "text": "Sənəd üçün cinsi əlaqə tələbi.\n\nMənə kömək edin.",
+        }
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        conn.execute(
+            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
+            " VALUES (?, ?, 'approve', '2024-05-01')",
+            (case_id, draft_id),
+        )
+        assert publish.draft_problems(conn, draft_id) == []
+        # An edit after her approval needs a new one.
+        publish.update_draft(conn, draft_id, story="Mənə kömək edin!")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["changed_since_approval"]
+        publish.update_draft(conn, draft_id, story="Mənə kömək edin.")
+        assert publish.draft_problems(conn, draft_id) == []
+
+
+def test_a_refusal_cancels_the_entry(store: CaseStore) -> None:
+    case_id = _case(store, "ağ dəniz", "ask_first", text="Mənə kömək edin.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.", story=None)
+        conn.execute(
+            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
+            " VALUES (?, ?, 'refuse', '2024-05-01')",
+            (case_id, draft_id),
+        )
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
+
+
+def _accepted(store: CaseStore, designation: str, summary: str) -> tuple[int, str]:
+    case_id = _case(store, designation, "yes", text="Bir kişi mənə söz atdı.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary=summary)
+        return case_id, publish.accept(conn, draft_id)
+
+
+def test_chain_of_three(store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path) -> None:
+    verify = bytes(unlocked.signing.verify_key)
+    with pytest.raises(publish.PublishError, match="Nothing to publish"):
+        publish.write_publication(store, unlocked, tmp_path / "empty.json")
+    assert not (tmp_path / "empty.json").exists()
+
+    case_a, public_a = _accepted(store, "bir", "Küçədə söz atma.")
+    _case_b, public_b = _accepted(store, "iki", "İşdə təcavüz.")
+    first = publish.write_publication(store, unlocked, tmp_path / "1.json", today="2024-06-01")
+    one = read_publication(tmp_path / "1.json", verify, expect_sequence=1)
+    assert first.sequence == 1 and one.previous is None and first.sha256 == one.sha256
+    assert sorted(e.id for e in one.entries) == sorted([public_a, public_b])
+    raw = (tmp_path / "1.json").read_text(encoding="utf-8")
+    assert "bir" not in raw and "iki" not in raw  # no designation
+    with store.connection() as conn:
+        item_ids = [r["id"] for r in conn.execute("SELECT id FROM items")]
+    assert not any(item_id in raw for item_id in item_ids)  # no item id
+
+    # Nothing new: no bundle.
+    with pytest.raises(publish.PublishError):
+        publish.write_publication(store, unlocked, tmp_path / "x.json")
+
+    # She withdraws from case A: its entry is retracted, its drafts deleted.
+    other = _case(store, "üç", "yes")
+    with store.transaction() as conn:
+        conn.execute("UPDATE cases SET withdrawn_day = '2024-06-10' WHERE id = ?", (case_a,))
+        unpublished = publish.create_draft(conn, other)
+    with store.transaction() as conn:
+        publish.queue_retractions(conn, case_a)
+        assert publish.queue_retractions(conn, case_a) == 0  # idempotent
+        assert publish.list_drafts(conn, case_a) == []
+        with pytest.raises(publish.PublishError, match="withdrew"):
+            publish.create_draft(conn, case_a)
+    second = publish.write_publication(store, unlocked, tmp_path / "2.json", today="2024-06-11")
+    two = read_publication(
+        tmp_path / "2.json", verify, expect_sequence=2, expect_previous=one.sha256
+    )
+    assert two.retractions == (public_a,) and two.entries == ()
+    assert second.previous == first.sha256
+
+    _case_c, public_c = _accepted(store, "dörd", "Avtobusda toxunma.")
+    publish.write_publication(store, unlocked, tmp_path / "3.json", today="2024-07-01")
+    three = read_publication(
+        tmp_path / "3.json", verify, expect_sequence=3, expect_previous=two.sha256
+    )
+    assert [e.id for e in three.entries] == [public_c] and three.retractions == ()
+    # The unpublished draft of the other case stays a draft.
+    with store.connection() as conn:
+        assert publish.get_draft(conn, unpublished).status == "draft"
+        assert publish.publication_file(conn, 2) == (tmp_path / "2.json").read_bytes()
+    # Rolled back to bundle 2 after 3: the map refuses.
+    with pytest.raises(BundleError, match="replayed or rolled-back"):
+        read_publication(tmp_path / "2.json", verify, expect_sequence=4)
+
+
+def test_an_accepted_draft_whose_consent_changed_is_held_back(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    case_id, _public = _accepted(store, "beş", "Küçədə söz atma.")
+    _other, public_other = _accepted(store, "altı", "Metroda toxunma.")
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
+            " SELECT case_id, id, 'refuse', '2024-06-01' FROM drafts WHERE case_id = ?",
+            (case_id,),
+        )
+    summary = publish.write_publication(store, unlocked, tmp_path / "1.json")
+    assert summary.entries == 1 and len(summary.held_back) == 1
+    pub = read_publication(tmp_path / "1.json", bytes(unlocked.signing.verify_key))
+    assert [e.id for e in pub.entries] == [public_other]
+
+
+def test_a_published_entry_cannot_be_edited(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    _accepted(store, "yeddi", "Küçədə söz atma.")
+    publish.write_publication(store, unlocked, tmp_path / "1.json")
+    with store.transaction() as conn:
+        (draft,) = publish.list_drafts(conn)
+        assert draft.status == "published"
+        with pytest.raises(publish.PublishError, match="published"):
+            publish.update_draft(conn, draft.id, summary="changed")
+
+
+def test_places_and_stations_on_a_draft(store: CaseStore) -> None:
+    case_id = _case(store, "səkkiz", "yes")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        draft = publish.set_place(conn, draft_id, "sabail", 40.3667, 49.8352)
+        assert draft.point is not None
+        assert (draft.point.lat_e6, draft.point.lon_e6) != (40366700, 49835200)
+        assert grid.is_cell_centre(draft.point.lat_e6, draft.point.lon_e6)
+        stored = [str(v) for row in conn.execute("SELECT * FROM drafts") for v in row]
+        assert not any("403667" in v or "498352" in v for v in stored)  # her place: nowhere
+        station = grid.metro_stations()[0]
+        draft = publish.set_station(conn, draft_id, station.code)
+        assert draft.district == station.district and draft.point is not None
+        assert draft.point.kind == "station"
+        draft = publish.set_place(conn, draft_id, "online", None, None)
+        assert draft.point is None and draft.district == "online"
+
+
+def test_without_the_redaction_check_nothing_is_accepted(
+    store: CaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = _case(store, "doqquz", "no", text="Heç nə.")
+    monkeypatch.setattr(publish, "_redact_module", lambda: None)
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Küçədə söz atma.")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["redaction_unavailable"]
+        with pytest.raises(publish.PublishError):
+            publish.accept(conn, draft_id)

@@ -25,6 +25,7 @@ ALL = [
     "inbox",
     "export",
     "sessions",
+    "sanitize",
     "workstation",
 ]
 
@@ -83,6 +84,10 @@ def main() -> None:
             from bench.sessions import sessions
 
             sessions(ws, results)
+        if "sanitize" in chosen:
+            from bench.sanitize import sanitize_bench
+
+            sanitize_bench(ws, results)
         if "workstation" in chosen:
             from bench.workstation import workstation
 

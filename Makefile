@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages each target needs (installed when run as root, named otherwise).
 DEBS_RUN := gnupg poppler-utils $(if $(TOR),tor)
 DEBS_TEST := gnupg chromium npm tor poppler-utils
-DEBS_BENCH := gnupg wrk
+DEBS_BENCH := gnupg wrk poppler-utils
 HOME_DIR ?=
 
 .PHONY: help install debs-run debs-test debs-bench run test lint bench translations lock clean

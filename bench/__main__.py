@@ -25,8 +25,8 @@ ALL = [
     "inbox",
     "export",
     "sessions",
-    "workstation",
     "sanitize",
+    "workstation",
 ]
 
 
@@ -84,14 +84,14 @@ def main() -> None:
             from bench.sessions import sessions
 
             sessions(ws, results)
-        if "workstation" in chosen:
-            from bench.workstation import workstation
-
-            workstation(ws, results)
         if "sanitize" in chosen:
             from bench.sanitize import sanitize_bench
 
             sanitize_bench(ws, results)
+        if "workstation" in chosen:
+            from bench.workstation import workstation
+
+            workstation(ws, results)
     finally:
         ws.close()
     print()

@@ -120,23 +120,24 @@ def set_limits(memory: int, cpu: int, fsize: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 
 
-def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool, bool]:
+def unshare_namespaces(use_netns: bool) -> tuple[str | None, bool, bool, bool]:
     """New user, mount, PID and (unless told not to) network namespaces.
 
-    Returns (why there is no network namespace or None, whether there is a
-    mount namespace, whether children go into a new PID namespace)."""
+    Returns (why there is no network namespace or None, whether there is a new
+    user namespace, a mount namespace, and whether children go into a new PID
+    namespace)."""
     uid, gid = os.getuid(), os.getgid()
     net = CLONE_NEWNET if use_netns else 0
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | net) == 0:
         map_ids(uid, gid)
-        return (None if use_netns else "not used"), True, True
+        return (None if use_netns else "not used"), True, True, True
     first = os.strerror(ctypes.get_errno())
     # Root on a kernel without user namespaces can still take the others.
     if _libc.unshare(CLONE_NEWNS | CLONE_NEWPID | net) == 0:
-        return (None if use_netns else "not used"), True, True
+        return (None if use_netns else "not used"), False, True, True
     if use_netns and _libc.unshare(CLONE_NEWNET) == 0:
-        return None, False, False
-    return (first if use_netns else "not used"), False, False
+        return None, False, False, False
+    return (first if use_netns else "not used"), False, False, False
 
 
 def limit_nested_namespaces() -> str | None:
@@ -309,14 +310,15 @@ def lock_in(
     Image.init()
     "".encode("latin-1")
     set_limits(memory, cpu, fsize)
-    netns_error, mount_ns, pid_ns = unshare_namespaces(use_netns)
+    netns_error, user_ns, mount_ns, pid_ns = unshare_namespaces(use_netns)
     hide_error: str | None = "no mount namespace"
     if mount_ns:
         keep = [workdir, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                 os.path.dirname(os.path.dirname(Image.__file__))]
         hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
         os.chdir(workdir)
-    nested_error = limit_nested_namespaces() if mount_ns else "no user namespace"
+    # Only in our own user namespace: outside one these are the whole machine's limits.
+    nested_error = limit_nested_namespaces() if user_ns else "no user namespace"
     if pid_ns:
         supervise()  # from here on: the worker, in the new PID namespace
     caps_error = drop_capabilities()

@@ -53,6 +53,8 @@ from crypto import CryptoError, PrivateKey, PublicKey, read_public_key_file, wri
 from securedrop_like.codenames import load_wordlist
 from securedrop_like.config import weak_kdf_allowed
 
+from .errors import WorkstationError
+
 __all__ = [
     "HOME_FILE",
     "KDF_MEMLIMIT",
@@ -98,10 +100,6 @@ _DB_KEY_PERSON = b"sesim-casestore"
 _FPR_PERSON = b"sesim-fingerprnt"
 _FPR_WORDS = 8
 _MAX_HOME_FILE = 64 * 1024
-
-
-class WorkstationError(Exception):
-    """Base of every workstation error; its message is fit to show the reviewer."""
 
 
 class WrongPassphrase(WorkstationError):

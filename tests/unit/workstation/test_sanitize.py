@@ -549,7 +549,10 @@ def test_every_barrier_is_up_on_this_machine() -> None:
 def test_no_capabilities_and_no_new_namespaces_inside() -> None:
     """Code that took over a decoder holds no capability, gains none by running a
     program, and cannot make a user namespace of its own to get some back."""
+    limit = Path("/proc/sys/user/max_user_namespaces")
+    before = limit.read_text()
     report = sanitize.probe(["caps", "exec-caps", "unshare"])
+    assert limit.read_text() == before != "0\n"  # only the sandbox's own limits were set
     caps = report["probe"]["caps"]
     assert {caps[k] for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")} == {"0000000000000000"}
     assert report["probe"]["exec-caps"] == "0000000000000000"

@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer
 from securedrop_like.hardening import harden_process
 
 from .app import DEFAULT_IDLE_MINUTES, create_app
-from .keys import key_info
+from .keys import Unlocked, key_info
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
@@ -90,8 +90,12 @@ def run(
     port: int = DEFAULT_PORT,
     *,
     idle_minutes: float = DEFAULT_IDLE_MINUTES,
+    unlocked: Unlocked | None = None,
 ) -> None:
     """Serve the workstation of ``home`` on ``host:port`` until interrupted.
+
+    It starts locked (the reviewer unlocks it in the page); ``unlocked`` (the demo
+    only) starts it unlocked and open to any loopback browser until Lock.
 
     Raises :class:`NotLoopback` before binding anything if ``host`` is not loopback,
     and the keys module's WorkstationError if ``home`` is no workstation home.
@@ -99,7 +103,7 @@ def run(
     bind = check_host(host)
     key_info(home)  # a folder that is no workstation: say so now, not on the unlock page
     harden_process()
-    app = create_app(Path(home), None, idle_minutes=idle_minutes)
+    app = create_app(Path(home), unlocked, idle_minutes=idle_minutes)
     # No access log: paths carry case and file ids.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_workstation_server(app, bind, port)

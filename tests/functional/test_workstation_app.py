@@ -715,3 +715,17 @@ def test_a_withdrawal_takes_her_notes_tags_and_renderings_too(
     # Nothing can be sent to her any more.
     sent = client.post(f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "Hello"})
     assert "done=withdrawn" in sent.location
+
+
+def test_started_unlocked_for_the_demo_until_lock(home: Path) -> None:
+    unlocked = keys.unlock(home, PASSPHRASE)
+    application = create_app(home, unlocked, TESTING=True)
+    try:
+        anyone = application.test_client()
+        page = anyone.get("/cases")
+        assert page.status_code == 200
+        anyone.post("/lock", data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+        assert unlocked.wiped
+        assert application.test_client().get("/cases").status_code == 303
+    finally:
+        ws_of(application).lock()

@@ -335,6 +335,11 @@ def walk_every_page(page: Any, world: World, lang: str, visit: Any) -> None:
     visit("drafts", page)
     submit(page, "main form[action$='/drafts']")
     assert path_of(page).startswith("/drafts/")
+    # A summary with a phone number: the check marks it, with its two controls.
+    page.check("#type-verbal")
+    page.fill("#summary", "A man at the metro. He left his number: 050 123 45 67.")
+    submit(page, "main form[action^='/drafts/']:has(#summary)")
+    assert page.locator("main mark[id^='hit-summary-']").count() == 1
     visit("draft", page)
     response = page.goto(ws("/nope"))
     assert response is not None and response.status == 404

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, redirect, request, session, url_for
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from securedrop_like import web_errors
@@ -198,6 +199,18 @@ class Workstation:
             yield conn
 
 
+class RowIdConverter(BaseConverter):
+    """A row id in a URL: 1 to 18 digits, so it always fits SQLite's 64-bit integer."""
+
+    regex = r"[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
 def workstation() -> Workstation:
     from flask import current_app
 
@@ -243,6 +256,7 @@ def create_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.config.update(overrides)
+    app.url_map.converters["rowid"] = RowIdConverter
     ws = Workstation(Path(home), idle_minutes * 60.0, clock)
     app.extensions[EXTENSION] = ws
     init_i18n(app)

@@ -180,7 +180,7 @@ def _reply_prefill() -> tuple[str, str]:
     return "", lang if lang in LOCALES else current_language()
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<rowid:case_id>")
 def case_page(case_id: int) -> str:
     detail = _detail(case_id)
     with workstation().transaction() as conn:
@@ -223,7 +223,7 @@ def _author() -> str:
     return str(name) if name else _("Reviewer")
 
 
-@bp.post("/cases/<int:case_id>/notes")
+@bp.post("/cases/<rowid:case_id>/notes")
 def add_note(case_id: int) -> Response:
     _case_or_404(case_id)
     text = casework.clean_note(request.form.get("note", ""))
@@ -238,7 +238,7 @@ def add_note(case_id: int) -> Response:
     )
 
 
-@bp.post("/cases/<int:case_id>/notes/<int:note_id>/delete")
+@bp.post("/cases/<rowid:case_id>/notes/<rowid:note_id>/delete")
 def delete_note(case_id: int, note_id: int) -> Response:
     with workstation().transaction() as conn:
         casework.delete_note(conn, case_id, note_id)
@@ -247,7 +247,7 @@ def delete_note(case_id: int, note_id: int) -> Response:
     )
 
 
-@bp.post("/cases/<int:case_id>/tags")
+@bp.post("/cases/<rowid:case_id>/tags")
 def tags(case_id: int) -> Response:
     _case_or_404(case_id)
     tag = casework.clean_tag(request.form.get("tag", ""))
@@ -262,14 +262,14 @@ def tags(case_id: int) -> Response:
     return redirect(url_for("ws.case_page", case_id=case_id, done=done) + "#tags", code=303)
 
 
-@bp.post("/cases/<int:case_id>/unread")
+@bp.post("/cases/<rowid:case_id>/unread")
 def mark_unread(case_id: int) -> Response:
     with workstation().transaction() as conn:
         casework.mark_unread(conn, case_id)
     return redirect(url_for("ws.cases"), code=303)
 
 
-@bp.post("/cases/<int:case_id>/reply")
+@bp.post("/cases/<rowid:case_id>/reply")
 def reply(case_id: int) -> tuple[str, int] | Response:
     from .replies import add_reply
 
@@ -356,7 +356,7 @@ def file_page(item_id: str) -> str:
     return render_template("file.html", f=info, pages=pages, problem=problem, case_id=case_id)
 
 
-@bp.get("/files/<item_id>/page/<int:page>.png")
+@bp.get("/files/<item_id>/page/<rowid:page>.png")
 def file_rendering(item_id: str, page: int) -> Response:
     info = _file(item_id)
     if info.kind not in ("image", "pdf"):

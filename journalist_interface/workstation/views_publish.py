@@ -143,6 +143,8 @@ def drafts_page() -> str:
     from . import publish
 
     case_id = request.args.get("case_id", type=int)
+    if case_id is not None and not 0 < case_id < 2**63:
+        abort(404)
     ws = workstation()
     with ws.connection() as conn:
         drafts = publish.list_drafts(conn, case_id)
@@ -173,7 +175,7 @@ def drafts_page() -> str:
     )
 
 
-@bp.post("/cases/<int:case_id>/drafts")
+@bp.post("/cases/<rowid:case_id>/drafts")
 def new_draft(case_id: int) -> Response:
     from . import publish
 
@@ -428,7 +430,7 @@ def _bundle_download(data: bytes, sequence: int) -> Response:
     return response
 
 
-@bp.get("/publication/<int:sequence>")
+@bp.get("/publication/<rowid:sequence>")
 def publication_again(sequence: int) -> Response:
     from . import publish
 

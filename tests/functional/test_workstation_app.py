@@ -206,6 +206,10 @@ def test_search_finds_a_case_by_its_designation(app: Flask, client: FlaskClient)
         "/import/nojob",
         "/nowhere",
         "/cases?page=zz",
+        "/cases/99999999999999999999",
+        "/drafts?case_id=99999999999999999999",
+        "/publication/99999999999999999999",
+        "/files/x/page/99999999999999999999.png",
         "/cases?page=99999999999999",
     ],
 )

@@ -733,3 +733,38 @@ def test_started_unlocked_for_the_demo_until_lock(home: Path) -> None:
         assert application.test_client().get("/cases").status_code == 303
     finally:
         ws_of(application).lock()
+
+
+GARBAGE = [
+    "",
+    "x" * 100_000,
+    "\x00\u202e\ufeff",
+    "-1",
+    "99999999999999999999",
+    "<script>",
+    "' OR 1=1 --",
+]
+
+
+def test_no_post_answers_500_to_garbage(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    _give_her_a_key(app, case_id)
+    draft_url, token = _draft_of(client, case_id)
+    paths = [
+        f"/cases/{case_id}/notes", f"/cases/{case_id}/notes/1/delete", f"/cases/{case_id}/tags",
+        f"/cases/{case_id}/unread", f"/cases/{case_id}/reply", f"/cases/{case_id}/drafts",
+        draft_url, draft_url + "/redact", draft_url + "/keep", draft_url + "/ask",
+        draft_url + "/accept", "/import", "/replies/bundle", "/publication",
+    ]  # fmt: skip
+    fields = ["note", "tag", "action", "text", "lang", "types", "district", "station", "month",
+              "perpetrator", "service", "language", "summary", "story", "field", "start", "end",
+              "kind", "reason", "path"]  # fmt: skip
+    seen = set()
+    for path in paths:
+        for value in GARBAGE:
+            form = {"csrf_token": token, **dict.fromkeys(fields, value)}
+            response = client.post(path, data=form)
+            assert response.status_code < 500, (path, value[:20])
+            seen.add(response.status_code)
+    assert 303 in seen and 400 in seen  # the token was good: the views ran
+    assert client.get(f"/cases/{case_id}").status_code == 200

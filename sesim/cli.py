@@ -10,6 +10,7 @@ import click
 
 from journalist_interface.cli import staff
 from journalist_interface.workstation.cli import redact, workstation
+from journalist_interface.workstation.cli import serve_command as workstation_serve
 from securedrop_like.cli import COMMANDS, fail, home_option
 from securedrop_like.config import ConfigError, check_kdf
 from securedrop_like.db import DatabaseError
@@ -32,15 +33,30 @@ for command in (*COMMANDS, staff, tor_group, workstation, redact):
 
 @main.command()
 @home_option
-@click.argument("part", type=click.Choice(["source", "staff"]))
+@click.argument("part", type=click.Choice(["source", "staff", "workstation"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", type=int, help="Port (default: 8080; 8082 for the workstation).")
 @click.option("--workers", type=int, help="Processes (default: server_workers; 0 is one per core).")
 @click.option("--threads", type=int, help="Threads per process (default: 16).")
+@click.pass_context
 def serve(
-    home: Path | None, part: str, host: str, port: int, workers: int | None, threads: int | None
+    ctx: click.Context,
+    home: Path | None,
+    part: str,
+    host: str,
+    port: int | None,
+    workers: int | None,
+    threads: int | None,
 ) -> None:
-    """Serve one part with gunicorn."""
+    """Serve one part: the source or staff interface with gunicorn, or the offline
+    workstation (--home is then its folder) on 127.0.0.1 only."""
+    if part == "workstation":
+        if home is None:
+            fail("give the workstation's folder with --home (made by `sesim workstation init`)")
+        if workers is not None or threads is not None:
+            fail("the workstation is one process holding the key: no --workers or --threads")
+        ctx.invoke(workstation_serve, home=home, host=host, port=port or 8082, idle_minutes=15.0)
+        return
     try:
         config = open_instance(home)
         check_kdf(config)
@@ -50,7 +66,9 @@ def serve(
     harden_process()  # before the server holds anything (serve() does it again)
 
     tasks = master_tasks(config, part)
-    run_server(app_factory(config, part), config, host, port, workers, threads, tasks, part)
+    run_server(
+        app_factory(config, part), config, host, port or 8080, workers, threads, tasks, part
+    )
 
 
 def master_tasks(config: Any, part: str) -> Any:

@@ -22,6 +22,13 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
+from .demo_workstation import (
+    WORKSTATION_FOLDER,
+    create_workstation,
+    fill_workstation,
+    read_passphrase,
+)
+
 
 def add_demo_lawyer(config: Config) -> tuple[str, str, str]:
     """A demo staff account: (username, passphrase, TOTP secret)."""
@@ -29,23 +36,9 @@ def add_demo_lawyer(config: Config) -> tuple[str, str, str]:
     return account.username, account.password, account.totp_secret
 
 
-def _staff_server(root: Path, host: str, port: int) -> subprocess.Popen[bytes]:
-    """The staff interface in a process of its own (one gunicorn per process)."""
-    return subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "sesim",
-            "serve",
-            "staff",
-            "--home",
-            str(root),
-            "--host",
-            host,
-            "--port",
-            str(port),
-        ],
-    )
+def _server(*args: str) -> subprocess.Popen[bytes]:
+    """One more part in a process of its own (one gunicorn, or the workstation, each)."""
+    return subprocess.Popen([sys.executable, "-m", "sesim", "serve", *args])  # noqa: S603
 
 
 def _demo_onions(root: Path, base_port: int) -> Any:
@@ -81,13 +74,20 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         else:
             config = init_instance(root)
             install_demo_reviewer(config)
+            desk = create_workstation(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
             lawyer = add_demo_lawyer(config)
+            click.echo("Exporting them to the demo workstation and publishing a few…")
+            fill_workstation(config, desk)
         onions = _demo_onions(root, base_port) if tor else None
         if onions:
             config = open_instance(root)  # with the onions' addresses from the environment
-        staff = _staff_server(root, host, base_port + 1)
+        staff = _server("staff", "--home", str(root), "--host", host, "--port", str(base_port + 1))
+        # Loopback only, whatever --host says: the workstation never faces a network.
+        desk_home = root / WORKSTATION_FOLDER
+        ws_port = str(base_port + 2)
+        workstation = _server("workstation", "--home", str(desk_home), "--port", ws_port)
         click.echo("")
         click.echo("Səsim demo — every report here is invented.")
         click.echo(
@@ -98,6 +98,10 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         if lawyer:
             click.echo(f"  Demo lawyer:       {lawyer[0]} / {lawyer[1]}")
             click.echo(f"  Her TOTP secret:   {lawyer[2]}  (add it to an authenticator app)")
+        click.echo(f"  Workstation:       http://127.0.0.1:{ws_port}/  (this computer only)")
+        click.echo(f"  Its passphrase:    {read_passphrase(desk_home)}  (DEMO ONLY)")
+        click.echo(f"  Publication:       {desk_home / 'publications'}  (for the public map,")
+        click.echo(f"                     with the verify key {desk_home / 'publication.verify'})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
@@ -118,8 +122,10 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             )
         finally:
             if os.getpid() == master:
-                staff.terminate()
-                staff.wait(timeout=20)
+                for part in (staff, workstation):
+                    part.terminate()
+                for part in (staff, workstation):
+                    part.wait(timeout=20)
                 if onions:
                     onions.close()
     finally:

@@ -9,6 +9,7 @@ publication. Only the passphrase is made up here (printed by the demo).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from securedrop_like.demo import load_demo_data
 from securedrop_like.service import ReportService
 
 WORKSTATION_FOLDER = "workstation"
+# The demo keeps its workstation's passphrase beside it, so a re-used demo folder can
+# be unlocked again. Demo only: a real passphrase is never written down.
+PASSPHRASE_FILE = "DEMO-ONLY-passphrase.txt"  # noqa: S105 - a file name
 PUBLISHED = 6  # entries in the demo's first publication bundle
 
 
@@ -55,6 +59,9 @@ def create_workstation(config: Config) -> DemoWorkstation:
         opslimit=KDF_FLOOR_OPSLIMIT,
         memlimit=KDF_FLOOR_MEMLIMIT,
     )
+    descriptor = os.open(home / PASSPHRASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(passphrase + "\n")
     conn = db.Database.for_config(config).open()
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -69,6 +76,11 @@ def create_workstation(config: Config) -> DemoWorkstation:
     finally:
         conn.close()
     return DemoWorkstation(home, passphrase, keys)
+
+
+def read_passphrase(home: Path) -> str:
+    """The demo workstation's passphrase, as written when it was made."""
+    return (home / PASSPHRASE_FILE).read_text(encoding="utf-8").strip()
 
 
 def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:

@@ -48,7 +48,7 @@ def _tor_pids(home: Path) -> list[int]:
 def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     port = free_port()
-    while not _free(port + 1):  # the staff server takes the next port
+    while not (_free(port + 1) and _free(port + 2)):  # staff and workstation take the next
         port = free_port()
     log = tmp_path / "demo.log"
     cmd = [sys.executable, "-m", "sesim", "demo", "--tor", "--home", str(home)]

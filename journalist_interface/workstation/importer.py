@@ -183,13 +183,15 @@ def _apply_source(
         " status = coalesce(?, status) WHERE id = ?",
         (source.public_key.raw, source.channel or None, status, case_id),
     )
+    from . import publish  # her decisions: the newer wins; a refusal may retract an entry
+
+    changed = False
     for decision in source.consent:
-        conn.execute(
-            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (case_id, draft_id) DO UPDATE"
-            " SET decision = excluded.decision, day = excluded.day",
-            (case_id, decision.draft_id, decision.decision, decision.day),
+        changed |= publish.record_decision(
+            conn, case_id, decision.draft_id, decision.decision, decision.day
         )
+    if changed:
+        publish.apply_decisions(conn, case_id)
 
 
 def _known(conn: Connection, item_id: str) -> bool:

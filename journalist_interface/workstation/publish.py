@@ -10,25 +10,31 @@ edits it (:func:`update_draft`, :func:`set_place`, :func:`set_station`), works t
 :func:`write_publication` puts every accepted entry and queued retraction into the next
 signed bundle.
 
-Consent, as decided here:
+Consent, as decided here (the lead's decision on the review of issue 9):
 
-- **story** (her account, edited): only if her consent is ``yes``, or ``ask_first`` and
-  she approved *this* draft's text (her decision arrives in an export bundle as
-  ``consent_decisions(draft_id, 'approve')``; editing the summary or the story after the
-  request was made needs a new request). ``no`` never publishes a story.
-- **summary and structured facts** (types, district cell, month, perpetrator type,
-  service; the summary is the reviewer's own short words): allowed under every consent,
-  because they are what the statistics already count and carry nothing she wrote; but
-  never after she withdrew, and never for a draft she refused (a refusal cancels the
-  entry, summary included).
+- ``no``: nothing from her case is published, not even the summary or the facts (her
+  case still counts in the workstation's statistics). No draft can be made.
+- ``ask_first``: she approves the *whole entry as it would appear* — summary, story and
+  the public facts (types, district or station, month, perpetrator type, service;
+  :func:`consent_text`). Each request (:func:`consent_request`) has its own fresh id,
+  the ``draft_id`` she sees, and the hash of the text she was shown; her decision names
+  that request. Only the draft's newest request counts: a new request supersedes the
+  older ones, so an old approval never carries over to text she did not see; an edit
+  after her approval needs a new request.
+- ``yes``: publishable once the redaction check is done.
+- A refusal cancels the entry; a refusal arriving after the entry was published queues
+  it for retraction (:func:`apply_decisions`, called by the importer): her latest answer
+  counts. A reviewer can also retract one entry (:func:`retract`).
 
 Withdrawal (:func:`queue_retractions`, called by the importer): every published entry of
-the case is queued for retraction in the next bundle, and every draft of the case is
-deleted.
+the case is queued for retraction in the next bundle, every draft of the case is
+deleted, the link from the public ids to her case is cut, and the stored copies of
+bundles that carried her entries are dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import importlib
@@ -60,7 +66,9 @@ __all__ = [
     "PublicationSummary",
     "PublishError",
     "accept",
+    "apply_decisions",
     "consent_request",
+    "consent_state",
     "consent_text",
     "create_draft",
     "draft_problems",
@@ -68,6 +76,7 @@ __all__ = [
     "keep_hit",
     "list_drafts",
     "queue_retractions",
+    "retract",
     "set_place",
     "set_station",
     "update_draft",
@@ -92,7 +101,7 @@ class PublishError(WorkstationError):
 class Problem:
     """Why a draft cannot be published yet.
 
-    ``code``: ``withdrawn``, ``refused``, ``story_not_consented``, ``awaiting_approval``,
+    ``code``: ``withdrawn``, ``consent_no``, ``refused``, ``awaiting_approval``,
     ``changed_since_approval``, ``redaction``, ``redaction_unavailable``, ``invalid``.
     For ``redaction``, ``field`` (summary, story) and the hit's ``kind``, ``start``,
     ``end`` and ``text``. ``message`` is English; the app translates by ``code``.
@@ -250,6 +259,8 @@ def create_draft(conn: Connection, case_id: int, *, today: str | None = None) ->
     if case["withdrawn_day"]:
         raise PublishError("She withdrew: nothing from this case can be published.")
     doc, lang = _report(conn, case_id)
+    if doc.get("consent") not in ("yes", "ask_first"):
+        raise PublishError(_NO_MESSAGE)
     known_types = taxonomy.codes(taxonomy.HARASSMENT_TYPES)
     types = sorted({t for t in doc.get("types") or [] if isinstance(t, str) and t in known_types})
     where = doc.get("where") if isinstance(doc.get("where"), dict) else {}
@@ -364,11 +375,71 @@ def keep_hit(
 
 # -- consent ---------------------------------------------------------------------------
 
+_NO_MESSAGE = "She did not agree to publication: nothing from her case is published."
+_babel_app: Any = None
+
+
+def _in_language(lang: str) -> Any:
+    """A context in which gettext and the lazy labels speak ``lang`` (the workstation's
+    app context when there is one, else a small one of its own, for the CLI)."""
+    from flask import Flask, has_app_context
+    from flask_babel import force_locale
+
+    global _babel_app  # noqa: PLW0603 - built once, on first use
+    stack = contextlib.ExitStack()
+    if not has_app_context():
+        if _babel_app is None:
+            from securedrop_like.i18n import init_i18n
+
+            _babel_app = Flask(__name__)
+            init_i18n(_babel_app)
+        stack.enter_context(_babel_app.app_context())
+    stack.enter_context(force_locale(lang))
+    return stack
+
+
+def _facts(draft: Draft) -> list[str]:
+    """The public facts of the entry, one line each, in the current language."""
+    from securedrop_like.i18n import gettext as _
+
+    def label(group: tuple[taxonomy.Choice, ...], code: str) -> str:
+        try:
+            return str(taxonomy.by_code(group, code).label)
+        except KeyError:
+            return code
+
+    lines = []
+    if draft.types:
+        kinds = ", ".join(label(taxonomy.HARASSMENT_TYPES, t) for t in sorted(draft.types))
+        lines.append(f"{_('What happened')}: {kinds}")
+    if draft.district:
+        if draft.district == geo.ONLINE:
+            place = str(geo.ONLINE_LABEL)
+        else:
+            try:
+                place = geo.district_by_code(draft.district).name(draft.language)
+            except KeyError:
+                place = draft.district
+        if draft.point is not None and draft.point.kind == "station":
+            place += f" ({_('at a metro station')})"
+        lines.append(f"{_('District')}: {place}")
+    if draft.month:
+        lines.append(f"{_('Month')}: {draft.month}")
+    if draft.perpetrator:
+        lines.append(f"{_('Who did it')}: {label(taxonomy.PERPETRATOR_TYPES, draft.perpetrator)}")
+    if draft.service:
+        lines.append(f"{_('Service')}: {label(taxonomy.SERVICES, draft.service)}")
+    return lines
+
 
 def consent_text(draft: Draft) -> str:
-    """The text she is asked to approve: the summary and the story as they would appear."""
+    """The text she is asked to approve: the whole entry as it would appear — the summary,
+    the story and the public facts — in the entry's language."""
     entry = draft.entry()
-    return entry.summary + ("\n\n" + entry.story if entry.story else "")
+    with _in_language(draft.language):
+        facts = _facts(draft)
+    parts = [entry.summary, *([entry.story] if entry.story else []), "\n".join(facts)]
+    return "\n\n".join(p for p in parts if p)
 
 
 def _sha(text: str) -> str:
@@ -376,20 +447,104 @@ def _sha(text: str) -> str:
 
 
 def consent_request(conn: Connection, draft_id: str) -> dict[str, str]:
-    """What goes into her reply as ``consent_request`` (``replies.add_reply``); remembers
-    the text, so an approval counts only for the text she saw."""
+    """What goes into her reply as ``consent_request`` (``replies.add_reply``).
+
+    Each request gets a fresh id (the ``draft_id`` of the request, which her decision
+    names) and remembers the hash of the text she is shown. It counts only once
+    ``add_reply`` has sealed it (in the same transaction as the reply): a request that
+    failed to go out changes nothing."""
     draft = get_draft(conn, draft_id)
+    if draft.status == "published":
+        raise PublishError("This entry is published; retract it and draft a new one instead.")
     text = consent_text(draft)
-    conn.execute("UPDATE drafts SET consent_sha256 = ? WHERE id = ?", (_sha(text), draft_id))
-    return {"draft_id": draft_id, "text": text}
+    request_id = random_id()
+    conn.execute(
+        "INSERT INTO consent_requests (id, draft_id, text_sha256, day) VALUES (?, ?, ?, ?)",
+        (request_id, draft_id, _sha(text), _today()),
+    )
+    return {"draft_id": request_id, "text": text}
 
 
-def _decision(conn: Connection, case_id: int, draft_id: str) -> str | None:
-    row = conn.execute(
-        "SELECT decision FROM consent_decisions WHERE case_id = ? AND draft_id = ?",
-        (case_id, draft_id),
+@dataclass(frozen=True)
+class ConsentState:
+    """Where a draft stands with her: ``state`` is ``none`` (never asked), ``pending``
+    (asked, no answer to the newest request), ``approved`` (the newest request, and its
+    text is still the draft's), ``changed`` (approved, but the draft changed since) or
+    ``refused``."""
+
+    state: str
+    request_id: str | None = None
+
+
+def consent_state(conn: Connection, draft: Draft) -> ConsentState:
+    rows = conn.execute(
+        "SELECT r.seq, r.id, r.text_sha256, d.decision, d.seen_after"
+        " FROM consent_requests r LEFT JOIN consent_decisions d"
+        " ON d.draft_id = r.id AND d.case_id = ?"
+        " WHERE r.draft_id = ? AND r.reply_id IS NOT NULL ORDER BY r.seq",
+        (draft.case_id, draft.id),
+    ).fetchall()
+    if not rows:
+        # A decision naming the draft itself (requests made before requests had ids).
+        legacy = conn.execute(
+            "SELECT decision FROM consent_decisions WHERE case_id = ? AND draft_id = ?",
+            (draft.case_id, draft.id),
+        ).fetchone()
+        return ConsentState("refused" if legacy and legacy[0] == "refuse" else "none")
+    latest = rows[-1]
+    if latest["decision"] == "refuse" or any(
+        r["decision"] == "refuse" and int(r["seen_after"]) >= int(latest["seq"])
+        for r in rows[:-1]
+    ):
+        return ConsentState("refused", latest["id"])
+    if latest["decision"] != "approve":
+        return ConsentState("pending", latest["id"])
+    if latest["text_sha256"] != _sha(consent_text(draft)):
+        return ConsentState("changed", latest["id"])
+    return ConsentState("approved", latest["id"])
+
+
+def record_decision(
+    conn: Connection, case_id: int, request_id: str, decision: str, day: str
+) -> bool:
+    """Store her decision on a request (from an export bundle). The newer day wins; on the
+    same day a refusal wins over an approval. True when it changed what was stored."""
+    before = conn.execute(
+        "SELECT decision, day FROM consent_decisions WHERE case_id = ? AND draft_id = ?",
+        (case_id, request_id),
     ).fetchone()
-    return None if row is None else str(row["decision"])
+    if before is not None and (
+        day < before["day"] or (day == before["day"] and decision != "refuse")
+    ):
+        return False
+    if before is not None and (before["decision"], before["day"]) == (decision, day):
+        return False
+    newest = conn.execute("SELECT max(seq) FROM consent_requests").fetchone()[0] or 0
+    conn.execute(
+        "INSERT INTO consent_decisions (case_id, draft_id, decision, day, seen_after)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_id, draft_id) DO UPDATE"
+        " SET decision = excluded.decision, day = excluded.day,"
+        " seen_after = excluded.seen_after",
+        (case_id, request_id, decision, day, newest),
+    )
+    return True
+
+
+def apply_decisions(conn: Connection, case_id: int, *, today: str | None = None) -> int:
+    """React to her decisions: an accepted draft she refused goes back to being a draft; a
+    published entry she refused is queued for retraction (her latest answer counts).
+    Returns how many entries were queued."""
+    queued = 0
+    for draft in list_drafts(conn, case_id):
+        if draft.status == "draft" or consent_state(conn, draft).state != "refused":
+            continue
+        if draft.status == "published" and draft.public_id:
+            retract(conn, draft.public_id, today=today)
+            _forget_bundles(conn, [draft.public_id])
+            queued += 1
+        else:
+            conn.execute("UPDATE drafts SET status = 'draft' WHERE id = ?", (draft.id,))
+    return queued
 
 
 # -- checks ----------------------------------------------------------------------------
@@ -408,36 +563,26 @@ def draft_problems(conn: Connection, draft_id: str) -> list[Problem]:
     case = _case(conn, draft.case_id)
     if case["withdrawn_day"]:
         return [Problem("withdrawn", "She withdrew: nothing from this case can be published.")]
-    problems: list[Problem] = []
     doc, _lang = _report(conn, draft.case_id)
     consent = doc.get("consent")
-    decision = _decision(conn, draft.case_id, draft.id)
-    if decision == "refuse":
+    if consent not in ("yes", "ask_first"):
+        return [Problem("consent_no", _NO_MESSAGE)]
+    state = consent_state(conn, draft).state
+    if state == "refused":
         return [Problem("refused", "She refused this draft: it cannot be published.")]
-    entry = draft.entry()
-    if entry.story is not None:
-        if consent == "yes":
-            pass
-        elif consent == "ask_first":
-            if decision != "approve":
-                problems.append(Problem(
-                    "awaiting_approval",
-                    "She asked to see the text first: send it to her and wait for her answer,"
-                    " or remove the story.",
-                    field="story",
-                ))  # fmt: skip
-            elif draft.consent_sha256 != _sha(consent_text(draft)):
-                problems.append(Problem(
-                    "changed_since_approval",
-                    "The text changed after she approved it: ask her again, or undo the change.",
-                    field="story",
-                ))  # fmt: skip
-        else:
+    problems: list[Problem] = []
+    if consent == "ask_first":
+        if state == "changed":
             problems.append(Problem(
-                "story_not_consented",
-                "She did not agree to publish her story: remove the story.",
-                field="story",
+                "changed_since_approval",
+                "The entry changed after she approved it: ask her again, or undo the change.",
             ))  # fmt: skip
+        elif state != "approved":
+            problems.append(Problem(
+                "awaiting_approval",
+                "She asked to see the entry first: send it to her and wait for her answer.",
+            ))  # fmt: skip
+    entry = draft.entry()
     try:
         _entry(entry.to_json(), "entry")
     except BundleError as exc:
@@ -491,21 +636,66 @@ def accept(conn: Connection, draft_id: str) -> str:
 
 
 def queue_retractions(conn: Connection, case_id: int, *, today: str | None = None) -> int:
-    """She withdrew: queue every published entry of the case for retraction and delete
-    every draft of it. Returns how many entries were queued. Idempotent."""
-    rows = conn.execute(
-        "SELECT public_id FROM published_entries WHERE case_id = ?"
-        " AND retracted_sequence IS NULL"
-        " AND public_id NOT IN (SELECT public_id FROM retraction_queue)",
-        (case_id,),
-    ).fetchall()
-    for row in rows:
-        conn.execute(
-            "INSERT INTO retraction_queue (public_id, queued_day) VALUES (?, ?)",
-            (row["public_id"], today or _today()),
-        )
+    """She withdrew: queue every published entry of the case for retraction, delete every
+    draft of it, cut the link from the public ids to her case and drop the stored copies
+    of the bundles that carried her entries (they hold her text). Returns how many
+    entries were queued. Idempotent."""
+    public_ids = [
+        str(r["public_id"])
+        for r in conn.execute(
+            "SELECT public_id FROM published_entries WHERE case_id = ?", (case_id,)
+        ).fetchall()
+    ]
+    queued = 0
+    for public_id in public_ids:
+        queued += _queue(conn, public_id, today)
+    _forget_bundles(conn, public_ids)
+    conn.execute("UPDATE published_entries SET case_id = NULL WHERE case_id = ?", (case_id,))
     conn.execute("DELETE FROM drafts WHERE case_id = ?", (case_id,))
-    return len(rows)
+    return queued
+
+
+def _queue(conn: Connection, public_id: str, today: str | None) -> int:
+    row = conn.execute(
+        "SELECT 1 FROM published_entries WHERE public_id = ? AND retracted_sequence IS NULL"
+        " AND public_id NOT IN (SELECT public_id FROM retraction_queue)",
+        (public_id,),
+    ).fetchone()
+    if row is None:
+        return 0
+    conn.execute(
+        "INSERT INTO retraction_queue (public_id, queued_day) VALUES (?, ?)",
+        (public_id, today or _today()),
+    )
+    return 1
+
+
+def retract(conn: Connection, public_id: str, *, today: str | None = None) -> None:
+    """Queue one published entry for retraction in the next bundle; its draft becomes a
+    draft again (a new public id if it is ever accepted again)."""
+    row = conn.execute(
+        "SELECT retracted_sequence FROM published_entries WHERE public_id = ?", (public_id,)
+    ).fetchone()
+    if row is None:
+        raise PublishError("No published entry has this public id.")
+    if row["retracted_sequence"] is not None or not _queue(conn, public_id, today):
+        raise PublishError("This entry is already retracted, or queued for retraction.")
+    conn.execute(
+        "UPDATE drafts SET status = 'draft', public_id = NULL, published_sequence = NULL"
+        " WHERE public_id = ?",
+        (public_id,),
+    )
+
+
+def _forget_bundles(conn: Connection, public_ids: Iterable[str]) -> None:
+    """Drop the stored copies of the bundles that published these entries (the chain's
+    hashes stay, the bytes with her text go)."""
+    for public_id in public_ids:
+        conn.execute(
+            "UPDATE publications SET bundle = X'' WHERE sequence IN"
+            " (SELECT sequence FROM published_entries WHERE public_id = ?)",
+            (public_id,),
+        )
 
 
 # -- the bundle ------------------------------------------------------------------------
@@ -594,6 +784,11 @@ def publication_file(conn: Connection, sequence: int) -> bytes:
     row = conn.execute("SELECT bundle FROM publications WHERE sequence = ?", (sequence,)).fetchone()
     if row is None:
         raise PublishError(f"No publication bundle {sequence} was written here.")
+    if not row["bundle"]:
+        raise PublishError(
+            f"The copy of bundle {sequence} was deleted: it carried an entry that was"
+            " withdrawn, refused or retracted."
+        )
     return bytes(row["bundle"])
 
 

@@ -125,6 +125,11 @@ def add_reply(
             "UPDATE cases SET last_day = max(last_day, ?) WHERE id = ?", (today(), case_id)
         )
         index_item(conn, case_id, reply_id, text)
+        if consent_request is not None:  # the request counts from now on, not before
+            conn.execute(
+                "UPDATE consent_requests SET reply_id = ? WHERE id = ? AND reply_id IS NULL",
+                (reply_id, consent_request["draft_id"]),
+            )
     return reply_id
 
 

@@ -84,41 +84,106 @@ def test_publishing_is_blocked_until_each_hit_is_redacted_or_kept(store: CaseSto
         assert re.fullmatch(r"[0-9a-f]{32}", publish.accept(conn, draft_id))
 
 
-def test_consent_no_allows_no_story(store: CaseStore) -> None:
+def _ask(conn: object, draft_id: str) -> str:
+    """A consent request as add_reply sends it (its reply id set in the same
+    transaction); the request's id."""
+    request = publish.consent_request(conn, draft_id)
+    conn.execute(  # type: ignore[attr-defined]
+        "UPDATE consent_requests SET reply_id = ? WHERE id = ?", ("f" * 32, request["draft_id"])
+    )
+    return request["draft_id"]
+
+
+def _decide(conn: object, case_id: int, request_id: str, decision: str, day: str) -> None:
+    publish.record_decision(conn, case_id, request_id, decision, day)
+
+
+def test_consent_no_publishes_nothing_from_her_case(store: CaseStore) -> None:
     case_id = _case(store, "sarı çay", "no", text="Heç nə.")
     with store.transaction() as conn:
+        with pytest.raises(publish.PublishError, match="nothing from her case"):
+            publish.create_draft(conn, case_id)
+        # A draft made before (or by hand): summary and facts only, still nothing.
+        conn.execute(
+            "INSERT INTO drafts (id, case_id, created_day, types, summary) VALUES"
+            " (?, ?, '2024-05-01', '[\"verbal\"]', 'Küçədə söz atma.')",
+            ("a" * 32, case_id),
+        )
+        assert _codes(publish.draft_problems(conn, "a" * 32)) == ["consent_no"]
+        with pytest.raises(publish.PublishError):
+            publish.accept(conn, "a" * 32)
+
+
+def test_ask_first_needs_her_approval_of_the_whole_entry(store: CaseStore) -> None:
+    case_id = _case(store, "yaşıl bağ", "ask_first", text="Mənə kömək edin.")
+    with store.transaction() as conn:
         draft_id = publish.create_draft(conn, case_id)
-        assert publish.get_draft(conn, draft_id).story is None  # not even pre-filled
-        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.",
-                             story="Heç nə.")  # fmt: skip
-        assert _codes(publish.draft_problems(conn, draft_id)) == ["story_not_consented"]
-        publish.update_draft(conn, draft_id, story=None)
-        assert publish.draft_problems(conn, draft_id) == []  # facts and summary only
+        # No story at all: the summary and the facts still need her approval.
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.", story=None)
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        request = publish.consent_request(conn, draft_id)
+        assert request["draft_id"] != draft_id  # a fresh id per request
+        text = request["text"]
+        assert text.startswith("Sənəd üçün cinsi əlaqə tələbi.\n\n")
+        assert "2024-04" in text and "Səbail" in text  # the facts, as they would appear
+        assert "Məmur" in text or "məmur" in text  # the perpetrator type, in her language
+        # Not sent yet (add_reply did not run): nothing counts.
+        _decide(conn, case_id, request["draft_id"], "approve", "2024-05-01")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        request_id = _ask(conn, draft_id)
+        _decide(conn, case_id, request_id, "approve", "2024-05-01")
+        assert publish.draft_problems(conn, draft_id) == []
+        # A change of a public fact after her approval needs a new one.
+        publish.update_draft(conn, draft_id, month="2024-03")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["changed_since_approval"]
+        publish.update_draft(conn, draft_id, month="2024-04")
+        assert publish.draft_problems(conn, draft_id) == []
 
 
-def test_ask_first_needs_her_approval_of_this_text(store: CaseStore) -> None:
+def test_an_approval_never_carries_over_to_text_she_did_not_see(store: CaseStore) -> None:
     case_id = _case(store, "yaşıl bağ", "ask_first", text="Mənə kömək edin.")
     with store.transaction() as conn:
         draft_id = publish.create_draft(conn, case_id)
         publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
-        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
-        request = publish.consent_request(conn, draft_id)
-        assert request == {
-            "draft_id": draft_id,
-            "text": "Sənəd üçün cinsi əlaqə tələbi.\n\nMənə kömək edin.",
-        }
-        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
-        conn.execute(
-            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
-            " VALUES (?, ?, 'approve', '2024-05-01')",
-            (case_id, draft_id),
-        )
+        first = _ask(conn, draft_id)
+        _decide(conn, case_id, first, "approve", "2024-05-01")
         assert publish.draft_problems(conn, draft_id) == []
-        # An edit after her approval needs a new one.
-        publish.update_draft(conn, draft_id, story="Mənə kömək edin!")
+        publish.update_draft(conn, draft_id, story="Mənə kömək edin. Məktəbin direktoru.")
         assert _codes(publish.draft_problems(conn, draft_id)) == ["changed_since_approval"]
+        second = _ask(conn, draft_id)
+        assert second != first
+        # Asked again: the old approval does not count for the new text.
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        with pytest.raises(publish.PublishError):
+            publish.accept(conn, draft_id)
+        # Even undoing the edit: the newest request is the one that counts.
         publish.update_draft(conn, draft_id, story="Mənə kömək edin.")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        _decide(conn, case_id, second, "approve", "2024-05-02")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["changed_since_approval"]
+        publish.update_draft(conn, draft_id, story="Mənə kömək edin. Məktəbin direktoru.")
         assert publish.draft_problems(conn, draft_id) == []
+
+
+def test_a_re_ask_that_was_not_sent_changes_nothing(
+    store: CaseStore, unlocked: keys.Unlocked
+) -> None:
+    from journalist_interface.workstation.replies import NoSourceKey, add_reply
+
+    case_id = _case(store, "yaşıl bağ", "ask_first", text="Mənə kömək edin.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
+        _decide(conn, case_id, _ask(conn, draft_id), "approve", "2024-05-01")
+        publish.update_draft(conn, draft_id, story="Başqa mətn.")
+    with store.transaction() as conn:
+        request = publish.consent_request(conn, draft_id)
+    with pytest.raises(NoSourceKey):  # no key for her: the reply is not sealed
+        add_reply(store, unlocked, case_id, "Oxuyun.", "az", "Aysel", consent_request=request)
+    with store.connection() as conn:
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["changed_since_approval"]
+        with pytest.raises(publish.PublishError):
+            publish.accept(conn, draft_id)
 
 
 def test_a_refusal_cancels_the_entry(store: CaseStore) -> None:
@@ -126,12 +191,33 @@ def test_a_refusal_cancels_the_entry(store: CaseStore) -> None:
     with store.transaction() as conn:
         draft_id = publish.create_draft(conn, case_id)
         publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.", story=None)
-        conn.execute(
-            "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
-            " VALUES (?, ?, 'refuse', '2024-05-01')",
-            (case_id, draft_id),
-        )
+        first = _ask(conn, draft_id)
+        _decide(conn, case_id, first, "refuse", "2024-05-01")
         assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
+        # The reviewer saw the refusal, changed the entry and asked again: she may agree.
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün təzyiq.")
+        second = _ask(conn, draft_id)
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["awaiting_approval"]
+        _decide(conn, case_id, second, "approve", "2024-05-03")
+        assert publish.draft_problems(conn, draft_id) == []
+        # A refusal of the older request that arrives after the new request was made
+        # still counts: her latest answer.
+        third = _ask(conn, draft_id)
+        _decide(conn, case_id, third, "approve", "2024-05-04")
+        assert publish.draft_problems(conn, draft_id) == []
+        _decide(conn, case_id, second, "refuse", "2024-05-05")
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
+
+
+def test_her_newest_decision_wins_and_a_refusal_wins_the_same_day(store: CaseStore) -> None:
+    case_id = _case(store, "boz dağ", "ask_first")
+    with store.transaction() as conn:
+        assert publish.record_decision(conn, case_id, "b" * 32, "refuse", "2024-06-05")
+        assert not publish.record_decision(conn, case_id, "b" * 32, "approve", "2024-06-01")
+        assert not publish.record_decision(conn, case_id, "b" * 32, "approve", "2024-06-05")
+        row = conn.execute("SELECT decision, day FROM consent_decisions").fetchone()
+        assert (row["decision"], row["day"]) == ("refuse", "2024-06-05")
+        assert publish.record_decision(conn, case_id, "b" * 32, "approve", "2024-06-06")
 
 
 def _accepted(store: CaseStore, designation: str, summary: str) -> tuple[int, str]:
@@ -202,7 +288,7 @@ def test_an_accepted_draft_whose_consent_changed_is_held_back(
 ) -> None:
     case_id, _public = _accepted(store, "beş", "Küçədə söz atma.")
     _other, public_other = _accepted(store, "altı", "Metroda toxunma.")
-    with store.transaction() as conn:
+    with store.transaction() as conn:  # a refusal stored while the draft is accepted
         conn.execute(
             "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
             " SELECT case_id, id, 'refuse', '2024-06-01' FROM drafts WHERE case_id = ?",
@@ -247,11 +333,126 @@ def test_places_and_stations_on_a_draft(store: CaseStore) -> None:
 def test_without_the_redaction_check_nothing_is_accepted(
     store: CaseStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    case_id = _case(store, "doqquz", "no", text="Heç nə.")
+    case_id = _case(store, "doqquz", "yes", text="Heç nə.")
     monkeypatch.setattr(publish, "_redact_module", lambda: None)
     with store.transaction() as conn:
         draft_id = publish.create_draft(conn, case_id)
-        publish.update_draft(conn, draft_id, summary="Küçədə söz atma.")
+        publish.update_draft(conn, draft_id, summary="Küçədə söz atma.", story=None)
         assert _codes(publish.draft_problems(conn, draft_id)) == ["redaction_unavailable"]
         with pytest.raises(publish.PublishError):
             publish.accept(conn, draft_id)
+
+
+def _export_with(tmp_path: Path, name: str, designation: str, decisions: list[tuple[str, str, str]]) -> Path:
+    from crypto import PrivateKey
+    from securedrop_like import bundles
+
+    her = PrivateKey.generate()
+    consent = tuple(bundles.ConsentDecision(d, decision, day) for d, decision, day in decisions)
+    path = tmp_path / name
+    with path.open("wb") as handle:
+        bundles.write_export(
+            handle, [], [], decisions[-1][2],
+            sources=[bundles.ExportSource(designation, her.public_key, "web", consent)],
+        )  # fmt: skip
+    return path
+
+
+def test_a_refusal_after_publication_retracts_the_entry(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    from journalist_interface.workstation.importer import import_bundle
+
+    case_id = _case(store, "yaşıl bağ", "ask_first", text="Mənə kömək edin.")
+    with store.transaction() as conn:
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
+        request_id = _ask(conn, draft_id)
+    import_bundle(store, unlocked,
+                  _export_with(tmp_path, "1.tar", "yaşıl bağ", [(request_id, "approve", "2024-06-01")]))  # fmt: skip
+    with store.transaction() as conn:
+        public_id = publish.accept(conn, draft_id)
+    publish.write_publication(store, unlocked, tmp_path / "1.json", today="2024-06-01")
+    # She changes her mind ("your latest answer counts").
+    import_bundle(store, unlocked,
+                  _export_with(tmp_path, "2.tar", "yaşıl bağ", [(request_id, "refuse", "2024-06-02")]))  # fmt: skip
+    with store.connection() as conn:
+        draft = publish.get_draft(conn, draft_id)
+        assert draft.status == "draft" and draft.public_id is None
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
+        with pytest.raises(publish.PublishError, match="deleted"):
+            publish.publication_file(conn, 1)  # its copy carried her text
+    second = publish.write_publication(store, unlocked, tmp_path / "2.json", today="2024-06-03")
+    two = read_publication(tmp_path / "2.json", bytes(unlocked.signing.verify_key))
+    assert two.retractions == (public_id,) and two.entries == () and second.retractions == 1
+    # The same export imported again retracts nothing more, and an older approval
+    # imported late does not bring the entry back.
+    import_bundle(store, unlocked,
+                  _export_with(tmp_path, "3.tar", "yaşıl bağ", [(request_id, "approve", "2024-06-01")]))  # fmt: skip
+    with store.connection() as conn:
+        assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
+        assert conn.execute("SELECT count(*) FROM retraction_queue").fetchone()[0] == 0
+
+
+def test_out_of_order_imports_keep_her_latest_decision(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    from journalist_interface.workstation.importer import import_bundle
+
+    request_id = "ab" * 16
+    new = _export_with(tmp_path, "new.tar", "A", [(request_id, "refuse", "2024-06-05")])
+    old = _export_with(tmp_path, "old.tar", "A", [(request_id, "approve", "2024-06-01")])
+    import_bundle(store, unlocked, new)
+    import_bundle(store, unlocked, old)  # sticks carried in the wrong order
+    with store.connection() as conn:
+        row = conn.execute("SELECT decision, day FROM consent_decisions").fetchone()
+    assert (row["decision"], row["day"]) == ("refuse", "2024-06-05")
+
+
+def test_a_reviewer_retracts_one_entry(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    _case_a, public_a = _accepted(store, "on", "Küçədə söz atma.")
+    _case_b, public_b = _accepted(store, "on bir", "Metroda toxunma.")
+    publish.write_publication(store, unlocked, tmp_path / "1.json", today="2024-06-01")
+    with store.transaction() as conn:
+        with pytest.raises(publish.PublishError, match="No published entry"):
+            publish.retract(conn, "c" * 32)
+        publish.retract(conn, public_a)
+        with pytest.raises(publish.PublishError, match="already"):
+            publish.retract(conn, public_a)
+        (draft,) = [d for d in publish.list_drafts(conn) if d.summary == "Küçədə söz atma."]
+        assert draft.status == "draft" and draft.public_id is None
+    publish.write_publication(store, unlocked, tmp_path / "2.json", today="2024-06-02")
+    two = read_publication(tmp_path / "2.json", bytes(unlocked.signing.verify_key))
+    assert two.retractions == (public_a,) and two.entries == ()
+    with store.transaction() as conn:  # accepted again: a new public id, never the old one
+        assert publish.accept(conn, draft.id) not in (public_a, public_b)
+
+
+def test_a_withdrawal_leaves_no_published_text_behind(
+    store: CaseStore, unlocked: keys.Unlocked, tmp_path: Path
+) -> None:
+    case_a, public_a = _accepted(store, "on iki", "Küçədə söz atma, Sabunçu.")
+    _case_b, _public_b = _accepted(store, "on üç", "Metroda toxunma.")
+    publish.write_publication(store, unlocked, tmp_path / "1.json", today="2024-06-01")
+    with store.transaction() as conn:
+        conn.execute("UPDATE cases SET withdrawn_day = '2024-06-10' WHERE id = ?", (case_a,))
+        assert publish.queue_retractions(conn, case_a) == 1
+    with store.connection() as conn:
+        # Look everywhere in the store: her summary is nowhere, her case is not linked.
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%'"
+        )]  # fmt: skip
+        for table in tables:
+            for row in conn.execute(f"SELECT * FROM {table}"):  # noqa: S608 - names from the schema
+                for value in row:
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    assert "Küçədə söz atma".encode() not in raw, table
+        assert conn.execute(
+            "SELECT case_id FROM published_entries WHERE public_id = ?", (public_a,)
+        ).fetchone()[0] is None
+        with pytest.raises(publish.PublishError, match="deleted"):
+            publish.publication_file(conn, 1)
+    summary = publish.write_publication(store, unlocked, tmp_path / "2.json", today="2024-06-11")
+    assert summary.retractions == 1

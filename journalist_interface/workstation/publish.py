@@ -493,8 +493,7 @@ def consent_state(conn: Connection, draft: Draft) -> ConsentState:
         return ConsentState("refused" if legacy and legacy[0] == "refuse" else "none")
     latest = rows[-1]
     if latest["decision"] == "refuse" or any(
-        r["decision"] == "refuse" and int(r["seen_after"]) >= int(latest["seq"])
-        for r in rows[:-1]
+        r["decision"] == "refuse" and int(r["seen_after"]) >= int(latest["seq"]) for r in rows[:-1]
     ):
         return ConsentState("refused", latest["id"])
     if latest["decision"] != "approve":

@@ -343,7 +343,9 @@ def test_without_the_redaction_check_nothing_is_accepted(
             publish.accept(conn, draft_id)
 
 
-def _export_with(tmp_path: Path, name: str, designation: str, decisions: list[tuple[str, str, str]]) -> Path:
+def _export_with(
+    tmp_path: Path, name: str, designation: str, decisions: list[tuple[str, str, str]]
+) -> Path:
     from crypto import PrivateKey
     from securedrop_like import bundles
 
@@ -368,14 +370,14 @@ def test_a_refusal_after_publication_retracts_the_entry(
         draft_id = publish.create_draft(conn, case_id)
         publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
         request_id = _ask(conn, draft_id)
-    import_bundle(store, unlocked,
-                  _export_with(tmp_path, "1.tar", "yaşıl bağ", [(request_id, "approve", "2024-06-01")]))  # fmt: skip
+    decision = (request_id, "approve", "2024-06-01")
+    import_bundle(store, unlocked, _export_with(tmp_path, "1.tar", "yaşıl bağ", [decision]))
     with store.transaction() as conn:
         public_id = publish.accept(conn, draft_id)
     publish.write_publication(store, unlocked, tmp_path / "1.json", today="2024-06-01")
     # She changes her mind ("your latest answer counts").
-    import_bundle(store, unlocked,
-                  _export_with(tmp_path, "2.tar", "yaşıl bağ", [(request_id, "refuse", "2024-06-02")]))  # fmt: skip
+    decision = (request_id, "refuse", "2024-06-02")
+    import_bundle(store, unlocked, _export_with(tmp_path, "2.tar", "yaşıl bağ", [decision]))
     with store.connection() as conn:
         draft = publish.get_draft(conn, draft_id)
         assert draft.status == "draft" and draft.public_id is None
@@ -387,8 +389,8 @@ def test_a_refusal_after_publication_retracts_the_entry(
     assert two.retractions == (public_id,) and two.entries == () and second.retractions == 1
     # The same export imported again retracts nothing more, and an older approval
     # imported late does not bring the entry back.
-    import_bundle(store, unlocked,
-                  _export_with(tmp_path, "3.tar", "yaşıl bağ", [(request_id, "approve", "2024-06-01")]))  # fmt: skip
+    decision = (request_id, "approve", "2024-06-01")
+    import_bundle(store, unlocked, _export_with(tmp_path, "3.tar", "yaşıl bağ", [decision]))
     with store.connection() as conn:
         assert _codes(publish.draft_problems(conn, draft_id)) == ["refused"]
         assert conn.execute("SELECT count(*) FROM retraction_queue").fetchone()[0] == 0
@@ -449,9 +451,12 @@ def test_a_withdrawal_leaves_no_published_text_behind(
                 for value in row:
                     raw = value if isinstance(value, bytes) else str(value).encode()
                     assert "Küçədə söz atma".encode() not in raw, table
-        assert conn.execute(
-            "SELECT case_id FROM published_entries WHERE public_id = ?", (public_a,)
-        ).fetchone()[0] is None
+        assert (
+            conn.execute(
+                "SELECT case_id FROM published_entries WHERE public_id = ?", (public_a,)
+            ).fetchone()[0]
+            is None
+        )
         with pytest.raises(publish.PublishError, match="deleted"):
             publish.publication_file(conn, 1)
     summary = publish.write_publication(store, unlocked, tmp_path / "2.json", today="2024-06-11")

@@ -627,6 +627,26 @@ def ws_publish(home: Path, passphrase_file: Path | None, out: Path) -> None:
         )
 
 
+@workstation.command("retract")
+@_home_option
+@_passphrase_option
+@click.argument("public_id")
+def ws_retract(home: Path, passphrase_file: Path | None, public_id: str) -> None:
+    """Take one published entry off the public map with the next publication bundle."""
+    from .publish import PublishError, retract
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        try:
+            with store.transaction() as conn:
+                retract(conn, public_id.strip().lower())
+        except PublishError as exc:
+            fail(str(exc))
+    click.echo(
+        f"Entry {public_id} is queued for retraction: run `sesim workstation publish` and"
+        " carry the bundle to the public map."
+    )
+
+
 # --- APP: serving the local web app ------------------------------------------------
 
 

@@ -55,13 +55,12 @@ def problem_message(problem: Any) -> str:
     messages = {
         "withdrawn": _("She withdrew: nothing from this case can be published."),
         "refused": _("She refused this draft: it cannot be published."),
-        "story_not_consented": _("She did not agree to publish her story: remove the story."),
+        "consent_no": _("She did not agree to publication: nothing from her case is published."),
         "awaiting_approval": _(
-            "She asked to see the text first: send it to her and wait for her answer, "
-            "or remove the story."
+            "She asked to see the entry first: send it to her and wait for her answer."
         ),
         "changed_since_approval": _(
-            "The text changed after she approved it: ask her again, or undo the change."
+            "The entry changed after she approved it: ask her again, or undo the change."
         ),
         "redaction_unavailable": _(
             "The redaction check is not in this build: nothing can be published."
@@ -112,14 +111,6 @@ def _consent(conn: Any, case_id: int) -> str | None:
         doc = {}
     consent = doc.get("consent") if isinstance(doc, dict) else None
     return consent if isinstance(consent, str) else None
-
-
-def _decision(conn: Any, case_id: int, draft_id: str) -> str | None:
-    row = conn.execute(
-        "SELECT decision FROM consent_decisions WHERE case_id = ? AND draft_id = ?",
-        (case_id, draft_id),
-    ).fetchone()
-    return str(row[0]) if row else None
 
 
 def segments(text: str, hits: list[Any]) -> list[tuple[str, int | None]]:
@@ -182,7 +173,10 @@ def new_draft(case_id: int) -> Response:
     with workstation().transaction() as conn:
         if conn.execute("SELECT 1 FROM cases WHERE id = ?", (case_id,)).fetchone() is None:
             abort(404)
-        draft_id = publish.create_draft(conn, case_id)
+        try:
+            draft_id = publish.create_draft(conn, case_id)
+        except publish.PublishError:  # she said no, or withdrew
+            return redirect(url_for("ws.drafts_page", case_id=case_id, done="no_draft"), code=303)
     return redirect(url_for("ws.draft_page", draft_id=draft_id), code=303)
 
 
@@ -201,7 +195,7 @@ def _render_draft(draft_id: str, edit: Any, done: str | None, error: str | None)
         draft = _get(conn, draft_id)
         problems = publish.draft_problems(conn, draft.id)
         consent = _consent(conn, draft.case_id)
-        decision = _decision(conn, draft.case_id, draft.id)
+        decision = publish.consent_state(conn, draft).state
         kept = conn.execute(
             "SELECT field, kind, text, reason FROM kept_hits WHERE draft_id = ?"
             " ORDER BY field, text",
@@ -374,10 +368,11 @@ def ask_consent(draft_id: str) -> Response:
     ws = workstation()
     with ws.transaction() as conn:
         draft = _get(conn, draft_id)
-        if _consent(conn, draft.case_id) != "ask_first" or not (draft.story or "").strip():
+        if _consent(conn, draft.case_id) != "ask_first" or draft.status == "published":
             return _back(draft_id, error="no_ask", anchor="#consent")
         if any(p.code == "redaction" for p in publish.draft_problems(conn, draft.id)):
             return _back(draft_id, error="redact_first", anchor="#consent")
+        # Kept only as a request not sent yet: it counts once add_reply has sealed it.
         request_doc = publish.consent_request(conn, draft.id)
     try:
         add_reply(*ws.opened(), draft.case_id, consent_message(draft.language),
@@ -399,6 +394,24 @@ def accept(draft_id: str) -> Response:
         except publish.PublishError:
             return _back(draft_id, error="not_ready", anchor="#check")
     return _back(draft_id, done="accepted", anchor="#check")
+
+
+@bp.post("/drafts/<draft_id>/retract")
+def retract(draft_id: str) -> Response:
+    """Take one published entry off the map in the next bundle (after a confirmation)."""
+    from . import publish
+
+    with workstation().transaction() as conn:
+        draft = _get(conn, draft_id)
+        if request.form.get("confirm") != "yes":
+            return _back(draft_id, error="confirm_retract", anchor="#retract")
+        if draft.status != "published" or not draft.public_id:
+            return _back(draft_id, error="not_published", anchor="#retract")
+        try:
+            publish.retract(conn, draft.public_id)
+        except publish.PublishError:
+            return _back(draft_id, error="not_published", anchor="#retract")
+    return _back(draft_id, done="retracted")
 
 
 @bp.post("/publication")

@@ -641,7 +641,8 @@ def test_her_consent_redaction_and_the_publication_bundle(
             "SELECT document FROM items WHERE case_id = ? AND kind = 'reply'", (case_id,)
         ).fetchone()
     request_doc = json.loads(doc)["consent_request"]
-    assert request_doc["draft_id"] == draft_id and "[…]" in request_doc["text"]
+    request_id = request_doc["draft_id"]  # a fresh id per request, not the draft's
+    assert request_id != draft_id and "[…]" in request_doc["text"]
     refused = client.post(url + "/accept", data={"csrf_token": token})
     assert "error=not_ready" in refused.location
     # Her approval comes back in an export bundle (as the importer stores it).
@@ -649,7 +650,7 @@ def test_her_consent_redaction_and_the_publication_bundle(
         conn.execute(
             "INSERT INTO consent_decisions(case_id, draft_id, decision, day)"
             " VALUES (?, ?, 'approve', '2026-03-21')",
-            (case_id, draft_id),
+            (case_id, request_id),
         )
     assert "She approved this draft." in client.get(url).get_data(as_text=True)
     assert "done=accepted" in client.post(url + "/accept", data={"csrf_token": token}).location
@@ -669,6 +670,19 @@ def test_her_consent_redaction_and_the_publication_bundle(
     nothing = client.post("/publication", data={"csrf_token": csrf_of(drafts)})
     assert nothing.status_code == 303 and "done=nothing" in nothing.location
     assert client.get("/publication/7").status_code == 404
+    # Taken off the map again, one entry, after a confirmation.
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="retract"' in page and entry.id in page
+    unconfirmed = client.post(url + "/retract", data={"csrf_token": token})
+    assert "error=confirm_retract" in unconfirmed.location
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM retraction_queue").fetchone()[0] == 0
+    retracted = client.post(url + "/retract", data={"csrf_token": token, "confirm": "yes"})
+    assert "done=retracted" in retracted.location
+    assert "will be taken off the map" in client.get(retracted.location).get_data(as_text=True)
+    assert "1 retraction is waiting." in client.get("/drafts").get_data(as_text=True)
+    again = client.post(url + "/retract", data={"csrf_token": token, "confirm": "yes"})
+    assert "error=not_published" in again.location
 
 
 def _pdf() -> bytes:

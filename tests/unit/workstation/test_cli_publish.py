@@ -84,3 +84,15 @@ def test_a_draft_from_the_shell_to_a_bundle(ws_home: Path, tmp_path: Path) -> No
     code, out = run("drafts")
     assert code == 0 and "published" in out and public_id in out
     assert "Fəvvarələr" not in out  # no text in listings
+
+    # One entry taken off the map: queued, then carried by the next bundle.
+    code, out = run("retract", "0" * 32)
+    assert code == 1 and "No published entry" in out
+    code, out = run("retract", public_id)
+    assert code == 0 and "queued for retraction" in out, out
+    code, out = run("retract", public_id)
+    assert code == 1 and "already" in out
+    code, out = run("publish", "--out", str(tmp_path / "pub-3.json"))
+    assert code == 0 and "1 retractions" in out, out
+    pub = read_publication(tmp_path / "pub-3.json", verify, expect_sequence=2)
+    assert pub.retractions == (public_id,) and pub.entries == ()

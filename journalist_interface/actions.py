@@ -215,18 +215,19 @@ def download_item(source_id: str, item_id: str) -> Response:
     if item is None:
         abort(404)
     reader = exports.opener(reports, conn, item.id, source.id)()
-    reports.writer.command("mark_exported", ([item.id],))
     audit("download", f"{source.designation} #{item.seq}")
-    response = Response(_blocks(reader), mimetype="application/octet-stream")
+    response = Response(_blocks(reader, reports, item.id), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{item.id}.sesim"'
     return response
 
 
-def _blocks(reader: Any) -> Any:
+def _blocks(reader: Any, reports: Any, item_id: str) -> Any:
+    """The item's blocks; marked exported only once the last one was handed on."""
     with reader:
         while block := reader.read(bundles.BLOCK_SIZE):
             yield block
+    reports.writer.command("mark_exported", ([item_id],))
 
 
 @bp.post("/export")
@@ -237,10 +238,11 @@ def export() -> Response:
     which = request.form.get("which", "selected")
     chosen = request.form.getlist("source" if which == "sources" else "item")
     job = exports.plan(reports, staff_services().db.reader(), which, chosen, today())
-    exports.mark(reports, job)
     audit("export", f"{job.plan.count} items")
     name = f"sesim-export-{today()}.tar"
-    response = Response(stream_with_context(job.plan.chunks()), mimetype="application/x-tar")
+    # Marked exported after the last chunk only: a dropped download loses nothing.
+    chunks = stream_with_context(exports.stream(reports, job))
+    response = Response(chunks, mimetype="application/x-tar")
     response.headers["Content-Length"] = str(job.plan.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

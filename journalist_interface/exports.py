@@ -7,6 +7,7 @@ workstation with the server's own export)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,15 @@ def plan(reports: Any, conn: Any, which: str, chosen: list[str], day: str) -> Ex
     sources, decisions = _export_sources(conn, [r[6] for r in picked])
     planned = bundles.plan_export(items, models.retractions(conn), day, sources=sources)
     return ExportJob(planned, [r[0] for r in picked], decisions)
+
+
+def stream(reports: Any, job: ExportJob) -> Iterator[bytes]:
+    """The bundle's chunks; the items and decisions are marked exported only after the
+    last chunk was handed on (the server asks for the next one only once the previous
+    was written). A download dropped half-way marks nothing: a refusal she sent is not
+    lost, it travels again in the next export."""
+    yield from job.plan.chunks()
+    mark(reports, job)
 
 
 def mark(reports: Any, job: ExportJob) -> None:

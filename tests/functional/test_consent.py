@@ -14,7 +14,7 @@ from crypto import EnvelopeContext, PublicKey, encrypt_bytes
 from securedrop_like import bundles, models
 from securedrop_like.db import today
 from securedrop_like.store import new_id
-from tests.conftest import Instance, SourceBrowser
+from tests.conftest import Instance, SourceBrowser, csrf_of
 from tests.functional import test_staff_actions
 from tests.functional.test_every_page import _check
 from tests.functional.test_staff_actions import _post
@@ -263,3 +263,55 @@ def test_every_export_button_writes_v2_with_her_key_and_pending_decisions(
             "web",
             decision,
         )
+
+
+def _exported(instance: Instance) -> list[int]:
+    conn = _conn(instance)
+    try:
+        return [int(r[0]) for r in conn.execute("SELECT exported FROM items ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def test_a_download_dropped_half_way_marks_nothing_exported(
+    app: Flask, instance: Instance, staff: Any
+) -> None:
+    """Her refusal must not be lost when the stick's download breaks off: items and
+    decisions are marked exported only after the last chunk of the bundle was sent."""
+    _, client, _ = staff
+    source_id, browser = _new_source(app, "At the service centre he asked me for sex.")
+    browser.client.get("/lang/en")
+    _export(client)
+    _send_draft(instance, client, source_id)
+    assert _decide(browser, "refuse").status_code == 303
+    assert _decisions(instance)[0][-1] == 0 and 0 in _exported(instance)
+
+    token = csrf_of(client.get("/").get_data(as_text=True))
+    response = client.post("/export", data={"csrf_token": token, "which": "new"}, buffered=False)
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    assert next(chunks)  # the first chunk went out ...
+    response.close()  # ... then the connection dropped
+    assert _decisions(instance)[0][-1] == 0  # her refusal is still to be exported
+    assert 0 in _exported(instance)
+
+    manifest = _export(client)  # a complete download
+    designation = next(iter(manifest.sources))
+    assert manifest.sources[designation].consent[0].decision == "refuse"
+    assert _decisions(instance)[0][-1] == 1 and 0 not in _exported(instance)
+
+    # One item's download, dropped half-way, marks nothing either.
+    _send_draft(instance, client, source_id, draft_id="e" * 32)
+    conn = _conn(instance)
+    item_id = conn.execute("SELECT id FROM items WHERE exported = 0").fetchone()[0]
+    conn.close()
+    one = client.get(f"/sources/{source_id}/items/{item_id}", buffered=False)
+    assert one.status_code == 200
+    next(iter(one.response))
+    one.close()
+    assert 0 in _exported(instance)
+    whole = client.get(f"/sources/{source_id}/items/{item_id}")
+    assert whole.status_code == 200 and len(whole.data) > 0  # read to the end
+    conn = _conn(instance)
+    assert conn.execute("SELECT exported FROM items WHERE id = ?", (item_id,)).fetchone()[0] == 1
+    conn.close()

@@ -36,7 +36,9 @@ __all__ = [
     "NoSourceKey",
     "PendingReply",
     "add_reply",
+    "mark_sent",
     "pending_replies",
+    "reply_bundle",
     "write_reply_bundle",
 ]
 
@@ -149,9 +151,18 @@ def pending_replies(store: CaseStore) -> list[PendingReply]:
 
 
 def write_reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> int:
-    """Write every pending reply into a ``sesim-replies`` bundle and mark them sent; return
-    how many. A path is created new (never overwritten); with no pending reply nothing is
-    written and 0 is returned."""
+    """Write every pending reply into a ``sesim-replies`` bundle and mark them sent once
+    it is complete; return how many. A path is created new (never overwritten); with no
+    pending reply nothing is written and 0 is returned."""
+    ids = reply_bundle(store, out)
+    mark_sent(store, ids)
+    return len(ids)
+
+
+def reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> list[str]:
+    """Write every pending reply into a ``sesim-replies`` bundle *without* marking them
+    sent; their ids. For a download: the caller calls :func:`mark_sent` once the whole
+    bundle went out; until then they stay pending and can be written again."""
     with store.connection() as conn:
         rows = conn.execute(
             "SELECT i.id, c.designation, i.author, i.ciphertext FROM items i"
@@ -160,7 +171,7 @@ def write_reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> int:
             " AND i.ciphertext IS NOT NULL ORDER BY i.day, i.id"
         ).fetchall()
     if not rows:
-        return 0
+        return []
     entries = [
         bundles.ReplyEntry(r["id"], r["designation"], r["author"], bytes(r["ciphertext"]))
         for r in rows
@@ -184,6 +195,11 @@ def write_reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> int:
             raise
     else:
         bundles.write_replies(out, entries)
+    return [e.id for e in entries]
+
+
+def mark_sent(store: CaseStore, reply_ids: list[str]) -> None:
+    """These replies left in a complete bundle (an export showing them back from the
+    server marks them too)."""
     with store.transaction() as conn:
-        conn.executemany("UPDATE items SET sent = 1 WHERE id = ?", [(e.id,) for e in entries])
-    return len(entries)
+        conn.executemany("UPDATE items SET sent = 1 WHERE id = ?", [(i,) for i in reply_ids])

@@ -14,6 +14,7 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from flask import (
@@ -215,16 +216,25 @@ def replies_page() -> str:
 
 @bp.post("/replies/bundle")
 def replies_bundle() -> Response:
-    from .replies import pending_replies, write_reply_bundle
+    from .replies import mark_sent, pending_replies, reply_bundle
 
     store = workstation().opened()[0]
     if not pending_replies(store):
         return redirect(url_for("ws.replies_page"), code=303)
     out = io.BytesIO()  # in memory only: the replies are sealed, but no copy on disk
-    write_reply_bundle(store, out)
+    ids = reply_bundle(store, out)
     data = out.getvalue()
+
+    def chunks() -> Iterator[bytes]:
+        # Marked sent only after the last chunk went out: a dropped download loses no
+        # reply, they stay pending and can be downloaded again.
+        for at in range(0, len(data), 64 * 1024):
+            yield data[at : at + 64 * 1024]
+        mark_sent(store, ids)
+
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    response = Response(data, mimetype="application/x-tar")
+    response = Response(chunks(), mimetype="application/x-tar")
+    response.headers["Content-Length"] = str(len(data))
     response.headers["Content-Disposition"] = f'attachment; filename="sesim-replies-{stamp}.tar"'
     return response
 

@@ -513,6 +513,12 @@ def test_a_reply_is_sealed_and_leaves_in_a_bundle(app: Flask, client: FlaskClien
     assert "zebra-reply" in client.get(f"/cases/{case_id}").get_data(as_text=True)
     replies_page = client.get("/replies").get_data(as_text=True)
     assert "1 reply is waiting" in replies_page
+    # A download that breaks off half-way loses no reply: it is still waiting.
+    dropped = client.post("/replies/bundle", data={"csrf_token": csrf_of(replies_page)})
+    assert dropped.status_code == 200
+    assert next(iter(dropped.response))
+    dropped.close()
+    assert "1 reply is waiting" in client.get("/replies").get_data(as_text=True)
     bundle = client.post("/replies/bundle", data={"csrf_token": csrf_of(replies_page)})
     assert bundle.status_code == 200
     assert bundle.headers["Content-Disposition"].startswith("attachment;")

@@ -21,6 +21,7 @@ from journalist_interface.workstation.replies import (
     NoSourceKey,
     add_reply,
     pending_replies,
+    reply_bundle,
     write_reply_bundle,
 )
 from securedrop_like import bundles
@@ -196,3 +197,27 @@ def test_a_reply_typed_in_the_staff_interface_opens_on_the_workstation(
     (reply,) = store.get_case(case.id).replies
     assert reply.text == typed and reply.origin == "import"
     assert [h.kind for h in store.search("5d5d")] == ["reply"]
+
+
+def test_a_reply_stays_pending_until_delivered(
+    app: Flask,
+    staff: Any,  # noqa: F811
+    opened: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A bundle written for a download is not yet delivered: the reply stays pending (it
+    can be written again) until the download completed, or until an export shows it
+    back from the server."""
+    unlocked, store = opened
+    case_id, her = _one_case(app, staff, store, unlocked, tmp_path)
+    reply_id = add_reply(store, unlocked, case_id, REPLY, "en", "aysel")
+    first = io.BytesIO()
+    assert reply_bundle(store, first) == [reply_id]
+    assert [p.id for p in pending_replies(store)] == [reply_id]  # not marked
+    _, client, _ = staff
+    assert _upload(client, first.getvalue()).status_code == 200
+    assert REPLY in her.case()
+    back = tmp_path / "back.tar"
+    back.write_bytes(_export(client, "new"))
+    import_bundle(store, unlocked, back)
+    assert pending_replies(store) == []  # it came back from the server: delivered

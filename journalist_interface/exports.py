@@ -31,8 +31,6 @@ _EXPORT_WHERE = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class ExportJob:
     plan: bundles.ExportPlan

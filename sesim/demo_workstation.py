@@ -9,6 +9,7 @@ publication. Only the passphrase is made up here (printed by the demo).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,17 +114,22 @@ def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:
 
 
 def _draft_entries(conn: Connection) -> int:
-    """Accept a draft for the first cases whose report says "yes, publish" and whose
-    draft has no problem once the reviewer's summary is written; drafts that still have
-    one are left for the demo's visitor to work on."""
+    """Accept a draft for the first cases whose report says "yes, publish" (never "no",
+    never "ask me first": she has not seen the entry) and whose draft has no problem once
+    the reviewer's summary is written; drafts that still have one are left for the demo's
+    visitor to work on."""
     summaries = load_demo_data()["public_summaries"]
     accepted = 0
     rows = conn.execute(
-        "SELECT id FROM cases WHERE withdrawn_day IS NULL ORDER BY id"
+        "SELECT c.id, i.document FROM cases c JOIN items i ON i.case_id = c.id"
+        " AND i.kind = 'report' AND i.document IS NOT NULL"
+        " WHERE c.withdrawn_day IS NULL ORDER BY c.id"
     ).fetchall()
     for row in rows:
         if accepted == PUBLISHED:
             break
+        if json.loads(row["document"]).get("consent") != "yes":
+            continue
         try:
             draft_id = publish.create_draft(conn, row["id"])
         except publish.PublishError:

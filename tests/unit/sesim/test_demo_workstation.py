@@ -3,6 +3,8 @@ and a first publication bundle that the public map can verify."""
 
 from __future__ import annotations
 
+import json
+
 from journalist_interface.workstation.casestore import CaseStore
 from journalist_interface.workstation.keys import read_verify_key_file, unlock
 from securedrop_like import models
@@ -37,9 +39,19 @@ def test_the_demo_workstation_reads_every_report_and_publishes_a_few(instance: I
                 unreadable = cases.execute(
                     "SELECT count(*) FROM items WHERE error IS NOT NULL"
                 ).fetchone()[0]
+                # Only cases whose report says "yes" are published ("no": nothing; "ask
+                # me first": she has not seen the entry).
+                consents = [
+                    json.loads(r[0]).get("consent")
+                    for r in cases.execute(
+                        "SELECT i.document FROM published_entries p"
+                        " JOIN items i ON i.case_id = p.case_id AND i.kind = 'report'"
+                    )
+                ]
         finally:
             store.close()
     assert open_cases == 18 and unreadable == 0
+    assert consents and set(consents) == {"yes"}, consents
 
     verify_key = read_verify_key_file(made.keys.verify_key_file)
     published = read_publication(filled.publication.path, verify_key, expect_sequence=1)

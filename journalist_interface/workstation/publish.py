@@ -421,7 +421,7 @@ def _facts(draft: Draft) -> list[str]:
             except KeyError:
                 place = draft.district
         if draft.point is not None and draft.point.kind == "station":
-            place += f" ({_('at a metro station')})"
+            place += " (" + _("at a metro station") + ")"
         lines.append(f"{_('District')}: {place}")
     if draft.month:
         lines.append(f"{_('Month')}: {draft.month}")

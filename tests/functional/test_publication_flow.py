@@ -57,10 +57,13 @@ def test_ask_first_approval_publish_withdraw_retract(
     replies = io.BytesIO()
     write_reply_bundle(store, replies)
     assert _upload(client, replies.getvalue()).status_code == 200
-    assert SUMMARY in her.case()
+    page = her.case()
+    assert SUMMARY in page
+    assert "Who did it:" in page and "District:" in page  # the public facts, for her to see
+    request_id = request["draft_id"]  # her answer names this request, not the draft
     decided = her.client.post(
         "/case/consent",
-        data={"csrf_token": her.token("/case"), "draft_id": draft_id, "decision": "approve"},
+        data={"csrf_token": her.token("/case"), "draft_id": request_id, "decision": "approve"},
     )
     assert decided.status_code in (200, 303)
     second = tmp_path / "export-2.tar"
@@ -78,7 +81,7 @@ def test_ask_first_approval_publish_withdraw_retract(
     assert entry.point is not None
     assert grid.district_contains("nasimi", entry.point.lat_e6, entry.point.lon_e6)
     raw = (tmp_path / "pub-1.json").read_text(encoding="utf-8")
-    assert case.designation not in raw and draft_id not in raw
+    assert case.designation not in raw and draft_id not in raw and request_id not in raw
 
     # She withdraws: the importer queues the retraction and deletes the drafts.
     done = her.client.post(

@@ -9,8 +9,9 @@ requires of a reply bundle. The sealed envelope waits in the case store until
 
 The document is ``{"format": "sesim-reply", "v": 1, "text": …, "lang": …}``, plus, when
 the reviewer asks her to approve a draft for publication, ``"consent_request":
-{"draft_id": "<32 hex>", "text": "<the draft shown to her>"}``.
-"""
+{"draft_id": "<32 hex>", "text": "<the draft shown to her>"}`` — the id is a fresh one
+per request (``publish.consent_request``), which counts only once this reply was sealed
+(the same transaction stores the reply and marks the request sent)."""
 
 from __future__ import annotations
 

@@ -315,3 +315,26 @@ def test_a_download_dropped_half_way_marks_nothing_exported(
     conn = _conn(instance)
     assert conn.execute("SELECT exported FROM items WHERE id = ?", (item_id,)).fetchone()[0] == 1
     conn.close()
+
+
+def test_her_answer_shows_only_beside_the_request_it_answered(
+    app: Flask, instance: Instance, staff: Any
+) -> None:
+    """Asked again (a new request id, new text): her earlier answer stays beside the
+    earlier text; the new request waits for its own answer."""
+    _, client, _ = staff
+    source_id, browser = _new_source(app, "At the service centre he asked me for sex.")
+    browser.client.get("/lang/en")
+    _export(client)
+    first, second = "a1" * 16, "b2" * 16
+    _send_draft(instance, client, source_id, draft_id=first, text="First version 9d1c.")
+    assert _decide(browser, "approve", first).status_code == 303
+    _send_draft(instance, client, source_id, draft_id=second, text="Second version 3e7a.")
+    page = browser.case()
+    assert page.count("Your answer") == 1
+    sections = page.split('<section class="consent"')[1:]
+    (with_answer,) = [s for s in sections if "Your answer" in s]
+    assert "First version 9d1c." in with_answer and "Second version 3e7a." not in with_answer
+    manifest = _export(client)
+    (source,) = manifest.sources.values()
+    assert [(d.draft_id, d.decision) for d in source.consent] == [(first, "approve")]

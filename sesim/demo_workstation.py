@@ -102,10 +102,12 @@ def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:
         try:
             imported = import_bundle(store, unlocked, bundle)
             with store.transaction() as conn:
-                _draft_entries(conn)
-            out_file = made.home / "publications" / "sesim-publication-1.json"
-            out_file.parent.mkdir(mode=0o700, exist_ok=True)
-            summary = publish.write_publication(store, unlocked, out_file)
+                accepted = _draft_entries(conn)
+            summary = None
+            if accepted:  # a demo of a few reports may have none to publish
+                out_file = made.home / "publications" / "sesim-publication-1.json"
+                out_file.parent.mkdir(mode=0o700, exist_ok=True)
+                summary = publish.write_publication(store, unlocked, out_file)
         finally:
             store.close()
     bundle.unlink()  # its items are in the case store now; a real reviewer wipes the stick

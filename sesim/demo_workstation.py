@@ -24,10 +24,10 @@ from journalist_interface.workstation.keys import (
     init_home,
     unlock,
 )
-from securedrop_like import db, models
+from securedrop_like import db
 from securedrop_like.codenames import generate_codename
 from securedrop_like.config import Config
-from securedrop_like.demo import load_demo_data
+from securedrop_like.demo import install_reviewer_key, load_demo_data
 from securedrop_like.service import ReportService
 
 WORKSTATION_FOLDER = "workstation"
@@ -62,19 +62,7 @@ def create_workstation(config: Config) -> DemoWorkstation:
     descriptor = os.open(home / PASSPHRASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(passphrase + "\n")
-    conn = db.Database.for_config(config).open()
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        models.insert_reviewer_key(
-            conn,
-            key_id=keys.submission_public.key_id,
-            name="Demo workstation (demo only)",
-            public_key=keys.submission_public.raw,
-            day=db.today(),
-        )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    install_reviewer_key(config, keys.submission_public, "Demo workstation (demo only)")
     return DemoWorkstation(home, passphrase, keys)
 
 

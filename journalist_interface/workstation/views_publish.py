@@ -370,8 +370,11 @@ def ask_consent(draft_id: str) -> Response:
         draft = _get(conn, draft_id)
         if _consent(conn, draft.case_id) != "ask_first" or draft.status == "published":
             return _back(draft_id, error="no_ask", anchor="#consent")
-        if any(p.code == "redaction" for p in publish.draft_problems(conn, draft.id)):
+        problems = {p.code for p in publish.draft_problems(conn, draft.id)}
+        if "redaction" in problems:
             return _back(draft_id, error="redact_first", anchor="#consent")
+        if "invalid" in problems:  # she sees the entry whole, as it would appear
+            return _back(draft_id, error="not_ready", anchor="#check")
         # Kept only as a request not sent yet: it counts once add_reply has sealed it.
         request_doc = publish.consent_request(conn, draft.id)
     try:

@@ -788,3 +788,22 @@ def test_no_post_answers_500_to_garbage(app: Flask, client: FlaskClient) -> None
             seen.add(response.status_code)
     assert 303 in seen and 400 in seen  # the token was good: the views ran
     assert client.get(f"/cases/{case_id}").status_code == 200
+
+
+def test_a_case_whose_consent_is_no_gets_no_draft(app: Flask, client: FlaskClient) -> None:
+    case_id = seed(app)
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE items SET document = json_set(document, '$.consent', 'no') WHERE id = ?",
+            ("a" * 32,),
+        )
+    page = client.get(f"/drafts?case_id={case_id}").get_data(as_text=True)
+    made = client.post(f"/cases/{case_id}/drafts", data={"csrf_token": csrf_of(page)})
+    assert made.status_code == 303 and "done=no_draft" in made.location
+    assert "onun işindən heç nə dərc olunmur" in client.get(made.location).get_data(
+        as_text=True
+    )
+    with store.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM drafts").fetchone()[0] == 0

@@ -802,8 +802,6 @@ def test_a_case_whose_consent_is_no_gets_no_draft(app: Flask, client: FlaskClien
     page = client.get(f"/drafts?case_id={case_id}").get_data(as_text=True)
     made = client.post(f"/cases/{case_id}/drafts", data={"csrf_token": csrf_of(page)})
     assert made.status_code == 303 and "done=no_draft" in made.location
-    assert "onun işindən heç nə dərc olunmur" in client.get(made.location).get_data(
-        as_text=True
-    )
+    assert "onun işindən heç nə dərc olunmur" in client.get(made.location).get_data(as_text=True)
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM drafts").fetchone()[0] == 0

@@ -38,6 +38,7 @@ from typing import Any
 from crypto import CryptoError, EnvelopeContext, PublicKey, decrypt_stream
 from securedrop_like import bundles
 from securedrop_like.db import today
+from securedrop_like.documents import MESSAGE_FORMAT, REPLY_FORMAT, REPORT_FORMAT
 
 from .casestore import CaseStore, Connection
 from .keys import Unlocked, WorkstationError
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-DOCUMENT_FORMATS = {"report": "sesim-report", "message": "sesim-message", "reply": "sesim-reply"}
+DOCUMENT_FORMATS = {"report": REPORT_FORMAT, "message": MESSAGE_FORMAT, "reply": REPLY_FORMAT}
 #: A report or message is a few KiB of JSON; anything far larger is not one of ours.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 FILE_CHUNK_BYTES = 64 * 1024

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -25,6 +24,7 @@ from crypto import MAX_RECIPIENTS, EnvelopeContext, PublicKey, encrypt_bytes
 from securedrop_like import bundles
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
+from securedrop_like.documents import DOCUMENT_VERSION, MAX_REPLY_CHARS, REPLY_FORMAT
 from securedrop_like.store import new_id
 
 from .casestore import CaseStore
@@ -39,10 +39,6 @@ __all__ = [
     "pending_replies",
     "write_reply_bundle",
 ]
-
-MAX_REPLY_CHARS = 20_000  # as the staff interface allows
-REPLY_FORMAT = "sesim-reply"
-_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 class NoSourceKey(WorkstationError):
@@ -86,11 +82,16 @@ def add_reply(
     author = (author or "").strip()
     if not author or len(author) > 100 or not author.isprintable():
         raise WorkstationError("The author must be a name of 1 to 100 characters.")
-    document: dict[str, object] = {"format": REPLY_FORMAT, "v": 1, "text": text, "lang": lang}
+    document: dict[str, object] = {
+        "format": REPLY_FORMAT,
+        "v": DOCUMENT_VERSION,
+        "text": text,
+        "lang": lang,
+    }
     if consent_request is not None:
         draft_id = consent_request.get("draft_id")
         draft_text = consent_request.get("text")
-        if not isinstance(draft_id, str) or not _HEX32.fullmatch(draft_id):
+        if not isinstance(draft_id, str) or not bundles.ID_PATTERN.fullmatch(draft_id):
             raise WorkstationError("A consent request needs the draft's id (32 hex digits).")
         if not isinstance(draft_text, str) or not draft_text.strip():
             raise WorkstationError("A consent request needs the draft's text.")

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from journalist_interface import reply_templates
 from securedrop_like import designations, geo, taxonomy
 from securedrop_like.config import LOCALES
+from securedrop_like.documents import MAX_REPLY_CHARS
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 
@@ -278,7 +279,7 @@ def reply(case_id: int) -> tuple[str, int] | Response:
     lang = request.form.get("lang", "")
     if lang not in LOCALES:
         lang = current_language()
-    if not text or len(text) > casework.MAX_REPLY_CHARS:
+    if not text or len(text) > MAX_REPLY_CHARS:
         return redirect(
             url_for("ws.case_page", case_id=case_id, done="reply_invalid") + "#reply", code=303
         )

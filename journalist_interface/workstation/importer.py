@@ -41,6 +41,7 @@ from securedrop_like.db import today
 from securedrop_like.documents import MESSAGE_FORMAT, REPLY_FORMAT, REPORT_FORMAT
 
 from .casestore import CaseStore, Connection
+from .keypin import pin_source_key
 from .keys import Unlocked, WorkstationError
 from .search import index_item, unindex_case, unindex_items
 
@@ -77,6 +78,7 @@ class ImportResult:
     already_imported: bool = False
     case_ids: set[int] = field(default_factory=set)
     error_items: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
+    key_conflicts: list[str] = field(default_factory=list)  # designations: key refused
 
 
 def _sha256_file(path: Path) -> str:
@@ -146,7 +148,8 @@ def _import(
             ):
                 result.withdrawals += 1
         for designation, source in manifest.sources.items():
-            _apply_source(conn, designation, source, manifest.created_day)
+            if _apply_source(conn, designation, source, manifest.created_day):
+                result.key_conflicts.append(designation)
         withdrawn = {str(r[0]) for r in conn.execute("SELECT designation FROM withdrawals")}
         for n, (entry, stream) in enumerate(reader, start=1):
             if entry.source in withdrawn or _known(conn, entry.id):
@@ -173,17 +176,19 @@ def _import(
 
 def _apply_source(
     conn: Connection, designation: str, source: bundles.ExportSource, day: str
-) -> None:
-    """Her key, channel and consent decisions from export version 2."""
+) -> bool:
+    """Her key (pinned: ``keypin``), channel and consent decisions from export version 2;
+    True if the export named a different key for her and it was refused."""
     if conn.execute("SELECT 1 FROM withdrawals WHERE designation = ?", (designation,)).fetchone():
-        return
+        return False
     case_id = _case_for(conn, designation, day, touch=False)
     status = getattr(source, "status", None)  # once the staff interface has a case status
     conn.execute(
-        "UPDATE cases SET source_public_key = ?, channel = coalesce(?, channel),"
-        " status = coalesce(?, status) WHERE id = ?",
-        (source.public_key.raw, source.channel or None, status, case_id),
+        "UPDATE cases SET channel = coalesce(?, channel), status = coalesce(?, status)"
+        " WHERE id = ?",
+        (source.channel or None, status, case_id),
     )
+    key_refused = pin_source_key(conn, case_id, source.public_key)
     for decision in source.consent:
         conn.execute(
             "INSERT INTO consent_decisions (case_id, draft_id, decision, day)"
@@ -191,6 +196,7 @@ def _apply_source(
             " SET decision = excluded.decision, day = excluded.day",
             (case_id, decision.draft_id, decision.decision, decision.day),
         )
+    return key_refused
 
 
 def _known(conn: Connection, item_id: str) -> bool:
@@ -439,6 +445,7 @@ def apply_withdrawal(
         conn.execute("INSERT OR IGNORE INTO withdrawn_items (item_id) VALUES (?)", (item_id,))
     if case_id is not None:
         conn.execute("DELETE FROM consent_decisions WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM key_conflicts WHERE case_id = ?", (case_id,))
         conn.execute(
             "UPDATE cases SET withdrawn_day = ?, source_public_key = NULL WHERE id = ?",
             (day, case_id),

@@ -28,6 +28,7 @@ from securedrop_like.documents import DOCUMENT_VERSION, MAX_REPLY_CHARS, REPLY_F
 from securedrop_like.store import new_id
 
 from .casestore import CaseStore
+from .keypin import check_can_reply
 from .keys import Unlocked, WorkstationError
 from .search import index_item
 
@@ -100,6 +101,8 @@ def add_reply(
         case = conn.execute(
             "SELECT source_public_key, withdrawn_day FROM cases WHERE id = ?", (case_id,)
         ).fetchone()
+        if case is not None and not case["withdrawn_day"]:
+            check_can_reply(conn, case_id)  # KeyChanged: the server named another key
     if case is None:
         raise WorkstationError("no such case")
     if case["withdrawn_day"]:

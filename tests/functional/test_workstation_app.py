@@ -768,3 +768,30 @@ def test_no_post_answers_500_to_garbage(app: Flask, client: FlaskClient) -> None
             seen.add(response.status_code)
     assert 303 in seen and 400 in seen  # the token was good: the views ran
     assert client.get(f"/cases/{case_id}").status_code == 200
+
+
+def test_a_swapped_key_shows_a_warning_and_stops_replies(app: Flask, client: FlaskClient) -> None:
+    from crypto import PrivateKey
+    from journalist_interface.workstation import keypin
+
+    case_id = seed(app)
+    _give_her_a_key(app, case_id)
+    token = csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))
+    sent = client.post(
+        f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "first", "lang": "en"}
+    )
+    assert sent.status_code == 303
+    store = ws_of(app).store
+    assert store is not None
+    with store.transaction() as conn:  # as an export naming the server's own key would
+        assert keypin.pin_source_key(conn, case_id, PrivateKey.generate().public_key)
+    page = client.get(f"/lang/ru?next=/cases/{case_id}", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert 'id="key-warning"' in text and "Её ключ изменился" in text
+    assert f"accept-new-key {case_id}" in text
+    refused = client.post(
+        f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "second", "lang": "en"}
+    )
+    assert refused.status_code == 400
+    body = refused.get_data(as_text=True)
+    assert "Сервер назвал для неё другой ключ" in body and ">second</textarea>" in body

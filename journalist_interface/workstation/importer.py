@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from crypto import CryptoError, EnvelopeContext, PublicKey, decrypt_stream
 from securedrop_like import bundles
 from securedrop_like.db import today
@@ -357,7 +359,11 @@ def _store_item(
         conn.execute("ROLLBACK TO item")
         conn.execute("RELEASE item")
         raise
-    except (CryptoError, ValueError) as exc:
+    except (OSError, sqlcipher3.Error):
+        raise  # the bundle file or the store failed, not this item: the import rolls back
+    except Exception as exc:  # noqa: BLE001 - one hostile item never blocks the rest
+        # CryptoError, ValueError, and whatever else a crafted plaintext provokes
+        # (RecursionError from JSON nested 200,000 deep, ...): kept with its reason.
         conn.execute("ROLLBACK TO item")
         conn.execute("RELEASE item")
         error = _reason(exc)
@@ -366,6 +372,8 @@ def _store_item(
 
 
 def _reason(exc: Exception) -> str:
+    if not isinstance(exc, CryptoError | ValueError):
+        return f"did not open: the document could not be read ({type(exc).__name__})"
     text = str(exc) or type(exc).__name__
     return f"did not open: {text}"[:500]
 

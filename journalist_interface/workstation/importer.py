@@ -21,13 +21,12 @@ so memory stays bounded whatever their size.
 Withdrawal notices delete her material (items, files, index entries, consent decisions,
 her key) with ``secure_delete`` on, then the WAL is checkpointed; items a withdrawal
 named are never imported again from an older bundle; ``publish.queue_retractions(conn,
-case_id)`` is called for anything published from her case, when that module exists.
+case_id)`` is called for anything published from her case.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -45,6 +44,7 @@ from securedrop_like.documents import MESSAGE_FORMAT, REPLY_FORMAT, REPORT_FORMA
 from .casestore import CaseStore, Connection
 from .keypin import pin_source_key
 from .keys import Unlocked, WorkstationError
+from .publish import queue_retractions  # publish never imports the importer (no cycle)
 from .search import index_item, unindex_case, unindex_items
 
 __all__ = [
@@ -463,17 +463,5 @@ def apply_withdrawal(
         (notice_id, case_id, designation, day),
     )
     if case_id is not None:
-        _queue_retractions(conn, case_id)
+        queue_retractions(conn, case_id)
     return True
-
-
-def _queue_retractions(conn: Connection, case_id: int) -> None:
-    try:
-        publish = importlib.import_module("journalist_interface.workstation.publish")
-    except ModuleNotFoundError as exc:
-        if exc.name != "journalist_interface.workstation.publish":
-            raise
-        return
-    queue = getattr(publish, "queue_retractions", None)
-    if callable(queue):
-        queue(conn, case_id)

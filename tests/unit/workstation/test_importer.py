@@ -161,3 +161,23 @@ def test_a_poisoned_item_is_kept_with_its_error_and_the_rest_imports(
     assert case.report is not None and case.report.text == "fine report"
     assert [m.text for m in case.messages if m.document] == ["after the poison"]
     assert [e.id for e in case.errors] == [bad]
+
+
+def test_publish_never_imports_the_importer() -> None:
+    """The importer imports publish directly (review L5); the other way round would be a
+    cycle. A fresh interpreter shows what loading publish pulls in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, journalist_interface.workstation.publish as p\n"
+        "assert callable(p.queue_retractions)\n"
+        "print('journalist_interface.workstation.importer' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
+    from journalist_interface.workstation import importer, publish
+
+    assert importer.queue_retractions is publish.queue_retractions

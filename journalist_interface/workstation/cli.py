@@ -48,12 +48,14 @@ _passphrase_option = click.option(
 
 
 def _passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    # Taken out of the environment as it is read: no child (gpg, gpg-agent, the sandbox,
+    # a shell) inherits it.
+    env = os.environ.pop(PASSPHRASE_ENV, None)
     if passphrase_file is not None:
         try:
             return passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read the passphrase file: {exc}")
-    env = os.environ.get(PASSPHRASE_ENV)
     if env:
         return env
     value: str = click.prompt(

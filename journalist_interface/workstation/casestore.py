@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 
 import sqlcipher3
 
+from crypto import new_private_file
 from securedrop_like.db import DatabaseError, connect
 
 from .keys import Unlocked, WorkstationError
@@ -260,9 +260,8 @@ class CaseStore:
         path = Path(home) / DB_FILE
         if not path.exists():
             # Created 0600 before SQLite opens it; its -wal and -shm files take its mode.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, flags, 0o600))
+            with contextlib.suppress(FileExistsError), new_private_file(path, sync=False):
+                pass
         store = cls(path, unlocked.db_key)
         try:
             with store.connection() as conn:

@@ -15,12 +15,11 @@ the reviewer asks her to approve a draft for publication, ``"consent_request":
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from crypto import MAX_RECIPIENTS, EnvelopeContext, PublicKey, encrypt_bytes
+from crypto import MAX_RECIPIENTS, EnvelopeContext, PublicKey, encrypt_bytes, new_private_file
 from securedrop_like import bundles
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
@@ -166,21 +165,13 @@ def write_reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> int:
     ]
     if isinstance(out, str | Path):
         path = Path(out)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, flags, 0o600)
+            with new_private_file(path) as handle:
+                bundles.write_replies(handle, entries)
         except FileExistsError as exc:
             raise WorkstationError(f"{path} already exists: choose another file name") from exc
         except OSError as exc:
-            raise WorkstationError(f"cannot create {path}: {exc.strerror}") from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                bundles.write_replies(handle, entries)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+            raise WorkstationError(f"cannot write {path}: {exc.strerror}") from exc
     else:
         bundles.write_replies(out, entries)
     with store.transaction() as conn:

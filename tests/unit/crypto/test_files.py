@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from crypto import new_private_file
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def test_a_new_file_is_0600_whatever_the_umask(tmp_path: Path, permissive_umask: None) -> None:

@@ -20,7 +20,7 @@ from crypto import (
 )
 from journalist_interface.workstation import keypin, replies
 from journalist_interface.workstation.casestore import CaseStore
-from journalist_interface.workstation.importer import import_bundle
+from journalist_interface.workstation.importer import ImportResult, import_bundle
 from journalist_interface.workstation.keys import Unlocked
 from securedrop_like import bundles
 from securedrop_like.store import new_id
@@ -62,6 +62,23 @@ def _key(store: CaseStore, case_id: int) -> bytes | None:
     return store.get_case(case_id).source_public_key
 
 
+def _import(store: CaseStore, unlocked: Unlocked, path: Path, key: PublicKey) -> ImportResult:
+    """One new message of hers in an export that names ``key`` as hers."""
+    return import_bundle(store, unlocked, _bundle(path, [_message(unlocked, path.stem)], key))
+
+
+def _swapped_after_a_reply(
+    store: CaseStore, unlocked: Unlocked, tmp_path: Path, her: PublicKey, other: PublicKey
+) -> tuple[int, ImportResult]:
+    """Her case from an export naming ``her``, a reply sealed to her, then an export
+    naming ``other``: (case id, that import's result)."""
+    _import(store, unlocked, tmp_path / "1.tar", her)
+    case_id = store.case_id(SOURCE)
+    assert case_id is not None
+    replies.add_reply(store, unlocked, case_id, "Salam", "az", "Aysel")
+    return case_id, _import(store, unlocked, tmp_path / "2.tar", other)
+
+
 def _sealed(store: CaseStore, reply_id: str) -> bytes:
     with store.connection() as conn:
         row = conn.execute("SELECT ciphertext FROM items WHERE id = ?", (reply_id,)).fetchone()
@@ -72,14 +89,10 @@ def test_a_different_key_before_any_reply_is_taken(
     store: CaseStore, unlocked: Unlocked, tmp_path: Path
 ) -> None:
     first, second = PrivateKey.generate(), PrivateKey.generate()
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "1.tar", [_message(unlocked, "a")], first.public_key)
-    )
+    _import(store, unlocked, tmp_path / "1.tar", first.public_key)
     case_id = store.case_id(SOURCE)
     assert case_id is not None and _key(store, case_id) == first.public_key.raw
-    result = import_bundle(
-        store, unlocked, _bundle(tmp_path / "2.tar", [_message(unlocked, "b")], second.public_key)
-    )
+    result = _import(store, unlocked, tmp_path / "2.tar", second.public_key)
     assert result.key_conflicts == []
     assert _key(store, case_id) == second.public_key.raw
     assert store.get_case(case_id).offered_key is None
@@ -89,14 +102,8 @@ def test_a_swap_after_a_reply_was_sealed_keeps_her_key_and_stops_replies(
     store: CaseStore, unlocked: Unlocked, tmp_path: Path
 ) -> None:
     her, server = PrivateKey.generate(), PrivateKey.generate()
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "1.tar", [_message(unlocked, "a")], her.public_key)
-    )
-    case_id = store.case_id(SOURCE)
-    assert case_id is not None
-    replies.add_reply(store, unlocked, case_id, "Salam", "az", "Aysel")
-    swapped = import_bundle(
-        store, unlocked, _bundle(tmp_path / "2.tar", [_message(unlocked, "b")], server.public_key)
+    case_id, swapped = _swapped_after_a_reply(
+        store, unlocked, tmp_path, her.public_key, server.public_key
     )
     # Loud, not silent: reported by the import, kept on the case, her key unchanged.
     assert swapped.key_conflicts == [SOURCE]
@@ -108,9 +115,7 @@ def test_a_swap_after_a_reply_was_sealed_keeps_her_key_and_stops_replies(
         replies.add_reply(store, unlocked, case_id, "Salam again", "az", "Aysel")
     assert len(store.get_case(case_id).replies) == 1  # nothing sealed to anybody
     # A later export naming the same wrong key keeps the warning; her key stays pinned.
-    again = import_bundle(
-        store, unlocked, _bundle(tmp_path / "3.tar", [_message(unlocked, "c")], server.public_key)
-    )
+    again = _import(store, unlocked, tmp_path / "3.tar", server.public_key)
     assert again.key_conflicts == [SOURCE] and _key(store, case_id) == her.public_key.raw
 
 
@@ -128,9 +133,7 @@ def test_a_swap_after_a_reply_from_the_server_opened_is_refused(
         store, unlocked, _bundle(tmp_path / "1.tar", [(reply_id, "reply", reply)], her.public_key)
     )
     assert first.errors == 0
-    swapped = import_bundle(
-        store, unlocked, _bundle(tmp_path / "2.tar", [_message(unlocked, "b")], server.public_key)
-    )
+    swapped = _import(store, unlocked, tmp_path / "2.tar", server.public_key)
     case_id = store.case_id(SOURCE)
     assert case_id is not None and swapped.key_conflicts == [SOURCE]
     assert _key(store, case_id) == her.public_key.raw
@@ -149,15 +152,7 @@ def test_accept_new_key_after_checking_with_her(
     ws_home: Path, store: CaseStore, unlocked: Unlocked, tmp_path: Path
 ) -> None:
     her, new = PrivateKey.generate(), PrivateKey.generate()
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "1.tar", [_message(unlocked, "a")], her.public_key)
-    )
-    case_id = store.case_id(SOURCE)
-    assert case_id is not None
-    replies.add_reply(store, unlocked, case_id, "Salam", "az", "Aysel")
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "2.tar", [_message(unlocked, "b")], new.public_key)
-    )
+    case_id, _ = _swapped_after_a_reply(store, unlocked, tmp_path, her.public_key, new.public_key)
     # Not without confirming; the warning stays.
     refused = _cli(ws_home, str(case_id), answer="n\n")
     assert refused.exit_code == 1 and "nothing changed" in refused.output
@@ -179,14 +174,8 @@ def test_keep_old_key_drops_the_warning_and_replies_go_to_her(
     ws_home: Path, store: CaseStore, unlocked: Unlocked, tmp_path: Path
 ) -> None:
     her, server = PrivateKey.generate(), PrivateKey.generate()
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "1.tar", [_message(unlocked, "a")], her.public_key)
-    )
-    case_id = store.case_id(SOURCE)
-    assert case_id is not None
-    replies.add_reply(store, unlocked, case_id, "Salam", "az", "Aysel")
-    import_bundle(
-        store, unlocked, _bundle(tmp_path / "2.tar", [_message(unlocked, "b")], server.public_key)
+    case_id, _ = _swapped_after_a_reply(
+        store, unlocked, tmp_path, her.public_key, server.public_key
     )
     done = _cli(ws_home, str(case_id), "--keep-old", "--yes")
     assert done.exit_code == 0, done.output

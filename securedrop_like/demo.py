@@ -12,7 +12,7 @@ import random
 from importlib import resources
 from typing import Any
 
-from crypto import PrivateKey, write_private_key_file, write_public_key_file
+from crypto import PrivateKey, PublicKey, write_private_key_file, write_public_key_file
 
 from . import codenames, db, models
 from .config import Config
@@ -35,20 +35,21 @@ def install_demo_reviewer(config: Config) -> PrivateKey:
         comment="DEMO ONLY. A real private submission key never lives on a server.",
     )
     write_public_key_file(config.home / "demo-reviewer.pub", key.public_key, comment="demo")
+    install_reviewer_key(config, key.public_key, "Demo reviewer (demo only)")
+    return key
+
+
+def install_reviewer_key(config: Config, public: PublicKey, name: str) -> None:
+    """Seal every item stored from now on to this key too (`sesim keys add-reviewer`)."""
     conn = db.Database.for_config(config).open()
     try:
         conn.execute("BEGIN IMMEDIATE")
         models.insert_reviewer_key(
-            conn,
-            key_id=key.public_key.key_id,
-            name="Demo reviewer (demo only)",
-            public_key=key.public_key.raw,
-            day=db.today(),
+            conn, key_id=public.key_id, name=name, public_key=public.raw, day=db.today()
         )
         conn.execute("COMMIT")
     finally:
         conn.close()
-    return key
 
 
 def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[str, str]]:

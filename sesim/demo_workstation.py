@@ -24,10 +24,10 @@ from journalist_interface.workstation.keys import (
     init_home,
     unlock,
 )
-from securedrop_like import db, models
+from securedrop_like import db
 from securedrop_like.codenames import generate_codename
 from securedrop_like.config import Config
-from securedrop_like.demo import load_demo_data
+from securedrop_like.demo import install_reviewer_key, load_demo_data
 from securedrop_like.service import ReportService
 
 WORKSTATION_FOLDER = "workstation"
@@ -61,19 +61,7 @@ def create_workstation(config: Config) -> DemoWorkstation:
     )
     with new_private_file(home / PASSPHRASE_FILE, encoding="utf-8") as handle:
         handle.write(passphrase + "\n")
-    conn = db.Database.for_config(config).open()
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        models.insert_reviewer_key(
-            conn,
-            key_id=keys.submission_public.key_id,
-            name="Demo workstation (demo only)",
-            public_key=keys.submission_public.raw,
-            day=db.today(),
-        )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    install_reviewer_key(config, keys.submission_public, "Demo workstation (demo only)")
     return DemoWorkstation(home, passphrase, keys)
 
 
@@ -101,10 +89,12 @@ def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:
         try:
             imported = import_bundle(store, unlocked, bundle)
             with store.transaction() as conn:
-                _draft_entries(conn)
-            out_file = made.home / "publications" / "sesim-publication-1.json"
-            out_file.parent.mkdir(mode=0o700, exist_ok=True)
-            summary = publish.write_publication(store, unlocked, out_file)
+                accepted = _draft_entries(conn)
+            summary = None
+            if accepted:  # a demo of a few reports may have none to publish
+                out_file = made.home / "publications" / "sesim-publication-1.json"
+                out_file.parent.mkdir(mode=0o700, exist_ok=True)
+                summary = publish.write_publication(store, unlocked, out_file)
         finally:
             store.close()
     bundle.unlink()  # its items are in the case store now; a real reviewer wipes the stick

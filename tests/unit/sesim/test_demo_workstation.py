@@ -51,3 +51,12 @@ def test_the_demo_workstation_reads_every_report_and_publishes_a_few(instance: I
         # A story is hers, only where she said yes, and passed the redaction check.
         assert entry.story is None or entry.story in texts
     assert not list(made.home.glob("sesim-export-*.tar"))  # the stick is wiped
+
+
+def test_a_demo_with_nothing_to_publish_still_fills_the_workstation(instance: Instance) -> None:
+    made = create_workstation(instance.config)
+    populate(instance.config, 1, seed=1)  # one "ask me first" report and the withdrawn one
+    filled = fill_workstation(instance.config, made)
+    assert filled.imported is not None and filled.imported.new_items >= 2
+    assert filled.publication is None
+    assert not (made.home / "publications").exists()

@@ -44,6 +44,7 @@ from crypto.envelope import (
     source_key_hash,
 )
 from crypto.errors import ContextMismatch, CryptoError, DecryptionError, FormatError
+from crypto.files import new_private_file
 from crypto.keys import (
     PrivateKey,
     PublicKey,
@@ -108,6 +109,7 @@ __all__ = [
     "hash_password",
     "is_onion_address",
     "needs_rehash",
+    "new_private_file",
     "new_secret_key",
     "new_instance_salt",
     "onion_address",

@@ -23,12 +23,12 @@ import base64
 import binascii
 import functools
 import hashlib
-import os
 import re
 from pathlib import Path
 
 from crypto import _sodium
 from crypto.errors import CryptoError, FormatError
+from crypto.files import new_private_file
 
 __all__ = [
     "KEY_BYTES",
@@ -277,26 +277,13 @@ def _check_comment(comment: str | None) -> str:
 
 
 def _write_new_file(path: Path | str, content: str, mode: int) -> None:
-    # O_EXCL: never overwrite (or follow a symlink to) an existing file.
-    # The mode is given at creation, so a private key file is never readable
-    # by others, not even for an instant; fchmod afterwards makes the mode
-    # exact whatever the umask.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    # Never over an existing file, 0600 from creation, removed if writing fails.
     try:
-        fd = os.open(path, flags, mode & 0o600)
+        with new_private_file(path, mode=mode, encoding="utf-8") as handle:
+            handle.write(content)
     except FileExistsError as exc:
         raise CryptoError(f"refusing to overwrite existing key file {path}") from exc
     except OSError as exc:
-        raise CryptoError(f"cannot create key file {path}: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)
-    except OSError as exc:
-        # Leave no half-written key file behind.
-        Path(path).unlink(missing_ok=True)
         raise CryptoError(f"cannot write key file {path}: {exc.strerror}") from exc
 
 

@@ -11,7 +11,6 @@ add prompts, not safety.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any
 import gnupg
 
 from crypto.errors import CryptoError, DecryptionError, FormatError
+from crypto.files import new_private_file
 
 __all__ = ["OpenPGP"]
 
@@ -132,9 +132,9 @@ class OpenPGP:
         key, writing binary OpenPGP to ``output``, which must not exist yet. Memory stays
         bounded whatever the size; nothing is written in the clear."""
         output = Path(output)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            os.close(os.open(output, flags, 0o600))  # ours, 0600, before GnuPG writes it
+            with new_private_file(output, sync=False):
+                pass  # ours, 0600, before GnuPG writes it
         except FileExistsError as exc:
             raise CryptoError(f"refusing to overwrite {output}") from exc
         except OSError as exc:

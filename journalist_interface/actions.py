@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from securedrop_like import bundles, designations, models
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
+from securedrop_like.documents import MAX_REPLY_CHARS
 from securedrop_like.errors import NotFound
 from securedrop_like.i18n import current_language, ngettext
 from securedrop_like.i18n import gettext as _
@@ -34,7 +35,6 @@ from .auth import audit, current_staff, staff_required
 from .services import source_or_404, staff_services
 
 bp = Blueprint("staff_actions", __name__)
-MAX_REPLY_CHARS = 20_000
 
 
 def _back(source_id: str, done: str | None = None) -> Response:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crypto import is_onion_address
+from crypto import is_onion_address, new_private_file
 
 log = logging.getLogger(__name__)
 
@@ -361,11 +361,10 @@ def write_kdf_pin(config: Config) -> None:
     check_kdf_floor(config.argon2_opslimit, config.argon2_memlimit)
     text = render_toml({key: getattr(config, key) for key in _KDF_KEYS})
     try:
-        fd = os.open(config.kdf_pin_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with new_private_file(config.kdf_pin_path, encoding="utf-8") as fh:
+            fh.write(text)
     except FileExistsError as exc:
         raise ConfigError(f"{config.kdf_pin_path} already pins the Argon2id settings") from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def check_kdf(config: Config) -> None:

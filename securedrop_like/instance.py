@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from crypto import new_instance_salt
+from crypto import new_instance_salt, new_private_file
 
 from . import db, store
 from .config import (
@@ -31,8 +31,7 @@ def write_secret_file(path: Path, value: bytes) -> None:
     O_EXCL plus mode 0600 at creation: the file is never world-readable, not
     even for the instant between creating and chmod-ing it.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with new_private_file(path, encoding="ascii") as fh:
         fh.write(value.hex() + "\n")
 
 

@@ -34,6 +34,7 @@ from . import models, store
 from .commands import item_tuple
 from .config import Config, sqlite_tmp_dir
 from .db import Database, today
+from .documents import DOCUMENT_VERSION, MESSAGE_FORMAT, REPLY_FORMAT, REPORT_FORMAT
 from .errors import (
     MissingBlob,
     NotFound,
@@ -48,10 +49,6 @@ from .writer_process import RemoteWriter
 
 log = logging.getLogger(__name__)
 
-REPORT_FORMAT = "sesim-report"
-MESSAGE_FORMAT = "sesim-message"
-REPLY_FORMAT = "sesim-reply"
-DOCUMENT_VERSION = 1
 _KEY_CACHE_SECONDS = 5.0
 
 

@@ -10,10 +10,10 @@ publication. Only the passphrase is made up here (printed by the demo).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto import new_private_file
 from journalist_interface import exports
 from journalist_interface.workstation import publish
 from journalist_interface.workstation.casestore import CaseStore, Connection
@@ -60,8 +60,7 @@ def create_workstation(config: Config) -> DemoWorkstation:
         opslimit=KDF_FLOOR_OPSLIMIT,
         memlimit=KDF_FLOOR_MEMLIMIT,
     )
-    descriptor = os.open(home / PASSPHRASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+    with new_private_file(home / PASSPHRASE_FILE, encoding="utf-8") as handle:
         handle.write(passphrase + "\n")
     install_reviewer_key(config, keys.submission_public, "Demo workstation (demo only)")
     return DemoWorkstation(home, passphrase, keys)

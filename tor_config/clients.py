@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from crypto import PrivateKey, is_onion_address
+from crypto import PrivateKey, is_onion_address, new_private_file
 
 from .errors import TorConfigError
 
@@ -137,11 +137,10 @@ def _auth_dir(service_dir: Path) -> Path:
 
 def _write_new(path: Path, text: str) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with new_private_file(path, encoding="ascii") as fh:
+            fh.write(text)
     except FileExistsError as exc:
         raise TorConfigError(f"{path.stem!r} already has a key; revoke it first") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text)
 
 
 def ensure_closed(service_dir: Path) -> None:

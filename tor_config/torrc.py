@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from crypto import OnionServiceKey, is_onion_address
+from crypto import OnionServiceKey, is_onion_address, new_private_file
 from securedrop_like.config import Config
 
 from .clients import ensure_closed
@@ -139,8 +139,7 @@ def write_service_key(directory: Path, key: OnionServiceKey) -> None:
         ("hostname", (key.address + "\n").encode("ascii")),
     )
     for name, data in files:
-        fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        with new_private_file(directory / name) as fh:
             fh.write(data)
 
 

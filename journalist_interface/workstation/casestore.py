@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import Any
 
 import sqlcipher3
 
+from crypto import new_private_file
 from securedrop_like.db import DatabaseError, connect
 
 from .keys import Unlocked, WorkstationError
@@ -192,6 +192,10 @@ class CaseView:
     files: list[FileView] = field(default_factory=list)
     errors: list[ItemView] = field(default_factory=list)
     consent_decisions: list[tuple[str, str, str]] = field(default_factory=list)
+    # A different key the server named for her after it mattered (schema 0005, keypin):
+    # replies are refused until a reviewer resolves it.
+    offered_key: bytes | None = None
+    key_conflict_day: str | None = None
 
 
 def _str(value: object) -> str | None:
@@ -256,9 +260,8 @@ class CaseStore:
         path = Path(home) / DB_FILE
         if not path.exists():
             # Created 0600 before SQLite opens it; its -wal and -shm files take its mode.
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, flags, 0o600))
+            with contextlib.suppress(FileExistsError), new_private_file(path, sync=False):
+                pass
         store = cls(path, unlocked.db_key)
         try:
             with store.connection() as conn:
@@ -409,6 +412,9 @@ class CaseStore:
                 " ORDER BY day, draft_id",
                 (case_id,),
             ).fetchall()
+            conflict = conn.execute(
+                "SELECT offered_key, first_day FROM key_conflicts WHERE case_id = ?", (case_id,)
+            ).fetchone()
         items = [_item_view(r) for r in rows]
         report_item = next((i for i in items if i.kind == "report" and i.document), None)
         return CaseView(
@@ -440,6 +446,8 @@ class CaseStore:
             ],
             errors=[i for i in items if i.error],
             consent_decisions=[(d["draft_id"], d["decision"], d["day"]) for d in decisions],
+            offered_key=None if conflict is None else bytes(conflict["offered_key"]),
+            key_conflict_day=None if conflict is None else conflict["first_day"],
         )
 
     def get_file(self, item_id: str) -> FileView:

@@ -8,7 +8,6 @@ an open case-store connection: encrypted at rest like the rest.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import unicodedata
@@ -16,10 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from securedrop_like.db import today
+
 MAX_NOTE_CHARS = 10_000
 MAX_TAG_CHARS = 40
 MAX_TAGS_PER_CASE = 30
-MAX_REPLY_CHARS = 20_000
 PAGE_SIZE = 100
 _TAG_RE = re.compile(r"[^\w\- ]+", re.UNICODE)
 
@@ -84,10 +84,6 @@ class CaseDetail:
     replies: list[Item] = field(default_factory=list)
     files: list[FileInfo] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-
-
-def today() -> str:
-    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def _document(raw: Any) -> dict[str, Any] | None:

@@ -48,12 +48,14 @@ _passphrase_option = click.option(
 
 
 def _passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    # Taken out of the environment as it is read: no child (gpg, gpg-agent, the sandbox,
+    # a shell) inherits it.
+    env = os.environ.pop(PASSPHRASE_ENV, None)
     if passphrase_file is not None:
         try:
             return passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read the passphrase file: {exc}")
-    env = os.environ.get(PASSPHRASE_ENV)
     if env:
         return env
     value: str = click.prompt(
@@ -215,6 +217,14 @@ def ws_import(home: Path, passphrase_file: Path | None, bundle: Path) -> None:
         click.echo(f"{result.errors} item(s) did not open:")
         for item_id, reason in result.error_items:
             click.echo(f"  {item_id}: {reason}")
+    for designation in result.key_conflicts:
+        click.echo(
+            f"WARNING: the export names a different key for {designation} after replies were "
+            "exchanged with her old key. The old key is kept and replies to her are refused "
+            "until you check with her: `sesim workstation accept-new-key "
+            f"{designation}` (or `--keep-old`).",
+            err=True,
+        )
 
 
 @workstation.command("cases")
@@ -292,6 +302,45 @@ def ws_reply(
         except WorkstationError as exc:
             fail(str(exc))
     click.echo(f"Reply {reply_id} sealed; it goes out with the next reply bundle.")
+
+
+@workstation.command("accept-new-key")
+@_home_option
+@_passphrase_option
+@click.argument("case")
+@click.option(
+    "--keep-old", is_flag=True, help="Keep the pinned key: the key the server named is not hers."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def ws_accept_new_key(
+    home: Path, passphrase_file: Path | None, case: str, keep_old: bool, yes: bool
+) -> None:
+    """Resolve a key warning on a case, after comparing the key with her."""
+    from .keypin import accept_new_key, keep_old_key, key_conflict
+    from .keys import WorkstationError, fingerprint_words
+
+    with _opened(home, passphrase_file) as (_unlocked, store):
+        case_id = _case_id(store, case)
+        with store.connection() as conn:
+            conflict = key_conflict(conn, case_id)
+        if conflict is None:
+            fail("this case has no key warning: nothing to resolve")
+        pinned = fingerprint_words(conflict.pinned_key) if conflict.pinned_key else "-"
+        click.echo(f"Key kept:             {pinned}")
+        click.echo(f"Key the server named: {fingerprint_words(conflict.offered_key)}")
+        question = (
+            "Keep the old key and drop the warning?"
+            if keep_old
+            else "Replies will be sealed to the key the server named. Did she confirm it?"
+        )
+        if not yes and not click.confirm(question, default=False):
+            fail("nothing changed")
+        try:
+            with store.transaction() as conn:
+                (keep_old_key if keep_old else accept_new_key)(conn, case_id)
+        except WorkstationError as exc:
+            fail(str(exc))
+    click.echo("Kept the old key." if keep_old else "Her key is now the new one.")
 
 
 @workstation.command("replies")

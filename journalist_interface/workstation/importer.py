@@ -21,13 +21,12 @@ so memory stays bounded whatever their size.
 Withdrawal notices delete her material (items, files, index entries, consent decisions,
 her key) with ``secure_delete`` on, then the WAL is checkpointed; items a withdrawal
 named are never imported again from an older bundle; ``publish.queue_retractions(conn,
-case_id)`` is called for anything published from her case, when that module exists.
+case_id)`` is called for anything published from her case.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -35,12 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from crypto import CryptoError, EnvelopeContext, PublicKey, decrypt_stream
 from securedrop_like import bundles
 from securedrop_like.db import today
+from securedrop_like.documents import MESSAGE_FORMAT, REPLY_FORMAT, REPORT_FORMAT
 
 from .casestore import CaseStore, Connection
+from .keypin import pin_source_key
 from .keys import Unlocked, WorkstationError
+from .publish import (  # publish never imports the importer (no cycle)
+    apply_decisions,
+    queue_retractions,
+    record_decision,
+)
 from .search import index_item, unindex_case, unindex_items
 
 __all__ = [
@@ -53,7 +61,7 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-DOCUMENT_FORMATS = {"report": "sesim-report", "message": "sesim-message", "reply": "sesim-reply"}
+DOCUMENT_FORMATS = {"report": REPORT_FORMAT, "message": MESSAGE_FORMAT, "reply": REPLY_FORMAT}
 #: A report or message is a few KiB of JSON; anything far larger is not one of ours.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 FILE_CHUNK_BYTES = 64 * 1024
@@ -76,6 +84,7 @@ class ImportResult:
     already_imported: bool = False
     case_ids: set[int] = field(default_factory=set)
     error_items: list[tuple[str, str]] = field(default_factory=list)  # (item id, reason)
+    key_conflicts: list[str] = field(default_factory=list)  # designations: key refused
 
 
 def _sha256_file(path: Path) -> str:
@@ -145,7 +154,8 @@ def _import(
             ):
                 result.withdrawals += 1
         for designation, source in manifest.sources.items():
-            _apply_source(conn, designation, source, manifest.created_day)
+            if _apply_source(conn, designation, source, manifest.created_day):
+                result.key_conflicts.append(designation)
         withdrawn = {str(r[0]) for r in conn.execute("SELECT designation FROM withdrawals")}
         for n, (entry, stream) in enumerate(reader, start=1):
             if entry.source in withdrawn or _known(conn, entry.id):
@@ -172,26 +182,27 @@ def _import(
 
 def _apply_source(
     conn: Connection, designation: str, source: bundles.ExportSource, day: str
-) -> None:
-    """Her key, channel and consent decisions from export version 2."""
+) -> bool:
+    """Her key (pinned: ``keypin``), channel and consent decisions from export version 2;
+    True if the export named a different key for her and it was refused."""
     if conn.execute("SELECT 1 FROM withdrawals WHERE designation = ?", (designation,)).fetchone():
-        return
+        return False
     case_id = _case_for(conn, designation, day, touch=False)
     status = getattr(source, "status", None)  # once the staff interface has a case status
     conn.execute(
-        "UPDATE cases SET source_public_key = ?, channel = coalesce(?, channel),"
-        " status = coalesce(?, status) WHERE id = ?",
-        (source.public_key.raw, source.channel or None, status, case_id),
+        "UPDATE cases SET channel = coalesce(?, channel), status = coalesce(?, status)"
+        " WHERE id = ?",
+        (source.channel or None, status, case_id),
     )
-    from . import publish  # her decisions: the newer wins; a refusal may retract an entry
-
-    changed = False
+    key_refused = pin_source_key(conn, case_id, source.public_key)
+    changed = False  # her decisions: the newer wins; a refusal may retract an entry
     for decision in source.consent:
-        changed |= publish.record_decision(
+        changed |= record_decision(
             conn, case_id, decision.draft_id, decision.decision, decision.day
         )
     if changed:
-        publish.apply_decisions(conn, case_id)
+        apply_decisions(conn, case_id)
+    return key_refused
 
 
 def _known(conn: Connection, item_id: str) -> bool:
@@ -352,7 +363,11 @@ def _store_item(
         conn.execute("ROLLBACK TO item")
         conn.execute("RELEASE item")
         raise
-    except (CryptoError, ValueError) as exc:
+    except (OSError, sqlcipher3.Error):
+        raise  # the bundle file or the store failed, not this item: the import rolls back
+    except Exception as exc:  # noqa: BLE001 - one hostile item never blocks the rest
+        # CryptoError, ValueError, and whatever else a crafted plaintext provokes
+        # (RecursionError from JSON nested 200,000 deep, ...): kept with its reason.
         conn.execute("ROLLBACK TO item")
         conn.execute("RELEASE item")
         error = _reason(exc)
@@ -361,6 +376,8 @@ def _store_item(
 
 
 def _reason(exc: Exception) -> str:
+    if not isinstance(exc, CryptoError | ValueError):
+        return f"did not open: the document could not be read ({type(exc).__name__})"
     text = str(exc) or type(exc).__name__
     return f"did not open: {text}"[:500]
 
@@ -440,6 +457,7 @@ def apply_withdrawal(
         conn.execute("INSERT OR IGNORE INTO withdrawn_items (item_id) VALUES (?)", (item_id,))
     if case_id is not None:
         conn.execute("DELETE FROM consent_decisions WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM key_conflicts WHERE case_id = ?", (case_id,))
         conn.execute(
             "UPDATE cases SET withdrawn_day = ?, source_public_key = NULL WHERE id = ?",
             (day, case_id),
@@ -449,17 +467,5 @@ def apply_withdrawal(
         (notice_id, case_id, designation, day),
     )
     if case_id is not None:
-        _queue_retractions(conn, case_id)
+        queue_retractions(conn, case_id)
     return True
-
-
-def _queue_retractions(conn: Connection, case_id: int) -> None:
-    try:
-        publish = importlib.import_module("journalist_interface.workstation.publish")
-    except ModuleNotFoundError as exc:
-        if exc.name != "journalist_interface.workstation.publish":
-            raise
-        return
-    queue = getattr(publish, "queue_retractions", None)
-    if callable(queue):
-        queue(conn, case_id)

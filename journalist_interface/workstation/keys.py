@@ -49,7 +49,14 @@ import nacl.pwhash.argon2id
 import nacl.secret
 import nacl.signing
 
-from crypto import CryptoError, PrivateKey, PublicKey, read_public_key_file, write_public_key_file
+from crypto import (
+    CryptoError,
+    PrivateKey,
+    PublicKey,
+    new_private_file,
+    read_public_key_file,
+    write_public_key_file,
+)
 from securedrop_like.codenames import load_wordlist
 from securedrop_like.config import weak_kdf_allowed
 
@@ -242,13 +249,8 @@ def _unb64(text: object, what: str) -> bytes:
 
 def _write_private(path: Path, data: bytes) -> None:
     """A new file, mode 0600 from the start; never overwrites."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "wb") as handle:
+    with new_private_file(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-        os.fchmod(handle.fileno(), 0o600)
 
 
 def _check_name(name: str) -> str:

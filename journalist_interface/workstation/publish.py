@@ -53,9 +53,11 @@ from securedrop_like.bundles import (
     PublicEntry,
     PublicPoint,
     bundle_sha256,
+    parse_entry,
     write_publication_bundle,
 )
-from securedrop_like.bundles.publication import LANGUAGES, _entry
+from securedrop_like.bundles.publication import LANGUAGES
+from securedrop_like.db import today as _today
 
 from . import places
 from .keys import Unlocked, WorkstationError
@@ -159,10 +161,6 @@ class PublicationSummary:
     entries: int
     retractions: int
     held_back: tuple[str, ...]  # accepted drafts that failed their checks again
-
-
-def _today() -> str:
-    return datetime.datetime.now(datetime.UTC).date().isoformat()
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -583,7 +581,7 @@ def draft_problems(conn: Connection, draft_id: str) -> list[Problem]:
             ))  # fmt: skip
     entry = draft.entry()
     try:
-        _entry(entry.to_json(), "entry")
+        parse_entry(entry.to_json(), "entry")
     except BundleError as exc:
         problems.append(Problem("invalid", str(exc).removeprefix("manifest: ")))
     problems.extend(_redaction_problems(conn, draft, doc))

@@ -16,19 +16,19 @@ per request (``publish.consent_request``), which counts only once this reply was
 from __future__ import annotations
 
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from crypto import MAX_RECIPIENTS, EnvelopeContext, PublicKey, encrypt_bytes
+from crypto import MAX_RECIPIENTS, EnvelopeContext, PublicKey, encrypt_bytes, new_private_file
 from securedrop_like import bundles
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
+from securedrop_like.documents import DOCUMENT_VERSION, MAX_REPLY_CHARS, REPLY_FORMAT
 from securedrop_like.store import new_id
 
 from .casestore import CaseStore
+from .keypin import check_can_reply
 from .keys import Unlocked, WorkstationError
 from .search import index_item
 
@@ -42,10 +42,6 @@ __all__ = [
     "reply_bundle",
     "write_reply_bundle",
 ]
-
-MAX_REPLY_CHARS = 20_000  # as the staff interface allows
-REPLY_FORMAT = "sesim-reply"
-_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 class NoSourceKey(WorkstationError):
@@ -89,11 +85,16 @@ def add_reply(
     author = (author or "").strip()
     if not author or len(author) > 100 or not author.isprintable():
         raise WorkstationError("The author must be a name of 1 to 100 characters.")
-    document: dict[str, object] = {"format": REPLY_FORMAT, "v": 1, "text": text, "lang": lang}
+    document: dict[str, object] = {
+        "format": REPLY_FORMAT,
+        "v": DOCUMENT_VERSION,
+        "text": text,
+        "lang": lang,
+    }
     if consent_request is not None:
         draft_id = consent_request.get("draft_id")
         draft_text = consent_request.get("text")
-        if not isinstance(draft_id, str) or not _HEX32.fullmatch(draft_id):
+        if not isinstance(draft_id, str) or not bundles.ID_PATTERN.fullmatch(draft_id):
             raise WorkstationError("A consent request needs the draft's id (32 hex digits).")
         if not isinstance(draft_text, str) or not draft_text.strip():
             raise WorkstationError("A consent request needs the draft's text.")
@@ -102,6 +103,8 @@ def add_reply(
         case = conn.execute(
             "SELECT source_public_key, withdrawn_day FROM cases WHERE id = ?", (case_id,)
         ).fetchone()
+        if case is not None and not case["withdrawn_day"]:
+            check_can_reply(conn, case_id)  # KeyChanged: the server named another key
     if case is None:
         raise WorkstationError("no such case")
     if case["withdrawn_day"]:
@@ -179,21 +182,13 @@ def reply_bundle(store: CaseStore, out: Path | str | IO[bytes]) -> list[str]:
     ]
     if isinstance(out, str | Path):
         path = Path(out)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(path, flags, 0o600)
+            with new_private_file(path) as handle:
+                bundles.write_replies(handle, entries)
         except FileExistsError as exc:
             raise WorkstationError(f"{path} already exists: choose another file name") from exc
         except OSError as exc:
-            raise WorkstationError(f"cannot create {path}: {exc.strerror}") from exc
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                bundles.write_replies(handle, entries)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+            raise WorkstationError(f"cannot write {path}: {exc.strerror}") from exc
     else:
         bundles.write_replies(out, entries)
     return [e.id for e in entries]

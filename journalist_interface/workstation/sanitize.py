@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crypto import new_private_file
 from securedrop_like.i18n import lazy_gettext as _l
 
 from .errors import WorkstationError
@@ -230,9 +231,7 @@ def _run(
     with _SLOTS:
         workdir = tempfile.mkdtemp(prefix="sesim-sandbox-")
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-            fd = os.open(os.path.join(workdir, "input"), flags, 0o600)
-            with os.fdopen(fd, "wb") as f:
+            with new_private_file(os.path.join(workdir, "input"), sync=False) as f:
                 f.write(data)
             argv = [
                 sys.executable, "-I", str(CHILD), mode,

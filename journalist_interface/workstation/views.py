@@ -62,6 +62,11 @@ def error_message(exc: BaseException) -> str:
             "There is no key for her yet, so nothing can be sealed to her. Import a newer "
             "export bundle from the staff interface, then try again."
         ),
+        "KeyChanged": _(
+            "The server named a different key for her. Nothing is sealed to her until a "
+            "reviewer has checked with her and resolved it (“sesim workstation "
+            "accept-new-key”)."
+        ),
         "BundleError": _(
             "This file is not an export bundle from the staff interface, or it is damaged."
         ),

@@ -13,11 +13,13 @@ from werkzeug.wrappers import Response
 from journalist_interface import reply_templates
 from securedrop_like import designations, geo, taxonomy
 from securedrop_like.config import LOCALES
+from securedrop_like.documents import MAX_REPLY_CHARS
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 
-from . import casework
+from . import casework, keypin
 from .app import workstation
+from .keys import fingerprint_words
 from .views import bp, error_message, workstation_errors
 
 log = logging.getLogger(__name__)
@@ -197,9 +199,19 @@ def _render_case(
     reply_error: str | None = None,
 ) -> str:
     doc = detail.report.document if detail.report else None
+    with workstation().connection() as conn:
+        conflict = keypin.key_conflict(conn, detail.case.id)
+    key_warning = None
+    if conflict is not None:
+        key_warning = {
+            "day": conflict.first_day,
+            "pinned": fingerprint_words(conflict.pinned_key) if conflict.pinned_key else "—",
+            "offered": fingerprint_words(conflict.offered_key),
+        }
     return render_template(
         "case.html",
         d=detail,
+        key_warning=key_warning,
         label=designation_label(detail.case.designation),
         answers=report_answers(doc),
         done=done,
@@ -278,7 +290,7 @@ def reply(case_id: int) -> tuple[str, int] | Response:
     lang = request.form.get("lang", "")
     if lang not in LOCALES:
         lang = current_language()
-    if not text or len(text) > casework.MAX_REPLY_CHARS:
+    if not text or len(text) > MAX_REPLY_CHARS:
         return redirect(
             url_for("ws.case_page", case_id=case_id, done="reply_invalid") + "#reply", code=303
         )

@@ -37,6 +37,7 @@ from ._validate import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     EXPORT_VERSIONS,
+    ID_PATTERN,
     ITEM_KINDS,
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -73,6 +74,7 @@ from .publication import (
     PublicPoint,
     bundle_sha256,
     canonical_json,
+    parse_entry,
     read_publication,
     write_publication_bundle,
 )
@@ -84,6 +86,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "EXPORT_VERSIONS",
+    "ID_PATTERN",
     "ITEM_KINDS",
     "MANIFEST_NAME",
     "MAX_MANIFEST_BYTES",
@@ -121,6 +124,7 @@ __all__ = [
     "PublicPoint",
     "bundle_sha256",
     "canonical_json",
+    "parse_entry",
     "read_publication",
     "write_publication_bundle",
 ]

@@ -16,7 +16,7 @@ from typing import IO, cast
 
 from crypto import ByteSource
 
-from ._validate import _ID, BLOCK_SIZE, MANIFEST_NAME, BundleError, _load_json, _short
+from ._validate import BLOCK_SIZE, ID_PATTERN, MANIFEST_NAME, BundleError, _load_json, _short
 
 _TAR_BLOCK = 512
 _TAR_RECORD = 20 * _TAR_BLOCK  # tarfile.RECORDSIZE: archives are padded to a multiple
@@ -200,7 +200,7 @@ def _listed_members(
     while (member := _next_member(tar, guard)) is not None:
         name = _checked_name(member)
         key = name.removeprefix(folder + "/")
-        if key == name or not _ID.fullmatch(key):
+        if key == name or not ID_PATTERN.fullmatch(key):
             raise BundleError(
                 f"unexpected member {_short(name)}: bundles hold manifest.json and {folder}/<id>"
             )

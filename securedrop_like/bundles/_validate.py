@@ -30,7 +30,8 @@ BLOCK_SIZE = 64 * 1024
 MAX_TEXT_LENGTH = 100  # designations and staff usernames
 
 _MAX_SIZE = 2**63 - 1
-_ID = re.compile(r"[0-9a-f]{32}")
+#: An item, draft or entry id: 32 lowercase hex digits (``ID_PATTERN.fullmatch(text)``).
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EXPORT_KEYS_V1 = ("format", "version", "created_day", "items", "retractions")
@@ -100,7 +101,7 @@ def _match(value: object, pattern: re.Pattern[str], where: str, what: str) -> st
 
 
 def _id(value: object, where: str) -> str:
-    return _match(value, _ID, where, "32 lowercase hex digits")
+    return _match(value, ID_PATTERN, where, "32 lowercase hex digits")
 
 
 def _day(value: object, where: str) -> str:

@@ -237,6 +237,12 @@ def _point(value: object, district: str | None, where: str) -> PublicPoint | Non
     return PublicPoint(str(kind), lat, lon)
 
 
+def parse_entry(value: object, where: str = "entry") -> PublicEntry:
+    """Check one entry's JSON exactly as :func:`read_publication` checks each entry (the
+    workstation checks a draft with it before accepting it); BundleError if it fails."""
+    return _entry(value, where)
+
+
 def _entry(value: object, where: str) -> PublicEntry:
     doc = _object(value, _ENTRY_KEYS, where)
     entry_id = _id(doc["id"], f"{where}.id")

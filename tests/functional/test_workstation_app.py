@@ -805,3 +805,65 @@ def test_a_case_whose_consent_is_no_gets_no_draft(app: Flask, client: FlaskClien
     assert "onun işindən heç nə dərc olunmur" in client.get(made.location).get_data(as_text=True)
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM drafts").fetchone()[0] == 0
+
+
+def test_a_swapped_key_shows_a_warning_and_stops_replies(app: Flask, client: FlaskClient) -> None:
+    import io
+
+    from crypto import EnvelopeContext, PrivateKey, encrypt_bytes
+    from journalist_interface.workstation import keypin
+    from securedrop_like import bundles
+    from securedrop_like.store import new_id
+
+    case_id = seed(app)
+    _give_her_a_key(app, case_id)
+    token = csrf_of(client.get(f"/cases/{case_id}").get_data(as_text=True))
+    sent = client.post(
+        f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "first", "lang": "en"}
+    )
+    assert sent.status_code == 303
+    # An export naming the server's own key for her, imported through the page.
+    store, unlocked = ws_of(app).opened()
+    message = new_id()
+    sealed = encrypt_bytes(
+        b'{"format":"sesim-message","v":1,"text":"hi","lang":"az"}',
+        [unlocked.submission.public_key],
+        context=EnvelopeContext.for_item("message", message),
+    )
+    bundle = io.BytesIO()
+    bundles.write_export(
+        bundle,
+        [
+            bundles.ExportItem(
+                message, DESIGNATION, "message", None, "2026-05-02", len(sealed),
+                open=lambda: io.BytesIO(sealed),
+            )
+        ],
+        [],
+        "2026-05-02",
+        sources=[bundles.ExportSource(DESIGNATION, PrivateKey.generate().public_key, "web")],
+    )  # fmt: skip
+    bundle.seek(0)
+    started = client.post(
+        "/import",
+        data={"csrf_token": token, "bundle": (bundle, "export.tar")},
+        content_type="multipart/form-data",
+    )
+    assert started.status_code == 303
+    for job in ws_of(app).jobs.values():
+        assert job.thread is not None
+        job.thread.join(timeout=30)
+    result_page = client.get(started.location).get_data(as_text=True)
+    assert 'id="key-conflicts"' in result_page and DESIGNATION in result_page
+    with store.connection() as conn:
+        assert keypin.key_conflict(conn, case_id) is not None
+    page = client.get(f"/lang/ru?next=/cases/{case_id}", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert 'id="key-warning"' in text and "Её ключ изменился" in text
+    assert f"accept-new-key {case_id}" in text
+    refused = client.post(
+        f"/cases/{case_id}/reply", data={"csrf_token": token, "text": "second", "lang": "en"}
+    )
+    assert refused.status_code == 400
+    body = refused.get_data(as_text=True)
+    assert "Сервер назвал для неё другой ключ" in body and ">second</textarea>" in body

@@ -40,6 +40,7 @@ def test_a_case_exported_to_openpgp_opens_only_with_that_key(
     opened: Any,  # noqa: F811
     gpg: Any,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     unlocked, store = opened
     pgp, fingerprint = gpg
@@ -78,7 +79,20 @@ def test_a_case_exported_to_openpgp_opens_only_with_that_key(
             store, case.id, recipient="A" * 40, gnupghome=pgp.homedir, out=tmp_path / "x.pgp"
         )
     assert not (tmp_path / "x.pgp").exists()
-    # The same through the command line.
+    # The same through the command line; the passphrase given in the environment is not
+    # in the environment of any gpg it starts (nor of the gpg-agent gpg starts), review L6.
+    import os
+
+    import gnupg
+
+    seen: list[dict[str, str]] = []
+    real_popen = gnupg.Popen
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(dict(kwargs.get("env") or os.environ))
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(gnupg, "Popen", spy)
     cli_out = tmp_path / "cli.pgp"
     result = CliRunner().invoke(
         workstation,
@@ -98,6 +112,9 @@ def test_a_case_exported_to_openpgp_opens_only_with_that_key(
         env={"SESIM_WORKSTATION_PASSPHRASE": PASSPHRASE},
     )
     assert result.exit_code == 0, result.output
+    assert seen and all("SESIM_WORKSTATION_PASSPHRASE" not in env for env in seen)
+    assert all(PASSPHRASE not in env.values() for env in seen)
+    monkeypatch.undo()
     with tarfile.open(fileobj=io.BytesIO(pgp.decrypt(cli_out.read_bytes()))) as tar:
         assert tar.getnames() == ["case.json", "case.txt"]
 

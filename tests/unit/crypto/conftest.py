@@ -6,6 +6,9 @@ tests can use them: hypothesis refuses function-scoped fixtures.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from crypto import PrivateKey
@@ -33,3 +36,13 @@ def carol() -> PrivateKey:
 @pytest.fixture(scope="session")
 def mallory() -> PrivateKey:
     return key_from_byte(0x66)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """Files made under it show the mode their writer chose, not the umask's."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -121,3 +121,63 @@ def test_moved_or_mislabelled_items_are_kept_with_an_error(
     assert "another item" in reasons[b]
     assert "not a report" in reasons[c]
     assert store.search("moved") == [] and store.search("wrong") == []
+
+
+def test_a_poisoned_item_is_kept_with_its_error_and_the_rest_imports(
+    store: CaseStore, unlocked: Unlocked, tmp_path: Path
+) -> None:
+    """A message sealed correctly whose JSON nests 200,000 deep (RecursionError in the
+    parser, not a ValueError) must not abort the import of everything else (review L4)."""
+    me = unlocked.submission.public_key
+    her = PrivateKey.generate()
+    good, bad, later = new_id(), new_id(), new_id()
+    deep = b'{"format":"sesim-message","text":"x","n":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    items = [
+        (
+            good,
+            "mavi göl",
+            "report",
+            encrypt_bytes(
+                _doc("sesim-report", "fine report"),
+                [me],
+                context=EnvelopeContext.for_item("report", good),
+            ),
+        ),
+        (bad, "mavi göl", "message", encrypt_bytes(
+            deep, [me], context=EnvelopeContext.for_item("message", bad)
+        )),
+        (later, "mavi göl", "message", encrypt_bytes(
+            _doc("sesim-message", "after the poison"),
+            [me],
+            context=EnvelopeContext.for_item("message", later),
+        )),
+    ]  # fmt: skip
+    result = import_bundle(store, unlocked, _v2(tmp_path / "poison.tar", items, her))
+    assert result.new_items == 3 and result.errors == 1
+    assert result.error_items == [
+        (bad, "did not open: the document could not be read (RecursionError)")
+    ]
+    case = store.get_case(store.list_cases()[0].id)
+    assert case.report is not None and case.report.text == "fine report"
+    assert [m.text for m in case.messages if m.document] == ["after the poison"]
+    assert [e.id for e in case.errors] == [bad]
+
+
+def test_publish_never_imports_the_importer() -> None:
+    """The importer imports publish directly (review L5); the other way round would be a
+    cycle. A fresh interpreter shows what loading publish pulls in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, journalist_interface.workstation.publish as p\n"
+        "assert callable(p.queue_retractions)\n"
+        "print('journalist_interface.workstation.importer' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "False"
+    from journalist_interface.workstation import importer, publish
+
+    assert importer.queue_retractions is publish.queue_retractions

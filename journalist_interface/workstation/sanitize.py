@@ -417,17 +417,44 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + payload)))
 
 
+def _up_filtered(pixels: bytes, stride: int, height: int) -> bytearray:
+    """The rows of ``pixels`` with PNG filter 2 ("Up": each byte minus the byte
+    above it, modulo 256), each after its filter byte. Photos then compress
+    about as well as with Pillow's encoder. Done a block of rows at a time on
+    big integers, one 16-bit lane per byte: (0x100 + a) - b never borrows from
+    the next lane, and its low byte is (a - b) mod 256."""
+    out = bytearray((stride + 1) * height)
+    block = max(1, (1 << 20) // stride)  # rows per block: about 1 MiB of pixels
+    lanes: dict[int, int] = {}
+    view = memoryview(pixels)
+    for first in range(0, height, block):
+        last = min(height, first + block)
+        n = (last - first) * stride
+        cur = bytearray(2 * n)
+        cur[1::2] = view[first * stride:last * stride]
+        above = bytearray(2 * n)
+        if first:
+            above[1::2] = view[(first - 1) * stride:(last - 1) * stride]
+        else:  # the first row has zeros above it
+            above[2 * stride + 1::2] = view[:(last - 1) * stride]
+        if n not in lanes:
+            lanes[n] = int.from_bytes(b"\x01\x00" * n, "big")
+        diff = ((int.from_bytes(cur, "big") | lanes[n]) - int.from_bytes(above, "big"))
+        low = diff.to_bytes(2 * n, "big")[1::2]
+        for y in range(first, last):
+            start = y * (stride + 1)
+            out[start] = 2
+            out[start + 1:start + 1 + stride] = low[(y - first) * stride:(y - first + 1) * stride]
+    return out
+
+
 def build_png(pixels: bytes, width: int, height: int, channels: int) -> bytes:
     """A PNG of 8-bit raw pixels (L, RGB or RGBA by ``channels``), written here:
-    signature, IHDR, one IDAT (each row with filter 0, zlib), IEND. Nothing else."""
+    signature, IHDR, one IDAT (rows with filter "Up", zlib), IEND. Nothing else."""
     stride = width * channels
     if len(pixels) != stride * height or channels not in _COLOUR_TYPES:
         raise ValueError("pixels do not match the size")
-    rows = bytearray((stride + 1) * height)  # filter byte 0 before every row
-    view = memoryview(pixels)
-    for y in range(height):
-        start = y * (stride + 1) + 1
-        rows[start:start + stride] = view[y * stride:(y + 1) * stride]
+    rows = _up_filtered(pixels, stride, height)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
     return (PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr)
             + _png_chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL)) + _png_chunk(b"IEND", b""))

@@ -728,6 +728,23 @@ def test_raw_pixel_records_become_clean_pngs_built_here() -> None:
             assert set(im.tobytes()) == {0x7F}
 
 
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (300, 4000)])
+def test_built_png_holds_exactly_the_pixels(channels: int, size: tuple[int, int]) -> None:
+    """The parent's PNG encoder (filter Up, in blocks of rows) against Pillow's decoder."""
+    width, height = size
+    pixels = os.urandom(width * height * channels // 2) + bytes(range(256)) * (
+        width * height * channels // 512 + 1)
+    pixels = pixels[:width * height * channels]
+    png = sanitize.build_png(pixels, width, height, channels)
+    assert png_chunks(png) == [b"IHDR", b"IDAT", b"IEND"]
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.size == size and im.mode == {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+        assert im.tobytes() == pixels
+    with pytest.raises(ValueError):
+        sanitize.build_png(pixels + b"x", width, height, channels)
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -1,33 +1,41 @@
 """The child process of :mod:`journalist_interface.workstation.sanitize`.
 
 It is started as a script (``python -I _sandbox_child.py MODE …``) with an
-empty environment, in a private temporary directory holding ``input`` (the
-file a source sent, attacker-controlled). Before it reads that file it locks
-itself in:
+empty environment, its working directory ``/``, and as its standard input a
+sealed, read-only memfd holding the file a source sent (attacker-controlled):
+the decrypted bytes live in memory only, never in a file of any folder.
+Before it reads them it locks itself in:
 
 1. resource limits (address space, CPU seconds, file size, open files, no core
    dumps) — inherited by ``pdftoppm``/``pdfinfo`` when it runs them;
 2. no network: new user and network namespaces (``unshare``), so the only
    interface is a loopback that is down;
 3. a mount namespace in which people's homes, temporary folders and /run are
-   covered by empty tmpfs mounts (its own folder and the Python installation
-   bound back): their files and Unix sockets (X11, D-Bus, agents, Tor) are
-   out of sight;
+   covered by empty tmpfs mounts (the Python installation bound back): their
+   files and Unix sockets (X11, D-Bus, agents, Tor) are out of sight;
 4. the work is done by PID 2 of a new PID namespace, whose init dies with
    this process (see :func:`supervise`), so nothing started inside outlives
    the sandbox when the parent kills its process group;
 5. no namespaces may be created inside (the user namespace's limits are set
    to 0) and every capability is dropped, bounding set included;
 6. ``no_new_privs`` and, where the kernel has Landlock, a ruleset: read and
-   execute anywhere still visible, write only in this directory, no TCP
-   bind/connect, no abstract Unix sockets, no signals to processes outside.
+   execute anywhere still visible, write nowhere, no TCP bind/connect, no
+   abstract Unix sockets, no signals to processes outside;
+7. a seccomp filter (x86_64 and aarch64): ``socket``, ``socketpair`` and
+   io_uring fail with EPERM whatever the family (Unix sockets too), system
+   calls of another ABI (i386, x32, arm32) kill the process. ``pdftoppm`` and
+   ``pdfinfo`` inherit it.
 
-If neither the network namespace nor Landlock's network rule can be set up it
-refuses to work (fail closed). It then writes one JSON line to stdout
-(``{"ok": true, "pages": [[width, height, length], …], "total": n, …}`` or
-``{"ok": false, "reason": CODE}``) followed by the PNG bytes of each page.
-The PNGs are rebuilt from raw pixels only: no EXIF, XMP, ICC profile, text
-chunks or anything else from the input survives.
+A rendering (modes ``image`` and ``pdf``) refuses to work (exit
+``EXIT_SANDBOX``) unless the folders are hidden, the seccomp filter is on
+and the network is cut (network namespace or Landlock's TCP rule). It then
+writes fixed binary records to stdout (:data:`RECORD`, big-endian, 16 bytes):
+``PAGE`` (channels 1/3/4, width, height) followed by exactly
+width × height × channels bytes of raw 8-bit pixels (L, RGB or RGBA, rows top
+to bottom), one per page; then ``DONE`` (total pages of the document) or
+``FAIL`` (index of the reason in :data:`REASON_CODES`). Nothing else: no
+image format, no metadata. The parent checks every field and builds the PNG
+itself. The probe mode (no input) writes one JSON line instead.
 
 It imports only the standard library and Pillow, never the project, so that
 nothing but these few hundred lines and the decoders runs on the input.
@@ -37,17 +45,17 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import io
 import json
 import os
 import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import warnings
-from typing import Any
+from typing import IO, Any
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -89,6 +97,36 @@ SCOPE_SIGNAL = 1 << 1
 
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP")
 EXIT_SANDBOX = 3
+
+# seccomp (linux/seccomp.h, linux/filter.h, linux/audit.h)
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+SECCOMP_DATA_NR = 0  # offsetof(struct seccomp_data, nr)
+SECCOMP_DATA_ARCH = 4  # offsetof(struct seccomp_data, arch)
+X32_SYSCALL_BIT = 0x40000000
+IO_URING_SYSCALLS = (425, 426, 427)  # setup, enter, register: same on every architecture
+#: machine -> (audit architecture, socket, socketpair, whether x32 calls must be refused)
+SECCOMP_ARCHES = {
+    "x86_64": (0xC000003E, 41, 53, True),
+    "aarch64": (0xC00000B7, 198, 199, False),
+}
+
+#: The records the parent reads (see the module's docstring).
+RECORD = struct.Struct(">4sBBHII")
+TAG_PAGE = b"PAGE"
+TAG_DONE = b"DONE"
+TAG_FAIL = b"FAIL"
+#: The reason codes of sanitize.REASONS, by their index in FAIL records.
+REASON_CODES = ("unsupported", "too_large", "malformed", "timeout", "resources", "sandbox")
+INPUT_FD = 0  # the memfd holding the file
+INPUT_PATH = "/proc/self/fd/0"  # how pdfinfo/pdftoppm (which inherit it as stdin) open it
 
 
 class Refused(Exception):
@@ -255,8 +293,10 @@ def hide_folders(hide: list[str], keep: list[str]) -> str | None:
     return None
 
 
-def landlock(workdir: str) -> tuple[int, str | None]:
-    """Apply a Landlock ruleset; returns (ABI version, error or None)."""
+
+def landlock() -> tuple[int, str | None]:
+    """Apply a Landlock ruleset (read and execute beneath /, nothing else);
+    returns (ABI version, error or None)."""
     abi = int(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION))
     if abi < 1:
         return 0, os.strerror(ctypes.get_errno())
@@ -279,15 +319,15 @@ def landlock(workdir: str) -> tuple[int, str | None]:
     if ruleset < 0:
         return abi, os.strerror(ctypes.get_errno())
     try:
-        for path, allowed in (("/", FS_EXECUTE | FS_READ_FILE | FS_READ_DIR), (workdir, fs)):
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            try:
-                rule = PathBeneathAttr(allowed_access=allowed, parent_fd=fd)
-                if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
-                                 ctypes.byref(rule), 0) != 0:
-                    return abi, os.strerror(ctypes.get_errno())
-            finally:
-                os.close(fd)
+        fd = os.open("/", os.O_PATH | os.O_CLOEXEC)
+        try:
+            rule = PathBeneathAttr(allowed_access=FS_EXECUTE | FS_READ_FILE | FS_READ_DIR,
+                                   parent_fd=fd)
+            if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                             ctypes.byref(rule), 0) != 0:
+                return abi, os.strerror(ctypes.get_errno())
+        finally:
+            os.close(fd)
         if _libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
             return abi, os.strerror(ctypes.get_errno())
     finally:
@@ -295,28 +335,78 @@ def landlock(workdir: str) -> tuple[int, str | None]:
     return abi, None
 
 
-def lock_in(
-    memory: int, cpu: int, fsize: int, hide: list[str], *,
-    use_netns: bool = True, use_landlock: bool = True,
-) -> dict[str, Any]:
-    """Set every barrier; exit with EXIT_SANDBOX when there would be a network.
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
 
-    Only the probe modes ``probe-no-netns`` and ``probe-no-landlock`` leave one
-    barrier out, so that a test can show that each one alone holds."""
-    workdir = os.getcwd()
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]] | None:
+    """The BPF program (code, jt, jf, k) for this machine, or None if there is none.
+
+    Another ABI than the native one (i386 on x86_64 by int 0x80, x32, arm32 on
+    aarch64) kills the process: its system call numbers differ and would slip
+    past the checks. ``socket``, ``socketpair`` and io_uring (which can make
+    sockets without ``socket``) fail with EPERM; everything else is allowed."""
+    if machine not in SECCOMP_ARCHES:
+        return None
+    arch, sys_socket, sys_socketpair, x32 = SECCOMP_ARCHES[machine]
+    denied = (sys_socket, sys_socketpair, *IO_URING_SYSCALLS)
+    # Layout: [arch check] [load nr] [x32 check] [one JEQ per denied call] ALLOW EPERM KILL
+    prog: list[tuple[int, int, int, int]] = [(BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_ARCH)]
+    checks = len(denied) + (1 if x32 else 0)
+    # from the arch check: the KILL is after load nr, the checks, ALLOW and EPERM
+    prog.append((BPF_JEQ_K, 0, 1 + checks + 2, arch))
+    prog.append((BPF_LD_W_ABS, 0, 0, SECCOMP_DATA_NR))
+    if x32:
+        prog.append((BPF_JGE_K, len(denied) + 2, 0, X32_SYSCALL_BIT))  # to KILL
+    for i, nr in enumerate(denied):
+        prog.append((BPF_JEQ_K, len(denied) - i, 0, nr))  # to EPERM
+    prog.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    prog.append((BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM))
+    prog.append((BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS))
+    return prog
+
+
+def seccomp() -> str | None:
+    """Install the filter of :func:`seccomp_program` (needs ``no_new_privs``);
+    returns the error, or None."""
+    program = seccomp_program(os.uname().machine)
+    if program is None:
+        return f"no filter for {os.uname().machine}"
+    filters = (SockFilter * len(program))(*(SockFilter(*insn) for insn in program))
+    fprog = SockFprog(len(program), filters)
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        return os.strerror(ctypes.get_errno())
+    return None
+
+
+#: The barriers a probe may leave out, to show that the others alone hold.
+OPTIONAL_BARRIERS = ("netns", "landlock", "seccomp")
+
+
+def lock_in(
+    memory: int, cpu: int, fsize: int, hide: list[str], *, without: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Any], bool]:
+    """Set every barrier (but those in ``without``, probes only); return the
+    report and whether a rendering may go ahead (every barrier a rendering
+    needs is up). Exits with EXIT_SANDBOX when there would be a network."""
     # Load the decoders now, while the Python installation is where it was.
     from PIL import Image, ImageFile, ImageOps  # noqa: F401
 
     Image.init()
     "".encode("latin-1")
     set_limits(memory, cpu, fsize)
-    netns_error, user_ns, mount_ns, pid_ns = unshare_namespaces(use_netns)
+    netns_error, user_ns, mount_ns, pid_ns = unshare_namespaces("netns" not in without)
     hide_error: str | None = "no mount namespace"
     if mount_ns:
-        keep = [workdir, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+        keep = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                 os.path.dirname(os.path.dirname(Image.__file__))]
         hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
-        os.chdir(workdir)
+        os.chdir("/")
     # Only in our own user namespace: outside one these are the whole machine's limits.
     nested_error = limit_nested_namespaces() if user_ns else "no user namespace"
     if pid_ns:
@@ -324,7 +414,8 @@ def lock_in(
     caps_error = drop_capabilities()
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         sys.exit(EXIT_SANDBOX)
-    abi, landlock_error = landlock(".") if use_landlock else (0, "not used")
+    abi, landlock_error = (0, "not used") if "landlock" in without else landlock()
+    seccomp_error = "not used" if "seccomp" in without else seccomp()
     barriers = {
         "netns": netns_error is None,
         "netns_error": netns_error,
@@ -338,51 +429,70 @@ def lock_in(
         "landlock_abi": abi,
         "landlock": landlock_error is None and abi > 0,
         "landlock_error": landlock_error,
+        "seccomp": seccomp_error is None,
+        "seccomp_error": seccomp_error,
     }
-    landlock_net = landlock_error is None and abi >= 4
-    if netns_error is not None and not landlock_net:
-        write_result({"ok": False, "reason": "sandbox", "barriers": barriers})
+    network_cut = netns_error is None or (landlock_error is None and abi >= 4)
+    if not network_cut and seccomp_error is not None:
+        write_json({"ok": False, "reason": "sandbox", "barriers": barriers})
         sys.exit(EXIT_SANDBOX)
-    return barriers
+    may_render = network_cut and hide_error is None and seccomp_error is None
+    return barriers, may_render
 
 
-def write_result(header: dict[str, Any], pages: list[bytes] = ()) -> None:  # type: ignore[assignment]
-    out = sys.stdout.buffer
-    out.write(json.dumps(header).encode() + b"\n")
-    for png in pages:
-        out.write(png)
+def write_json(header: dict[str, Any]) -> None:
+    """The probe's report (the probe reads no input)."""
+    sys.stdout.buffer.write(json.dumps(header).encode() + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def write_page(out: IO[bytes], channels: int, width: int, height: int, pixels: bytes) -> None:
+    if len(pixels) != width * height * channels:
+        raise Refused("malformed")
+    out.write(RECORD.pack(TAG_PAGE, channels, 0, 0, width, height))
+    out.write(pixels)
+    out.flush()
+
+
+def write_end(out: IO[bytes], total: int | None = None, reason: str | None = None) -> None:
+    if reason is None:
+        out.write(RECORD.pack(TAG_DONE, 0, 0, 0, total or 0, 0))
+    else:
+        out.write(RECORD.pack(TAG_FAIL, REASON_CODES.index(reason), 0, 0, 0, 0))
     out.flush()
 
 
 # --- images -----------------------------------------------------------------
 
 
-def clean_png(im: Any, max_side: int) -> tuple[bytes, int, int]:
-    """Rebuild ``im`` from its raw pixels (nothing else kept) and encode as PNG."""
+def raw_pixels(im: Any, max_side: int) -> tuple[int, int, int, bytes]:
+    """``im`` as (channels, width, height, raw 8-bit L, RGB or RGBA pixels)."""
     from PIL import Image
 
-    if im.mode == "P":
+    if im.mode in ("1", "L"):
+        im = im.convert("L")
+    elif im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif im.mode == "PA":
+    elif im.mode in ("LA", "PA"):
         im = im.convert("RGBA")
-    elif im.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+    elif im.mode not in ("RGB", "RGBA"):
         im = im.convert("RGBA" if "A" in im.mode else "RGB")
     if max(im.size) > max_side:
         im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    clean = Image.frombytes(im.mode, im.size, im.tobytes())
-    buf = io.BytesIO()
-    clean.save(buf, format="PNG", compress_level=6)
-    return buf.getvalue(), clean.width, clean.height
+    channels = {"L": 1, "RGB": 3, "RGBA": 4}[im.mode]
+    return channels, im.width, im.height, im.tobytes()
 
 
-def render_image(path: str, max_pixels: int, max_side: int) -> tuple[bytes, int, int]:
+def render_image(max_pixels: int, max_side: int) -> tuple[int, int, int, bytes]:
     from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = max_pixels
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+    os.lseek(INPUT_FD, 0, os.SEEK_SET)
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as im:
+        with os.fdopen(INPUT_FD, "rb", closefd=False) as f, \
+                Image.open(f, formats=IMAGE_FORMATS) as im:
             width, height = im.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise Refused("too_large")
@@ -393,7 +503,7 @@ def render_image(path: str, max_pixels: int, max_side: int) -> tuple[bytes, int,
             upright = ImageOps.exif_transpose(im)
             if upright is None:
                 upright = im
-            return clean_png(upright, max_side)
+            return raw_pixels(upright, max_side)
     except Refused:
         raise
     except UnidentifiedImageError as exc:
@@ -410,15 +520,14 @@ def render_image(path: str, max_pixels: int, max_side: int) -> tuple[bytes, int,
 
 
 def poppler(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
-    # stdin and stderr are inherited: both are /dev/null already (opening it
-    # again for writing is outside what Landlock allows).
+    # stdin (the input) and stderr (/dev/null) are inherited.
     return subprocess.run(  # noqa: S603 - fixed argv, no shell
         argv, stdout=subprocess.PIPE, env={}, close_fds=True, timeout=timeout, check=False,
     )
 
 
 def page_count(timeout: float) -> int:
-    done = poppler(["/usr/bin/pdfinfo", "input"], timeout)
+    done = poppler(["/usr/bin/pdfinfo", INPUT_PATH], timeout)
     if done.returncode != 0:
         raise Refused("malformed")
     for line in done.stdout.decode("latin-1").splitlines():
@@ -430,43 +539,86 @@ def page_count(timeout: float) -> int:
     raise Refused("malformed")
 
 
-def render_pdf(
-    max_pages: int, max_side: int, deadline: float
-) -> tuple[list[bytes], list[list[int]], int]:
-    from PIL import Image
+def ppm_number(stream: IO[bytes]) -> int:
+    """The next decimal number of a binary PPM header (whitespace before it; the
+    one whitespace byte after it is consumed)."""
+    digits = b""
+    while True:
+        byte = stream.read(1)
+        if byte.isdigit() and len(digits) < 6:
+            digits += byte
+        elif byte in (b" ", b"\n", b"\t", b"\r") and not digits:
+            continue
+        elif byte in (b" ", b"\n", b"\t", b"\r") and digits:
+            return int(digits)
+        else:
+            raise Refused("malformed")
 
-    with open("input", "rb") as f:
-        if b"%PDF-" not in f.read(1024):
-            raise Refused("unsupported")
+
+def read_ppm(stream: IO[bytes], max_side: int) -> tuple[int, int, bytes] | None:
+    """One page of pdftoppm's output (binary PPM, 8-bit RGB): (width, height,
+    pixels), or None at the end."""
+    magic = stream.read(2)
+    if not magic:
+        return None
+    if magic != b"P6":
+        raise Refused("malformed")
+    width, height, maxval = ppm_number(stream), ppm_number(stream), ppm_number(stream)
+    if not (0 < width <= max_side and 0 < height <= max_side) or maxval != 255:
+        raise Refused("malformed")
+    pixels = stream.read(width * height * 3)
+    if len(pixels) != width * height * 3:
+        raise Refused("malformed")
+    return width, height, pixels
+
+
+def render_pdf(out: IO[bytes], max_pages: int, max_side: int, deadline: float) -> int:
+    """Render the first pages to ``out`` as PAGE records; return the number of
+    pages of the document. pdftoppm writes raw PPM to a pipe: no file anywhere."""
+    if b"%PDF-" not in os.pread(INPUT_FD, 1024, 0):
+        raise Refused("unsupported")
     total = page_count(max(1.0, deadline - time.monotonic()))
     if total < 1:
         raise Refused("malformed")
     last = min(total, max_pages)
-    done = poppler(
-        ["/usr/bin/pdftoppm", "-png", "-scale-to", str(max_side), "-f", "1", "-l", str(last),
-         "input", "page"],
-        max(1.0, deadline - time.monotonic()),
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        ["/usr/bin/pdftoppm", "-scale-to", str(max_side), "-f", "1", "-l", str(last),
+         INPUT_PATH],
+        stdout=subprocess.PIPE, env={}, close_fds=True,
     )
-    names = sorted((n for n in os.listdir(".") if n.startswith("page-") and n.endswith(".png")),
-                   key=lambda n: int(n[5:-4]))
-    if not names:
-        raise Refused("resources" if done.returncode < 0 else "malformed")
-    Image.MAX_IMAGE_PIXELS = max_side * max_side
-    pngs: list[bytes] = []
-    sizes: list[list[int]] = []
-    for name in names:
-        try:
-            with Image.open(name, formats=("PNG",)) as im:
-                png, width, height = clean_png(im, max_side)
-        except Exception as exc:  # noqa: BLE001
-            raise Refused("malformed") from exc
-        os.unlink(name)
-        pngs.append(png)
-        sizes.append([width, height, len(png)])
-    return pngs, sizes, total
+    assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
+    sent = 0
+    try:
+        while sent < last:
+            page = read_ppm(proc.stdout, max_side)
+            if page is None:
+                break
+            width, height, pixels = page
+            write_page(out, 3, width, height, pixels)
+            sent += 1
+        if proc.stdout.read(1):
+            raise Refused("malformed")
+        returncode = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        proc.kill()
+        proc.wait()
+    if not sent:
+        raise Refused("resources" if returncode < 0 else "malformed")
+    return total
 
 
 # --- probe: what an exploited decoder could do ------------------------------
+
+
+SOCKET_FAMILIES = {"unix": socket.AF_UNIX, "inet": socket.AF_INET, "inet6": socket.AF_INET6,
+                   "netlink": socket.AF_NETLINK}
+EXEC_SOCKET = """import errno, socket
+try:
+    socket.socket(socket.AF_UNIX).close()
+    print("created")
+except OSError as exc:
+    print(errno.errorcode.get(exc.errno or 0, "?"))
+"""
 
 
 def probe(argv: list[str]) -> dict[str, Any]:
@@ -475,7 +627,8 @@ def probe(argv: list[str]) -> dict[str, Any]:
     Arguments: ``connect HOST PORT``, ``connect-unix PATH``, ``read PATH``,
     ``write PATH``, ``allocate MIB``, ``sleep SECONDS``, ``spin`` (burn CPU until
     the limit), ``fork-sleep SECONDS``, ``setsid-sleep SECONDS``, ``caps``, ``exec-caps``,
-    ``unshare``,
+    ``unshare``, ``socket FAMILY`` (unix, inet, inet6, netlink), ``socketpair``,
+    ``exec-socket`` (a program it runs makes a Unix socket), ``seccomp``,
     ``fds``, ``env``, ``tag ANYTHING``."""
     report: dict[str, Any] = {}
     args = list(argv)
@@ -542,6 +695,28 @@ def probe(argv: list[str]) -> dict[str, Any]:
                 report["unshare"] = "unshared"
             else:
                 report["unshare"] = errno.errorcode.get(ctypes.get_errno(), "?")
+        elif what == "socket":
+            family = SOCKET_FAMILIES[args.pop(0)]
+            try:
+                socket.socket(family, socket.SOCK_DGRAM if family == socket.AF_NETLINK
+                              else socket.SOCK_STREAM).close()
+                report[f"socket-{family.name}"] = "created"
+            except OSError as exc:
+                report[f"socket-{family.name}"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "socketpair":
+            try:
+                for end in socket.socketpair():
+                    end.close()
+                report["socketpair"] = "created"
+            except OSError as exc:
+                report["socketpair"] = errno.errorcode.get(exc.errno or 0, str(exc))
+        elif what == "exec-socket":  # inherited by what it runs (pdftoppm)?
+            done = poppler([sys.executable, "-I", "-c", EXEC_SOCKET], 10)
+            report["exec-socket"] = done.stdout.decode().strip()
+        elif what == "seccomp":
+            with open("/proc/self/status") as f:
+                report["seccomp"] = next((line.split(":", 1)[1].strip() for line in f
+                                          if line.startswith("Seccomp:")), "?")
         elif what == "fds":
             report["fds"] = sorted(int(n) for n in os.listdir("/proc/self/fd"))
         elif what == "env":
@@ -552,30 +727,38 @@ def probe(argv: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    # An orphan has nobody to read it: die with the parent (and so free the input).
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     mode = argv[0]
     memory, cpu, fsize, wall = (int(v) for v in argv[1:5])
     hide = [str(p) for p in json.loads(argv[5])]
     rest = argv[6:]
     deadline = time.monotonic() + wall
-    barriers = lock_in(memory, cpu, fsize, hide, use_netns=mode != "probe-no-netns",
-                       use_landlock=mode != "probe-no-landlock")
+    if mode == "probe":
+        without = frozenset(b for b in rest[0].split(",") if b in OPTIONAL_BARRIERS)
+        barriers, _ = lock_in(memory, cpu, fsize, hide, without=without)
+        write_json({"ok": True, "probe": probe(rest[1:]), "barriers": barriers})
+        return 0
+    if mode not in ("image", "pdf"):
+        return 2
+    out = sys.stdout.buffer
+    _, may_render = lock_in(memory, cpu, fsize, hide)
+    if not may_render:
+        write_end(out, reason="sandbox")
+        return EXIT_SANDBOX
     try:
         if mode == "image":
-            png, width, height = render_image("input", int(rest[0]), int(rest[1]))
-            write_result({"ok": True, "pages": [[width, height, len(png)]], "total": 1}, [png])
-        elif mode == "pdf":
-            pngs, sizes, total = render_pdf(int(rest[0]), int(rest[1]), deadline)
-            write_result({"ok": True, "pages": sizes, "total": total}, pngs)
-        elif mode in ("probe", "probe-no-netns", "probe-no-landlock"):
-            write_result({"ok": True, "pages": [], "probe": probe(rest), "barriers": barriers})
+            channels, width, height, pixels = render_image(int(rest[0]), int(rest[1]))
+            write_page(out, channels, width, height, pixels)
+            write_end(out, total=1)
         else:
-            return 2
+            write_end(out, total=render_pdf(out, int(rest[0]), int(rest[1]), deadline))
     except Refused as exc:
-        write_result({"ok": False, "reason": str(exc.args[0])})
+        write_end(out, reason=str(exc.args[0]) if exc.args[0] in REASON_CODES else "malformed")
     except subprocess.TimeoutExpired:
-        write_result({"ok": False, "reason": "timeout"})
+        write_end(out, reason="timeout")
     except MemoryError:
-        write_result({"ok": False, "reason": "resources"})
+        write_end(out, reason="resources")
     return 0
 
 

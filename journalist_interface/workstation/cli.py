@@ -773,8 +773,9 @@ def redact_check(file: str, own_terms: tuple[str, ...]) -> None:
 def sandbox_check() -> None:
     """Check that the viewer's sandbox holds on this computer.
 
-    Runs the sandbox's probe: it tries to connect to a listener on 127.0.0.1
-    and to write a file outside its folder. Exits 1 if either works."""
+    Runs the sandbox's probe: it tries to connect to a listener on 127.0.0.1,
+    to make a Unix socket and to write a file outside. Exits 1 if any works, or
+    if a barrier without which the viewer refuses to render is missing."""
     import sys
 
     from .sanitize import UnsafeFile, probe
@@ -786,7 +787,8 @@ def sandbox_check() -> None:
         port = str(listener.getsockname()[1])
         target = Path(outside) / "written-from-the-sandbox"
         try:
-            report = probe(["connect", "127.0.0.1", port, "write", str(target)])
+            report = probe(["connect", "127.0.0.1", port, "socket", "unix",
+                            "write", str(target)])
         except UnsafeFile as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
@@ -794,19 +796,25 @@ def sandbox_check() -> None:
     barriers = report["barriers"]
     click.echo(json.dumps({**report["probe"], **barriers}, sort_keys=True))
     connected = report["probe"].get("connect") == "connected"
+    unix = report["probe"].get("socket-AF_UNIX") == "created"
     if connected:
         click.echo("Error: code in the sandbox reached the network.", err=True)
+    if unix:
+        click.echo("Error: code in the sandbox made a Unix socket.", err=True)
     if wrote:
-        click.echo("Error: code in the sandbox wrote outside its folder "
+        click.echo("Error: code in the sandbox wrote a file "
                    "(no Landlock on this kernel).", err=True)
-    if connected or wrote:
+    refuses = [b for b in ("hidden", "seccomp") if not barriers.get(b)]
+    if refuses:
+        click.echo(f"Error: the viewer refuses to render here: {', '.join(refuses)} missing "
+                   "(see the line above for why).", err=True)
+    if connected or unix or wrote or refuses:
         sys.exit(1)
-    for barrier in ("netns", "hidden", "pidns", "no_nested_namespaces", "no_capabilities",
-                    "landlock"):
+    for barrier in ("netns", "pidns", "no_nested_namespaces", "no_capabilities", "landlock"):
         if not barriers.get(barrier):
             click.echo(f"Warning: barrier {barrier} is missing on this computer "
                        "(see the line above for why).", err=True)
-    click.echo("The sandbox holds: no network, no writes outside its folder.")
+    click.echo("The sandbox holds: no network, no sockets, no writes, folders hidden.")
 
 
 @workstation.command("render")

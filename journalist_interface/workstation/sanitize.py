@@ -4,19 +4,25 @@ Every file a source sends is attacker-controlled: a crafted image or PDF aimed
 at the reviewers is the classic attack on a drop box. So the workstation never
 decodes one in its own process. :func:`render_image` and :func:`render_pdf`
 hand the bytes to a fresh child process (``_sandbox_child.py``, run as
-``python -I`` with an empty environment, no inherited descriptors, in a private
-temporary directory deleted afterwards) that, before reading them, limits its
-memory, CPU time, file sizes and descriptors, leaves the network (new user and
-network namespaces), covers homes, temporary folders and /run with empty
+``python -I`` with an empty environment and no inherited descriptors) as its
+standard input: a sealed memfd, so the decrypted file is never written to a
+file in /tmp, the home or anywhere else. Before reading it the child limits
+its memory, CPU time, file sizes and descriptors, leaves the network (new user
+and network namespaces), covers homes, temporary folders and /run with empty
 mounts (new mount namespace), works in a new PID namespace, may create no
-namespace of its own, drops every capability and, where the kernel has
-Landlock, loses write access outside its directory and any TCP. A wall-clock
-timeout kills its whole process group. Images are decoded by Pillow (JPEG, PNG, GIF first frame,
-WebP, BMP only), turned upright from their EXIF orientation, and rebuilt from
-raw pixels into a PNG: no EXIF, GPS, XMP, ICC profile or text chunk survives.
-PDFs are rendered page by page by poppler's ``pdftoppm`` (package
-poppler-utils) inside the same sandbox and the pages rebuilt the same way. The
-parent never decodes what comes back; it checks the PNG header's size only.
+namespace of its own, drops every capability, where the kernel has Landlock
+may write nowhere and use no TCP, and installs a seccomp filter under which
+no socket can be made at all (Unix sockets included). Unless the folders are
+hidden, the filter is on and the network is cut it refuses to work (reason
+``sandbox``). A wall-clock timeout kills its whole process group. Images are
+decoded by Pillow (JPEG, PNG, GIF first frame, WebP, BMP only) and turned
+upright from their EXIF orientation; PDFs are rendered page by page by
+poppler's ``pdftoppm`` (package poppler-utils) inside the same sandbox, to a
+pipe. The child returns raw pixels only (fixed binary records, see
+``_sandbox_child``); the parent checks each record's mode, size and byte
+count and builds the PNG itself with zlib and struct, so no EXIF, GPS, XMP,
+ICC profile or text chunk can survive and nothing the child made is decoded
+here.
 
 Errors are :class:`UnsafeFile` with a ``reason`` code (see :data:`REASONS`);
 ``str()`` is English for logs and the command line, ``user_message`` the
@@ -25,10 +31,10 @@ translated sentence for the page.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import selectors
-import shutil
 import signal
 import struct
 import subprocess
@@ -36,19 +42,22 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from crypto import new_private_file
 from securedrop_like.i18n import lazy_gettext as _l
 
+from . import _sandbox_child as child
 from .errors import WorkstationError
 
 CHILD = Path(__file__).with_name("_sandbox_child.py")
-EXIT_SANDBOX = 3  # the child could not take the network away: it refused to work
+EXIT_SANDBOX = child.EXIT_SANDBOX  # the child could not lock itself in: it refused to work
 MIB = 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_LEVEL = 6  # zlib level of the PNGs built here
 
 #: reason code -> (English for logs and the command line, translated text for the page)
 REASONS: dict[str, tuple[str, Any]] = {
@@ -73,7 +82,8 @@ REASONS: dict[str, tuple[str, Any]] = {
         _l("Showing this file needed too much memory or time, so it was stopped."),
     ),
     "sandbox": (
-        "the safe viewer cannot cut itself off from the network on this computer",
+        "the safe viewer cannot lock itself in on this computer "
+        "(network, hidden folders or seccomp filter)",
         _l("The safe viewer cannot start on this computer, so the file is not shown."),
     ),
 }
@@ -96,7 +106,7 @@ class UnsafeFile(WorkstationError):
 
 @dataclass(frozen=True)
 class Rendering:
-    """A safe rendering: a PNG rebuilt from raw pixels in the sandbox."""
+    """A safe rendering: a PNG built here from raw pixels made in the sandbox."""
 
     png: bytes
     width: int
@@ -159,9 +169,9 @@ def render_image(
         raise UnsafeFile("too_large")
     if not data:
         raise UnsafeFile("malformed")
-    _header, pages = _run("image", data, [str(max_pixels), str(max_side)], limits,
-                          max_output=max_side * max_side * 5 + MIB, max_side=max_side)
-    if len(pages) != 1:
+    pages, total = _render("image", data, [str(max_pixels), str(max_side)], limits,
+                           max_pages=1, max_side=max_side)
+    if len(pages) != 1 or total != 1:
         raise UnsafeFile("malformed")
     return pages[0]
 
@@ -182,34 +192,44 @@ def render_pdf(
         raise UnsafeFile("malformed")
     if max_pages < 1:
         raise ValueError("max_pages must be at least 1")
-    header, pages = _run("pdf", data, [str(max_pages), str(max_side)], limits,
-                         max_output=max_pages * (max_side * max_side * 5 + MIB), max_side=max_side)
-    total = header.get("total")
-    if not pages or len(pages) > max_pages or not isinstance(total, int) or total < len(pages):
-        raise UnsafeFile("malformed")
+    pages, total = _render("pdf", data, [str(max_pages), str(max_side)], limits,
+                           max_pages=max_pages, max_side=max_side)
     return PdfPages(pages, total)
 
 
 def probe(
-    args: list[str], limits: Limits = IMAGE_LIMITS, *, netns: bool = True, landlock: bool = True
+    args: list[str], limits: Limits = IMAGE_LIMITS, *, netns: bool = True, landlock: bool = True,
+    seccomp: bool = True,
 ) -> dict[str, Any]:
-    """Run the child's probe (what code in the sandbox can reach) and return its
-    report: ``{"probe": {...}, "barriers": {...}}``. Used by the tests and by
-    ``sesim workstation sandbox-check``; ``netns=False`` or ``landlock=False``
-    leaves that barrier out, to show that the other one alone holds."""
-    if not netns and not landlock:
-        raise ValueError("leave out at most one barrier")
-    mode = "probe" if netns and landlock else "probe-no-netns" if landlock else "probe-no-landlock"
-    header, _pages = _run(mode, b"", args, limits, max_output=MIB, max_side=1)
+    """Run the child's probe (what code in the sandbox can reach; it is given no
+    input) and return its report: ``{"probe": {...}, "barriers": {...}}``. Used
+    by the tests and by ``sesim workstation sandbox-check``; ``netns=False``,
+    ``landlock=False`` or ``seccomp=False`` leaves that barrier out (two at
+    most), to show that the others alone hold."""
+    without = [name for name, used in (("netns", netns), ("landlock", landlock),
+                                       ("seccomp", seccomp)) if not used]
+    if len(without) > 2:
+        raise ValueError("keep at least one of the network barriers")
+    argv = _argv("probe", limits, [",".join(without) or "-", *args])
+    with _SLOTS:
+        output, returncode = _spawn(argv, None, limits.wall_seconds, _read_all)
+    line, sep, rest = output.partition(b"\n")
+    header: Any = None
+    if sep and not rest:
+        try:
+            header = json.loads(line)
+        except ValueError:
+            header = None
+    if not isinstance(header, dict) or header.get("ok") is not True:
+        raise _failure(returncode)
     return {"probe": header.get("probe", {}), "barriers": header.get("barriers", {})}
 
 
 # --- the parent side ---------------------------------------------------------
 
-#: Covered by an empty tmpfs in the child's mount namespace (its own folder and
-#: the Python installation are bound back): people's files, temporary folders,
-#: and the Unix sockets of the desktop, agents and Tor, which neither the
-#: network namespace nor Landlock closes.
+#: Covered by an empty tmpfs in the child's mount namespace (the Python
+#: installation is bound back): people's files, temporary folders, and the
+#: Unix sockets of the desktop, agents and Tor.
 HIDDEN_FOLDERS = (  # hidden from the child, never written: not temporary-file use
     "/home", "/root", "/tmp", "/var/tmp", "/run", "/dev/shm", "/mnt", "/media", "/srv",  # noqa: S108
 )
@@ -225,70 +245,102 @@ def _hidden_folders() -> list[str]:
     return folders
 
 
-def _run(
-    mode: str, data: bytes, args: list[str], limits: Limits, *, max_output: int, max_side: int
-) -> tuple[dict[str, Any], list[Rendering]]:
+def _argv(mode: str, limits: Limits, args: list[str]) -> list[str]:
+    return [
+        sys.executable, "-I", str(CHILD), mode,
+        str(limits.memory), str(limits.cpu_seconds), str(limits.file_size),
+        str(int(limits.wall_seconds)), json.dumps(_hidden_folders()), *args,
+    ]
+
+
+def _sealed_memfd(data: bytes) -> int:
+    """A memfd holding ``data``, sealed against any change, at offset 0: the
+    child's standard input. It lives in memory only and is gone with the last
+    process holding it (nothing left behind if the workstation is killed)."""
+    fd = os.memfd_create("sesim-attachment", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW
+                    | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _render(
+    mode: str, data: bytes, args: list[str], limits: Limits, *, max_pages: int, max_side: int
+) -> tuple[list[Rendering], int]:
+    def read_records(read: _Read) -> tuple[list[Rendering], int]:
+        return _read_renderings(read, max_pages=max_pages, max_side=max_side)
+
     with _SLOTS:
-        workdir = tempfile.mkdtemp(prefix="sesim-sandbox-")
+        fd = _sealed_memfd(data)
         try:
-            with new_private_file(os.path.join(workdir, "input"), sync=False) as f:
-                f.write(data)
-            argv = [
-                sys.executable, "-I", str(CHILD), mode,
-                str(limits.memory), str(limits.cpu_seconds), str(limits.file_size),
-                str(int(limits.wall_seconds)), json.dumps(_hidden_folders()), *args,
-            ]
-            output, returncode = _spawn(argv, workdir, limits.wall_seconds, max_output)
+            return _spawn(_argv(mode, limits, args), fd, limits.wall_seconds, read_records)[0]
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return _parse(output, returncode, max_side)
+            os.close(fd)
+
+
+class _Truncated(Exception):
+    """The child's output ended early: its exit status says why."""
+
+
+_Read = Callable[[int], bytes]
+_T = TypeVar("_T")
 
 
 def _spawn(
-    argv: list[str], workdir: str, wall_seconds: float, max_output: int
-) -> tuple[bytes, int]:
-    """Run the child; return (its stdout, its exit status). Kill its process group
-    on timeout or on too much output (and always once it is done, so nothing it
-    started outlives it)."""
+    argv: list[str], stdin: int | None, wall_seconds: float, consume: Callable[[_Read], _T]
+) -> tuple[_T, int]:
+    """Run the child and let ``consume`` read its stdout (``read(n)`` returns n
+    bytes, fewer only at the end) within the wall-clock deadline; return what
+    ``consume`` returned and the child's exit status. Its process group is
+    killed on timeout, on any error, and always once it is done, so nothing it
+    started outlives it."""
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script, no shell
         argv,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={},
-        cwd=workdir,
+        cwd="/",
         close_fds=True,
         process_group=0,
     )
     assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
     deadline = time.monotonic() + wall_seconds
-    chunks: list[bytes] = []
-    size = 0
-    failure: str | None = None
+    out = proc.stdout.fileno()
     try:
         with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    failure = "timeout"
-                    break
-                if not selector.select(timeout=left):
-                    continue
-                chunk = os.read(proc.stdout.fileno(), 1 << 16)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > max_output:
-                    failure = "too_large"
-                    break
-                chunks.append(chunk)
-            if failure is None:
-                # stdout closed: give the child the rest of the deadline to exit
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    failure = "timeout"
+            selector.register(out, selectors.EVENT_READ)
+
+            def read(n: int) -> bytes:
+                buf = bytearray()
+                while len(buf) < n:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise UnsafeFile("timeout")
+                    if not selector.select(timeout=left):
+                        continue
+                    chunk = os.read(out, min(n - len(buf), 1 << 20))
+                    if not chunk:
+                        break
+                    buf += chunk
+                return bytes(buf)
+
+            try:
+                result = consume(read)
+            except _Truncated:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                raise _failure(proc.returncode) from None
+            # all read: give the child the rest of the deadline to exit
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise UnsafeFile("timeout") from None
     finally:
         # The child is not reaped yet, so its PID (= its process group) is not reused.
         try:
@@ -297,49 +349,112 @@ def _spawn(
             pass
         proc.stdout.close()
         proc.wait()
-    if failure is not None:
-        raise UnsafeFile(failure)
-    return b"".join(chunks), proc.returncode
+    if proc.returncode != 0:
+        raise _failure(proc.returncode)
+    return result, proc.returncode
 
 
-def _parse(output: bytes, returncode: int, max_side: int) -> tuple[dict[str, Any], list[Rendering]]:
-    line, sep, body = output.partition(b"\n")
-    header: Any = None
-    if sep:
-        try:
-            header = json.loads(line)
-        except ValueError:
-            header = None
-    if not isinstance(header, dict):
-        if returncode == EXIT_SANDBOX:
-            raise UnsafeFile("sandbox")
-        if returncode < 0:  # killed: SIGXCPU (CPU limit), SIGKILL, SIGSEGV/SIGABRT (memory)
-            raise UnsafeFile("resources")
-        raise UnsafeFile("malformed")
-    if header.get("ok") is not True:
-        raise UnsafeFile(str(header.get("reason", "malformed")))
+def _failure(returncode: int) -> UnsafeFile:
+    if returncode == EXIT_SANDBOX:
+        return UnsafeFile("sandbox")
+    if returncode < 0:  # killed: SIGXCPU (CPU limit), SIGKILL, SIGSEGV/SIGABRT (memory)
+        return UnsafeFile("resources")
+    return UnsafeFile("malformed")
+
+
+def _read_all(read: _Read) -> bytes:
+    """The probe's report: one JSON line, at most 1 MiB."""
+    output = read(MIB + 1)
+    if len(output) > MIB:
+        raise UnsafeFile("too_large")
+    return output
+
+
+#: PNG colour type by the number of channels of a PAGE record (L, RGB, RGBA).
+_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}
+
+
+def _read_renderings(read: _Read, *, max_pages: int, max_side: int) -> tuple[list[Rendering], int]:
+    """Read the child's records (see ``_sandbox_child``): PAGE records then DONE,
+    or FAIL. Every field is checked; anything else (an unknown tag, a field out
+    of bounds, a page too many, a byte missing, a byte more after the end) is
+    ``malformed``. Returns the renderings and the document's page count."""
+    record = child.RECORD
     pages: list[Rendering] = []
-    offset = 0
-    for entry in header.get("pages", []):
-        try:
-            width, height, length = (int(v) for v in entry)
-        except (TypeError, ValueError) as exc:
-            raise UnsafeFile("malformed") from exc
-        png = body[offset:offset + length]
-        offset += length
-        if len(png) != length or _png_size(png) != (width, height):
+    while True:
+        head = read(record.size)
+        if len(head) != record.size:
+            raise _Truncated
+        tag, a, b, c, d, e = record.unpack(head)
+        if tag == child.TAG_PAGE:
+            channels, width, height = a, d, e
+            if (b or c or channels not in _COLOUR_TYPES or len(pages) >= max_pages
+                    or not (0 < width <= max_side and 0 < height <= max_side)):
+                raise UnsafeFile("malformed")
+            size = width * height * channels
+            pixels = read(size)
+            if len(pixels) != size:
+                raise _Truncated
+            pages.append(Rendering(png=build_png(pixels, width, height, channels),
+                                   width=width, height=height))
+        elif tag in (child.TAG_DONE, child.TAG_FAIL):
+            if read(1):
+                raise UnsafeFile("malformed")  # nothing may follow the end
+            if tag == child.TAG_FAIL:
+                if b or c or d or e or a >= len(child.REASON_CODES):
+                    raise UnsafeFile("malformed")
+                raise UnsafeFile(child.REASON_CODES[a])
+            total = d
+            if a or b or c or e or not pages or total < len(pages):
+                raise UnsafeFile("malformed")
+            return pages, total
+        else:
             raise UnsafeFile("malformed")
-        if not (0 < width <= max_side and 0 < height <= max_side):
-            raise UnsafeFile("malformed")
-        pages.append(Rendering(png=png, width=width, height=height))
-    if offset != len(body):
-        raise UnsafeFile("malformed")
-    return header, pages
 
 
-def _png_size(png: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG's IHDR chunk (without decoding anything)."""
-    if len(png) < 24 or not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload)))
+
+
+def _up_filtered(pixels: bytes, stride: int, height: int) -> bytearray:
+    """The rows of ``pixels`` with PNG filter 2 ("Up": each byte minus the byte
+    above it, modulo 256), each after its filter byte. Photos then compress
+    about as well as with Pillow's encoder. Done a block of rows at a time on
+    big integers, one 16-bit lane per byte: (0x100 + a) - b never borrows from
+    the next lane, and its low byte is (a - b) mod 256."""
+    out = bytearray((stride + 1) * height)
+    block = max(1, (1 << 20) // stride)  # rows per block: about 1 MiB of pixels
+    lanes: dict[int, int] = {}
+    view = memoryview(pixels)
+    for first in range(0, height, block):
+        last = min(height, first + block)
+        n = (last - first) * stride
+        cur = bytearray(2 * n)
+        cur[1::2] = view[first * stride:last * stride]
+        above = bytearray(2 * n)
+        if first:
+            above[1::2] = view[(first - 1) * stride:(last - 1) * stride]
+        else:  # the first row has zeros above it
+            above[2 * stride + 1::2] = view[:(last - 1) * stride]
+        if n not in lanes:
+            lanes[n] = int.from_bytes(b"\x01\x00" * n, "big")
+        diff = ((int.from_bytes(cur, "big") | lanes[n]) - int.from_bytes(above, "big"))
+        low = diff.to_bytes(2 * n, "big")[1::2]
+        for y in range(first, last):
+            start = y * (stride + 1)
+            out[start] = 2
+            out[start + 1:start + 1 + stride] = low[(y - first) * stride:(y - first + 1) * stride]
+    return out
+
+
+def build_png(pixels: bytes, width: int, height: int, channels: int) -> bytes:
+    """A PNG of 8-bit raw pixels (L, RGB or RGBA by ``channels``), written here:
+    signature, IHDR, one IDAT (rows with filter "Up", zlib), IEND. Nothing else."""
+    stride = width * channels
+    if len(pixels) != stride * height or channels not in _COLOUR_TYPES:
+        raise ValueError("pixels do not match the size")
+    rows = _up_filtered(pixels, stride, height)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
+    return (PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL)) + _png_chunk(b"IEND", b""))

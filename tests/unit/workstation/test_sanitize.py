@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -445,12 +447,20 @@ def landlock_abi() -> int:
 
 
 @pytest.mark.parametrize(
-    "barriers",
-    [{}, {"landlock": False}, {"netns": False}],
-    ids=["both", "netns-alone", "landlock-alone"],
+    ("barriers", "expected"),
+    [
+        ({}, "EPERM"),
+        ({"landlock": False, "seccomp": False}, "ENETUNREACH"),
+        ({"netns": False, "seccomp": False}, "EACCES"),
+        ({"netns": False, "landlock": False}, "EPERM"),
+    ],
+    ids=["all", "netns-alone", "landlock-alone", "seccomp-alone"],
 )
-def test_the_child_cannot_reach_a_listener_on_loopback(barriers: dict[str, bool]) -> None:
-    if barriers.get("netns") is False and landlock_abi() < 4:
+def test_the_child_cannot_reach_a_listener_on_loopback(
+    barriers: dict[str, bool], expected: str
+) -> None:
+    if barriers.get("netns") is False and barriers.get("landlock") is not False \
+            and landlock_abi() < 4:
         pytest.skip("this kernel's Landlock has no network rules (ABI < 4)")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
@@ -461,8 +471,7 @@ def test_the_child_cannot_reach_a_listener_on_loopback(barriers: dict[str, bool]
             accepted, _ = listener.accept()
             accepted.close()
         report = sanitize.probe(["connect", "127.0.0.1", str(port)], **barriers)
-        assert report["probe"]["connect"] != "connected"
-        assert report["probe"]["connect"] in {"ENETUNREACH", "EACCES", "EPERM", "ECONNREFUSED"}
+        assert report["probe"]["connect"] == expected  # seccomp: EPERM at socket()
         listener.settimeout(0.5)
         with pytest.raises(TimeoutError):
             listener.accept()
@@ -470,7 +479,7 @@ def test_the_child_cannot_reach_a_listener_on_loopback(barriers: dict[str, bool]
         assert report["barriers"]["netns"] is True
 
 
-def test_the_child_cannot_write_outside_its_directory() -> None:
+def test_the_child_cannot_write_files() -> None:
     if landlock_abi() < 1:
         pytest.skip("no Landlock on this kernel: the child can write where its user can")
     # A folder the mount namespace does not hide (the checkout), so that only
@@ -490,7 +499,11 @@ def test_the_child_cannot_write_outside_its_directory() -> None:
         shutil.rmtree(folder)
 
 
-@pytest.mark.parametrize("barriers", [{}, {"landlock": False}], ids=["all", "mounts-alone"])
+@pytest.mark.parametrize(
+    "barriers",
+    [{}, {"seccomp": False}, {"landlock": False, "seccomp": False}],
+    ids=["all", "mounts-and-landlock", "mounts-alone"],
+)
 def test_home_tmp_and_their_unix_sockets_are_hidden(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, barriers: dict[str, bool]
 ) -> None:
@@ -512,7 +525,10 @@ def test_home_tmp_and_their_unix_sockets_are_hidden(
         assert report["probe"]["read"] == "ENOENT"
         report = sanitize.probe(["read", str(in_tmp), "connect-unix", str(tmp_path / "S.agent")],
                                 **barriers)
-        assert report["probe"] == {"read": "ENOENT", "connect-unix": "ENOENT"}
+        # With the seccomp filter no socket can even be made; without it the
+        # socket's path is simply not there.
+        unix = "ENOENT" if barriers.get("seccomp") is False else "EPERM"
+        assert report["probe"] == {"read": "ENOENT", "connect-unix": unix}
         assert report["barriers"]["hidden"] is True, report["barriers"]
         agent.settimeout(0.5)
         agent.accept()  # the control's connection
@@ -542,7 +558,7 @@ def test_every_barrier_is_up_on_this_machine() -> None:
     """On this machine every barrier must be up (the report names why if not)."""
     barriers = sanitize.probe([])["barriers"]
     for barrier in ("netns", "hidden", "pidns", "no_nested_namespaces", "no_capabilities",
-                    "landlock"):
+                    "landlock", "seccomp"):
         assert barriers[barrier] is True, barriers
 
 
@@ -560,20 +576,320 @@ def test_no_capabilities_and_no_new_namespaces_inside() -> None:
 
 
 def test_sandbox_failure_is_reported_as_such() -> None:
+    assert sanitize._failure(sanitize.EXIT_SANDBOX).reason == "sandbox"
     with pytest.raises(UnsafeFile) as excinfo:
-        sanitize._parse(b"", sanitize.EXIT_SANDBOX, 10)
+        sanitize._read_renderings(io.BytesIO(record(b"FAIL", 5)).read, max_pages=1,
+                                  max_side=10)
     assert reason(excinfo) == "sandbox"
 
 
-def test_forged_child_output_is_refused() -> None:
-    good = render_image(jpeg_with_metadata())
-    header = b'{"ok": true, "pages": [[9999, 48, %d]], "total": 1}\n' % len(good.png)
-    with pytest.raises(UnsafeFile):
-        sanitize._parse(header + good.png, 0, 4096)  # size does not match the PNG
-    header = b'{"ok": true, "pages": [[64, 48, %d]], "total": 1}\n' % len(good.png)
-    assert sanitize._parse(header + good.png, 0, 4096)[1][0] == good
-    with pytest.raises(UnsafeFile):
-        sanitize._parse(header + good.png + b"extra", 0, 4096)
+# --- M5: no socket inside; no rendering without hidden folders and the filter ------
+
+
+def patched_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  replacements: dict[str, str]) -> Path:
+    """A copy of the child with some lines replaced, used as the sandbox's child."""
+    source = sanitize.CHILD.read_text()
+    for old, new in replacements.items():
+        assert old in source, old
+        source = source.replace(old, new)
+    path = tmp_path / f"child-{uuid.uuid4().hex}" / "_sandbox_child.py"
+    path.parent.mkdir()
+    path.write_text(source)
+    monkeypatch.setattr(sanitize, "CHILD", path)
+    return path
+
+
+HIDE_FAILS = {
+    "def hide_folders(hide: list[str], keep: list[str]) -> str | None:\n":
+    "def hide_folders(hide: list[str], keep: list[str]) -> str | None:\n"
+    "    return 'simulated: no mount hiding'\n",
+}
+SECCOMP_FAILS = {
+    "def seccomp() -> str | None:\n": "def seccomp() -> str | None:\n    return 'simulated'\n",
+}
+
+
+def test_no_socket_of_any_family_inside_and_in_what_it_runs() -> None:
+    """Not AF_INET, not AF_UNIX (D-Bus, gpg-agent, Tor's control socket), not
+    netlink, not a socketpair; pdftoppm inherits the filter (exec-socket)."""
+    args = ["socket", "unix", "socket", "inet", "socket", "inet6", "socket", "netlink",
+            "socketpair", "exec-socket", "seccomp"]
+    report = sanitize.probe(args)
+    assert report["probe"] == {
+        "socket-AF_UNIX": "EPERM", "socket-AF_INET": "EPERM", "socket-AF_INET6": "EPERM",
+        "socket-AF_NETLINK": "EPERM", "socketpair": "EPERM", "exec-socket": "EPERM",
+        "seccomp": "2",
+    }
+    assert report["barriers"]["seccomp"] is True
+    # Control: without the filter the same probe makes its sockets.
+    report = sanitize.probe(args, seccomp=False)
+    assert report["probe"]["socket-AF_UNIX"] == "created"
+    assert report["probe"]["socket-AF_INET"] == "created"  # in the empty network namespace
+    assert report["probe"]["exec-socket"] == "created"
+    assert report["probe"]["seccomp"] == "0"
+    with pytest.raises(ValueError):  # one network barrier at least always stays
+        sanitize.probe([], netns=False, landlock=False, seccomp=False)
+
+
+def test_unix_socket_unreachable_even_when_folders_cannot_be_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's reproduction: the mount namespace does not hide the socket
+    (patched to fail). The filter alone keeps the child off it."""
+    patched_child(tmp_path, monkeypatch, HIDE_FAILS)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bus:
+        bus.bind(str(tmp_path / "bus"))
+        bus.listen(1)
+        report = sanitize.probe(["connect-unix", str(tmp_path / "bus")])
+        assert report["barriers"]["hidden"] is False
+        assert report["probe"]["connect-unix"] == "EPERM"
+        report = sanitize.probe(["connect-unix", str(tmp_path / "bus")], seccomp=False)
+        assert report["probe"]["connect-unix"] == "connected"  # control: it is there
+
+
+@pytest.mark.parametrize("broken", [HIDE_FAILS, SECCOMP_FAILS], ids=["no-hiding", "no-seccomp"])
+def test_no_rendering_without_hidden_folders_or_the_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: dict[str, str]
+) -> None:
+    assert render_image(jpeg_with_metadata()).width == 64  # control: the real child renders
+    patched_child(tmp_path, monkeypatch, broken)
+    with pytest.raises(UnsafeFile) as excinfo:
+        render_image(jpeg_with_metadata())
+    assert reason(excinfo) == "sandbox"
+    with pytest.raises(UnsafeFile) as excinfo:
+        render_pdf(pdf([RED_BOX]))
+    assert reason(excinfo) == "sandbox"
+
+
+def run_bpf(program: list[tuple[int, int, int, int]], arch: int, nr: int) -> int:
+    """A tiny interpreter of the classic BPF the child installs (LD ABS, JEQ, JGE, RET)."""
+    data = struct.pack("<iI", nr, arch)
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == 0x20:
+            acc = struct.unpack_from("<I", data, k)[0]
+            pc += 1
+        elif code in (0x15, 0x35):
+            hit = acc == k if code == 0x15 else acc >= k
+            pc += 1 + (jt if hit else jf)
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected instruction {code:#x}")
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_seccomp_program_for_each_architecture(machine: str) -> None:
+    from journalist_interface.workstation import _sandbox_child as child
+
+    program = child.seccomp_program(machine)
+    assert program is not None and child.seccomp_program("riscv64") is None
+    arch, sys_socket, sys_socketpair, x32 = child.SECCOMP_ARCHES[machine]
+    eperm = child.SECCOMP_RET_ERRNO | 1
+    for nr in (sys_socket, sys_socketpair, 425, 426, 427):
+        assert run_bpf(program, arch, nr) == eperm, nr
+    for nr in (0, 1, 2, 3, 56, 57, 59, 63, 64, 220, 221, 231, 424, 428, 444, 445, 446):
+        if nr not in (sys_socket, sys_socketpair):
+            assert run_bpf(program, arch, nr) == child.SECCOMP_RET_ALLOW, nr
+    other_abi = 0x40000003 if machine == "x86_64" else 0x40000028  # i386, arm32
+    assert run_bpf(program, other_abi, 1) == child.SECCOMP_RET_KILL_PROCESS
+    if x32:
+        assert run_bpf(program, arch, 0x40000000 | sys_socket) == child.SECCOMP_RET_KILL_PROCESS
+
+
+# --- L1: the child returns raw pixels; the parent builds the PNG -------------------
+
+
+def record(tag: bytes, a: int = 0, b: int = 0, c: int = 0, d: int = 0, e: int = 0) -> bytes:
+    return struct.pack(">4sBBHII", tag, a, b, c, d, e)
+
+
+def page(width: int, height: int, channels: int = 3, extra: bytes = b"") -> bytes:
+    return record(b"PAGE", channels, 0, 0, width, height) + b"\x7f" * (width * height * channels) \
+        + extra
+
+
+def parse(data: bytes, max_pages: int = 2, max_side: int = 64) -> tuple[list[Rendering], int]:
+    """What the parent makes of ``data`` from a child that then exits with 0."""
+    try:
+        return sanitize._read_renderings(io.BytesIO(data).read, max_pages=max_pages,
+                                         max_side=max_side)
+    except sanitize._Truncated:
+        raise sanitize._failure(0) from None
+
+
+def test_raw_pixel_records_become_clean_pngs_built_here() -> None:
+    for channels, mode in ((1, "L"), (3, "RGB"), (4, "RGBA")):
+        pages, total = parse(page(5, 3, channels) + record(b"DONE", d=7))
+        assert total == 7 and [(p.width, p.height) for p in pages] == [(5, 3)]
+        assert png_chunks(pages[0].png) == [b"IHDR", b"IDAT", b"IEND"]
+        with Image.open(io.BytesIO(pages[0].png)) as im:
+            assert im.mode == mode and im.size == (5, 3)
+            assert set(im.tobytes()) == {0x7F}
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("size", [(1, 1), (7, 5), (300, 4000)])
+def test_built_png_holds_exactly_the_pixels(channels: int, size: tuple[int, int]) -> None:
+    """The parent's PNG encoder (filter Up, in blocks of rows) against Pillow's decoder."""
+    width, height = size
+    pixels = os.urandom(width * height * channels // 2) + bytes(range(256)) * (
+        width * height * channels // 512 + 1)
+    pixels = pixels[:width * height * channels]
+    png = sanitize.build_png(pixels, width, height, channels)
+    assert png_chunks(png) == [b"IHDR", b"IDAT", b"IEND"]
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.size == size and im.mode == {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+        assert im.tobytes() == pixels
+    with pytest.raises(ValueError):
+        sanitize.build_png(pixels + b"x", width, height, channels)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        page(5, 3) + record(b"DONE", d=1) + b"extra",  # bytes after the end
+        page(5, 3) + b"\x00" + record(b"DONE", d=1),  # one pixel byte more than declared
+        page(5, 3)[:-1] + record(b"DONE", d=1),  # one fewer
+        page(5, 3)[:-10],  # cut short
+        page(5, 3),  # no end
+        page(65, 3) + record(b"DONE", d=1),  # wider than max_side
+        page(5, 0) + record(b"DONE", d=1),  # empty
+        page(5, 3, channels=2) + record(b"DONE", d=1),  # no such mode
+        page(5, 3) * 3 + record(b"DONE", d=3),  # more pages than asked for
+        page(5, 3) * 2 + record(b"DONE", d=1),  # total below the pages sent
+        record(b"DONE", d=1),  # no page
+        record(b"PAGE", 3, 1, 0, 5, 3) + b"\x00" * 45 + record(b"DONE", d=1),  # reserved field
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 8 + record(b"DONE", d=1),  # a PNG, not a record
+        record(b"FAIL", 200),  # unknown reason
+        b"",
+    ],
+    ids=["extra-after-end", "byte-more", "byte-fewer", "cut-short", "no-end", "too-wide",
+         "empty-page", "two-channels", "page-too-many", "total-too-small", "no-page",
+         "reserved-field", "png", "unknown-reason", "nothing"],
+)
+def test_forged_child_output_is_refused(data: bytes) -> None:
+    with pytest.raises(UnsafeFile) as excinfo:
+        parse(data)
+    assert reason(excinfo) == "malformed"
+
+
+PAGE_WRITE = "    out.write(RECORD.pack(TAG_PAGE, channels, 0, 0, width, height))\n"
+
+
+@pytest.mark.parametrize(
+    "replacement",
+    [
+        # a taken-over child that sends more bytes than it declares
+        PAGE_WRITE + "    out.write(b'x' * 1000)\n",
+        # that declares a larger page than it sends
+        "    out.write(RECORD.pack(TAG_PAGE, channels, 0, 0, width, height + 1))\n",
+        # that sends the start of a PNG with a text chunk in a page record's place
+        "    out.write(b'\\x89PNG\\r\\n\\x1a\\n\\x00\\x00\\x00\\x10tEXt')\n",
+    ],
+    ids=["extra-bytes", "wrong-size", "png"],
+)
+def test_a_child_that_sends_other_than_it_declares_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replacement: str
+) -> None:
+    patched_child(tmp_path, monkeypatch, {PAGE_WRITE: replacement})
+    with pytest.raises(UnsafeFile) as excinfo:
+        render_image(jpeg_with_metadata())
+    assert reason(excinfo) == "malformed"
+    with pytest.raises(UnsafeFile) as excinfo:
+        render_pdf(pdf([RED_BOX] * 2), max_side=100)
+    assert reason(excinfo) == "malformed"
+
+
+# --- L2: the decrypted file never lands in a file -----------------------------------
+
+
+def files_holding(needle: bytes, roots: list[Path], since: float) -> list[Path]:
+    """Regular files under ``roots`` changed since ``since`` that contain ``needle``."""
+    found: set[Path] = set()
+    folders = [str(root) for root in roots]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                if (not entry.is_file(follow_symlinks=False) or info.st_mtime < since
+                        or info.st_size > 512 * 1024 * 1024):
+                    continue
+                with open(entry.path, "rb") as f:
+                    if needle in f.read():
+                        found.add(Path(entry.path).resolve())
+            except OSError:
+                continue
+    return sorted(found)
+
+
+SLOW_PDF = {  # the child takes the input, then waits: a render to interrupt
+    "    if b\"%PDF-\" not in os.pread(INPUT_FD, 1024, 0):\n":
+    "    os.pread(INPUT_FD, 1024, 0)\n    time.sleep(120)\n"
+    "    if b\"%PDF-\" not in os.pread(INPUT_FD, 1024, 0):\n",
+}
+WORKSTATION = """
+import sys
+from pathlib import Path
+from journalist_interface.workstation import sanitize
+sanitize.CHILD = Path(sys.argv[1])
+data = Path(sys.argv[2]).read_bytes()
+Path(sys.argv[2]).unlink()
+print("rendering", flush=True)
+sanitize.render_pdf(data)
+"""
+
+
+def test_attachment_bytes_never_reach_tmp_or_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workstation killed in the middle of a render leaves no copy of the
+    decrypted file in /tmp, the home or anywhere a file could be found."""
+    child = patched_child(tmp_path, monkeypatch, SLOW_PDF)
+    needle = f"decrypted-attachment-{uuid.uuid4().hex}".encode()
+    document = pdf([RED_BOX + b"\n% " + needle])
+    since = time.time() - 1
+    home, tmpdir = tmp_path / "home", tmp_path / "tmpdir"
+    home.mkdir()
+    tmpdir.mkdir()
+    handover = tmp_path / "handover"  # the test's own copy, gone before the render
+    handover.write_bytes(document)
+    roots = [tmp_path, Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"),  # noqa: S108
+             Path("/dev/shm"), Path.home()]
+    assert files_holding(needle, roots, since) == [handover.resolve()]  # control: the scan finds it
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmpdir)}
+    workstation = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", WORKSTATION, str(child), str(handover)],
+        stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parents[3],
+    )
+    try:
+        assert workstation.stdout is not None
+        assert workstation.stdout.readline() == b"rendering\n"
+        deadline = time.monotonic() + 30
+        while not processes_with(str(child)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with(str(child)), "no sandbox started"
+        time.sleep(1)  # the child holds the input now (and sleeps)
+        assert workstation.poll() is None
+        assert files_holding(needle, roots, since) == []  # during the render
+        workstation.kill()
+        workstation.wait()
+    finally:
+        if workstation.poll() is None:
+            workstation.kill()
+            workstation.wait()
+    assert all_gone(str(child))  # the orphaned sandbox dies with the workstation
+    assert files_holding(needle, roots, since) == []  # and after
+    assert list(tmpdir.iterdir()) == []
 
 
 # --- messages -------------------------------------------------------------------
@@ -619,7 +935,8 @@ def test_sandbox_check_command_passes_here() -> None:
 
     result = CliRunner().invoke(workstation, ["sandbox-check"])
     assert result.exit_code == 0, result.output
-    assert '"connect": "EACCES"' in result.output and "The sandbox holds" in result.output
+    assert '"connect": "EPERM"' in result.output and '"socket-AF_UNIX": "EPERM"' in result.output
+    assert "The sandbox holds" in result.output
     assert "Warning" not in result.output
 
 

@@ -277,6 +277,8 @@ NBSP = "\u00a0"
          "az21 nabz 0000 0000 1370 1000 1944"),
         ("AZ21NABZ00000000137010001944-dür", "iban", "AZ21NABZ00000000137010001944"),
         ("AZ21NABZ00000000137010001944-dir", "iban", "AZ21NABZ00000000137010001944"),
+        ("AZ21 NABZ 0000 0000 1370 1000 194 idi", "iban", "AZ21 NABZ 0000 0000 1370 1000 194"),
+        ("GB82 WEST 1234 5698 7654 32 is his", "iban", "GB82 WEST 1234 5698 7654 32"),
         ("10-AB-123-lü maşın", "plate", "10-AB-123"),
         ("90 BH 555-dir", "plate", "90 BH 555"),
     ],
@@ -494,6 +496,7 @@ INPUTS = {
     "url-like with paths": rep("a.az/"),
     "a street, then spaces": "Nizami küçəsi" + " " * (N - 14) + "x",
     "street words and houses": rep("Ab küç. 1, ev 1, "),
+    "a house number, then new lines": "ev 5" + "\n" * (N - 5) + "x",
     "iban-like": rep("AZ21 NABZ "),
 }
 for name, text in INPUTS.items():

@@ -2,9 +2,10 @@
 
 Every text runs through :func:`check` before it can be published. It finds
 phone numbers, e-mail addresses, URLs and social-media handles, personal ID
-numbers (FIN), IBANs, licence plates, person names, street addresses and
-house numbers, exact dates and times, and anything matching the names and
-places of her own report (``own_terms``, see :func:`terms_from_report`).
+numbers (FIN) and identity card numbers (kind ``fin`` too), IBANs,
+licence plates, person names, street addresses and house numbers, exact
+dates and times, and anything matching the names and places of her own
+report (``own_terms``, see :func:`terms_from_report`).
 
 The check is built to over-flag: a reviewer can keep a hit with a reason,
 but a missed phone number published on a map cannot be taken back. Phone
@@ -16,6 +17,12 @@ Offsets are Python ``str`` indices (characters, not bytes). Hits come back
 sorted and never overlap: overlapping findings are merged into one span
 that covers them all, labelled with the most specific kind
 (:data:`PRIORITY`).
+
+Every pattern runs in time linear in the text: quantifiers that could
+split one run of characters in many ways (a name part, spaces before a
+house number, the separators of a phone number) are possessive or atomic.
+A new pattern must keep that; the test feeds hostile 100,000-character
+texts to a child process with a timeout.
 
 No text is logged or printed by this module.
 """
@@ -114,19 +121,45 @@ _TRAILING = ".,;:!?)]}'\"»…"
 
 # ---------------------------------------------------------------- IBAN, FIN, plate
 
+# Between the groups of an IBAN: nothing, a space, a non-breaking space, a
+# hyphen, or two of them ("AZ21  NABZ", "AZ21-NABZ", "AZ21 NABZ").
+_IBAN_SEP = r"[\s-]{0,2}"
 _IBAN = re.compile(
-    r"(?<![A-Za-z0-9])[A-Za-z]{2}[ ]?\d{2}(?:[ ]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"
+    rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}{_IBAN_SEP}\d{{2}}(?:{_IBAN_SEP}[A-Za-z0-9]){{11,30}}"
+    r"(?![^\W_])"
 )
-_FIN = re.compile(r"(?<![\w-])[A-HJ-NP-Z0-9]{7}(?![\w-])")
+_IBAN_TAIL = re.compile(r"[\s-]+[a-z]+$")
+_IBAN_GAP = re.compile(r"[\s-]+")
+# A FIN: 7 characters of A-Z (no I, no O) and 0-9, maybe followed by an
+# Azerbaijani ending after a hyphen ("5ZK7H2P-dir").
+_SUFFIX_OK = r"(?:(?![\w-])|(?=-[^\W\d_]{1,6}(?![\w-])))"
+_FIN = re.compile(rf"(?<![\w-])[A-HJ-NP-Z0-9]{{7}}{_SUFFIX_OK}")
+# After the word FIN (or ID, ФИН, vəsiqə…) any case, and O and I typed for 0
+# and 1: "FIN: 5zk7h2p", "FIN 5ZKO7H2".
+_FIN_LOOSE = re.compile(rf"(?<![\w-])[A-Za-z0-9]{{7}}{_SUFFIX_OK}")
+_FIN_CONTEXT = re.compile(
+    r"(?<![^\W\d_])(?:f[iİı]n|фин|pin|пин|id|şəxsiyyət|vəsiqə\w*|удостоверени\w*|"
+    r"паспорт\w*|passport)(?![^\W\d_])",
+    re.IGNORECASE,
+)
+# Identity card numbers: AZE + 8 digits (older cards), AA + 7 digits (newer).
+_ID_CARD = re.compile(rf"(?<![\w-])(?:AZE[ -]?\d{{8}}|AA[ -]?\d{{7}}){_SUFFIX_OK}", re.IGNORECASE)
+_IBAN_CONTEXT = re.compile(
+    r"(?<![^\W\d_])(?:iban|hesab\w*|kart\w*|сч[её]т\w*|карт\w*|реквизит\w*|account|card)"
+    r"(?![^\W\d_])",
+    re.IGNORECASE,
+)
 _PLATE = re.compile(
-    r"(?<![\w-])\d{2}(?P<s1>[ -]?)[A-ZА-Я]{2}(?P<s2>[ -]?)\d{3}(?![\w-])"
-    r"|(?<![\w-])\d{2}-[a-zа-я]{2}-\d{3}(?![\w-])"
+    rf"(?<![\w-])\d{{2}}(?P<s1>[ -]?)[A-ZА-Я]{{2}}(?P<s2>[ -]?)\d{{3}}{_SUFFIX_OK}"
+    rf"|(?<![\w-])\d{{2}}-[a-zа-я]{{2}}-\d{{3}}{_SUFFIX_OK}"
 )
+# How far before a number the words that name it (FIN, IBAN, hesab…) may stand.
+_CONTEXT_WINDOW = 40
 
 
 def iban_checksum_ok(iban: str) -> bool:
     """ISO 13616 check digits (mod 97)."""
-    compact = re.sub(r"\s", "", iban).upper()
+    compact = re.sub(r"[\s-]", "", iban).upper()
     moved = compact[4:] + compact[:4]
     try:
         number = int("".join(str(int(ch, 36)) for ch in moved))
@@ -135,25 +168,57 @@ def iban_checksum_ok(iban: str) -> bool:
     return number % 97 == 1
 
 
+def _end_after(text: str, start: int, count: int) -> int:
+    """The index just after the ``count``-th letter or digit from ``start``."""
+    end = start
+    while count > 0 and end < len(text):
+        count -= text[end].isalnum()
+        end += 1
+    return end
+
+
 def _find_iban(text: str) -> Iterator[tuple[int, int]]:
     for match in _IBAN.finditer(text):
-        compact = re.sub(r"\s", "", match.group()).upper()
+        raw = match.group()
+        start = match.start()
+        # "…1944-dür", "…1944 idi": an ending or the next words, in lower
+        # case after an IBAN in capitals, are not part of it.
+        while (tail := _IBAN_TAIL.search(raw)) and not any(
+            ch.islower() for ch in raw[: tail.start()]
+        ):
+            raw = raw[: tail.start()]
+        compact = re.sub(r"[\s-]", "", raw)
+        end = start + len(raw)
+        upper = compact.upper()
         # Azerbaijani IBAN: AZ + 2 check digits + 4-letter bank code + 20
         # characters. Every well-formed one is a hit whatever its check
-        # digits (a typo in a published IBAN still points at her); other
-        # countries' IBANs are hits when their check digits are right.
-        end = match.end()
-        if compact.startswith("AZ"):
-            if len(compact) < 28 or not compact[4:8].isalpha():
+        # digits (a typo in a published IBAN still points at her), and so is
+        # one with up to 5 characters missing; other countries' IBANs are
+        # hits when their check digits are right.
+        if upper.startswith("AZ") and upper[2:4].isdigit():
+            if len(compact) < 23 or not compact[4:8].isalpha():
                 continue
-            if len(compact) > 28:  # stop after 28 characters (spaces kept)
-                count, end = 0, match.start()
-                while count < 28:
-                    count += not text[end].isspace()
-                    end += 1
-            yield match.start(), end
-        elif 15 <= len(compact) <= 34 and compact[:2].isupper() and iban_checksum_ok(compact):
-            yield match.start(), end
+            # Lower case is ordinary text ("az 20 manat verdi…") unless the
+            # rest is mostly digits or a word such as IBAN or hesab names it.
+            if (
+                compact != upper
+                and sum(ch.isdigit() for ch in compact[8:]) < 10
+                and not _IBAN_CONTEXT.search(text, max(0, start - _CONTEXT_WINDOW), start)
+            ):
+                continue
+            if len(compact) > 28:  # stop after 28 characters (separators kept)
+                end = _end_after(text, start, 28)
+            yield start, end
+        elif compact[:2].isupper():
+            # The match may run on into the next words ("GB82 WEST … 32 OK"):
+            # try it whole, then without its last groups.
+            for cut in [len(raw), *(m.start() for m in reversed(list(_IBAN_GAP.finditer(raw))))]:
+                part = re.sub(r"[\s-]", "", raw[:cut])
+                if len(part) < 15:
+                    break
+                if len(part) <= 34 and iban_checksum_ok(part):
+                    yield start, start + cut
+                    break
 
 
 def _find_fin(text: str) -> Iterator[tuple[int, int]]:
@@ -161,6 +226,14 @@ def _find_fin(text: str) -> Iterator[tuple[int, int]]:
         value = match.group()
         if any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value):
             yield match.start(), match.end()
+    for match in _FIN_LOOSE.finditer(text):
+        value, start = match.group(), match.start()
+        if any(ch.isdigit() for ch in value) and _FIN_CONTEXT.search(
+            text, max(0, start - _CONTEXT_WINDOW), start
+        ):
+            yield start, match.end()
+    for match in _ID_CARD.finditer(text):
+        yield match.start(), match.end()
 
 
 # ---------------------------------------------------------------- phones
@@ -172,8 +245,10 @@ _AZ_CODES = frozenset(
     {"10", "50", "51", "55", "60", "70", "77", "99", "12", "18", "36"}
     | {f"2{d}" for d in range(7)}
 )
+# The separator between two digits is atomic: its ways of reading " (" (one
+# token or two) all end at the next digit, so none is tried twice.
 _PHONE_RUN = re.compile(
-    r"(?<![\w+])(?:\+|00)?\(?\d(?:(?:[ .\-–/]|\)|\(| \(|\) ){0,2}\d){6,16}(?![\w])"
+    r"(?<![\w+])(?:\+|00)?\(?\d(?:(?>(?:[ .\-–/]|\)|\(| \(|\) ){0,2}(?=\d))\d){6,16}(?![\w])"
 )
 _PHONE_WORD = re.compile(
     r"(?:tel|telefon|nömrə|mobil|whatsapp|вотсап|ватсап|телефон|тел|номер|моб|phone|"
@@ -192,28 +267,38 @@ def _az_phone_digits(digits: str, shaped_local: bool) -> bool:
     return len(digits) == 7 and shaped_local
 
 
+_DIGIT_GROUP = re.compile(r"\d+")
+
+
 def _find_phone(text: str) -> Iterator[tuple[int, int]]:
     for match in phonenumbers.PhoneNumberMatcher(text, "AZ", leniency=phonenumbers.Leniency.VALID):
         if sum(ch.isdigit() for ch in match.raw_string) >= 7:
             yield match.start, match.end
     for run in _PHONE_RUN.finditer(text):
-        groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run.group())]
         base = run.start()
+        groups = [(base + m.start(), base + m.end()) for m in _DIGIT_GROUP.finditer(run.group())]
+        counts = [0]  # digits in groups[:n]
+        for a, b in groups:
+            counts.append(counts[-1] + b - a)
         i = 0
         while i < len(groups):
             found = None
             for j in range(len(groups), i, -1):
-                part = groups[i:j]
-                digits = "".join(run.group()[a:b] for a, b in part)
-                if len(digits) < 7 or len(digits) > 14:
+                count = counts[j] - counts[i]
+                if count < 7 or count > 14:
                     continue
-                start, end = base + part[0][0], base + part[-1][1]
+                part = groups[i:j]
+                digits = "".join(text[a:b] for a, b in part)
+                start, end = part[0][0], part[-1][1]
                 # Seven digits alone are a local number only when written
                 # like one (493-12-34) or named as one ("tel. 4931234").
-                local_shape = [b - a for a, b in part] == [3, 2, 2] or bool(
-                    _PHONE_WORD.search(text[max(0, start - 25) : start])
-                )
-                if _az_phone_digits(digits, local_shape):
+                if _az_phone_digits(digits, False) or (
+                    count == 7
+                    and (
+                        [b - a for a, b in part] == [3, 2, 2]
+                        or bool(_PHONE_WORD.search(text, max(0, start - 25), start))
+                    )
+                ):
                     found = (j, start, end)
                     break
             if found:
@@ -331,21 +416,26 @@ _STREET_WORDS = (
     r"ул\.|улиц[аеуы]|улицей|пр-т\.?|пр\.|проспект\w*|пер\.|переул\w*|бульвар\w*|шоссе|"
     r"street|st\.|avenue|ave\.|road|rd\.|lane|prospect|blvd\.?|boulevard"
 )
-_NAME_PART = rf"(?:[{_UP}][{_L}'’\-]*\.?)"
+# A capitalised word, hyphens allowed ("Şıxəli-Qurbanov", "Ü."). Possessive:
+# a run of letters is one part, never split into several in every possible
+# way (that was exponential on "Abc-Abc-…" or "AAAA…").
+_NAME_PART = rf"(?:[{_UP}][{_L}'’\-]*+\.?)"
 _NUMBER_NAME = r"(?:\d{1,2}\s+)?"  # "28 May küçəsi", "20 Yanvar"
+# Possessive spaces: "\s*(word)?\s*\d" could otherwise split a long run of
+# spaces in every way before finding no digit (no word starts with a space).
 _HOUSE = (
-    r"(?:,?\s*(?:ev|bina|mənzil|m\.|dom|д\.|дом|кв\.|kv\.|квартира|house|building|bldg\.?|"
-    r"apt\.?|apartment|flat|№|no\.?|#)?\s*\d{1,4}[A-Za-zА-Яа-я]?(?:/\d{1,4}[A-Za-z]?)?(?!\d)"
+    r"(?:,?\s*+(?:ev|bina|mənzil|m\.|dom|д\.|дом|кв\.|kv\.|квартира|house|building|bldg\.?|"
+    r"apt\.?|apartment|flat|№|no\.?|#)?\s*+\d{1,4}[A-Za-zА-Яа-я]?(?:/\d{1,4}[A-Za-z]?)?(?!\d)"
     r"(?:-?(?:də|da|de|dək|ə|a|e|ya|yə|ye|dan|dən|den|ci|cı|cu|cü)(?![\w]))?)"
 )
 _ADDRESS_RES = [
     # Nizami küçəsi 45, H. Əliyev pr. 12, 28 May küç. 3, ul. Nizami 5
     re.compile(
-        rf"(?<![\w:.,/-]){_NUMBER_NAME}(?:{_NAME_PART}\s*){{1,3}}(?i:{_STREET_WORDS})(?![\w])"
+        rf"(?<![\w:.,/-]){_NUMBER_NAME}(?:{_NAME_PART}\s*+){{1,3}}(?i:{_STREET_WORDS})(?![\w])"
         rf"{_HOUSE}{{0,3}}",
     ),
     re.compile(
-        rf"(?<![\w])(?i:{_STREET_WORDS})\s*{_NUMBER_NAME}(?:{_NAME_PART}\s*){{1,3}}{_HOUSE}{{0,3}}",
+        rf"(?<![\w])(?i:{_STREET_WORDS})\s*{_NUMBER_NAME}(?:{_NAME_PART}\s*+){{1,3}}{_HOUSE}{{0,3}}",
     ),
     # ev 12, mənzil 45, bina 3, dom 5, kv. 12, д. 5, кв. 12, apartment 4
     re.compile(
@@ -357,7 +447,7 @@ _ADDRESS_RES = [
     ),
     # 45 Nizami Street
     re.compile(
-        rf"(?<![\w])\d{{1,4}}[A-Za-z]?\s+(?:\d{{1,2}}\s+)?(?:[{_UP}][{_L}'’\-]*\s+){{1,3}}"
+        rf"(?<![\w])\d{{1,4}}[A-Za-z]?\s+(?:\d{{1,2}}\s+)?(?:[{_UP}][{_L}'’\-]*+\s+){{1,3}}"
         r"(?:Street|St\.|Avenue|Ave\.|Road|Lane|Prospect|Boulevard)(?![\w])"
     ),
     # 12-ci mikrorayon, 8-ci kilometr
@@ -638,6 +728,7 @@ _DIGRAPHS = (("dzh", "j"), ("dj", "j"), ("dж", "j"), ("kh", "x"), ("zh", "j"), 
              ("ch", "ç"), ("gh", "ğ"))  # fmt: skip
 
 
+@functools.lru_cache(maxsize=8192)
 def _fold(word: str) -> str:
     """Lower case, Cyrillic written in Azerbaijani Latin, marks dropped: 'Алиев' -> 'aliev'."""
     low = az_lower(word).replace("’", "'").replace("'", "")
@@ -648,6 +739,7 @@ def _fold(word: str) -> str:
     return unicodedata.normalize("NFC", kept)
 
 
+@functools.lru_cache(maxsize=8192)
 def _skeleton(word: str) -> str:
     """A spelling-blind key: consonant classes with each run of vowels as one 'a'.
 
@@ -691,51 +783,142 @@ def _ending_skeletons() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(folded), frozenset(skeletons)
 
 
+def _long_key(key: str) -> bool:
+    # Short keys ("Ali" -> "ala") would match half the dictionary: exact only.
+    return len(key) >= 4 and sum(ch != "a" for ch in key) >= 2
+
+
 def _word_matches(term: str, word: str) -> bool:
+    """Whether ``word`` is ``term`` with a case ending, in any spelling or script."""
     folded_endings, skeleton_endings = _ending_skeletons()
     term_fold, word_fold = _fold(term), _fold(word)
     if word_fold.startswith(term_fold) and word_fold[len(term_fold) :] in folded_endings:
         return True
     term_key = _skeleton(term)
-    # Short keys ("Ali" -> "ala") would match half the dictionary: exact only.
-    if len(term_key) < 4 or sum(ch != "a" for ch in term_key) < 2:
+    if not _long_key(term_key):
         return False
     word_key = _skeleton(word)
     return word_key.startswith(term_key) and word_key[len(term_key) :] in skeleton_endings
 
 
-def _find_own(text: str, own_terms: Iterable[str]) -> Iterator[tuple[int, int]]:
-    terms: list[list[str]] = []
+# A longer term (a landmark she wrote out) is matched by windows of this many
+# words, overlapping by half, so that a text repeating it costs no more than
+# a text of short terms. Their hits overlap and merge into one.
+_TERM_WINDOW = 8
+
+
+@dataclass
+class _Node:
+    children: dict[str, _Node]
+    end: bool = False
+
+
+@dataclass(frozen=True)
+class _OwnIndex:
+    """Her terms, ready to match: the same answers as :func:`_word_matches`,
+    by looking up a word's stem instead of trying every term on every word."""
+
+    root: _Node
+    by_fold: dict[str, frozenset[str]]  # folded part -> parts
+    by_skeleton: dict[str, frozenset[str]]  # skeleton of a part (long keys only) -> parts
+    literals: tuple[str, ...]  # terms of digits only ("050 123 45 67")
+
+    def parts_matching(self, word: str) -> frozenset[str]:
+        folded_endings, skeleton_endings = _ending_skeletons()
+        found: set[str] = set()
+        for key, table, endings in (
+            (_fold(word), self.by_fold, folded_endings),
+            (_skeleton(word), self.by_skeleton, skeleton_endings),
+        ):
+            if not table:
+                continue
+            for cut in range(max(0, len(key) - _max_ending()), len(key) + 1):
+                if key[cut:] in endings:
+                    found.update(table.get(key[:cut], ()))
+        return frozenset(found)
+
+
+@functools.cache
+def _max_ending() -> int:
+    folded_endings, skeleton_endings = _ending_skeletons()
+    return max(len(e) for e in folded_endings | skeleton_endings)
+
+
+@functools.lru_cache(maxsize=64)
+def _own_index(own_terms: tuple[str, ...]) -> _OwnIndex:
+    root = _Node({})
+    by_fold: dict[str, set[str]] = {}
+    by_skeleton: dict[str, set[str]] = {}
+    literals: dict[str, None] = {}
+
+    def add(parts: list[str]) -> None:
+        node = root
+        for part in parts:
+            node = node.children.setdefault(part, _Node({}))
+            by_fold.setdefault(_fold(part), set()).add(part)
+            key = _skeleton(part)
+            if _long_key(key):
+                by_skeleton.setdefault(key, set()).add(part)
+        node.end = True
+
     for term in own_terms:
         parts = [m.group() for m in _WORD.finditer(term)]
         digits = re.sub(r"\D", "", term)
         if parts and sum(len(p) for p in parts) >= 3:
-            terms.append(parts)
+            step = _TERM_WINDOW // 2
+            for first in range(0, max(1, len(parts) - step), step):
+                add(parts[first : first + _TERM_WINDOW])
             # The proper nouns of a longer term stand alone too: "Bravo"
             # of "Bravo supermarketi", "Elnur" and "Əliyev" of a full name.
             if len(parts) > 1:
-                terms.extend([p] for p in parts if len(p) >= 4 and _is_capitalised(p))
+                for part in parts:
+                    if len(part) >= 4 and _is_capitalised(part):
+                        add([part])
         elif len(digits) >= 3 and not parts:
-            for match in re.finditer(re.escape(term.strip()), text):
-                yield match.start(), match.end()
-    if not terms:
+            literals[term.strip()] = None
+    return _OwnIndex(
+        root,
+        {key: frozenset(value) for key, value in by_fold.items()},
+        {key: frozenset(value) for key, value in by_skeleton.items()},
+        tuple(literals),
+    )
+
+
+_GAP = re.compile(r"[\s.\-,]{1,3}")
+
+
+def _find_own(text: str, own_terms: Iterable[str]) -> Iterator[tuple[int, int]]:
+    index = _own_index(tuple(own_terms))
+    for literal in index.literals:
+        for match in re.finditer(re.escape(literal), text):
+            yield match.start(), match.end()
+    if not index.root.children:
         return
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    matching: dict[str, frozenset[str]] = {}
+
+    def parts_at(n: int) -> frozenset[str]:
+        word = words[n][2]
+        if word not in matching:
+            matching[word] = index.parts_matching(word)
+        return matching[word]
+
     for k in range(len(words)):
-        for parts in terms:
-            if k + len(parts) > len(words):
-                continue
-            ok = True
-            for n, part in enumerate(parts):
-                gap = text[words[k + n - 1][1] : words[k + n][0]] if n else " "
-                if not re.fullmatch(r"[\s.\-,]{1,3}", gap):
-                    ok = False
-                    break
-                if not _word_matches(part, words[k + n][2]):
-                    ok = False
-                    break
-            if ok:
-                yield words[k][0], words[k + len(parts) - 1][1]
+        stack = [(index.root.children[p], k) for p in parts_at(k) if p in index.root.children]
+        while stack:
+            node, last = stack.pop()
+            if node.end:
+                yield words[k][0], words[last][1]
+            following = last + 1
+            if (
+                node.children
+                and following < len(words)
+                and _GAP.fullmatch(text, words[last][1], words[following][0])
+            ):
+                for part in parts_at(following):
+                    child = node.children.get(part)
+                    if child is not None:
+                        stack.append((child, following))
 
 
 # ---------------------------------------------------------------- the check
@@ -785,10 +968,21 @@ def _candidates(text: str, own_terms: Sequence[str]) -> Iterator[tuple[str, int,
 
 
 def check(text: str, *, own_terms: Iterable[str] = ()) -> list[Hit]:
-    """Every span of ``text`` that may identify someone, sorted and non-overlapping."""
+    """Every span of ``text`` that may identify someone, sorted and non-overlapping.
+
+    Linear in the length of ``text`` (no pattern backtracks without bound;
+    the test feeds it hostile texts of 100,000 characters), and cached: the
+    publication pages check the same drafts against the same terms again and
+    again.
+    """
+    return list(_check(text, tuple(own_terms)))
+
+
+@functools.lru_cache(maxsize=64)
+def _check(text: str, own_terms: tuple[str, ...]) -> tuple[Hit, ...]:
     found = sorted(
         (start, end, kind)
-        for kind, start, end in _candidates(text, tuple(own_terms))
+        for kind, start, end in _candidates(text, own_terms)
         if 0 <= start < end <= len(text)
     )
     hits: list[Hit] = []
@@ -804,7 +998,7 @@ def check(text: str, *, own_terms: Iterable[str] = ()) -> list[Hit]:
         cluster_start, cluster_end, cluster_kind = start, end, kind
     if cluster_end > 0:
         hits.append(_hit(text, cluster_kind, cluster_start, cluster_end))
-    return hits
+    return tuple(hits)
 
 
 def _hit(text: str, kind: str, start: int, end: int) -> Hit:
@@ -840,6 +1034,9 @@ def terms_from_report(document: dict[str, Any]) -> list[str]:
     check finds there, and every capitalised word inside a sentence (proper
     nouns: a shop, a school, a street). District names are left out: the
     district is published anyway.
+
+    The answer is cached by the texts it reads: the publication pages call
+    this for every look at a draft.
     """
     texts: list[str] = []
     for key in ("text", "message", "what_happened"):
@@ -848,17 +1045,24 @@ def terms_from_report(document: dict[str, Any]) -> list[str]:
             texts.append(value)
     where = document.get("where")
     landmark = where.get("landmark") if isinstance(where, dict) else None
-    if isinstance(landmark, str) and landmark.strip():
-        texts.append(landmark)
+    if not (isinstance(landmark, str) and landmark.strip()):
+        landmark = None
+    return list(_terms_of(tuple(texts), landmark))
+
+
+@functools.lru_cache(maxsize=64)
+def _terms_of(texts: tuple[str, ...], landmark: str | None) -> tuple[str, ...]:
+    if landmark is not None:
+        texts = (*texts, landmark)
     public = _public_places()
-    terms: list[str] = []
+    terms: dict[str, None] = {}  # ordered, and a fast "already there?"
 
     def add(term: str) -> None:
         term = term.strip(" ,.;:!?\"'«»()")
-        if len(term) >= 3 and az_lower(term) not in public and term not in terms:
-            terms.append(term)
+        if len(term) >= 3 and term not in terms and az_lower(term) not in public:
+            terms[term] = None
 
-    if isinstance(landmark, str) and landmark.strip():
+    if landmark is not None:
         add(landmark)
     for value in texts:
         for hit in check(value):
@@ -873,7 +1077,7 @@ def terms_from_report(document: dict[str, Any]) -> list[str]:
                 and az_lower(word) not in _COMMON_CAPITALISED
             ):
                 add(word)
-    return terms
+    return tuple(terms)
 
 
 # Capitalised words that are no one's name or place (months, days, the

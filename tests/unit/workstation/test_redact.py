@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from journalist_interface.workstation import redact as redact_module
 from journalist_interface.workstation.cli import redact as redact_group
 from journalist_interface.workstation.redact import (
     KINDS,
@@ -152,7 +153,7 @@ def test_corpus_precision_and_recall(capsys: pytest.CaptureFixture[str]) -> None
     table, problems = _score(ALL_CASES)
     with capsys.disabled():
         _print_table("Redaction corpus (az, ru, en), all texts:", table)
-        for batch in (2, 3):
+        for batch in (2, 3, 4):
             _print_table(
                 f"Batch {batch} only (see data/redaction/README.md):",
                 _score([case for case in ALL_CASES if case.batch == batch])[0],
@@ -241,6 +242,68 @@ def test_forms(text: str, kind: str, found: str) -> None:
 )
 def test_hard_negatives(text: str) -> None:
     assert check(text) == []
+
+
+NBSP = "\u00a0"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "found"),
+    [
+        # Review finding M3: the forms people really type.
+        ("FIN: 5zk7h2p", "fin", "5zk7h2p"),
+        ("fin kodum 5zk7h2p idi", "fin", "5zk7h2p"),
+        ("ФИН: 2ab9x7q", "fin", "2ab9x7q"),
+        ("5ZK7H2P-dir", "fin", "5ZK7H2P"),
+        ("FIN-i 5ZK7H2P-dir", "fin", "5ZK7H2P"),
+        ("FIN 5ZKO7H2", "fin", "5ZKO7H2"),
+        ("FİN: 5ZK7H2I", "fin", "5ZK7H2I"),
+        ("vəsiqə AZE12345678", "fin", "AZE12345678"),
+        ("AZE12345678", "fin", "AZE12345678"),
+        ("AA4455667 nömrəli vəsiqə", "fin", "AA4455667"),
+        ("AZE12345678-dir", "fin", "AZE12345678"),
+        ("AZ21-NABZ-0000-0000-1370-1000-1944", "iban", "AZ21-NABZ-0000-0000-1370-1000-1944"),
+        (f"AZ21{NBSP}NABZ{NBSP}0000{NBSP}0000{NBSP}1370{NBSP}1000{NBSP}1944", "iban",
+         f"AZ21{NBSP}NABZ{NBSP}0000{NBSP}0000{NBSP}1370{NBSP}1000{NBSP}1944"),
+        ("AZ21  NABZ  0000  0000  1370  1000  1944", "iban",
+         "AZ21  NABZ  0000  0000  1370  1000  1944"),
+        ("AZ21 \u00a0NABZ 0000 0000 1370 1000 1944.", "iban",
+         "AZ21 \u00a0NABZ 0000 0000 1370 1000 1944"),
+        # One character missing, or five: still her account.
+        ("AZ21NABZ0000000013701000194", "iban", "AZ21NABZ0000000013701000194"),
+        ("AZ21NABZ000000001370100", "iban", "AZ21NABZ000000001370100"),
+        ("az21nabz00000000137010001944", "iban", "az21nabz00000000137010001944"),
+        ("IBAN az21 nabz 0000 0000 1370 1000 1944", "iban",
+         "az21 nabz 0000 0000 1370 1000 1944"),
+        ("AZ21NABZ00000000137010001944-dür", "iban", "AZ21NABZ00000000137010001944"),
+        ("AZ21NABZ00000000137010001944-dir", "iban", "AZ21NABZ00000000137010001944"),
+        ("AZ21 NABZ 0000 0000 1370 1000 194 idi", "iban", "AZ21 NABZ 0000 0000 1370 1000 194"),
+        ("GB82 WEST 1234 5698 7654 32 is his", "iban", "GB82 WEST 1234 5698 7654 32"),
+        ("10-AB-123-lü maşın", "plate", "10-AB-123"),
+        ("90 BH 555-dir", "plate", "90 BH 555"),
+    ],
+)  # fmt: skip
+def test_identifier_forms(text: str, kind: str, found: str) -> None:
+    hits = check(text)
+    start = text.index(found)
+    assert Hit(kind, start, start + len(found), found) in hits, hits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Poçt indeksi AZ1000 idi.",
+        "AZ 1073, Bakı",
+        "az 20 manat verdi sonra da getdi, polis gelmedi, hec kim baxmadi bura",
+        "FIN nömrəsini heç kimə verməmişəm",
+        "FIN kodunu bilmirəm, 1234 deyə yazdım",
+        "AA batareyası aldım",
+        "AZN 1500 manat",
+        "AZ21NABZ00000000137010",  # 22: too short to be an account
+    ],
+)
+def test_identifier_negatives(text: str) -> None:
+    assert [h for h in check(text) if h.kind in ("fin", "iban")] == [], check(text)
 
 
 def test_fin_needs_digit_letter_and_capitals() -> None:
@@ -394,3 +457,138 @@ def test_check_never_raises_and_offsets_slice(text: str, own: list[str]) -> None
         position = hit.end
     kept = [ch for i, ch in enumerate(text) if not any(h.start <= i < h.end for h in hits)]
     assert redact(text, hits, placeholder="") == "".join(kept)
+
+
+# ---------------------------------------------------------------- hostile input
+
+# Review finding M4: a pattern that can try exponentially many ways to split
+# a run ("Abc-Abc-Abc…" once took 7 s for 320 words and hours for a whole
+# report) hangs the reviewer's page. Each input is 100,000 characters, the
+# size of the longest report; the child runs check() and the publication
+# path (terms_from_report, then check with them) on each. A regression
+# hangs only the child, which the timeout kills.
+_HOSTILE = r'''
+import sys
+from journalist_interface.workstation.redact import check, terms_from_report
+
+N = 100_000
+
+
+def rep(unit: str) -> str:
+    return (unit * (N // len(unit) + 1))[:N]
+
+
+INPUTS = {
+    "name parts with hyphens": rep("Abc-"),
+    "name parts with spaces": rep("Abc "),
+    "name parts, both": rep("Əli-Abc- "),
+    "initials": rep("A. "),
+    "capitals": "A" * N,
+    "capitals with hyphens": rep("AZ-"),
+    "digits with spaces": rep("1 "),
+    "digits with dots": rep("1."),
+    "digits with parentheses": rep("1 (1) -"),
+    "digits ending in a letter": rep("1 (1 (1 (1 (1 (1 (11111111111a "),
+    "e-mail-like": rep("a@"),
+    "e-mail-like with dots": rep("a@a."),
+    "spelled e-mail": "a at " + rep("a dot "),
+    "url-like": rep("a."),
+    "url-like with paths": rep("a.az/"),
+    "a street, then spaces": "Nizami küçəsi" + " " * (N - 14) + "x",
+    "street words and houses": rep("Ab küç. 1, ev 1, "),
+    "a house number, then new lines": "ev 5" + "\n" * (N - 5) + "x",
+    "iban-like": rep("AZ21 NABZ "),
+}
+for name, text in INPUTS.items():
+    print(name, flush=True)
+    for hit in check(text):
+        assert text[hit.start : hit.end] == hit.text
+    terms = terms_from_report({"text": text, "where": {"landmark": text[:2000]}})
+    check(text[:20_000], own_terms=terms)
+print("done", flush=True)
+'''
+
+
+def test_hostile_inputs_finish() -> None:
+    root = Path(__file__).resolve().parents[3]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _HOSTILE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
+        )
+    except subprocess.TimeoutExpired as error:
+        out = error.stdout.decode() if isinstance(error.stdout, bytes) else error.stdout or ""
+        running = out.splitlines()[-1] if out else "the first input"
+        pytest.fail(f"check() did not finish on hostile input (stuck on: {running})")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "done"
+
+
+# ---------------------------------------------------------------- her own terms, fast
+
+
+def _own_reference(text: str, own: list[str]) -> set[tuple[int, int]]:
+    """The plain algorithm (every term tried at every word), to compare with."""
+    spans: set[tuple[int, int]] = set()
+    terms: list[list[str]] = []
+    for term in own:
+        parts = [m.group() for m in redact_module._WORD.finditer(term)]
+        digits = re.sub(r"\D", "", term)
+        if parts and sum(len(p) for p in parts) >= 3:
+            terms.append(parts)
+            if len(parts) > 1:
+                terms.extend(
+                    [p] for p in parts if len(p) >= 4 and redact_module._is_capitalised(p)
+                )
+        elif len(digits) >= 3 and not parts:
+            spans.update((m.start(), m.end()) for m in re.finditer(re.escape(term.strip()), text))
+    words = [(m.start(), m.end(), m.group()) for m in redact_module._WORD.finditer(text)]
+    for k in range(len(words)):
+        for parts in terms:
+            if k + len(parts) > len(words):
+                continue
+            gaps = [" "] + [
+                text[words[k + n - 1][1] : words[k + n][0]] for n in range(1, len(parts))
+            ]
+            if all(
+                re.fullmatch(r"[\s.\-,]{1,3}", gaps[n])
+                and redact_module._word_matches(part, words[k + n][2])
+                for n, part in enumerate(parts)
+            ):
+                spans.add((words[k][0], words[k + len(parts) - 1][1]))
+    return spans
+
+
+_OWN_WORDS = st.sampled_from(
+    ["Əliyev", "Aliyev", "Алиев", "Алиеву", "Aliyevin", "Bakı", "Bakıda", "Баку", "Nərimanov",
+     "Nərimanovda", "Elnur", "elnur", "Bravo", "Bravoda", "Həsənova", "Гасановой", "Rəşad",
+     "Mall", "Gənclik", "yanında", "050", "123", "ev", "küçəsi", "Nizami", "Низами"]
+)  # fmt: skip
+_GAPS = st.sampled_from([" ", ", ", "-", ". ", "  ", " — ", "\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_OWN_WORDS, _GAPS), max_size=14),
+    st.lists(st.lists(_OWN_WORDS, min_size=1, max_size=4).map(" ".join), max_size=5),
+)
+def test_own_terms_index_agrees_with_trying_every_term(
+    pieces: list[tuple[str, str]], own: list[str]
+) -> None:
+    text = "".join(word + gap for word, gap in pieces)
+    assert set(redact_module._find_own(text, own)) == _own_reference(text, own)
+
+
+def test_terms_from_report_is_cached_and_safe_to_change() -> None:
+    document = {"text": "Müdirim Rəşad Məmmədov Bravo marketində yazdı.", "where": {}}
+    first = terms_from_report(document)
+    assert "Rəşad Məmmədov" in first
+    first.append("changed by the caller")
+    again = terms_from_report(dict(document))
+    assert "changed by the caller" not in again
+    assert again == first[:-1]
+    document["text"] = "Başqa mətn: Elvin Quliyev."
+    assert "Elvin Quliyev" in terms_from_report(document)

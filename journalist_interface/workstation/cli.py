@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -269,18 +269,31 @@ def ws_search(
             click.echo("       " + " ".join(text.split()))
 
 
+def _reply_options(what: str) -> Callable[[Any], Any]:
+    """--text-file, --lang and --author: what a reply written from the shell needs."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--author", help="Your staff name (default: the workstation's name)."
+        )(command)
+        command = click.option(
+            "--lang", type=click.Choice(["az", "ru", "en"]), default="az", show_default=True
+        )(command)
+        return click.option(
+            "--text-file",
+            type=click.File("r", encoding="utf-8"),
+            default="-",
+            help=f"{what} (default: standard input).",
+        )(command)
+
+    return decorate
+
+
 @workstation.command("reply")
 @_home_option
 @_passphrase_option
 @click.argument("case")
-@click.option(
-    "--text-file",
-    type=click.File("r", encoding="utf-8"),
-    default="-",
-    help="The reply's text (default: standard input).",
-)
-@click.option("--lang", type=click.Choice(["az", "ru", "en"]), default="az", show_default=True)
-@click.option("--author", help="Your staff name (default: the workstation's name).")
+@_reply_options("The reply's text")
 def ws_reply(
     home: Path,
     passphrase_file: Path | None,
@@ -591,14 +604,7 @@ def ws_draft_keep(
 @_home_option
 @_passphrase_option
 @click.argument("draft_id")
-@click.option(
-    "--text-file",
-    type=click.File("r", encoding="utf-8"),
-    default="-",
-    help="Your message to her above the draft (default: standard input).",
-)
-@click.option("--lang", type=click.Choice(["az", "ru", "en"]), default="az", show_default=True)
-@click.option("--author", help="Your staff name (default: the workstation's name).")
+@_reply_options("Your message to her above the draft")
 def ws_draft_ask(
     home: Path,
     passphrase_file: Path | None,

@@ -138,7 +138,9 @@ def test_a_real_export_is_imported_and_decrypted(
     # The case store on disk holds none of it in the clear.
     store.checkpoint()
     raw = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
-    for needle in ("Canary-b7d1", "Canary-c3a9", "canary-photo", "canary-9d2e", "xidmət", "room was 214"):
+    needles = ("Canary-b7d1", "Canary-c3a9", "canary-photo", "canary-9d2e", "xidmət")
+    needles += ("room was 214",)
+    for needle in needles:
         assert needle.encode() not in raw, needle
     assert b"SQLite format" not in raw
     # Nor any private key or the database key, in any common encoding.

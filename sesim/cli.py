@@ -11,6 +11,7 @@ import click
 from journalist_interface.cli import staff
 from journalist_interface.workstation.cli import redact, workstation
 from journalist_interface.workstation.cli import serve_command as workstation_serve
+from public_map.cli import map_group
 from securedrop_like.cli import COMMANDS, fail, home_option
 from securedrop_like.config import ConfigError, check_kdf
 from securedrop_like.db import DatabaseError
@@ -27,15 +28,17 @@ def main() -> None:
     """Səsim: anonymous reporting of sexual harassment and sextortion."""
 
 
-for command in (*COMMANDS, staff, tor_group, workstation, redact):
+for command in (*COMMANDS, staff, tor_group, workstation, redact, map_group):
     main.add_command(command)
 
 
 @main.command()
 @home_option
-@click.argument("part", type=click.Choice(["source", "staff", "workstation"]))
+@click.argument("part", type=click.Choice(["source", "staff", "workstation", "map"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, help="Port (default: 8080; 8082 for the workstation).")
+@click.option(
+    "--port", type=int, help="Port (default: 8080; 8082 for the workstation, 8083 for the map)."
+)
 @click.option("--workers", type=int, help="Processes (default: server_workers; 0 is one per core).")
 @click.option("--threads", type=int, help="Threads per process (default: 16).")
 @click.pass_context
@@ -49,7 +52,21 @@ def serve(
     threads: int | None,
 ) -> None:
     """Serve one part: the source or staff interface with gunicorn, or the offline
-    workstation (--home is then its folder) on 127.0.0.1 only."""
+    workstation (--home is then its folder) on 127.0.0.1 only, or the public map
+    (--home is its folder, made by `sesim map init`)."""
+    if part == "map":
+        if home is None:
+            fail("give the map's folder with --home (made by `sesim map init`)")
+        if workers is not None or threads is not None:
+            fail("the map is served by one threaded process: no --workers or --threads")
+        from public_map.instance import MapError
+        from public_map.server import run as run_map
+
+        try:
+            run_map(home, host, port or 8083)
+        except (MapError, OSError) as exc:
+            fail(str(exc))
+        return
     if part == "workstation":
         if home is None:
             fail("give the workstation's folder with --home (made by `sesim workstation init`)")
@@ -66,9 +83,7 @@ def serve(
     harden_process()  # before the server holds anything (serve() does it again)
 
     tasks = master_tasks(config, part)
-    run_server(
-        app_factory(config, part), config, host, port or 8080, workers, threads, tasks, part
-    )
+    run_server(app_factory(config, part), config, host, port or 8080, workers, threads, tasks, part)
 
 
 def master_tasks(config: Any, part: str) -> Any:

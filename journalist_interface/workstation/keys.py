@@ -35,7 +35,6 @@ import binascii
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import unicodedata
@@ -56,6 +55,12 @@ from crypto import (
     new_private_file,
     read_public_key_file,
     write_public_key_file,
+)
+from securedrop_like.bundles import BundleError
+from securedrop_like.bundles.publication import (
+    parse_verify_key,
+    read_verify_key_file,
+    verify_key_text,
 )
 from securedrop_like.codenames import load_wordlist
 from securedrop_like.config import weak_kdf_allowed
@@ -100,8 +105,6 @@ MIN_PASSPHRASE_CHARS = 12
 MAX_PASSPHRASE_BYTES = 1024
 MAX_NAME_CHARS = 100
 
-_VERIFY_PREFIX = "sesim-ed25519-verify:"
-_B64_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
 _SECRET_BYTES = 64  # submission private key (32) + signing key seed (32)
 _DB_KEY_PERSON = b"sesim-casestore"
 _FPR_PERSON = b"sesim-fingerprnt"
@@ -155,40 +158,6 @@ def fingerprint_words(raw: bytes) -> str:
         number, index = divmod(number, len(words))
         out.append(words[index])
     return " ".join(out)
-
-
-def verify_key_text(raw: bytes) -> str:
-    """``sesim-ed25519-verify:<base64url>`` for a raw 32-byte Ed25519 verify key."""
-    if len(raw) != 32:
-        raise WorkstationError("a verify key is 32 bytes")
-    return _VERIFY_PREFIX + base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode("ascii")
-
-
-def parse_verify_key(text: str) -> bytes:
-    """The raw verify key of :func:`verify_key_text` output; WorkstationError otherwise."""
-    text = text.strip()
-    body = text[len(_VERIFY_PREFIX) :] if text.startswith(_VERIFY_PREFIX) else ""
-    if not _B64_KEY.fullmatch(body):
-        raise WorkstationError("not a Səsim publication verify key")
-    try:
-        raw = base64.urlsafe_b64decode(body + "=")
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex checked
-        raise WorkstationError("not a Səsim publication verify key") from exc
-    if verify_key_text(raw) != text:
-        raise WorkstationError("the verify key is not in canonical form")
-    return raw
-
-
-def read_verify_key_file(path: Path) -> bytes:
-    """Read ``publication.verify``: ``#`` comment lines, then the key line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkstationError(f"cannot read the verify key file {path}") from exc
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if len(lines) != 1:
-        raise WorkstationError(f"{path} must hold exactly one key line")
-    return parse_verify_key(lines[0])
 
 
 # -- the passphrase --------------------------------------------------------------------
@@ -366,7 +335,10 @@ def key_info(home: Path) -> KeyInfo:
         public = PublicKey.from_text(str(doc.get("submission_public_key", "")))
     except CryptoError as exc:
         raise WorkstationError("the workstation file is damaged (submission key)") from exc
-    verify = parse_verify_key(str(doc.get("verify_key", "")))
+    try:
+        verify = parse_verify_key(str(doc.get("verify_key", "")))
+    except BundleError as exc:
+        raise WorkstationError(f"the workstation file is damaged ({exc})") from exc
     return KeyInfo(home, str(doc.get("name", "")), public, verify)
 
 

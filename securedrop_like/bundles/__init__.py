@@ -75,7 +75,10 @@ from .publication import (
     bundle_sha256,
     canonical_json,
     parse_entry,
+    parse_verify_key,
     read_publication,
+    read_verify_key_file,
+    verify_key_text,
     write_publication_bundle,
 )
 from .replies import ParsedReply, ReplyEntry, read_replies, write_replies
@@ -125,6 +128,9 @@ __all__ = [
     "bundle_sha256",
     "canonical_json",
     "parse_entry",
+    "parse_verify_key",
     "read_publication",
+    "read_verify_key_file",
+    "verify_key_text",
     "write_publication_bundle",
 ]

@@ -16,6 +16,8 @@ metro station inside their district, text limits) and finally the chain (``seque
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -364,6 +366,47 @@ def write_publication_bundle(
 def bundle_sha256(data: bytes) -> str:
     """What the next bundle names as ``previous``: SHA-256 of this bundle's file."""
     return hashlib.sha256(data).hexdigest()
+
+
+# -- the verify key's text form -------------------------------------------------------
+
+VERIFY_KEY_PREFIX = "sesim-ed25519-verify:"
+_B64_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def verify_key_text(raw: bytes) -> str:
+    """``sesim-ed25519-verify:<base64url>`` for a raw 32-byte Ed25519 verify key."""
+    if len(raw) != 32:
+        raise BundleError("a verify key is 32 bytes")
+    return VERIFY_KEY_PREFIX + base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode("ascii")
+
+
+def parse_verify_key(text: str) -> bytes:
+    """The raw verify key of :func:`verify_key_text` output; BundleError otherwise."""
+    text = text.strip()
+    body = text[len(VERIFY_KEY_PREFIX) :] if text.startswith(VERIFY_KEY_PREFIX) else ""
+    if not _B64_KEY.fullmatch(body):
+        raise BundleError("not a Səsim publication verify key")
+    try:
+        raw = base64.urlsafe_b64decode(body + "=")
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex checked
+        raise BundleError("not a Səsim publication verify key") from exc
+    if verify_key_text(raw) != text:
+        raise BundleError("the verify key is not in canonical form")
+    return raw
+
+
+def read_verify_key_file(path: Path) -> bytes:
+    """Read a ``publication.verify`` file: ``#`` comment lines, then the key line (what
+    ``sesim workstation init`` writes; the public map reads it at ``sesim map init``)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"cannot read the verify key file {path}") from exc
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    if len(lines) != 1:
+        raise BundleError(f"{path} must hold exactly one key line")
+    return parse_verify_key(lines[0])
 
 
 # -- reading ---------------------------------------------------------------------------

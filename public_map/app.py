@@ -1,0 +1,111 @@
+"""The map's web app (this slice: the upload endpoint and the open data).
+
+No cookie is ever set (no session, no language cookie); every response carries a CSP
+that allows nothing (``default-src 'none'``: these are data, not pages) and
+``Referrer-Policy: no-referrer``. ``POST /ingest`` needs no login: the bundle's own
+signature is the authentication — anyone may post, only a correctly signed next bundle
+changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_babel import Babel
+from werkzeug.exceptions import HTTPException
+
+from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
+from securedrop_like.i18n import TRANSLATIONS
+
+from . import data, store
+from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
+from .instance import MapInstance, open_map
+
+_STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, "out_of_order": 409}
+_JSON = "application/json; charset=utf-8"
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body, status=status, content_type=_JSON)
+
+
+def create_app(home: Path | MapInstance) -> Flask:
+    instance = home if isinstance(home, MapInstance) else open_map(Path(home))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_PUBLICATION_BYTES
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    Babel(app, locale_selector=lambda: "en")  # no session: the language is in the URL later
+    app.extensions["sesim_map"] = instance
+
+    def _rows() -> list[dict[str, Any]]:
+        conn = store.connect(instance.db_path)
+        try:
+            return data.entries(conn)
+        finally:
+            conn.close()
+
+    @app.post("/ingest")
+    def ingest_bundle() -> Response:
+        body = request.get_data(cache=False)
+        try:
+            result = ingest(instance, body)
+        except IngestRefused as exc:
+            return _json({"error": str(exc), "kind": exc.kind}, _STATUS.get(exc.kind, 400))
+        return _json(
+            {
+                "sequence": result.sequence,
+                "sha256": result.sha256,
+                "added": result.added,
+                "retracted": result.retracted,
+                "retracted_unknown": result.retracted_unknown,
+            }
+        )
+
+    @app.get("/data/entries.json")
+    def entries_json() -> Response:
+        return Response(data.to_json(_rows()), content_type=_JSON)
+
+    @app.get("/data/entries.csv")
+    def entries_csv() -> Response:
+        response = Response(data.to_csv(_rows()), content_type="text/csv; charset=utf-8")
+        response.headers["Content-Disposition"] = 'attachment; filename="sesim-entries.csv"'
+        return response
+
+    @app.get("/data/entries.geojson")
+    def entries_geojson() -> Response:
+        return Response(data.to_geojson(_rows()), content_type="application/geo+json")
+
+    @app.get("/data/dictionary")
+    @app.get("/data/dictionary.json")
+    def dictionary() -> Response:
+        return _json(data.dictionary())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        reason = (
+            f"a publication bundle is at most {MAX_PUBLICATION_BYTES} bytes"
+            if status == 413
+            else exc.name
+        )
+        return _json({"error": reason}, status)
+
+    @app.errorhandler(Exception)
+    def any_error(exc: Exception) -> Response:  # never a bare 500 page
+        app.logger.error("unexpected %s", type(exc).__name__)
+        return _json({"error": "internal error"}, 500)
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.pop("Set-Cookie", None)
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app

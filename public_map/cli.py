@@ -1,0 +1,63 @@
+"""``sesim map …``: make a map instance and feed it bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
+from securedrop_like.cli import fail
+
+from .ingest import IngestRefused, ingest
+from .instance import MapError, init_map, open_map
+
+map_group = click.Group("map", help="The public map: its own instance, fed signed bundles.")
+
+_home = click.option(
+    "--home",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The map's folder.",
+)
+
+
+@map_group.command("init")
+@_home
+@click.option(
+    "--verify-key",
+    "verify_key",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The workstation's publication.verify file.",
+)
+def init_command(home: Path, verify_key: Path) -> None:
+    """Make a map folder that trusts bundles signed by this workstation's key."""
+    try:
+        instance = init_map(home, verify_key)
+    except MapError as exc:
+        fail(str(exc))
+    click.echo(f"Map folder {instance.home}")
+    click.echo(f"Trusts {instance.verify_key_text}")
+    click.echo(f"Site settings: {instance.home / 'map.toml'}")
+
+
+@map_group.command("ingest")
+@_home
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+def ingest_command(home: Path, bundle: Path) -> None:
+    """Verify a publication bundle and apply it (the next in sequence only)."""
+    try:
+        instance = open_map(home)
+        with open(bundle, "rb") as handle:
+            data = handle.read(MAX_PUBLICATION_BYTES + 1)
+        result = ingest(instance, data)
+    except OSError as exc:
+        fail(f"cannot read {bundle}: {exc.strerror or exc}")
+    except (MapError, IngestRefused) as exc:
+        fail(str(exc))
+    click.echo(f"Sequence {result.sequence}")
+    click.echo(f"Entries added: {result.added}")
+    click.echo(f"Entries retracted: {result.retracted}")
+    if result.retracted_unknown:
+        click.echo(f"Retractions of entries this map never held: {result.retracted_unknown}")

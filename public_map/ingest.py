@@ -1,0 +1,144 @@
+"""Ingest: verify one publication bundle and apply it, all or nothing.
+
+The bundle is read by the core's one reader, ``securedrop_like.bundles.read_publication``,
+given the chain state (``expect_sequence`` = last + 1, ``expect_previous`` = the last
+bundle's SHA-256), inside the same write transaction that applies it, so two ingests at
+once cannot both apply the same next bundle. Additions and retractions are applied in that
+one transaction; any refusal raises :class:`IngestRefused` and changes nothing.
+
+Retractions: a retracted entry's row is deleted (its text is not kept) and its id recorded.
+A retraction of an id the map never held is accepted and recorded (``known`` = 0), as
+BUNDLES.md says a map must: refusing it would stall the chain, and with it every later
+retraction, for an entry the map does not show anyway. An entry id the map already holds
+or has seen retracted is refused (a workstation never publishes an id twice).
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from securedrop_like.bundles import BundleError, read_publication
+from securedrop_like.bundles.publication import Publication
+
+from . import store
+from .instance import MapInstance, open_map
+
+#: What kind of refusal, so the web endpoint can answer 400 or 409.
+BAD_BUNDLE = "bad_bundle"  # too big, not the format, bad signature, wrong key
+OUT_OF_ORDER = "out_of_order"  # replay, rollback, skip, fork
+CONFLICT = "conflict"  # a correctly signed next bundle that contradicts the map's data
+
+
+class IngestRefused(Exception):
+    """A bundle the map did not apply; nothing changed. ``kind`` is one of BAD_BUNDLE,
+    OUT_OF_ORDER, CONFLICT; the message says why."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    sequence: int
+    sha256: str
+    added: int
+    retracted: int  # entries taken off the map
+    retracted_unknown: int  # retraction ids the map never held (recorded all the same)
+
+
+def _classify(data: bytes, verify_key: bytes, exc: BundleError) -> IngestRefused:
+    """Out of order if the bundle is fine on its own (the chain check refused it)."""
+    try:
+        read_publication(data, verify_key)
+    except BundleError:
+        return IngestRefused(str(exc), BAD_BUNDLE)
+    return IngestRefused(str(exc), OUT_OF_ORDER)
+
+
+def ingest(home: Path | MapInstance, data: bytes) -> IngestResult:
+    """Verify ``data`` as the next bundle of the map at ``home`` and apply it."""
+    instance = home if isinstance(home, MapInstance) else open_map(home)
+    key_text = instance.verify_key_text
+    conn = store.connect(instance.db_path)
+    try:
+        with store.transaction(conn):
+            state = store.chain_state(conn, key_text)
+            try:
+                publication = read_publication(
+                    data,
+                    instance.verify_key,
+                    expect_sequence=state.last_sequence + 1,
+                    expect_previous=state.last_sha256,
+                )
+            except BundleError as exc:
+                raise _classify(data, instance.verify_key, exc) from None
+            return _apply(conn, key_text, publication)
+    finally:
+        conn.close()
+
+
+def _apply(conn: sqlite3.Connection, key_text: str, pub: Publication) -> IngestResult:
+    day = datetime.date.today().isoformat()
+    for entry in pub.entries:
+        for table, what in (("entries", "is already on the map"), ("retractions", "was retracted")):
+            query = (
+                "SELECT 1 FROM entries WHERE id = ?"
+                if table == "entries"
+                else ("SELECT 1 FROM retractions WHERE id = ?")
+            )
+            if conn.execute(query, (entry.id,)).fetchone() is not None:
+                raise IngestRefused(
+                    f"publication bundle {pub.sequence} publishes entry {entry.id}, which {what}",
+                    CONFLICT,
+                )
+    for entry in pub.entries:
+        point = entry.point
+        conn.execute(
+            "INSERT INTO entries (id, district, point_kind, lat_e6, lon_e6, month, perpetrator,"
+            " service, language, summary, story, sequence)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.id,
+                entry.district,
+                point.kind if point else None,
+                point.lat_e6 if point else None,
+                point.lon_e6 if point else None,
+                entry.month,
+                entry.perpetrator,
+                entry.service,
+                entry.language,
+                entry.summary,
+                entry.story,
+                pub.sequence,
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO entry_types (entry_id, type) VALUES (?, ?)",
+            [(entry.id, t) for t in entry.types],
+        )
+    retracted = unknown = 0
+    for public_id in pub.retractions:
+        gone = conn.execute("DELETE FROM entries WHERE id = ?", (public_id,)).rowcount
+        retracted += gone
+        unknown += 0 if gone else 1
+        conn.execute(
+            "INSERT OR IGNORE INTO retractions (id, sequence, known) VALUES (?, ?, ?)",
+            (public_id, pub.sequence, 1 if gone else 0),
+        )
+    conn.execute(
+        "INSERT INTO bundles (sequence, sha256, created_day, applied_day, entries, retractions)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (pub.sequence, pub.sha256, pub.created_day, day, len(pub.entries), len(pub.retractions)),
+    )
+    conn.execute(
+        "INSERT INTO chain (verify_key, last_sequence, last_sha256, applied_day)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (verify_key) DO UPDATE SET"
+        " last_sequence = excluded.last_sequence, last_sha256 = excluded.last_sha256,"
+        " applied_day = excluded.applied_day",
+        (key_text, pub.sequence, pub.sha256, day),
+    )
+    return IngestResult(pub.sequence, pub.sha256, len(pub.entries), retracted, unknown)

@@ -1,0 +1,168 @@
+"""The map's own instance: a folder (mode 0700) holding
+
+- ``publication.verify``: the workstation's publication verify key (copied at init, in
+  the workstation's own text form; the only key the map holds, and it is public);
+- ``map.toml``: the site settings (below, with their defaults);
+- ``map.sqlite3``: the database (``store``).
+
+``map.toml`` (every key optional; an unknown key is an error so a typo is not ignored)::
+
+    [site]
+    onion = ""      # the source interface's onion address, for "how to report safely"
+    sms = ""        # an SMS number that takes reports
+    email = ""      # an e-mail address that takes reports
+    tile_url = ""   # a tile server URL template; empty: offline district basemap only
+
+    [[help]]        # hotlines and services, one table each, shown in this order
+    name = "…"
+    phone = "…"     # optional
+    url = "…"       # optional
+
+No hotline is listed by default: a wrong number is worse than none, so the operator
+writes the list for her city.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from securedrop_like.bundles import BundleError
+from securedrop_like.bundles.publication import read_verify_key_file, verify_key_text
+
+from . import store
+
+CONFIG_FILE = "map.toml"
+VERIFY_KEY_FILE = "publication.verify"
+_SITE_KEYS = ("onion", "sms", "email", "tile_url")
+_HELP_KEYS = ("name", "phone", "url")
+_MAX_SETTING_CHARS = 500
+
+DEFAULT_CONFIG = """\
+# Səsim public map: site settings. Every key is optional; restart `sesim serve map`
+# after an edit. See public_map/instance.py for what each one does.
+
+[site]
+onion = ""      # the source interface's onion address (…onion), for "how to report"
+sms = ""        # an SMS number that takes reports
+email = ""      # an e-mail address that takes reports
+tile_url = ""   # a tile server URL template; empty: the offline district basemap only
+
+# Hotlines and services, shown in this order on "where to get help". None by default:
+# list the ones you know to be right for Baku today.
+# [[help]]
+# name = "…"
+# phone = "…"
+# url = "https://…"
+"""
+
+
+class MapError(Exception):
+    """Anything wrong with a map instance, with a message fit to show an administrator."""
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    name: str
+    phone: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    onion: str = ""
+    sms: str = ""
+    email: str = ""
+    tile_url: str = ""
+    help: tuple[HelpLine, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MapInstance:
+    """An opened map folder."""
+
+    home: Path
+    verify_key: bytes
+    settings: SiteSettings
+
+    @property
+    def verify_key_text(self) -> str:
+        return verify_key_text(self.verify_key)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / store.DB_FILE
+
+
+def init_map(home: Path, verify_key_file: Path) -> MapInstance:
+    """Make a new map folder at ``home`` (which must not exist or be empty) for the
+    workstation whose ``publication.verify`` file is ``verify_key_file``."""
+    home = Path(home)
+    try:
+        raw = read_verify_key_file(Path(verify_key_file))
+    except BundleError as exc:
+        raise MapError(str(exc)) from None
+    if home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise MapError(f"{home} exists and is not an empty folder")
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+        text = verify_key_text(raw)
+        (home / VERIFY_KEY_FILE).write_text(
+            f"# Səsim publication verify key (copied from {Path(verify_key_file).name})\n{text}\n",
+            "utf-8",
+        )
+        (home / CONFIG_FILE).write_text(DEFAULT_CONFIG, "utf-8")
+        store.create(home / store.DB_FILE, text)
+    except OSError as exc:
+        raise MapError(f"cannot make the map folder {home}: {exc.strerror or exc}") from None
+    return open_map(home)
+
+
+def open_map(home: Path) -> MapInstance:
+    """Open an existing map folder; MapError if it is not one."""
+    home = Path(home)
+    if not (home / store.DB_FILE).is_file():
+        raise MapError(f"{home} is not a map folder (make one with `sesim map init`)")
+    try:
+        raw = read_verify_key_file(home / VERIFY_KEY_FILE)
+    except BundleError as exc:
+        raise MapError(str(exc)) from None
+    return MapInstance(home, raw, load_settings(home / CONFIG_FILE))
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or len(value) > _MAX_SETTING_CHARS:
+        raise MapError(f"{CONFIG_FILE}: {where} must be text of at most {_MAX_SETTING_CHARS}")
+    if not value.isprintable():
+        raise MapError(f"{CONFIG_FILE}: {where} holds a control character")
+    return value.strip()
+
+
+def load_settings(path: Path) -> SiteSettings:
+    """Read ``map.toml``; the defaults where it is missing."""
+    if not path.exists():
+        return SiteSettings()
+    try:
+        doc: dict[str, Any] = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise MapError(f"cannot read {path}: {exc}") from None
+    unknown = set(doc) - {"site", "help"}
+    if unknown:
+        raise MapError(f"{CONFIG_FILE}: unknown section {sorted(unknown)[0]!r}")
+    site = doc.get("site", {})
+    if not isinstance(site, dict) or set(site) - set(_SITE_KEYS):
+        raise MapError(f"{CONFIG_FILE}: [site] takes only {', '.join(_SITE_KEYS)}")
+    helps = doc.get("help", [])
+    if not isinstance(helps, list):
+        raise MapError(f"{CONFIG_FILE}: help must be [[help]] tables")
+    lines = []
+    for number, item in enumerate(helps, 1):
+        if not isinstance(item, dict) or set(item) - set(_HELP_KEYS) or "name" not in item:
+            raise MapError(f"{CONFIG_FILE}: help #{number} takes name and optional phone, url")
+        lines.append(HelpLine(**{k: _text(v, f"help #{number} {k}") for k, v in item.items()}))
+    values = {k: _text(v, f"site.{k}") for k, v in site.items()}
+    return SiteSettings(**values, help=tuple(lines))

@@ -1,0 +1,92 @@
+"""Real publication bundles for the map's tests: the known-answer chain of two
+(tests/unit/securedrop_like/data/bundles, signed with the test seed) and a third bundle
+written with the core's own writer, plus bundles that must be refused."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from securedrop_like.bundles import bundle_sha256, read_publication, write_publication_bundle
+from securedrop_like.bundles.publication import PublicEntry, verify_key_text
+
+DATA = Path(__file__).resolve().parents[1] / "securedrop_like" / "data" / "bundles"
+_KEYS = dict(
+    line.split(" = ") for line in (DATA / "publication_v1_key.txt").read_text().splitlines()
+)
+SEED = bytes.fromhex(_KEYS["seed"])
+VERIFY = bytes.fromhex(_KEYS["verify_key"])
+OTHER_SEED = bytes(range(32))
+
+ONE = (DATA / "publication_v1_seq1.json").read_bytes()  # 3 entries
+TWO = (DATA / "publication_v1_seq2.json").read_bytes()  # 1 entry, retracts STATION_ID
+STATION_ID = "8c1e2f3a4b5c6d7e8f90a1b2c3d4e5f6"
+SABAIL_ID = "3b9d7f0c2a5e4d8196e0c7a1f2b3d4e5"  # retracted by THREE
+XSS_ID = "ffffffffffffffffffffffffffffff01"
+UNKNOWN_ID = "00000000000000000000000000000abc"
+
+XSS_SUMMARY = '<script>alert("x")</script> & </script><img src=x onerror=alert(1)>'
+XSS_STORY = 'He said "come, sign here",\nthen: =HYPERLINK("http://x")\n<b>bold</b>; \'quoted\''
+
+
+def _entries(data: bytes) -> tuple[PublicEntry, ...]:
+    return read_publication(data, VERIFY).entries
+
+
+def _template() -> PublicEntry:
+    return next(e for e in _entries(ONE) if e.id == SABAIL_ID)
+
+
+def xss_entry() -> PublicEntry:
+    return dataclasses.replace(_template(), id=XSS_ID, summary=XSS_SUMMARY, story=XSS_STORY)
+
+
+def bundle(
+    sequence: int,
+    previous: str | None,
+    entries: tuple[PublicEntry, ...] = (),
+    retractions: tuple[str, ...] = (),
+    seed: bytes = SEED,
+) -> bytes:
+    return write_publication_bundle(
+        seed,
+        sequence=sequence,
+        previous=previous,
+        created_day="2024-07-15",
+        entries=entries,
+        retractions=retractions,
+    )
+
+
+SABAIL_SUMMARY = _template().summary
+STATION_SUMMARY = next(e for e in _entries(ONE) if e.id == STATION_ID).summary
+THREE = bundle(3, bundle_sha256(TWO), (xss_entry(),), (SABAIL_ID,))
+# Still on the map after ONE, TWO, THREE:
+REMAINING = {
+    "c4d5e6f708192a3b4c5d6e7f8091a2b3",  # online, from ONE
+    "0f1e2d3c4b5a69788796a5b4c3d2e1f0",  # from TWO
+    XSS_ID,
+}
+
+
+def write_verify_file(path: Path, raw: bytes = VERIFY) -> Path:
+    path.write_text(f"# test key\n{verify_key_text(raw)}\n", "utf-8")
+    return path
+
+
+def refused_after_two() -> dict[str, bytes]:
+    """Bundles a map that holds ONE and TWO must refuse, by name."""
+    fork_one = bundle(1, None, (dataclasses.replace(_template(), summary="Another one."),))
+    tampered = bytearray(THREE)
+    at = THREE.index(b"bold")
+    tampered[at] = ord("B")
+    return {
+        "replay": TWO,
+        "rollback": ONE,
+        "skip": bundle(4, bundle_sha256(THREE)),
+        "fork": bundle(3, bundle_sha256(bundle(2, bundle_sha256(fork_one)))),
+        "tamper": bytes(tampered),
+        "wrong_key": bundle(3, bundle_sha256(TWO), (xss_entry(),), seed=OTHER_SEED),
+        "not_json": b"{not a bundle",
+        "empty": b"",
+    }

@@ -1,0 +1,186 @@
+"""Ingest: a chain of three (with retractions) is applied; everything out of order,
+forged or changed is refused and changes nothing in the database."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from public_map import store
+from public_map.ingest import BAD_BUNDLE, CONFLICT, OUT_OF_ORDER, IngestRefused, ingest
+from public_map.instance import MapError, init_map, open_map
+from securedrop_like.bundles import bundle_sha256
+
+from .chain import (
+    ONE,
+    REMAINING,
+    SABAIL_ID,
+    SABAIL_SUMMARY,
+    STATION_ID,
+    STATION_SUMMARY,
+    THREE,
+    TWO,
+    UNKNOWN_ID,
+    XSS_ID,
+    bundle,
+    refused_after_two,
+    write_verify_file,
+    xss_entry,
+)
+
+
+def _dump(home: Path) -> list[str]:
+    conn = store.connect(home / store.DB_FILE)
+    try:
+        return store.dump(conn)
+    finally:
+        conn.close()
+
+
+def _ids(home: Path) -> set[str]:
+    conn = sqlite3.connect(home / store.DB_FILE)
+    try:
+        return {r[0] for r in conn.execute("SELECT id FROM entries")}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    init_map(tmp_path / "map", write_verify_file(tmp_path / "publication.verify"))
+    return tmp_path / "map"
+
+
+def test_init_makes_a_private_folder_with_settings_and_an_empty_chain(home: Path) -> None:
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+    instance = open_map(home)
+    assert instance.settings.onion == "" and instance.settings.help == ()
+    conn = store.connect(instance.db_path)
+    state = store.chain_state(conn, instance.verify_key_text)
+    conn.close()
+    assert (state.last_sequence, state.last_sha256) == (0, None)
+
+
+def test_init_refuses_a_bad_key_file_and_a_used_folder(tmp_path: Path, home: Path) -> None:
+    bad = tmp_path / "bad.verify"
+    bad.write_text("sesim-ed25519-verify:short\n")
+    with pytest.raises(MapError, match="not a Səsim publication verify key"):
+        init_map(tmp_path / "other", bad)
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(MapError, match="not an empty folder"):
+        init_map(home, write_verify_file(tmp_path / "good.verify"))
+
+
+def test_settings_are_read_and_checked(home: Path) -> None:
+    (home / "map.toml").write_text(
+        '[site]\nonion = "abc.onion"\n[[help]]\nname = "Hotline"\nphone = "123"\n'
+    )
+    settings = open_map(home).settings
+    assert settings.onion == "abc.onion" and settings.help[0].phone == "123"
+    (home / "map.toml").write_text('[site]\nonoin = "typo"\n')
+    with pytest.raises(MapError, match=r"\[site\] takes only"):
+        open_map(home)
+
+
+def test_a_chain_of_three_with_retractions(home: Path) -> None:
+    first = ingest(home, ONE)
+    assert (first.sequence, first.added, first.retracted) == (1, 3, 0)
+    second = ingest(home, TWO)
+    assert (second.sequence, second.added, second.retracted) == (2, 1, 1)
+    third = ingest(home, THREE)
+    assert (third.sequence, third.added, third.retracted, third.sha256) == (
+        3, 1, 1, bundle_sha256(THREE))  # fmt: skip
+    assert _ids(home) == REMAINING
+    dump = "\n".join(_dump(home))
+    for gone in (SABAIL_SUMMARY, STATION_SUMMARY):  # the retracted rows are gone, not hidden
+        assert gone not in dump
+    conn = store.connect(home / store.DB_FILE)
+    try:
+        retracted = {r[0]: r[1] for r in conn.execute("SELECT id, known FROM retractions")}
+        types = conn.execute(
+            "SELECT count(*) FROM entry_types WHERE entry_id IN (?, ?)", (SABAIL_ID, STATION_ID)
+        ).fetchone()[0]
+        state = store.chain_state(conn, open_map(home).verify_key_text)
+    finally:
+        conn.close()
+    assert retracted == {STATION_ID: 1, SABAIL_ID: 1} and types == 0
+    assert (state.last_sequence, state.last_sha256) == (3, bundle_sha256(THREE))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("replay", OUT_OF_ORDER),
+        ("rollback", OUT_OF_ORDER),
+        ("skip", OUT_OF_ORDER),
+        ("fork", OUT_OF_ORDER),
+        ("tamper", BAD_BUNDLE),
+        ("wrong_key", BAD_BUNDLE),
+        ("not_json", BAD_BUNDLE),
+        ("empty", BAD_BUNDLE),
+    ],
+)
+def test_refused_bundles_change_nothing(home: Path, name: str, kind: str) -> None:
+    ingest(home, ONE)
+    ingest(home, TWO)
+    before = _dump(home)
+    with pytest.raises(IngestRefused) as refused:
+        ingest(home, refused_after_two()[name])
+    assert refused.value.kind == kind
+    assert _dump(home) == before
+    assert ingest(home, THREE).sequence == 3  # and the right next one still goes in
+
+
+def test_the_reasons_are_clear(home: Path) -> None:
+    ingest(home, ONE)
+    ingest(home, TWO)
+    bad = refused_after_two()
+    for name, words in [
+        ("replay", "replayed or rolled-back"),
+        ("skip", "skips ahead"),
+        ("fork", "a fork"),
+        ("tamper", "signature does not verify"),
+        ("wrong_key", "signature does not verify"),
+    ]:
+        with pytest.raises(IngestRefused, match=words):
+            ingest(home, bad[name])
+
+
+def test_a_bundle_cannot_start_anywhere_but_at_one(home: Path) -> None:
+    before = _dump(home)
+    with pytest.raises(IngestRefused, match="skips ahead"):
+        ingest(home, TWO)
+    assert _dump(home) == before
+
+
+def test_an_id_published_twice_or_after_its_retraction_is_refused(home: Path) -> None:
+    ingest(home, ONE)
+    ingest(home, TWO)
+    again = bundle(3, bundle_sha256(TWO), (xss_entry(),))
+    ingest(home, again)
+    before = _dump(home)
+    twice = bundle(4, bundle_sha256(again), (xss_entry(),))
+    with pytest.raises(IngestRefused, match="already on the map") as refused:
+        ingest(home, twice)
+    assert refused.value.kind == CONFLICT and _dump(home) == before
+    retract = bundle(4, bundle_sha256(again), (), (XSS_ID,))
+    ingest(home, retract)
+    before = _dump(home)
+    with pytest.raises(IngestRefused, match="was retracted"):
+        ingest(home, bundle(5, bundle_sha256(retract), (xss_entry(),)))
+    assert _dump(home) == before
+
+
+def test_a_retraction_of_an_unknown_id_is_recorded(home: Path) -> None:
+    """BUNDLES.md: not an error (refusing would stall every later retraction)."""
+    ingest(home, ONE)
+    result = ingest(home, bundle(2, bundle_sha256(ONE), (), (UNKNOWN_ID,)))
+    assert (result.retracted, result.retracted_unknown) == (0, 1)
+    conn = sqlite3.connect(home / store.DB_FILE)
+    known = conn.execute("SELECT known FROM retractions WHERE id = ?", (UNKNOWN_ID,)).fetchone()
+    conn.close()
+    assert known == (0,)

@@ -75,7 +75,9 @@ def test_the_core_imports_no_app_and_not_the_command() -> None:
     assert _offenders("securedrop_like", (*APPS, "sesim")) == []
 
 
-@pytest.mark.parametrize("app", ["source_interface", "journalist_interface", "tor_config"])
+@pytest.mark.parametrize(
+    "app", ["source_interface", "journalist_interface", "tor_config", "public_map"]
+)
 def test_no_app_imports_the_command(app: str) -> None:
     assert _offenders(app, ("sesim",)) == []
 
@@ -83,6 +85,38 @@ def test_no_app_imports_the_command(app: str) -> None:
 def test_the_online_apps_never_import_the_workstation() -> None:
     assert _offenders("source_interface", (WORKSTATION,)) == []
     assert _offenders("journalist_interface", (WORKSTATION,), skip="workstation") == []
+
+
+def test_the_public_map_imports_no_other_app() -> None:
+    """The map runs on its own host: the core and crypto only, never the reporting apps
+    (nor the workstation inside journalist_interface)."""
+    assert _offenders("public_map", ("journalist_interface", "source_interface", "tor_config",
+                                     "intake")) == []  # fmt: skip
+
+
+def test_the_public_map_loads_no_other_app(tmp_path: Path) -> None:
+    """Build the map app and ingest a bundle in a fresh interpreter; list what it loaded."""
+    key = tmp_path / "publication.verify"
+    key.write_text("sesim-ed25519-verify:" + "A" * 43 + "\n")
+    script = f"""
+import json, sys
+from pathlib import Path
+from public_map.instance import init_map
+from public_map.app import create_app
+import public_map.cli
+app = create_app(init_map(Path({str(tmp_path / "map")!r}), Path({str(key)!r})))
+app.test_client().post("/ingest", data=b"{{}}")
+app.test_client().get("/data/dictionary")
+print(json.dumps(sorted(sys.modules)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, check=True, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "public_map.app" in loaded
+    others = ("journalist_interface", "source_interface", "tor_config", "intake")
+    assert [m for m in loaded if m.split(".")[0] in others] == []
 
 
 def test_the_online_apps_load_no_workstation_module(tmp_path: Path) -> None:

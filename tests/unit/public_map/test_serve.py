@@ -1,0 +1,55 @@
+"""`sesim serve map` as a real process on 127.0.0.1: it takes a bundle over HTTP and
+serves the data files, with no cookie and nothing else but the headers the app sets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from public_map.instance import init_map
+
+from .chain import ONE, write_verify_file
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_map_server_ingests_over_http_and_serves_the_data(tmp_path: Path) -> None:
+    home = tmp_path / "map"
+    init_map(home, write_verify_file(tmp_path / "publication.verify"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from sesim.cli import main; main()",
+         "serve", "map", "--home", str(home), "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        base = f"http://127.0.0.1:{match.group(1)}"
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            base + "/ingest", data=ONE, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            assert json.load(response)["added"] == 3
+            assert response.headers.get("Set-Cookie") is None
+        replay = urllib.request.Request(base + "/ingest", data=ONE)  # noqa: S310
+        try:
+            urllib.request.urlopen(replay, timeout=30)  # noqa: S310
+            raise AssertionError("a replay was accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 409 and "replayed" in json.load(exc)["error"]
+        with urllib.request.urlopen(base + "/data/entries.json", timeout=30) as response:  # noqa: S310
+            assert json.load(response)["count"] == 3
+            assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+            assert response.headers.get("Set-Cookie") is None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.stderr is not None
+    assert "ingest" not in process.stderr.read()  # no access log with paths

@@ -25,6 +25,7 @@ writes the list for her city.
 from __future__ import annotations
 
 import os
+import sqlite3
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +132,22 @@ def open_map(home: Path) -> MapInstance:
         raw = read_verify_key_file(home / VERIFY_KEY_FILE)
     except BundleError as exc:
         raise MapError(str(exc)) from None
-    return MapInstance(home, raw, load_settings(home / CONFIG_FILE))
+    instance = MapInstance(home, raw, load_settings(home / CONFIG_FILE))
+    conn = store.connect(instance.db_path)
+    try:
+        keys = [row[0] for row in conn.execute("SELECT verify_key FROM chain")]
+    except sqlite3.Error as exc:
+        raise MapError(f"cannot read the map database: {exc}") from None
+    finally:
+        conn.close()
+    if keys != [instance.verify_key_text]:
+        # A map follows one workstation's chain; another key would start a second chain
+        # from sequence 1 beside the first. Make a new map for a new key.
+        raise MapError(
+            f"{home / VERIFY_KEY_FILE} is not the key this map was made with: a map follows"
+            " one workstation's chain (make a new map folder for another key)"
+        )
+    return instance
 
 
 def _text(value: object, where: str) -> str:

@@ -184,3 +184,10 @@ def test_a_retraction_of_an_unknown_id_is_recorded(home: Path) -> None:
     known = conn.execute("SELECT known FROM retractions WHERE id = ?", (UNKNOWN_ID,)).fetchone()
     conn.close()
     assert known == (0,)
+
+
+def test_a_map_follows_the_key_it_was_made_with(home: Path, tmp_path: Path) -> None:
+    ingest(home, ONE)
+    write_verify_file(home / "publication.verify", bytes(range(1, 33)))
+    with pytest.raises(MapError, match="not the key this map was made with"):
+        open_map(home)

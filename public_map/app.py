@@ -10,6 +10,7 @@ changes anything.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,9 @@ from . import data, store
 from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
+#: Uploads read at once: each holds up to 16 MiB, anyone may post, and ingest is one
+#: writer at a time anyway. More get 503 and may try again.
+MAX_UPLOADS_AT_ONCE = 2
 _STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, "out_of_order": 409}
 _JSON = "application/json; charset=utf-8"
 
@@ -57,6 +61,8 @@ def create_app(home: Path | MapInstance) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     Babel(app, locale_selector=lambda: "en")  # no session: the language is in the URL later
     app.extensions["sesim_map"] = instance
+    uploads = threading.BoundedSemaphore(MAX_UPLOADS_AT_ONCE)
+    app.extensions["sesim_map_uploads"] = uploads  # tests hold it to see the 503
 
     def _rows() -> list[dict[str, Any]]:
         conn = store.connect(instance.db_path)
@@ -69,13 +75,17 @@ def create_app(home: Path | MapInstance) -> Flask:
     def ingest_bundle() -> Response:
         if (request.content_length or 0) > MAX_PUBLICATION_BYTES:
             abort(413)
-        body = _read_capped(request.stream, MAX_PUBLICATION_BYTES)
-        if body is None:
-            abort(413)
+        if not uploads.acquire(blocking=False):
+            return _json({"error": "busy with other uploads: try again in a minute"}, 503)
         try:
+            body = _read_capped(request.stream, MAX_PUBLICATION_BYTES)
+            if body is None:
+                abort(413)
             result = ingest(instance, body)
         except IngestRefused as exc:
             return _json({"error": str(exc), "kind": exc.kind}, _STATUS.get(exc.kind, 400))
+        finally:
+            uploads.release()
         return _json(
             {
                 "sequence": result.sequence,

@@ -194,3 +194,21 @@ def test_the_dictionary_lists_every_code_and_both_licences(client: FlaskClient) 
     assert all(c["label"]["az"] and c["label"]["ru"] for c in columns["types"]["codes"])
     assert any(c["label"]["ru"] != c["label"]["en"] for c in columns["types"]["codes"])
     assert "CC BY 4.0" in doc["licence"]["entries"] and "ODbL" in doc["licence"]["basemap"]
+
+
+def test_uploads_at_once_are_bounded(app: Flask, client: FlaskClient) -> None:
+    """Each upload may hold 16 MiB and anyone may post: past the bound, 503 at once."""
+    from public_map.app import MAX_UPLOADS_AT_ONCE
+
+    uploads = app.extensions["sesim_map_uploads"]
+    for _ in range(MAX_UPLOADS_AT_ONCE):  # as if that many uploads were being read
+        assert uploads.acquire(blocking=False)
+    try:
+        status, body = _post(client, ONE)
+        assert status == 503 and "busy" in body["error"]
+    finally:
+        for _ in range(MAX_UPLOADS_AT_ONCE):
+            uploads.release()
+    assert _post(client, ONE)[0] == 200
+    assert _post(client, TWO)[0] == 200  # each upload gave its place back
+    assert _post(client, THREE)[0] == 200

@@ -69,12 +69,16 @@ def sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-install", action="store_true", help="use the existing vendor-src/node_modules")
+    parser.add_argument(
+        "--no-install", action="store_true", help="use vendor-src/node_modules as is"
+    )
     args = parser.parse_args(argv)
     if not args.no_install:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"], cwd=SRC, check=True
-        )
+        npm = shutil.which("npm")
+        if npm is None:
+            sys.exit("npm is needed to refresh the vendored files (apt-get install npm)")
+        command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"]
+        subprocess.run(command, cwd=SRC, check=True)  # noqa: S603 - fixed arguments
     versions = {name: package_version(name) for name in FILES}
     if VENDOR.exists():
         shutil.rmtree(VENDOR)

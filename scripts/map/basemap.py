@@ -82,7 +82,7 @@ def district_geometry(geometry: dict[str, Any]) -> dict[str, Any]:
 def districts() -> dict[str, Any]:
     source = json.loads(geo.GEOJSON_PATH.read_text(encoding="utf-8"))
     by_english = {district.name_en: district for district in geo.load_districts()}
-    features = []
+    features: list[dict[str, Any]] = []
     for feature in source["features"]:
         district = by_english[str(feature["properties"]["name_en"]).strip()]
         features.append(

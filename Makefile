@@ -9,7 +9,7 @@ DEBS_TEST := gnupg chromium npm tor poppler-utils
 DEBS_BENCH := gnupg wrk poppler-utils
 HOME_DIR ?=
 
-.PHONY: help install debs-run debs-test debs-bench run test lint bench translations lock clean
+.PHONY: help install debs-run debs-test debs-bench run test lint bench translations lock clean vendor-map basemap
 
 help: ## List the developer commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ bench: debs-bench install ## Run the benchmarks and print their table
 extract: install ## Extract messages and update the catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim securedrop_like source_interface journalist_interface
 	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete -w 100
+
+vendor-map: install ## Refresh the public map's vendored Leaflet/markercluster/supercluster from npm (pinned)
+	$(BIN)/python scripts/map/vendor.py
+
+basemap: install ## Regenerate the public map's compact district and metro GeoJSON from the core's data
+	$(BIN)/python scripts/map/basemap.py
 
 lock: ## Re-pin requirements.lock from requirements.in
 	rm -rf /tmp/sesim-lock && $(PYTHON) -m venv /tmp/sesim-lock

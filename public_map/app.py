@@ -1,7 +1,9 @@
-"""The map's web app (this slice: the upload endpoint and the open data).
+"""The map's web app: the upload endpoint, the open data and the no-JavaScript pages
+(``pages.py``).
 
-No cookie is ever set (no session, no language cookie); every response carries a CSP
-that allows nothing (``default-src 'none'``: these are data, not pages) and
+No cookie is ever set (no session, no language cookie); every response carries a CSP:
+for data, one that allows nothing (``default-src 'none'``); for HTML pages, only the
+site's own style sheet and images (``pages.PAGE_CSP``: no script, no inline style); and
 ``Referrer-Policy: no-referrer``. ``POST /ingest`` needs no login: the bundle's own
 signature is the authentication — anyone may post, only a correctly signed next bundle
 changes anything.
@@ -21,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
 
-from . import data, store
+from . import data, pages, store
 from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
@@ -30,6 +32,7 @@ from .instance import MapInstance, open_map
 MAX_UPLOADS_AT_ONCE = 2
 _STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, "out_of_order": 409}
 _JSON = "application/json; charset=utf-8"
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def _json(doc: Any, status: int = 200) -> Response:
@@ -58,8 +61,9 @@ def create_app(home: Path | MapInstance) -> Flask:
     # No MAX_CONTENT_LENGTH: werkzeug would cut a chunked upload at the limit without a
     # word; /ingest reads at most one byte over the limit itself and answers 413.
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    Babel(app, locale_selector=lambda: "en")  # no session: the language is in the URL later
+    app.config["BABEL_DEFAULT_LOCALE"] = pages.DEFAULT_LANG
+    Babel(app, locale_selector=pages.select_locale)  # from the URL: no session, no cookie
+    pages.init_pages(app)
     app.extensions["sesim_map"] = instance
     uploads = threading.BoundedSemaphore(MAX_UPLOADS_AT_ONCE)
     app.extensions["sesim_map_uploads"] = uploads  # tests hold it to see the 503
@@ -116,8 +120,10 @@ def create_app(home: Path | MapInstance) -> Flask:
         return _json(data.dictionary())
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
+        if request.blueprint in pages.PAGE_BLUEPRINTS:
+            return pages.error_page(status)
         reason = (
             f"a publication bundle is at most {MAX_PUBLICATION_BYTES} bytes"
             if status == 413
@@ -126,14 +132,18 @@ def create_app(home: Path | MapInstance) -> Flask:
         return _json({"error": reason}, status)
 
     @app.errorhandler(Exception)
-    def any_error(exc: Exception) -> Response:  # never a bare 500 page
+    def any_error(exc: Exception) -> Response | tuple[str, int]:  # never a bare 500 page
         app.logger.error("unexpected %s", type(exc).__name__)
+        if request.blueprint in pages.PAGE_BLUEPRINTS:
+            return pages.error_page(500)
         return _json({"error": "internal error"}, 500)
 
     @app.after_request
     def headers(response: Response) -> Response:
         response.headers.pop("Set-Cookie", None)
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+        response.headers["Content-Security-Policy"] = (
+            pages.PAGE_CSP if response.mimetype == "text/html" else DATA_CSP
+        )
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

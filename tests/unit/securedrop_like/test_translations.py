@@ -54,6 +54,7 @@ def fresh_template(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
             "securedrop_like",
             "source_interface",
             "journalist_interface",
+            "public_map",
         ],
         cwd=ROOT,
         check=True,

@@ -1,0 +1,203 @@
+"""The list view's query: filters from GET parameters, a count, and pages by key.
+
+Order is stable: month descending (entries with no month last), then public id. A page
+cursor is the last row's key (``month:id``), so a new bundle between two pages neither
+repeats nor skips an entry that was already there. Filters: ``type``, ``district``,
+``service``, ``perpetrator`` (each may repeat: any of the values), ``from`` and ``to``
+(``YYYY-MM``, inclusive; an entry with no month is outside any period).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from securedrop_like import geo, taxonomy
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+CURSOR = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))?:([0-9a-f]{32})$")
+MAX_VALUES = 20  # per parameter; more is not a view anyone shares
+
+
+class BadFilter(ValueError):
+    """A parameter the list cannot use; ``field`` names it (the page says which)."""
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(field_name)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Filters:
+    types: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    perpetrators: tuple[str, ...] = ()
+    month_from: str | None = None
+    month_to: str | None = None
+    after: tuple[str, str] | None = field(default=None, compare=False)
+
+    def params(self) -> list[tuple[str, str]]:
+        """The filters as GET parameters (for links to the next page), without the cursor."""
+        out: list[tuple[str, str]] = []
+        for name, values in (
+            ("type", self.types),
+            ("district", self.districts),
+            ("service", self.services),
+            ("perpetrator", self.perpetrators),
+        ):
+            out.extend((name, v) for v in values)
+        if self.month_from:
+            out.append(("from", self.month_from))
+        if self.month_to:
+            out.append(("to", self.month_to))
+        return out
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        """The same filter in Python, over an open-data entry (tests compare the two)."""
+        if self.types and not set(self.types) & set(entry["types"]):
+            return False
+        for wanted, value in (
+            (self.districts, entry["district"]),
+            (self.services, entry["service"]),
+            (self.perpetrators, entry["perpetrator"]),
+        ):
+            if wanted and value not in wanted:
+                return False
+        month = entry["month"]
+        if (self.month_from or self.month_to) and not month:
+            return False
+        if self.month_from and month < self.month_from:
+            return False
+        return not (self.month_to and month > self.month_to)
+
+
+def _codes(args: MultiDict[str, str], name: str, valid: frozenset[str]) -> tuple[str, ...]:
+    values = [v for v in args.getlist(name) if v != ""]  # an empty <select> choice: no filter
+    if len(values) > MAX_VALUES or any(v not in valid for v in values):
+        raise BadFilter(name)
+    return tuple(sorted(set(values)))
+
+
+def _month(args: MultiDict[str, str], name: str) -> str | None:
+    value = args.get(name, "")
+    if value == "":
+        return None
+    if not MONTH.match(value):
+        raise BadFilter(name)
+    return value
+
+
+def parse(args: MultiDict[str, str]) -> Filters:
+    """Filters from the query string; :class:`BadFilter` for an unknown code, a bad month,
+    a period that ends before it starts, or a cursor that is not one this site wrote."""
+    month_from, month_to = _month(args, "from"), _month(args, "to")
+    if month_from and month_to and month_from > month_to:
+        raise BadFilter("to")
+    after = None
+    cursor = args.get("after", "")
+    if cursor:
+        found = CURSOR.match(cursor) if len(cursor) <= 40 else None
+        if not found:
+            raise BadFilter("after")
+        after = (found.group(1) or "", found.group(2))
+    return Filters(
+        types=_codes(args, "type", taxonomy.codes(taxonomy.HARASSMENT_TYPES)),
+        districts=_codes(args, "district", geo.location_codes()),
+        services=_codes(args, "service", taxonomy.codes(taxonomy.SERVICES)),
+        perpetrators=_codes(args, "perpetrator", taxonomy.codes(taxonomy.PERPETRATOR_TYPES)),
+        month_from=month_from,
+        month_to=month_to,
+        after=after,
+    )
+
+
+def _where(filters: Filters) -> tuple[str, list[str]]:
+    clauses: list[str] = []
+    params: list[str] = []
+    if filters.types:
+        marks = ",".join("?" * len(filters.types))
+        sub = f"SELECT entry_id FROM entry_types WHERE type IN ({marks})"  # noqa: S608
+        clauses.append(f"id IN ({sub})")
+        params.extend(filters.types)
+    for column, values in (
+        ("district", filters.districts),
+        ("service", filters.services),
+        ("perpetrator", filters.perpetrators),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if filters.month_from:
+        clauses.append("month >= ?")
+        params.append(filters.month_from)
+    if filters.month_to:
+        clauses.append("month <= ?")
+        params.append(filters.month_to)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def count(conn: sqlite3.Connection, filters: Filters) -> int:
+    where, params = _where(filters)
+    sql = f"SELECT COUNT(*) FROM entries WHERE {where}"  # noqa: S608 (only ? marks)
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def page(conn: sqlite3.Connection, filters: Filters, size: int) -> Page:
+    """Up to ``size`` entries after the cursor, and the cursor of the next page (None on
+    the last)."""
+    where, params = _where(filters)
+    if filters.after is not None:
+        where += " AND (COALESCE(month, '') < ? OR (COALESCE(month, '') = ? AND id > ?))"
+        params += [filters.after[0], filters.after[0], filters.after[1]]
+    found = conn.execute(
+        "SELECT id, district, month, perpetrator, service, language, summary,"  # noqa: S608
+        " story IS NOT NULL AS has_story FROM entries"
+        f" WHERE {where} ORDER BY COALESCE(month, '') DESC, id LIMIT ?",
+        [*params, size + 1],
+    ).fetchall()
+    rows = [dict(r) for r in found[:size]]
+    ids = [r["id"] for r in rows]
+    types: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        marks = ",".join("?" * len(ids))
+        for row in conn.execute(
+            f"SELECT entry_id, type FROM entry_types WHERE entry_id IN ({marks}) ORDER BY type",  # noqa: S608
+            ids,
+        ):
+            types[row[0]].append(row[1])
+    for row in rows:
+        row["types"] = types[row["id"]]
+    cursor = None
+    if len(found) > size:
+        last = rows[-1]
+        cursor = f"{last['month'] or ''}:{last['id']}"
+    return Page(rows, cursor)
+
+
+def entry(conn: sqlite3.Connection, public_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT id, district, month, perpetrator, service, language, summary, story"
+        " FROM entries WHERE id = ?",
+        (public_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    out["types"] = [
+        r[0]
+        for r in conn.execute(
+            "SELECT type FROM entry_types WHERE entry_id = ? ORDER BY type", (public_id,)
+        )
+    ]
+    return out

@@ -17,6 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
 
+from public_map import listing
 from public_map.app import create_app
 from public_map.instance import init_map
 from securedrop_like.bundles import bundle_sha256, read_publication
@@ -311,3 +312,14 @@ def test_every_page_has_a_quick_exit_and_its_own_style_sheet(client: FlaskClient
     assert css.status_code == 200 and css.mimetype == "text/css"
     assert "Set-Cookie" not in css.headers
     assert "@import" not in css.get_data(as_text=True)  # nothing from another origin
+
+
+def test_a_failure_inside_a_page_is_a_translated_page_not_a_bare_500(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(listing, "page", broken)
+    page = _get(client, "/ru/list", 500)
+    assert "У нас что-то пошло не так" in page and "disk gone" not in page

@@ -57,24 +57,6 @@ class Filters:
             out.append(("to", self.month_to))
         return out
 
-    def matches(self, entry: dict[str, Any]) -> bool:
-        """The same filter in Python, over an open-data entry (tests compare the two)."""
-        if self.types and not set(self.types) & set(entry["types"]):
-            return False
-        for wanted, value in (
-            (self.districts, entry["district"]),
-            (self.services, entry["service"]),
-            (self.perpetrators, entry["perpetrator"]),
-        ):
-            if wanted and value not in wanted:
-                return False
-        month = entry["month"]
-        if (self.month_from or self.month_to) and not month:
-            return False
-        if self.month_from and month < self.month_from:
-            return False
-        return not (self.month_to and month > self.month_to)
-
 
 def _codes(args: MultiDict[str, str], name: str, valid: frozenset[str]) -> tuple[str, ...]:
     values = [v for v in args.getlist(name) if v != ""]  # an empty <select> choice: no filter

@@ -323,3 +323,13 @@ def test_a_failure_inside_a_page_is_a_translated_page_not_a_bare_500(
     monkeypatch.setattr(listing, "page", broken)
     page = _get(client, "/ru/list", 500)
     assert "У нас что-то пошло не так" in page and "disk gone" not in page
+
+
+def test_the_form_shows_the_filters_of_the_shared_view(client: FlaskClient) -> None:
+    page = _get(client, "/en/list?type=stalking&district=online&from=2023-12&to=2024-02")
+    assert '<option value="stalking" selected>' in page
+    assert '<option value="online" selected>' in page
+    assert 'name="from" type="month" placeholder="2024-01" pattern' in page
+    assert 'value="2023-12"' in page and 'value="2024-02"' in page
+    assert '<option value="verbal" selected>' not in page
+    assert 'action="/en/list"' in page

@@ -11,6 +11,7 @@ context accepts it), and a route refuses every request to anywhere else.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import ssl
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from securedrop_like.demo import install_demo_reviewer
 from securedrop_like.instance import init_instance
@@ -288,7 +290,14 @@ def _exit_in_reach_at_the_bottom(phone: Phone, where: str) -> None:
     small = [t for t in page.evaluate(TAP_TARGETS_JS) if t["height"] < TAP_PX]
     assert small == [], f"{where}: header links under {TAP_PX} px tall: {small}"
     page.mouse.wheel(0, 100_000)
-    page.wait_for_function("() => window.scrollY > 0")
+    # The wheel scrolls asynchronously: wait until it has come to rest at the bottom
+    # (a page that cannot get there fails the assertion below after the wait).
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            "() => window.scrollY > 0 && window.scrollY >="
+            " document.documentElement.scrollHeight - window.innerHeight - 2",
+            timeout=5_000,
+        )
     probe = page.evaluate(VIEWPORT_PROBE_JS)
     assert probe["maxScroll"] > PHONE["height"], f"{where} is not long enough to test: {probe}"
     assert probe["scrollY"] >= probe["maxScroll"] - 2, f"{where}: not at the bottom: {probe}"

@@ -45,7 +45,7 @@ from crypto import (
 )
 from securedrop_like.codenames import generate_codename
 from securedrop_like.config import LOCALES
-from securedrop_like.db import Connection, Database
+from securedrop_like.db import Connection, Database, immediate
 
 from . import throttle, totp
 from .audit import AuditEntry, read_audit, write_audit
@@ -157,13 +157,8 @@ class StaffAccounts:
     def _writing(self) -> Iterator[Connection]:
         conn = self._db.open()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         finally:
             conn.close()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from securedrop_like.bundles import BundleError, read_publication
 from securedrop_like.bundles.publication import Publication
+from securedrop_like.db import immediate
 
 from . import store
 from .instance import MapInstance, open_map
@@ -65,7 +66,8 @@ def ingest(home: Path | MapInstance, data: bytes) -> IngestResult:
     key_text = instance.verify_key_text
     conn = store.connect(instance.db_path)
     try:
-        with store.transaction(conn):
+        # The lock is held from reading the chain state until the bundle is applied.
+        with immediate(conn):
             state = store.chain_state(conn, key_text)
             try:
                 publication = read_publication(

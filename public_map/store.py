@@ -11,10 +11,10 @@ site's filters: type, month, district, service, perpetrator type.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from securedrop_like.db import immediate
 
 DB_FILE = "map.sqlite3"
 SCHEMA_VERSION = 1
@@ -78,7 +78,7 @@ class ChainState:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit: ``transaction``)."""
+    """A connection in autocommit mode (transactions are explicit: ``db.immediate``)."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
@@ -91,7 +91,7 @@ def create(path: Path, verify_key_text: str) -> None:
     conn = connect(path)
     try:
         conn.executescript(SCHEMA)  # IF NOT EXISTS: safe to run again
-        with transaction(conn):
+        with immediate(conn):
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(
                 "INSERT OR IGNORE INTO chain (verify_key, last_sequence, last_sha256, applied_day)"
@@ -100,19 +100,6 @@ def create(path: Path, verify_key_text: str) -> None:
             )
     finally:
         conn.close()
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception: a writer holds
-    the lock from the moment it reads the chain state until it has applied a bundle."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def chain_state(conn: sqlite3.Connection, verify_key_text: str) -> ChainState:

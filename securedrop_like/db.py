@@ -10,11 +10,12 @@ never holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.resources
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ def today(clock: Callable[[], dt.datetime] | None = None) -> str:
     if now.tzinfo is not None:
         now = now.astimezone(dt.UTC)
     return now.strftime("%Y-%m-%d")
+
+
+@contextlib.contextmanager
+def immediate(conn: Any) -> Iterator[Any]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception: the write lock
+    is held from the first read to the commit (SQLCipher or plain SQLite alike)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def connect(db_path: Path, key: bytes, *, check_same_thread: bool = True) -> Connection:

@@ -27,7 +27,7 @@ from typing import Any
 import sqlcipher3
 
 from crypto import new_private_file
-from securedrop_like.db import DatabaseError, connect
+from securedrop_like.db import DatabaseError, connect, immediate
 
 from .keys import Unlocked, WorkstationError
 
@@ -299,14 +299,8 @@ class CaseStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self.connection() as conn, immediate(conn):
+            yield conn
 
     def checkpoint(self) -> None:
         """Copy the WAL into the file and empty it (after a deletion: no copy lingers)."""

@@ -4,10 +4,11 @@ a Tor onion service in front for the public). It holds no secret; it keeps no ac
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from werkzeug.serving import make_server
+
+from securedrop_like.serve import serve_in_process
 
 from .app import create_app
 from .instance import open_map
@@ -18,13 +19,4 @@ DEFAULT_PORT = 8083
 
 def run(home: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     app = create_app(open_map(home))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, app, threaded=True)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"Map on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_in_process(make_server(host, port, app, threaded=True), "Map")

@@ -199,3 +199,18 @@ def serve(
         EmbeddedServer(lambda: factory(shared), options, supervisor).run()
     finally:
         writer.stop()
+
+
+def serve_in_process(server: Any, label: str) -> None:
+    """Serve a single-process werkzeug ``server`` (the workstation, the map) until Ctrl-C,
+    with no access log (paths carry ids; readers' addresses are nobody's business)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host = server.server_address[0]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"{label} on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -12,7 +12,6 @@ network would publish them.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer
 
 from securedrop_like.hardening import harden_process
+from securedrop_like.serve import serve_in_process
 
 from .app import DEFAULT_IDLE_MINUTES, create_app
 from .keys import Unlocked, key_info
@@ -104,15 +104,7 @@ def run(
     key_info(home)  # a folder that is no workstation: say so now, not on the unlock page
     harden_process()
     app = create_app(Path(home), unlocked, idle_minutes=idle_minutes)
-    # No access log: paths carry case and file ids.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_workstation_server(app, bind, port)
-    shown = f"[{bind}]" if ":" in bind else bind
-    print(f"Workstation on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        serve_in_process(make_workstation_server(app, bind, port), "Workstation")
     finally:
-        server.server_close()
         app.extensions["sesim_workstation"].lock()

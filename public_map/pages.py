@@ -99,7 +99,7 @@ def index() -> str:
     return render_template("map/index.html")
 
 
-@bp.get("/list")
+@bp.get("/list/")
 def entry_list() -> tuple[str, int] | str:
     try:
         filters = listing.parse(request.args)
@@ -155,7 +155,7 @@ def _query(params: list[tuple[str, str]]) -> str:
     return urlencode(params)
 
 
-@bp.get("/entry/<public_id>")
+@bp.get("/entry/<public_id>/")
 def entry(public_id: str) -> str:
     if not listing.CURSOR.match(":" + public_id):
         abort(404)
@@ -180,6 +180,9 @@ def error_page(status: int) -> tuple[str, int]:
 
 
 def init_pages(app: Flask) -> None:
+    # The other pages add their views to ``bp`` when imported (before it is registered).
+    from . import info_pages, stats_page  # noqa: F401
+
     app.url_value_preprocessor(_take_lang)
     app.register_blueprint(bp)
     app.register_blueprint(bp, url_prefix="/<any(ru,en,az):lang>", name="pages_lang")

@@ -120,7 +120,7 @@ def _walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
         page = _get(client, next_url)
         pages += 1
         counts.add(_count(page))
-        rows = re.findall(r'href="/(?:\w\w/)?entry/([0-9a-f]{32})"', page)
+        rows = re.findall(r'href="/(?:\w\w/)?entry/([0-9a-f]{32})/"', page)
         assert len(rows) <= PAGE_SIZE
         ids += rows
         found = re.search(r'rel="next" href="([^"]+)"', page)
@@ -159,7 +159,7 @@ def test_the_count_equals_the_rows_across_every_page_and_the_open_data(
     client: FlaskClient, query: str, wanted: Callable[[dict[str, Any]], bool]
 ) -> None:
     expected = {e["id"] for e in _open_data(client) if wanted(e)}
-    shown, ids, pages = _walk(client, f"/list?{query}")
+    shown, ids, pages = _walk(client, f"/list/?{query}")
     assert shown == len(ids) == len(expected)
     assert len(set(ids)) == len(ids)  # every entry exactly once
     assert set(ids) == expected
@@ -169,12 +169,12 @@ def test_the_count_equals_the_rows_across_every_page_and_the_open_data(
 def test_the_whole_list_is_in_a_stable_order_and_holds_every_entry(client: FlaskClient) -> None:
     entries = _open_data(client)
     assert len(entries) == 27
-    shown, ids, _ = _walk(client, "/list")
+    shown, ids, _ = _walk(client, "/list/")
     by_id = {e["id"]: e for e in entries}
     keys = [(by_id[i]["month"] or "", i) for i in ids]
     assert keys == sorted(keys, key=lambda k: (_desc(k[0]), k[1]))
     assert shown == 27 and set(ids) == set(by_id)
-    assert _walk(client, "/list") == (shown, ids, 7)  # the same again
+    assert _walk(client, "/list/") == (shown, ids, 7)  # the same again
 
 
 def _desc(month: str) -> tuple[int, ...]:
@@ -182,20 +182,20 @@ def _desc(month: str) -> tuple[int, ...]:
 
 
 def test_a_page_cursor_survives_a_new_bundle_without_repeats(client: FlaskClient) -> None:
-    first = _get(client, "/list?type=verbal")
+    first = _get(client, "/list/?type=verbal")
     found = re.search(r'rel="next" href="([^"]+)"', first)
     assert found
-    first_ids = re.findall(r'href="/entry/([0-9a-f]{32})"', first)
+    first_ids = re.findall(r'href="/entry/([0-9a-f]{32})/"', first)
     rest = _walk(client, unescape(found.group(1)))[1]
     assert not set(first_ids) & set(rest)
 
 
 def test_next_page_links_keep_the_filters(client: FlaskClient) -> None:
-    page = _get(client, "/ru/list?district=nasimi&from=2023-01")
+    page = _get(client, "/ru/list/?district=nasimi&from=2023-01")
     found = re.search(r'rel="next" href="([^"]+)"', page)
     assert found
     link = unescape(found.group(1))
-    assert link.startswith("/ru/list?") and "district=nasimi" in link and "from=2023-01" in link
+    assert link.startswith("/ru/list/?") and "district=nasimi" in link and "from=2023-01" in link
 
 
 @pytest.mark.parametrize(
@@ -216,19 +216,19 @@ def test_next_page_links_keep_the_filters(client: FlaskClient) -> None:
     ],
 )
 def test_bad_parameters_get_a_clear_translated_400(client: FlaskClient, query: str) -> None:
-    page = _get(client, f"/list?{query}", 400)
+    page = _get(client, f"/list/?{query}", 400)
     assert "Bu filtr işləmir" in page
-    assert "This filter cannot be used" in _get(client, f"/en/list?{query}", 400)
-    ru = _get(client, f"/ru/list?{query}", 400)
+    assert "This filter cannot be used" in _get(client, f"/en/list/?{query}", 400)
+    ru = _get(client, f"/ru/list/?{query}", 400)
     assert "Этот фильтр не подходит" in ru
-    assert "Этот фильтр не подходит" in _get(client, f"/list?lang=ru&{query}", 400)
+    assert "Этот фильтр не подходит" in _get(client, f"/list/?lang=ru&{query}", 400)
 
 
 def test_unknown_parameters_are_ignored_and_a_cursor_past_the_end_is_an_empty_page(
     client: FlaskClient,
 ) -> None:
-    assert _count(_get(client, "/list?zoom=99&q=%3Cx%3E")) == 27
-    page = _get(client, "/list?after=:" + "f" * 32)  # no month sorts last; then the id
+    assert _count(_get(client, "/list/?zoom=99&q=%3Cx%3E")) == 27
+    page = _get(client, "/list/?after=:" + "f" * 32)  # no month sorts last; then the id
     assert 'rel="next"' not in page and "/entry/" not in page
     assert _count(page) == 27
 
@@ -238,19 +238,19 @@ def test_unknown_parameters_are_ignored_and_a_cursor_past_the_end_is_an_empty_pa
     [UNKNOWN_ID, SABAIL_ID, STATION_ID, "zz", XSS_ID.upper(), XSS_ID + "0", "%3Cscript%3E"],
 )
 def test_unknown_or_retracted_entries_are_404(client: FlaskClient, public_id: str) -> None:
-    assert "Belə səhifə yoxdur" in _get(client, f"/entry/{public_id}", 404)
-    assert "There is no such page" in _get(client, f"/en/entry/{public_id}", 404)
-    assert "Такой страницы нет" in _get(client, f"/ru/entry/{public_id}", 404)
+    assert "Belə səhifə yoxdur" in _get(client, f"/entry/{public_id}/", 404)
+    assert "There is no such page" in _get(client, f"/en/entry/{public_id}/", 404)
+    assert "Такой страницы нет" in _get(client, f"/ru/entry/{public_id}/", 404)
 
 
 def test_retracted_entries_are_on_no_page(client: FlaskClient) -> None:
-    ids = _walk(client, "/list")[1]
+    ids = _walk(client, "/list/")[1]
     assert SABAIL_ID not in ids and STATION_ID not in ids
 
 
 def test_texts_from_a_bundle_come_out_escaped(client: FlaskClient) -> None:
-    entry = _get(client, f"/entry/{XSS_ID}")
-    listed = _get(client, "/list?type=sextortion")
+    entry = _get(client, f"/entry/{XSS_ID}/")
+    listed = _get(client, "/list/?type=sextortion")
     for page in (entry, listed):
         assert XSS_SUMMARY not in page and "<img" not in page
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;/script&gt;" in page
@@ -260,11 +260,11 @@ def test_texts_from_a_bundle_come_out_escaped(client: FlaskClient) -> None:
 
 
 def test_an_entry_page_shows_its_fields_with_labels_in_the_language(client: FlaskClient) -> None:
-    en = _get(client, f"/en/entry/{XSS_ID}")
+    en = _get(client, f"/en/entry/{XSS_ID}/")
     assert "Sex demanded for a service" in en and "2024-04" in en
-    ru = _get(client, f"/ru/entry/{XSS_ID}")
+    ru = _get(client, f"/ru/entry/{XSS_ID}/")
     assert 'lang="ru"' in ru and "Сабаиль" in ru
-    az = _get(client, f"/entry/{XSS_ID}")
+    az = _get(client, f"/entry/{XSS_ID}/")
     assert '<html lang="az">' in az and "Səbail" in az
 
 
@@ -272,14 +272,14 @@ def test_an_entry_page_shows_its_fields_with_labels_in_the_language(client: Flas
     ("url", "lang", "words"),
     [
         ("/", "az", "Qeydlərin siyahısına baxın"),
-        ("/list", "az", "Qeydlərin siyahısı"),
+        ("/list/", "az", "Qeydlərin siyahısı"),
         ("/ru/", "ru", "Посмотреть список записей"),
-        ("/ru/list", "ru", "Список записей"),
-        ("/en/list", "en", "List of entries"),
-        ("/az/list", "az", "Qeydlərin siyahısı"),
-        ("/list?lang=ru", "ru", "Список записей"),
-        ("/list?lang=en", "en", "List of entries"),
-        ("/list?lang=fr", "az", "Qeydlərin siyahısı"),
+        ("/ru/list/", "ru", "Список записей"),
+        ("/en/list/", "en", "List of entries"),
+        ("/az/list/", "az", "Qeydlərin siyahısı"),
+        ("/list/?lang=ru", "ru", "Список записей"),
+        ("/list/?lang=en", "en", "List of entries"),
+        ("/list/?lang=fr", "az", "Qeydlərin siyahısı"),
     ],
 )
 def test_the_language_comes_from_the_url(
@@ -290,21 +290,21 @@ def test_the_language_comes_from_the_url(
 
 
 def test_a_language_is_never_remembered(client: FlaskClient) -> None:
-    _get(client, "/ru/list")
-    assert '<html lang="az">' in _get(client, "/list")
+    _get(client, "/ru/list/")
+    assert '<html lang="az">' in _get(client, "/list/")
     assert client.get_cookie("session") is None
 
 
 def test_language_links_keep_the_page_and_its_filters(client: FlaskClient) -> None:
-    page = _get(client, "/list?district=nasimi&type=verbal")
+    page = _get(client, "/list/?district=nasimi&type=verbal")
     links = {unescape(u) for u in re.findall(r'href="([^"]+)" hreflang=', page)}
-    assert links == {"/ru/list?district=nasimi&type=verbal", "/en/list?district=nasimi&type=verbal"}
-    entry = _get(client, f"/en/entry/{XSS_ID}")
-    assert f'href="/entry/{XSS_ID}" hreflang="az"' in entry
+    assert links == {"/ru/list/?district=nasimi&type=verbal", "/en/list/?district=nasimi&type=verbal"}
+    entry = _get(client, f"/en/entry/{XSS_ID}/")
+    assert f'href="/entry/{XSS_ID}/" hreflang="az"' in entry
 
 
 def test_every_page_has_a_quick_exit_and_its_own_style_sheet(client: FlaskClient) -> None:
-    for url in ("/", "/list", f"/entry/{XSS_ID}", f"/entry/{UNKNOWN_ID}"):
+    for url in ("/", "/list/", f"/entry/{XSS_ID}/", f"/entry/{UNKNOWN_ID}/"):
         page = client.get(url).get_data(as_text=True)
         assert re.search(r'<a class="exit" href="https://[^"]+" rel="noreferrer">', page)
         assert '<link rel="stylesheet" href="/static/map.css">' in page
@@ -321,15 +321,15 @@ def test_a_failure_inside_a_page_is_a_translated_page_not_a_bare_500(
         raise RuntimeError("disk gone")
 
     monkeypatch.setattr(listing, "page", broken)
-    page = _get(client, "/ru/list", 500)
+    page = _get(client, "/ru/list/", 500)
     assert "У нас что-то пошло не так" in page and "disk gone" not in page
 
 
 def test_the_form_shows_the_filters_of_the_shared_view(client: FlaskClient) -> None:
-    page = _get(client, "/en/list?type=stalking&district=online&from=2023-12&to=2024-02")
+    page = _get(client, "/en/list/?type=stalking&district=online&from=2023-12&to=2024-02")
     assert '<option value="stalking" selected>' in page
     assert '<option value="online" selected>' in page
     assert 'name="from" type="month" placeholder="2024-01" pattern' in page
     assert 'value="2023-12"' in page and 'value="2024-02"' in page
     assert '<option value="verbal" selected>' not in page
-    assert 'action="/en/list"' in page
+    assert 'action="/en/list/"' in page

@@ -50,7 +50,7 @@ def test_the_map_server_ingests_over_http_and_serves_the_data(tmp_path: Path) ->
             assert json.load(response)["count"] == 3
             assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
             assert response.headers.get("Set-Cookie") is None
-        for path in ("/", "/list?type=online", "/ru/list", "/static/map.css"):
+        for path in ("/", "/list/?type=online", "/ru/list/", "/static/map.css"):
             with urllib.request.urlopen(base + path, timeout=30) as response:  # noqa: S310
                 assert response.headers.get("Set-Cookie") is None
                 if path != "/static/map.css":

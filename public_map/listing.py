@@ -98,7 +98,8 @@ def parse(args: MultiDict[str, str]) -> Filters:
     )
 
 
-def _where(filters: Filters) -> tuple[str, list[str]]:
+def where(filters: Filters) -> tuple[str, list[str]]:
+    """The filters as an SQL condition on ``entries`` (only ``?`` marks) and its values."""
     clauses: list[str] = []
     params: list[str] = []
     if filters.types:
@@ -124,8 +125,8 @@ def _where(filters: Filters) -> tuple[str, list[str]]:
 
 
 def count(conn: sqlite3.Connection, filters: Filters) -> int:
-    where, params = _where(filters)
-    sql = f"SELECT COUNT(*) FROM entries WHERE {where}"  # noqa: S608 (only ? marks)
+    cond, params = where(filters)
+    sql = f"SELECT COUNT(*) FROM entries WHERE {cond}"  # noqa: S608 (only ? marks)
     return int(conn.execute(sql, params).fetchone()[0])
 
 
@@ -138,14 +139,14 @@ class Page:
 def page(conn: sqlite3.Connection, filters: Filters, size: int) -> Page:
     """Up to ``size`` entries after the cursor, and the cursor of the next page (None on
     the last)."""
-    where, params = _where(filters)
+    cond, params = where(filters)
     if filters.after is not None:
-        where += " AND (COALESCE(month, '') < ? OR (COALESCE(month, '') = ? AND id > ?))"
+        cond += " AND (COALESCE(month, '') < ? OR (COALESCE(month, '') = ? AND id > ?))"
         params += [filters.after[0], filters.after[0], filters.after[1]]
     found = conn.execute(
         "SELECT id, district, month, perpetrator, service, language, summary,"  # noqa: S608
         " story IS NOT NULL AS has_story FROM entries"
-        f" WHERE {where} ORDER BY COALESCE(month, '') DESC, id LIMIT ?",
+        f" WHERE {cond} ORDER BY COALESCE(month, '') DESC, id LIMIT ?",
         [*params, size + 1],
     ).fetchall()
     rows = [dict(r) for r in found[:size]]

@@ -48,6 +48,12 @@ def select_locale() -> str:
     return chosen if chosen in LANGS else DEFAULT_LANG
 
 
+def static_site() -> bool:
+    """True while ``sesim map build`` renders the pages as files: a page then offers no
+    GET form to the server (there is none) and links to the pre-built pages instead."""
+    return bool(current_app.config.get("SESIM_MAP_STATIC"))
+
+
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
 
@@ -194,4 +200,5 @@ def init_pages(app: Flask) -> None:
         QUICK_EXIT_URL=QUICK_EXIT_URL,
         labels=labels,
         here=here,
+        static_site=static_site,
     )

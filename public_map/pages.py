@@ -54,6 +54,12 @@ def static_site() -> bool:
     return bool(current_app.config.get("SESIM_MAP_STATIC"))
 
 
+def quick_exit_url() -> str:
+    """Where "Quick exit" goes: ``quick_exit`` in map.toml (an https URL)."""
+    instance = current_app.extensions.get("sesim_map")
+    return instance.settings.quick_exit if instance is not None else QUICK_EXIT_URL
+
+
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
 
@@ -88,12 +94,20 @@ def _places() -> list[tuple[str, str]]:
 
 
 def labels() -> dict[str, dict[str, str]]:
-    return {
+    """Every code's label in the current language (kept in ``g`` per language: a page of
+    50 entries asks for them 50 times)."""
+    language = lang()
+    cached = g.get("map_labels")
+    if cached is not None and cached[0] == language:
+        return cached[1]  # type: ignore[no-any-return]
+    found = {
         "type": dict(_choices(taxonomy.HARASSMENT_TYPES)),
         "district": dict(_places()),
         "service": dict(_choices(taxonomy.SERVICES)),
         "perpetrator": dict(_choices(taxonomy.PERPETRATOR_TYPES)),
     }
+    g.map_labels = (language, found)
+    return found
 
 
 def _conn() -> Any:
@@ -193,6 +207,7 @@ def init_pages(app: Flask) -> None:
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         QUICK_EXIT_URL=QUICK_EXIT_URL,
+        quick_exit_url=quick_exit_url,
         labels=labels,
         here=here,
         static_site=static_site,

@@ -241,9 +241,13 @@ def test_bad_filters_get_a_translated_400(client: FlaskClient, query: str) -> No
 def test_no_script_no_style_and_the_form_keeps_the_filters(client: FlaskClient) -> None:
     page = _get(client, "/en/stats/?type=stalking&district=online&from=2023-12")
     assert "<style" not in page and not re.search(r"<[^>]*\son\w+=", page)  # no handlers
-    assert '<form class="filters" method="get" action="/en/stats/">' in page
-    assert '<option value="stalking" selected>' in page and 'value="2023-12"' in page
+    assert '<form class="filter-form" method="get" action="/en/stats/">' in page
+    assert 'name="type" value="stalking" checked>' in page
+    assert 'name="type" value="verbal">' in page
+    assert 'name="from" type="text" inputmode="numeric"' in page and 'value="2023-12"' in page
     assert 'href="/en/list/?type=stalking&amp;district=online&amp;from=2023-12"' in page
+    # each active filter has a link that removes it, to this page
+    assert 'href="/en/stats/?type=stalking&amp;district=online">' in page
 
 
 def test_the_static_site_has_no_form(client: FlaskClient) -> None:

@@ -54,6 +54,12 @@ def static_site() -> bool:
     return bool(current_app.config.get("SESIM_MAP_STATIC"))
 
 
+def quick_exit_url() -> str:
+    """Where "Quick exit" goes: ``quick_exit`` in map.toml (an https URL)."""
+    instance = current_app.extensions.get("sesim_map")
+    return instance.settings.quick_exit if instance is not None else QUICK_EXIT_URL
+
+
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
 
@@ -91,21 +97,24 @@ def _places() -> list[tuple[str, str]]:
 
 
 def labels() -> dict[str, dict[str, str]]:
-    return {
+    """Every code's label in the current language (kept in ``g`` per language: a page of
+    50 entries asks for them 50 times)."""
+    language = lang()
+    cached = g.get("map_labels")
+    if cached is not None and cached[0] == language:
+        return cached[1]  # type: ignore[no-any-return]
+    found = {
         "type": dict(_choices(taxonomy.HARASSMENT_TYPES)),
         "district": dict(_places()),
         "service": dict(_choices(taxonomy.SERVICES)),
         "perpetrator": dict(_choices(taxonomy.PERPETRATOR_TYPES)),
     }
+    g.map_labels = (language, found)
+    return found
 
 
 def _conn() -> Any:
     return store.connect(current_app.extensions["sesim_map"].db_path)
-
-
-@bp.get("/")
-def index() -> str:
-    return render_template("map/index.html")
 
 
 @bp.get("/list/")
@@ -113,20 +122,7 @@ def entry_list() -> tuple[str, int] | str:
     try:
         filters = listing.parse(request.args)
     except listing.BadFilter as exc:
-        names = {
-            "type": _("Type"),
-            "district": _("District"),
-            "service": _("Service"),
-            "perpetrator": _("Who did it"),
-            "from": _("From (month)"),
-            "to": _("To (month)"),
-            "after": _("Page"),
-        }
-        message = _(
-            "This filter cannot be used: %(name)s. Check the value or clear the filters.",
-            name=names.get(exc.field, exc.field),
-        )
-        return render_template("map/error.html", message=message), 400
+        return bad_filter_page(exc)
     size = int(current_app.config.get("SESIM_MAP_PAGE_SIZE", PAGE_SIZE))
     conn = _conn()
     try:
@@ -160,6 +156,24 @@ def entry_list() -> tuple[str, int] | str:
     )
 
 
+def bad_filter_page(exc: listing.BadFilter) -> tuple[str, int]:
+    """The translated 400 page for a filter the list (or the statistics) cannot use."""
+    names = {
+        "type": _("Type"),
+        "district": _("District"),
+        "service": _("Service"),
+        "perpetrator": _("Who did it"),
+        "from": _("From (month)"),
+        "to": _("To (month)"),
+        "after": _("Page"),
+    }
+    message = _(
+        "This filter cannot be used: %(name)s. Check the value or clear the filters.",
+        name=names.get(exc.field, exc.field),
+    )
+    return render_template("map/error.html", message=message), 400
+
+
 def _query(params: list[tuple[str, str]]) -> str:
     return urlencode(params)
 
@@ -190,7 +204,7 @@ def error_page(status: int) -> tuple[str, int]:
 
 def init_pages(app: Flask) -> None:
     # The other pages add their views to ``bp`` when imported (before it is registered).
-    from . import info_pages, stats_page  # noqa: F401
+    from . import info_pages, map_page, stats_page  # noqa: F401
 
     app.url_value_preprocessor(_take_lang)
     app.register_blueprint(bp)
@@ -201,6 +215,7 @@ def init_pages(app: Flask) -> None:
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         QUICK_EXIT_URL=QUICK_EXIT_URL,
+        quick_exit_url=quick_exit_url,
         labels=labels,
         here=here,
         static_site=static_site,

@@ -50,7 +50,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from werkzeug.test import EnvironBuilder
 
-from . import listing, pages, store
+from . import data, info_pages, listing, pages, store
 from .app import create_app
 from .instance import MapInstance, open_map
 
@@ -58,17 +58,10 @@ from .instance import MapInstance, open_map
 MARKER = ".sesim-map-build"
 MARKER_TEXT = "This folder is the Səsim public map, written by `sesim map build`.\n"
 STATIC_DIR = Path(__file__).parent / "static"
-DATA_FILES = (
-    "entries.json",
-    "entries.csv",
-    "entries.geojson",
-    "dictionary.json",
-    "map.json",
-)
-#: Pages without filters or entries: (endpoint, path inside a language).
+#: Pages rendered as the app serves them: (endpoint, path inside a language). The
+#: stories come from ``info_pages.static_story_pages`` (numbered pages).
 FIXED_PAGES = (
     ("index", ""),
-    ("stories", "stories/"),
     ("stats", "stats/"),
     ("open_data", "data/"),
     ("about", "about/"),
@@ -469,11 +462,13 @@ def _write_site(
 ) -> None:
     writer = _Writer(root)
     client = app.test_client()
-    for name in DATA_FILES:
-        url = f"/data/{name}"
-        if url.endswith("map.json") and not any(r.rule == url for r in app.url_map.iter_rules()):
-            continue  # until the map page's data (MAPJS) is in
-        writer.write(f"data/{name}", _get(client, url), gz=True)
+    with app.app_context():  # the dictionary's labels are translated
+        for name in sorted(data.DATA_FILES):  # the app's own cached bytes and gzip
+            found = data.cached(instance, name)
+            if found.sequence != result.sequence:
+                raise BuildError("a bundle was ingested during the build: run it again")
+            writer.write(f"data/{name}", found.body)
+            writer.write(f"data/{name}.gz", found.gzip)
     conn = store.connect(instance.db_path)
     try:
         conn.execute("BEGIN")  # one snapshot for every page
@@ -489,6 +484,10 @@ def _write_site(
             url = "/" + _prefix(language) + path
             writer.page(_prefix(language) + path, _get(client, url).decode("utf-8"))
             result.pages += 1
+        with app.app_context():  # numbered, from one query (INFO's)
+            for url, html in info_pages.static_story_pages(language):
+                writer.page(url.lstrip("/"), html)
+                result.pages += 1
     size = int(app.config.get("SESIM_MAP_PAGE_SIZE", pages.PAGE_SIZE))
     list_rows = [_list_row(r) for r in rows]
     job = _Job(app, root, rows, list_rows, _by_filter(list_rows), size)

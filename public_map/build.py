@@ -35,6 +35,7 @@ import ctypes.util
 import gzip
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -50,8 +51,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from werkzeug.test import EnvironBuilder
 
-from . import data, info_pages, listing, pages, store
-from .app import create_app
+from . import data, info_pages, listing, map_page, pages, store
+from .app import DATA_CSP, create_app
 from .instance import MapInstance, open_map
 
 #: An earlier build holds this file; a non-empty OUT without it is refused.
@@ -501,6 +502,88 @@ def _write_site(
     _copy_static(writer)
     writer.write(MARKER, MARKER_TEXT.encode("utf-8"))
     result.files = writer.files
+
+
+# -- serving the built site -------------------------------------------------------------
+
+#: The map page: ``/``, ``/ru/``, ``/en/`` (and their ``index.html``, the name nginx's
+#: index module turns them into).
+MAP_PAGE = re.compile(r"^/(ru/|en/)?(index\.html)?$")
+HTML_PAGE = re.compile(r"(/|\.html)$")
+
+
+def csp_for(path: str, tile_url: str = "") -> str:
+    """The Content-Security-Policy the dynamic app sends with the page or file at
+    ``path``: the map page's own (its script, data and images), the no-script pages',
+    or data's (nothing). ``nginx_example`` writes the same as an nginx ``map``."""
+    if MAP_PAGE.match(path):
+        return map_page.csp(tile_url)
+    if HTML_PAGE.search(path):
+        return pages.PAGE_CSP
+    return DATA_CSP
+
+
+def nginx_example(root: str = "/srv/sesim-map", tile_url: str = "") -> str:
+    """An nginx server block for a site built into ``root`` (README.md shows it; a test
+    keeps the two the same)."""
+    return f"""\
+# The map's policy per address: the map page runs its own script; the other pages none;
+# data, styles and scripts allow nothing (as `sesim serve map` sends them).
+map $uri $sesim_csp {{
+    "~{MAP_PAGE.pattern}"  "{map_page.csp(tile_url)}";
+    "~{HTML_PAGE.pattern}"  "{pages.PAGE_CSP}";
+    default  "{DATA_CSP}";
+}}
+map $uri $sesim_404 {{
+    "~^/ru/"  /ru/404.html;
+    "~^/en/"  /en/404.html;
+    default   /404.html;
+}}
+
+server {{
+    listen 443 ssl;
+    server_name map.example.org;             # and ssl_certificate … as usual
+    root {root};
+    access_log off;                          # readers' addresses are nobody's business
+    server_tokens off;
+
+    types {{
+        text/html html;
+        text/css css;
+        text/javascript js;
+        application/json json map;
+        application/geo+json geojson;
+        text/csv csv;
+        text/plain txt;
+        image/png png;
+        application/gzip gz;
+    }}
+    default_type text/plain;                 # the vendored LICENSE files
+    charset utf-8;
+    charset_types text/css text/javascript application/json application/geo+json
+                  text/csv text/plain;
+    gzip_static on;                          # data/*.gz and static/*.gz, written by the build
+    gzip on;                                 # the pages
+    gzip_types text/css text/javascript application/json application/geo+json text/csv;
+
+    error_page 404 $sesim_404;
+    location = /.sesim-map-build {{ return 404; }}
+    location / {{
+        try_files $uri $uri/ =404;
+        add_header Content-Security-Policy $sesim_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Cache-Control no-cache always;   # revalidate: a new build shows at once
+    }}
+    location = /data/entries.csv {{
+        add_header Content-Disposition 'attachment; filename="sesim-entries.csv"' always;
+        add_header Content-Security-Policy $sesim_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Cache-Control no-cache always;
+    }}
+}}
+"""
 
 
 _RENAME_EXCHANGE = 2

@@ -557,6 +557,7 @@ server {{
     root {root};
     access_log off;                          # readers' addresses are nobody's business
     server_tokens off;
+    absolute_redirect off;                   # /list -> /list/ stays on the reader's host
 
     types {{
         text/html html;

@@ -230,6 +230,8 @@ def test_bad_story_cursors_are_a_400_and_page_numbers_past_the_end_a_404(
         page = _get(client, f"/en/stories/?{query}", 400)
         assert "This page address cannot be used" in page
     _get(client, "/stories/1/", 404)
+    _get(client, "/stories/0/", 404)
+    _get(client, "/stories/" + "9" * 30 + "/", 404)
     _get(client, "/stories/5/", 404)  # 13 stories, 4 a page
     _get(client, "/stories/4/")
 

@@ -74,6 +74,9 @@ def link(endpoint: str, language: str | None = None, **values: Any) -> str:
 
 def here(language: str) -> str:
     """This page in another language, with the same filters (links for the switcher)."""
+    static_path = g.get("map_static_path")  # a page only `sesim map build` writes
+    if static_path is not None:
+        return link("index", language) + str(static_path)
     endpoint = (request.endpoint or "pages.index").split(".")[-1]
     if request.blueprint not in PAGE_BLUEPRINTS:
         endpoint = "index"
@@ -114,30 +117,12 @@ def _conn() -> Any:
     return store.connect(current_app.extensions["sesim_map"].db_path)
 
 
-@bp.get("/")
-def index() -> str:
-    return render_template("map/index.html")
-
-
 @bp.get("/list/")
 def entry_list() -> tuple[str, int] | str:
     try:
         filters = listing.parse(request.args)
     except listing.BadFilter as exc:
-        names = {
-            "type": _("Type"),
-            "district": _("District"),
-            "service": _("Service"),
-            "perpetrator": _("Who did it"),
-            "from": _("From (month)"),
-            "to": _("To (month)"),
-            "after": _("Page"),
-        }
-        message = _(
-            "This filter cannot be used: %(name)s. Check the value or clear the filters.",
-            name=names.get(exc.field, exc.field),
-        )
-        return render_template("map/error.html", message=message), 400
+        return bad_filter_page(exc)
     size = int(current_app.config.get("SESIM_MAP_PAGE_SIZE", PAGE_SIZE))
     conn = _conn()
     try:
@@ -171,6 +156,24 @@ def entry_list() -> tuple[str, int] | str:
     )
 
 
+def bad_filter_page(exc: listing.BadFilter) -> tuple[str, int]:
+    """The translated 400 page for a filter the list (or the statistics) cannot use."""
+    names = {
+        "type": _("Type"),
+        "district": _("District"),
+        "service": _("Service"),
+        "perpetrator": _("Who did it"),
+        "from": _("From (month)"),
+        "to": _("To (month)"),
+        "after": _("Page"),
+    }
+    message = _(
+        "This filter cannot be used: %(name)s. Check the value or clear the filters.",
+        name=names.get(exc.field, exc.field),
+    )
+    return render_template("map/error.html", message=message), 400
+
+
 def _query(params: list[tuple[str, str]]) -> str:
     return urlencode(params)
 
@@ -201,7 +204,7 @@ def error_page(status: int) -> tuple[str, int]:
 
 def init_pages(app: Flask) -> None:
     # The other pages add their views to ``bp`` when imported (before it is registered).
-    from . import info_pages, stats_page  # noqa: F401
+    from . import info_pages, map_page, stats_page  # noqa: F401
 
     app.url_value_preprocessor(_take_lang)
     app.register_blueprint(bp)

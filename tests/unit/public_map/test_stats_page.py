@@ -305,3 +305,17 @@ def test_the_district_shapes_are_computed_once() -> None:
     shapes = charts.district_shapes()
     assert len(shapes.paths) == geo.DISTRICT_COUNT
     assert shapes.width == charts.MAP_WIDTH and 0 < shapes.height < 2 * shapes.width
+
+
+def test_long_labels_wrap_between_words_and_long_periods_label_years_apart() -> None:
+    label = "Сексуальные фото или сообщения, домогательства в интернете"
+    lines = charts.wrap(label)
+    assert " ".join(lines) == label and len(lines) == 2
+    assert all(len(line) <= charts.CHARS_PER_LINE for line in lines)
+    months = [f"{y}-{m:02d}" for y in range(1995, 2027) for m in range(1, 13)]
+    labels = stats_page._axis_labels(months)
+    shown = [i for i, text in enumerate(labels) if text]
+    assert labels[0] == "1995" and all(labels[i] == months[i][:4] for i in shown)
+    step = charts.COLUMNS_PLOT / len(months)
+    assert all((b - a) * step >= 34 for a, b in zip(shown, shown[1:], strict=False))
+    assert len(shown) > 5

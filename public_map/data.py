@@ -139,6 +139,8 @@ def dictionary() -> dict[str, Any]:
             "/data/entries.json": "JSON: {licence, count, columns, entries: [object]}",
             "/data/entries.csv": "CSV (RFC 4180, UTF-8, CRLF), header row, columns below",
             "/data/entries.geojson": "GeoJSON FeatureCollection; geometry null if no place",
+            "/data/map.json": "the map page's compact form (no texts): see "
+            "public_map/static/README.md, format 1",
         },
         "licence": {"entries": ENTRIES_LICENCE, "basemap": BASEMAP_LICENCE,
                     "metro": METRO_LICENCE},  # fmt: skip

@@ -19,7 +19,7 @@
   var L = window.L;
   var config = JSON.parse(configNode.textContent);
   var text = config.text;
-  var form = document.getElementById('map-filters');
+  var form = document.querySelector('.map-page form.filter-form');
   var panel = document.getElementById('map-panel');
   var statusNode = document.getElementById('map-status');
   var listLink = document.getElementById('map-list-link');
@@ -521,6 +521,10 @@
     if (serverCount) {
       serverCount.hidden = true;
     }
+    // The server's summary of the filters in use would go stale: the form is the state.
+    Array.prototype.forEach.call(
+      document.querySelectorAll('.map-page .active-filters, .map-page .filter-group .chosen'),
+      function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
       if (window.matchMedia('(min-width: 64rem)').matches) {

@@ -245,6 +245,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     page.goto(live_map("/en/"))
     before = _status(page)
     page.click("#map-panel > summary")
+    page.click("details.filter-group:has(input[name=type]) > summary")
     page.check("input[name=type][value=stalking]")
     expected = live_map.list_count("type=stalking")
     assert expected < before["total"]
@@ -254,8 +255,8 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     assert page.get_attribute(".langs a[hreflang=ru]", "href") == "/ru/?type=stalking"
     after = _status(page)
     assert after["clustered"] == after["on_map"] < before["on_map"]
-    page.fill("#m-from", "2024-01")
-    page.dispatch_event("#m-from", "change")
+    page.fill("#f-from", "2024-01")
+    page.dispatch_event("#f-from", "change")
     expected = live_map.list_count("type=stalking&from=2024-01")
     _wait_total(page, expected)
     assert urlsplit(page.url).query == "type=stalking&from=2024-01"
@@ -267,7 +268,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     _wait_total(page, expected)
     assert page.is_checked("input[name=type][value=stalking]")
     assert not page.is_checked("input[name=type][value=verbal]")
-    assert page.input_value("#m-from") == "2024-01"
+    assert page.input_value("#f-from") == "2024-01"
 
     page.click("#map-clear")
     _wait_total(page, before["total"])
@@ -352,8 +353,9 @@ def test_without_javascript_the_form_and_the_list_link_work(
         assert not page.is_visible("#map")
         assert page.is_visible("#map-list-link")
         page.click("#map-panel > summary")
+        page.click("details.filter-group:has(input[name=district]) > summary")
         page.check("input[name=district][value=nasimi]")
-        page.click("#map-filters button[type=submit]")
+        page.click("#map-panel form button[type=submit]")
         page.wait_for_url(re.compile(r".*/en/\?district=nasimi.*"))
         expected = live_map.list_count("district=nasimi")
         assert page.inner_text("#map-count").startswith(f"{expected} ")

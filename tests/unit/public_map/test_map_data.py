@@ -331,9 +331,7 @@ def test_a_tile_url_adds_its_origin_to_img_src_only(home: Path) -> None:
 def test_without_javascript_the_form_filters_and_links_to_the_list(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE, FOUR)
     page = _page(client, "/en/?district=nasimi&type=verbal&from=2024-01&to=")
-    assert re.search(
-        r'<form class="map-filters" id="map-filters" method="get" action="/en/">', page
-    )
+    assert '<form class="filter-form" method="get" action="/en/">' in page  # the list's form
     for name, value in (("district", "nasimi"), ("type", "verbal")):
         assert re.search(rf'name="{name}" value="{value}" checked>', page)
     assert 'name="type" value="touching">' in page
@@ -344,24 +342,25 @@ def test_without_javascript_the_form_filters_and_links_to_the_list(client: Flask
     shown = re.search(r'id="map-count">(\d+) ', page)
     counted = re.search(r'id="count" role="status">(\d+) ', listed)
     assert shown and counted and shown.group(1) == counted.group(1)
-    assert "<details" in page and " open" in page  # filters set: the panel is open
+    assert '<details class="map-panel" id="map-panel" open>' in page  # filters set: open
 
 
 def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> None:
-    page = _page(client, "/en/?type=nonsense", 400)
-    assert "This filter cannot be used: Type." in page
-    assert 'id="map-filters"' in page  # the form is still there to fix it
-    _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "This filter cannot be used: Type." in _page(client, "/en/?type=nonsense", 400)
+    assert "To (month)" in _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "From (month)" in _page(client, "/en/?from=May", 400)
 
 
-def test_in_the_static_site_the_form_does_not_go_to_a_server(app: Flask) -> None:
+def test_in_the_static_site_the_form_is_hidden_until_the_script_runs(app: Flask) -> None:
+    """No server counts or filters: without JavaScript only the list link is shown; the
+    form (GET to the page itself, whose script reads the query) appears with the map."""
     app.config["SESIM_MAP_STATIC"] = True
     page = _page(app.test_client(), "/en/?type=verbal")
-    form = re.search(r'<form class="map-filters" id="map-filters">', page)
-    assert form and "method=" not in page.split('id="map-filters"', 1)[1].split(">", 1)[0]
-    assert re.search(r'<details class="map-panel" id="map-panel" hidden>', page)
+    assert '<details class="map-panel" id="map-panel" hidden>' in page
+    assert 'action="/en/"' in page and 'action="/en/list/"' not in page
+    assert 'value="verbal" checked' not in page  # the query is the script's to read
     assert 'id="map-count"' not in page  # nothing counted on a server
-    assert 'href="/en/list/"' in page
+    assert 'id="map-list-link" href="/en/list/"' in page
     assert _config(page)["static"] is True
 
 

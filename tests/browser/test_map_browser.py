@@ -174,6 +174,13 @@ def watched(chromium: Any, live_map: LiveMap) -> Iterator[tuple[Any, dict[str, l
         lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else None,
     )
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    # Every CSP violation, as the page itself sees it (the test's own script, added
+    # through the DevTools protocol, is not subject to the page's CSP).
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     try:
         yield page, seen
     finally:
@@ -302,6 +309,11 @@ def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
     assert any(u.endswith("/data/map.json") for u in seen["requests"])
     assert any(u.endswith("/basemap/districts.geojson") for u in seen["requests"])
     assert seen["errors"] == []
+    assert page.evaluate("window.__cspViolations") == []
+    # The probe can fail: an inline style attribute is a violation it reports.
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__cspViolations")[0].startswith("style-src")
 
 
 def test_a_popup_shows_no_summary_and_links_to_the_entry_page(

@@ -351,15 +351,19 @@ def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> Non
     assert "From (month)" in _page(client, "/en/?from=May", 400)
 
 
-def test_in_the_static_site_the_form_is_hidden_until_the_script_runs(app: Flask) -> None:
-    """No server counts or filters: without JavaScript only the list link is shown; the
-    form (GET to the page itself, whose script reads the query) appears with the map."""
+def test_in_the_static_site_there_is_no_form_and_the_controls_wait_for_the_script(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No server filters in the static site: without JavaScript only the count of every
+    entry and the list link show; the controls (no <form>) appear with the map."""
+    _post(client, ONE, TWO, THREE, FOUR)
     app.config["SESIM_MAP_STATIC"] = True
     page = _page(app.test_client(), "/en/?type=verbal")
+    assert "<form" not in page
     assert '<details class="map-panel" id="map-panel" hidden>' in page
-    assert 'action="/en/"' in page and 'action="/en/list/"' not in page
-    assert 'value="verbal" checked' not in page  # the query is the script's to read
-    assert 'id="map-count"' not in page  # nothing counted on a server
+    assert '<div class="filter-form" id="map-controls">' in page
+    assert 'name="type" value="verbal">' in page and "checked" not in page  # the script's
+    assert 'id="map-count">27 entries</p>' in page  # every entry: no filter on a server
     assert 'id="map-list-link" href="/en/list/"' in page
     assert _config(page)["static"] is True
 

@@ -10,6 +10,7 @@ import gzip
 import json
 import re
 import threading
+import time
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,21 @@ def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient)
     _post(client, bundle(4, bundle_sha256(THREE), (), ids))
     doc = client.get("/data/map.json").get_json()
     assert doc["count"] == 0 and doc["sequence"] == 4
+
+
+def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
+    app: Flask, client: FlaskClient
+) -> None:
+    instance = app.extensions["sesim_map"]
+    files = data._files(instance.db_path, instance.verify_key_text)
+    _post(client, ONE)
+    deadline = time.monotonic() + 60  # a bound, not a speed test
+    found = None
+    while time.monotonic() < deadline:
+        with files.lock:
+            found = files.files.get("map.json")
+        if found is not None:
+            break
+        time.sleep(0.02)
+    assert found is not None and found.sequence == 1
+    assert "entries.csv" not in files.files  # only the map page's file is made ahead

@@ -139,6 +139,8 @@ def dictionary() -> dict[str, Any]:
             "/data/entries.json": "JSON: {licence, count, columns, entries: [object]}",
             "/data/entries.csv": "CSV (RFC 4180, UTF-8, CRLF), header row, columns below",
             "/data/entries.geojson": "GeoJSON FeatureCollection; geometry null if no place",
+            "/data/map.json": "the map page's compact form (no texts): see "
+            "public_map/static/README.md, format 1",
         },
         "licence": {"entries": ENTRIES_LICENCE, "basemap": BASEMAP_LICENCE,
                     "metro": METRO_LICENCE},  # fmt: skip
@@ -361,3 +363,12 @@ def cached(instance: MapInstance, name: str) -> Cached:
             return made
     finally:
         conn.close()
+
+
+def warm(instance: MapInstance, name: str = "map.json") -> None:
+    """Make ``name`` for the current sequence now (after a bundle, in a background
+    thread): a failure here is only a missed head start, the next request makes it."""
+    try:
+        cached(instance, name)
+    except Exception:  # noqa: BLE001, S110 - best effort; the request path reports errors
+        pass

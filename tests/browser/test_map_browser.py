@@ -115,6 +115,7 @@ def _many() -> tuple[PublicEntry, ...]:
 class LiveMap:
     url: str
     instance: MapInstance
+    app: Any
 
     def __call__(self, path: str = "/") -> str:
         return self.url + path
@@ -145,7 +146,7 @@ def live_map(
     thread = threading.Thread(target=server.serve_forever, name="live-map", daemon=True)
     thread.start()
     try:
-        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance)
+        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance, app)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -174,6 +175,13 @@ def watched(chromium: Any, live_map: LiveMap) -> Iterator[tuple[Any, dict[str, l
         lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else None,
     )
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    # Every CSP violation, as the page itself sees it (the test's own script, added
+    # through the DevTools protocol, is not subject to the page's CSP).
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e =>"
+        " window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
     try:
         yield page, seen
     finally:
@@ -245,6 +253,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     page.goto(live_map("/en/"))
     before = _status(page)
     page.click("#map-panel > summary")
+    page.click("details.filter-group:has(input[name=type]) > summary")
     page.check("input[name=type][value=stalking]")
     expected = live_map.list_count("type=stalking")
     assert expected < before["total"]
@@ -254,8 +263,8 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     assert page.get_attribute(".langs a[hreflang=ru]", "href") == "/ru/?type=stalking"
     after = _status(page)
     assert after["clustered"] == after["on_map"] < before["on_map"]
-    page.fill("#m-from", "2024-01")
-    page.dispatch_event("#m-from", "change")
+    page.fill("#f-from", "2024-01")
+    page.dispatch_event("#f-from", "change")
     expected = live_map.list_count("type=stalking&from=2024-01")
     _wait_total(page, expected)
     assert urlsplit(page.url).query == "type=stalking&from=2024-01"
@@ -267,7 +276,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     _wait_total(page, expected)
     assert page.is_checked("input[name=type][value=stalking]")
     assert not page.is_checked("input[name=type][value=verbal]")
-    assert page.input_value("#m-from") == "2024-01"
+    assert page.input_value("#f-from") == "2024-01"
 
     page.click("#map-clear")
     _wait_total(page, before["total"])
@@ -301,6 +310,11 @@ def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
     assert any(u.endswith("/data/map.json") for u in seen["requests"])
     assert any(u.endswith("/basemap/districts.geojson") for u in seen["requests"])
     assert seen["errors"] == []
+    assert page.evaluate("window.__cspViolations") == []
+    # The probe can fail: an inline style attribute is a violation it reports.
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__cspViolations")[0].startswith("style-src")
 
 
 def test_a_popup_shows_no_summary_and_links_to_the_entry_page(
@@ -352,8 +366,9 @@ def test_without_javascript_the_form_and_the_list_link_work(
         assert not page.is_visible("#map")
         assert page.is_visible("#map-list-link")
         page.click("#map-panel > summary")
+        page.click("details.filter-group:has(input[name=district]) > summary")
         page.check("input[name=district][value=nasimi]")
-        page.click("#map-filters button[type=submit]")
+        page.click("#map-panel form button[type=submit]")
         page.wait_for_url(re.compile(r".*/en/\?district=nasimi.*"))
         expected = live_map.list_count("district=nasimi")
         assert page.inner_text("#map-count").startswith(f"{expected} ")
@@ -362,3 +377,32 @@ def test_without_javascript_the_form_and_the_list_link_work(
         assert int(page.inner_text("#count").split()[0]) == expected
     finally:
         context.close()
+
+
+def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """The page as ``sesim map build`` renders it (no form, no server-side filter): the
+    script reads the query, filters, and links the list per type that the build
+    writes."""
+    page, seen = watched
+    live_map.app.config["SESIM_MAP_STATIC"] = True
+    try:
+        page.goto(live_map("/en/?type=verbal"))
+        _wait_total(page, live_map.list_count("type=verbal"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/type/verbal/"
+        assert page.is_visible("#map-controls")
+        page.click("details.filter-group:has(input[name=district]) > summary")
+        page.check("input[name=district][value=nasimi]")
+        _wait_total(page, live_map.list_count("type=verbal&district=nasimi"))
+        assert urlsplit(page.url).query == "type=verbal&district=nasimi"
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/"  # none pre-built
+        page.uncheck("input[name=type][value=verbal]")
+        _wait_total(page, live_map.list_count("district=nasimi"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/district/nasimi/"
+        page.fill("#f-from", "2024-01")
+        page.click("#map-show")
+        _wait_total(page, live_map.list_count("district=nasimi&from=2024-01"))
+        assert seen["errors"] == []
+    finally:
+        live_map.app.config["SESIM_MAP_STATIC"] = False

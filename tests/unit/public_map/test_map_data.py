@@ -10,6 +10,7 @@ import gzip
 import json
 import re
 import threading
+import time
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 
 from public_map import data, map_page
 from public_map.app import create_app
+from public_map.ingest import ingest
 from public_map.instance import MapInstance, init_map, open_map
 from securedrop_like.bundles import bundle_sha256
 
@@ -136,8 +138,9 @@ def test_an_empty_map_has_an_empty_document(client: FlaskClient) -> None:
 def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _post(client, ONE, TWO)
     instance = app.extensions["sesim_map"]
+    for body in (ONE, TWO):  # not over HTTP: that makes map.json ahead (tested below)
+        ingest(instance, body)
     built: list[str] = []
     real = data._build
 
@@ -151,7 +154,7 @@ def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
         again = {name: data.cached(instance, name) for name in FILES}
         assert built == list(FILES)
         assert all(again[n] is first[n] for n in FILES)  # the same bytes, not made again
-        _post(client, THREE)
+        ingest(instance, THREE)
         after = {name: data.cached(instance, name) for name in FILES}
     assert sorted(built) == sorted(FILES * 2)
     for name in FILES:
@@ -172,8 +175,9 @@ def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
 def test_threads_asking_at_once_get_one_copy_made_once(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _post(client, ONE, TWO, THREE, FOUR)
     instance: MapInstance = app.extensions["sesim_map"]
+    for body in (ONE, TWO, THREE, FOUR):  # not over HTTP: that makes map.json ahead
+        ingest(instance, body)
     built: list[str] = []
     real = data._build
     start = threading.Barrier(8)
@@ -331,9 +335,7 @@ def test_a_tile_url_adds_its_origin_to_img_src_only(home: Path) -> None:
 def test_without_javascript_the_form_filters_and_links_to_the_list(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE, FOUR)
     page = _page(client, "/en/?district=nasimi&type=verbal&from=2024-01&to=")
-    assert re.search(
-        r'<form class="map-filters" id="map-filters" method="get" action="/en/">', page
-    )
+    assert '<form class="filter-form" method="get" action="/en/">' in page  # the list's form
     for name, value in (("district", "nasimi"), ("type", "verbal")):
         assert re.search(rf'name="{name}" value="{value}" checked>', page)
     assert 'name="type" value="touching">' in page
@@ -344,24 +346,29 @@ def test_without_javascript_the_form_filters_and_links_to_the_list(client: Flask
     shown = re.search(r'id="map-count">(\d+) ', page)
     counted = re.search(r'id="count" role="status">(\d+) ', listed)
     assert shown and counted and shown.group(1) == counted.group(1)
-    assert "<details" in page and " open" in page  # filters set: the panel is open
+    assert '<details class="map-panel" id="map-panel" open>' in page  # filters set: open
 
 
 def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> None:
-    page = _page(client, "/en/?type=nonsense", 400)
-    assert "This filter cannot be used: Type." in page
-    assert 'id="map-filters"' in page  # the form is still there to fix it
-    _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "This filter cannot be used: Type." in _page(client, "/en/?type=nonsense", 400)
+    assert "To (month)" in _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "From (month)" in _page(client, "/en/?from=May", 400)
 
 
-def test_in_the_static_site_the_form_does_not_go_to_a_server(app: Flask) -> None:
+def test_in_the_static_site_there_is_no_form_and_the_controls_wait_for_the_script(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No server filters in the static site: without JavaScript only the count of every
+    entry and the list link show; the controls (no <form>) appear with the map."""
+    _post(client, ONE, TWO, THREE, FOUR)
     app.config["SESIM_MAP_STATIC"] = True
     page = _page(app.test_client(), "/en/?type=verbal")
-    form = re.search(r'<form class="map-filters" id="map-filters">', page)
-    assert form and "method=" not in page.split('id="map-filters"', 1)[1].split(">", 1)[0]
-    assert re.search(r'<details class="map-panel" id="map-panel" hidden>', page)
-    assert 'id="map-count"' not in page  # nothing counted on a server
-    assert 'href="/en/list/"' in page
+    assert "<form" not in page
+    assert '<details class="map-panel" id="map-panel" hidden>' in page
+    assert '<div class="filter-form" id="map-controls">' in page
+    assert 'name="type" value="verbal">' in page and "checked" not in page  # the script's
+    assert 'id="map-count">27 entries</p>' in page  # every entry: no filter on a server
+    assert 'id="map-list-link" href="/en/list/"' in page
     assert _config(page)["static"] is True
 
 
@@ -378,3 +385,21 @@ def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient)
     _post(client, bundle(4, bundle_sha256(THREE), (), ids))
     doc = client.get("/data/map.json").get_json()
     assert doc["count"] == 0 and doc["sequence"] == 4
+
+
+def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
+    app: Flask, client: FlaskClient
+) -> None:
+    instance = app.extensions["sesim_map"]
+    files = data._files(instance.db_path, instance.verify_key_text)
+    _post(client, ONE)
+    deadline = time.monotonic() + 60  # a bound, not a speed test
+    found = None
+    while time.monotonic() < deadline:
+        with files.lock:
+            found = files.files.get("map.json")
+        if found is not None:
+            break
+        time.sleep(0.02)
+    assert found is not None and found.sequence == 1
+    assert "entries.csv" not in files.files  # only the map page's file is made ahead

@@ -87,6 +87,12 @@ def _main(html: str) -> str:
     assert found
     text = re.sub(r"<form\b.*?</form>", "", found.group(1), flags=re.S)
     text = re.sub(r'<section class="active-filters".*?</section>', "", text, flags=re.S)
+    text = re.sub(  # the map page's controls for map.js, the form's twin without a server
+        r'<div class="filter-form" id="map-controls">.*?id="map-show">.*?</button>\s*</div>',
+        "",
+        text,
+        flags=re.S,
+    )
     text = re.sub(r'<nav class="(?:static-filters|pages)[^"]*".*?</nav>', "", text, flags=re.S)
     text = re.sub(r'<p class="static-filter">.*?</p>', "", text, flags=re.S)
     return " ".join(text.split())
@@ -143,7 +149,7 @@ def _content(html: str) -> dict[str, Any]:
     return {
         "title": re.findall(r"<title>(.*?)</title>", html),
         "headings": re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", main),
-        "count": re.findall(r'id="count"[^>]*>(.*?)</p>', main),
+        "count": re.findall(r'id="(?:count|map-count)"[^>]*>(.*?)</p>', main),
         "entries": ENTRY_LINK.findall(main),
         "tables": re.findall(r"<table.*?</table>", main, re.S),
         "svg": re.findall(r"<svg.*?</svg>", main, re.S),

@@ -364,6 +364,13 @@ def test_a_folder_that_is_not_an_earlier_build_is_refused_and_left_alone(
         build_site(home, a_file)
     with pytest.raises(BuildError, match="does not exist"):
         build_site(home, tmp_path / "no" / "out")
+    with pytest.raises(BuildError, match="inside the map's folder"):
+        build_site(home, home / "site")
+    with pytest.raises(BuildError, match="inside public_map/static"):
+        build_site(home, build.STATIC_DIR / "site")
+    assert not (build.STATIC_DIR / "site").exists()
+    with pytest.raises(BuildError, match="the map's folder is inside"):
+        build_site(home, tmp_path)  # an earlier build there would be replaced, map and all
     (tmp_path / "link").symlink_to(foreign)
     with pytest.raises(BuildError, match="symbolic link"):
         build_site(home, tmp_path / "link")
@@ -381,7 +388,8 @@ def test_the_command_builds_and_says_what_is_wrong_clearly(tmp_path: Path) -> No
     assert (tmp_path / "o" / "index.html").is_file()
     cases: list[tuple[list[str], str]] = [
         (["--home", str(tmp_path / "none"), "--out", str(tmp_path / "x")], "not a map folder"),
-        (["--home", str(home), "--out", str(home)], "not empty and not an earlier"),
+        (["--home", str(home), "--out", str(home)], "inside the map's folder"),
+        (["--home", str(home), "--out", str(tmp_path)], "the map's folder is inside"),
         (["--home", str(home), "--out", str(tmp_path / "a" / "b")], "does not exist"),
     ]
     for args, message in cases:

@@ -563,6 +563,7 @@ server {{
     server_name map.example.org;             # and ssl_certificate … as usual
     root {root};
     access_log off;                          # readers' addresses are nobody's business
+    # No cookie and no analytics, ever: nginx sets none; add none.
     server_tokens off;
     absolute_redirect off;                   # /list -> /list/ stays on the reader's host
 

@@ -90,3 +90,81 @@ def refused_after_two() -> dict[str, bytes]:
         "not_json": b"{not a bundle",
         "empty": b"",
     }
+
+
+# -- hostile text in every text field (QA: tests/unit/public_map/test_xss_everywhere.py) --
+
+#: Texts the reader accepts (printable, no leading or trailing space) that would do harm
+#: if any page or file put them out unescaped. Each carries a marker ``qx<n>q`` so a test
+#: can find where it went.
+PAYLOADS = (
+    '<script>alert("qx0q")</script>',
+    '"><img src=x onerror=alert("qx1q")>',
+    "'><svg onload=alert('qx2q')>",
+    "</textarea></title></style></script><script>alert('qx3q')</script>",
+    '<a href="javascript:alert(\'qx4q\')">qx4q</a>',
+    "javascript:alert('qx5q')",
+    "{{7*7}} {% raw %} ${7*7} #{7*7} <%= 7*7 %> qx6q",
+    "<!-- qx7q --> <![CDATA[qx7q]]> <?php qx7q ?>",
+    "&lt;qx8q&gt; &amp;amp; &#60;script&#62; &quot;",
+    "<style>body{display:none}</style><iframe src=//qx9q.invalid></iframe>",
+    '<meta http-equiv="refresh" content="0;url=//qx10q.invalid"><base href="//qx10q.invalid/">',
+    "=HYPERLINK(\"http://qx11q.invalid\") +cmd|' /C calc'!A0 @SUM(1) -1",
+    "مرحبا שלום qx12q ＜script＞ Z̤͔ͧ̑ 👩🏽⚕ \\\"'` \\u003c",
+    "qx13q" + "W" * 990,  # a very long word: 995 characters (summary limit 1000)
+    '<div style="position:fixed;inset:0">qx14q</div><form action=//x><input name=x>',
+    "<object data=x></object><embed src=x><math><mi xlink:href=\"javascript:1\">qx15q",
+)
+
+
+def payload_entries(first: int = 0x10) -> tuple[PublicEntry, ...]:
+    """One entry per payload, in the summary AND the story (the story with a few lines
+    and a very long word), spread over types, districts, months, services."""
+    template = _template()
+    others = _entries(ONE) + _entries(TWO)
+    out = []
+    for n, text in enumerate(PAYLOADS):
+        shape = others[n % len(others)]
+        story = f"{text}\n{text}\nqx{n}q-line3 " + "L" * 5000
+        out.append(
+            dataclasses.replace(
+                template,
+                id=f"{first + n:032x}",
+                types=shape.types,
+                district=shape.district,
+                point=shape.point,
+                month=shape.month,
+                perpetrator=shape.perpetrator,
+                service=shape.service,
+                language=("az", "ru", "en")[n % 3],
+                summary=text,
+                story=story if n % 4 != 3 else None,
+            )
+        )
+    return tuple(out)
+
+
+#: ONE, TWO, THREE, then the payloads: every text field of the format holds markup.
+PAYLOAD_BUNDLE = bundle(4, bundle_sha256(THREE), payload_entries())
+
+
+def signed_raw(manifest: dict[str, object], seed: bytes = SEED) -> bytes:
+    """A correctly signed bundle around ANY manifest (the writer refuses bad ones; this
+    is how a bug in a workstation could still put one on the wire)."""
+    from crypto import sign_detached
+    from securedrop_like.bundles.publication import canonical_json
+
+    signature = sign_detached(seed, canonical_json(manifest)).hex()
+    return canonical_json({"manifest": manifest, "signature": signature})
+
+
+def raw_manifest(sequence: int, previous: str | None, entries: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "format": "sesim-publication",
+        "version": 1,
+        "sequence": sequence,
+        "previous": previous,
+        "created_day": "2024-07-15",
+        "entries": entries,
+        "retractions": [],
+    }

@@ -102,7 +102,7 @@ PAYLOADS = (
     '"><img src=x onerror=alert("qx1q")>',
     "'><svg onload=alert('qx2q')>",
     "</textarea></title></style></script><script>alert('qx3q')</script>",
-    '<a href="javascript:alert(\'qx4q\')">qx4q</a>',
+    "<a href=\"javascript:alert('qx4q')\">qx4q</a>",
     "javascript:alert('qx5q')",
     "{{7*7}} {% raw %} ${7*7} #{7*7} <%= 7*7 %> qx6q",
     "<!-- qx7q --> <![CDATA[qx7q]]> <?php qx7q ?>",
@@ -112,8 +112,9 @@ PAYLOADS = (
     "=HYPERLINK(\"http://qx11q.invalid\") +cmd|' /C calc'!A0 @SUM(1) -1",
     "مرحبا שלום qx12q ＜script＞ Z̤͔ͧ̑ 👩🏽⚕ \\\"'` \\u003c",
     "qx13q" + "W" * 990,  # a very long word: 995 characters (summary limit 1000)
-    '<div style="position:fixed;inset:0">qx14q</div><form action=//x><input name=x>',
-    "<object data=x></object><embed src=x><math><mi xlink:href=\"javascript:1\">qx15q",
+    '<div style="position:fixed;inset:0">qx14q</div>'
+    "<form action=//qx14q.invalid><input name=qx14q>",
+    '<object data=x></object><embed src=x><math><mi xlink:href="javascript:1">qx15q',
 )
 
 
@@ -158,7 +159,9 @@ def signed_raw(manifest: dict[str, object], seed: bytes = SEED) -> bytes:
     return canonical_json({"manifest": manifest, "signature": signature})
 
 
-def raw_manifest(sequence: int, previous: str | None, entries: list[dict[str, object]]) -> dict[str, object]:
+def raw_manifest(
+    sequence: int, previous: str | None, entries: list[dict[str, object]]
+) -> dict[str, object]:
     return {
         "format": "sesim-publication",
         "version": 1,

@@ -48,6 +48,13 @@ def exists(client: FlaskClient, path: str) -> bool:
     return client.get(path).status_code != 404
 
 
+def ready(client: FlaskClient, path: str) -> bool:
+    """Whether the page is there and more than a placeholder (another work package's)."""
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    return response.status_code != 404 and not re.search(r"<main>\s*<h1>[^<]*</h1>\s*</main>", html)
+
+
 def open_data(client: FlaskClient) -> list[dict[str, Any]]:
     return json.loads(client.get("/data/entries.json").get_data())["entries"]  # type: ignore[no-any-return]
 

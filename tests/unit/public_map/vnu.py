@@ -38,9 +38,10 @@ def validate(paths: list[Path]) -> list[str]:
     report = json.loads(done.stderr or '{"messages": []}')
     errors = []
     for message in report["messages"]:
-        if message.get("type") in ("error", "non-document-error") or message.get(
-            "subType"
-        ) == "fatal":
+        if (
+            message.get("type") in ("error", "non-document-error")
+            or message.get("subType") == "fatal"
+        ):
             where = Path(message.get("url", "?").removeprefix("file:")).name
             errors.append(
                 f"{where}:{message.get('lastLine', '?')}: {message.get('message')}"

@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from securedrop_like.bundles import bundle_sha256, read_publication, write_publication_bundle
-from securedrop_like.bundles.publication import PublicEntry, verify_key_text
+from securedrop_like.bundles.publication import PublicEntry, PublicPoint, verify_key_text
 
 DATA = Path(__file__).resolve().parents[1] / "securedrop_like" / "data" / "bundles"
 _KEYS = dict(
@@ -171,3 +171,58 @@ def raw_manifest(
         "entries": entries,
         "retractions": [],
     }
+
+
+# -- a varied map for the counts (QA: test_counts_agree.py, test_retraction_everywhere.py) --
+
+COUNT_TYPES = ("verbal", "touching", "stalking", "online", "threats", "sextortion")
+COUNT_MONTHS = ("2023-11", "2023-12", "2024-01", "2024-02", None, "2024-02", "2024-06")
+COUNT_SERVICES = ("health", "police", None, "documents")
+COUNT_WHO = ("police", "stranger", None, "teacher", "official")
+
+
+def _cell(district: str, n: int) -> PublicPoint:
+    from securedrop_like import grid
+
+    cells = list(grid.district_shapes()[district].cells())
+    lat, lon = grid.cell_centre(*cells[(n * 7) % len(cells)])
+    return PublicPoint("cell", lat, lon)
+
+
+def varied_entries(count: int = 60, first: int = 0x1000) -> tuple[PublicEntry, ...]:
+    """``count`` entries over types (some with two), districts (points in three districts,
+    several entries on one same cell so that a cluster holds more than one, single ones,
+    online, no place), months (and none), services and perpetrators (and none)."""
+    places: list[tuple[str | None, PublicPoint | None]] = [
+        ("nasimi", _cell("nasimi", 0)),  # every fifth entry on the SAME cell
+        ("sabail", None),
+        ("yasamal", None),
+        ("online", None),
+        (None, None),
+    ]
+    out = []
+    for n in range(count):
+        district, point = places[n % len(places)]
+        if district in ("sabail", "yasamal"):
+            point = _cell(district, n)  # a cell of its own, mostly: single points
+        types = {COUNT_TYPES[n % 6]}
+        if n % 5 == 1:
+            types.add(COUNT_TYPES[(n + 3) % 6])
+        out.append(
+            dataclasses.replace(
+                _template(),
+                id=f"{first + n:032x}",
+                types=tuple(sorted(types)),
+                district=district,
+                point=point,
+                month=COUNT_MONTHS[n % len(COUNT_MONTHS)],
+                service=COUNT_SERVICES[n % len(COUNT_SERVICES)],
+                perpetrator=COUNT_WHO[(n // 2) % len(COUNT_WHO)],
+                summary=f"Counted entry {n}.",
+                story=None if n % 3 else f"Story of entry {n}.",
+            )
+        )
+    return tuple(out)
+
+
+VARIED = bundle(4, bundle_sha256(THREE), varied_entries())

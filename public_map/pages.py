@@ -54,6 +54,12 @@ def static_site() -> bool:
     return bool(current_app.config.get("SESIM_MAP_STATIC"))
 
 
+def quick_exit_url() -> str:
+    """Where "Quick exit" goes: ``quick_exit`` in map.toml (an https URL)."""
+    instance = current_app.extensions.get("sesim_map")
+    return instance.settings.quick_exit if instance is not None else QUICK_EXIT_URL
+
+
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
 
@@ -193,6 +199,7 @@ def init_pages(app: Flask) -> None:
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         QUICK_EXIT_URL=QUICK_EXIT_URL,
+        quick_exit_url=quick_exit_url,
         labels=labels,
         here=here,
         static_site=static_site,

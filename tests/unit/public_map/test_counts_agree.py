@@ -140,9 +140,33 @@ def map_rows(client: FlaskClient) -> list[Row] | None:
 
 
 def map_document_rows(doc: Any) -> list[Row]:
-    """The map document's entries as open-data-like rows (id, types, district, month,
-    service, perpetrator, lat/lon or None), whatever compact shape MAPJS chose."""
-    raise NotImplementedError("fill in once public_map/static/README.md documents map.json")
+    """The map document's entries (format 1, data.map_document) as open-data-like rows:
+    id, types, district, month, service, perpetrator, lat/lon or None."""
+    assert doc["format"] == 1 and doc["count"] == len(doc["entries"])
+    col = {name: n for n, name in enumerate(doc["columns"])}
+
+    def pick(table: str, index: int) -> Any:
+        return None if index == -1 else doc[table][index]
+
+    out = []
+    for raw in doc["entries"]:
+        point = raw[col["point"]]
+        lat_lon = (None, None) if point == -1 else tuple(v / 1e6 for v in doc["points"][point])
+        mask = raw[col["types"]]
+        out.append(
+            {
+                "id": raw[col["id"]],
+                "types": sorted(t for n, t in enumerate(doc["types"]) if mask >> n & 1),
+                "district": pick("districts", raw[col["district"]]),
+                "month": pick("months", raw[col["month"]]),
+                "service": pick("services", raw[col["service"]]),
+                "perpetrator": pick("perpetrators", raw[col["perpetrator"]]),
+                "lat": lat_lon[0],
+                "lon": lat_lon[1],
+                "has_story": bool(raw[col["story"]]),
+            }
+        )
+    return out
 
 
 @pytest.mark.parametrize(("query", "wanted"), FILTERS, ids=IDS)
@@ -160,3 +184,4 @@ def test_the_map_document_filtered_agrees(
         for key in ("types", "district", "month", "service", "perpetrator"):
             assert entry[key] == same[key], (entry["id"], key)
         assert (entry["lat"], entry["lon"]) == (same["lat"], same["lon"])
+        assert entry["has_story"] == (same["story"] is not None)

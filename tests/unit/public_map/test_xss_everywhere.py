@@ -110,9 +110,21 @@ def check_page(html: str, where: str) -> str:
 
 
 def _own_script(attrs: list[tuple[str, str | None]]) -> bool:
-    """The map page's own script file (MAPJS): a src on this site, nothing inline."""
-    src = dict(attrs).get("src") or ""
-    return src.startswith("/static/") and not MARKER.search(src)
+    """The map page's own script files (MAPJS): a src on this site, nothing inline; or its
+    JSON config block (a data block, never run; checked by :func:`check_config`)."""
+    found = dict(attrs)
+    if found == {"type": "application/json", "id": "map-config"}:
+        return True
+    src = found.get("src") or ""
+    return src.startswith("/static/") and not MARKER.search(src) and set(found) == {"src"}
+
+
+def check_config(html: str, where: str) -> None:
+    """The map page's config block is JSON with no ``<`` that could end the element."""
+    for block in re.findall(r'<script type="application/json" id="map-config">(.*?)</script>',
+                            html, re.S):  # fmt: skip
+        assert "<" not in block, where
+        json.loads(block)
 
 
 #: Payloads that are markup: put out raw, each must trip ``check_page`` (the others are
@@ -146,11 +158,13 @@ def test_no_page_in_any_language_turns_data_into_markup(client: FlaskClient, pat
     if not exists(client, path):
         pytest.skip(f"{path} is not there yet")
     for url in in_every_language(path):
-        if url.endswith("/list/"):
+        if url.endswith(("/list/", "/stories/")):
             for n, html in enumerate(walk(client, url)[2]):
                 check_page(html, f"{url} page {n + 1}")
         else:
-            check_page(_html(client, url), url)
+            html = _html(client, url)
+            check_page(html, url)
+            check_config(html, url)
 
 
 def test_the_list_shows_every_summary_literally(client: FlaskClient) -> None:
@@ -174,7 +188,7 @@ def test_the_stories_page_shows_every_story_literally(client: FlaskClient) -> No
         pytest.skip("/stories/ is not there yet")
     with_story = [e for e in payload_entries() if e.story]
     for url in in_every_language("/stories/"):
-        text = check_page(_html(client, url), url)
+        text = "".join(check_page(html, url) for html in walk(client, url)[2])
         for entry in with_story:
             for line in entry.story.split("\n"):  # type: ignore[union-attr]
                 assert line in text, (url, line[:40])
@@ -188,7 +202,7 @@ def test_the_stories_page_shows_every_story_literally(client: FlaskClient) -> No
 def test_hostile_parameters_give_an_error_page_without_markup(
     client: FlaskClient, query: str
 ) -> None:
-    for path in ("/list/", "/stats/"):
+    for path in ("/", "/list/", "/stats/"):
         for url in in_every_language(f"{path}?{query}"):
             response = client.get(url)
             if path == "/stats/" and not ready(client, path):

@@ -58,9 +58,19 @@ class Page(HTMLParser):
         self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
         self.text: list[str] = []
         self.other: list[str] = []  # comments, declarations, processing instructions
+        self.svg_depth = 0
+        self.html_titles = 0  # <title> outside SVG (an SVG chart may have its own)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, attrs))
+        if tag == "svg":
+            self.svg_depth += 1
+        if tag == "title" and not self.svg_depth:
+            self.html_titles += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self.svg_depth -= 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, attrs))
@@ -102,9 +112,11 @@ def check_page(html: str, where: str) -> str:
             ):
                 problems.append(f"{name}={value!r} on <{tag}>")
     problems += [f"comment or declaration {o!r}" for o in page.other if MARKER.search(o)]
-    for tag in ("html", "head", "title", "body", "main"):
+    for tag in ("html", "head", "body", "main"):
         if [t for t, _ in page.tags].count(tag) != 1:
             problems.append(f"not exactly one <{tag}>")
+    if page.html_titles != 1:
+        problems.append("not exactly one <title>")
     assert not problems, f"{where}: {problems[:5]}"
     return "".join(page.text)
 

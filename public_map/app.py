@@ -108,9 +108,7 @@ def create_app(home: Path | MapInstance) -> Flask:
             if packed:
                 response.headers["Content-Encoding"] = "gzip"
             if name == "entries.csv":
-                response.headers["Content-Disposition"] = (
-                    'attachment; filename="sesim-entries.csv"'
-                )
+                response.headers["Content-Disposition"] = 'attachment; filename="sesim-entries.csv"'
         response.headers["ETag"] = etag
         response.headers["Vary"] = "Accept-Encoding"
         response.headers["Cache-Control"] = "no-cache"

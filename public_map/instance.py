@@ -198,7 +198,7 @@ _PHONE = re.compile(r"\+?[0-9 ()\-]+")
 _EMAIL = re.compile(
     r"[A-Za-z0-9._+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-_ONION = re.compile(r"(?:https?://)?([A-Za-z2-7]{56}\.onion)/?")
+_ONION = re.compile(r"(?:https?://)?([a-z2-7]{56}\.onion)/?", re.IGNORECASE)
 _TILE_PLACES = ("{z}", "{x}", "{y}")
 
 

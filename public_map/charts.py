@@ -71,7 +71,7 @@ class Bar:
 def _svg(chart_id: str, width: float, height: float, title: str, desc: str, body: Markup) -> Markup:
     return Markup(
         '<svg xmlns="{ns}" class="stats-svg" id="{id}" viewBox="0 0 {w} {h}" role="img"'
-        ' aria-labelledby="{id}-title {id}-desc" focusable="false">'
+        ' aria-labelledby="{id}-title {id}-desc">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{desc}</desc>{body}</svg>'
     ).format(ns=SVG_NS, id=chart_id, w=_n(width), h=_n(height), title=title, desc=desc, body=body)
 

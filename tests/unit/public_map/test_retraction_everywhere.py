@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,37 @@ def test_the_retraction_test_can_fail(tmp_path: Path) -> None:
     for entry in GONE:
         assert client.get(f"/en/entry/{entry.id}/").status_code == 200
         assert entry.id in client.get("/data/map.json").get_data(as_text=True)
+
+
+def _site_files(out: Path) -> Iterator[tuple[Path, bytes]]:
+    import gzip
+
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            body = path.read_bytes()
+            yield path, gzip.decompress(body) if path.suffix == ".gz" else body
+
+
+def test_a_rebuilt_static_site_holds_no_trace_of_it(tmp_path: Path) -> None:
+    """Built before the retraction, then rebuilt over the earlier build after it: no file
+    of the site (a .gz sibling included) names or shows the entry, and its folder is gone."""
+    from public_map.build import build_site
+
+    client = map_client(tmp_path, (ONE, TWO, THREE, VARIED), 9)
+    home = client.application.extensions["sesim_map"]
+    out = tmp_path / "site"
+    build_site(home, out, {"SESIM_MAP_PAGE_SIZE": 9})
+    before = {p: b for p, b in _site_files(out)}
+    assert any(GONE[0].id.encode() in b for b in before.values())  # it was there
+    ingest(client, RETRACT)
+    build_site(home, out, {"SESIM_MAP_PAGE_SIZE": 9})
+    for entry in GONE:
+        for lang in ("", "ru/", "en/"):
+            assert not (out / f"{lang}entry" / entry.id).exists()
+    for path, body in _site_files(out):
+        for entry in GONE:
+            assert entry.id.encode() not in body, path
+            for text in _texts(entry):
+                assert text.encode() not in body, path
+    listed = json.loads((out / "data" / "entries.json").read_text())
+    assert listed["count"] == 63 - len(GONE)

@@ -5,6 +5,7 @@ files are checked in ONE Java run."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,28 @@ def test_every_page_is_valid_html(tmp_path: Path) -> None:
     next_url = page.split('rel="next" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     files.append(out / "en_list_page2.html")
     files[-1].write_bytes(client.get(next_url).get_data())
-    errors = validate(files)
+    # The static build's pages (sesim map build): every file, in the same run.
+    from public_map.build import build_site
+
+    site = tmp_path / "site"
+    build_site(client.application.extensions["sesim_map"], site, {"SESIM_MAP_PAGE_SIZE": 5})
+    static_pages = sorted(site.rglob("*.html"))
+    assert len(static_pages) > 50
+    errors = validate(files + static_pages)
     assert errors == [], "\n".join(errors)
+
+
+def test_the_style_sheet_is_balanced(tmp_path: Path) -> None:
+    """Every rule of map.css closes, and each work package's section starts at the top
+    level (a lost ``}`` in a merge would put the next section inside a media query)."""
+    css = (Path(__file__).parents[3] / "public_map" / "static" / "map.css").read_text("utf-8")
+    depth = 0
+    for n, line in enumerate(re.sub(r"/\*(?!\s*===).*?\*/", "", css, flags=re.S).split("\n")):
+        if "/* ===" in line:
+            assert depth == 0, f"line {n + 1}: section {line.strip()} starts inside a block"
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"line {n + 1}: a '}}' closes nothing"
+    assert depth == 0, "a block is never closed"
 
 
 def test_the_checker_can_fail(tmp_path: Path) -> None:

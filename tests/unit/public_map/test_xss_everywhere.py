@@ -330,3 +330,32 @@ def test_the_refusal_test_can_fail(tmp_path: Path) -> None:
     client = map_client(tmp_path, (ONE, TWO, THREE))
     data = signed_raw(raw_manifest(4, bundle_sha256(THREE), [_raw_entry()]))
     assert ingest(client, data)["added"] == 1
+
+
+# -- the static build (STATIC) ------------------------------------------------------------
+
+
+def test_the_static_build_turns_no_data_into_markup(client: FlaskClient, tmp_path: Path) -> None:
+    from public_map.build import build_site
+
+    home = client.application.extensions["sesim_map"]
+    out = tmp_path / "site"
+    build_site(home, out, {"SESIM_MAP_PAGE_SIZE": 6})
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) > 50
+    texts = []
+    for path in pages:
+        html = path.read_text("utf-8")
+        texts.append(check_page(html, str(path.relative_to(out))))
+        check_config(html, str(path))
+    every = "".join(texts)
+    for entry in payload_entries():
+        assert entry.summary in every
+        for line in (entry.story or "").split("\n"):
+            assert line in every
+        page = (out / "en" / "entry" / entry.id / "index.html").read_text("utf-8")
+        assert entry.summary in check_page(page, entry.id)
+    rows = {r["id"]: r for r in json.loads((out / "data" / "entries.json").read_text())["entries"]}
+    for entry in payload_entries():
+        assert (rows[entry.id]["summary"], rows[entry.id]["story"]) == (entry.summary, entry.story)
+    assert not MARKER.search((out / "data" / "map.json").read_text("utf-8"))

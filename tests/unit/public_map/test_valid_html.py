@@ -93,3 +93,22 @@ def test_the_checker_can_fail(tmp_path: Path) -> None:
     good.write_text('<!doctype html><html lang="en"><title>x</title><p>ok</p>', "utf-8")
     errors = validate([bad, good])
     assert errors and all(e.startswith("bad.html") for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("url", "lang", "words"),
+    [("/nope/", "az", "Belə səhifə yoxdur"), ("/ru/nope/", "ru", "Такой страницы нет"),
+     ("/en/lsit/", "en", "There is no such page")],
+)  # fmt: skip
+def test_a_mistyped_page_address_gets_the_translated_404_page(
+    tmp_path: Path, url: str, lang: str, words: str
+) -> None:
+    """A reader who mistypes an address (or follows an old link) gets the site's own page
+    in her language, not a JSON error in English (the data files keep their JSON errors)."""
+    client = map_client(tmp_path, (ONE,))
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response.mimetype == "text/html", response.get_data(as_text=True)[:100]
+    page = response.get_data(as_text=True)
+    assert f'<html lang="{lang}">' in page and words in page
+    assert client.get("/data/nope.json").mimetype == "application/json"

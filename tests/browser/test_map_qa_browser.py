@@ -42,10 +42,16 @@ LONE_BUNDLE = bundle(6, bundle_sha256(PAYLOADS_AFTER_VARIED), (LONE,))
 READY = '#map-status[data-ready="1"]'
 
 
+class LiveMap(str):
+    """The live map's base URL, and its home (for the static build)."""
+
+    home: Path
+
+
 @pytest.fixture(scope="module")
 def live_map(
     tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
-) -> Iterator[str]:
+) -> Iterator[LiveMap]:
     from werkzeug.serving import make_server
 
     home = tmp_path_factory.mktemp("qa-map")
@@ -60,7 +66,9 @@ def live_map(
     thread = threading.Thread(target=server.serve_forever, name="qa-map", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        url = LiveMap(f"http://127.0.0.1:{server.server_port}")
+        url.home = home / "map"
+        yield url
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -200,3 +208,42 @@ def test_the_pages_dom_after_the_script_ran_is_valid_html(
         files[-1].write_text(page.content(), "utf-8")
     errors = validate(files)
     assert errors == [], "\n".join(errors)
+
+
+@pytest.fixture(scope="module")
+def static_site(live_map: LiveMap, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The static build of the same map (``sesim map build``), served by a plain file
+    server on 127.0.0.1 (as nginx would: ``index.html`` for a folder)."""
+    import functools
+    import http.server
+
+    from public_map.build import build_site
+
+    out = tmp_path_factory.mktemp("qa-static") / "site"
+    build_site(live_map.home, out)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    handler = functools.partial(Quiet, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="qa-static", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def test_the_static_sites_map_counts_agree_under_a_filter_in_the_url(
+    live_map: str, static_site: str, page: Any
+) -> None:
+    rows = _rows(live_map)
+    for query, wanted in FILTERS[:: max(1, len(FILTERS) // 8)]:
+        page.goto(f"{static_site}/en/?{query}")
+        chosen = [e for e in rows if wanted(e)]
+        on_map = sum(1 for e in chosen if e["lat"] is not None)
+        assert _status(page) == {"total": len(chosen), "on-map": on_map, "clustered": on_map}

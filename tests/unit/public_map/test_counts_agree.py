@@ -140,30 +140,35 @@ def map_rows(client: FlaskClient) -> list[Row] | None:
 
 
 def map_document_rows(doc: Any) -> list[Row]:
-    """The map document's entries (format 1, data.map_document) as open-data-like rows:
+    """The map document's entries (format 1, public_map/static/README.md: one array per
+    column, the ids in one string) as open-data-like rows:
     id, types, district, month, service, perpetrator, lat/lon or None."""
-    assert doc["format"] == 1 and doc["count"] == len(doc["entries"])
-    col = {name: n for n, name in enumerate(doc["columns"])}
+    assert doc["format"] == 1
+    columns = doc["columns"]
+    ids = columns["id"]
+    assert len(ids) == 32 * doc["count"]
+    for name in ("point", "types", "district", "month", "service", "perpetrator", "story"):
+        assert len(columns[name]) == doc["count"], name
 
     def pick(table: str, index: int) -> Any:
         return None if index == -1 else doc[table][index]
 
     out = []
-    for raw in doc["entries"]:
-        point = raw[col["point"]]
+    for i in range(doc["count"]):
+        point = columns["point"][i]
         lat_lon = (None, None) if point == -1 else tuple(v / 1e6 for v in doc["points"][point])
-        mask = raw[col["types"]]
+        mask = columns["types"][i]
         out.append(
             {
-                "id": raw[col["id"]],
+                "id": ids[32 * i : 32 * i + 32],
                 "types": sorted(t for n, t in enumerate(doc["types"]) if mask >> n & 1),
-                "district": pick("districts", raw[col["district"]]),
-                "month": pick("months", raw[col["month"]]),
-                "service": pick("services", raw[col["service"]]),
-                "perpetrator": pick("perpetrators", raw[col["perpetrator"]]),
+                "district": pick("districts", columns["district"][i]),
+                "month": pick("months", columns["month"][i]),
+                "service": pick("services", columns["service"][i]),
+                "perpetrator": pick("perpetrators", columns["perpetrator"][i]),
                 "lat": lat_lon[0],
                 "lon": lat_lon[1],
-                "has_story": bool(raw[col["story"]]),
+                "has_story": bool(columns["story"][i]),
             }
         )
     return out

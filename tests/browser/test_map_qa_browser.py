@@ -247,3 +247,50 @@ def test_the_static_sites_map_counts_agree_under_a_filter_in_the_url(
         chosen = [e for e in rows if wanted(e)]
         on_map = sum(1 for e in chosen if e["lat"] is not None)
         assert _status(page) == {"total": len(chosen), "on-map": on_map, "clustered": on_map}
+
+
+def test_after_a_retraction_the_map_in_the_same_tab_counts_without_it(
+    tmp_path: Path, compiled_translations: Path, page: Any
+) -> None:
+    """The browser holds map.json from before (ETag, no-cache): after the retraction
+    bundle a reload shows the new count, and the retracted entries are not on the map."""
+    from urllib.request import Request
+
+    from werkzeug.serving import make_server
+
+    from tests.unit.public_map.test_retraction_everywhere import GONE, RETRACT
+
+    init_map(tmp_path / "map", write_verify_file(tmp_path / "publication.verify"))
+    app = create_app(tmp_path / "map")
+    app.extensions["babel"].translation_directories = [str(compiled_translations)]
+    client = app.test_client()
+    for data in (ONE, TWO, THREE, VARIED):
+        assert client.post("/ingest", data=data, content_type="application/json").status_code == 200
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="qa-retract", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        rows = _rows(base)
+        on_map = sum(1 for e in rows if e["lat"] is not None)
+        page.goto(base + "/en/")
+        assert _status(page) == {"total": len(rows), "on-map": on_map, "clustered": on_map}
+        upload = Request(  # noqa: S310 - loopback
+            base + "/ingest", data=RETRACT, headers={"Content-Type": "application/json"}
+        )
+        with urlopen(upload, timeout=30) as response:  # noqa: S310 - loopback
+            assert json.load(response)["retracted"] == len(GONE)
+        gone_on_map = sum(1 for e in GONE if e.point is not None)
+        page.reload()
+        page.wait_for_function(
+            "n => document.getElementById('map-status').dataset.total === String(n)",
+            arg=len(rows) - len(GONE),
+        )
+        left = on_map - gone_on_map
+        assert _status(page) == {"total": len(rows) - len(GONE), "on-map": left, "clustered": left}
+        page.goto(base + f"/en/entry/{GONE[0].id}/")
+        assert "There is no such page" in page.content()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()

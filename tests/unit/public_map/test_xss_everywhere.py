@@ -364,6 +364,7 @@ def test_the_static_build_turns_no_data_into_markup(client: FlaskClient, tmp_pat
 def test_hostile_unknown_parameter_names_are_ignored_without_markup(client: FlaskClient) -> None:
     """Unknown parameters are ignored, but the language links carry them on: encoded."""
     query = "%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E=%3Csvg%20onload%3Dalert(1)%3E&x=javascript:1"
+    query += "&lang=%22%3E%3Cscript%3E"
     for path in ("/", "/list/", "/stats/", "/stories/", f"/entry/{payload_entries()[0].id}/"):
         for url in in_every_language(f"{path}?{query}"):
             response = client.get(url)

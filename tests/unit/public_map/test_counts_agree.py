@@ -190,3 +190,16 @@ def test_the_map_document_filtered_agrees(
             assert entry[key] == same[key], (entry["id"], key)
         assert (entry["lat"], entry["lon"]) == (same["lat"], same["lon"])
         assert entry["has_story"] == (same["story"] is not None)
+
+
+@pytest.mark.parametrize(("query", "wanted"), FILTERS, ids=IDS)
+def test_the_map_pages_own_count_without_javascript_agrees(
+    client: FlaskClient, rows: list[Row], query: str, wanted: Wanted
+) -> None:
+    """The map page says how many entries match before its script runs (and without it)."""
+    expected = sum(1 for e in rows if wanted(e))
+    for url in in_every_language(f"/?{query}"):
+        html = client.get(url).get_data(as_text=True)
+        found = re.search(r'id="map-count"[^>]*>\D*(\d+)', html)
+        assert found, url
+        assert int(found.group(1)) == expected, url

@@ -105,13 +105,11 @@ def index() -> tuple[str, int]:
             filters = listing.parse(request.args)
         except listing.BadFilter as exc:
             return bad_filter_page(exc)
-    total = None
-    if not static:
-        conn = _conn()
-        try:
-            total = listing.count(conn, filters)
-        finally:
-            conn.close()
+    conn = _conn()
+    try:
+        total = listing.count(conn, filters)  # the static site: every entry (no filter)
+    finally:
+        conn.close()
     params = filters.params()
     settings = current_app.extensions["sesim_map"].settings
     groups = [

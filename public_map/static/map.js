@@ -19,7 +19,8 @@
   var L = window.L;
   var config = JSON.parse(configNode.textContent);
   var text = config.text;
-  var form = document.querySelector('.map-page form.filter-form');
+  // The filter controls: a GET form to this page, or in the static site a plain <div>.
+  var form = document.querySelector('.map-page .filter-form');
   var panel = document.getElementById('map-panel');
   var statusNode = document.getElementById('map-status');
   var listLink = document.getElementById('map-list-link');
@@ -115,8 +116,14 @@
     Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]'), function (box) {
       box.checked = (filters[box.name] || []).indexOf(box.value) >= 0;
     });
-    form.elements.from.value = filters.from;
-    form.elements.to.value = filters.to;
+    // A group with a choice in it is open (the server opens them too, when it knows).
+    Array.prototype.forEach.call(form.querySelectorAll('details.filter-group'), function (group) {
+      if (group.querySelector('input:checked')) {
+        group.open = true;
+      }
+    });
+    form.querySelector('[name=from]').value = filters.from;
+    form.querySelector('[name=to]').value = filters.to;
   }
 
   function fromForm() {
@@ -125,8 +132,8 @@
       Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]:checked'), function (box) {
         params.append(box.name, box.value);
       });
-      params.append('from', form.elements.from.value);
-      params.append('to', form.elements.to.value);
+      params.append('from', form.querySelector('[name=from]').value.trim());
+      params.append('to', form.querySelector('[name=to]').value.trim());
     }
     return fromQuery(params.toString());
   }
@@ -527,7 +534,7 @@
       function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
-      if (window.matchMedia('(min-width: 64rem)').matches) {
+      if (toQuery(state) || window.matchMedia('(min-width: 64rem)').matches) {
         panel.open = true;
       }
     }
@@ -546,6 +553,13 @@
         state = fromForm();
         update();
       });
+      var show = document.getElementById('map-show'); // the static site's controls
+      if (show) {
+        show.addEventListener('click', function () {
+          state = fromForm();
+          update();
+        });
+      }
       var clear = document.getElementById('map-clear');
       if (clear) {
         clear.addEventListener('click', function (event) {

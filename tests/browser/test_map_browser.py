@@ -115,6 +115,7 @@ def _many() -> tuple[PublicEntry, ...]:
 class LiveMap:
     url: str
     instance: MapInstance
+    app: Any
 
     def __call__(self, path: str = "/") -> str:
         return self.url + path
@@ -145,7 +146,7 @@ def live_map(
     thread = threading.Thread(target=server.serve_forever, name="live-map", daemon=True)
     thread.start()
     try:
-        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance)
+        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance, app)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -376,3 +377,32 @@ def test_without_javascript_the_form_and_the_list_link_work(
         assert int(page.inner_text("#count").split()[0]) == expected
     finally:
         context.close()
+
+
+def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """The page as ``sesim map build`` renders it (no form, no server-side filter): the
+    script reads the query, filters, and links the list per type that the build
+    writes."""
+    page, seen = watched
+    live_map.app.config["SESIM_MAP_STATIC"] = True
+    try:
+        page.goto(live_map("/en/?type=verbal"))
+        _wait_total(page, live_map.list_count("type=verbal"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/type/verbal/"
+        assert page.is_visible("#map-controls")
+        page.click("details.filter-group:has(input[name=district]) > summary")
+        page.check("input[name=district][value=nasimi]")
+        _wait_total(page, live_map.list_count("type=verbal&district=nasimi"))
+        assert urlsplit(page.url).query == "type=verbal&district=nasimi"
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/"  # none pre-built
+        page.uncheck("input[name=type][value=verbal]")
+        _wait_total(page, live_map.list_count("district=nasimi"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/district/nasimi/"
+        page.fill("#f-from", "2024-01")
+        page.click("#map-show")
+        _wait_total(page, live_map.list_count("district=nasimi&from=2024-01"))
+        assert seen["errors"] == []
+    finally:
+        live_map.app.config["SESIM_MAP_STATIC"] = False

@@ -399,13 +399,24 @@ def _render_lists_in(
             result.list_pages[key] = result.list_pages.get(key, 0) + 1
 
 
+def _template_context(app: Flask, context: dict[str, Any]) -> None:
+    """Flask's template context (``request``, ``g``, …) as ``render_template`` adds it,
+    with the request and ``g`` themselves in place of their proxies (the same values;
+    the templates read them a dozen times a page)."""
+    app.update_template_context(context)
+    for name in ("request", "g"):
+        proxy = context.get(name)
+        if hasattr(proxy, "_get_current_object"):
+            context[name] = proxy._get_current_object()  # type: ignore[union-attr]
+
+
 def _list_context(
     app: Flask, filters: listing.Filters, chosen: list[dict[str, Any]], number: int, size: int
 ) -> dict[str, Any]:
     """What ``pages.entry_list`` gives ``list.html`` (the form and "next page" parts are
     replaced by ``list_static.html``), plus Flask's own template context."""
     context: dict[str, Any] = {}
-    app.update_template_context(context)
+    _template_context(app, context)
     context.update(
         filters=filters,
         total=len(chosen),
@@ -426,7 +437,7 @@ def _render_entries_in(job: _Job, writer: _Writer, language: str, result: BuildR
         path = f"{prefix}entry/{row['id']}/"
         with _page_context(app, "/" + path):
             context: dict[str, Any] = {"entry": _entry_view(row)}
-            app.update_template_context(context)
+            _template_context(app, context)
             html = template.render(context)
         writer.page(path, html)
         result.pages += 1

@@ -392,3 +392,51 @@ def test_list_path_and_pager() -> None:
     assert pager["previous"] == "/list/4/" and pager["next"] == "/list/6/"
     assert [n for n, _ in pager["window"]] == [2, 3, 4, 5, 6, 7, 8]
     assert pager["first"] == "/list/" and pager["last"] == "/list/20/"
+
+
+def test_readme_shows_the_nginx_block_the_code_describes() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("#### Static site", 1)[1]
+    found = re.search(r"```nginx\n(.*?)```", section, re.S)
+    assert found
+    assert found.group(1) == build.nginx_example()
+    for path in ("/", "/ru/", "/en/index.html"):
+        assert "script-src 'self'" in build.csp_for(path)
+    for path in ("/list/", "/ru/entry/" + "a" * 32 + "/", "/404.html", "/stats/"):
+        assert "script-src" not in build.csp_for(path) and "style-src 'self'" in build.csp_for(path)
+    for path in ("/data/map.json", "/static/map.js", "/static/map.css"):
+        assert build.csp_for(path) == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_csp_for_gives_what_the_app_sends(site: tuple[Path, FlaskClient]) -> None:
+    """The policy nginx is told to send for each file is the one the app sends for it."""
+    _out, client = site
+    urls = [p + f for p in LANG_PREFIXES for f in FIXED] + [
+        "/list/",
+        "/en/list/",
+        f"/ru/entry/{XSS_ID}/",
+        "/stories/",
+        "/static/map.css",
+        "/static/map.js",
+        "/static/basemap/districts.geojson",
+        *[f"/data/{name}" for name in DATA],
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Content-Security-Policy"] == build.csp_for(url), url
+        response.close()
+
+
+def test_an_empty_map_builds_a_whole_site_whose_links_resolve(tmp_path: Path) -> None:
+    home = tmp_path / "map"
+    init_map(home, write_verify_file(tmp_path / "publication.verify"))
+    out = tmp_path / "out"
+    result = build_site(home, out, CONFIG, jobs=1)
+    assert result.entries == 0 and result.sequence == 0
+    assert _count(_static(out, "/en/list/")) == 0
+    assert _count(_static(out, "/en/list/type/verbal/")) == 0
+    assert json.loads((out / "data/entries.json").read_bytes())["count"] == 0
+    for page in _html_files(out):
+        for url in re.findall(r'(?:href|src)="(/[^"]*)"', page.read_text("utf-8")):
+            assert _file(out, unescape(url)).is_file(), (page, url)

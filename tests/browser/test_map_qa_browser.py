@@ -164,6 +164,7 @@ def test_hostile_text_never_runs_and_never_reaches_the_map_page(live_map: str, p
         clusters.first.click()
         page.wait_for_timeout(400)  # the zoom animation; bounded
     points = page.locator("path.entry")
+    opened = 0
     for n in range(min(points.count(), 10)):
         try:
             points.nth(n).click(timeout=2000)
@@ -173,7 +174,18 @@ def test_hostile_text_never_runs_and_never_reaches_the_map_page(live_map: str, p
         popup.wait_for(state="visible")
         assert popup.locator("script, img, iframe, svg").count() == 0
         assert "qx" not in popup.inner_text()
+        assert popup.locator("a[href*='/entry/']").count() == 1
+        opened += 1
+    assert opened >= 1, "no popup could be opened"
     assert "qx" not in page.content()
+    # Her words on the entry pages and the stories: shown as text, exactly, running nothing.
+    for entry in payload_entries():
+        page.goto(f"{live_map}/en/entry/{entry.id}/")
+        assert page.locator("article h1").inner_text() == entry.summary
+        if entry.story:
+            shown = page.locator(".story p").all_inner_texts()
+            assert shown == [line for line in entry.story.split("\n") if line.strip()]
+    page.goto(f"{live_map}/ru/stories/")
     # Hostile filters in the URL: refused by the server, never run by the script.
     for query in (
         "district=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",

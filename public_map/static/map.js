@@ -138,17 +138,18 @@
     return fromQuery(params.toString());
   }
 
-  function listUrl(query) {
+  /* The list with these filters (in the static site: the pre-built list for one type
+     or one district, else the whole list). */
+  function listUrl(filters) {
+    var query = toQuery(filters);
     if (!config.static) {
       return config.list_url + (query ? '?' + query : '');
     }
-    // The static site has no server to filter the list: its pre-built lists per type
-    // and per district, else the whole list.
     var only = null;
-    var used = FIELDS.filter(function (field) { return state[field].length > 0; });
-    if (used.length === 1 && state[used[0]].length === 1 && !state.from && !state.to &&
+    var used = FIELDS.filter(function (field) { return filters[field].length > 0; });
+    if (used.length === 1 && filters[used[0]].length === 1 && !filters.from && !filters.to &&
         (used[0] === 'type' || used[0] === 'district')) {
-      only = used[0] + '/' + encodeURIComponent(state[used[0]][0]) + '/';
+      only = used[0] + '/' + encodeURIComponent(filters[used[0]][0]) + '/';
     }
     return config.list_url + (only || '');
   }
@@ -160,7 +161,7 @@
     var full = keep ? (query ? query + '&' : '') + 'lang=' + encodeURIComponent(keep) : query;
     window.history.replaceState(null, '', window.location.pathname + (full ? '?' + full : ''));
     if (listLink) {
-      listLink.href = listUrl(query);
+      listLink.href = listUrl(state);
     }
     // The language switcher keeps the filters.
     Array.prototype.forEach.call(document.querySelectorAll('.langs a[hreflang]'), function (link) {
@@ -329,8 +330,14 @@
     });
     box.appendChild(list);
     if (count > POPUP_LEAVES) {
+      // Entries at one place are in one district: the list for it, under these filters.
+      var first = index.getLeaves(cluster.properties.cluster_id, 1)[0].properties.i;
+      var here = Object.assign({}, state);
+      if (doc.columns.district[first] >= 0) {
+        here.district = [doc.districts[doc.columns.district[first]]];
+      }
       var more = el('a', '', format(text.more, { n: count - POPUP_LEAVES }));
-      more.href = listLink ? listLink.href : config.list_url;
+      more.href = listUrl(here);
       box.appendChild(more);
     }
     return box;

@@ -88,8 +88,15 @@ class BuildResult:
     list_pages: dict[str, int] = field(default_factory=dict)
 
 
-def check_out(out: Path) -> None:
-    """OUT may be missing, empty, or an earlier build; anything else is refused."""
+def check_out(out: Path, home: Path | None = None) -> None:
+    """OUT may be missing, empty, or an earlier build; anything else is refused, and so
+    is a folder inside the map's own folder or its static files (copied into OUT)."""
+    where = out.resolve()
+    for inside, name in ((home, "the map's folder"), (STATIC_DIR, "public_map/static")):
+        if inside is not None and where.is_relative_to(inside.resolve()):
+            raise BuildError(f"{out} is inside {name}: give a folder elsewhere")
+    if home is not None and home.resolve().is_relative_to(where):
+        raise BuildError(f"the map's folder is inside {out}: give a folder elsewhere")
     if out.is_symlink():
         raise BuildError(f"{out} is a symbolic link: give the real folder")
     if out.exists():
@@ -557,6 +564,7 @@ server {{
     root {root};
     access_log off;                          # readers' addresses are nobody's business
     server_tokens off;
+    absolute_redirect off;                   # /list -> /list/ stays on the reader's host
 
     types {{
         text/html html;
@@ -647,8 +655,8 @@ def build_site(
         raise BuildError("--jobs must be 1 or more")
     started = time.monotonic()
     out = Path(out)
-    check_out(out)
     instance = home if isinstance(home, MapInstance) else open_map(Path(home))
+    check_out(out, instance.home)
     app = create_app(instance)
     app.config.update(app_config or {})
     app.config["SESIM_MAP_STATIC"] = True
@@ -659,7 +667,7 @@ def build_site(
         if _sequence(instance) != result.sequence:
             raise BuildError("a bundle was ingested during the build: run it again")
         _fix_modes(built)
-        check_out(out)  # still what it was
+        check_out(out, instance.home)  # still what it was
         _swap_into_place(built, out)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)

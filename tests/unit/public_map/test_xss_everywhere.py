@@ -370,3 +370,11 @@ def test_hostile_unknown_parameter_names_are_ignored_without_markup(client: Flas
             response = client.get(url)
             assert response.status_code == 200, url
             check_page(response.get_data(as_text=True), url)
+
+
+def test_a_hostile_unknown_address_gets_the_404_page_without_markup(client: FlaskClient) -> None:
+    for url in in_every_language("/%22%3E%3Cscript%3Ealert(1)%3C/script%3E/x?a=%3Cb%3E"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        if response.mimetype == "text/html":
+            check_page(response.get_data(as_text=True), url)

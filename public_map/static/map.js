@@ -156,6 +156,12 @@
 
   function showQuery() {
     var query = toQuery(state);
+    var chosen = document.getElementById('map-chosen');
+    if (chosen) {
+      var n = FIELDS.reduce(function (sum, field) { return sum + state[field].length; }, 0) +
+        (state.from ? 1 : 0) + (state.to ? 1 : 0);
+      chosen.textContent = n ? ' (' + n + ')' : '';
+    }
     var params = new URLSearchParams(window.location.search);
     var keep = params.get('lang');
     var full = keep ? (query ? query + '&' : '') + 'lang=' + encodeURIComponent(keep) : query;
@@ -541,9 +547,9 @@
       function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
-      if (toQuery(state) || window.matchMedia('(min-width: 64rem)').matches) {
-        panel.open = true;
-      }
+      // Open beside the map on a wide screen; on a phone closed, so the map shows (its
+      // summary says how many choices are in use).
+      panel.open = window.matchMedia('(min-width: 64rem)').matches;
     }
     legend.hidden = false;
     buildMap(districts, metro);

@@ -294,6 +294,8 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     assert not page.is_checked("input[name=type][value=verbal]")
     assert page.input_value("#f-from") == "2024-01"
 
+    assert page.inner_text("#map-panel > summary") == "Filters (2)"  # closed on a phone
+    page.click("#map-panel > summary")
     page.click("#map-clear")
     _wait_total(page, before["total"])
     assert urlsplit(page.url).query == ""
@@ -407,6 +409,8 @@ def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
         page.goto(live_map("/en/?type=verbal"))
         _wait_total(page, live_map.list_count("type=verbal"))
         assert page.get_attribute("#map-list-link", "href") == "/en/list/type/verbal/"
+        assert not page.is_visible("#map-controls")  # the panel is closed on a phone
+        page.click("#map-panel > summary")
         assert page.is_visible("#map-controls")
         page.click("details.filter-group:has(input[name=district]) > summary")
         page.check("input[name=district][value=nasimi]")

@@ -84,7 +84,8 @@ class BuildResult:
     entries: int
     pages: int = 0
     files: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # until the new site was in place
+    cleanup_seconds: float = 0.0  # then to delete the previous build
     list_pages: dict[str, int] = field(default_factory=dict)
 
 
@@ -563,6 +564,7 @@ server {{
     server_name map.example.org;             # and ssl_certificate … as usual
     root {root};
     access_log off;                          # readers' addresses are nobody's business
+    # No cookie and no analytics, ever: nginx sets none; add none.
     server_tokens off;
     absolute_redirect off;                   # /list -> /list/ stays on the reader's host
 
@@ -623,17 +625,23 @@ def _exchange(a: Path, b: Path) -> bool:
     return bool(done == 0)
 
 
-def _swap_into_place(built: Path, out: Path) -> None:
+def _swap_into_place(built: Path, out: Path) -> Path | None:
+    """Put the new site at ``out``; return the folder now holding the previous build
+    (for the caller to delete once the new one is live), or None."""
     if not out.exists():
         os.rename(built, out)
-        return
+        return None
     if _exchange(built, out):  # ``built`` now holds the old site
-        shutil.rmtree(built)
-        return
+        return built
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rename(out, old / "site")
-    os.rename(built, out)
-    shutil.rmtree(old)
+    try:
+        os.rename(built, out)
+    except OSError:
+        os.rename(old / "site", out)  # the old site back where it was
+        old.rmdir()
+        raise
+    return old
 
 
 def default_jobs() -> int:
@@ -668,9 +676,12 @@ def build_site(
             raise BuildError("a bundle was ingested during the build: run it again")
         _fix_modes(built)
         check_out(out, instance.home)  # still what it was
-        _swap_into_place(built, out)
+        previous = _swap_into_place(built, out)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
         raise
-    result.seconds = time.monotonic() - started
+    result.seconds = time.monotonic() - started  # the new site is live
+    if previous is not None:  # deleting 100,000s of files takes a while on a slow disk
+        shutil.rmtree(previous)
+        result.cleanup_seconds = time.monotonic() - started - result.seconds
     return result

@@ -90,3 +90,5 @@ def build_command(home: Path, out: Path, jobs: int | None) -> None:
     click.echo(f"Site written to {result.out}")
     click.echo(f"Entries: {result.entries} (bundle sequence {result.sequence})")
     click.echo(f"Pages: {result.pages}; files: {result.files}; {result.seconds:.1f} s")
+    if result.cleanup_seconds:
+        click.echo(f"Previous build deleted in {result.cleanup_seconds:.1f} s")

@@ -530,3 +530,17 @@ def test_nginx_with_the_readme_block_serves_the_site_with_the_apps_headers(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_without_an_atomic_exchange_the_site_is_replaced_by_two_renames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = _make_map(tmp_path)
+    out = tmp_path / "out"
+    build_site(home, out, CONFIG, jobs=1)
+    first = _tree(out)
+    (out / "stale.html").write_text("left from before")
+    monkeypatch.setattr(build, "_exchange", lambda a, b: False)
+    result = build_site(home, out, CONFIG, jobs=1)
+    assert _tree(out) == first and result.cleanup_seconds > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map", "out", "publication.verify"]

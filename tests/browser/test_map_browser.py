@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from public_map import charts
 from public_map.app import create_app
 from public_map.ingest import ingest
 from public_map.instance import MapInstance, init_map
-from securedrop_like import grid
+from securedrop_like import geo, grid
 from securedrop_like.bundles import bundle_sha256
 from securedrop_like.bundles.publication import PublicEntry, PublicPoint
 from tests.browser.conftest import (
@@ -463,3 +464,34 @@ def test_entries_at_one_place_are_listed_at_the_closest_zoom(
     assert more.get_attribute("href") == f"/en/list/?{district}&{query}"
     assert live_map.list_count(f"{district}&{query}") == AT_ONE_PLACE
     assert seen["errors"] == []
+
+
+def test_the_district_classes_are_the_statistics_pages(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """The choropleth's classes and colours are charts.bins (the statistics page's), over
+    the largest district count under the filter, which the list gives."""
+    page, _ = watched
+    for query in ("", "type=verbal"):
+        page.goto(live_map("/en/?" + query))
+        _status(page)
+        counts = {
+            d.code: live_map.list_count("&".join(q for q in (query, f"district={d.code}") if q))
+            for d in geo.load_districts()
+        }
+        classes = charts.bins(max(counts.values()))
+        legend = page.locator("#map-classes li")
+        assert [legend.nth(k).inner_text().strip() for k in range(legend.count())] == [
+            str(b.low) if b.low == b.high else f"{b.low}–{b.high}" for b in classes
+        ]
+        fills = page.eval_on_selector_all(
+            "path.district", "ps => ps.map(p => getComputedStyle(p).fill)"
+        )
+        wanted = {classes[charts.bin_of(n, classes)].colour for n in counts.values()}
+        assert {_rgb_hex(f) for f in fills} == wanted
+
+
+def _rgb_hex(css: str) -> str:
+    found = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", css)
+    assert found, css
+    return "#" + "".join(f"{int(v):02x}" for v in found.groups())

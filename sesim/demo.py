@@ -22,6 +22,7 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
+from .demo_map import add_map_reports, open_demo_map
 from .demo_workstation import (
     WORKSTATION_FOLDER,
     create_workstation,
@@ -77,6 +78,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             desk = create_workstation(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
+            add_map_reports(config)
             lawyer = add_demo_lawyer(config)
             click.echo("Exporting them to the demo workstation and publishing a few…")
             fill_workstation(config, desk)
@@ -88,6 +90,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         desk_home = root / WORKSTATION_FOLDER
         ws_port = str(base_port + 2)
         workstation = _server("workstation", "--home", str(desk_home), "--port", ws_port)
+        map_home = open_demo_map(root, desk_home, onions.source if onions else "")
+        map_port = str(base_port + 3)
+        public_map = _server("map", "--home", str(map_home), "--host", host, "--port", map_port)
         click.echo("")
         click.echo("Səsim demo — every report here is invented.")
         click.echo(
@@ -102,6 +107,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"  Its passphrase:    {read_passphrase(desk_home)}  (DEMO ONLY)")
         click.echo(f"  Publication:       {desk_home / 'publications'}  (for the public map,")
         click.echo(f"                     with the verify key {desk_home / 'publication.verify'})")
+        click.echo(f"  Public map:        http://{host}:{map_port}/  (its folder {map_home})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
@@ -122,9 +128,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             )
         finally:
             if os.getpid() == master:
-                for part in (staff, workstation):
+                for part in (staff, workstation, public_map):
                     part.terminate()
-                for part in (staff, workstation):
+                for part in (staff, workstation, public_map):
                     part.wait(timeout=20)
                 if onions:
                     onions.close()

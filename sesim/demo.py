@@ -22,7 +22,7 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
-from .demo_map import add_map_reports, open_demo_map
+from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_onion
 from .demo_workstation import (
     WORKSTATION_FOLDER,
     create_workstation,
@@ -78,11 +78,14 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             desk = create_workstation(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
-            add_map_reports(config)
+            click.echo(f"and {MAP_REPORTS} more that consent to the public map…")
+            add_map_reports(config, MAP_REPORTS)
             lawyer = add_demo_lawyer(config)
-            click.echo("Exporting them to the demo workstation and publishing a few…")
+            click.echo("Exporting them to the demo workstation and publishing some…")
             fill_workstation(config, desk)
+        map_home = open_demo_map(root, root / WORKSTATION_FOLDER)
         onions = _demo_onions(root, base_port) if tor else None
+        set_map_onion(map_home, onions.source if onions else "")
         if onions:
             config = open_instance(root)  # with the onions' addresses from the environment
         staff = _server("staff", "--home", str(root), "--host", host, "--port", str(base_port + 1))
@@ -90,7 +93,6 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         desk_home = root / WORKSTATION_FOLDER
         ws_port = str(base_port + 2)
         workstation = _server("workstation", "--home", str(desk_home), "--port", ws_port)
-        map_home = open_demo_map(root, desk_home, onions.source if onions else "")
         map_port = str(base_port + 3)
         public_map = _server("map", "--home", str(map_home), "--host", host, "--port", map_port)
         click.echo("")

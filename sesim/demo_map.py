@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from journalist_interface.workstation import places, publish
 from journalist_interface.workstation.casestore import Connection
 from public_map import store
-from public_map.ingest import ingest
-from public_map.instance import CONFIG_FILE, init_map
+from public_map.ingest import IngestRefused, ingest
+from public_map.instance import CONFIG_FILE, MapError, init_map
 from securedrop_like import codenames, grid
 from securedrop_like.config import Config
 from securedrop_like.derivation import Deriver
@@ -282,7 +284,7 @@ def draft_map_entry(
     return draft_id
 
 
-def _set_onion(home: Path, onion: str) -> None:
+def set_map_onion(home: Path, onion: str) -> None:
     """Put the demo's source onion (or nothing) in ``map.toml``'s ``onion`` line: with
     ``--tor`` each demo run has a new one."""
     path = home / CONFIG_FILE
@@ -291,16 +293,18 @@ def _set_onion(home: Path, onion: str) -> None:
     path.write_text(line.sub(f'onion = "{onion}"', text, count=1), "utf-8")
 
 
-def open_demo_map(demo_root: Path, desk: Path, onion: str = "") -> Path:
+def open_demo_map(demo_root: Path, desk: Path) -> Path:
     """The demo's map folder, made on first use for the key of the demo workstation at
-    ``desk`` and fed its first publication bundle; its ``map.toml`` names the demo's
-    onion, if it has one (the demo has no SMS number or e-mail address: those stay
-    empty)."""
+    ``desk`` and fed its first publication bundle (the demo has no SMS number or e-mail
+    address: ``map.toml`` leaves them empty; :func:`set_map_onion` fills its onion)."""
     home = demo_root / MAP_FOLDER
-    if not (home / store.DB_FILE).exists():
+    if (home / store.DB_FILE).exists():
+        return home
+    try:
         instance = init_map(home, desk / "publication.verify")
         first = desk / "publications" / "sesim-publication-1.json"
         if first.exists():
             ingest(instance, first.read_bytes())
-    _set_onion(home, onion)
+    except (MapError, IngestRefused) as exc:
+        raise click.ClickException(f"cannot make the demo's public map: {exc}") from None
     return home

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
 
-from . import data, pages, store
+from . import data, map_page, pages
 from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
@@ -68,13 +68,6 @@ def create_app(home: Path | MapInstance) -> Flask:
     uploads = threading.BoundedSemaphore(MAX_UPLOADS_AT_ONCE)
     app.extensions["sesim_map_uploads"] = uploads  # tests hold it to see the 503
 
-    def _rows() -> list[dict[str, Any]]:
-        conn = store.connect(instance.db_path)
-        try:
-            return data.entries(conn)
-        finally:
-            conn.close()
-
     @app.post("/ingest")
     def ingest_bundle() -> Response:
         if (request.content_length or 0) > MAX_PUBLICATION_BYTES:
@@ -100,24 +93,47 @@ def create_app(home: Path | MapInstance) -> Flask:
             }
         )
 
+    def _data_file(name: str) -> Response:
+        """A data file from the per-sequence cache: gzip if the client takes it, 304 if
+        it already holds this version (strong ETag), revalidated on every use."""
+        found = data.cached(instance, name)
+        packed = request.accept_encodings["gzip"] > 0
+        etag = found.gzip_etag if packed else found.etag
+        held = request.if_none_match  # weak comparison (RFC 9110 13.1.2)
+        if any(held.contains_weak(t.strip('"')) for t in (found.etag, found.gzip_etag)):
+            response = Response(status=304, content_type=found.content_type)
+        else:
+            response = Response(found.gzip if packed else found.body,
+                                content_type=found.content_type)  # fmt: skip
+            if packed:
+                response.headers["Content-Encoding"] = "gzip"
+            if name == "entries.csv":
+                response.headers["Content-Disposition"] = 'attachment; filename="sesim-entries.csv"'
+        response.headers["ETag"] = etag
+        response.headers["Vary"] = "Accept-Encoding"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @app.get("/data/map.json")
+    def map_json() -> Response:
+        return _data_file("map.json")
+
     @app.get("/data/entries.json")
     def entries_json() -> Response:
-        return Response(data.to_json(_rows()), content_type=_JSON)
+        return _data_file("entries.json")
 
     @app.get("/data/entries.csv")
     def entries_csv() -> Response:
-        response = Response(data.to_csv(_rows()), content_type="text/csv; charset=utf-8")
-        response.headers["Content-Disposition"] = 'attachment; filename="sesim-entries.csv"'
-        return response
+        return _data_file("entries.csv")
 
     @app.get("/data/entries.geojson")
     def entries_geojson() -> Response:
-        return Response(data.to_geojson(_rows()), content_type="application/geo+json")
+        return _data_file("entries.geojson")
 
     @app.get("/data/dictionary")
     @app.get("/data/dictionary.json")
     def dictionary() -> Response:
-        return _json(data.dictionary())
+        return _data_file("dictionary.json")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
@@ -141,9 +157,11 @@ def create_app(home: Path | MapInstance) -> Flask:
     @app.after_request
     def headers(response: Response) -> Response:
         response.headers.pop("Set-Cookie", None)
-        response.headers["Content-Security-Policy"] = (
-            pages.PAGE_CSP if response.mimetype == "text/html" else DATA_CSP
-        )
+        if request.endpoint in map_page.ENDPOINTS:  # the one page with a script
+            csp = map_page.csp(instance.settings.tile_url)
+        else:
+            csp = pages.PAGE_CSP if response.mimetype == "text/html" else DATA_CSP
+        response.headers["Content-Security-Policy"] = csp
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -7,15 +7,25 @@ open data. Columns are always in ``COLUMNS`` order; entries in id order.
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import io
 import json
 import sqlite3
-from typing import Any
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import force_locale
 
 from securedrop_like import geo, grid, taxonomy
 from securedrop_like.bundles.publication import MAX_STORY_CHARS, MAX_SUMMARY_CHARS
+
+from . import store
+
+if TYPE_CHECKING:
+    from .instance import MapInstance
 
 ENTRIES_LICENCE = "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)"
 BASEMAP_LICENCE = f"ODbL (https://opendatacommons.org/licenses/odbl/): {geo.ATTRIBUTION}"
@@ -158,3 +168,196 @@ def dictionary() -> dict[str, Any]:
         "retractions": "an entry retracted by the reviewers (for instance because she "
         "withdrew her consent) is removed from every file",
     }  # fmt: skip
+
+
+# -- the map's own document (/data/map.json) ---------------------------------------------
+
+#: Version of /data/map.json's layout (public_map/static/README.md describes it); a
+#: change a reader of version 1 would misread gets a new number.
+MAP_FORMAT = 1
+MAP_COLUMNS = ("id", "point", "types", "district", "month", "service", "perpetrator",
+               "story")  # fmt: skip
+
+
+def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
+    """Every entry, compactly, for the map page to filter, count and cluster in the
+    browser (no summary, no story text). Code tables are given once and each entry is
+    an array of small numbers (see MAP_COLUMNS; -1 means "none"): its point as an index
+    into ``points`` (``[lat_e6, lon_e6]``: entries share grid cells and stations), its
+    types as a bit mask over ``types``, indexes into ``districts``, ``months`` (sorted,
+    so a period is a range of indexes), ``services`` and ``perpetrators``, and 1 if it
+    has a story. Entries in id order."""
+    types = [c.code for c in taxonomy.HARASSMENT_TYPES]
+    districts = [d.code for d in geo.load_districts()] + [geo.ONLINE]
+    services = [c.code for c in taxonomy.SERVICES]
+    perpetrators = [c.code for c in taxonomy.PERPETRATOR_TYPES]
+    type_bit = {code: 1 << n for n, code in enumerate(types)}
+    masks: dict[str, int] = {}
+    for entry_id, code in conn.execute("SELECT entry_id, type FROM entry_types"):
+        masks[entry_id] = masks.get(entry_id, 0) | type_bit.get(code, 0)
+    months = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT month FROM entries WHERE month IS NOT NULL ORDER BY month"
+        )
+    ]
+    month_at = {m: n for n, m in enumerate(months)}
+    district_at = {c: n for n, c in enumerate(districts)}
+    service_at = {c: n for n, c in enumerate(services)}
+    perpetrator_at = {c: n for n, c in enumerate(perpetrators)}
+    points: list[list[int]] = []
+    point_at: dict[tuple[int, int], int] = {}
+    rows: list[list[Any]] = []
+    for row in conn.execute(
+        "SELECT id, district, point_kind, lat_e6, lon_e6, month, service, perpetrator,"
+        " story IS NOT NULL FROM entries ORDER BY id"
+    ):
+        point = -1
+        if row[2] is not None:
+            key = (row[3], row[4])
+            point = point_at.get(key, -1)
+            if point < 0:
+                point = point_at[key] = len(points)
+                points.append([row[3], row[4]])
+        rows.append(
+            [
+                row[0],
+                point,
+                masks.get(row[0], 0),
+                district_at.get(row[1], -1),
+                month_at.get(row[5], -1),
+                service_at.get(row[6], -1),
+                perpetrator_at.get(row[7], -1),
+                int(row[8]),
+            ]
+        )
+    doc = {
+        "format": MAP_FORMAT,
+        "sequence": sequence,
+        "count": len(rows),
+        "licence": ENTRIES_LICENCE,
+        "columns": list(MAP_COLUMNS),
+        "types": types,
+        "districts": districts,
+        "months": months,
+        "services": services,
+        "perpetrators": perpetrators,
+        "points": points,
+        "entries": rows,
+    }
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+# -- one copy of every data file per chain sequence ---------------------------------------
+
+_JSON_TYPE = "application/json; charset=utf-8"
+#: name -> content type; every file is served at /data/<name> and written there by
+#: ``sesim map build``.
+DATA_FILES = {
+    "map.json": _JSON_TYPE,
+    "entries.json": _JSON_TYPE,
+    "entries.csv": "text/csv; charset=utf-8",
+    "entries.geojson": "application/geo+json",
+    "dictionary.json": _JSON_TYPE,
+}
+
+
+@dataclass(frozen=True)
+class Cached:
+    """One data file as of one chain sequence: its bytes, the same gzipped (level 9, no
+    time or name in the header, so the same bytes every time), and a strong ETag per
+    representation."""
+
+    name: str
+    sequence: int
+    body: bytes
+    gzip: bytes
+    etag: str  # of ``body``, quoted
+    gzip_etag: str  # of ``gzip``, quoted
+    content_type: str
+
+
+def _build(conn: sqlite3.Connection, name: str, sequence: int) -> str:
+    if name == "map.json":
+        return map_document(conn, sequence)
+    if name == "dictionary.json":
+        return json.dumps(dictionary(), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":"))  # fmt: skip
+    rows = entries(conn)
+    if name == "entries.json":
+        return to_json(rows)
+    if name == "entries.csv":
+        return to_csv(rows)
+    return to_geojson(rows)
+
+
+class _Files:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # guards ``files`` and ``building``
+        self.files: dict[str, Cached] = {}
+        self.building: dict[str, threading.Lock] = {name: threading.Lock() for name in DATA_FILES}
+
+
+_CACHES: dict[tuple[str, str], _Files] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _files(db_path: Path, verify_key_text: str) -> _Files:
+    key = (str(db_path), verify_key_text)
+    with _CACHES_LOCK:
+        found = _CACHES.get(key)
+        if found is None:
+            found = _CACHES[key] = _Files()
+        return found
+
+
+def _sequence(conn: sqlite3.Connection, verify_key_text: str) -> int:
+    return store.chain_state(conn, verify_key_text).last_sequence
+
+
+def cached(instance: MapInstance, name: str) -> Cached:
+    """The data file ``name`` (a key of DATA_FILES) as of the map's last bundle: made once
+    per chain sequence and kept in memory (one copy per file; thread-safe: a second
+    request for a file being made waits for it). ``sesim map build`` writes these same
+    bytes. ``dictionary.json`` needs an app context (its labels are translated)."""
+    if name not in DATA_FILES:
+        raise KeyError(name)
+    files = _files(instance.db_path, instance.verify_key_text)
+    conn = store.connect(instance.db_path)
+    try:
+        sequence = _sequence(conn, instance.verify_key_text)
+        with files.lock:
+            found = files.files.get(name)
+        if found is not None and found.sequence == sequence:
+            return found
+        with files.building[name]:
+            with files.lock:
+                found = files.files.get(name)
+            # Read the data and its sequence in one read transaction (a snapshot): a
+            # bundle applied meanwhile cannot be labelled with the sequence before it.
+            conn.execute("BEGIN")
+            try:
+                sequence = _sequence(conn, instance.verify_key_text)
+                if found is not None and found.sequence == sequence:
+                    return found
+                text = _build(conn, name, sequence)
+            finally:
+                conn.execute("COMMIT")
+            body = text.encode("utf-8")
+            packed = gzip.compress(body, compresslevel=9, mtime=0)
+            made = Cached(
+                name=name,
+                sequence=sequence,
+                body=body,
+                gzip=packed,
+                etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+                gzip_etag='"' + hashlib.sha256(packed).hexdigest()[:32] + '-gz"',
+                content_type=DATA_FILES[name],
+            )
+            with files.lock:
+                current = files.files.get(name)
+                if current is None or current.sequence <= sequence:
+                    files.files[name] = made
+            return made
+    finally:
+        conn.close()

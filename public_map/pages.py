@@ -100,11 +100,6 @@ def _conn() -> Any:
     return store.connect(current_app.extensions["sesim_map"].db_path)
 
 
-@bp.get("/")
-def index() -> str:
-    return render_template("map/index.html")
-
-
 @bp.get("/list/")
 def entry_list() -> tuple[str, int] | str:
     try:
@@ -187,7 +182,7 @@ def error_page(status: int) -> tuple[str, int]:
 
 def init_pages(app: Flask) -> None:
     # The other pages add their views to ``bp`` when imported (before it is registered).
-    from . import info_pages, stats_page  # noqa: F401
+    from . import info_pages, map_page, stats_page  # noqa: F401
 
     app.url_value_preprocessor(_take_lang)
     app.register_blueprint(bp)

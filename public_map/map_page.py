@@ -1,0 +1,150 @@
+"""The map page (``/``): the filter form and a link to the list, rendered on the server
+so the page is useful without JavaScript, which ``static/map.js`` then turns into the
+map. The script reads everything it needs from one ``<script type="application/json"
+id="map-config">`` block (labels in the page's language, URLs, the tile URL and the
+attribution; Jinja's ``tojson`` makes it safe to embed) and the entries from
+``/data/map.json`` (``data.map_document``), which it filters, counts and clusters in the
+browser, so the map works the same in the dynamic and the static site.
+
+Only this page runs a script: its CSP (``csp``) adds ``script-src 'self'`` and
+``connect-src 'self'`` to the pages' policy, and the tile server's origin to
+``img-src`` when one is configured.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import current_app, render_template, request, url_for
+
+from securedrop_like import taxonomy
+from securedrop_like.i18n import gettext as _
+
+from . import listing
+from .pages import _conn, bp, labels, lang, link, static_site
+
+ENDPOINTS = ("pages.index", "pages_lang.index")
+ATTRIBUTION_FILE = Path(__file__).parent / "static" / "basemap" / "attribution.json"
+
+
+def tile_origin(tile_url: str) -> str | None:
+    """The scheme and host of a tile URL template, as a CSP source (``{s}`` in the host,
+    Leaflet's subdomain placeholder, becomes ``*``); None if there is no usable one."""
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url)
+    host = parts.netloc.replace("{s}", "*")
+    if parts.scheme not in ("https", "http") or not host or any(c in host for c in " ;,'{}"):
+        return None
+    return f"{parts.scheme}://{host}"
+
+
+def csp(tile_url: str = "") -> str:
+    """The map page's policy: its own script, data and images (and the tiles' host)."""
+    images = "'self'"
+    origin = tile_origin(tile_url)
+    if origin:
+        images += " " + origin
+    return (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self';"
+        f" img-src {images}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+@cache
+def _attribution() -> tuple[str, ...]:
+    doc = json.loads(ATTRIBUTION_FILE.read_text("utf-8"))
+    return (doc["districts"]["text"], doc["metro"]["text"])
+
+
+def _config(tile_url: str) -> dict[str, Any]:
+    entry_prefix = link("entry", public_id="0")[: -len("0/")]
+    return {
+        "lang": lang(),
+        "static": static_site(),
+        "data_url": url_for("map_json"),
+        "districts_url": url_for("static", filename="basemap/districts.geojson"),
+        "metro_url": url_for("static", filename="basemap/metro.geojson"),
+        "entry_url": entry_prefix,  # + id + "/"
+        "list_url": link("entry_list"),
+        "tile_url": tile_url if tile_origin(tile_url) else "",
+        "attribution": list(_attribution()),
+        "labels": labels(),
+        "text": {
+            "status": _(
+                "Matching entries: {total}. On the map: {on_map}."
+                " No place on the map (online or not said): {no_place}."
+            ),
+            "type": _("Type"),
+            "month": _("Month"),
+            "district": _("District"),
+            "not_known": _("Not known"),
+            "not_said": _("Not said"),
+            "open_entry": _("Open this entry"),
+            "cluster": _("{n} entries here: zoom in"),
+            "here": _("{n} entries at this place"),
+            "more": _("and {n} more: see the list"),
+            "several": _("Several types"),
+            "per_district": _("Entries per district"),
+            "map": _("Map of the entries"),
+            "failed": _("The map could not be loaded. The list shows the same entries."),
+        },
+    }
+
+
+def _names() -> dict[str, str]:
+    return {
+        "type": _("Type"),
+        "district": _("District"),
+        "service": _("Service"),
+        "perpetrator": _("Who did it"),
+        "from": _("From (month)"),
+        "to": _("To (month)"),
+        "after": _("Page"),
+    }
+
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    static = static_site()
+    filters, error, status = listing.Filters(), None, 200
+    if not static:
+        try:
+            filters = listing.parse(request.args)
+        except listing.BadFilter as exc:
+            error = _(
+                "This filter cannot be used: %(name)s. Check the value or clear the filters.",
+                name=_names().get(exc.field, exc.field),
+            )
+            status = 400
+    total = None
+    if not static and error is None:
+        conn = _conn()
+        try:
+            total = listing.count(conn, filters)
+        finally:
+            conn.close()
+    params = filters.params()
+    settings = current_app.extensions["sesim_map"].settings
+    groups = [
+        ("type", _("Type"), [(c.code, str(c.label)) for c in taxonomy.HARASSMENT_TYPES],
+         filters.types),
+        ("district", _("District"), list(labels()["district"].items()), filters.districts),
+        ("service", _("Service"), list(labels()["service"].items()), filters.services),
+        ("perpetrator", _("Who did it"), list(labels()["perpetrator"].items()),
+         filters.perpetrators),
+    ]  # fmt: skip
+    html = render_template(
+        "map/index.html",
+        filters=filters,
+        groups=groups,
+        total=total,
+        error=error,
+        list_url=link("entry_list") + ("?" + urlencode(params) if params else ""),
+        map_config=_config(settings.tile_url),
+    )
+    return html, status

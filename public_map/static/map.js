@@ -1,0 +1,570 @@
+/* Səsim public map: the map page's script (static/README.md: "map.js").
+ *
+ * Reads #map-config (labels in the page's language, URLs), fetches data/map.json
+ * (format 1, see README.md) and the offline basemap, then filters, counts and
+ * clusters every entry in the browser with supercluster: on each move only the
+ * clusters and points in view are drawn (never one Leaflet layer per entry).
+ * Every text is set with textContent or as a DOM node, never as HTML. Nothing is
+ * global: one function scope; the page works without this script (the form and
+ * the link to the list are rendered by the server).
+ */
+(function () {
+  'use strict';
+
+  var configNode = document.getElementById('map-config');
+  var mapNode = document.getElementById('map');
+  if (!configNode || !mapNode || !window.L || !window.Supercluster) {
+    return;
+  }
+  var L = window.L;
+  var config = JSON.parse(configNode.textContent);
+  var text = config.text;
+  var form = document.getElementById('map-filters');
+  var panel = document.getElementById('map-panel');
+  var statusNode = document.getElementById('map-status');
+  var listLink = document.getElementById('map-list-link');
+  var legend = document.getElementById('map-legend');
+  var classList = document.getElementById('map-classes');
+  var serverCount = document.getElementById('map-count');
+
+  var MIN_ZOOM = 8;
+  var MAX_ZOOM = 17;
+  var HIGH_ZOOM = 13; // from here the districts are outlines, not a choropleth
+  var CLASSES = 4; // choropleth classes above "none"
+  var FIELDS = ['type', 'district', 'service', 'perpetrator'];
+  var TABLE = { type: 'types', district: 'districts', service: 'services', perpetrator: 'perpetrators' };
+  var COLUMN = { district: 3, service: 5, perpetrator: 6 };
+  var MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+  var POPUP_LEAVES = 10;
+
+  var doc = null;
+  var index = null;
+  var map = null;
+  var clusters = null;
+  var districtLayers = {};
+  var state = null;
+  var counts = { total: 0, onMap: 0, clustered: 0, perDistrict: [] };
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : all;
+    });
+  }
+
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (content !== undefined) {
+      node.textContent = content;
+    }
+    return node;
+  }
+
+  function label(field, code) {
+    var table = config.labels[field] || {};
+    return Object.prototype.hasOwnProperty.call(table, code) ? table[code] : code;
+  }
+
+  /* -- the filter state: the URL query <-> the form <-> the entries ------------- */
+
+  function emptyState() {
+    return { type: [], district: [], service: [], perpetrator: [], from: '', to: '' };
+  }
+
+  function fromQuery(search) {
+    var params = new URLSearchParams(search);
+    var out = emptyState();
+    FIELDS.forEach(function (field) {
+      var seen = {};
+      params.getAll(field).forEach(function (value) {
+        if (value && Object.prototype.hasOwnProperty.call(config.labels[field], value)) {
+          seen[value] = true;
+        }
+      });
+      out[field] = Object.keys(seen).sort();
+    });
+    ['from', 'to'].forEach(function (name) {
+      var value = params.get(name) || '';
+      out[name] = MONTH.test(value) ? value : '';
+    });
+    return out;
+  }
+
+  function toQuery(filters) {
+    var params = new URLSearchParams();
+    FIELDS.forEach(function (field) {
+      filters[field].forEach(function (value) {
+        params.append(field, value);
+      });
+    });
+    if (filters.from) {
+      params.append('from', filters.from);
+    }
+    if (filters.to) {
+      params.append('to', filters.to);
+    }
+    return params.toString();
+  }
+
+  function toForm(filters) {
+    if (!form) {
+      return;
+    }
+    Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]'), function (box) {
+      box.checked = (filters[box.name] || []).indexOf(box.value) >= 0;
+    });
+    form.elements.from.value = filters.from;
+    form.elements.to.value = filters.to;
+  }
+
+  function fromForm() {
+    var params = new URLSearchParams();
+    if (form) {
+      Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]:checked'), function (box) {
+        params.append(box.name, box.value);
+      });
+      params.append('from', form.elements.from.value);
+      params.append('to', form.elements.to.value);
+    }
+    return fromQuery(params.toString());
+  }
+
+  function listUrl(query) {
+    if (!config.static) {
+      return config.list_url + (query ? '?' + query : '');
+    }
+    // The static site has no server to filter the list: its pre-built lists per type
+    // and per district, else the whole list.
+    var only = null;
+    var used = FIELDS.filter(function (field) { return state[field].length > 0; });
+    if (used.length === 1 && state[used[0]].length === 1 && !state.from && !state.to &&
+        (used[0] === 'type' || used[0] === 'district')) {
+      only = used[0] + '/' + encodeURIComponent(state[used[0]][0]) + '/';
+    }
+    return config.list_url + (only || '');
+  }
+
+  function showQuery() {
+    var query = toQuery(state);
+    var params = new URLSearchParams(window.location.search);
+    var keep = params.get('lang');
+    var full = keep ? (query ? query + '&' : '') + 'lang=' + encodeURIComponent(keep) : query;
+    window.history.replaceState(null, '', window.location.pathname + (full ? '?' + full : ''));
+    if (listLink) {
+      listLink.href = listUrl(query);
+    }
+    // The language switcher keeps the filters.
+    Array.prototype.forEach.call(document.querySelectorAll('.langs a[hreflang]'), function (link) {
+      var url = new URL(link.href, window.location.href);
+      url.search = query;
+      link.href = url.pathname + url.search;
+    });
+  }
+
+  function codeSet(field) {
+    var values = state[field];
+    if (!values.length) {
+      return null;
+    }
+    var table = doc[TABLE[field]];
+    var set = new Uint8Array(table.length);
+    values.forEach(function (code) {
+      var at = table.indexOf(code);
+      if (at >= 0) {
+        set[at] = 1;
+      }
+    });
+    return set;
+  }
+
+  function monthRange() {
+    var months = doc.months;
+    var low = 0;
+    var high = months.length - 1;
+    if (state.from) {
+      while (low < months.length && months[low] < state.from) {
+        low++;
+      }
+    }
+    if (state.to) {
+      while (high >= 0 && months[high] > state.to) {
+        high--;
+      }
+    }
+    return [low, high];
+  }
+
+  /* Filter every entry (as listing.where does), count, and rebuild the index. */
+  function applyFilters() {
+    var entries = doc.entries;
+    var points = doc.points;
+    var typeMask = 0;
+    state.type.forEach(function (code) {
+      var at = doc.types.indexOf(code);
+      if (at >= 0) {
+        typeMask |= 1 << at;
+      }
+    });
+    var sets = {};
+    ['district', 'service', 'perpetrator'].forEach(function (field) {
+      sets[field] = codeSet(field);
+    });
+    var period = state.from || state.to;
+    var range = monthRange();
+    var perDistrict = new Array(doc.districts.length).fill(0);
+    var features = [];
+    var total = 0;
+    for (var i = 0; i < entries.length; i++) {
+      var e = entries[i];
+      if (state.type.length && !(e[2] & typeMask)) {
+        continue;
+      }
+      if (sets.district && (e[3] < 0 || !sets.district[e[3]])) {
+        continue;
+      }
+      if (sets.service && (e[5] < 0 || !sets.service[e[5]])) {
+        continue;
+      }
+      if (sets.perpetrator && (e[6] < 0 || !sets.perpetrator[e[6]])) {
+        continue;
+      }
+      if (period && (e[4] < range[0] || e[4] > range[1] || e[4] < 0)) {
+        continue;
+      }
+      total++;
+      if (e[3] >= 0) {
+        perDistrict[e[3]]++;
+      }
+      if (e[1] >= 0) {
+        var p = points[e[1]];
+        features.push({
+          type: 'Feature',
+          properties: { i: i },
+          geometry: { type: 'Point', coordinates: [p[1] / 1e6, p[0] / 1e6] }
+        });
+      }
+    }
+    index = new window.Supercluster({ radius: 60, minZoom: MIN_ZOOM, maxZoom: MAX_ZOOM });
+    index.load(features);
+    var clustered = 0;
+    index.getClusters([-180, -85, 180, 85], MIN_ZOOM).forEach(function (f) {
+      clustered += f.properties.cluster ? f.properties.point_count : 1;
+    });
+    counts = { total: total, onMap: features.length, clustered: clustered, perDistrict: perDistrict };
+    paintDistricts();
+  }
+
+  /* -- drawing ------------------------------------------------------------------ */
+
+  function typeClass(mask) {
+    if (mask && (mask & (mask - 1)) === 0) {
+      return 't-' + Math.round(Math.log2(mask));
+    }
+    return 't-several';
+  }
+
+  function typeLabels(mask) {
+    var out = [];
+    doc.types.forEach(function (code, n) {
+      if (mask & (1 << n)) {
+        out.push(label('type', code));
+      }
+    });
+    return out.join('; ');
+  }
+
+  function entryUrl(id) {
+    return config.entry_url + encodeURIComponent(id) + '/';
+  }
+
+  function field(list, name, value) {
+    list.appendChild(el('dt', '', name));
+    list.appendChild(el('dd', '', value));
+  }
+
+  function entryPopup(i) {
+    var e = doc.entries[i];
+    var box = el('div', 'map-popup');
+    var fields = el('dl', 'fields');
+    field(fields, text.type, typeLabels(e[2]));
+    field(fields, text.month, e[4] >= 0 ? doc.months[e[4]] : text.not_known);
+    field(fields, text.district, e[3] >= 0 ? label('district', doc.districts[e[3]]) : text.not_said);
+    box.appendChild(fields);
+    var link = el('a', '', text.open_entry);
+    link.href = entryUrl(e[0]);
+    box.appendChild(link);
+    return box;
+  }
+
+  function leavesPopup(cluster) {
+    var count = cluster.properties.point_count;
+    var box = el('div', 'map-popup');
+    box.appendChild(el('p', 'map-popup-title', format(text.here, { n: count })));
+    var list = el('ul', 'map-leaves');
+    index.getLeaves(cluster.properties.cluster_id, POPUP_LEAVES).forEach(function (leaf) {
+      var e = doc.entries[leaf.properties.i];
+      var item = el('li');
+      var link = el('a', '', typeLabels(e[2]) + (e[4] >= 0 ? ' · ' + doc.months[e[4]] : ''));
+      link.href = entryUrl(e[0]);
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    if (count > POPUP_LEAVES) {
+      var more = el('a', '', format(text.more, { n: count - POPUP_LEAVES }));
+      more.href = listLink ? listLink.href : config.list_url;
+      box.appendChild(more);
+    }
+    return box;
+  }
+
+  function sizeOf(count) {
+    if (count < 10) {
+      return ['s', 30];
+    }
+    if (count < 100) {
+      return ['m', 38];
+    }
+    if (count < 1000) {
+      return ['l', 46];
+    }
+    return ['xl', 54];
+  }
+
+  function clusterMarker(cluster, latlng) {
+    var count = cluster.properties.point_count;
+    var size = sizeOf(count);
+    var inner = el('span', '', String(cluster.properties.point_count_abbreviated));
+    var marker = L.marker(latlng, {
+      icon: L.divIcon({ html: inner, className: 'map-cluster size-' + size[0], iconSize: [size[1], size[1]] }),
+      title: format(text.cluster, { n: count }),
+      keyboard: true
+    });
+    marker.on('click', function () {
+      var zoom = index.getClusterExpansionZoom(cluster.properties.cluster_id);
+      if (zoom > MAX_ZOOM || map.getZoom() >= MAX_ZOOM) {
+        L.popup().setLatLng(latlng).setContent(leavesPopup(cluster)).openOn(map);
+      } else {
+        map.setView(latlng, zoom);
+      }
+    });
+    return marker;
+  }
+
+  function pointMarker(feature, latlng) {
+    var i = feature.properties.i;
+    var marker = L.circleMarker(latlng, {
+      radius: 8,
+      weight: 2,
+      fillOpacity: 0.9,
+      className: 'entry ' + typeClass(doc.entries[i][2])
+    });
+    marker.bindPopup(function () { return entryPopup(i); });
+    return marker;
+  }
+
+  /* Only what is in view (a little beyond, for smooth panning), at this zoom. */
+  function draw() {
+    var bounds = map.getBounds().pad(0.25);
+    var zoom = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, Math.round(map.getZoom())));
+    var bbox = [
+      Math.max(-180, bounds.getWest()), Math.max(-85, bounds.getSouth()),
+      Math.min(180, bounds.getEast()), Math.min(85, bounds.getNorth())
+    ];
+    clusters.clearLayers();
+    index.getClusters(bbox, zoom).forEach(function (feature) {
+      var c = feature.geometry.coordinates;
+      var latlng = L.latLng(c[1], c[0]);
+      clusters.addLayer(feature.properties.cluster ? clusterMarker(feature, latlng) : pointMarker(feature, latlng));
+    });
+    mapNode.classList.toggle('zoom-high', map.getZoom() >= HIGH_ZOOM);
+    report();
+  }
+
+  function report() {
+    statusNode.textContent = format(text.status, {
+      total: counts.total, on_map: counts.onMap, no_place: counts.total - counts.onMap
+    });
+    statusNode.dataset.total = String(counts.total);
+    statusNode.dataset.onMap = String(counts.onMap);
+    statusNode.dataset.clustered = String(counts.clustered);
+    statusNode.dataset.ready = '1';
+  }
+
+  function classOf(count, max) {
+    return count === 0 || max === 0 ? 0 : Math.ceil((count * CLASSES) / max);
+  }
+
+  function paintDistricts() {
+    var max = 0;
+    var byCode = {};
+    doc.districts.forEach(function (code, n) {
+      if (districtLayers[code]) {
+        byCode[code] = counts.perDistrict[n];
+        max = Math.max(max, counts.perDistrict[n]);
+      }
+    });
+    Object.keys(districtLayers).forEach(function (code) {
+      var path = districtLayers[code].getElement();
+      var count = byCode[code] || 0;
+      districtLayers[code].districtCount = count;
+      if (path) {
+        for (var k = 0; k <= CLASSES; k++) {
+          path.classList.remove('c-' + k);
+        }
+        path.classList.add('c-' + classOf(count, max));
+      }
+    });
+    // The legend: one line per class that can hold a count.
+    classList.textContent = '';
+    var add = function (k, words) {
+      var item = el('li');
+      item.appendChild(el('span', 'swatch c-' + k));
+      item.firstChild.setAttribute('aria-hidden', 'true');
+      item.appendChild(document.createTextNode(' ' + words));
+      classList.appendChild(item);
+    };
+    add(0, '0');
+    var low = 1;
+    for (var k = 1; k <= CLASSES && max > 0; k++) {
+      var high = Math.floor((k * max) / CLASSES);
+      if (high >= low) {
+        add(k, low === high ? String(low) : low + '–' + high);
+        low = high + 1;
+      }
+    }
+  }
+
+  function districtTooltip(code) {
+    return function () {
+      var box = el('div');
+      box.appendChild(el('strong', '', label('district', code)));
+      box.appendChild(document.createTextNode(': ' + (districtLayers[code].districtCount || 0)));
+      return box;
+    };
+  }
+
+  function escapeText(value) {
+    // Leaflet's attribution control takes HTML: these lines are our own, escaped anyway.
+    return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  }
+
+  function buildMap(districts, metro) {
+    mapNode.hidden = false;
+    mapNode.setAttribute('role', 'region');
+    mapNode.setAttribute('aria-label', text.map);
+    map = L.map(mapNode, {
+      minZoom: MIN_ZOOM,
+      maxZoom: MAX_ZOOM,
+      zoomSnap: 1,
+      preferCanvas: false
+    });
+    map.attributionControl.setPrefix(false);
+    config.attribution.forEach(function (line) {
+      map.attributionControl.addAttribution(escapeText(line));
+    });
+    if (config.tile_url) {
+      L.tileLayer(config.tile_url, {
+        minZoom: MIN_ZOOM,
+        maxZoom: MAX_ZOOM,
+        attribution: escapeText(new URL(config.tile_url.replace(/\{[^}]*\}/g, 'a'), window.location.href).host)
+      }).addTo(map);
+    }
+    var districtLayer = L.geoJSON(districts, {
+      style: function () {
+        return { className: 'district', weight: 1, fillOpacity: 0.55 };
+      },
+      onEachFeature: function (feature, layer) {
+        var code = feature.properties.code;
+        districtLayers[code] = layer;
+        layer.bindTooltip(districtTooltip(code), { sticky: true });
+      }
+    }).addTo(map);
+    L.geoJSON(metro, {
+      filter: function (feature) { return feature.geometry.type !== 'Point'; },
+      style: function () {
+        return { className: 'metro', weight: 2, interactive: false };
+      },
+      interactive: false
+    }).addTo(map);
+    var bounds = districtLayer.getBounds();
+    map.fitBounds(bounds);
+    map.setMaxBounds(bounds.pad(0.5));
+    clusters = L.layerGroup().addTo(map);
+    map.on('moveend', draw);
+  }
+
+  function update() {
+    applyFilters();
+    showQuery();
+    draw();
+  }
+
+  function start(data, districts, metro) {
+    doc = data;
+    if (doc.format !== 1) {
+      throw new Error('map.json format ' + doc.format);
+    }
+    state = fromQuery(window.location.search);
+    toForm(state);
+    if (serverCount) {
+      serverCount.hidden = true;
+    }
+    if (panel) {
+      panel.hidden = false;
+      if (window.matchMedia('(min-width: 64rem)').matches) {
+        panel.open = true;
+      }
+    }
+    legend.hidden = false;
+    buildMap(districts, metro);
+    applyFilters();
+    showQuery();
+    draw();
+    if (form) {
+      form.addEventListener('change', function () {
+        state = fromForm();
+        update();
+      });
+      form.addEventListener('submit', function (event) {
+        event.preventDefault();
+        state = fromForm();
+        update();
+      });
+      var clear = document.getElementById('map-clear');
+      if (clear) {
+        clear.addEventListener('click', function (event) {
+          event.preventDefault();
+          state = emptyState();
+          toForm(state);
+          update();
+        });
+      }
+    }
+  }
+
+  function getJson(url) {
+    return window.fetch(url, { credentials: 'omit' }).then(function (response) {
+      if (!response.ok) {
+        throw new Error(url + ': ' + response.status);
+      }
+      return response.json();
+    });
+  }
+
+  statusNode.textContent = '';
+  Promise.all([getJson(config.data_url), getJson(config.districts_url), getJson(config.metro_url)])
+    .then(function (found) {
+      start(found[0], found[1], found[2]);
+    })
+    .catch(function (error) {
+      statusNode.textContent = text.failed;
+      statusNode.dataset.ready = 'error';
+      mapNode.hidden = true;
+      if (window.console) {
+        window.console.warn(error);
+      }
+    });
+}());

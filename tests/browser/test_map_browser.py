@@ -1,0 +1,361 @@
+"""The map page in Debian's Chromium, served by the real map app on 127.0.0.1.
+
+A map built from real signed bundles (the known-answer chain, the XSS bundle, and a
+fourth with 90 entries in every district, online and with no place): the page draws the
+district layer and the clusters; the clusters' total at the widest zoom equals the
+entries on the map, and the page's count equals the list's for several filters; a
+filter changes what is drawn and the URL, and that URL restores the filters; every
+request goes to the page's own origin; no console error and no CSP violation (the
+page's own CSP, not bypassed); axe-core finds nothing serious; a popup shows no
+summary and links to the entry page; without JavaScript the form and the list link
+work. Screenshots at 360×740 and 1280×800 go to ``test-artifacts/map/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from public_map.app import create_app
+from public_map.ingest import ingest
+from public_map.instance import MapInstance, init_map
+from securedrop_like import grid
+from securedrop_like.bundles import bundle_sha256
+from securedrop_like.bundles.publication import PublicEntry, PublicPoint
+from tests.browser.conftest import (
+    ACTION_TIMEOUT_MS,
+    AXE_JS,
+    LAPTOP,
+    NAVIGATION_TIMEOUT_MS,
+    PHONE,
+    _QuietHandler,
+)
+from tests.unit.public_map.chain import (
+    ONE,
+    THREE,
+    TWO,
+    XSS_ID,
+    _template,
+    bundle,
+    write_verify_file,
+)
+
+pytestmark = pytest.mark.browser
+
+TYPES = ("verbal", "touching", "stalking", "nonverbal", "online", "sextortion")
+SERVICES = ("health", "police", "documents", None)
+WHO = ("police", "stranger", "official", None)
+#: Never 2024-04: that month holds only the XSS entry (a filter finds it alone).
+MONTHS = ("2023-11", "2023-12", "2024-01", "2024-02", "2024-03", None, "2024-06")
+COUNT = 90
+BLOCKING_IMPACTS = {"serious", "critical"}
+READY = "#map-status[data-ready='1']"
+AXE_RUN_JS = """async () => {
+  const results = await axe.run(document, {resultTypes: ['violations']});
+  return results.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5),
+  }));
+}"""
+
+
+def _cells() -> dict[str, list[PublicPoint]]:
+    """A few grid cell centres inside each district (a fixed random sample)."""
+    chance = random.Random(10)  # noqa: S311 - test data
+    found: dict[str, list[PublicPoint]] = {}
+    for _ in range(4000):
+        row, col = grid.cell_of(
+            chance.randint(40_300_000, 40_560_000), chance.randint(49_700_000, 50_300_000)
+        )
+        lat, lon = grid.cell_centre(row, col)
+        district = grid.district_at(lat, lon)
+        if district and len(found.setdefault(district, [])) < 3:
+            found[district].append(PublicPoint("cell", lat, lon))
+    return found
+
+
+def _many() -> tuple[PublicEntry, ...]:
+    cells = _cells()
+    places: list[tuple[str | None, PublicPoint | None]] = [
+        (d, p) for d in sorted(cells) for p in cells[d]
+    ]
+    places += [("online", None), (None, None)]
+    out = []
+    for n in range(COUNT):
+        district, point = places[n % len(places)]
+        types = (TYPES[n % len(TYPES)],) if n % 5 else (TYPES[n % len(TYPES)], "threats")
+        out.append(
+            dataclasses.replace(
+                _template(),
+                id=f"{n:04x}" + "b" * 28,
+                types=types,
+                district=district,
+                point=point,
+                month=MONTHS[n % len(MONTHS)],
+                service=SERVICES[n % len(SERVICES)],
+                perpetrator=WHO[(n // 2) % len(WHO)],
+                summary=f"Entry {n}.",
+                story=None,
+            )
+        )
+    return tuple(out)
+
+
+@dataclasses.dataclass
+class LiveMap:
+    url: str
+    instance: MapInstance
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+    def list_count(self, query: str) -> int:
+        """The count the no-JavaScript list shows for this query."""
+        with urllib.request.urlopen(self.url + "/en/list/?" + query, timeout=30) as r:  # noqa: S310
+            html = r.read().decode()
+        found = re.search(r'id="count"[^>]*>(\d+) entr', html)
+        assert found, html[:2000]
+        return int(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def live_map(
+    tmp_path_factory: pytest.TempPathFactory, compiled_translations: Path
+) -> Iterator[LiveMap]:
+    from werkzeug.serving import make_server
+
+    tmp = tmp_path_factory.mktemp("map")
+    instance = init_map(tmp / "map", write_verify_file(tmp / "publication.verify"))
+    four = bundle(4, bundle_sha256(THREE), _many())
+    for data in (ONE, TWO, THREE, four):
+        ingest(instance, data)
+    app = create_app(instance)
+    app.extensions["babel"].translation_directories = [str(compiled_translations)]
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-map", daemon=True)
+    thread.start()
+    try:
+        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def _new_page(chromium: Any, viewport: dict[str, int], **options: Any) -> tuple[Any, Any]:
+    context = chromium.new_context(viewport=viewport, locale="en-US", **options)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return context, context.new_page()
+
+
+@pytest.fixture
+def watched(chromium: Any, live_map: LiveMap) -> Iterator[tuple[Any, dict[str, list[str]]]]:
+    """A phone-sized page under the page's own CSP, recording every request, console
+    error and page error."""
+    context, page = _new_page(chromium, PHONE, is_mobile=True, has_touch=True)
+    seen: dict[str, list[str]] = {"requests": [], "errors": []}
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on(
+        "console",
+        lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    try:
+        yield page, seen
+    finally:
+        context.close()
+
+
+def _status(page: Any) -> dict[str, int]:
+    page.wait_for_selector(READY, state="attached")
+    values = page.eval_on_selector(
+        "#map-status",
+        "e => [e.dataset.total, e.dataset.onMap, e.dataset.clustered]",
+    )
+    return dict(zip(("total", "on_map", "clustered"), map(int, values), strict=True))
+
+
+def _wait_total(page: Any, total: int) -> None:
+    page.wait_for_selector(f"#map-status[data-ready='1'][data-total='{total}']", state="attached")
+
+
+def test_the_map_draws_districts_and_clusters_and_its_counts_match_the_list(
+    chromium: Any, live_map: LiveMap, artifacts: Path
+) -> None:
+    folder = artifacts / "map"
+    folder.mkdir(exist_ok=True)
+    for name, viewport in (("phone", PHONE), ("laptop", LAPTOP)):
+        context, page = _new_page(chromium, viewport)
+        try:
+            page.goto(live_map("/en/"))
+            status = _status(page)
+            assert page.locator("path.district").count() == 12
+            drawn = page.locator(".map-cluster").count() + page.locator("path.entry").count()
+            assert drawn > 0
+            assert status["clustered"] == status["on_map"] > 0
+            assert status["total"] == live_map.list_count("") == COUNT + 3
+            assert status["total"] > status["on_map"]  # online and "not said" have no point
+            assert page.locator(".leaflet-control-attribution").inner_text().count("ODbL") == 2
+            page.screenshot(path=str(folder / f"map-{name}-{viewport['width']}.png"))
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "type=verbal",
+        "type=online&type=touching",
+        "district=nasimi&from=2024-01",
+        "service=health&perpetrator=police",
+        "from=2023-12&to=2024-02",
+        "district=online",
+        "from=2024-04&to=2024-04",
+    ],
+)
+def test_the_counts_equal_the_lists_under_a_filter(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap, query: str
+) -> None:
+    page, _ = watched
+    page.goto(live_map("/en/?" + query))
+    status = _status(page)
+    assert status["total"] == live_map.list_count(query)
+    assert status["clustered"] == status["on_map"]
+    assert page.get_attribute("#map-list-link", "href") == "/en/list/?" + query
+
+
+def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    page, seen = watched
+    page.goto(live_map("/en/"))
+    before = _status(page)
+    page.click("#map-panel > summary")
+    page.check("input[name=type][value=stalking]")
+    expected = live_map.list_count("type=stalking")
+    assert expected < before["total"]
+    _wait_total(page, expected)
+    assert urlsplit(page.url).query == "type=stalking"
+    assert page.get_attribute("#map-list-link", "href") == "/en/list/?type=stalking"
+    assert page.get_attribute(".langs a[hreflang=ru]", "href") == "/ru/?type=stalking"
+    after = _status(page)
+    assert after["clustered"] == after["on_map"] < before["on_map"]
+    page.fill("#m-from", "2024-01")
+    page.dispatch_event("#m-from", "change")
+    expected = live_map.list_count("type=stalking&from=2024-01")
+    _wait_total(page, expected)
+    assert urlsplit(page.url).query == "type=stalking&from=2024-01"
+
+    shared = page.url
+    page.goto(live_map("/en/"))  # somewhere else first
+    _wait_total(page, before["total"])
+    page.goto(shared)
+    _wait_total(page, expected)
+    assert page.is_checked("input[name=type][value=stalking]")
+    assert not page.is_checked("input[name=type][value=verbal]")
+    assert page.input_value("#m-from") == "2024-01"
+
+    page.click("#map-clear")
+    _wait_total(page, before["total"])
+    assert urlsplit(page.url).query == ""
+    assert seen["errors"] == []
+
+
+def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    page, seen = watched
+    response = page.goto(live_map("/en/"))
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    _status(page)
+    # Zoom in through the clusters until an entry shows (or, at the closest zoom, a
+    # cluster of entries at one place lists them), and open its popup.
+    popup = page.locator(".leaflet-popup-content")
+    for _ in range(14):
+        if popup.count():
+            break
+        if page.locator("path.entry").count():
+            page.locator("path.entry").first.click()
+            break
+        page.locator(".map-cluster").first.click()
+        page.wait_for_timeout(400)  # the zoom animation; the next draw replaces the markers
+    popup.wait_for()
+    href = popup.locator("a").first.get_attribute("href") or ""
+    assert re.fullmatch(r"/en/entry/[0-9a-f]{32}/", href), href
+    origins = {urlsplit(u).netloc for u in seen["requests"]}
+    assert origins == {urlsplit(live_map.url).netloc}, seen["requests"]
+    assert any(u.endswith("/data/map.json") for u in seen["requests"])
+    assert any(u.endswith("/basemap/districts.geojson") for u in seen["requests"])
+    assert seen["errors"] == []
+
+
+def test_a_popup_shows_no_summary_and_links_to_the_entry_page(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    page, seen = watched
+    page.goto(live_map("/en/?from=2024-04&to=2024-04"))  # the XSS entry alone
+    assert _status(page) == {"total": 1, "on_map": 1, "clustered": 1}
+    page.locator("path.entry").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "Sex demanded for a service" in text and "2024-04" in text and "Sabail" in text
+    assert "alert" not in text and "<" not in text
+    assert popup.locator("script, img, b").count() == 0
+    assert popup.locator("a").get_attribute("href") == f"/en/entry/{XSS_ID}/"
+    popup.locator("a").click()
+    page.wait_for_url(live_map(f"/en/entry/{XSS_ID}/"))
+    assert seen["errors"] == []
+
+
+def test_the_map_page_passes_axe(chromium: Any, live_map: LiveMap) -> None:
+    assert AXE_JS.exists(), f"{AXE_JS} is missing: run npm ci in tests/browser"
+    blocking: dict[str, list[dict[str, Any]]] = {}
+    for viewport in (PHONE, LAPTOP):
+        # bypass_csp only so that axe itself can be injected.
+        context, page = _new_page(chromium, viewport, bypass_csp=True)
+        try:
+            page.goto(live_map("/en/?type=verbal"))
+            _status(page)
+            page.add_script_tag(path=str(AXE_JS))
+            violations = page.evaluate(AXE_RUN_JS)
+            for v in violations:
+                print(f"axe {viewport['width']}: {v['impact']} {v['id']} {v['targets']}")
+            bad = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+            if bad:
+                blocking[str(viewport["width"])] = bad
+        finally:
+            context.close()
+    assert blocking == {}, json.dumps(blocking, indent=1, ensure_ascii=False)
+
+
+def test_without_javascript_the_form_and_the_list_link_work(
+    chromium: Any, live_map: LiveMap
+) -> None:
+    context, page = _new_page(chromium, PHONE, java_script_enabled=False)
+    try:
+        page.goto(live_map("/en/"))
+        assert not page.is_visible("#map")
+        assert page.is_visible("#map-list-link")
+        page.click("#map-panel > summary")
+        page.check("input[name=district][value=nasimi]")
+        page.click("#map-filters button[type=submit]")
+        page.wait_for_url(re.compile(r".*/en/\?district=nasimi.*"))
+        expected = live_map.list_count("district=nasimi")
+        assert page.inner_text("#map-count").startswith(f"{expected} ")
+        page.click("#map-list-link")
+        page.wait_for_url(re.compile(r".*/en/list/\?district=nasimi.*"))
+        assert int(page.inner_text("#count").split()[0]) == expected
+    finally:
+        context.close()

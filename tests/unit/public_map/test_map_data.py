@@ -1,0 +1,373 @@
+"""/data/map.json (the map page's compact document) and the per-sequence cache of every
+data file (gzip, strong ETag, 304), and the map page's server side: its CSP, its config
+block, its form without JavaScript. Real signed bundles (tests/unit/public_map/chain.py)
+and the app's own test client; the page in a browser: tests/browser/test_map_browser.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from public_map import data, map_page
+from public_map.app import create_app
+from public_map.instance import MapInstance, init_map, open_map
+from securedrop_like.bundles import bundle_sha256
+
+from .chain import (
+    ONE,
+    REMAINING,
+    SABAIL_ID,
+    STATION_ID,
+    THREE,
+    TWO,
+    XSS_ID,
+    XSS_SUMMARY,
+    bundle,
+    write_verify_file,
+)
+from .test_pages import FOUR
+
+FILES = ("map.json", "entries.json", "entries.csv", "entries.geojson", "dictionary.json")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    init_map(tmp_path / "map", write_verify_file(tmp_path / "publication.verify"))
+    return tmp_path / "map"
+
+
+@pytest.fixture
+def app(home: Path) -> Flask:
+    return create_app(home)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _post(client: FlaskClient, *bundles: bytes) -> None:
+    for body in bundles:
+        response = client.post("/ingest", data=body, content_type="application/json")
+        assert response.status_code == 200, response.get_json()
+
+
+def _decode(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """map.json back to one record per entry, in the open data's terms."""
+    assert doc["format"] == 1
+    assert doc["columns"] == ["id", "point", "types", "district", "month", "service",
+                              "perpetrator", "story"]  # fmt: skip
+    assert doc["months"] == sorted(set(doc["months"]))
+
+    def code(table: str, at: int) -> str | None:
+        return None if at < 0 else doc[table][at]
+
+    out = {}
+    for entry_id, point, mask, district, month, service, who, story in doc["entries"]:
+        lat_e6, lon_e6 = doc["points"][point] if point >= 0 else (None, None)
+        out[entry_id] = {
+            "types": [t for n, t in enumerate(doc["types"]) if mask & (1 << n)],
+            "district": code("districts", district),
+            "lat": None if lat_e6 is None else lat_e6 / 1_000_000,
+            "lon": None if lon_e6 is None else lon_e6 / 1_000_000,
+            "month": code("months", month),
+            "service": code("services", service),
+            "perpetrator": code("perpetrators", who),
+            "has_story": bool(story),
+        }
+    assert len(out) == doc["count"] == len(doc["entries"])
+    return out
+
+
+def test_map_json_round_trips_every_entry_as_the_open_data_has_it(client: FlaskClient) -> None:
+    _post(client, ONE, TWO, THREE, FOUR)
+    response = client.get("/data/map.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    doc = response.get_json()
+    assert doc["sequence"] == 4
+    found = _decode(doc)
+    rows = client.get("/data/entries.json").get_json()["entries"]
+    assert list(found) == [r["id"] for r in rows]  # the same entries, in id order
+    for row in rows:
+        expected = {k: row[k] for k in ("district", "lat", "lon", "month", "service",
+                                        "perpetrator")}  # fmt: skip
+        expected["types"] = sorted(row["types"], key=doc["types"].index)
+        expected["has_story"] = row["story"] is not None
+        assert found[row["id"]] == expected
+    assert any(v["lat"] is not None for v in found.values())
+    assert {v["district"] for v in found.values()} >= {"nasimi", "online", None}
+    # Entries share places: each point is given once.
+    assert len(doc["points"]) == len({tuple(p) for p in doc["points"]}) < len(found)
+    # No text from a bundle: no summary, no story.
+    body = response.get_data(as_text=True)
+    assert "Entry number" not in body and "script" not in body and "Story" not in body
+
+
+def test_retracted_entries_are_gone_from_map_json(client: FlaskClient) -> None:
+    _post(client, ONE)
+    assert {STATION_ID, SABAIL_ID} <= set(_decode(client.get("/data/map.json").get_json()))
+    _post(client, TWO, THREE)
+    ids = set(_decode(client.get("/data/map.json").get_json()))
+    assert ids == REMAINING and STATION_ID not in ids and SABAIL_ID not in ids
+
+
+def test_an_empty_map_has_an_empty_document(client: FlaskClient) -> None:
+    doc = client.get("/data/map.json").get_json()
+    assert (doc["sequence"], doc["count"], doc["entries"], doc["points"]) == (0, 0, [], [])
+
+
+def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _post(client, ONE, TWO)
+    instance = app.extensions["sesim_map"]
+    built: list[str] = []
+    real = data._build
+
+    def counting(conn: Any, name: str, sequence: int) -> str:
+        built.append(name)
+        return real(conn, name, sequence)
+
+    monkeypatch.setattr(data, "_build", counting)
+    with app.app_context():
+        first = {name: data.cached(instance, name) for name in FILES}
+        again = {name: data.cached(instance, name) for name in FILES}
+        assert built == list(FILES)
+        assert all(again[n] is first[n] for n in FILES)  # the same bytes, not made again
+        _post(client, THREE)
+        after = {name: data.cached(instance, name) for name in FILES}
+    assert sorted(built) == sorted(FILES * 2)
+    for name in FILES:
+        old, new = first[name], after[name]
+        assert (old.sequence, new.sequence) == (2, 3)
+        assert gzip.decompress(new.gzip) == new.body
+        assert new.gzip == gzip.compress(new.body, compresslevel=9, mtime=0)  # reproducible
+        if name != "dictionary.json":  # the dictionary does not depend on the entries
+            assert new.etag != old.etag and new.body != old.body
+        assert re.fullmatch(r'"[0-9a-f]{32}"', new.etag)
+        assert re.fullmatch(r'"[0-9a-f]{32}-gz"', new.gzip_etag)
+    # Another app on the same folder (a second process) shares nothing but the bytes.
+    other = create_app(open_map(instance.home))
+    with other.app_context():
+        assert data.cached(other.extensions["sesim_map"], "map.json").body == after["map.json"].body
+
+
+def test_threads_asking_at_once_get_one_copy_made_once(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _post(client, ONE, TWO, THREE, FOUR)
+    instance: MapInstance = app.extensions["sesim_map"]
+    built: list[str] = []
+    real = data._build
+    start = threading.Barrier(8)
+
+    def slow(conn: Any, name: str, sequence: int) -> str:
+        built.append(name)
+        return real(conn, name, sequence)
+
+    monkeypatch.setattr(data, "_build", slow)
+    got: list[data.Cached] = []
+
+    def ask() -> None:
+        start.wait(timeout=30)
+        got.append(data.cached(instance, "map.json"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(got) == 8 and all(g is got[0] for g in got)
+    assert built == ["map.json"]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_data_files_are_served_from_the_cache_with_their_headers(
+    app: Flask, client: FlaskClient, name: str
+) -> None:
+    _post(client, ONE, TWO, THREE)
+    with app.app_context():
+        found = data.cached(app.extensions["sesim_map"], name)
+    plain = client.get(f"/data/{name}")
+    assert plain.status_code == 200 and plain.data == found.body
+    assert plain.headers["Content-Type"] == found.content_type == data.DATA_FILES[name]
+    assert plain.headers["ETag"] == found.etag
+    assert plain.headers["Vary"] == "Accept-Encoding"
+    assert plain.headers["Cache-Control"] == "no-cache"
+    assert "Content-Encoding" not in plain.headers
+    assert plain.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "Set-Cookie" not in plain.headers
+    if name == "entries.csv":
+        assert "attachment" in plain.headers["Content-Disposition"]
+
+    packed = client.get(f"/data/{name}", headers={"Accept-Encoding": "br, gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["ETag"] == found.gzip_etag and packed.data == found.gzip
+    assert gzip.decompress(packed.data) == found.body
+    refused = client.get(f"/data/{name}", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "Content-Encoding" not in refused.headers and refused.data == found.body
+
+    for held in (found.etag, found.gzip_etag, "W/" + found.etag, f'"other", {found.etag}'):
+        again = client.get(f"/data/{name}", headers={"If-None-Match": held})
+        assert again.status_code == 304 and again.data == b"", held
+        assert again.headers["Cache-Control"] == "no-cache"
+        assert again.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    stale = client.get(f"/data/{name}", headers={"If-None-Match": '"0123"'})
+    assert stale.status_code == 200 and stale.data == found.body
+    head = client.head(f"/data/{name}")
+    assert head.status_code == 200 and head.headers["ETag"] == found.etag
+
+
+def test_after_a_new_bundle_an_old_etag_gets_the_new_file(client: FlaskClient) -> None:
+    _post(client, ONE, TWO)
+    old = client.get("/data/map.json")
+    _post(client, THREE)
+    new = client.get("/data/map.json", headers={"If-None-Match": old.headers["ETag"]})
+    assert new.status_code == 200 and new.headers["ETag"] != old.headers["ETag"]
+    assert new.get_json()["sequence"] == 3
+
+
+def _page(client: FlaskClient, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, url
+    assert response.headers["Content-Security-Policy"] == (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self';"
+        " img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    assert "Set-Cookie" not in response.headers
+    return response.get_data(as_text=True)
+
+
+def _config(page: str) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="map-config">(.*?)</script>', page)
+    assert found
+    return dict(json.loads(found.group(1)))
+
+
+def test_the_map_page_has_its_own_script_and_nothing_inline(client: FlaskClient) -> None:
+    _post(client, ONE, TWO, THREE)
+    page = _page(client, "/en/")
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.S)
+    sources = [attrs for attrs, body in scripts if body == ""]
+    assert sources == [
+        ' src="/static/vendor/leaflet-1.9.4/leaflet.js"',
+        ' src="/static/vendor/supercluster-8.0.1/supercluster.min.js"',
+        ' src="/static/map.js"',
+    ]
+    inline = [attrs for attrs, body in scripts if body != ""]
+    assert inline == [' type="application/json" id="map-config"']  # data, never run
+    assert "style=" not in page and " on" not in re.sub(r">[^<]*<", "><", page).lower()
+    assert '<output id="map-status"' in page and 'data-ready="0"' in page
+    for path in ("/static/map.js", "/static/vendor/leaflet-1.9.4/leaflet.css"):
+        assert client.get(path).status_code == 200
+    config = _config(page)
+    assert config["entry_url"] == "/en/entry/" and config["list_url"] == "/en/list/"
+    assert config["data_url"] == "/data/map.json" and config["tile_url"] == ""
+    assert config["labels"]["type"]["verbal"] == "Sexual comments, jokes or catcalls"
+    assert config["labels"]["district"]["online"] == "Online or by phone"
+    assert len(config["attribution"]) == 2 and all("ODbL" in a for a in config["attribution"])
+    assert _config(_page(client, "/"))["entry_url"] == "/entry/"
+    ru = _config(_page(client, "/ru/"))
+    assert ru["entry_url"] == "/ru/entry/" and ru["labels"]["district"]["sabail"].startswith(
+        "Сабаиль"
+    )
+
+
+def test_the_config_block_cannot_be_closed_by_a_label(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tojson escapes <, > and &: even a hostile label stays inside the JSON block."""
+    real = map_page.labels
+
+    def hostile() -> dict[str, dict[str, str]]:
+        out = real()
+        out["type"]["verbal"] = XSS_SUMMARY
+        return out
+
+    monkeypatch.setattr(map_page, "labels", hostile)
+    page = _page(client, "/en/")
+    assert page.count("</script>") == 4  # the config block and three script files
+    assert _config(page)["labels"]["type"]["verbal"] == XSS_SUMMARY
+
+
+def test_a_tile_url_adds_its_origin_to_img_src_only(home: Path) -> None:
+    config = home / "map.toml"
+    config.write_text(
+        config.read_text().replace(
+            'tile_url = ""', 'tile_url = "https://{s}.tiles.example.org/{z}/{x}/{y}.png"'
+        )
+    )
+    client = create_app(home).test_client()
+    response = client.get("/en/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "img-src 'self' https://*.tiles.example.org;" in csp
+    assert "connect-src 'self';" in csp and "script-src 'self';" in csp
+    assert _config(response.get_data(as_text=True))["tile_url"].startswith("https://{s}.tiles")
+    assert client.get("/en/list/").headers["Content-Security-Policy"] == (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
+        " base-uri 'none'; frame-ancestors 'none'"
+    )
+    assert map_page.tile_origin("javascript:alert(1)") is None
+    assert map_page.tile_origin("https://a.example.org;script-src *") is None
+
+
+def test_without_javascript_the_form_filters_and_links_to_the_list(client: FlaskClient) -> None:
+    _post(client, ONE, TWO, THREE, FOUR)
+    page = _page(client, "/en/?district=nasimi&type=verbal&from=2024-01&to=")
+    assert re.search(
+        r'<form class="map-filters" id="map-filters" method="get" action="/en/">', page
+    )
+    for name, value in (("district", "nasimi"), ("type", "verbal")):
+        assert re.search(rf'name="{name}" value="{value}" checked>', page)
+    assert 'name="type" value="touching">' in page
+    assert 'value="2024-01"' in page
+    links = re.findall(r'id="map-list-link" href="([^"]+)"', page)
+    assert [unescape(u) for u in links] == ["/en/list/?type=verbal&district=nasimi&from=2024-01"]
+    listed = client.get(unescape(links[0])).get_data(as_text=True)
+    shown = re.search(r'id="map-count">(\d+) ', page)
+    counted = re.search(r'id="count" role="status">(\d+) ', listed)
+    assert shown and counted and shown.group(1) == counted.group(1)
+    assert "<details" in page and " open" in page  # filters set: the panel is open
+
+
+def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> None:
+    page = _page(client, "/en/?type=nonsense", 400)
+    assert "This filter cannot be used: Type." in page
+    assert 'id="map-filters"' in page  # the form is still there to fix it
+    _page(client, "/en/?from=2024-05&to=2024-01", 400)
+
+
+def test_in_the_static_site_the_form_does_not_go_to_a_server(app: Flask) -> None:
+    app.config["SESIM_MAP_STATIC"] = True
+    page = _page(app.test_client(), "/en/?type=verbal")
+    form = re.search(r'<form class="map-filters" id="map-filters">', page)
+    assert form and "method=" not in page.split('id="map-filters"', 1)[1].split(">", 1)[0]
+    assert re.search(r'<details class="map-panel" id="map-panel" hidden>', page)
+    assert 'id="map-count"' not in page  # nothing counted on a server
+    assert 'href="/en/list/"' in page
+    assert _config(page)["static"] is True
+
+
+def test_xss_entry_is_in_map_json_only_as_numbers(client: FlaskClient) -> None:
+    _post(client, ONE, TWO, THREE)
+    doc = client.get("/data/map.json").get_json()
+    row = next(r for r in doc["entries"] if r[0] == XSS_ID)
+    assert all(isinstance(v, int) for v in row[1:])
+
+
+def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient) -> None:
+    _post(client, ONE, TWO, THREE)
+    ids = tuple(sorted(REMAINING))
+    _post(client, bundle(4, bundle_sha256(THREE), (), ids))
+    doc = client.get("/data/map.json").get_json()
+    assert doc["count"] == 0 and doc["sequence"] == 4

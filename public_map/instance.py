@@ -8,15 +8,21 @@
 ``map.toml`` (every key optional; an unknown key is an error so a typo is not ignored)::
 
     [site]
-    onion = ""      # the source interface's onion address, for "how to report safely"
-    sms = ""        # an SMS number that takes reports
+    onion = ""      # the source interface's v3 onion address (56 characters, .onion,
+                    # optionally with http://), for "how to report safely"
+    sms = ""        # an SMS number that takes reports (digits, +, spaces, -, ( ))
     email = ""      # an e-mail address that takes reports
     tile_url = ""   # a tile server URL template; empty: offline district basemap only
+    quick_exit = "https://www.google.az/"   # where "Quick exit" goes: an https URL
 
     [[help]]        # hotlines and services, one table each, shown in this order
     name = "…"
-    phone = "…"     # optional
-    url = "…"       # optional
+    phone = "…"     # optional: a phone number (shown as a tel: link)
+    url = "…"       # optional: an http(s) URL
+
+Every value is checked when the map opens (``sesim serve map`` refuses to start with a
+clear error): a v3 onion address with the right checksum, an e-mail address, phone
+numbers of 3 to 15 digits, https for the quick exit, http(s) URLs elsewhere.
 
 No hotline is listed by default: a wrong number is worse than none, so the operator
 writes the list for her city.
@@ -25,12 +31,15 @@ writes the list for her city.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from crypto import is_onion_address
 from securedrop_like.bundles import BundleError
 from securedrop_like.bundles.publication import read_verify_key_file, verify_key_text
 
@@ -38,7 +47,7 @@ from . import store
 
 CONFIG_FILE = "map.toml"
 VERIFY_KEY_FILE = "publication.verify"
-_SITE_KEYS = ("onion", "sms", "email", "tile_url")
+_SITE_KEYS = ("onion", "sms", "email", "tile_url", "quick_exit")
 _HELP_KEYS = ("name", "phone", "url")
 _MAX_SETTING_CHARS = 500
 
@@ -51,14 +60,16 @@ onion = ""      # the source interface's onion address (…onion), for "how to r
 sms = ""        # an SMS number that takes reports
 email = ""      # an e-mail address that takes reports
 tile_url = ""   # a tile server URL template; empty: the offline district basemap only
+quick_exit = "https://www.google.az/"   # where "Quick exit" takes her (an https URL)
 
 # Hotlines and services, shown in this order on "where to get help". None by default:
 # list the ones you know to be right for Baku today.
 # [[help]]
 # name = "…"
-# phone = "…"
-# url = "https://…"
+# phone = "+994 …"   # optional
+# url = "https://…"  # optional
 """
+DEFAULT_QUICK_EXIT = "https://www.google.az/"
 
 
 class MapError(Exception):
@@ -71,6 +82,17 @@ class HelpLine:
     phone: str = ""
     url: str = ""
 
+    @property
+    def tel_url(self) -> str:
+        return f"tel:{tel_digits(self.phone)}" if self.phone else ""
+
+
+def tel_digits(number: str) -> str:
+    """A phone number as a ``tel:``/``sms:`` link wants it: digits, with a leading + if
+    it had one (``+994 (12) 345-67-89`` -> ``+994123456789``)."""
+    digits = "".join(c for c in number if c.isdigit())
+    return ("+" + digits) if number.lstrip().startswith("+") else digits
+
 
 @dataclass(frozen=True)
 class SiteSettings:
@@ -78,7 +100,21 @@ class SiteSettings:
     sms: str = ""
     email: str = ""
     tile_url: str = ""
+    quick_exit: str = DEFAULT_QUICK_EXIT
     help: tuple[HelpLine, ...] = field(default_factory=tuple)
+
+    @property
+    def onion_url(self) -> str:
+        """The onion address as a link (``http://….onion/``), or "" when not set."""
+        return f"http://{self.onion}/" if self.onion else ""
+
+    @property
+    def sms_url(self) -> str:
+        return f"sms:{tel_digits(self.sms)}" if self.sms else ""
+
+    @property
+    def email_url(self) -> str:
+        return f"mailto:{self.email}" if self.email else ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +194,70 @@ def _text(value: object, where: str) -> str:
     return value.strip()
 
 
+_PHONE = re.compile(r"\+?[0-9 ()\-]+")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_ONION = re.compile(r"(?:https?://)?([a-z2-7]{56}\.onion)/?", re.IGNORECASE)
+_TILE_PLACES = ("{z}", "{x}", "{y}")
+
+
+def _phone(value: str, where: str) -> str:
+    digits = sum(c.isdigit() for c in value)
+    if not _PHONE.fullmatch(value) or not 3 <= digits <= 15:
+        raise MapError(
+            f"{CONFIG_FILE}: {where} must be a phone number (3 to 15 digits; only +, spaces,"
+            f" hyphens and brackets besides), not {value!r}"
+        )
+    return value
+
+
+def _url(value: str, where: str, schemes: tuple[str, ...] = ("https", "http")) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if (
+        not host
+        or parts.scheme not in schemes
+        or parts.username is not None
+        or any(c.isspace() or c in '"<>\\' for c in value)
+    ):
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        raise MapError(f"{CONFIG_FILE}: {where} must be a URL starting {wanted}, not {value!r}")
+    return value
+
+
+def _site_value(name: str, value: str) -> str:
+    where = f"site.{name}"
+    if value == "" and name != "quick_exit":
+        return value
+    if name == "onion":
+        found = _ONION.fullmatch(value)
+        address = found.group(1).lower() if found else ""
+        if not is_onion_address(address):
+            raise MapError(
+                f"{CONFIG_FILE}: {where} must be a v3 onion address (56 letters and digits,"
+                f" then .onion, optionally after http://) with the right checksum, not {value!r}"
+            )
+        return address
+    if name == "sms":
+        return _phone(value, where)
+    if name == "email":
+        if not _EMAIL.fullmatch(value) or len(value) > 254:
+            raise MapError(f"{CONFIG_FILE}: {where} must be an e-mail address, not {value!r}")
+        return value
+    if name == "quick_exit":
+        return _url(value, where, ("https",))
+    if name == "tile_url":
+        _url(value, where)
+        if not all(place in value for place in _TILE_PLACES):
+            raise MapError(f"{CONFIG_FILE}: {where} must hold {{z}}, {{x}} and {{y}}")
+        return value
+    return value
+
+
 def load_settings(path: Path) -> SiteSettings:
     """Read ``map.toml``; the defaults where it is missing."""
     if not path.exists():
@@ -179,6 +279,13 @@ def load_settings(path: Path) -> SiteSettings:
     for number, item in enumerate(helps, 1):
         if not isinstance(item, dict) or set(item) - set(_HELP_KEYS) or "name" not in item:
             raise MapError(f"{CONFIG_FILE}: help #{number} takes name and optional phone, url")
-        lines.append(HelpLine(**{k: _text(v, f"help #{number} {k}") for k, v in item.items()}))
-    values = {k: _text(v, f"site.{k}") for k, v in site.items()}
+        values = {k: _text(v, f"help #{number} {k}") for k, v in item.items()}
+        if not values["name"]:
+            raise MapError(f"{CONFIG_FILE}: help #{number} needs a name")
+        if values.get("phone"):
+            _phone(values["phone"], f"help #{number} phone")
+        if values.get("url"):
+            _url(values["url"], f"help #{number} url")
+        lines.append(HelpLine(**values))
+    values = {k: _site_value(k, _text(v, f"site.{k}")) for k, v in site.items()}
     return SiteSettings(**values, help=tuple(lines))

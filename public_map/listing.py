@@ -4,13 +4,16 @@ Order is stable: month descending (entries with no month last), then public id. 
 cursor is the last row's key (``month:id``), so a new bundle between two pages neither
 repeats nor skips an entry that was already there. Filters: ``type``, ``district``,
 ``service``, ``perpetrator`` (each may repeat: any of the values), ``from`` and ``to``
-(``YYYY-MM``, inclusive; an entry with no month is outside any period).
+(``YYYY-MM``, inclusive; an entry with no month is outside any period). The stories page
+uses the same query with ``Filters(with_story=True)`` (only entries with a story) and
+``texts=True`` (the story itself in each row).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +42,8 @@ class Filters:
     perpetrators: tuple[str, ...] = ()
     month_from: str | None = None
     month_to: str | None = None
+    #: Only entries with a story (the stories page; not a GET parameter).
+    with_story: bool = False
     after: tuple[str, str] | None = field(default=None, compare=False)
 
     def params(self) -> list[tuple[str, str]]:
@@ -80,13 +85,7 @@ def parse(args: MultiDict[str, str]) -> Filters:
     month_from, month_to = _month(args, "from"), _month(args, "to")
     if month_from and month_to and month_from > month_to:
         raise BadFilter("to")
-    after = None
-    cursor = args.get("after", "")
-    if cursor:
-        found = CURSOR.match(cursor) if len(cursor) <= 40 else None
-        if not found:
-            raise BadFilter("after")
-        after = (found.group(1) or "", found.group(2))
+    after = parse_cursor(args.get("after", ""))
     return Filters(
         types=_codes(args, "type", taxonomy.codes(taxonomy.HARASSMENT_TYPES)),
         districts=_codes(args, "district", geo.location_codes()),
@@ -96,6 +95,17 @@ def parse(args: MultiDict[str, str]) -> Filters:
         month_to=month_to,
         after=after,
     )
+
+
+def parse_cursor(cursor: str) -> tuple[str, str] | None:
+    """A page cursor (``after=<month>:<id>``) as (month or "", id); None for ""; BadFilter
+    ("after") for one this site did not write."""
+    if not cursor:
+        return None
+    found = CURSOR.match(cursor) if len(cursor) <= 40 else None
+    if not found:
+        raise BadFilter("after")
+    return (found.group(1) or "", found.group(2))
 
 
 def where(filters: Filters) -> tuple[str, list[str]]:
@@ -121,6 +131,8 @@ def where(filters: Filters) -> tuple[str, list[str]]:
     if filters.month_to:
         clauses.append("month <= ?")
         params.append(filters.month_to)
+    if filters.with_story:
+        clauses.append("story IS NOT NULL")
     return (" AND ".join(clauses) or "1"), params
 
 
@@ -136,20 +148,17 @@ class Page:
     next_cursor: str | None
 
 
-def page(conn: sqlite3.Connection, filters: Filters, size: int) -> Page:
-    """Up to ``size`` entries after the cursor, and the cursor of the next page (None on
-    the last)."""
-    cond, params = where(filters)
-    if filters.after is not None:
-        cond += " AND (COALESCE(month, '') < ? OR (COALESCE(month, '') = ? AND id > ?))"
-        params += [filters.after[0], filters.after[0], filters.after[1]]
-    found = conn.execute(
-        "SELECT id, district, month, perpetrator, service, language, summary,"  # noqa: S608
-        " story IS NOT NULL AS has_story FROM entries"
-        f" WHERE {cond} ORDER BY COALESCE(month, '') DESC, id LIMIT ?",
-        [*params, size + 1],
-    ).fetchall()
-    rows = [dict(r) for r in found[:size]]
+_ORDER = "ORDER BY COALESCE(month, '') DESC, id"
+
+
+def _columns(texts: bool) -> str:
+    return "id, district, month, perpetrator, service, language, summary," + (
+        " story, story IS NOT NULL AS has_story" if texts else " story IS NOT NULL AS has_story"
+    )
+
+
+def _with_types(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its ``types`` (a sorted list), looked up in one query."""
     ids = [r["id"] for r in rows]
     types: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
@@ -161,11 +170,56 @@ def page(conn: sqlite3.Connection, filters: Filters, size: int) -> Page:
             types[row[0]].append(row[1])
     for row in rows:
         row["types"] = types[row["id"]]
+    return rows
+
+
+def page(
+    conn: sqlite3.Connection,
+    filters: Filters,
+    size: int,
+    *,
+    texts: bool = False,
+    offset: int = 0,
+) -> Page:
+    """Up to ``size`` entries after the cursor (and ``offset`` more: the static site's
+    numbered pages), and the cursor of the next page (None on the last). ``texts``: each
+    row also has its ``story``."""
+    cond, params = where(filters)
+    if filters.after is not None:
+        cond += " AND (COALESCE(month, '') < ? OR (COALESCE(month, '') = ? AND id > ?))"
+        params += [filters.after[0], filters.after[0], filters.after[1]]
+    found = conn.execute(
+        f"SELECT {_columns(texts)} FROM entries"  # noqa: S608 (only ? marks)
+        f" WHERE {cond} {_ORDER} LIMIT ? OFFSET ?",
+        [*params, size + 1, max(0, offset)],
+    ).fetchall()
+    rows = _with_types(conn, [dict(r) for r in found[:size]])
     cursor = None
     if len(found) > size:
         last = rows[-1]
         cursor = f"{last['month'] or ''}:{last['id']}"
     return Page(rows, cursor)
+
+
+def every_page(
+    conn: sqlite3.Connection, filters: Filters, size: int, *, texts: bool = False
+) -> Iterator[Page]:
+    """Every page under ``filters`` in order, from one query (the static build: page n of
+    this is what ``page(…, offset=(n - 1) * size)`` gives). At least one (maybe empty)."""
+    cond, params = where(filters)
+    cursor = conn.execute(
+        f"SELECT {_columns(texts)} FROM entries WHERE {cond} {_ORDER}",  # noqa: S608
+        params,
+    )
+    chunk = [dict(r) for r in cursor.fetchmany(size)]
+    while True:
+        following = [dict(r) for r in cursor.fetchmany(size)] if chunk else []
+        rows = _with_types(conn, chunk)
+        next_cursor = f"{rows[-1]['month'] or ''}:{rows[-1]['id']}" if following else None
+        yield Page(rows, next_cursor)
+        if not following:
+            return
+        chunk = following
 
 
 def entry(conn: sqlite3.Connection, public_id: str) -> dict[str, Any] | None:

@@ -54,6 +54,12 @@ def static_site() -> bool:
     return bool(current_app.config.get("SESIM_MAP_STATIC"))
 
 
+def quick_exit_url() -> str:
+    """Where "Quick exit" goes: ``quick_exit`` in map.toml (an https URL)."""
+    instance = current_app.extensions.get("sesim_map")
+    return instance.settings.quick_exit if instance is not None else QUICK_EXIT_URL
+
+
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
 
@@ -105,20 +111,7 @@ def entry_list() -> tuple[str, int] | str:
     try:
         filters = listing.parse(request.args)
     except listing.BadFilter as exc:
-        names = {
-            "type": _("Type"),
-            "district": _("District"),
-            "service": _("Service"),
-            "perpetrator": _("Who did it"),
-            "from": _("From (month)"),
-            "to": _("To (month)"),
-            "after": _("Page"),
-        }
-        message = _(
-            "This filter cannot be used: %(name)s. Check the value or clear the filters.",
-            name=names.get(exc.field, exc.field),
-        )
-        return render_template("map/error.html", message=message), 400
+        return bad_filter_page(exc)
     size = int(current_app.config.get("SESIM_MAP_PAGE_SIZE", PAGE_SIZE))
     conn = _conn()
     try:
@@ -150,6 +143,24 @@ def entry_list() -> tuple[str, int] | str:
             ),
         ],  # fmt: skip
     )
+
+
+def bad_filter_page(exc: listing.BadFilter) -> tuple[str, int]:
+    """The translated 400 page for a filter the list (or the statistics) cannot use."""
+    names = {
+        "type": _("Type"),
+        "district": _("District"),
+        "service": _("Service"),
+        "perpetrator": _("Who did it"),
+        "from": _("From (month)"),
+        "to": _("To (month)"),
+        "after": _("Page"),
+    }
+    message = _(
+        "This filter cannot be used: %(name)s. Check the value or clear the filters.",
+        name=names.get(exc.field, exc.field),
+    )
+    return render_template("map/error.html", message=message), 400
 
 
 def _query(params: list[tuple[str, str]]) -> str:
@@ -193,6 +204,7 @@ def init_pages(app: Flask) -> None:
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         QUICK_EXIT_URL=QUICK_EXIT_URL,
+        quick_exit_url=quick_exit_url,
         labels=labels,
         here=here,
         static_site=static_site,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crypto import onion_address
 from public_map import store
 from public_map.ingest import BAD_BUNDLE, CONFLICT, OUT_OF_ORDER, IngestRefused, ingest
 from public_map.instance import MapError, init_map, open_map
@@ -76,11 +77,15 @@ def test_init_refuses_a_bad_key_file_and_a_used_folder(tmp_path: Path, home: Pat
 
 
 def test_settings_are_read_and_checked(home: Path) -> None:
+    onion = onion_address(bytes(32))
     (home / "map.toml").write_text(
-        '[site]\nonion = "abc.onion"\n[[help]]\nname = "Hotline"\nphone = "123"\n'
+        f'[site]\nonion = "{onion}"\n[[help]]\nname = "Hotline"\nphone = "123"\n'
     )
     settings = open_map(home).settings
-    assert settings.onion == "abc.onion" and settings.help[0].phone == "123"
+    assert settings.onion == onion and settings.help[0].phone == "123"
+    (home / "map.toml").write_text('[site]\nonion = "abc.onion"\n')  # not a v3 address
+    with pytest.raises(MapError, match=r"site.onion must be a v3 onion address"):
+        open_map(home)
     (home / "map.toml").write_text('[site]\nonoin = "typo"\n')
     with pytest.raises(MapError, match=r"\[site\] takes only"):
         open_map(home)

@@ -61,3 +61,26 @@ def ingest_command(home: Path, bundle: Path) -> None:
     click.echo(f"Entries retracted: {result.retracted}")
     if result.retracted_unknown:
         click.echo(f"Retractions of entries this map never held: {result.retracted_unknown}")
+
+
+@map_group.command("build")
+@_home
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the site: new, empty, or an earlier build (replaced).",
+)
+def build_command(home: Path, out: Path) -> None:
+    """Write the whole site as static files (for nginx or a CDN)."""
+    from .build import BuildError, build_site
+
+    try:
+        result = build_site(home, out)
+    except (MapError, BuildError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the site: {exc.strerror or exc} ({exc.filename or out})")
+    click.echo(f"Site written to {result.out}")
+    click.echo(f"Entries: {result.entries} (bundle sequence {result.sequence})")
+    click.echo(f"Pages: {result.pages}; files: {result.files}; {result.seconds:.1f} s")

@@ -74,6 +74,9 @@ def link(endpoint: str, language: str | None = None, **values: Any) -> str:
 
 def here(language: str) -> str:
     """This page in another language, with the same filters (links for the switcher)."""
+    static_path = g.get("map_static_path")  # a page only `sesim map build` writes
+    if static_path is not None:
+        return link("index", language) + str(static_path)
     endpoint = (request.endpoint or "pages.index").split(".")[-1]
     if request.blueprint not in PAGE_BLUEPRINTS:
         endpoint = "index"

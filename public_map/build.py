@@ -1,0 +1,489 @@
+"""``sesim map build``: the whole public map as static files, for nginx or any CDN.
+
+Every page is rendered by the map's own Flask app (``create_app``) with
+``SESIM_MAP_STATIC`` set, so :func:`pages.static_site` is True: a page then offers no
+GET form (there is no server to answer it) but links to pages built here. Page URLs end
+in ``/`` and each is written as ``OUT/<path>/index.html``, so the links in the pages
+work unchanged; az has no prefix, ru and en have ``ru/`` and ``en/``.
+
+- Pages with no per-entry content (the map, stories, statistics, open data, about,
+  report, help) go through the app's test client: the same bytes the dynamic site
+  sends.
+- The list (unfiltered, and one per type and per district, ``list/type/<code>/``,
+  ``list/district/<code>/``) is paged by number (``…/2/``) instead of by cursor: the
+  rows are read once, in the list's own order, and each page is rendered with
+  ``map/list_static.html`` (``list.html`` with links to these lists in place of the
+  form, and numbered pages in place of "next"). A page holds exactly the rows the
+  dynamic list shows on the same page for ``?type=`` or ``?district=``.
+- Entry pages are rendered with ``map/entry.html`` in a request context for their own
+  URL, from rows read once (not one query per page): byte for byte the dynamic page.
+- ``data/``: the open data and the map's data, the same bytes the app serves, each with
+  a ``.gz`` sibling (``gzip_static``); ``static/``: a copy of ``public_map/static``
+  (text files with ``.gz`` siblings too); ``404.html``.
+
+The build goes to a new folder beside OUT and is then swapped into place (an atomic
+exchange where the kernel has one), so a reader never sees half a site. OUT must be
+missing, empty, or an earlier build (it holds ``.sesim-map-build``). Files are 0644 and
+folders 0755 (a public site); the output depends only on the data (no timestamps), and
+everything is read in one snapshot: a bundle ingested during the build stops it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gzip
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+from flask_babel import get_translations
+
+from . import listing, pages, store
+from .app import create_app
+from .instance import MapInstance, open_map
+
+#: An earlier build holds this file; a non-empty OUT without it is refused.
+MARKER = ".sesim-map-build"
+MARKER_TEXT = "This folder is the Səsim public map, written by `sesim map build`.\n"
+STATIC_DIR = Path(__file__).parent / "static"
+DATA_FILES = (
+    "entries.json",
+    "entries.csv",
+    "entries.geojson",
+    "dictionary.json",
+    "map.json",
+)
+#: Pages without filters or entries: (endpoint, path inside a language).
+FIXED_PAGES = (
+    ("index", ""),
+    ("stories", "stories/"),
+    ("stats", "stats/"),
+    ("open_data", "data/"),
+    ("about", "about/"),
+    ("report", "report/"),
+    ("get_help", "help/"),
+)
+GZIP_SUFFIXES = (".json", ".csv", ".geojson", ".js", ".css", ".svg", ".map", ".txt")
+PAGE_WINDOW = 3  # numbered links either side of the current page
+
+
+class BuildError(Exception):
+    """The build cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    sequence: int
+    entries: int
+    pages: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    list_pages: dict[str, int] = field(default_factory=dict)
+
+
+def check_out(out: Path) -> None:
+    """OUT may be missing, empty, or an earlier build; anything else is refused."""
+    if out.is_symlink():
+        raise BuildError(f"{out} is a symbolic link: give the real folder")
+    if out.exists():
+        if not out.is_dir():
+            raise BuildError(f"{out} is a file, not a folder")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise BuildError(
+                f"{out} is not empty and not an earlier `sesim map build`: give a new or"
+                " empty folder (nothing was changed)"
+            )
+    if not out.parent.is_dir():
+        raise BuildError(f"the folder {out.parent} does not exist")
+
+
+class _Writer:
+    """Writes the files under ``root`` (bytes as given), counting them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files = 0
+        self._dirs: set[str] = {""}
+
+    def mkdir(self, rel: str) -> str:
+        rel = rel.strip("/")
+        if rel not in self._dirs:
+            parent = rel.rpartition("/")[0]
+            self.mkdir(parent)
+            os.mkdir(os.path.join(self.root, rel), 0o755)
+            self._dirs.add(rel)
+        return rel
+
+    def write(self, rel: str, body: bytes, gz: bool = False) -> None:
+        self.mkdir(rel.rpartition("/")[0])
+        path = os.path.join(self.root, rel)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        self.files += 1
+        if gz:
+            self.write(rel + ".gz", gzip.compress(body, compresslevel=9, mtime=0))
+
+    def page(self, rel_dir: str, html: str) -> None:
+        self.write(f"{rel_dir}index.html" if rel_dir else "index.html", html.encode("utf-8"))
+
+
+def _fix_modes(root: Path) -> None:
+    """0755 folders and 0644 files whatever the umask (a public site): the files were
+    made with those modes, so only a umask that masks some of them needs a walk."""
+    os.chmod(root, 0o755)  # noqa: S103 (a public site; mkdtemp made it 0700)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    if not umask & 0o755:
+        return
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o755)  # noqa: S103 (public)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+def _prefix(language: str) -> str:
+    return "" if language == pages.DEFAULT_LANG else f"{language}/"
+
+
+@contextmanager
+def _page_context(app: Flask, url: str, static_path: str | None = None) -> Iterator[None]:
+    """A request for ``url`` as the app would see it (its endpoint, language and view
+    arguments), with ``static_path`` for a page only the static site has (its address
+    inside a language, for the language links)."""
+    with app.test_request_context(url):
+        app.preprocess_request()  # the language from the URL prefix
+        if static_path is not None:
+            g.map_static_path = static_path
+        yield
+
+
+def _load_rows(conn: Any) -> list[dict[str, Any]]:
+    """Every entry with what the list and entry pages show, in the list's order (month
+    descending, no month last, then id: ``listing.page``'s ORDER BY)."""
+    types: dict[str, list[str]] = {}
+    for entry_id, kind in conn.execute("SELECT entry_id, type FROM entry_types ORDER BY type"):
+        types.setdefault(entry_id, []).append(kind)
+    rows = []
+    for row in conn.execute(
+        "SELECT id, district, month, perpetrator, service, language, summary, story"
+        " FROM entries ORDER BY id"
+    ):
+        entry = dict(row)
+        entry["types"] = types.get(entry["id"], [])
+        entry["has_story"] = int(entry["story"] is not None)
+        rows.append(entry)
+    rows.sort(key=lambda r: r["month"] or "", reverse=True)  # stable: id order kept
+    return rows
+
+
+def _entry_view(row: dict[str, Any]) -> dict[str, Any]:
+    """The entry as ``listing.entry`` gives it to ``entry.html``."""
+    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
+    out = {k: row[k] for k in keys}
+    out["story"] = row["story"]
+    out["types"] = row["types"]
+    return out
+
+
+def _list_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The entry as ``listing.page`` gives it to ``list.html``."""
+    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
+    out = {k: row[k] for k in keys}
+    out["has_story"] = row["has_story"]
+    out["types"] = row["types"]
+    return out
+
+
+def list_path(kind: str | None = None, code: str | None = None, number: int = 1) -> str:
+    """A static list page's address inside a language: ``list/``, ``list/3/``,
+    ``list/type/verbal/``, ``list/district/nasimi/2/``."""
+    base = "list/" if kind is None else f"list/{kind}/{code}/"
+    return base if number == 1 else f"{base}{number}/"
+
+
+def _pager(kind: str | None, code: str | None, number: int, count: int, root: str
+           ) -> dict[str, Any]:  # fmt: skip
+    def url(n: int) -> str:
+        return root + list_path(kind, code, n)
+
+    low, high = max(1, number - PAGE_WINDOW), min(count, number + PAGE_WINDOW)
+    return {
+        "number": number,
+        "count": count,
+        "first": url(1) if number > 1 else None,
+        "previous": url(number - 1) if number > 1 else None,
+        "next": url(number + 1) if number < count else None,
+        "last": url(count) if number < count else None,
+        "window": [(n, url(n)) for n in range(low, high + 1)] if count > 1 else [],
+    }
+
+
+@contextmanager
+def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, str]]]:
+    """While rendering many pages in one language: the templates' ``_``/``ngettext`` and
+    ``labels()`` bound to that language once, instead of Flask-Babel finding the locale
+    again on every call (most of the render time). The same texts: Flask-Babel's own
+    callables do exactly this lookup, and the tests compare every page with the app's."""
+    with _page_context(app, "/" + _prefix(language)):
+        translations = get_translations()
+        names = pages.labels()
+    env = app.jinja_env
+    names_saved = ("gettext", "ngettext", "pgettext", "npgettext", "labels", "lang", "link")
+    saved = {k: env.globals[k] for k in names_saved}
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        translations.ugettext, translations.ungettext, newstyle=True
+    )
+    links: dict[tuple[str, str | None], str] = {}
+
+    def link(endpoint: str, language: str | None = None, **values: Any) -> str:
+        if values:  # an entry's page: one call each
+            return pages.link(endpoint, language, **values)
+        key = (endpoint, language)  # the navigation: the same on every page
+        if key not in links:
+            links[key] = pages.link(endpoint, language)
+        return links[key]
+
+    env.globals.update(labels=lambda: names, lang=lambda: language, link=link)
+    try:
+        yield names
+    finally:
+        env.globals.update(saved)
+
+
+def _render_lists(
+    app: Flask, writer: _Writer, rows: list[dict[str, Any]], size: int, result: BuildResult
+) -> None:
+    list_rows = [_list_row(r) for r in rows]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    by_district: dict[str, list[dict[str, Any]]] = {}
+    for row in list_rows:
+        for kind in row["types"]:
+            by_type.setdefault(kind, []).append(row)
+        if row["district"]:
+            by_district.setdefault(row["district"], []).append(row)
+    for language in pages.LANGS:
+        with _fast_language(app, language) as names:
+            _render_lists_in(app, writer, language, names, list_rows, by_type, by_district,
+                             size, result)  # fmt: skip
+
+
+def _render_lists_in(
+    app: Flask,
+    writer: _Writer,
+    language: str,
+    names: dict[str, dict[str, str]],
+    list_rows: list[dict[str, Any]],
+    by_type: dict[str, list[dict[str, Any]]],
+    by_district: dict[str, list[dict[str, Any]]],
+    size: int,
+    result: BuildResult,
+) -> None:
+    root = "/" + _prefix(language)
+    groups: list[tuple[str | None, str | None, list[dict[str, Any]], Any]] = [
+        (None, None, list_rows, listing.Filters())
+    ]
+    groups += [
+        ("type", code, by_type.get(code, []), listing.Filters(types=(code,)))
+        for code in names["type"]
+    ]
+    groups += [
+        ("district", code, by_district.get(code, []), listing.Filters(districts=(code,)))
+        for code in names["district"]
+    ]
+    links = {
+        kind: [(code, label, root + list_path(kind, code)) for code, label in names[kind].items()]
+        for kind in ("type", "district")
+    }  # fmt: skip
+    for kind, code, chosen, filters in groups:
+        count = max(1, -(-len(chosen) // size))
+        for number in range(1, count + 1):
+            path = list_path(kind, code, number)
+            with _page_context(app, f"{root}list/", static_path=path):
+                html = app.jinja_env.get_template("map/list_static.html").render(
+                    _list_context(app, filters, chosen, number, size)
+                    | {
+                        "static_list": {
+                            "kind": kind,
+                            "code": code,
+                            "label": names[kind][code] if kind and code else None,
+                            "links": links,
+                            "all_url": root + list_path(),
+                            "pager": _pager(kind, code, number, count, root),
+                        }
+                    }
+                )
+            writer.page(_prefix(language) + path, html)
+            result.pages += 1
+            key = kind or "all"
+            result.list_pages[key] = result.list_pages.get(key, 0) + 1
+
+
+def _list_context(
+    app: Flask, filters: listing.Filters, chosen: list[dict[str, Any]], number: int, size: int
+) -> dict[str, Any]:
+    """What ``pages.entry_list`` gives ``list.html`` (the form and "next page" parts are
+    replaced by ``list_static.html``), plus Flask's own template context."""
+    context: dict[str, Any] = {}
+    app.update_template_context(context)
+    context.update(
+        filters=filters,
+        total=len(chosen),
+        rows=chosen[(number - 1) * size : number * size],
+        next_url=None,
+        first_url=None,
+        paged=number > 1,
+        groups=[],
+    )
+    return context
+
+
+def _render_entries(app: Flask, writer: _Writer, rows: list[dict[str, Any]],
+                    result: BuildResult) -> None:  # fmt: skip
+    template = app.jinja_env.get_template("map/entry.html")
+    for language in pages.LANGS:
+        with _fast_language(app, language):
+            prefix = _prefix(language)
+            for row in rows:
+                path = f"{prefix}entry/{row['id']}/"
+                with _page_context(app, "/" + path):
+                    context: dict[str, Any] = {"entry": _entry_view(row)}
+                    app.update_template_context(context)
+                    html = template.render(context)
+                writer.page(path, html)
+                result.pages += 1
+
+
+def _get(client: Any, url: str) -> bytes:
+    response = client.get(url)
+    if response.status_code != 200:
+        raise BuildError(f"{url} answered {response.status_code}: the site cannot be built")
+    return bytes(response.get_data())
+
+
+def _copy_static(writer: _Writer) -> None:
+    for folder, dirs, files in os.walk(STATIC_DIR):
+        dirs.sort()
+        rel = os.path.relpath(folder, STATIC_DIR)
+        rel = "static" if rel == "." else f"static/{rel}"
+        writer.mkdir(rel)
+        for name in sorted(files):
+            body = Path(folder, name).read_bytes()
+            writer.write(f"{rel}/{name}", body, gz=name.endswith(GZIP_SUFFIXES))
+
+
+def _sequence(instance: MapInstance) -> int:
+    conn = store.connect(instance.db_path)
+    try:
+        return store.chain_state(conn, instance.verify_key_text).last_sequence
+    finally:
+        conn.close()
+
+
+def _write_site(app: Flask, instance: MapInstance, root: Path, result: BuildResult) -> None:
+    writer = _Writer(root)
+    client = app.test_client()
+    for name in DATA_FILES:
+        url = f"/data/{name}"
+        if url.endswith("map.json") and not any(r.rule == url for r in app.url_map.iter_rules()):
+            continue  # until the map page's data (MAPJS) is in
+        writer.write(f"data/{name}", _get(client, url), gz=True)
+    conn = store.connect(instance.db_path)
+    try:
+        conn.execute("BEGIN")  # one snapshot for every page
+        if store.chain_state(conn, instance.verify_key_text).last_sequence != result.sequence:
+            raise BuildError("a bundle was ingested during the build: run it again")
+        rows = _load_rows(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    result.entries = len(rows)
+    for language in pages.LANGS:
+        for _endpoint, path in FIXED_PAGES:
+            url = "/" + _prefix(language) + path
+            writer.page(_prefix(language) + path, _get(client, url).decode("utf-8"))
+            result.pages += 1
+    size = int(app.config.get("SESIM_MAP_PAGE_SIZE", pages.PAGE_SIZE))
+    _render_lists(app, writer, rows, size, result)
+    _render_entries(app, writer, rows, result)
+    for language in pages.LANGS:  # 404.html, ru/404.html, en/404.html
+        with _page_context(app, "/" + _prefix(language)):
+            html, _status = pages.error_page(404)
+        writer.write(f"{_prefix(language)}404.html", html.encode("utf-8"))
+    _copy_static(writer)
+    writer.write(MARKER, MARKER_TEXT.encode("utf-8"))
+    result.files = writer.files
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    kernel or C library has none."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(done == 0)
+
+
+def _swap_into_place(built: Path, out: Path) -> None:
+    if not out.exists():
+        os.rename(built, out)
+        return
+    if _exchange(built, out):  # ``built`` now holds the old site
+        shutil.rmtree(built)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, old / "site")
+    os.rename(built, out)
+    shutil.rmtree(old)
+
+
+def build_site(
+    home: Path | MapInstance, out: Path, app_config: dict[str, Any] | None = None
+) -> BuildResult:
+    """Build the static site of the map at ``home`` into ``out`` (the function the
+    benchmark times). ``app_config`` is merged into the app's config (tests set the
+    page size)."""
+    started = time.monotonic()
+    out = Path(out)
+    check_out(out)
+    instance = home if isinstance(home, MapInstance) else open_map(Path(home))
+    app = create_app(instance)
+    app.config.update(app_config or {})
+    app.config["SESIM_MAP_STATIC"] = True
+    result = BuildResult(out=out, sequence=_sequence(instance), entries=0)
+    built = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        _write_site(app, instance, built, result)
+        if _sequence(instance) != result.sequence:
+            raise BuildError("a bundle was ingested during the build: run it again")
+        _fix_modes(built)
+        check_out(out)  # still what it was
+        _swap_into_place(built, out)
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
+    result.seconds = time.monotonic() - started
+    return result

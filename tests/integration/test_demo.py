@@ -4,6 +4,7 @@ first publication bundle, and the public map on base-port + 3 serving that bundl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -97,6 +98,21 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
             more = re.search(r'rel="next" href="([^"]+)"', page.text)
             url = urljoin(url, more[1].replace("&amp;", "&")) if more else None
         assert sorted(listed) == sorted(ids)
+
+        # The demo's map folder is a map like any other: it builds as a static site.
+        site = tmp_path / "site"
+        built = subprocess.run(
+            [sys.executable, "-m", "sesim", "map", "build", "--home", str(home / "map")]
+            + ["--out", str(site)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        assert (site / "index.html").is_file()
+        static_data = json.loads((site / "data" / "entries.json").read_text("utf-8"))
+        assert {entry["id"] for entry in static_data["entries"]} == ids
     finally:
         stop(proc, signal.SIGINT, timeout=30)
     assert proc.returncode is not None

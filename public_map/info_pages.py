@@ -5,11 +5,15 @@ story) is escaped by Jinja; the links to report and to get help come only from
 
 Stories are paged like the list (``listing`` with ``Filters(with_story=True)``): by key
 (``?after=<month>:<id>``) on the server, and by number in the static site (``/stories/``,
-``/stories/2/`` … ``/stories/N/``; :func:`story_page_count` gives N).
+``/stories/2/`` … ``/stories/N/``; :func:`story_page_count` gives N). The view serves a
+numbered page with ``OFFSET`` (fine for a few pages, slow for page 900 of 100,000
+entries); the static build should use :func:`static_story_pages`, which renders them all
+from one query.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -20,7 +24,7 @@ from securedrop_like.i18n import gettext as _
 from securedrop_like.i18n import lazy_gettext as _l
 
 from . import data, listing, store
-from .pages import PAGE_SIZE, bp, lang, link, static_site
+from .pages import DEFAULT_LANG, PAGE_SIZE, bp, lang, link, static_site
 
 #: The open data files (app.py serves them; the static build writes the same paths).
 DATA_FILES = (
@@ -102,6 +106,13 @@ def stories(number: int | None = None) -> tuple[str, int] | str:
         conn.close()
     if number and not found.rows:
         abort(404)
+    return _render_stories(found, total, number, after)
+
+
+def _render_stories(
+    found: listing.Page, total: int, number: int | None, after: tuple[str, str] | None
+) -> str:
+    size = _size()
     numbered = static_site() or number is not None
     current = number or 1
     next_url = prev_url = None
@@ -123,6 +134,25 @@ def stories(number: int | None = None) -> tuple[str, int] | str:
         pages=-(-total // size) if numbered else None,
         paragraphs=paragraphs,
     )
+
+
+def static_story_pages(language: str) -> Iterator[tuple[str, str]]:
+    """Every numbered stories page in ``language`` as (URL path, HTML), from one query:
+    for ``sesim map build`` (call it in an app context with ``SESIM_MAP_STATIC`` set).
+    The HTML is what ``GET <path>`` answers in the static site."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    prefix = "" if language == DEFAULT_LANG else f"/{language}"
+    filters = listing.Filters(with_story=True)
+    conn = store.connect(_instance().db_path)
+    try:
+        total = listing.count(conn, filters)
+        for number, found in enumerate(listing.every_page(conn, filters, _size(), texts=True), 1):
+            path = f"{prefix}/stories/" + (f"{number}/" if number > 1 else "")
+            with app.test_request_context(path):
+                app.preprocess_request()  # the language from the path, as a request would
+                yield path, _render_stories(found, total, number if number > 1 else None, None)
+    finally:
+        conn.close()
 
 
 def _dictionary_rows() -> list[dict[str, Any]]:

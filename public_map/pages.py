@@ -97,12 +97,20 @@ def _places() -> list[tuple[str, str]]:
 
 
 def labels() -> dict[str, dict[str, str]]:
-    return {
+    """Every code's label in the current language (kept in ``g`` per language: a page of
+    50 entries asks for them 50 times)."""
+    language = lang()
+    cached = g.get("map_labels")
+    if cached is not None and cached[0] == language:
+        return cached[1]  # type: ignore[no-any-return]
+    found = {
         "type": dict(_choices(taxonomy.HARASSMENT_TYPES)),
         "district": dict(_places()),
         "service": dict(_choices(taxonomy.SERVICES)),
         "perpetrator": dict(_choices(taxonomy.PERPETRATOR_TYPES)),
     }
+    g.map_labels = (language, found)
+    return found
 
 
 def _conn() -> Any:

@@ -335,7 +335,7 @@ def test_the_form_shows_the_filters_of_the_shared_view(client: FlaskClient) -> N
     page = _get(client, "/en/list/?type=stalking&district=online&from=2023-12&to=2024-02")
     assert '<input type="checkbox" name="type" value="stalking" checked>' in page
     assert '<input type="checkbox" name="district" value="online" checked>' in page
-    assert 'name="from" type="month" placeholder="2024-01" pattern' in page
+    assert 'name="from" type="text" inputmode="numeric" placeholder="2024-01" pattern' in page
     assert 'value="2023-12"' in page and 'value="2024-02"' in page
     assert '<input type="checkbox" name="type" value="verbal">' in page
     assert 'action="/en/list/"' in page

@@ -139,6 +139,8 @@ def dictionary() -> dict[str, Any]:
             "/data/entries.json": "JSON: {licence, count, columns, entries: [object]}",
             "/data/entries.csv": "CSV (RFC 4180, UTF-8, CRLF), header row, columns below",
             "/data/entries.geojson": "GeoJSON FeatureCollection; geometry null if no place",
+            "/data/map.json": "the map page's compact form (no texts): see "
+            "public_map/static/README.md, format 1",
         },
         "licence": {"entries": ENTRIES_LICENCE, "basemap": BASEMAP_LICENCE,
                     "metro": METRO_LICENCE},  # fmt: skip
@@ -177,16 +179,18 @@ def dictionary() -> dict[str, Any]:
 MAP_FORMAT = 1
 MAP_COLUMNS = ("id", "point", "types", "district", "month", "service", "perpetrator",
                "story")  # fmt: skip
+ID_HEX = 32
 
 
 def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
     """Every entry, compactly, for the map page to filter, count and cluster in the
-    browser (no summary, no story text). Code tables are given once and each entry is
-    an array of small numbers (see MAP_COLUMNS; -1 means "none"): its point as an index
-    into ``points`` (``[lat_e6, lon_e6]``: entries share grid cells and stations), its
-    types as a bit mask over ``types``, indexes into ``districts``, ``months`` (sorted,
-    so a period is a range of indexes), ``services`` and ``perpetrators``, and 1 if it
-    has a story. Entries in id order."""
+    browser (no summary, no story text). Column by column (it compresses better than
+    entry by entry): ``columns.id`` is every id (32 hex digits each) in one string,
+    and each other column an array of small numbers, -1 for "none": the point as an
+    index into ``points`` (``[lat_e6, lon_e6]``; entries share grid cells and
+    stations), the types as a bit mask over ``types``, indexes into ``districts``,
+    ``months`` (sorted, so a period is a range of indexes), ``services`` and
+    ``perpetrators``, and 1 if the entry has a story. Entries in id order."""
     types = [c.code for c in taxonomy.HARASSMENT_TYPES]
     districts = [d.code for d in geo.load_districts()] + [geo.ONLINE]
     services = [c.code for c in taxonomy.SERVICES]
@@ -207,7 +211,8 @@ def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
     perpetrator_at = {c: n for n, c in enumerate(perpetrators)}
     points: list[list[int]] = []
     point_at: dict[tuple[int, int], int] = {}
-    rows: list[list[Any]] = []
+    ids: list[str] = []
+    columns: dict[str, list[int]] = {name: [] for name in MAP_COLUMNS[1:]}
     for row in conn.execute(
         "SELECT id, district, point_kind, lat_e6, lon_e6, month, service, perpetrator,"
         " story IS NOT NULL FROM entries ORDER BY id"
@@ -219,31 +224,28 @@ def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
             if point < 0:
                 point = point_at[key] = len(points)
                 points.append([row[3], row[4]])
-        rows.append(
-            [
-                row[0],
-                point,
-                masks.get(row[0], 0),
-                district_at.get(row[1], -1),
-                month_at.get(row[5], -1),
-                service_at.get(row[6], -1),
-                perpetrator_at.get(row[7], -1),
-                int(row[8]),
-            ]
-        )
+        if len(row[0]) != ID_HEX:  # the bundle reader allows nothing else
+            raise ValueError("an entry id is not 32 hex digits")
+        ids.append(row[0])
+        columns["point"].append(point)
+        columns["types"].append(masks.get(row[0], 0))
+        columns["district"].append(district_at.get(row[1], -1))
+        columns["month"].append(month_at.get(row[5], -1))
+        columns["service"].append(service_at.get(row[6], -1))
+        columns["perpetrator"].append(perpetrator_at.get(row[7], -1))
+        columns["story"].append(int(row[8]))
     doc = {
         "format": MAP_FORMAT,
         "sequence": sequence,
-        "count": len(rows),
+        "count": len(ids),
         "licence": ENTRIES_LICENCE,
-        "columns": list(MAP_COLUMNS),
         "types": types,
         "districts": districts,
         "months": months,
         "services": services,
         "perpetrators": perpetrators,
         "points": points,
-        "entries": rows,
+        "columns": {"id": "".join(ids), **columns},
     }
     return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 

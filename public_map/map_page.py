@@ -25,7 +25,7 @@ from securedrop_like import taxonomy
 from securedrop_like.i18n import gettext as _
 
 from . import listing
-from .pages import _conn, bp, labels, lang, link, static_site
+from .pages import _conn, bad_filter_page, bp, labels, lang, link, static_site
 
 ENDPOINTS = ("pages.index", "pages_lang.index")
 ATTRIBUTION_FILE = Path(__file__).parent / "static" / "basemap" / "attribution.json"
@@ -85,9 +85,9 @@ def _config(tile_url: str) -> dict[str, Any]:
             "not_known": _("Not known"),
             "not_said": _("Not said"),
             "open_entry": _("Open this entry"),
-            "cluster": _("{n} entries here: zoom in"),
-            "here": _("{n} entries at this place"),
-            "more": _("and {n} more: see the list"),
+            "cluster": _("Entries here: {n}. Zoom in to see them."),
+            "here": _("Entries at this place: {n}"),
+            "more": _("More entries here: {n}. See the list."),
             "several": _("Several types"),
             "per_district": _("Entries per district"),
             "map": _("Map of the entries"),
@@ -96,33 +96,17 @@ def _config(tile_url: str) -> dict[str, Any]:
     }
 
 
-def _names() -> dict[str, str]:
-    return {
-        "type": _("Type"),
-        "district": _("District"),
-        "service": _("Service"),
-        "perpetrator": _("Who did it"),
-        "from": _("From (month)"),
-        "to": _("To (month)"),
-        "after": _("Page"),
-    }
-
-
 @bp.get("/")
 def index() -> tuple[str, int]:
     static = static_site()
-    filters, error, status = listing.Filters(), None, 200
+    filters = listing.Filters()  # the static site: the script reads the query
     if not static:
         try:
             filters = listing.parse(request.args)
         except listing.BadFilter as exc:
-            error = _(
-                "This filter cannot be used: %(name)s. Check the value or clear the filters.",
-                name=_names().get(exc.field, exc.field),
-            )
-            status = 400
+            return bad_filter_page(exc)
     total = None
-    if not static and error is None:
+    if not static:
         conn = _conn()
         try:
             total = listing.count(conn, filters)
@@ -143,8 +127,7 @@ def index() -> tuple[str, int]:
         filters=filters,
         groups=groups,
         total=total,
-        error=error,
         list_url=link("entry_list") + ("?" + urlencode(params) if params else ""),
         map_config=_config(settings.tile_url),
     )
-    return html, status
+    return html, 200

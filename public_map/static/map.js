@@ -19,7 +19,7 @@
   var L = window.L;
   var config = JSON.parse(configNode.textContent);
   var text = config.text;
-  var form = document.getElementById('map-filters');
+  var form = document.querySelector('.map-page form.filter-form');
   var panel = document.getElementById('map-panel');
   var statusNode = document.getElementById('map-status');
   var listLink = document.getElementById('map-list-link');
@@ -33,7 +33,7 @@
   var CLASSES = 4; // choropleth classes above "none"
   var FIELDS = ['type', 'district', 'service', 'perpetrator'];
   var TABLE = { type: 'types', district: 'districts', service: 'services', perpetrator: 'perpetrators' };
-  var COLUMN = { district: 3, service: 5, perpetrator: 6 };
+  var ID_HEX = 32; // an id's length in map.json's columns.id
   var MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
   var POPUP_LEAVES = 10;
 
@@ -198,7 +198,7 @@
 
   /* Filter every entry (as listing.where does), count, and rebuild the index. */
   function applyFilters() {
-    var entries = doc.entries;
+    var c = doc.columns;
     var points = doc.points;
     var typeMask = 0;
     state.type.forEach(function (code) {
@@ -207,38 +207,38 @@
         typeMask |= 1 << at;
       }
     });
-    var sets = {};
-    ['district', 'service', 'perpetrator'].forEach(function (field) {
-      sets[field] = codeSet(field);
-    });
+    var districts = codeSet('district');
+    var services = codeSet('service');
+    var perpetrators = codeSet('perpetrator');
     var period = state.from || state.to;
     var range = monthRange();
     var perDistrict = new Array(doc.districts.length).fill(0);
     var features = [];
     var total = 0;
-    for (var i = 0; i < entries.length; i++) {
-      var e = entries[i];
-      if (state.type.length && !(e[2] & typeMask)) {
+    var at;
+    for (var i = 0; i < doc.count; i++) {
+      if (state.type.length && !(c.types[i] & typeMask)) {
         continue;
       }
-      if (sets.district && (e[3] < 0 || !sets.district[e[3]])) {
+      at = c.district[i];
+      if (districts && (at < 0 || !districts[at])) {
         continue;
       }
-      if (sets.service && (e[5] < 0 || !sets.service[e[5]])) {
+      if (services && (c.service[i] < 0 || !services[c.service[i]])) {
         continue;
       }
-      if (sets.perpetrator && (e[6] < 0 || !sets.perpetrator[e[6]])) {
+      if (perpetrators && (c.perpetrator[i] < 0 || !perpetrators[c.perpetrator[i]])) {
         continue;
       }
-      if (period && (e[4] < range[0] || e[4] > range[1] || e[4] < 0)) {
+      if (period && (c.month[i] < 0 || c.month[i] < range[0] || c.month[i] > range[1])) {
         continue;
       }
       total++;
-      if (e[3] >= 0) {
-        perDistrict[e[3]]++;
+      if (at >= 0) {
+        perDistrict[at]++;
       }
-      if (e[1] >= 0) {
-        var p = points[e[1]];
+      if (c.point[i] >= 0) {
+        var p = points[c.point[i]];
         features.push({
           type: 'Feature',
           properties: { i: i },
@@ -275,8 +275,17 @@
     return out.join('; ');
   }
 
-  function entryUrl(id) {
-    return config.entry_url + encodeURIComponent(id) + '/';
+  function entryId(i) {
+    return doc.columns.id.substr(i * ID_HEX, ID_HEX);
+  }
+
+  function entryUrl(i) {
+    return config.entry_url + encodeURIComponent(entryId(i)) + '/';
+  }
+
+  function monthOf(i) {
+    var m = doc.columns.month[i];
+    return m >= 0 ? doc.months[m] : '';
   }
 
   function field(list, name, value) {
@@ -285,15 +294,15 @@
   }
 
   function entryPopup(i) {
-    var e = doc.entries[i];
+    var c = doc.columns;
     var box = el('div', 'map-popup');
     var fields = el('dl', 'fields');
-    field(fields, text.type, typeLabels(e[2]));
-    field(fields, text.month, e[4] >= 0 ? doc.months[e[4]] : text.not_known);
-    field(fields, text.district, e[3] >= 0 ? label('district', doc.districts[e[3]]) : text.not_said);
+    field(fields, text.type, typeLabels(c.types[i]));
+    field(fields, text.month, monthOf(i) || text.not_known);
+    field(fields, text.district, c.district[i] >= 0 ? label('district', doc.districts[c.district[i]]) : text.not_said);
     box.appendChild(fields);
     var link = el('a', '', text.open_entry);
-    link.href = entryUrl(e[0]);
+    link.href = entryUrl(i);
     box.appendChild(link);
     return box;
   }
@@ -304,10 +313,10 @@
     box.appendChild(el('p', 'map-popup-title', format(text.here, { n: count })));
     var list = el('ul', 'map-leaves');
     index.getLeaves(cluster.properties.cluster_id, POPUP_LEAVES).forEach(function (leaf) {
-      var e = doc.entries[leaf.properties.i];
+      var i = leaf.properties.i;
       var item = el('li');
-      var link = el('a', '', typeLabels(e[2]) + (e[4] >= 0 ? ' · ' + doc.months[e[4]] : ''));
-      link.href = entryUrl(e[0]);
+      var link = el('a', '', typeLabels(doc.columns.types[i]) + (monthOf(i) ? ' · ' + monthOf(i) : ''));
+      link.href = entryUrl(i);
       item.appendChild(link);
       list.appendChild(item);
     });
@@ -359,7 +368,7 @@
       radius: 8,
       weight: 2,
       fillOpacity: 0.9,
-      className: 'entry ' + typeClass(doc.entries[i][2])
+      className: 'entry ' + typeClass(doc.columns.types[i])
     });
     marker.bindPopup(function () { return entryPopup(i); });
     return marker;
@@ -512,6 +521,10 @@
     if (serverCount) {
       serverCount.hidden = true;
     }
+    // The server's summary of the filters in use would go stale: the form is the state.
+    Array.prototype.forEach.call(
+      document.querySelectorAll('.map-page .active-filters, .map-page .filter-group .chosen'),
+      function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
       if (window.matchMedia('(min-width: 64rem)').matches) {

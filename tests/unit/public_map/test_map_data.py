@@ -65,27 +65,33 @@ def _post(client: FlaskClient, *bundles: bytes) -> None:
 def _decode(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """map.json back to one record per entry, in the open data's terms."""
     assert doc["format"] == 1
-    assert doc["columns"] == ["id", "point", "types", "district", "month", "service",
-                              "perpetrator", "story"]  # fmt: skip
     assert doc["months"] == sorted(set(doc["months"]))
+    columns = doc["columns"]
+    assert list(columns) == ["id", "point", "types", "district", "month", "service",
+                             "perpetrator", "story"]  # fmt: skip
+    count = doc["count"]
+    assert len(columns["id"]) == 32 * count
+    assert all(len(columns[name]) == count for name in list(columns)[1:])
 
     def code(table: str, at: int) -> str | None:
         return None if at < 0 else doc[table][at]
 
     out = {}
-    for entry_id, point, mask, district, month, service, who, story in doc["entries"]:
+    for n in range(count):
+        point = columns["point"][n]
         lat_e6, lon_e6 = doc["points"][point] if point >= 0 else (None, None)
-        out[entry_id] = {
-            "types": [t for n, t in enumerate(doc["types"]) if mask & (1 << n)],
-            "district": code("districts", district),
+        mask = columns["types"][n]
+        out[columns["id"][32 * n : 32 * (n + 1)]] = {
+            "types": [t for k, t in enumerate(doc["types"]) if mask & (1 << k)],
+            "district": code("districts", columns["district"][n]),
             "lat": None if lat_e6 is None else lat_e6 / 1_000_000,
             "lon": None if lon_e6 is None else lon_e6 / 1_000_000,
-            "month": code("months", month),
-            "service": code("services", service),
-            "perpetrator": code("perpetrators", who),
-            "has_story": bool(story),
+            "month": code("months", columns["month"][n]),
+            "service": code("services", columns["service"][n]),
+            "perpetrator": code("perpetrators", columns["perpetrator"][n]),
+            "has_story": bool(columns["story"][n]),
         }
-    assert len(out) == doc["count"] == len(doc["entries"])
+    assert len(out) == count
     return out
 
 
@@ -123,7 +129,8 @@ def test_retracted_entries_are_gone_from_map_json(client: FlaskClient) -> None:
 
 def test_an_empty_map_has_an_empty_document(client: FlaskClient) -> None:
     doc = client.get("/data/map.json").get_json()
-    assert (doc["sequence"], doc["count"], doc["entries"], doc["points"]) == (0, 0, [], [])
+    assert (doc["sequence"], doc["count"], doc["points"]) == (0, 0, [])
+    assert doc["columns"]["id"] == "" and doc["columns"]["types"] == []
 
 
 def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
@@ -324,9 +331,7 @@ def test_a_tile_url_adds_its_origin_to_img_src_only(home: Path) -> None:
 def test_without_javascript_the_form_filters_and_links_to_the_list(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE, FOUR)
     page = _page(client, "/en/?district=nasimi&type=verbal&from=2024-01&to=")
-    assert re.search(
-        r'<form class="map-filters" id="map-filters" method="get" action="/en/">', page
-    )
+    assert '<form class="filter-form" method="get" action="/en/">' in page  # the list's form
     for name, value in (("district", "nasimi"), ("type", "verbal")):
         assert re.search(rf'name="{name}" value="{value}" checked>', page)
     assert 'name="type" value="touching">' in page
@@ -337,32 +342,33 @@ def test_without_javascript_the_form_filters_and_links_to_the_list(client: Flask
     shown = re.search(r'id="map-count">(\d+) ', page)
     counted = re.search(r'id="count" role="status">(\d+) ', listed)
     assert shown and counted and shown.group(1) == counted.group(1)
-    assert "<details" in page and " open" in page  # filters set: the panel is open
+    assert '<details class="map-panel" id="map-panel" open>' in page  # filters set: open
 
 
 def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> None:
-    page = _page(client, "/en/?type=nonsense", 400)
-    assert "This filter cannot be used: Type." in page
-    assert 'id="map-filters"' in page  # the form is still there to fix it
-    _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "This filter cannot be used: Type." in _page(client, "/en/?type=nonsense", 400)
+    assert "To (month)" in _page(client, "/en/?from=2024-05&to=2024-01", 400)
+    assert "From (month)" in _page(client, "/en/?from=May", 400)
 
 
-def test_in_the_static_site_the_form_does_not_go_to_a_server(app: Flask) -> None:
+def test_in_the_static_site_the_form_is_hidden_until_the_script_runs(app: Flask) -> None:
+    """No server counts or filters: without JavaScript only the list link is shown; the
+    form (GET to the page itself, whose script reads the query) appears with the map."""
     app.config["SESIM_MAP_STATIC"] = True
     page = _page(app.test_client(), "/en/?type=verbal")
-    form = re.search(r'<form class="map-filters" id="map-filters">', page)
-    assert form and "method=" not in page.split('id="map-filters"', 1)[1].split(">", 1)[0]
-    assert re.search(r'<details class="map-panel" id="map-panel" hidden>', page)
+    assert '<details class="map-panel" id="map-panel" hidden>' in page
+    assert 'action="/en/"' in page and 'action="/en/list/"' not in page
+    assert 'value="verbal" checked' not in page  # the query is the script's to read
     assert 'id="map-count"' not in page  # nothing counted on a server
-    assert 'href="/en/list/"' in page
+    assert 'id="map-list-link" href="/en/list/"' in page
     assert _config(page)["static"] is True
 
 
 def test_xss_entry_is_in_map_json_only_as_numbers(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE)
     doc = client.get("/data/map.json").get_json()
-    row = next(r for r in doc["entries"] if r[0] == XSS_ID)
-    assert all(isinstance(v, int) for v in row[1:])
+    at = doc["columns"]["id"].index(XSS_ID) // 32
+    assert all(isinstance(values[at], int) for values in list(doc["columns"].values())[1:])
 
 
 def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient) -> None:

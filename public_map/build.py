@@ -33,11 +33,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gzip
+import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,26 +47,22 @@ from typing import Any
 
 from flask import Flask, g
 from flask_babel import get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from werkzeug.test import EnvironBuilder
 
-from . import listing, pages, store
-from .app import create_app
+from . import data, info_pages, listing, map_page, pages, store
+from .app import DATA_CSP, create_app
 from .instance import MapInstance, open_map
 
 #: An earlier build holds this file; a non-empty OUT without it is refused.
 MARKER = ".sesim-map-build"
 MARKER_TEXT = "This folder is the Səsim public map, written by `sesim map build`.\n"
 STATIC_DIR = Path(__file__).parent / "static"
-DATA_FILES = (
-    "entries.json",
-    "entries.csv",
-    "entries.geojson",
-    "dictionary.json",
-    "map.json",
-)
-#: Pages without filters or entries: (endpoint, path inside a language).
+#: Pages rendered as the app serves them: (endpoint, path inside a language). The
+#: stories come from ``info_pages.static_story_pages`` (numbered pages).
 FIXED_PAGES = (
     ("index", ""),
-    ("stories", "stories/"),
     ("stats", "stats/"),
     ("open_data", "data/"),
     ("about", "about/"),
@@ -119,7 +117,10 @@ class _Writer:
         if rel not in self._dirs:
             parent = rel.rpartition("/")[0]
             self.mkdir(parent)
-            os.mkdir(os.path.join(self.root, rel), 0o755)
+            try:
+                os.mkdir(os.path.join(self.root, rel), 0o755)
+            except FileExistsError:  # another worker made it
+                pass
             self._dirs.add(rel)
         return rel
 
@@ -160,12 +161,26 @@ def _prefix(language: str) -> str:
     return "" if language == pages.DEFAULT_LANG else f"{language}/"
 
 
+_ENVIRONS: dict[int, dict[str, Any]] = {}
+
+
+def _base_environ(app: Flask) -> dict[str, Any]:
+    """A GET request's WSGI environment (as the test client makes it), built once: only
+    its path changes from page to page."""
+    if id(app) not in _ENVIRONS:
+        _ENVIRONS.clear()
+        _ENVIRONS[id(app)] = EnvironBuilder(path="/").get_environ()
+    return _ENVIRONS[id(app)]
+
+
 @contextmanager
 def _page_context(app: Flask, url: str, static_path: str | None = None) -> Iterator[None]:
     """A request for ``url`` as the app would see it (its endpoint, language and view
     arguments), with ``static_path`` for a page only the static site has (its address
     inside a language, for the language links)."""
-    with app.test_request_context(url):
+    environ = dict(_base_environ(app))
+    environ["PATH_INFO"] = url
+    with app.request_context(environ):
         app.preprocess_request()  # the language from the URL prefix
         if static_path is not None:
             g.map_static_path = static_path
@@ -248,6 +263,18 @@ def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, st
     env.install_gettext_callables(  # type: ignore[attr-defined]
         translations.ugettext, translations.ungettext, newstyle=True
     )
+    translate: Callable[..., str] = env.globals["gettext"]  # type: ignore[assignment]
+    texts: dict[tuple[str, bool], str] = {}
+
+    @pass_context
+    def gettext(context: Context, string: str, **variables: Any) -> str:
+        if variables:
+            return str(translate(context, string, **variables))
+        key = (string, context.eval_ctx.autoescape)  # the same text every time
+        if key not in texts:
+            texts[key] = translate(context, string)
+        return texts[key]
+
     links: dict[tuple[str, str | None], str] = {}
 
     def link(endpoint: str, language: str | None = None, **values: Any) -> str:
@@ -258,53 +285,92 @@ def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, st
             links[key] = pages.link(endpoint, language)
         return links[key]
 
-    env.globals.update(labels=lambda: names, lang=lambda: language, link=link)
+    env.globals.update(gettext=gettext, labels=lambda: names, lang=lambda: language, link=link)
     try:
         yield names
     finally:
         env.globals.update(saved)
 
 
-def _render_lists(
-    app: Flask, writer: _Writer, rows: list[dict[str, Any]], size: int, result: BuildResult
-) -> None:
-    list_rows = [_list_row(r) for r in rows]
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    by_district: dict[str, list[dict[str, Any]]] = {}
-    for row in list_rows:
+def _by_filter(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """The list's rows per type and per district (in the list's order)."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {"type": {}, "district": {}}
+    for row in rows:
         for kind in row["types"]:
-            by_type.setdefault(kind, []).append(row)
+            found["type"].setdefault(kind, []).append(row)
         if row["district"]:
-            by_district.setdefault(row["district"], []).append(row)
-    for language in pages.LANGS:
-        with _fast_language(app, language) as names:
-            _render_lists_in(app, writer, language, names, list_rows, by_type, by_district,
-                             size, result)  # fmt: skip
+            found["district"].setdefault(row["district"], []).append(row)
+    return found
+
+
+@dataclass
+class _Job:
+    """What every part of the build needs (a forked worker inherits it)."""
+
+    app: Flask
+    root: Path
+    rows: list[dict[str, Any]]
+    list_rows: list[dict[str, Any]]
+    by_filter: dict[str, dict[str, list[dict[str, Any]]]]
+    size: int
+
+
+_JOB: list[_Job] = []  # set just before the parts run (and the workers fork)
+
+
+def _run_part(part: tuple[str, str]) -> tuple[int, int, dict[str, int]]:
+    """One language's entry pages or list pages: (pages, files, list pages by kind)."""
+    language, what = part
+    job = _JOB[0]
+    writer = _Writer(job.root)
+    result = BuildResult(out=job.root, sequence=0, entries=0)
+    with _fast_language(job.app, language) as names:
+        if what == "lists":
+            _render_lists_in(job, writer, language, names, result)
+        else:
+            _render_entries_in(job, writer, language, result)
+    return result.pages, writer.files, result.list_pages
+
+
+def _run_parts(job: _Job, jobs: int, result: BuildResult) -> int:
+    """Every language's lists and entry pages, in ``jobs`` processes; the files written."""
+    parts = [(language, what) for what in ("entries", "lists") for language in pages.LANGS]
+    _JOB[:] = [job]
+    try:
+        if jobs > 1:
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(parts))) as pool:
+                done = pool.map(_run_part, parts, chunksize=1)
+        else:
+            done = [_run_part(part) for part in parts]
+    finally:
+        _JOB.clear()
+    files = 0
+    for page_count, file_count, list_pages in done:
+        result.pages += page_count
+        files += file_count
+        for key, value in list_pages.items():
+            result.list_pages[key] = result.list_pages.get(key, 0) + value
+    return files
 
 
 def _render_lists_in(
-    app: Flask,
-    writer: _Writer,
-    language: str,
-    names: dict[str, dict[str, str]],
-    list_rows: list[dict[str, Any]],
-    by_type: dict[str, list[dict[str, Any]]],
-    by_district: dict[str, list[dict[str, Any]]],
-    size: int,
+    job: _Job, writer: _Writer, language: str, names: dict[str, dict[str, str]],
     result: BuildResult,
-) -> None:
+) -> None:  # fmt: skip
+    app, size = job.app, job.size
     root = "/" + _prefix(language)
     groups: list[tuple[str | None, str | None, list[dict[str, Any]], Any]] = [
-        (None, None, list_rows, listing.Filters())
+        (None, None, job.list_rows, listing.Filters())
     ]
     groups += [
-        ("type", code, by_type.get(code, []), listing.Filters(types=(code,)))
+        ("type", code, job.by_filter["type"].get(code, []), listing.Filters(types=(code,)))
         for code in names["type"]
     ]
     groups += [
-        ("district", code, by_district.get(code, []), listing.Filters(districts=(code,)))
+        ("district", code, job.by_filter["district"].get(code, []),
+         listing.Filters(districts=(code,)))
         for code in names["district"]
-    ]
+    ]  # fmt: skip
     links = {
         kind: [(code, label, root + list_path(kind, code)) for code, label in names[kind].items()]
         for kind in ("type", "district")
@@ -352,20 +418,18 @@ def _list_context(
     return context
 
 
-def _render_entries(app: Flask, writer: _Writer, rows: list[dict[str, Any]],
-                    result: BuildResult) -> None:  # fmt: skip
+def _render_entries_in(job: _Job, writer: _Writer, language: str, result: BuildResult) -> None:
+    app = job.app
     template = app.jinja_env.get_template("map/entry.html")
-    for language in pages.LANGS:
-        with _fast_language(app, language):
-            prefix = _prefix(language)
-            for row in rows:
-                path = f"{prefix}entry/{row['id']}/"
-                with _page_context(app, "/" + path):
-                    context: dict[str, Any] = {"entry": _entry_view(row)}
-                    app.update_template_context(context)
-                    html = template.render(context)
-                writer.page(path, html)
-                result.pages += 1
+    prefix = _prefix(language)
+    for row in job.rows:
+        path = f"{prefix}entry/{row['id']}/"
+        with _page_context(app, "/" + path):
+            context: dict[str, Any] = {"entry": _entry_view(row)}
+            app.update_template_context(context)
+            html = template.render(context)
+        writer.page(path, html)
+        result.pages += 1
 
 
 def _get(client: Any, url: str) -> bytes:
@@ -394,14 +458,18 @@ def _sequence(instance: MapInstance) -> int:
         conn.close()
 
 
-def _write_site(app: Flask, instance: MapInstance, root: Path, result: BuildResult) -> None:
+def _write_site(
+    app: Flask, instance: MapInstance, root: Path, result: BuildResult, jobs: int
+) -> None:
     writer = _Writer(root)
     client = app.test_client()
-    for name in DATA_FILES:
-        url = f"/data/{name}"
-        if url.endswith("map.json") and not any(r.rule == url for r in app.url_map.iter_rules()):
-            continue  # until the map page's data (MAPJS) is in
-        writer.write(f"data/{name}", _get(client, url), gz=True)
+    with app.app_context():  # the dictionary's labels are translated
+        for name in sorted(data.DATA_FILES):  # the app's own cached bytes and gzip
+            found = data.cached(instance, name)
+            if found.sequence != result.sequence:
+                raise BuildError("a bundle was ingested during the build: run it again")
+            writer.write(f"data/{name}", found.body)
+            writer.write(f"data/{name}.gz", found.gzip)
     conn = store.connect(instance.db_path)
     try:
         conn.execute("BEGIN")  # one snapshot for every page
@@ -417,9 +485,16 @@ def _write_site(app: Flask, instance: MapInstance, root: Path, result: BuildResu
             url = "/" + _prefix(language) + path
             writer.page(_prefix(language) + path, _get(client, url).decode("utf-8"))
             result.pages += 1
+        with app.app_context():  # numbered, from one query (INFO's)
+            for url, html in info_pages.static_story_pages(language):
+                writer.page(url.lstrip("/"), html)
+                result.pages += 1
     size = int(app.config.get("SESIM_MAP_PAGE_SIZE", pages.PAGE_SIZE))
-    _render_lists(app, writer, rows, size, result)
-    _render_entries(app, writer, rows, result)
+    list_rows = [_list_row(r) for r in rows]
+    job = _Job(app, root, rows, list_rows, _by_filter(list_rows), size)
+    for language in pages.LANGS:  # every language's folder before the workers start
+        writer.mkdir(_prefix(language))
+    writer.files += _run_parts(job, jobs, result)
     for language in pages.LANGS:  # 404.html, ru/404.html, en/404.html
         with _page_context(app, "/" + _prefix(language)):
             html, _status = pages.error_page(404)
@@ -427,6 +502,88 @@ def _write_site(app: Flask, instance: MapInstance, root: Path, result: BuildResu
     _copy_static(writer)
     writer.write(MARKER, MARKER_TEXT.encode("utf-8"))
     result.files = writer.files
+
+
+# -- serving the built site -------------------------------------------------------------
+
+#: The map page: ``/``, ``/ru/``, ``/en/`` (and their ``index.html``, the name nginx's
+#: index module turns them into).
+MAP_PAGE = re.compile(r"^/(ru/|en/)?(index\.html)?$")
+HTML_PAGE = re.compile(r"(/|\.html)$")
+
+
+def csp_for(path: str, tile_url: str = "") -> str:
+    """The Content-Security-Policy the dynamic app sends with the page or file at
+    ``path``: the map page's own (its script, data and images), the no-script pages',
+    or data's (nothing). ``nginx_example`` writes the same as an nginx ``map``."""
+    if MAP_PAGE.match(path):
+        return map_page.csp(tile_url)
+    if HTML_PAGE.search(path):
+        return pages.PAGE_CSP
+    return DATA_CSP
+
+
+def nginx_example(root: str = "/srv/sesim-map", tile_url: str = "") -> str:
+    """An nginx server block for a site built into ``root`` (README.md shows it; a test
+    keeps the two the same)."""
+    return f"""\
+# The map's policy per address: the map page runs its own script; the other pages none;
+# data, styles and scripts allow nothing (as `sesim serve map` sends them).
+map $uri $sesim_csp {{
+    "~{MAP_PAGE.pattern}"  "{map_page.csp(tile_url)}";
+    "~{HTML_PAGE.pattern}"  "{pages.PAGE_CSP}";
+    default  "{DATA_CSP}";
+}}
+map $uri $sesim_404 {{
+    "~^/ru/"  /ru/404.html;
+    "~^/en/"  /en/404.html;
+    default   /404.html;
+}}
+
+server {{
+    listen 443 ssl;
+    server_name map.example.org;             # and ssl_certificate … as usual
+    root {root};
+    access_log off;                          # readers' addresses are nobody's business
+    server_tokens off;
+
+    types {{
+        text/html html;
+        text/css css;
+        text/javascript js;
+        application/json json map;
+        application/geo+json geojson;
+        text/csv csv;
+        text/plain txt;
+        image/png png;
+        application/gzip gz;
+    }}
+    default_type text/plain;                 # the vendored LICENSE files
+    charset utf-8;
+    charset_types text/css text/javascript application/json application/geo+json
+                  text/csv text/plain;
+    gzip_static on;                          # data/*.gz and static/*.gz, written by the build
+    gzip on;                                 # the pages
+    gzip_types text/css text/javascript application/json application/geo+json text/csv;
+
+    error_page 404 $sesim_404;
+    location = /.sesim-map-build {{ return 404; }}
+    location / {{
+        try_files $uri $uri/ =404;
+        add_header Content-Security-Policy $sesim_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Cache-Control no-cache always;   # revalidate: a new build shows at once
+    }}
+    location = /data/entries.csv {{
+        add_header Content-Disposition 'attachment; filename="sesim-entries.csv"' always;
+        add_header Content-Security-Policy $sesim_csp always;
+        add_header Referrer-Policy no-referrer always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Cache-Control no-cache always;
+    }}
+}}
+"""
 
 
 _RENAME_EXCHANGE = 2
@@ -460,12 +617,23 @@ def _swap_into_place(built: Path, out: Path) -> None:
     shutil.rmtree(old)
 
 
+def default_jobs() -> int:
+    return max(1, min(len(pages.LANGS) * 2, os.cpu_count() or 1))
+
+
 def build_site(
-    home: Path | MapInstance, out: Path, app_config: dict[str, Any] | None = None
+    home: Path | MapInstance,
+    out: Path,
+    app_config: dict[str, Any] | None = None,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build the static site of the map at ``home`` into ``out`` (the function the
     benchmark times). ``app_config`` is merged into the app's config (tests set the
-    page size)."""
+    page size); ``jobs``: processes rendering the pages (default: one per core, at most
+    6: each language's entry pages and lists are one part)."""
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise BuildError("--jobs must be 1 or more")
     started = time.monotonic()
     out = Path(out)
     check_out(out)
@@ -476,7 +644,7 @@ def build_site(
     result = BuildResult(out=out, sequence=_sequence(instance), entries=0)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        _write_site(app, instance, built, result)
+        _write_site(app, instance, built, result, jobs)
         if _sequence(instance) != result.sequence:
             raise BuildError("a bundle was ingested during the build: run it again")
         _fix_modes(built)

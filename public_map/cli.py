@@ -71,12 +71,18 @@ def ingest_command(home: Path, bundle: Path) -> None:
     type=click.Path(path_type=Path),
     help="Folder for the site: new, empty, or an earlier build (replaced).",
 )
-def build_command(home: Path, out: Path) -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that render the pages (default: one per core, at most 6).",
+)
+def build_command(home: Path, out: Path, jobs: int | None) -> None:
     """Write the whole site as static files (for nginx or a CDN)."""
     from .build import BuildError, build_site
 
     try:
-        result = build_site(home, out)
+        result = build_site(home, out, jobs=jobs)
     except (MapError, BuildError) as exc:
         fail(str(exc))
     except OSError as exc:

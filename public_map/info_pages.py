@@ -36,6 +36,7 @@ DATA_FILES = (
 CC_BY_URL = "https://creativecommons.org/licenses/by/4.0/"
 ODBL_URL = "https://opendatacommons.org/licenses/odbl/"
 TOR_BROWSER_URL = "https://www.torproject.org/download/"
+MAX_PAGE_NUMBER = 10**6
 #: What each column means, for readers (data.dictionary() has the same in English).
 COLUMN_MEANINGS = {
     "id": _l("A random public id (32 characters). It says nothing about her report."),
@@ -88,8 +89,8 @@ def story_page_count() -> int:
 @bp.get("/stories/<int:number>/")
 def stories(number: int | None = None) -> tuple[str, int] | str:
     """Only entries with a story she agreed to share, newest month first."""
-    if number is not None and number < 2:
-        abort(404)  # page 1 is /stories/
+    if number is not None and not 2 <= number <= MAX_PAGE_NUMBER:
+        abort(404)  # page 1 is /stories/; a huge number is no page (nor an SQLite overflow)
     try:
         after = None if number else listing.parse_cursor(request.args.get("after", ""))
     except listing.BadFilter:

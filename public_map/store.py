@@ -5,7 +5,7 @@ added it), ``entry_types`` (an entry's types: a list, so a join table), ``retrac
 (every retracted id and the bundle that retracted it; the retracted entry's row is
 deleted, its text is not kept), ``bundles`` (one row per applied bundle) and ``chain``
 (per verify key: the last sequence and SHA-256 applied, and the day). Indexes serve the
-site's filters: type, month, district, service, perpetrator type.
+site's filters (type, month, district, service, perpetrator type) and the list's order.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS entry_types (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entry_types_by_type ON entry_types(type, entry_id);
 CREATE INDEX IF NOT EXISTS entries_by_month ON entries(month);
+-- The list's and the stories' order (newest month first, no month last, then id).
+CREATE INDEX IF NOT EXISTS entries_in_list_order ON entries(COALESCE(month, '') DESC, id);
 CREATE INDEX IF NOT EXISTS entries_by_district ON entries(district);
 CREATE INDEX IF NOT EXISTS entries_by_service ON entries(service);
 CREATE INDEX IF NOT EXISTS entries_by_perpetrator ON entries(perpetrator);

@@ -42,6 +42,21 @@ PAGE_SIZE = 4
 ONION = onion_address(bytes(range(32)))
 EXIT = "https://example.org/weather?city=baku"
 PAGES = ("/stories/", "/data/", "/about/", "/report/", "/help/")
+HEADINGS = {
+    "/stories/": ("Hekayələr", "Истории", "Stories"),
+    "/data/": ("Açıq məlumatlar", "Открытые данные", "Open data"),
+    "/about/": (
+        "Bu xəritə haqqında və necə hazırlanır",
+        "Об этой карте и о том, как она создаётся",
+        "About this map and how it is made",
+    ),
+    "/report/": (
+        "Təhlükəsiz necə bildirmək olar",
+        "Как безопасно сообщить",
+        "How to report safely",
+    ),
+    "/help/": ("Haradan kömək almaq olar", "Где получить помощь", "Where to get help"),
+}
 FULL_CONFIG = f"""
 [site]
 onion = "http://{ONION.upper()}/"
@@ -131,6 +146,7 @@ def test_every_page_in_every_language(client: FlaskClient, path: str, lang: str)
     assert f'<html lang="{lang}">' in page
     assert re.search(r'<a href="[^"]+" aria-current="page">', page)  # its own nav item
     assert page.count("<h1>") == 1
+    assert f"<h1>{HEADINGS[path][('az', 'ru', 'en').index(lang)]}</h1>" in page
     assert f'<a class="exit" href="{unescape(EXIT)}"'.replace("&", "&amp;") in page
     for other in {"az", "ru", "en"} - {lang}:  # the switcher keeps the page
         prefix = "" if other == "az" else f"/{other}"
@@ -214,6 +230,8 @@ def test_bad_story_cursors_are_a_400_and_page_numbers_past_the_end_a_404(
         page = _get(client, f"/en/stories/?{query}", 400)
         assert "This page address cannot be used" in page
     _get(client, "/stories/1/", 404)
+    _get(client, "/stories/0/", 404)
+    _get(client, "/stories/" + "9" * 30 + "/", 404)
     _get(client, "/stories/5/", 404)  # 13 stories, 4 a page
     _get(client, "/stories/4/")
 

@@ -90,6 +90,17 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
         assert status(base + "/", "evil.example") == 421
         assert status(staff_base + "/login", staff[1]) == 200
         assert status(staff_base + "/login", source[1]) == 421
+        # The map's "how to report safely" page gives her the source onion.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                report = requests.get(f"http://127.0.0.1:{port + 3}/en/report/", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert report.status_code == 200
+        assert 'id="channel-onion"' in report.text and source[1] in report.text
     finally:
         stop(proc, signal.SIGINT, timeout=30)
     deadline = time.monotonic() + 15

@@ -41,7 +41,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import os
 import random
 import re
 import shutil
@@ -71,7 +70,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
 READY = '#map-status[data-ready="1"]'
 READY_TIMEOUT_MS = 60_000
 # Targets: the "map usable within 2 s at 100,000 entries"; the rest are this
-# bench's own bounds, chosen before measuring (see README "Tests and benchmarks").
+# bench's own bounds, chosen before measuring (README: "The demo's map and the benchmark").
 DRAW_TARGET_S = 2.0
 INGEST_TARGET_S = 60.0
 INGEST_RATIO_TARGET = 2.0
@@ -592,8 +591,6 @@ def map_bench(ws: Workspace, results: Results, entries: int = ENTRIES) -> None:
         empty.close()
     _part(results, "map: static build", lambda: build_part(ws, results, chain))
     print(f"  (map bench {time.perf_counter() - started:.0f} s)", flush=True)
-    if os.environ.get("SESIM_BENCH_KEEP"):
-        print(f"  (kept {ws.root})")
 
 
 def main() -> None:

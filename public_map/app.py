@@ -83,6 +83,10 @@ def create_app(home: Path | MapInstance) -> Flask:
             return _json({"error": str(exc), "kind": exc.kind}, _STATUS.get(exc.kind, 400))
         finally:
             uploads.release()
+        # The map page's data for the new sequence, made now rather than by the next
+        # reader's request (it takes seconds at 100,000 entries).
+        threading.Thread(target=data.warm, args=(instance,), name="warm-map-json",
+                         daemon=True).start()  # fmt: skip
         return _json(
             {
                 "sequence": result.sequence,

@@ -363,3 +363,12 @@ def cached(instance: MapInstance, name: str) -> Cached:
             return made
     finally:
         conn.close()
+
+
+def warm(instance: MapInstance, name: str = "map.json") -> None:
+    """Make ``name`` for the current sequence now (after a bundle, in a background
+    thread): a failure here is only a missed head start, the next request makes it."""
+    try:
+        cached(instance, name)
+    except Exception:  # noqa: BLE001, S110 - best effort; the request path reports errors
+        pass

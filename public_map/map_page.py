@@ -87,7 +87,7 @@ def _config(tile_url: str) -> dict[str, Any]:
             "open_entry": _("Open this entry"),
             "cluster": _("Entries here: {n}. Zoom in to see them."),
             "here": _("Entries at this place: {n}"),
-            "more": _("More entries here: {n}. See the list."),
+            "more": _("More entries here: {n}. See the list for this district."),
             "several": _("Several types"),
             "per_district": _("Entries per district"),
             "map": _("Map of the entries"),
@@ -105,13 +105,11 @@ def index() -> tuple[str, int]:
             filters = listing.parse(request.args)
         except listing.BadFilter as exc:
             return bad_filter_page(exc)
-    total = None
-    if not static:
-        conn = _conn()
-        try:
-            total = listing.count(conn, filters)
-        finally:
-            conn.close()
+    conn = _conn()
+    try:
+        total = listing.count(conn, filters)  # the static site: every entry (no filter)
+    finally:
+        conn.close()
     params = filters.params()
     settings = current_app.extensions["sesim_map"].settings
     groups = [

@@ -19,7 +19,8 @@
   var L = window.L;
   var config = JSON.parse(configNode.textContent);
   var text = config.text;
-  var form = document.querySelector('.map-page form.filter-form');
+  // The filter controls: a GET form to this page, or in the static site a plain <div>.
+  var form = document.querySelector('.map-page .filter-form');
   var panel = document.getElementById('map-panel');
   var statusNode = document.getElementById('map-status');
   var listLink = document.getElementById('map-list-link');
@@ -115,8 +116,14 @@
     Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]'), function (box) {
       box.checked = (filters[box.name] || []).indexOf(box.value) >= 0;
     });
-    form.elements.from.value = filters.from;
-    form.elements.to.value = filters.to;
+    // A group with a choice in it is open (the server opens them too, when it knows).
+    Array.prototype.forEach.call(form.querySelectorAll('details.filter-group'), function (group) {
+      if (group.querySelector('input:checked')) {
+        group.open = true;
+      }
+    });
+    form.querySelector('[name=from]').value = filters.from;
+    form.querySelector('[name=to]').value = filters.to;
   }
 
   function fromForm() {
@@ -125,23 +132,24 @@
       Array.prototype.forEach.call(form.querySelectorAll('input[type=checkbox]:checked'), function (box) {
         params.append(box.name, box.value);
       });
-      params.append('from', form.elements.from.value);
-      params.append('to', form.elements.to.value);
+      params.append('from', form.querySelector('[name=from]').value.trim());
+      params.append('to', form.querySelector('[name=to]').value.trim());
     }
     return fromQuery(params.toString());
   }
 
-  function listUrl(query) {
+  /* The list with these filters (in the static site: the pre-built list for one type
+     or one district, else the whole list). */
+  function listUrl(filters) {
+    var query = toQuery(filters);
     if (!config.static) {
       return config.list_url + (query ? '?' + query : '');
     }
-    // The static site has no server to filter the list: its pre-built lists per type
-    // and per district, else the whole list.
     var only = null;
-    var used = FIELDS.filter(function (field) { return state[field].length > 0; });
-    if (used.length === 1 && state[used[0]].length === 1 && !state.from && !state.to &&
+    var used = FIELDS.filter(function (field) { return filters[field].length > 0; });
+    if (used.length === 1 && filters[used[0]].length === 1 && !filters.from && !filters.to &&
         (used[0] === 'type' || used[0] === 'district')) {
-      only = used[0] + '/' + encodeURIComponent(state[used[0]][0]) + '/';
+      only = used[0] + '/' + encodeURIComponent(filters[used[0]][0]) + '/';
     }
     return config.list_url + (only || '');
   }
@@ -153,7 +161,7 @@
     var full = keep ? (query ? query + '&' : '') + 'lang=' + encodeURIComponent(keep) : query;
     window.history.replaceState(null, '', window.location.pathname + (full ? '?' + full : ''));
     if (listLink) {
-      listLink.href = listUrl(query);
+      listLink.href = listUrl(state);
     }
     // The language switcher keeps the filters.
     Array.prototype.forEach.call(document.querySelectorAll('.langs a[hreflang]'), function (link) {
@@ -322,8 +330,14 @@
     });
     box.appendChild(list);
     if (count > POPUP_LEAVES) {
+      // Entries at one place are in one district: the list for it, under these filters.
+      var first = index.getLeaves(cluster.properties.cluster_id, 1)[0].properties.i;
+      var here = Object.assign({}, state);
+      if (doc.columns.district[first] >= 0) {
+        here.district = [doc.districts[doc.columns.district[first]]];
+      }
       var more = el('a', '', format(text.more, { n: count - POPUP_LEAVES }));
-      more.href = listLink ? listLink.href : config.list_url;
+      more.href = listUrl(here);
       box.appendChild(more);
     }
     return box;
@@ -527,7 +541,7 @@
       function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
-      if (window.matchMedia('(min-width: 64rem)').matches) {
+      if (toQuery(state) || window.matchMedia('(min-width: 64rem)').matches) {
         panel.open = true;
       }
     }
@@ -546,6 +560,13 @@
         state = fromForm();
         update();
       });
+      var show = document.getElementById('map-show'); // the static site's controls
+      if (show) {
+        show.addEventListener('click', function () {
+          state = fromForm();
+          update();
+        });
+      }
       var clear = document.getElementById('map-clear');
       if (clear) {
         clear.addEventListener('click', function (event) {

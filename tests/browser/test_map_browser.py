@@ -58,6 +58,8 @@ WHO = ("police", "stranger", "official", None)
 #: Never 2024-04: that month holds only the XSS entry (a filter finds it alone).
 MONTHS = ("2023-11", "2023-12", "2024-01", "2024-02", "2024-03", None, "2024-06")
 COUNT = 90
+AT_ONE_PLACE = 12
+ONE_PLACE_MONTH = "2022-05"
 BLOCKING_IMPACTS = {"serious", "critical"}
 READY = "#map-status[data-ready='1']"
 AXE_RUN_JS = """async () => {
@@ -108,6 +110,20 @@ def _many() -> tuple[PublicEntry, ...]:
                 story=None,
             )
         )
+    # Twelve at one place in one month: a cluster that never splits (POPUP_LEAVES is 10).
+    district = sorted(cells)[0]
+    for n in range(AT_ONE_PLACE):
+        out.append(
+            dataclasses.replace(
+                _template(),
+                id=f"{n:04x}" + "c" * 28,
+                district=district,
+                point=cells[district][0],
+                month=ONE_PLACE_MONTH,
+                summary=f"At one place {n}.",
+                story=None,
+            )
+        )
     return tuple(out)
 
 
@@ -115,6 +131,7 @@ def _many() -> tuple[PublicEntry, ...]:
 class LiveMap:
     url: str
     instance: MapInstance
+    app: Any
 
     def __call__(self, path: str = "/") -> str:
         return self.url + path
@@ -145,7 +162,7 @@ def live_map(
     thread = threading.Thread(target=server.serve_forever, name="live-map", daemon=True)
     thread.start()
     try:
-        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance)
+        yield LiveMap(f"http://127.0.0.1:{server.server_port}", instance, app)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -214,7 +231,7 @@ def test_the_map_draws_districts_and_clusters_and_its_counts_match_the_list(
             drawn = page.locator(".map-cluster").count() + page.locator("path.entry").count()
             assert drawn > 0
             assert status["clustered"] == status["on_map"] > 0
-            assert status["total"] == live_map.list_count("") == COUNT + 3
+            assert status["total"] == live_map.list_count("") == COUNT + AT_ONE_PLACE + 3
             assert status["total"] > status["on_map"]  # online and "not said" have no point
             assert page.locator(".leaflet-control-attribution").inner_text().count("ODbL") == 2
             page.screenshot(path=str(folder / f"map-{name}-{viewport['width']}.png"))
@@ -376,3 +393,69 @@ def test_without_javascript_the_form_and_the_list_link_work(
         assert int(page.inner_text("#count").split()[0]) == expected
     finally:
         context.close()
+
+
+def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """The page as ``sesim map build`` renders it (no form, no server-side filter): the
+    script reads the query, filters, and links the list per type that the build
+    writes."""
+    page, seen = watched
+    live_map.app.config["SESIM_MAP_STATIC"] = True
+    try:
+        page.goto(live_map("/en/?type=verbal"))
+        _wait_total(page, live_map.list_count("type=verbal"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/type/verbal/"
+        assert page.is_visible("#map-controls")
+        page.click("details.filter-group:has(input[name=district]) > summary")
+        page.check("input[name=district][value=nasimi]")
+        _wait_total(page, live_map.list_count("type=verbal&district=nasimi"))
+        assert urlsplit(page.url).query == "type=verbal&district=nasimi"
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/"  # none pre-built
+        page.uncheck("input[name=type][value=verbal]")
+        _wait_total(page, live_map.list_count("district=nasimi"))
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/district/nasimi/"
+        page.fill("#f-from", "2024-01")
+        page.click("#map-show")
+        _wait_total(page, live_map.list_count("district=nasimi&from=2024-01"))
+        assert seen["errors"] == []
+    finally:
+        live_map.app.config["SESIM_MAP_STATIC"] = False
+
+
+def test_entries_at_one_place_are_listed_at_the_closest_zoom(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    page, seen = watched
+    query = f"from={ONE_PLACE_MONTH}&to={ONE_PLACE_MONTH}"
+    page.goto(live_map("/en/?" + query))
+    status = _status(page)
+    assert status == {"total": AT_ONE_PLACE, "on_map": AT_ONE_PLACE, "clustered": AT_ONE_PLACE}
+    cluster = page.locator(".map-cluster")
+    assert cluster.count() == 1 and cluster.inner_text() == str(AT_ONE_PLACE)
+    assert cluster.get_attribute("role") == "button"  # Leaflet: focusable, Enter clicks
+    assert cluster.get_attribute("title") == f"Entries here: {AT_ONE_PLACE}. Zoom in to see them."
+    popup = page.locator(".leaflet-popup-content")
+    for _ in range(12):  # each click zooms in; at the closest zoom it lists them
+        page.locator(".map-cluster").first.click()
+        page.wait_for_timeout(400)
+        if popup.count():
+            break
+    popup.wait_for()
+    assert (
+        popup.locator(".map-popup-title").inner_text() == f"Entries at this place: {AT_ONE_PLACE}"
+    )
+    links = popup.locator("li a")
+    assert links.count() == 10
+    assert all(
+        re.fullmatch(r"/en/entry/[0-9a-f]{4}c{28}/", links.nth(k).get_attribute("href") or "")
+        for k in range(10)
+    )
+    more = popup.locator("a:not(li a)")
+    assert more.inner_text() == "More entries here: 2. See the list for this district."
+    district = urlsplit(more.get_attribute("href") or "").query.split("&")[0]
+    assert district.startswith("district=")
+    assert more.get_attribute("href") == f"/en/list/?{district}&{query}"
+    assert live_map.list_count(f"{district}&{query}") == AT_ONE_PLACE
+    assert seen["errors"] == []

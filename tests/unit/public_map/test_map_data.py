@@ -10,6 +10,7 @@ import gzip
 import json
 import re
 import threading
+import time
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 
 from public_map import data, map_page
 from public_map.app import create_app
+from public_map.ingest import ingest
 from public_map.instance import MapInstance, init_map, open_map
 from securedrop_like.bundles import bundle_sha256
 
@@ -136,8 +138,9 @@ def test_an_empty_map_has_an_empty_document(client: FlaskClient) -> None:
 def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _post(client, ONE, TWO)
     instance = app.extensions["sesim_map"]
+    for body in (ONE, TWO):  # not over HTTP: that makes map.json ahead (tested below)
+        ingest(instance, body)
     built: list[str] = []
     real = data._build
 
@@ -151,7 +154,7 @@ def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
         again = {name: data.cached(instance, name) for name in FILES}
         assert built == list(FILES)
         assert all(again[n] is first[n] for n in FILES)  # the same bytes, not made again
-        _post(client, THREE)
+        ingest(instance, THREE)
         after = {name: data.cached(instance, name) for name in FILES}
     assert sorted(built) == sorted(FILES * 2)
     for name in FILES:
@@ -172,8 +175,9 @@ def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
 def test_threads_asking_at_once_get_one_copy_made_once(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _post(client, ONE, TWO, THREE, FOUR)
     instance: MapInstance = app.extensions["sesim_map"]
+    for body in (ONE, TWO, THREE, FOUR):  # not over HTTP: that makes map.json ahead
+        ingest(instance, body)
     built: list[str] = []
     real = data._build
     start = threading.Barrier(8)
@@ -351,15 +355,19 @@ def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> Non
     assert "From (month)" in _page(client, "/en/?from=May", 400)
 
 
-def test_in_the_static_site_the_form_is_hidden_until_the_script_runs(app: Flask) -> None:
-    """No server counts or filters: without JavaScript only the list link is shown; the
-    form (GET to the page itself, whose script reads the query) appears with the map."""
+def test_in_the_static_site_there_is_no_form_and_the_controls_wait_for_the_script(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No server filters in the static site: without JavaScript only the count of every
+    entry and the list link show; the controls (no <form>) appear with the map."""
+    _post(client, ONE, TWO, THREE, FOUR)
     app.config["SESIM_MAP_STATIC"] = True
     page = _page(app.test_client(), "/en/?type=verbal")
+    assert "<form" not in page
     assert '<details class="map-panel" id="map-panel" hidden>' in page
-    assert 'action="/en/"' in page and 'action="/en/list/"' not in page
-    assert 'value="verbal" checked' not in page  # the query is the script's to read
-    assert 'id="map-count"' not in page  # nothing counted on a server
+    assert '<div class="filter-form" id="map-controls">' in page
+    assert 'name="type" value="verbal">' in page and "checked" not in page  # the script's
+    assert 'id="map-count">27 entries</p>' in page  # every entry: no filter on a server
     assert 'id="map-list-link" href="/en/list/"' in page
     assert _config(page)["static"] is True
 
@@ -377,3 +385,21 @@ def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient)
     _post(client, bundle(4, bundle_sha256(THREE), (), ids))
     doc = client.get("/data/map.json").get_json()
     assert doc["count"] == 0 and doc["sequence"] == 4
+
+
+def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
+    app: Flask, client: FlaskClient
+) -> None:
+    instance = app.extensions["sesim_map"]
+    files = data._files(instance.db_path, instance.verify_key_text)
+    _post(client, ONE)
+    deadline = time.monotonic() + 60  # a bound, not a speed test
+    found = None
+    while time.monotonic() < deadline:
+        with files.lock:
+            found = files.files.get("map.json")
+        if found is not None:
+            break
+        time.sleep(0.02)
+    assert found is not None and found.sequence == 1
+    assert "entries.csv" not in files.files  # only the map page's file is made ahead

@@ -88,8 +88,15 @@ class BuildResult:
     list_pages: dict[str, int] = field(default_factory=dict)
 
 
-def check_out(out: Path) -> None:
-    """OUT may be missing, empty, or an earlier build; anything else is refused."""
+def check_out(out: Path, home: Path | None = None) -> None:
+    """OUT may be missing, empty, or an earlier build; anything else is refused, and so
+    is a folder inside the map's own folder or its static files (copied into OUT)."""
+    where = out.resolve()
+    for inside, name in ((home, "the map's folder"), (STATIC_DIR, "public_map/static")):
+        if inside is not None and where.is_relative_to(inside.resolve()):
+            raise BuildError(f"{out} is inside {name}: give a folder elsewhere")
+    if home is not None and home.resolve().is_relative_to(where):
+        raise BuildError(f"the map's folder is inside {out}: give a folder elsewhere")
     if out.is_symlink():
         raise BuildError(f"{out} is a symbolic link: give the real folder")
     if out.exists():
@@ -399,13 +406,24 @@ def _render_lists_in(
             result.list_pages[key] = result.list_pages.get(key, 0) + 1
 
 
+def _template_context(app: Flask, context: dict[str, Any]) -> None:
+    """Flask's template context (``request``, ``g``, …) as ``render_template`` adds it,
+    with the request and ``g`` themselves in place of their proxies (the same values;
+    the templates read them a dozen times a page)."""
+    app.update_template_context(context)
+    for name in ("request", "g"):
+        proxy = context.get(name)
+        if hasattr(proxy, "_get_current_object"):
+            context[name] = proxy._get_current_object()  # type: ignore[union-attr]
+
+
 def _list_context(
     app: Flask, filters: listing.Filters, chosen: list[dict[str, Any]], number: int, size: int
 ) -> dict[str, Any]:
     """What ``pages.entry_list`` gives ``list.html`` (the form and "next page" parts are
     replaced by ``list_static.html``), plus Flask's own template context."""
     context: dict[str, Any] = {}
-    app.update_template_context(context)
+    _template_context(app, context)
     context.update(
         filters=filters,
         total=len(chosen),
@@ -426,7 +444,7 @@ def _render_entries_in(job: _Job, writer: _Writer, language: str, result: BuildR
         path = f"{prefix}entry/{row['id']}/"
         with _page_context(app, "/" + path):
             context: dict[str, Any] = {"entry": _entry_view(row)}
-            app.update_template_context(context)
+            _template_context(app, context)
             html = template.render(context)
         writer.page(path, html)
         result.pages += 1
@@ -545,7 +563,9 @@ server {{
     server_name map.example.org;             # and ssl_certificate … as usual
     root {root};
     access_log off;                          # readers' addresses are nobody's business
+    # No cookie and no analytics, ever: nginx sets none; add none.
     server_tokens off;
+    absolute_redirect off;                   # /list -> /list/ stays on the reader's host
 
     types {{
         text/html html;
@@ -636,8 +656,8 @@ def build_site(
         raise BuildError("--jobs must be 1 or more")
     started = time.monotonic()
     out = Path(out)
-    check_out(out)
     instance = home if isinstance(home, MapInstance) else open_map(Path(home))
+    check_out(out, instance.home)
     app = create_app(instance)
     app.config.update(app_config or {})
     app.config["SESIM_MAP_STATIC"] = True
@@ -648,7 +668,7 @@ def build_site(
         if _sequence(instance) != result.sequence:
             raise BuildError("a bundle was ingested during the build: run it again")
         _fix_modes(built)
-        check_out(out)  # still what it was
+        check_out(out, instance.home)  # still what it was
         _swap_into_place(built, out)
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)

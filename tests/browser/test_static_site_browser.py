@@ -172,3 +172,30 @@ def test_without_javascript_the_lists_and_entries_work_by_links(
         assert page.locator("article.entry h1").count() == 1
     finally:
         context.close()
+
+
+def test_filtering_in_the_static_map_matches_the_pre_built_lists(
+    chromium: Any, site: tuple[str, Path]
+) -> None:
+    url, out = site
+    context, page = _new_page(chromium, LAPTOP)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url + "/en/")
+        assert _status(page)["total"] == COUNT
+        if not page.is_visible("input[name=type][value=stalking]"):
+            page.click("details.filter-group:has(input[name=type]) > summary")
+        page.check("input[name=type][value=stalking]")
+        expected = _list_count(out, "/en/list/type/stalking/")
+        assert 0 < expected < COUNT
+        page.wait_for_selector(f"#map-status[data-ready='1'][data-total='{expected}']",
+                               state="attached")  # fmt: skip
+        assert urlsplit(page.url).query == "type=stalking"
+        assert page.get_attribute("#map-list-link", "href") == "/en/list/type/stalking/"
+        status = _status(page)
+        assert status["clustered"] == status["on_map"]
+        assert errors == []
+    finally:
+        context.close()

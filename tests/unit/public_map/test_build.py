@@ -7,9 +7,13 @@ refused. Real signed bundles (the known-answer chain, XSS attempts, 24 more entr
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import os
 import re
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
@@ -83,6 +87,12 @@ def _main(html: str) -> str:
     assert found
     text = re.sub(r"<form\b.*?</form>", "", found.group(1), flags=re.S)
     text = re.sub(r'<section class="active-filters".*?</section>', "", text, flags=re.S)
+    text = re.sub(  # the map page's controls for map.js, the form's twin without a server
+        r'<div class="filter-form" id="map-controls">.*?id="map-show">.*?</button>\s*</div>',
+        "",
+        text,
+        flags=re.S,
+    )
     text = re.sub(r'<nav class="(?:static-filters|pages)[^"]*".*?</nav>', "", text, flags=re.S)
     text = re.sub(r'<p class="static-filter">.*?</p>', "", text, flags=re.S)
     return " ".join(text.split())
@@ -139,7 +149,7 @@ def _content(html: str) -> dict[str, Any]:
     return {
         "title": re.findall(r"<title>(.*?)</title>", html),
         "headings": re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", main),
-        "count": re.findall(r'id="count"[^>]*>(.*?)</p>', main),
+        "count": re.findall(r'id="(?:count|map-count)"[^>]*>(.*?)</p>', main),
         "entries": ENTRY_LINK.findall(main),
         "tables": re.findall(r"<table.*?</table>", main, re.S),
         "svg": re.findall(r"<svg.*?</svg>", main, re.S),
@@ -354,6 +364,13 @@ def test_a_folder_that_is_not_an_earlier_build_is_refused_and_left_alone(
         build_site(home, a_file)
     with pytest.raises(BuildError, match="does not exist"):
         build_site(home, tmp_path / "no" / "out")
+    with pytest.raises(BuildError, match="inside the map's folder"):
+        build_site(home, home / "site")
+    with pytest.raises(BuildError, match="inside public_map/static"):
+        build_site(home, build.STATIC_DIR / "site")
+    assert not (build.STATIC_DIR / "site").exists()
+    with pytest.raises(BuildError, match="the map's folder is inside"):
+        build_site(home, tmp_path)  # an earlier build there would be replaced, map and all
     (tmp_path / "link").symlink_to(foreign)
     with pytest.raises(BuildError, match="symbolic link"):
         build_site(home, tmp_path / "link")
@@ -371,7 +388,8 @@ def test_the_command_builds_and_says_what_is_wrong_clearly(tmp_path: Path) -> No
     assert (tmp_path / "o" / "index.html").is_file()
     cases: list[tuple[list[str], str]] = [
         (["--home", str(tmp_path / "none"), "--out", str(tmp_path / "x")], "not a map folder"),
-        (["--home", str(home), "--out", str(home)], "not empty and not an earlier"),
+        (["--home", str(home), "--out", str(home)], "inside the map's folder"),
+        (["--home", str(home), "--out", str(tmp_path)], "the map's folder is inside"),
         (["--home", str(home), "--out", str(tmp_path / "a" / "b")], "does not exist"),
     ]
     for args, message in cases:
@@ -392,3 +410,123 @@ def test_list_path_and_pager() -> None:
     assert pager["previous"] == "/list/4/" and pager["next"] == "/list/6/"
     assert [n for n, _ in pager["window"]] == [2, 3, 4, 5, 6, 7, 8]
     assert pager["first"] == "/list/" and pager["last"] == "/list/20/"
+
+
+def test_readme_shows_the_nginx_block_the_code_describes() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("#### Static site", 1)[1]
+    found = re.search(r"```nginx\n(.*?)```", section, re.S)
+    assert found
+    assert found.group(1) == build.nginx_example()
+    for path in ("/", "/ru/", "/en/index.html"):
+        assert "script-src 'self'" in build.csp_for(path)
+    for path in ("/list/", "/ru/entry/" + "a" * 32 + "/", "/404.html", "/stats/"):
+        assert "script-src" not in build.csp_for(path) and "style-src 'self'" in build.csp_for(path)
+    for path in ("/data/map.json", "/static/map.js", "/static/map.css"):
+        assert build.csp_for(path) == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_csp_for_gives_what_the_app_sends(site: tuple[Path, FlaskClient]) -> None:
+    """The policy nginx is told to send for each file is the one the app sends for it."""
+    _out, client = site
+    urls = [p + f for p in LANG_PREFIXES for f in FIXED] + [
+        "/list/",
+        "/en/list/",
+        f"/ru/entry/{XSS_ID}/",
+        "/stories/",
+        "/static/map.css",
+        "/static/map.js",
+        "/static/basemap/districts.geojson",
+        *[f"/data/{name}" for name in DATA],
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Content-Security-Policy"] == build.csp_for(url), url
+        response.close()
+
+
+def test_an_empty_map_builds_a_whole_site_whose_links_resolve(tmp_path: Path) -> None:
+    home = tmp_path / "map"
+    init_map(home, write_verify_file(tmp_path / "publication.verify"))
+    out = tmp_path / "out"
+    result = build_site(home, out, CONFIG, jobs=1)
+    assert result.entries == 0 and result.sequence == 0
+    assert _count(_static(out, "/en/list/")) == 0
+    assert _count(_static(out, "/en/list/type/verbal/")) == 0
+    assert json.loads((out / "data/entries.json").read_bytes())["count"] == 0
+    for page in _html_files(out):
+        for url in re.findall(r'(?:href|src)="(/[^"]*)"', page.read_text("utf-8")):
+            assert _file(out, unescape(url)).is_file(), (page, url)
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="nginx is not installed (apt install nginx-light)")
+def test_nginx_with_the_readme_block_serves_the_site_with_the_apps_headers(
+    site: tuple[Path, FlaskClient], tmp_path: Path
+) -> None:
+    """The README's server block, as written, in a real nginx on 127.0.0.1."""
+    out, client = site
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    block = build.nginx_example(root=str(out)).replace(
+        "listen 443 ssl;", f"listen 127.0.0.1:{port};"
+    )
+    temp = "\n".join(f"    {k}_temp_path {tmp_path / k};" for k in
+                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    conf = tmp_path / "nginx.conf"
+    # As root, nginx's workers would run as "nobody", who cannot enter pytest's 0700 folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"{user}worker_processes 1;\ndaemon off;\npid {tmp_path / 'nginx.pid'};\n"
+        f"error_log {tmp_path / 'error.log'};\nevents {{ worker_connections 64; }}\n"
+        f"http {{\n{temp}\n{block}}}\n"
+    )
+    server = subprocess.Popen([str(NGINX), "-c", str(conf)], stderr=subprocess.PIPE)  # noqa: S603
+    try:
+        for _ in range(100):  # up to 10 s for it to listen
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.1)
+
+        def get(path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                return response.status, dict(response.getheaders()), response.read()
+            finally:
+                conn.close()
+
+        paths = ("/", "/ru/", "/en/list/", "/list/type/verbal/", f"/en/entry/{XSS_ID}/",
+                 "/stats/", "/data/map.json", "/data/entries.csv", "/static/map.js")  # fmt: skip
+        for path in paths:
+            status, headers, body = get(path)
+            assert status == 200, path
+            assert headers["Content-Security-Policy"] == build.csp_for(path), path
+            assert headers["Referrer-Policy"] == "no-referrer", path
+            assert "Set-Cookie" not in headers
+            assert body == _file(out, path).read_bytes(), path
+            dynamic = client.get(path.replace("/list/type/verbal/", "/list/?type=verbal"))
+            assert dynamic.status_code == 200, path
+            assert headers["Content-Type"] == dynamic.headers["Content-Type"], path
+            dynamic.close()
+        status, headers, body = get("/data/map.json", **{"Accept-Encoding": "gzip"})
+        assert headers["Content-Encoding"] == "gzip"
+        assert body == (out / "data/map.json.gz").read_bytes()
+        assert "attachment" in get("/data/entries.csv")[1]["Content-Disposition"]
+        for prefix, language in (("/", "az"), ("/ru/", "ru"), ("/en/", "en")):
+            status, headers, body = get(f"{prefix}no/such/page/")
+            assert status == 404 and f'<html lang="{language}">'.encode() in body
+        assert get("/.sesim-map-build")[0] == 404
+        status, headers, _body = get("/list")
+        assert status == 301 and headers["Location"] == "/list/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, g, request
 from flask_babel import Babel
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +53,20 @@ def _read_capped(stream: IO[bytes], cap: int) -> bytes | None:
         if size > cap:
             return None
         chunks.append(chunk)
+
+
+def _mistyped_page(status: int) -> bool:
+    """A 404 for an address no route knows, outside the data files, the static files and
+    the upload: a reader's mistyped or old link. She gets the site's own 404 page in the
+    language of the address's prefix (as the static site's per-language 404.html)."""
+    if status != 404 or request.url_rule is not None:
+        return False
+    first = request.path.lstrip("/").split("/", 1)[0]
+    if first in ("data", "static", "ingest"):
+        return False
+    if first in pages.LANGS:
+        g.map_lang = first
+    return True
 
 
 def create_app(home: Path | MapInstance) -> Flask:
@@ -142,7 +156,7 @@ def create_app(home: Path | MapInstance) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
-        if request.blueprint in pages.PAGE_BLUEPRINTS:
+        if request.blueprint in pages.PAGE_BLUEPRINTS or _mistyped_page(status):
             return pages.error_page(status)
         reason = (
             f"a publication bundle is at most {MAX_PUBLICATION_BYTES} bytes"

@@ -87,7 +87,7 @@ def _config(tile_url: str) -> dict[str, Any]:
             "open_entry": _("Open this entry"),
             "cluster": _("Entries here: {n}. Zoom in to see them."),
             "here": _("Entries at this place: {n}"),
-            "more": _("More entries here: {n}. See the list."),
+            "more": _("More entries here: {n}. See the list for this district."),
             "several": _("Several types"),
             "per_district": _("Entries per district"),
             "map": _("Map of the entries"),

@@ -31,7 +31,7 @@
   var MIN_ZOOM = 8;
   var MAX_ZOOM = 17;
   var HIGH_ZOOM = 13; // from here the districts are outlines, not a choropleth
-  var CLASSES = 4; // choropleth classes above "none"
+  var CLASSES = 5; // choropleth classes above "none" (as the statistics page's)
   var FIELDS = ['type', 'district', 'service', 'perpetrator'];
   var TABLE = { type: 'types', district: 'districts', service: 'services', perpetrator: 'perpetrators' };
   var ID_HEX = 32; // an id's length in map.json's columns.id
@@ -138,29 +138,36 @@
     return fromQuery(params.toString());
   }
 
-  function listUrl(query) {
+  /* The list with these filters (in the static site: the pre-built list for one type
+     or one district, else the whole list). */
+  function listUrl(filters) {
+    var query = toQuery(filters);
     if (!config.static) {
       return config.list_url + (query ? '?' + query : '');
     }
-    // The static site has no server to filter the list: its pre-built lists per type
-    // and per district, else the whole list.
     var only = null;
-    var used = FIELDS.filter(function (field) { return state[field].length > 0; });
-    if (used.length === 1 && state[used[0]].length === 1 && !state.from && !state.to &&
+    var used = FIELDS.filter(function (field) { return filters[field].length > 0; });
+    if (used.length === 1 && filters[used[0]].length === 1 && !filters.from && !filters.to &&
         (used[0] === 'type' || used[0] === 'district')) {
-      only = used[0] + '/' + encodeURIComponent(state[used[0]][0]) + '/';
+      only = used[0] + '/' + encodeURIComponent(filters[used[0]][0]) + '/';
     }
     return config.list_url + (only || '');
   }
 
   function showQuery() {
     var query = toQuery(state);
+    var chosen = document.getElementById('map-chosen');
+    if (chosen) {
+      var n = FIELDS.reduce(function (sum, field) { return sum + state[field].length; }, 0) +
+        (state.from ? 1 : 0) + (state.to ? 1 : 0);
+      chosen.textContent = n ? ' (' + n + ')' : '';
+    }
     var params = new URLSearchParams(window.location.search);
     var keep = params.get('lang');
     var full = keep ? (query ? query + '&' : '') + 'lang=' + encodeURIComponent(keep) : query;
     window.history.replaceState(null, '', window.location.pathname + (full ? '?' + full : ''));
     if (listLink) {
-      listLink.href = listUrl(query);
+      listLink.href = listUrl(state);
     }
     // The language switcher keeps the filters.
     Array.prototype.forEach.call(document.querySelectorAll('.langs a[hreflang]'), function (link) {
@@ -329,8 +336,14 @@
     });
     box.appendChild(list);
     if (count > POPUP_LEAVES) {
+      // Entries at one place are in one district: the list for it, under these filters.
+      var first = index.getLeaves(cluster.properties.cluster_id, 1)[0].properties.i;
+      var here = Object.assign({}, state);
+      if (doc.columns.district[first] >= 0) {
+        here.district = [doc.districts[doc.columns.district[first]]];
+      }
       var more = el('a', '', format(text.more, { n: count - POPUP_LEAVES }));
-      more.href = listLink ? listLink.href : config.list_url;
+      more.href = listUrl(here);
       box.appendChild(more);
     }
     return box;
@@ -409,48 +422,55 @@
     statusNode.dataset.ready = '1';
   }
 
-  function classOf(count, max) {
-    return count === 0 || max === 0 ? 0 : Math.ceil((count * CLASSES) / max);
+  /* The statistics page's classes (charts.bins): zero, then at most five of equal
+     width up to the largest count, the darkest colours when there are fewer. */
+  function bins(top) {
+    var out = [{ low: 0, high: 0, colour: 0 }];
+    if (top <= 0) {
+      return out;
+    }
+    var width = Math.ceil(top / Math.min(CLASSES, top));
+    var classes = Math.ceil(top / width);
+    var first = CLASSES - classes;
+    for (var k = 0; k < classes; k++) {
+      var low = 1 + k * width;
+      out.push({ low: low, high: Math.min(low + width - 1, top), colour: first + k + 1 });
+    }
+    return out;
   }
 
   function paintDistricts() {
-    var max = 0;
+    var top = 0;
     var byCode = {};
     doc.districts.forEach(function (code, n) {
       if (districtLayers[code]) {
         byCode[code] = counts.perDistrict[n];
-        max = Math.max(max, counts.perDistrict[n]);
+        top = Math.max(top, counts.perDistrict[n]);
       }
     });
+    var classes = bins(top);
     Object.keys(districtLayers).forEach(function (code) {
       var path = districtLayers[code].getElement();
       var count = byCode[code] || 0;
       districtLayers[code].districtCount = count;
+      var found = classes.filter(function (bin) { return bin.low <= count && count <= bin.high; })[0];
       if (path) {
         for (var k = 0; k <= CLASSES; k++) {
           path.classList.remove('c-' + k);
         }
-        path.classList.add('c-' + classOf(count, max));
+        path.classList.add('c-' + found.colour);
       }
     });
-    // The legend: one line per class that can hold a count.
+    // The legend: one line per class.
     classList.textContent = '';
-    var add = function (k, words) {
+    classes.forEach(function (bin) {
       var item = el('li');
-      item.appendChild(el('span', 'swatch c-' + k));
-      item.firstChild.setAttribute('aria-hidden', 'true');
-      item.appendChild(document.createTextNode(' ' + words));
+      var swatch = el('span', 'swatch c-' + bin.colour);
+      swatch.setAttribute('aria-hidden', 'true');
+      item.appendChild(swatch);
+      item.appendChild(document.createTextNode(' ' + (bin.low === bin.high ? bin.low : bin.low + '–' + bin.high)));
       classList.appendChild(item);
-    };
-    add(0, '0');
-    var low = 1;
-    for (var k = 1; k <= CLASSES && max > 0; k++) {
-      var high = Math.floor((k * max) / CLASSES);
-      if (high >= low) {
-        add(k, low === high ? String(low) : low + '–' + high);
-        low = high + 1;
-      }
-    }
+    });
   }
 
   function districtTooltip(code) {
@@ -534,9 +554,9 @@
       function (node) { node.hidden = true; });
     if (panel) {
       panel.hidden = false;
-      if (toQuery(state) || window.matchMedia('(min-width: 64rem)').matches) {
-        panel.open = true;
-      }
+      // Open beside the map on a wide screen; on a phone closed, so the map shows (its
+      // summary says how many choices are in use).
+      panel.open = window.matchMedia('(min-width: 64rem)').matches;
     }
     legend.hidden = false;
     buildMap(districts, metro);

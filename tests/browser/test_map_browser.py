@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from public_map import charts
 from public_map.app import create_app
 from public_map.ingest import ingest
 from public_map.instance import MapInstance, init_map
-from securedrop_like import grid
+from securedrop_like import geo, grid
 from securedrop_like.bundles import bundle_sha256
 from securedrop_like.bundles.publication import PublicEntry, PublicPoint
 from tests.browser.conftest import (
@@ -58,6 +59,8 @@ WHO = ("police", "stranger", "official", None)
 #: Never 2024-04: that month holds only the XSS entry (a filter finds it alone).
 MONTHS = ("2023-11", "2023-12", "2024-01", "2024-02", "2024-03", None, "2024-06")
 COUNT = 90
+AT_ONE_PLACE = 12
+ONE_PLACE_MONTH = "2022-05"
 BLOCKING_IMPACTS = {"serious", "critical"}
 READY = "#map-status[data-ready='1']"
 AXE_RUN_JS = """async () => {
@@ -105,6 +108,20 @@ def _many() -> tuple[PublicEntry, ...]:
                 service=SERVICES[n % len(SERVICES)],
                 perpetrator=WHO[(n // 2) % len(WHO)],
                 summary=f"Entry {n}.",
+                story=None,
+            )
+        )
+    # Twelve at one place in one month: a cluster that never splits (POPUP_LEAVES is 10).
+    district = sorted(cells)[0]
+    for n in range(AT_ONE_PLACE):
+        out.append(
+            dataclasses.replace(
+                _template(),
+                id=f"{n:04x}" + "c" * 28,
+                district=district,
+                point=cells[district][0],
+                month=ONE_PLACE_MONTH,
+                summary=f"At one place {n}.",
                 story=None,
             )
         )
@@ -215,7 +232,7 @@ def test_the_map_draws_districts_and_clusters_and_its_counts_match_the_list(
             drawn = page.locator(".map-cluster").count() + page.locator("path.entry").count()
             assert drawn > 0
             assert status["clustered"] == status["on_map"] > 0
-            assert status["total"] == live_map.list_count("") == COUNT + 3
+            assert status["total"] == live_map.list_count("") == COUNT + AT_ONE_PLACE + 3
             assert status["total"] > status["on_map"]  # online and "not said" have no point
             assert page.locator(".leaflet-control-attribution").inner_text().count("ODbL") == 2
             page.screenshot(path=str(folder / f"map-{name}-{viewport['width']}.png"))
@@ -278,6 +295,8 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     assert not page.is_checked("input[name=type][value=verbal]")
     assert page.input_value("#f-from") == "2024-01"
 
+    assert page.inner_text("#map-panel > summary") == "Filters (2)"  # closed on a phone
+    page.click("#map-panel > summary")
     page.click("#map-clear")
     _wait_total(page, before["total"])
     assert urlsplit(page.url).query == ""
@@ -391,6 +410,8 @@ def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
         page.goto(live_map("/en/?type=verbal"))
         _wait_total(page, live_map.list_count("type=verbal"))
         assert page.get_attribute("#map-list-link", "href") == "/en/list/type/verbal/"
+        assert not page.is_visible("#map-controls")  # the panel is closed on a phone
+        page.click("#map-panel > summary")
         assert page.is_visible("#map-controls")
         page.click("details.filter-group:has(input[name=district]) > summary")
         page.check("input[name=district][value=nasimi]")
@@ -406,3 +427,71 @@ def test_in_the_static_site_the_script_filters_and_links_the_pre_built_lists(
         assert seen["errors"] == []
     finally:
         live_map.app.config["SESIM_MAP_STATIC"] = False
+
+
+def test_entries_at_one_place_are_listed_at_the_closest_zoom(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    page, seen = watched
+    query = f"from={ONE_PLACE_MONTH}&to={ONE_PLACE_MONTH}"
+    page.goto(live_map("/en/?" + query))
+    status = _status(page)
+    assert status == {"total": AT_ONE_PLACE, "on_map": AT_ONE_PLACE, "clustered": AT_ONE_PLACE}
+    cluster = page.locator(".map-cluster")
+    assert cluster.count() == 1 and cluster.inner_text() == str(AT_ONE_PLACE)
+    assert cluster.get_attribute("role") == "button"  # Leaflet: focusable, Enter clicks
+    assert cluster.get_attribute("title") == f"Entries here: {AT_ONE_PLACE}. Zoom in to see them."
+    popup = page.locator(".leaflet-popup-content")
+    for _ in range(12):  # each click zooms in; at the closest zoom it lists them
+        page.locator(".map-cluster").first.click()
+        page.wait_for_timeout(400)
+        if popup.count():
+            break
+    popup.wait_for()
+    assert (
+        popup.locator(".map-popup-title").inner_text() == f"Entries at this place: {AT_ONE_PLACE}"
+    )
+    links = popup.locator("li a")
+    assert links.count() == 10
+    assert all(
+        re.fullmatch(r"/en/entry/[0-9a-f]{4}c{28}/", links.nth(k).get_attribute("href") or "")
+        for k in range(10)
+    )
+    more = popup.locator("a:not(li a)")
+    assert more.inner_text() == "More entries here: 2. See the list for this district."
+    district = urlsplit(more.get_attribute("href") or "").query.split("&")[0]
+    assert district.startswith("district=")
+    assert more.get_attribute("href") == f"/en/list/?{district}&{query}"
+    assert live_map.list_count(f"{district}&{query}") == AT_ONE_PLACE
+    assert seen["errors"] == []
+
+
+def test_the_district_classes_are_the_statistics_pages(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """The choropleth's classes and colours are charts.bins (the statistics page's), over
+    the largest district count under the filter, which the list gives."""
+    page, _ = watched
+    for query in ("", "type=verbal"):
+        page.goto(live_map("/en/?" + query))
+        _status(page)
+        counts = {
+            d.code: live_map.list_count("&".join(q for q in (query, f"district={d.code}") if q))
+            for d in geo.load_districts()
+        }
+        classes = charts.bins(max(counts.values()))
+        legend = page.locator("#map-classes li")
+        assert [legend.nth(k).inner_text().strip() for k in range(legend.count())] == [
+            str(b.low) if b.low == b.high else f"{b.low}–{b.high}" for b in classes
+        ]
+        fills = page.eval_on_selector_all(
+            "path.district", "ps => ps.map(p => getComputedStyle(p).fill)"
+        )
+        wanted = {classes[charts.bin_of(n, classes)].colour for n in counts.values()}
+        assert {_rgb_hex(f) for f in fills} == wanted
+
+
+def _rgb_hex(css: str) -> str:
+    found = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", css)
+    assert found, css
+    return "#" + "".join(f"{int(v):02x}" for v in found.groups())

@@ -171,7 +171,7 @@ def test_an_upload_over_the_cap_is_413(client: FlaskClient, home: Path) -> None:
 
 
 def test_other_methods_and_paths_answer_json_errors(client: FlaskClient) -> None:
-    for response in (client.get("/ingest"), client.get("/nothing"), client.post("/data/x")):
+    for response in (client.get("/ingest"), client.get("/data/nothing"), client.post("/data/x")):
         assert response.status_code in (404, 405)
         _check_headers(response)
         assert response.get_json()["error"]

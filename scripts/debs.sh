@@ -17,10 +17,13 @@ if [ "$(id -u)" -eq 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The tor package starts a system tor; Səsim runs its own, so stop that one.
-  if printf '%s\n' "${missing[@]}" | grep -qx tor; then
-    (systemctl disable --now tor 2>/dev/null || service tor stop 2>/dev/null) >/dev/null || true
-  fi
+  # The tor and nginx packages start system services; Səsim's tests run their own
+  # on 127.0.0.1, so stop those.
+  for service in tor nginx; do
+    if printf '%s\n' "${missing[@]}" | grep -q "^$service"; then
+      (systemctl disable --now "$service" 2>/dev/null || service "$service" stop 2>/dev/null) >/dev/null || true
+    fi
+  done
 else
   echo "Missing Debian packages: ${missing[*]}" >&2
   echo "Install them as root:  apt-get install ${missing[*]}" >&2

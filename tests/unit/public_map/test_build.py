@@ -463,7 +463,6 @@ def test_an_empty_map_builds_a_whole_site_whose_links_resolve(tmp_path: Path) ->
 NGINX = Path("/usr/sbin/nginx")
 
 
-@pytest.mark.skipif(not NGINX.exists(), reason="nginx is not installed (apt install nginx-light)")
 def test_nginx_with_the_readme_block_serves_the_site_with_the_apps_headers(
     site: tuple[Path, FlaskClient], tmp_path: Path
 ) -> None:

@@ -36,6 +36,7 @@ from .chain import (
     bundle,
     write_verify_file,
 )
+from .site import list_count, open_data
 from .test_pages import FOUR, _get
 
 PAGE_SIZE = 4
@@ -103,16 +104,6 @@ def bare(tmp_path: Path) -> FlaskClient:
     return _app(tmp_path).test_client()
 
 
-def _open_data(client: FlaskClient) -> list[dict[str, Any]]:
-    return json.loads(client.get("/data/entries.json").get_data())["entries"]  # type: ignore[no-any-return]
-
-
-def _count(page: str) -> int:
-    found = re.search(r'id="count" role="status">(\d+) ', page)
-    assert found
-    return int(found.group(1))
-
-
 def _story_walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
     """Follow "next page" from ``url``: the count shown, the story ids in order, pages."""
     ids: list[str] = []
@@ -122,7 +113,7 @@ def _story_walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
     while next_url:
         page = _get(client, next_url)
         pages += 1
-        counts.add(_count(page))
+        counts.add(list_count(page))
         rows = re.findall(
             r'<article class="story-entry" lang="\w\w" aria-labelledby="s-([0-9a-f]{32})"', page
         )
@@ -166,7 +157,7 @@ def test_open_data_labels_codes_in_the_page_language(client: FlaskClient, lang: 
 
 
 def test_stories_are_exactly_the_entries_with_a_story(client: FlaskClient) -> None:
-    with_story = [e for e in _open_data(client) if e["story"]]
+    with_story = [e for e in open_data(client) if e["story"]]
     assert len(with_story) == 13  # 12 of the 24, and the XSS entry
     shown, ids, pages = _story_walk(client, "/stories/")
     assert shown == len(ids) == len(set(ids)) == len(with_story)
@@ -177,7 +168,7 @@ def test_stories_are_exactly_the_entries_with_a_story(client: FlaskClient) -> No
     assert months == sorted(months, reverse=True)  # newest month first
     data = _get(client, "/en/data/")
     assert f'<dd id="with-story">{len(with_story)}</dd>' in data
-    assert _count(data) == len(_open_data(client)) == 27
+    assert list_count(data) == len(open_data(client)) == 27
 
 
 def test_a_story_page_shows_its_fields_a_link_and_the_entry_language(client: FlaskClient) -> None:
@@ -194,14 +185,14 @@ def test_a_retracted_story_is_gone(tmp_path: Path) -> None:
     app = _app(tmp_path, None, (ONE, TWO))
     client = app.test_client()
     assert SABAIL_ID in _story_walk(client, "/stories/")[1]
-    sabail_story = next(e["story"] for e in _open_data(client) if e["id"] == SABAIL_ID)
+    sabail_story = next(e["story"] for e in open_data(client) if e["id"] == SABAIL_ID)
     assert sabail_story.split("\n")[0][:20] in unescape(_get(client, "/stories/"))
     client.post("/ingest", data=THREE, content_type="application/json")  # retracts it
     count, ids, _ = _story_walk(client, "/stories/")
     assert SABAIL_ID not in ids and ids == [XSS_ID] and count == 1
     assert sabail_story.split("\n")[0][:20] not in unescape(_get(client, "/stories/"))
     client.post("/ingest", data=FOUR, content_type="application/json")
-    story_id = next(e["id"] for e in _open_data(client) if e["story"] == "Story 0.")
+    story_id = next(e["id"] for e in open_data(client) if e["story"] == "Story 0.")
     five = bundle(5, bundle_sha256(FOUR), (), (story_id,))
     assert client.post("/ingest", data=five, content_type="application/json").status_code == 200
     count, ids, _ = _story_walk(client, "/stories/")
@@ -265,7 +256,7 @@ def test_numbered_story_pages_in_the_static_site(tmp_path: Path) -> None:
 
 def test_no_stories_yet(bare: FlaskClient) -> None:
     page = _get(bare, "/en/stories/")
-    assert _count(page) == 0 and "No stories have been shared yet." in page
+    assert list_count(page) == 0 and "No stories have been shared yet." in page
     assert 'rel="next"' not in page
     with bare.application.app_context():
         assert info_pages.story_page_count() == 1
@@ -291,7 +282,7 @@ def test_open_data_links_licences_counts_and_last_update(client: FlaskClient) ->
 
 def test_open_data_before_anything_is_published(bare: FlaskClient) -> None:
     page = _get(bare, "/en/data/")
-    assert _count(page) == 0 and "Nothing has been published yet." in page
+    assert list_count(page) == 0 and "Nothing has been published yet." in page
 
 
 # --- about -----------------------------------------------------------------------------
@@ -501,13 +492,13 @@ SEVERAL = [
 
 
 @pytest.mark.parametrize(("query", "wanted"), SEVERAL, ids=[q for q, _ in SEVERAL])
-def test_several_values_per_filter_count_as_the_open_data(
+def test_several_values_per_filter_count_as_theopen_data(
     client: FlaskClient, query: str, wanted: Any
 ) -> None:
-    expected = [e for e in _open_data(client) if wanted(e)]
+    expected = [e for e in open_data(client) if wanted(e)]
     assert 0 < len(expected) < 27
     page = _get(client, f"/en/list/?{query}")
-    assert _count(page) == len(expected)
+    assert list_count(page) == len(expected)
     pairs = [tuple(p.split("=")) for p in query.split("&")]
     checked = {(n, v) for n, v, c in _checkboxes(page) if c}
     assert checked == {p for p in pairs if p[0] not in ("from", "to")}
@@ -517,7 +508,7 @@ def test_several_values_per_filter_count_as_the_open_data(
         found = re.search(rf'name="{name}" type="text"[^>]*value="([^"]*)"', page)
         assert found
         resubmit.append(f"{name}={found.group(1)}")
-    assert _count(_get(client, "/en/list/?" + "&".join(resubmit))) == len(expected)
+    assert list_count(_get(client, "/en/list/?" + "&".join(resubmit))) == len(expected)
 
 
 def test_each_active_filter_has_a_remove_link(client: FlaskClient) -> None:
@@ -531,9 +522,9 @@ def test_each_active_filter_has_a_remove_link(client: FlaskClient) -> None:
         "/en/list/?type=stalking&type=verbal&district=online",
     ]
     assert "Type: Following or stalking" in page and "District: Online or by phone" in page
-    entries = _open_data(client)
+    entries = open_data(client)
     after = _get(client, removes[3])
-    assert _count(after) == sum(
+    assert list_count(after) == sum(
         1 for e in entries if {"verbal", "stalking"} & set(e["types"]) and e["district"] == "online"
     )
     single = _get(client, "/en/list/?service=police")
@@ -544,4 +535,4 @@ def test_the_static_site_shows_no_form(tmp_path: Path) -> None:
     app = _app(tmp_path, None, (ONE, TWO, THREE))
     app.config["SESIM_MAP_STATIC"] = True
     page = _get(app.test_client(), "/en/list/")
-    assert "<form" not in page and "<input" not in page and _count(page) == 3
+    assert "<form" not in page and "<input" not in page and list_count(page) == 3

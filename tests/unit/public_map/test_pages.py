@@ -6,7 +6,6 @@ known-answer chain, a third bundle with XSS attempts, and a fourth with 24 entri
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable
 from html import unescape
@@ -37,6 +36,7 @@ from .chain import (
     bundle,
     write_verify_file,
 )
+from .site import list_count, open_data
 
 PAGE_SIZE = 4
 TYPES = ("verbal", "touching", "stalking")
@@ -107,12 +107,6 @@ def _get(client: FlaskClient, url: str, status: int = 200) -> str:
     return text
 
 
-def _count(page: str) -> int:
-    found = re.search(r'id="count" role="status">(\d+) ', page)
-    assert found
-    return int(found.group(1))
-
-
 def _walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
     """Follow "next page" from ``url``: the count shown, every entry id in order, pages."""
     ids: list[str] = []
@@ -122,7 +116,7 @@ def _walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
     while next_url:
         page = _get(client, next_url)
         pages += 1
-        counts.add(_count(page))
+        counts.add(list_count(page))
         rows = re.findall(r'href="/(?:\w\w/)?entry/([0-9a-f]{32})/"', page)
         assert len(rows) <= PAGE_SIZE
         ids += rows
@@ -131,10 +125,6 @@ def _walk(client: FlaskClient, url: str) -> tuple[int, list[str], int]:
         assert pages < 100
     assert len(counts) == 1  # the same count on every page
     return counts.pop(), ids, pages
-
-
-def _open_data(client: FlaskClient) -> list[dict[str, Any]]:
-    return json.loads(client.get("/data/entries.json").get_data())["entries"]  # type: ignore[no-any-return]
 
 
 FILTERS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
@@ -158,10 +148,10 @@ FILTERS: list[tuple[str, Callable[[dict[str, Any]], bool]]] = [
 
 
 @pytest.mark.parametrize(("query", "wanted"), FILTERS, ids=[q or "all" for q, _ in FILTERS])
-def test_the_count_equals_the_rows_across_every_page_and_the_open_data(
+def test_the_count_equals_the_rows_across_every_page_and_theopen_data(
     client: FlaskClient, query: str, wanted: Callable[[dict[str, Any]], bool]
 ) -> None:
-    expected = {e["id"] for e in _open_data(client) if wanted(e)}
+    expected = {e["id"] for e in open_data(client) if wanted(e)}
     shown, ids, pages = _walk(client, f"/list/?{query}")
     assert shown == len(ids) == len(expected)
     assert len(set(ids)) == len(ids)  # every entry exactly once
@@ -170,7 +160,7 @@ def test_the_count_equals_the_rows_across_every_page_and_the_open_data(
 
 
 def test_the_whole_list_is_in_a_stable_order_and_holds_every_entry(client: FlaskClient) -> None:
-    entries = _open_data(client)
+    entries = open_data(client)
     assert len(entries) == 27
     shown, ids, _ = _walk(client, "/list/")
     by_id = {e["id"]: e for e in entries}
@@ -230,10 +220,10 @@ def test_bad_parameters_get_a_clear_translated_400(client: FlaskClient, query: s
 def test_unknown_parameters_are_ignored_and_a_cursor_past_the_end_is_an_empty_page(
     client: FlaskClient,
 ) -> None:
-    assert _count(_get(client, "/list/?zoom=99&q=%3Cx%3E")) == 27
+    assert list_count(_get(client, "/list/?zoom=99&q=%3Cx%3E")) == 27
     page = _get(client, "/list/?after=:" + "f" * 32)  # no month sorts last; then the id
     assert 'rel="next"' not in page and "/entry/" not in page
-    assert _count(page) == 27
+    assert list_count(page) == 27
 
 
 @pytest.mark.parametrize(

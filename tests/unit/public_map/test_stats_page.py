@@ -6,7 +6,6 @@ bundles (the same chain as test_pages.py: 27 entries)."""
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -24,6 +23,7 @@ from securedrop_like import geo, taxonomy
 from securedrop_like.bundles import bundle_sha256
 
 from .chain import ONE, THREE, TWO, bundle, write_verify_file
+from .site import open_data
 from .test_pages import FILTERS, FOUR, PAGE_SIZE, _get, _walk
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -43,10 +43,6 @@ def _client(tmp_path: Path, bundles: tuple[bytes, ...]) -> FlaskClient:
 @pytest.fixture
 def client(tmp_path: Path) -> FlaskClient:
     return _client(tmp_path, (ONE, TWO, THREE, FOUR))
-
-
-def _open_data(client: FlaskClient) -> list[dict[str, Any]]:
-    return json.loads(client.get("/data/entries.json").get_data())["entries"]  # type: ignore[no-any-return]
 
 
 def _total(page: str) -> int:
@@ -137,7 +133,7 @@ def _expected(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 def test_every_chart_counts_what_the_open_data_says_and_the_total_is_the_lists(
     client: FlaskClient, query: str, wanted: Callable[[dict[str, Any]], bool]
 ) -> None:
-    entries = [e for e in _open_data(client) if wanted(e)]
+    entries = [e for e in open_data(client) if wanted(e)]
     page = _get(client, f"/en/stats/?{query}")
     assert _total(page) == len(entries) == _walk(client, f"/list/?{query}")[0]
     if not entries:
@@ -203,7 +199,7 @@ def test_each_bar_column_and_district_is_drawn_as_its_table_says(client: FlaskCl
 def test_a_retracted_entry_no_longer_counts(client: FlaskClient) -> None:
     before = _get(client, "/en/stats/?type=stalking")  # also fills the cache
     gone = "02" + "a" * 30  # from FOUR: stalking, online, service None
-    entry = next(e for e in _open_data(client) if e["id"] == gone)
+    entry = next(e for e in open_data(client) if e["id"] == gone)
     assert "stalking" in entry["types"]
     five = bundle(5, bundle_sha256(FOUR), (), (gone,))
     assert client.post("/ingest", data=five, content_type="application/json").status_code == 200
@@ -213,7 +209,7 @@ def test_a_retracted_entry_no_longer_counts(client: FlaskClient) -> None:
         old, new = _table(_section(before, chart)), _table(_section(after, chart))
         key = "stalking" if chart == "chart-type" else entry["district"] or ""
         assert new[key] == old[key] - 1
-    expected = _expected([e for e in _open_data(client) if "stalking" in e["types"]])
+    expected = _expected([e for e in open_data(client) if "stalking" in e["types"]])
     assert all(_table(_section(after, c)) == expected[c] for c in CHARTS)
 
 

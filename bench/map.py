@@ -17,10 +17,11 @@ Rows, each against a baseline measured in the same run:
   ``executemany`` of the same rows into the same schema in one transaction. The gap is
   what ingest adds: its per-bundle transaction, the replay/conflict look-ups per entry,
   the bundle and chain rows.
-- **map data**: the bytes a reader's browser downloads for the map, ``/data/map.json``
-  as the server sends it with ``Accept-Encoding: gzip``, against gzip of
-  ``/data/entries.json`` (the full open data: what the map would cost without its own
-  compact document).
+- **map data**: the bytes a reader's browser downloads before the map draws,
+  ``/data/map.json`` as the server sends it with ``Accept-Encoding: gzip``, against gzip
+  of ``/data/entries.json`` (the full open data: what the map would cost without its own
+  compact document); and ``/data/map-ids.json`` (format 2: the entries' ids, fetched
+  only when a popup first needs a link).
 - **map drawn**: a real ``sesim serve map`` on 127.0.0.1 and headless Chromium (a fresh
   context each time, so no browser cache): from navigation to ``/`` until
   ``#map-status[data-ready="1"]`` (MAPJS's contract), read as ``performance.now()`` in
@@ -390,9 +391,9 @@ def _sent(server: MapServer, path: str) -> tuple[int, bytes, bool]:
 
 
 def _ids_share(body: bytes) -> str:
-    """How much of map.json's gzip the entry ids alone take (32 random hex digits each:
-    about 16 bytes of entropy no compressor removes), if the bench finds them (format
-    1: ``columns.id``, every id in one string)."""
+    """How much of map.json's gzip the entry ids take (32 random hex digits each: about
+    16 bytes of entropy no compressor removes), if they are in it (format 1:
+    ``columns.id``; format 2 has them in map-ids.json)."""
     try:
         ids = json.loads(body)["columns"]["id"]
     except (ValueError, KeyError, TypeError):
@@ -401,6 +402,20 @@ def _ids_share(body: bytes) -> str:
         return ""
     size = len(gzip.compress(ids.encode(), 6))
     return f"; the ids alone {size / 1024:,.0f} KiB"
+
+
+def _ids_part(results: Results, server: MapServer, entries: int) -> None:
+    """map-ids.json (format 2): sent only when a popup first needs a link."""
+    status, _, _ = server.get("/data/map-ids.json")
+    if status == 404:
+        return  # format 1: the ids are in map.json
+    sent, body, by_server = _sent(server, "/data/map-ids.json")
+    how = "" if by_server else ", gzip -6 by the bench: the server sent it plain"
+    results.add(
+        f"map: /data/map-ids.json gzip at {entries:,} entries (fetched at the first popup)",
+        f"{sent / 1024:,.0f} KiB, {sent / entries:.1f} B/entry (plain {len(body) / 1024:,.0f}"
+        f" KiB{how})",
+    )
 
 
 def data_part(results: Results, server: MapServer, entries: int) -> None:
@@ -424,6 +439,7 @@ def data_part(results: Results, server: MapServer, entries: int) -> None:
         f"{sent / base_sent:.3f}× ({base_sent / 1024:,.0f} KiB, plain "
         f"{len(base_body) / 1024**2:,.1f} MiB)",
     )
+    _ids_part(results, server, entries)
 
 
 # -- (c) the map drawn in Chromium -----------------------------------------------------

@@ -136,6 +136,10 @@ def create_app(home: Path | MapInstance) -> Flask:
     def map_json() -> Response:
         return _data_file("map.json")
 
+    @app.get("/data/map-ids.json")
+    def map_ids_json() -> Response:
+        return _data_file("map-ids.json")
+
     @app.get("/data/entries.json")
     def entries_json() -> Response:
         return _data_file("entries.json")

@@ -139,8 +139,10 @@ def dictionary() -> dict[str, Any]:
             "/data/entries.json": "JSON: {licence, count, columns, entries: [object]}",
             "/data/entries.csv": "CSV (RFC 4180, UTF-8, CRLF), header row, columns below",
             "/data/entries.geojson": "GeoJSON FeatureCollection; geometry null if no place",
-            "/data/map.json": "the map page's compact form (no texts): see "
-            "public_map/static/README.md, format 1",
+            "/data/map.json": "the map page's compact form (no texts, no ids): see "
+            f"public_map/static/README.md, format {MAP_FORMAT}",
+            "/data/map-ids.json": "the ids of map.json's entries, in its order: see "
+            f"public_map/static/README.md, format {MAP_FORMAT}",
         },
         "licence": {"entries": ENTRIES_LICENCE, "basemap": BASEMAP_LICENCE,
                     "metro": METRO_LICENCE},  # fmt: skip
@@ -172,25 +174,22 @@ def dictionary() -> dict[str, Any]:
     }  # fmt: skip
 
 
-# -- the map's own document (/data/map.json) ---------------------------------------------
+# -- the map's own documents (/data/map.json, /data/map-ids.json) --------------------------
 
-#: Version of /data/map.json's layout (public_map/static/README.md describes it); a
-#: change a reader of version 1 would misread gets a new number.
-MAP_FORMAT = 1
-MAP_COLUMNS = ("id", "point", "types", "district", "month", "service", "perpetrator",
-               "story")  # fmt: skip
+#: Version of /data/map.json's and /data/map-ids.json's layout (public_map/static/README.md
+#: describes it); a change a reader of an older version would misread gets a new number.
+#: 2: the ids moved to map-ids.json, entries in place order (1: ids in map.json, id order).
+MAP_FORMAT = 2
+MAP_COLUMNS = ("point", "types", "district", "month", "service", "perpetrator", "story")
 ID_HEX = 32
 
 
-def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
-    """Every entry, compactly, for the map page to filter, count and cluster in the
-    browser (no summary, no story text). Column by column (it compresses better than
-    entry by entry): ``columns.id`` is every id (32 hex digits each) in one string,
-    and each other column an array of small numbers, -1 for "none": the point as an
-    index into ``points`` (``[lat_e6, lon_e6]``; entries share grid cells and
-    stations), the types as a bit mask over ``types``, indexes into ``districts``,
-    ``months`` (sorted, so a period is a range of indexes), ``services`` and
-    ``perpetrators``, and 1 if the entry has a story. Entries in id order."""
+def _map_table(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[str]]:
+    """map.json's document (without format and sequence) and the ids, in one order:
+    entries sorted by their columns' values (district, point, month, types, service,
+    perpetrator, story), then id. Neighbours then share values, so each column is long
+    runs that gzip squeezes (in id order, which is random, they do not); the order says
+    nothing an entry's own values do not already say."""
     types = [c.code for c in taxonomy.HARASSMENT_TYPES]
     districts = [d.code for d in geo.load_districts()] + [geo.ONLINE]
     services = [c.code for c in taxonomy.SERVICES]
@@ -209,45 +208,80 @@ def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
     district_at = {c: n for n, c in enumerate(districts)}
     service_at = {c: n for n, c in enumerate(services)}
     perpetrator_at = {c: n for n, c in enumerate(perpetrators)}
-    points: list[list[int]] = []
-    point_at: dict[tuple[int, int], int] = {}
-    ids: list[str] = []
-    columns: dict[str, list[int]] = {name: [] for name in MAP_COLUMNS[1:]}
+    # Points are numbered in (lat, lon) order, so sorting by the index sorts by place.
+    places = sorted(
+        {
+            (r[0], r[1])
+            for r in conn.execute("SELECT lat_e6, lon_e6 FROM entries WHERE point_kind IS NOT NULL")
+        }
+    )
+    point_at = {key: n for n, key in enumerate(places)}
+    rows: list[tuple[int, int, int, int, int, int, int, str]] = []
     for row in conn.execute(
         "SELECT id, district, point_kind, lat_e6, lon_e6, month, service, perpetrator,"
-        " story IS NOT NULL FROM entries ORDER BY id"
+        " story IS NOT NULL FROM entries"
     ):
-        point = -1
-        if row[2] is not None:
-            key = (row[3], row[4])
-            point = point_at.get(key, -1)
-            if point < 0:
-                point = point_at[key] = len(points)
-                points.append([row[3], row[4]])
         if len(row[0]) != ID_HEX:  # the bundle reader allows nothing else
             raise ValueError("an entry id is not 32 hex digits")
-        ids.append(row[0])
-        columns["point"].append(point)
-        columns["types"].append(masks.get(row[0], 0))
-        columns["district"].append(district_at.get(row[1], -1))
-        columns["month"].append(month_at.get(row[5], -1))
-        columns["service"].append(service_at.get(row[6], -1))
-        columns["perpetrator"].append(perpetrator_at.get(row[7], -1))
-        columns["story"].append(int(row[8]))
+        rows.append(
+            (
+                district_at.get(row[1], -1),
+                point_at[(row[3], row[4])] if row[2] is not None else -1,
+                month_at.get(row[5], -1),
+                masks.get(row[0], 0),
+                service_at.get(row[6], -1),
+                perpetrator_at.get(row[7], -1),
+                int(row[8]),
+                row[0],
+            )
+        )
+    rows.sort()
+    columns = {
+        "point": [r[1] for r in rows],
+        "types": [r[3] for r in rows],
+        "district": [r[0] for r in rows],
+        "month": [r[2] for r in rows],
+        "service": [r[4] for r in rows],
+        "perpetrator": [r[5] for r in rows],
+        "story": [r[6] for r in rows],
+    }
     doc = {
-        "format": MAP_FORMAT,
-        "sequence": sequence,
-        "count": len(ids),
+        "count": len(rows),
         "licence": ENTRIES_LICENCE,
         "types": types,
         "districts": districts,
         "months": months,
         "services": services,
         "perpetrators": perpetrators,
-        "points": points,
-        "columns": {"id": "".join(ids), **columns},
+        "points": [list(p) for p in places],
+        "columns": columns,
     }
+    return doc, [r[7] for r in rows]
+
+
+def _dump(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
+    """Every entry, compactly, for the map page to filter, count and cluster in the
+    browser (no id, no summary, no story text). Column by column: each column an array
+    of small numbers, -1 for "none": the point as an index into ``points`` (``[lat_e6,
+    lon_e6]``, each place once, sorted), the types as a bit mask over ``types``, indexes
+    into ``districts``, ``months`` (sorted, so a period is a range of indexes),
+    ``services`` and ``perpetrators``, and 1 if the entry has a story. The ids, needed
+    only for a popup's link, are in :func:`map_ids_document`, in the same order."""
+    doc, _ids = _map_table(conn)
+    return _dump({"format": MAP_FORMAT, "sequence": sequence, **doc})
+
+
+def map_ids_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
+    """The ids of map.json's entries (32 hex digits each), in map.json's order, in one
+    string: entry *i* is ``ids[32*i : 32*i+32]``. Random, so incompressible (16 bytes an
+    entry gzipped): the map page fetches them only when a popup needs a link."""
+    _doc, ids = _map_table(conn)
+    return _dump({"format": MAP_FORMAT, "sequence": sequence, "count": len(ids),
+                  "ids": "".join(ids)})  # fmt: skip
 
 
 # -- one copy of every data file per chain sequence ---------------------------------------
@@ -257,6 +291,7 @@ _JSON_TYPE = "application/json; charset=utf-8"
 #: ``sesim map build``.
 DATA_FILES = {
     "map.json": _JSON_TYPE,
+    "map-ids.json": _JSON_TYPE,
     "entries.json": _JSON_TYPE,
     "entries.csv": "text/csv; charset=utf-8",
     "entries.geojson": "application/geo+json",
@@ -282,6 +317,8 @@ class Cached:
 def _build(conn: sqlite3.Connection, name: str, sequence: int) -> str:
     if name == "map.json":
         return map_document(conn, sequence)
+    if name == "map-ids.json":
+        return map_ids_document(conn, sequence)
     if name == "dictionary.json":
         return json.dumps(dictionary(), ensure_ascii=False, allow_nan=False,
                           separators=(",", ":"))  # fmt: skip
@@ -365,10 +402,15 @@ def cached(instance: MapInstance, name: str) -> Cached:
         conn.close()
 
 
-def warm(instance: MapInstance, name: str = "map.json") -> None:
-    """Make ``name`` for the current sequence now (after a bundle, in a background
+#: What the map page fetches: made ahead by ``warm``.
+MAP_FILES = ("map.json", "map-ids.json")
+
+
+def warm(instance: MapInstance, names: tuple[str, ...] = MAP_FILES) -> None:
+    """Make ``names`` for the current sequence now (after a bundle, in a background
     thread): a failure here is only a missed head start, the next request makes it."""
-    try:
-        cached(instance, name)
-    except Exception:  # noqa: BLE001, S110 - best effort; the request path reports errors
-        pass
+    for name in names:
+        try:
+            cached(instance, name)
+        except Exception:  # noqa: BLE001, S110 - best effort; the request path reports errors
+            pass

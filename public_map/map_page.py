@@ -25,9 +25,10 @@ from securedrop_like import taxonomy
 from securedrop_like.i18n import gettext as _
 
 from . import listing
-from .pages import _conn, bad_filter_page, bp, labels, lang, link, static_site
+from .pages import _conn, bad_filter_message, bad_filter_page, bp, labels, lang, link, static_site
 
 ENDPOINTS = ("pages.index", "pages_lang.index")
+BAD_FILTER_FIELDS = ("type", "district", "service", "perpetrator", "from", "to")
 ATTRIBUTION_FILE = Path(__file__).parent / "static" / "basemap" / "attribution.json"
 
 
@@ -67,6 +68,7 @@ def _config(tile_url: str) -> dict[str, Any]:
         "lang": lang(),
         "static": static_site(),
         "data_url": url_for("map_json"),
+        "ids_url": url_for("map_ids_json"),  # fetched when a popup first needs a link
         "districts_url": url_for("static", filename="basemap/districts.geojson"),
         "metro_url": url_for("static", filename="basemap/metro.geojson"),
         "entry_url": entry_prefix,  # + id + "/"
@@ -93,6 +95,9 @@ def _config(tile_url: str) -> dict[str, Any]:
             "map": _("Map of the entries"),
             "failed": _("The map could not be loaded. The list shows the same entries."),
         },
+        # The server answers a bad filter with a 400 page; the static site's script
+        # refuses it itself, with the same words.
+        "bad_filter": {field: bad_filter_message(field) for field in BAD_FILTER_FIELDS},
     }
 
 
@@ -104,7 +109,7 @@ def index() -> tuple[str, int]:
         try:
             filters = listing.parse(request.args)
         except listing.BadFilter as exc:
-            return bad_filter_page(exc)
+            return bad_filter_page(exc, clear_url=link("index"))
     conn = _conn()
     try:
         total = listing.count(conn, filters)  # the static site: every entry (no filter)

@@ -156,8 +156,8 @@ def entry_list() -> tuple[str, int] | str:
     )
 
 
-def bad_filter_page(exc: listing.BadFilter) -> tuple[str, int]:
-    """The translated 400 page for a filter the list (or the statistics) cannot use."""
+def bad_filter_message(field: str) -> str:
+    """The translated message for a filter (a ``BadFilter.field``) that cannot be used."""
     names = {
         "type": _("Type"),
         "district": _("District"),
@@ -167,11 +167,18 @@ def bad_filter_page(exc: listing.BadFilter) -> tuple[str, int]:
         "to": _("To (month)"),
         "after": _("Page"),
     }
-    message = _(
+    return _(
         "This filter cannot be used: %(name)s. Check the value or clear the filters.",
-        name=names.get(exc.field, exc.field),
+        name=names.get(field, field),
     )
-    return render_template("map/error.html", message=message), 400
+
+
+def bad_filter_page(exc: listing.BadFilter, clear_url: str | None = None) -> tuple[str, int]:
+    """The translated 400 page for a filter the list (or the statistics, or the map)
+    cannot use; with ``clear_url``, a "Clear the filters" link to it."""
+    return render_template(
+        "map/error.html", message=bad_filter_message(exc.field), clear_url=clear_url
+    ), 400
 
 
 def _query(params: list[tuple[str, str]]) -> str:

@@ -1,9 +1,12 @@
 /* Səsim public map: the map page's script (static/README.md: "map.js").
  *
  * Reads #map-config (labels in the page's language, URLs), fetches data/map.json
- * (format 1, see README.md) and the offline basemap, then filters, counts and
+ * (format 2, see README.md) and the offline basemap, then filters, counts and
  * clusters every entry in the browser with supercluster: on each move only the
- * clusters and points in view are drawn (never one Leaflet layer per entry).
+ * clusters and points in view are drawn (never one Leaflet layer per entry). The
+ * entries' ids (data/map-ids.json, most of the bytes) are fetched only when a popup
+ * first needs a link. A filter that cannot be used is refused with the server's words
+ * and nothing is drawn.
  * Every text is set with textContent or as a DOM node, never as HTML. Nothing is
  * global: one function scope; the page works without this script (the form and
  * the link to the list are rendered by the server).
@@ -27,6 +30,7 @@
   var legend = document.getElementById('map-legend');
   var classList = document.getElementById('map-classes');
   var serverCount = document.getElementById('map-count');
+  var errorNode = document.getElementById('map-error');
 
   var MIN_ZOOM = 8;
   var MAX_ZOOM = 17;
@@ -34,11 +38,16 @@
   var CLASSES = 5; // choropleth classes above "none" (as the statistics page's)
   var FIELDS = ['type', 'district', 'service', 'perpetrator'];
   var TABLE = { type: 'types', district: 'districts', service: 'services', perpetrator: 'perpetrators' };
-  var ID_HEX = 32; // an id's length in map.json's columns.id
+  var FORMAT = 2; // of map.json and map-ids.json
+  var ID_HEX = 32; // an id's length in map-ids.json's ids
   var MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
   var POPUP_LEAVES = 10;
 
   var doc = null;
+  var ids = null; // map-ids.json's ids for this doc, once fetched
+  var idsWaiting = null; // the fetch of them under way (a Promise)
+  var basemap = null; // [districts, metro] until the map is built
+  var refused = false; // a filter that cannot be used: nothing drawn
   var index = null;
   var map = null;
   var clusters = null;
@@ -74,23 +83,39 @@
     return { type: [], district: [], service: [], perpetrator: [], from: '', to: '' };
   }
 
-  function fromQuery(search) {
+  /* The filters in a query, checked as listing.parse checks them: {state, bad}, bad
+     the first field that cannot be used (an unknown code, a month not YYYY-MM, a
+     period that ends before it starts: "to"), or null. */
+  function parseQuery(search) {
     var params = new URLSearchParams(search);
     var out = emptyState();
+    var bad = null;
+    ['from', 'to'].forEach(function (name) {
+      var value = params.get(name) || '';
+      if (value && !MONTH.test(value)) {
+        bad = bad || name;
+      } else {
+        out[name] = value;
+      }
+    });
+    if (!bad && out.from && out.to && out.from > out.to) {
+      bad = 'to';
+    }
     FIELDS.forEach(function (field) {
       var seen = {};
       params.getAll(field).forEach(function (value) {
-        if (value && Object.prototype.hasOwnProperty.call(config.labels[field], value)) {
+        if (!value) {
+          return; // an empty choice: no filter
+        }
+        if (Object.prototype.hasOwnProperty.call(config.labels[field], value)) {
           seen[value] = true;
+        } else {
+          bad = bad || field;
         }
       });
       out[field] = Object.keys(seen).sort();
     });
-    ['from', 'to'].forEach(function (name) {
-      var value = params.get(name) || '';
-      out[name] = MONTH.test(value) ? value : '';
-    });
-    return out;
+    return { state: out, bad: bad };
   }
 
   function toQuery(filters) {
@@ -135,7 +160,7 @@
       params.append('from', form.querySelector('[name=from]').value.trim());
       params.append('to', form.querySelector('[name=to]').value.trim());
     }
-    return fromQuery(params.toString());
+    return parseQuery(params.toString());
   }
 
   /* The list with these filters (in the static site: the pre-built list for one type
@@ -289,12 +314,61 @@
     return out.join('; ');
   }
 
-  function entryId(i) {
-    return doc.columns.id.substr(i * ID_HEX, ID_HEX);
+  function entryUrl(i) {
+    return config.entry_url + encodeURIComponent(ids.substr(i * ID_HEX, ID_HEX)) + '/';
   }
 
-  function entryUrl(i) {
-    return config.entry_url + encodeURIComponent(entryId(i)) + '/';
+  /* map-ids.json, fetched once. If its sequence is not map.json's (a bundle came
+     between the two fetches), both are fetched again, once: the map is redrawn from
+     the new map.json and the open popup, whose entry numbers were the old ones, closed.
+     Resolves when ``ids`` belong to ``doc``; a failure lets the next popup try again. */
+  function loadIds() {
+    if (!idsWaiting) {
+      idsWaiting = getJson(config.ids_url).then(function (found) {
+        if (matches(doc, found)) {
+          ids = found.ids;
+          return;
+        }
+        return Promise.all([getJson(config.data_url), getJson(config.ids_url)]).then(function (both) {
+          if (both[0].format !== FORMAT || !matches(both[0], both[1])) {
+            throw new Error('map-ids.json does not match map.json');
+          }
+          doc = both[0];
+          ids = both[1].ids;
+          map.closePopup();
+          if (!refused) {
+            update();
+          }
+        });
+      });
+      idsWaiting.catch(function (error) {
+        idsWaiting = null;
+        if (window.console) {
+          window.console.warn(error);
+        }
+      });
+    }
+    return idsWaiting;
+  }
+
+  function matches(data, found) {
+    return found.format === FORMAT && found.sequence === data.sequence && found.count === data.count &&
+      typeof found.ids === 'string' && found.ids.length === data.count * ID_HEX;
+  }
+
+  /* Give ``link`` the address of entry ``i`` of the current doc, now or once the ids
+     are here (until then it is a link with no address, which nothing can follow). */
+  function linkTo(link, i) {
+    var asked = doc;
+    if (ids !== null) {
+      link.href = entryUrl(i);
+      return;
+    }
+    loadIds().then(function () {
+      if (doc === asked) {
+        link.href = entryUrl(i);
+      }
+    }, function () {});
   }
 
   function monthOf(i) {
@@ -316,7 +390,7 @@
     field(fields, text.district, c.district[i] >= 0 ? label('district', doc.districts[c.district[i]]) : text.not_said);
     box.appendChild(fields);
     var link = el('a', '', text.open_entry);
-    link.href = entryUrl(i);
+    linkTo(link, i);
     box.appendChild(link);
     return box;
   }
@@ -330,7 +404,7 @@
       var i = leaf.properties.i;
       var item = el('li');
       var link = el('a', '', typeLabels(doc.columns.types[i]) + (monthOf(i) ? ' · ' + monthOf(i) : ''));
-      link.href = entryUrl(i);
+      linkTo(link, i);
       item.appendChild(link);
       list.appendChild(item);
     });
@@ -538,12 +612,55 @@
     draw();
   }
 
+  /* A filter that cannot be used: say so (the server's words for it), draw nothing,
+     and keep the filters open with the link that clears them. */
+  function refuse(field) {
+    refused = true;
+    errorNode.textContent = config.bad_filter[field] || config.bad_filter.type;
+    errorNode.hidden = false;
+    mapNode.hidden = true;
+    legend.hidden = true;
+    statusNode.textContent = '';
+    delete statusNode.dataset.total;
+    delete statusNode.dataset.onMap;
+    delete statusNode.dataset.clustered;
+    statusNode.dataset.ready = 'refused';
+    if (panel) {
+      panel.hidden = false;
+      panel.open = true;
+    }
+  }
+
+  /* New filters from the form or the clear link: draw them, or refuse them. */
+  function use(parsed) {
+    if (parsed.bad) {
+      refuse(parsed.bad);
+      return;
+    }
+    state = parsed.state;
+    if (refused) {
+      refused = false;
+      errorNode.hidden = true;
+      errorNode.textContent = '';
+      mapNode.hidden = false;
+      legend.hidden = false;
+    }
+    if (!map) {
+      buildMap(basemap[0], basemap[1]);
+    } else {
+      map.invalidateSize();
+    }
+    update();
+  }
+
   function start(data, districts, metro) {
     doc = data;
-    if (doc.format !== 1) {
+    if (doc.format !== FORMAT) {
       throw new Error('map.json format ' + doc.format);
     }
-    state = fromQuery(window.location.search);
+    basemap = [districts, metro];
+    var parsed = parseQuery(window.location.search);
+    state = parsed.state;
     toForm(state);
     if (serverCount) {
       serverCount.hidden = true;
@@ -558,35 +675,33 @@
       // summary says how many choices are in use).
       panel.open = window.matchMedia('(min-width: 64rem)').matches;
     }
-    legend.hidden = false;
-    buildMap(districts, metro);
-    applyFilters();
-    showQuery();
-    draw();
+    if (parsed.bad) {
+      refuse(parsed.bad);
+    } else {
+      legend.hidden = false;
+      buildMap(districts, metro);
+      update();
+    }
     if (form) {
       form.addEventListener('change', function () {
-        state = fromForm();
-        update();
+        use(fromForm());
       });
       form.addEventListener('submit', function (event) {
         event.preventDefault();
-        state = fromForm();
-        update();
+        use(fromForm());
       });
       var show = document.getElementById('map-show'); // the static site's controls
       if (show) {
         show.addEventListener('click', function () {
-          state = fromForm();
-          update();
+          use(fromForm());
         });
       }
       var clear = document.getElementById('map-clear');
       if (clear) {
         clear.addEventListener('click', function (event) {
           event.preventDefault();
-          state = emptyState();
-          toForm(state);
-          update();
+          toForm(emptyState());
+          use({ state: emptyState(), bad: null });
         });
       }
     }

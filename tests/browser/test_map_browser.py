@@ -322,11 +322,13 @@ def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
         page.locator(".map-cluster").first.click()
         page.wait_for_timeout(400)  # the zoom animation; the next draw replaces the markers
     popup.wait_for()
+    popup.locator("a[href]").first.wait_for()  # once map-ids.json is here
     href = popup.locator("a").first.get_attribute("href") or ""
     assert re.fullmatch(r"/en/entry/[0-9a-f]{32}/", href), href
     origins = {urlsplit(u).netloc for u in seen["requests"]}
     assert origins == {urlsplit(live_map.url).netloc}, seen["requests"]
     assert any(u.endswith("/data/map.json") for u in seen["requests"])
+    assert any(u.endswith("/data/map-ids.json") for u in seen["requests"])
     assert any(u.endswith("/basemap/districts.geojson") for u in seen["requests"])
     assert seen["errors"] == []
     assert page.evaluate("window.__cspViolations") == []
@@ -339,9 +341,13 @@ def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
 def test_a_popup_shows_no_summary_and_links_to_the_entry_page(
     watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
 ) -> None:
+    """The ids (most of the data's bytes) are fetched only when the first popup needs
+    a link, once; the link is then the entry's."""
     page, seen = watched
     page.goto(live_map("/en/?from=2024-04&to=2024-04"))  # the XSS entry alone
     assert _status(page) == {"total": 1, "on_map": 1, "clustered": 1}
+    assert any(u.endswith("/data/map.json") for u in seen["requests"])
+    assert not any(u.endswith("/data/map-ids.json") for u in seen["requests"])
     page.locator("path.entry").click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
@@ -349,7 +355,14 @@ def test_a_popup_shows_no_summary_and_links_to_the_entry_page(
     assert "Sex demanded for a service" in text and "2024-04" in text and "Sabail" in text
     assert "alert" not in text and "<" not in text
     assert popup.locator("script, img, b").count() == 0
+    popup.locator("a[href]").wait_for()
     assert popup.locator("a").get_attribute("href") == f"/en/entry/{XSS_ID}/"
+    assert sum(u.endswith("/data/map-ids.json") for u in seen["requests"]) == 1
+    page.click(".leaflet-popup-close-button")  # closed, opened again: no second fetch
+    page.wait_for_selector(".leaflet-popup-content", state="detached")
+    page.locator("path.entry").click()
+    assert popup.locator("a").get_attribute("href") == f"/en/entry/{XSS_ID}/"
+    assert sum(u.endswith("/data/map-ids.json") for u in seen["requests"]) == 1
     popup.locator("a").click()
     page.wait_for_url(live_map(f"/en/entry/{XSS_ID}/"))
     assert seen["errors"] == []
@@ -453,6 +466,7 @@ def test_entries_at_one_place_are_listed_at_the_closest_zoom(
     )
     links = popup.locator("li a")
     assert links.count() == 10
+    popup.locator("li a[href]").first.wait_for()  # once map-ids.json is here
     assert all(
         re.fullmatch(r"/en/entry/[0-9a-f]{4}c{28}/", links.nth(k).get_attribute("href") or "")
         for k in range(10)
@@ -495,3 +509,89 @@ def _rgb_hex(css: str) -> str:
     found = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", css)
     assert found, css
     return "#" + "".join(f"{int(v):02x}" for v in found.groups())
+
+
+def test_ids_of_another_version_make_the_page_fetch_both_files_again_once(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap
+) -> None:
+    """A bundle applied between the fetch of map.json and the first popup: map-ids.json
+    (here: its first answer, made to carry another sequence) does not match, so the
+    page fetches both again, redraws, closes the popup whose entry numbers were the
+    old ones, and links the next popup right."""
+    page, seen = watched
+    answered: list[int] = []
+
+    def older_first(route: Any) -> None:
+        response = route.fetch()
+        doc = json.loads(response.body())
+        if not answered:
+            doc["sequence"] -= 1
+        answered.append(doc["sequence"])
+        route.fulfill(response=response, body=json.dumps(doc))
+
+    page.route("**/data/map-ids.json", older_first)
+    page.goto(live_map("/en/?from=2024-04&to=2024-04"))
+    assert _status(page) == {"total": 1, "on_map": 1, "clustered": 1}
+    page.locator("path.entry").click()
+    page.wait_for_selector(".leaflet-popup-content", state="detached")  # closed by the script
+    assert answered == [3, 4]
+    assert sum(u.endswith("/data/map.json") for u in seen["requests"]) == 2
+    _wait_total(page, 1)
+    page.locator("path.entry").click()
+    link = page.locator(".leaflet-popup-content a")
+    assert link.get_attribute("href") == f"/en/entry/{XSS_ID}/"  # no wait: ids are here
+    assert len(answered) == 2 and seen["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("type=nonsense", "Type"), ("from=2024-05&to=2024-01", "To (month)"),
+     ("from=May", "From (month)"), ("district=nasimi&district=x", "District")],
+)  # fmt: skip
+def test_a_bad_filter_is_refused_and_nothing_is_drawn(
+    watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap, query: str, name: str
+) -> None:
+    """The server answers 400 with the message and a link that clears the filters (no
+    map, no data); the static site's script says the same and draws nothing."""
+    page, seen = watched
+    message = f"This filter cannot be used: {name}. Check the value or clear the filters."
+    response = page.goto(live_map("/en/?" + query))
+    assert response.status == 400
+    assert page.inner_text("p.error[role=alert]") == message
+    assert page.locator("#map, path.entry, .map-cluster").count() == 0
+    assert not any("/data/" in u for u in seen["requests"])
+    # Chromium logs the 400 itself; nothing else may be logged.
+    assert [e for e in seen["errors"] if "status of 400" not in e] == []
+    seen["errors"].clear()
+    page.click("#map-clear")
+    _wait_total(page, live_map.list_count(""))
+    live_map.app.config["SESIM_MAP_STATIC"] = True
+    try:
+        page.goto(live_map("/en/?" + query))
+        page.wait_for_selector("#map-status[data-ready='refused']", state="attached")
+        assert page.is_visible("#map-error")
+        assert page.inner_text("#map-error") == message
+        assert not page.is_visible("#map") and not page.is_visible("#map-legend")
+        assert page.locator("path.entry, .map-cluster, path.district").count() == 0
+        assert page.get_attribute("#map-status", "data-total") is None
+        assert page.is_visible("#map-clear")  # the panel is open, with its clear link
+        page.click("#map-clear")
+        _wait_total(page, live_map.list_count(""))
+        assert not page.is_visible("#map-error") and page.is_visible("#map")
+        assert urlsplit(page.url).query == ""
+        # The same from the controls: a bad month is refused, a good one drawn.
+        page.fill("#f-from", "2024-13")
+        page.click("#map-show")
+        page.wait_for_selector("#map-status[data-ready='refused']", state="attached")
+        assert page.inner_text("#map-error") == (
+            "This filter cannot be used: From (month). Check the value or clear the filters."
+        )
+        assert not page.is_visible("#map")
+        page.fill("#f-from", "2024-01")
+        page.click("#map-show")
+        _wait_total(page, live_map.list_count("from=2024-01"))
+        assert page.is_visible("#map") and not page.is_visible("#map-error")
+        assert page.locator(".map-cluster, path.entry").count() > 0
+        assert seen["errors"] == []
+    finally:
+        live_map.app.config["SESIM_MAP_STATIC"] = False

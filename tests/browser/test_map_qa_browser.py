@@ -174,6 +174,7 @@ def test_hostile_text_never_runs_and_never_reaches_the_map_page(live_map: str, p
         popup.wait_for(state="visible")
         assert popup.locator("script, img, iframe, svg").count() == 0
         assert "qx" not in popup.inner_text()
+        popup.locator("a[href*='/entry/']").wait_for()  # once map-ids.json is here
         assert popup.locator("a[href*='/entry/']").count() == 1
         opened += 1
     assert opened >= 1, "no popup could be opened"
@@ -211,6 +212,7 @@ def test_the_pages_dom_after_the_script_ran_is_valid_html(
     if point.count():
         point.first.click()
         page.locator(".leaflet-popup-content").last.wait_for(state="visible")
+        page.locator(".leaflet-popup-content a[href]").last.wait_for()
         files.append(tmp_path / "dom-popup.html")
         files[-1].write_text(page.content(), "utf-8")
     # The other pages, with JavaScript on (they have none: their DOM is the HTML).

@@ -25,7 +25,7 @@ from public_map.build import build_site, csp_for
 from public_map.ingest import ingest
 from public_map.instance import init_map
 from tests.browser.conftest import ACTION_TIMEOUT_MS, LAPTOP, NAVIGATION_TIMEOUT_MS, PHONE
-from tests.unit.public_map.chain import ONE, THREE, TWO, write_verify_file
+from tests.unit.public_map.chain import ONE, THREE, TWO, XSS_ID, write_verify_file
 from tests.unit.public_map.test_pages import FOUR
 
 pytestmark = pytest.mark.browser
@@ -139,6 +139,7 @@ def test_the_static_map_draws_and_its_counts_equal_the_static_lists(
         )
         assert {urlsplit(u).netloc for u in requests} == {urlsplit(url).netloc}, requests
         assert any(u.endswith("/data/map.json") for u in requests)
+        assert not any(u.endswith("/data/map-ids.json") for u in requests)  # no popup yet
         assert errors == []
     finally:
         context.close()
@@ -196,6 +197,57 @@ def test_filtering_in_the_static_map_matches_the_pre_built_lists(
         assert page.get_attribute("#map-list-link", "href") == "/en/list/type/stalking/"
         status = _status(page)
         assert status["clustered"] == status["on_map"]
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_popup_in_the_static_map_links_its_entry_page(
+    chromium: Any, site: tuple[str, Path]
+) -> None:
+    """The ids come from the built data/map-ids.json when the popup opens; its link is
+    a built entry page."""
+    url, out = site
+    context, page = _new_page(chromium, LAPTOP)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(url + "/en/?from=2024-04&to=2024-04")  # the XSS entry alone
+        assert _status(page)["total"] == 1
+        assert not any(u.endswith("/data/map-ids.json") for u in requests)
+        page.locator("path.entry").click()
+        page.locator(".leaflet-popup-content a[href]").wait_for()
+        href = page.get_attribute(".leaflet-popup-content a", "href")
+        assert href == f"/en/entry/{XSS_ID}/"
+        assert (out / "en" / "entry" / XSS_ID / "index.html").is_file()
+        assert sum(u.endswith("/data/map-ids.json") for u in requests) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("type=nonsense", "Type"), ("from=2024-05&to=2024-01", "To (month)")],
+)
+def test_the_static_map_refuses_a_bad_filter_and_draws_nothing(
+    chromium: Any, site: tuple[str, Path], query: str, name: str
+) -> None:
+    url, _ = site
+    context, page = _new_page(chromium, PHONE, is_mobile=True, has_touch=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{url}/en/?{query}")
+        page.wait_for_selector("#map-status[data-ready='refused']", state="attached")
+        assert page.inner_text("#map-error") == (
+            f"This filter cannot be used: {name}. Check the value or clear the filters."
+        )
+        assert not page.is_visible("#map")
+        assert page.locator("path.entry, .map-cluster, path.district").count() == 0
+        page.click("#map-clear")
+        assert _status(page)["total"] == COUNT
+        assert urlsplit(page.url).query == "" and not page.is_visible("#map-error")
         assert errors == []
     finally:
         context.close()

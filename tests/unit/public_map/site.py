@@ -20,7 +20,7 @@ LANG_PREFIXES = ("", "/ru", "/en")
 #: Every page without a parameter (the entry pages and the error pages come on top).
 PAGES = ("/", "/list/", "/stories/", "/stats/", "/data/", "/about/", "/report/", "/help/")
 DATA_FILES = ("/data/entries.json", "/data/entries.csv", "/data/entries.geojson",
-              "/data/dictionary.json", "/data/map.json")  # fmt: skip
+              "/data/dictionary.json", "/data/map.json", "/data/map-ids.json")  # fmt: skip
 
 
 def map_client(tmp_path: Path, bundles: tuple[bytes, ...], page_size: int = 50) -> FlaskClient:

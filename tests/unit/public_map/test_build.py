@@ -38,7 +38,8 @@ from .test_pages import FOUR
 PAGE_SIZE = 4
 LANG_PREFIXES = ("/", "/ru/", "/en/")
 FIXED = ("", "stats/", "data/", "about/", "report/", "help/")
-DATA = ("entries.json", "entries.csv", "entries.geojson", "dictionary.json", "map.json")
+DATA = ("entries.json", "entries.csv", "entries.geojson", "dictionary.json", "map.json",
+        "map-ids.json")  # fmt: skip
 CONFIG = {"SESIM_MAP_PAGE_SIZE": PAGE_SIZE}
 ENTRY_LINK = re.compile(r'href="/(?:\w\w/)?entry/([0-9a-f]{32})/"')
 

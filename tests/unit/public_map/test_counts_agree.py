@@ -136,16 +136,18 @@ def map_rows(client: FlaskClient) -> list[Row] | None:
     response = client.get("/data/map.json")
     if response.status_code == 404:
         return None
-    return map_document_rows(json.loads(response.get_data()))
+    ids_doc = json.loads(client.get("/data/map-ids.json").get_data())
+    return map_document_rows(json.loads(response.get_data()), ids_doc)
 
 
-def map_document_rows(doc: Any) -> list[Row]:
-    """The map document's entries (format 1, public_map/static/README.md: one array per
-    column, the ids in one string) as open-data-like rows:
-    id, types, district, month, service, perpetrator, lat/lon or None."""
-    assert doc["format"] == 1
+def map_document_rows(doc: Any, ids_doc: Any) -> list[Row]:
+    """The map document's entries (format 2, public_map/static/README.md: one array per
+    column in map.json, the ids in one string in map-ids.json, in the same order) as
+    open-data-like rows: id, types, district, month, service, perpetrator, lat/lon or None."""
+    assert doc["format"] == ids_doc["format"] == 2
+    assert doc["sequence"] == ids_doc["sequence"]  # the same version of the data
     columns = doc["columns"]
-    ids = columns["id"]
+    ids = ids_doc["ids"]
     assert len(ids) == 32 * doc["count"]
     for name in ("point", "types", "district", "month", "service", "perpetrator", "story"):
         assert len(columns[name]) == doc["count"], name

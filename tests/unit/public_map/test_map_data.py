@@ -1,4 +1,5 @@
-"""/data/map.json (the map page's compact document) and the per-sequence cache of every
+"""/data/map.json (the map page's compact document), /data/map-ids.json (its entries' ids,
+fetched by the page only for a popup's link) and the per-sequence cache of every
 data file (gzip, strong ETag, 304), and the map page's server side: its CSP, its config
 block, its form without JavaScript. Real signed bundles (tests/unit/public_map/chain.py)
 and the app's own test client; the page in a browser: tests/browser/test_map_browser.py.
@@ -39,7 +40,8 @@ from .chain import (
 )
 from .test_pages import FOUR
 
-FILES = ("map.json", "entries.json", "entries.csv", "entries.geojson", "dictionary.json")
+FILES = ("map.json", "map-ids.json", "entries.json", "entries.csv", "entries.geojson",
+         "dictionary.json")  # fmt: skip
 
 
 @pytest.fixture
@@ -64,16 +66,29 @@ def _post(client: FlaskClient, *bundles: bytes) -> None:
         assert response.status_code == 200, response.get_json()
 
 
-def _decode(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """map.json back to one record per entry, in the open data's terms."""
-    assert doc["format"] == 1
+def _decode(doc: dict[str, Any], ids_doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """map.json and map-ids.json back to one record per entry, in the open data's terms
+    (entry n of map.json has the n-th id of map-ids.json)."""
+    assert doc["format"] == ids_doc["format"] == 2
+    assert doc["sequence"] == ids_doc["sequence"] and doc["count"] == ids_doc["count"]
+    assert list(ids_doc) == ["format", "sequence", "count", "ids"]
     assert doc["months"] == sorted(set(doc["months"]))
+    assert doc["points"] == sorted(doc["points"])
     columns = doc["columns"]
-    assert list(columns) == ["id", "point", "types", "district", "month", "service",
+    assert list(columns) == ["point", "types", "district", "month", "service",
                              "perpetrator", "story"]  # fmt: skip
     count = doc["count"]
-    assert len(columns["id"]) == 32 * count
-    assert all(len(columns[name]) == count for name in list(columns)[1:])
+    ids = ids_doc["ids"]
+    assert len(ids) == 32 * count and re.fullmatch(r"[0-9a-f]*", ids)
+    assert all(len(columns[name]) == count for name in columns)
+    # Entries in place order (their columns' values, then id): it is what makes the
+    # columns compress.
+    keys = [
+        tuple(columns[c][n] for c in ("district", "point", "month", "types", "service",
+                                      "perpetrator", "story")) + (ids[32 * n : 32 * n + 32],)
+        for n in range(count)
+    ]  # fmt: skip
+    assert keys == sorted(keys)
 
     def code(table: str, at: int) -> str | None:
         return None if at < 0 else doc[table][at]
@@ -83,7 +98,7 @@ def _decode(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         point = columns["point"][n]
         lat_e6, lon_e6 = doc["points"][point] if point >= 0 else (None, None)
         mask = columns["types"][n]
-        out[columns["id"][32 * n : 32 * (n + 1)]] = {
+        out[ids[32 * n : 32 * (n + 1)]] = {
             "types": [t for k, t in enumerate(doc["types"]) if mask & (1 << k)],
             "district": code("districts", columns["district"][n]),
             "lat": None if lat_e6 is None else lat_e6 / 1_000_000,
@@ -97,15 +112,23 @@ def _decode(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _map(client: FlaskClient) -> dict[str, dict[str, Any]]:
+    return _decode(client.get("/data/map.json").get_json(),
+                   client.get("/data/map-ids.json").get_json())  # fmt: skip
+
+
 def test_map_json_round_trips_every_entry_as_the_open_data_has_it(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE, FOUR)
     response = client.get("/data/map.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     doc = response.get_json()
     assert doc["sequence"] == 4
-    found = _decode(doc)
+    ids_response = client.get("/data/map-ids.json")
+    assert ids_response.status_code == 200 and ids_response.mimetype == "application/json"
+    found = _decode(doc, ids_response.get_json())
     rows = client.get("/data/entries.json").get_json()["entries"]
-    assert list(found) == [r["id"] for r in rows]  # the same entries, in id order
+    assert sorted(found) == [r["id"] for r in rows]  # the same entries
+    assert list(found) != sorted(found)  # in place order, not id order (these entries)
     for row in rows:
         expected = {k: row[k] for k in ("district", "lat", "lon", "month", "service",
                                         "perpetrator")}  # fmt: skip
@@ -116,23 +139,27 @@ def test_map_json_round_trips_every_entry_as_the_open_data_has_it(client: FlaskC
     assert {v["district"] for v in found.values()} >= {"nasimi", "online", None}
     # Entries share places: each point is given once.
     assert len(doc["points"]) == len({tuple(p) for p in doc["points"]}) < len(found)
-    # No text from a bundle: no summary, no story.
+    # No text from a bundle: no summary, no story; and no id (they are in map-ids.json).
     body = response.get_data(as_text=True)
     assert "Entry number" not in body and "script" not in body and "Story" not in body
+    assert not re.search(r"[0-9a-f]{32}", body)
 
 
 def test_retracted_entries_are_gone_from_map_json(client: FlaskClient) -> None:
     _post(client, ONE)
-    assert {STATION_ID, SABAIL_ID} <= set(_decode(client.get("/data/map.json").get_json()))
+    assert {STATION_ID, SABAIL_ID} <= set(_map(client))
     _post(client, TWO, THREE)
-    ids = set(_decode(client.get("/data/map.json").get_json()))
+    ids = set(_map(client))
     assert ids == REMAINING and STATION_ID not in ids and SABAIL_ID not in ids
 
 
 def test_an_empty_map_has_an_empty_document(client: FlaskClient) -> None:
     doc = client.get("/data/map.json").get_json()
     assert (doc["sequence"], doc["count"], doc["points"]) == (0, 0, [])
-    assert doc["columns"]["id"] == "" and doc["columns"]["types"] == []
+    assert doc["columns"]["types"] == []
+    assert client.get("/data/map-ids.json").get_json() == {
+        "format": 2, "sequence": 0, "count": 0, "ids": ""}  # fmt: skip
+    assert _map(client) == {}
 
 
 def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
@@ -284,6 +311,14 @@ def test_the_map_page_has_its_own_script_and_nothing_inline(client: FlaskClient)
     config = _config(page)
     assert config["entry_url"] == "/en/entry/" and config["list_url"] == "/en/list/"
     assert config["data_url"] == "/data/map.json" and config["tile_url"] == ""
+    assert config["ids_url"] == "/data/map-ids.json"
+    # The static site's script refuses a bad filter with the server's own words.
+    assert config["bad_filter"]["type"] == (
+        "This filter cannot be used: Type. Check the value or clear the filters."
+    )
+    assert sorted(config["bad_filter"]) == ["district", "from", "perpetrator", "service",
+                                            "to", "type"]  # fmt: skip
+    assert "To (month)" in config["bad_filter"]["to"]
     assert config["labels"]["type"]["verbal"] == "Sexual comments, jokes or catcalls"
     assert config["labels"]["district"]["online"] == "Online or by phone"
     assert len(config["attribution"]) == 2 and all("ODbL" in a for a in config["attribution"])
@@ -350,9 +385,16 @@ def test_without_javascript_the_form_filters_and_links_to_the_list(client: Flask
 
 
 def test_a_bad_filter_on_the_map_page_is_a_clear_400(client: FlaskClient) -> None:
-    assert "This filter cannot be used: Type." in _page(client, "/en/?type=nonsense", 400)
+    """The message, a link that clears the filters, and no map (no script, no data)."""
+    page = _page(client, "/en/?type=nonsense", 400)
+    assert "This filter cannot be used: Type." in page
+    assert '<a href="/en/" id="map-clear">Clear the filters</a>' in page
+    assert "<script" not in page and 'id="map"' not in page
     assert "To (month)" in _page(client, "/en/?from=2024-05&to=2024-01", 400)
     assert "From (month)" in _page(client, "/en/?from=May", 400)
+    assert '<a href="/ru/" id="map-clear">' in _page(client, "/ru/?district=x", 400)
+    listed = client.get("/en/list/?type=nonsense")  # the list's own page: no map link
+    assert listed.status_code == 400 and b'id="map-clear"' not in listed.data
 
 
 def test_in_the_static_site_there_is_no_form_and_the_controls_wait_for_the_script(
@@ -375,8 +417,8 @@ def test_in_the_static_site_there_is_no_form_and_the_controls_wait_for_the_scrip
 def test_xss_entry_is_in_map_json_only_as_numbers(client: FlaskClient) -> None:
     _post(client, ONE, TWO, THREE)
     doc = client.get("/data/map.json").get_json()
-    at = doc["columns"]["id"].index(XSS_ID) // 32
-    assert all(isinstance(values[at], int) for values in list(doc["columns"].values())[1:])
+    at = client.get("/data/map-ids.json").get_json()["ids"].index(XSS_ID) // 32
+    assert all(isinstance(values[at], int) for values in doc["columns"].values())
 
 
 def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient) -> None:
@@ -385,6 +427,7 @@ def test_a_bundle_that_retracts_everything_empties_map_json(client: FlaskClient)
     _post(client, bundle(4, bundle_sha256(THREE), (), ids))
     doc = client.get("/data/map.json").get_json()
     assert doc["count"] == 0 and doc["sequence"] == 4
+    assert _map(client) == {}
 
 
 def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
@@ -397,9 +440,11 @@ def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
     found = None
     while time.monotonic() < deadline:
         with files.lock:
-            found = files.files.get("map.json")
+            found = files.files.get("map-ids.json")  # made after map.json
         if found is not None:
             break
         time.sleep(0.02)
     assert found is not None and found.sequence == 1
-    assert "entries.csv" not in files.files  # only the map page's file is made ahead
+    with files.lock:
+        assert files.files["map.json"].sequence == 1
+    assert "entries.csv" not in files.files  # only the map page's files are made ahead

@@ -62,6 +62,9 @@ _POINT_KEYS = ("kind", "lat_e6", "lon_e6")
 _SIGNATURE = re.compile(r"[0-9a-f]{128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+#: The earliest month an entry may have; the latest is the month of the bundle's
+#: ``created_day`` (nothing published happened after the day it was published).
+FIRST_MONTH = "2000-01"
 
 
 # -- what the format carries -----------------------------------------------------------
@@ -239,13 +242,26 @@ def _point(value: object, district: str | None, where: str) -> PublicPoint | Non
     return PublicPoint(str(kind), lat, lon)
 
 
-def parse_entry(value: object, where: str = "entry") -> PublicEntry:
+def parse_entry(value: object, where: str = "entry", created_day: str | None = None) -> PublicEntry:
     """Check one entry's JSON exactly as :func:`read_publication` checks each entry (the
-    workstation checks a draft with it before accepting it); BundleError if it fails."""
-    return _entry(value, where)
+    workstation checks a draft with it before accepting it, ``created_day`` the day it
+    would be published); BundleError if it fails."""
+    return _entry(value, where, created_day)
 
 
-def _entry(value: object, where: str) -> PublicEntry:
+def _month(value: object, where: str, created_day: str | None) -> str:
+    """A month ``YYYY-MM`` from :data:`FIRST_MONTH` to the month of ``created_day``."""
+    month = _match(value, _MONTH, where, "a month YYYY-MM")
+    latest = created_day[:7] if created_day else "9999-12"
+    if not FIRST_MONTH <= month <= latest:
+        raise BundleError(
+            f"manifest: {where} must be from {FIRST_MONTH} to the month the bundle is"
+            f" written ({latest}), not {month}"
+        )
+    return month
+
+
+def _entry(value: object, where: str, created_day: str | None = None) -> PublicEntry:
     doc = _object(value, _ENTRY_KEYS, where)
     entry_id = _id(doc["id"], f"{where}.id")
     types = _list(doc["types"], f"{where}.types")
@@ -258,7 +274,7 @@ def _entry(value: object, where: str) -> PublicEntry:
     point = _point(doc["point"], district, f"{where}.point")
     month = doc["month"]
     if month is not None:
-        _match(month, _MONTH, f"{where}.month", "a month YYYY-MM")
+        month = _month(month, f"{where}.month", created_day)
     return PublicEntry(
         id=entry_id,
         types=tuple(types),
@@ -308,7 +324,7 @@ def _manifest(doc: object) -> tuple[int, str | None, str, tuple[PublicEntry, ...
         raise BundleError(
             f"manifest: at most {MAX_ENTRIES} entries and {MAX_RETRACTIONS} retractions"
         )
-    entries = tuple(_entry(e, f"entries[{i}]") for i, e in enumerate(raw_entries))
+    entries = tuple(_entry(e, f"entries[{i}]", created_day) for i, e in enumerate(raw_entries))
     retractions = tuple(_id(r, f"retractions[{i}]") for i, r in enumerate(raw_retractions))
     ids = [e.id for e in entries]
     if ids != sorted(set(ids)):

@@ -266,6 +266,32 @@ def test_codes_points_and_texts_are_checked() -> None:
     _refused(lambda m: m.update(retractions=["b" * 32, "a" * 32]), "sorted")
 
 
+def test_months_are_from_2000_to_the_month_the_bundle_was_written() -> None:
+    """A month before 2000-01 or after the month of ``created_day`` (2024-06-01 in SEQ1)
+    is refused by the reader and the writer: month 0000-01 once broke the statistics
+    page, and 0001-01 with 9999-12 made its month chart 120,000 columns."""
+
+    def month(value: str) -> Any:
+        return lambda m: m["entries"][0].update(month=value)
+
+    for bad in ("0000-01", "0001-01", "1999-12", "2024-07", "9999-12"):
+        _refused(month(bad), "from 2000-01 to the month the bundle is written")
+    for good in ("2000-01", "2024-06"):
+        manifest = copy.deepcopy(_doc())
+        month(good)(manifest)
+        assert read_publication(_sign(manifest), VERIFY).entries[0].month == good
+    for bad in ("1999-12", "2024-07"):
+        with pytest.raises(BundleError, match="2000-01"):
+            write_publication_bundle(
+                SEED, sequence=1, previous=None, created_day="2024-06-01",
+                entries=[_entry(month=bad)], retractions=[],
+            )  # fmt: skip
+    entry = _entry(month="2024-07").to_json()
+    assert bundles.parse_entry(entry).month == "2024-07"  # no day: no upper bound
+    with pytest.raises(BundleError, match=r"entry\.month must be from 2000-01"):
+        bundles.parse_entry(entry, created_day="2024-06-30")
+
+
 def test_html_is_only_text() -> None:
     """The format makes no HTML promise: markup is carried as text, for the map to escape."""
     data = write_publication_bundle(

@@ -200,7 +200,7 @@ def make_chain(root: Path, count: int = ENTRIES) -> Chain:
             seed,
             sequence=len(chain.bundles) + 1,
             previous=previous,
-            created_day="2026-11-30",
+            created_day=time.strftime("%Y-%m-%d", time.gmtime()),  # months end this month
             entries=part,
             retractions=(),
         )

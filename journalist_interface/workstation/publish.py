@@ -35,11 +35,11 @@ bundles that carried her entries are dropped.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import importlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,7 +56,7 @@ from securedrop_like.bundles import (
     parse_entry,
     write_publication_bundle,
 )
-from securedrop_like.bundles.publication import LANGUAGES
+from securedrop_like.bundles.publication import FIRST_MONTH, LANGUAGES
 from securedrop_like.db import today as _today
 
 from . import places
@@ -233,17 +233,22 @@ def _case(conn: Connection, case_id: int) -> Any:
 # -- drafting --------------------------------------------------------------------------
 
 
-def _month(when: object) -> str | None:
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def month_allowed(month: str, today: str | None = None) -> bool:
+    """True for a month ``YYYY-MM`` a bundle written ``today`` may carry: from
+    ``FIRST_MONTH`` (2000-01) to this month (the reader's rule, BUNDLES.md)."""
+    return bool(_MONTH.fullmatch(month)) and FIRST_MONTH <= month <= (today or _today())[:7]
+
+
+def _month(when: object, today: str) -> str | None:
+    """Her report's month, if a bundle may carry it (else none: the reviewer sets it)."""
     if not isinstance(when, dict) or when.get("precision") not in ("day", "month"):
         return None
     date = when.get("date")
-    if isinstance(date, str) and len(date) >= 7:
-        month = date[:7]
-        try:
-            datetime.date.fromisoformat(month + "-01")
-        except ValueError:
-            return None
-        return month
+    if isinstance(date, str) and len(date) >= 7 and month_allowed(date[:7], today):
+        return date[:7]
     return None
 
 
@@ -271,6 +276,7 @@ def create_draft(conn: Connection, case_id: int, *, today: str | None = None) ->
     text = raw_text if isinstance(raw_text, str) else ""
     story = text.strip() if consent in ("yes", "ask_first") and text.strip() else None
     draft_id = random_id()
+    today = today or _today()
     conn.execute(
         "INSERT INTO drafts (id, case_id, created_day, types, district, point_kind, lat_e6,"
         " lon_e6, month, perpetrator, service, language, summary, story)"
@@ -278,11 +284,11 @@ def create_draft(conn: Connection, case_id: int, *, today: str | None = None) ->
         (
             draft_id,
             case_id,
-            today or _today(),
+            today,
             json.dumps(types),
             district,
             *(point or (None, None, None)),
-            _month(doc.get("when")),
+            _month(doc.get("when"), today),
             _code_or_none(doc.get("perpetrator"), taxonomy.codes(taxonomy.PERPETRATOR_TYPES)),
             _code_or_none(doc.get("service"), taxonomy.codes(taxonomy.SERVICES)),
             lang if lang in LANGUAGES else "az",
@@ -315,6 +321,8 @@ def update_draft(conn: Connection, draft_id: str, **fields: Any) -> Draft:
             columns["lon_e6"] = point.lon_e6 if point else None
         elif name == "story":
             columns["story"] = value if value is None or value.strip() else None
+        elif name == "month" and value is not None and not month_allowed(value):
+            raise PublishError(f"The month must be YYYY-MM, from {FIRST_MONTH} to this month.")
         else:
             columns[name] = value
     columns["status"] = "draft"
@@ -554,8 +562,9 @@ def _redact_module() -> Any:
         return None
 
 
-def draft_problems(conn: Connection, draft_id: str) -> list[Problem]:
-    """Everything that stops this draft from being published; empty when it may be."""
+def draft_problems(conn: Connection, draft_id: str, today: str | None = None) -> list[Problem]:
+    """Everything that stops this draft from being published ``today`` (the bundle's
+    day); empty when it may be."""
     draft = get_draft(conn, draft_id)
     case = _case(conn, draft.case_id)
     if case["withdrawn_day"]:
@@ -581,7 +590,7 @@ def draft_problems(conn: Connection, draft_id: str) -> list[Problem]:
             ))  # fmt: skip
     entry = draft.entry()
     try:
-        parse_entry(entry.to_json(), "entry")
+        parse_entry(entry.to_json(), "entry", created_day=today or _today())
     except BundleError as exc:
         problems.append(Problem("invalid", str(exc).removeprefix("manifest: ")))
     problems.extend(_redaction_problems(conn, draft, doc))
@@ -728,7 +737,7 @@ def _publish_in(conn: Connection, unlocked: Unlocked, out: Path, day: str) -> Pu
     entries: list[tuple[str, PublicEntry]] = []
     held_back: list[str] = []
     for draft in [d for d in list_drafts(conn) if d.status == "accepted"]:
-        if draft_problems(conn, draft.id):
+        if draft_problems(conn, draft.id, day):
             conn.execute("UPDATE drafts SET status = 'draft' WHERE id = ?", (draft.id,))
             held_back.append(draft.id)
             continue

@@ -33,7 +33,6 @@ from .views import bp, error_message, workstation_errors
 log = logging.getLogger(__name__)
 
 DRAFT_ID_RE = re.compile(r"[0-9a-f]{32}")
-MONTH_RE = re.compile(r"(19|20)\d\d-(0[1-9]|1[0-2])")
 MAX_SUMMARY_CHARS = 1_000
 MAX_STORY_CHARS = 20_000
 MAX_REASON_CHARS = 500
@@ -75,7 +74,7 @@ def problem_message(problem: Any) -> str:
             ".types": _("Choose at least one kind of what happened."),
             ".summary": _("Write a short summary in your own words."),
             ".point": _("Choose the district again, or a metro station."),
-            ".month": _("The month is written YYYY-MM."),
+            ".month": _("The month is written YYYY-MM, from 2000-01 to this month."),
         }  # fmt: skip
         for marker, message in fields.items():
             if marker in detail:
@@ -272,7 +271,7 @@ def save_draft(draft_id: str) -> Response | tuple[str, int]:
     summary = form.get("summary", "").replace("\r\n", "\n").strip()
     story = form.get("story", "").replace("\r\n", "\n").strip()
     if (
-        (month and not MONTH_RE.fullmatch(month))
+        (month and not publish.month_allowed(month))
         or len(summary) > MAX_SUMMARY_CHARS
         or len(story) > MAX_STORY_CHARS
     ):

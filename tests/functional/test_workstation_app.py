@@ -577,6 +577,11 @@ def test_a_draft_from_a_case(app: Flask, client: FlaskClient) -> None:
     )
     assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
     assert "Kept words xyz</textarea>" in bad.get_data(as_text=True)  # nothing lost
+    for month in ("1999-12", "2999-01"):  # the bundle's rule: 2000-01 to this month
+        bad = client.post(
+            draft_url, data={"csrf_token": token, "month": month, "summary": "Kept words xyz"}
+        )
+        assert bad.status_code == 400 and "2000-01 to this month" in bad.get_data(as_text=True)
     assert client.get("/drafts/" + "f" * 32).status_code == 404
     assert client.get("/drafts/nothex").status_code == 404
     assert (

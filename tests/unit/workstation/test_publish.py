@@ -58,6 +58,31 @@ def test_a_draft_is_prefilled_from_her_report(store: CaseStore) -> None:
     assert draft.story is not None and draft.summary == ""
 
 
+def test_a_month_is_from_2000_to_the_month_it_is_published(store: CaseStore) -> None:
+    """The reader refuses a month before 2000-01 or after the bundle's day (it once broke
+    the map's statistics): a draft never takes one from her report, the editor refuses
+    one, and a draft whose month is after the publishing day is not ready."""
+    case_id = _case(store, "uzaq il", "yes")
+    with store.transaction() as conn:
+        assert publish.get_draft(conn, publish.create_draft(conn, case_id)).month == "2024-04"
+        early = publish.get_draft(conn, publish.create_draft(conn, case_id, today="2024-03-31"))
+        assert early.month is None  # April 2024 is after that day: she typed a wrong year
+        for bad in ("1999-12", "0000-01", "9999-12", "2024-4", "٢٠٢٤-04"):
+            with pytest.raises(publish.PublishError, match="2000-01"):
+                publish.update_draft(conn, early.id, month=bad)
+        assert publish.update_draft(conn, early.id, month="2000-01").month == "2000-01"
+        draft_id = publish.create_draft(conn, case_id)
+        publish.update_draft(conn, draft_id, summary="Sənəd üçün cinsi əlaqə tələbi.")
+        assert "invalid" not in _codes(publish.draft_problems(conn, draft_id, "2024-04-01"))
+        late = publish.draft_problems(conn, draft_id, "2024-03-31")
+        assert [p.message for p in late if p.code == "invalid"] == [
+            "entry.month must be from 2000-01 to the month the bundle is written (2024-03),"
+            " not 2024-04"
+        ]
+    assert publish.month_allowed("2024-04", "2024-04-01")
+    assert not publish.month_allowed("2024-05", "2024-04-30")
+
+
 def test_publishing_is_blocked_until_each_hit_is_redacted_or_kept(store: CaseStore) -> None:
     case_id = _case(store, "mavi göl", "yes")
     with store.transaction() as conn:

@@ -6,11 +6,18 @@ here equals the list's count for the same view.
 An entry with several types counts once in each of them (the type chart says so); every
 other chart, with its "not said" row, adds up to the total. Counting is a handful of SQL
 ``GROUP BY``s; the result is cached per (chain sequence, filters), since the data only
-changes when a bundle is applied. :func:`render` is the function the benchmark times.
+changes when a bundle is applied, and so is the rendered page per (chain sequence, URL,
+language). :func:`render` is the function the benchmark times.
+
+The month chart has a column per month up to ten years (``MAX_MONTH_COLUMNS``), past that
+a column per year (its caption and table say so). A month the reader would refuse (before
+2000-01, far in the future, not ``YYYY-MM``: the database should hold none) counts as
+"month not known", never as a column: one such month once made this page fail.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,18 +27,21 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 from flask_babel import format_date, format_decimal
 from markupsafe import Markup
 
 from securedrop_like import geo
+from securedrop_like.bundles.publication import FIRST_MONTH
 from securedrop_like.i18n import gettext as _
 from securedrop_like.i18n import ngettext
 
 from . import charts, listing, store
-from .pages import bad_filter_page, bp, labels, link
+from .pages import bad_filter_page, bp, labels, lang, link, static_site
 
-CACHE_SIZE = 64  # (sequence, filters) pairs kept per app
+CACHE_SIZE = 64  # counts per (sequence, filters), and as many pages, kept per app
+MAX_MONTH_COLUMNS = 120  # ten years of months; a longer period has a column per year
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 NOT_SAID = ""  # the key of a "not said" row (NULL in the database)
 
 
@@ -79,49 +89,55 @@ def counts(conn: sqlite3.Connection, filters: listing.Filters) -> Counts:
 
 
 class _Cache:
-    """Counts per (verify key, chain sequence, filters); the oldest go first."""
+    """Values per key, at most ``CACHE_SIZE``; the least recently used go first."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.items: OrderedDict[tuple[object, ...], Counts] = OrderedDict()
+        self.items: OrderedDict[tuple[object, ...], Any] = OrderedDict()
 
-    def get(self, conn: sqlite3.Connection, key_text: str, filters: listing.Filters) -> Counts:
-        # Read the sequence and count in one read transaction: a bundle applied between
-        # the two must not be cached under the older sequence.
-        conn.execute("BEGIN")
-        try:
-            sequence = store.chain_state(conn, key_text).last_sequence
-            key = (key_text, sequence, filters)
-            with self.lock:
-                found = self.items.get(key)
-                if found is not None:
-                    self.items.move_to_end(key)
-                    return found
-            found = counts(conn, filters)
-        finally:
-            conn.execute("COMMIT")
+    def get(self, key: tuple[object, ...]) -> Any:
         with self.lock:
-            self.items[key] = found
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: object) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
             while len(self.items) > CACHE_SIZE:
                 self.items.popitem(last=False)
-        return found
 
 
-def cached_counts(filters: listing.Filters) -> Counts:
-    instance = current_app.extensions["sesim_map"]
-    cache = current_app.extensions.setdefault("sesim_map_stats", _Cache())
-    conn = store.connect(instance.db_path)
-    try:
-        return cache.get(conn, instance.verify_key_text, filters)  # type: ignore[no-any-return]
-    finally:
-        conn.close()
+def _caches() -> tuple[_Cache, _Cache]:
+    """This app's caches: counts per (key, sequence, filters), pages per (key, sequence,
+    how the page was asked for)."""
+    found = current_app.extensions.get("sesim_map_stats")
+    if found is None:
+        found = current_app.extensions.setdefault("sesim_map_stats", (_Cache(), _Cache()))
+    return found  # type: ignore[no-any-return]
 
 
 def _number(value: int) -> str:
     return str(format_decimal(value))
 
 
-def _month_range(months: dict[str | None, int]) -> list[str]:
+def _known_months(found: Mapping[str | None, int]) -> tuple[dict[str, int], int]:
+    """The months a chart shows (from ``FIRST_MONTH`` to the end of next year) and the
+    number of entries with no month or any other (which the reader refuses)."""
+    last = f"{date.today().year + 1:04d}-12"
+    known: dict[str, int] = {}
+    unknown = 0
+    for month, count in found.items():
+        if isinstance(month, str) and _MONTH.fullmatch(month) and FIRST_MONTH <= month <= last:
+            known[month] = count
+        else:
+            unknown += count
+    return known, unknown
+
+
+def _month_range(months: Mapping[str, int]) -> list[str]:
     """Every month from the first to the last present (a month with none is a gap of 0)."""
     known = sorted(m for m in months if m)
     if not known:
@@ -154,6 +170,55 @@ def _axis_labels(months: list[str]) -> list[str]:
         else:
             out.append("")
     return out
+
+
+def _year_axis_labels(years: list[str]) -> list[str]:
+    """Under the year columns: every year if there are few, else the first and every
+    fifth, leaving out any that would touch the last."""
+    if len(years) <= 8:
+        return years
+    step = charts.COLUMNS_PLOT / len(years)
+    out, last_at = [], -1000.0
+    for index, year in enumerate(years):
+        if (index == 0 or int(year) % 5 == 0) and index * step - last_at >= 34:
+            out.append(year)
+            last_at = index * step
+        else:
+            out.append("")
+    return out
+
+
+def _period_chart(found: Counts, total: str) -> Chart:
+    """The month chart: a column per month, or per year past ``MAX_MONTH_COLUMNS``."""
+    known, unknown = _known_months(found.months)
+    months = _month_range(known)
+    note = ""
+    if len(months) <= MAX_MONTH_COLUMNS:
+        heading, title, column = _("By month"), _("Entries by month"), _("Month")
+        desc = _(
+            "A column for each month, from the first to the last; the taller the column, "
+            "the more entries."
+        )
+        rows = [charts.Bar(m, _month_name(m), known.get(m, 0)) for m in months]
+        axis = _axis_labels(months)
+    else:
+        heading, title, column = _("By year"), _("Entries by year"), _("Year")
+        desc = _(
+            "A column for each year, from the first to the last; the taller the column, "
+            "the more entries."
+        )
+        note = _("The entries cover more than ten years, so each column is a year.")
+        years = [str(y) for y in range(int(months[0][:4]), int(months[-1][:4]) + 1)]
+        per_year = dict.fromkeys(years, 0)
+        for month, count in known.items():
+            per_year[month[:4]] += count
+        rows = [charts.Bar(y, y, per_year[y]) for y in years]
+        axis = _year_axis_labels(years)
+    svg = charts.columns("chart-month", title, desc, rows, _number, axis)
+    table = _table(rows)
+    if unknown:
+        table.append((NOT_SAID, _("Month not known"), unknown, _number(unknown)))
+    return Chart("chart-month", heading, title, column, svg, table, note=note, total=total)
 
 
 @dataclass(frozen=True)
@@ -216,25 +281,7 @@ def build_charts(found: Counts) -> list[Chart]:
               _table(type_rows), note=note)
     )  # fmt: skip
 
-    title = _("Entries by month")
-    months = _month_range(found.months)
-    month_rows = [charts.Bar(m, _month_name(m), found.months.get(m, 0)) for m in months]
-    svg = charts.columns(
-        "chart-month",
-        title,
-        _("A column for each month, from the first to the last; the taller the column, "
-          "the more entries."),
-        month_rows,
-        _number,
-        _axis_labels(months),
-    )  # fmt: skip
-    month_table = _table(month_rows)
-    unknown = found.months.get(None, 0)
-    if unknown:
-        month_table.append((NOT_SAID, _("Month not known"), unknown, _number(unknown)))
-    out.append(
-        Chart("chart-month", _("By month"), title, _("Month"), svg, month_table, total=total)
-    )
+    out.append(_period_chart(found, total))
 
     title = _("Entries by district of Baku")
     districts = {d.code: names["district"][d.code] for d in geo.load_districts()}
@@ -278,8 +325,39 @@ def build_charts(found: Counts) -> list[Chart]:
 
 def render(filters: listing.Filters) -> str:
     """The page for ``filters`` in the current request's language (the benchmark times
-    this, e.g. through the test client: ``client.get("/stats/")``)."""
-    found = cached_counts(filters)
+    this, e.g. through the test client: ``client.get("/stats/")``), from the cache when
+    the chain has not moved since it was rendered for the same URL."""
+    instance = current_app.extensions["sesim_map"]
+    counts_cache, pages = _caches()
+    conn = store.connect(instance.db_path)
+    try:
+        # Read the sequence and count in one read transaction: a bundle applied between
+        # the two must not be cached under the older sequence.
+        conn.execute("BEGIN")
+        try:
+            key_text = instance.verify_key_text
+            base = (key_text, store.chain_state(conn, key_text).last_sequence)
+            # The whole URL (the language switcher repeats its query), the language, and
+            # whether the static build asks (no form then).
+            page_key = (*base, lang(), static_site(), g.get("map_static_path"),
+                        request.path, tuple(request.args.items(multi=True)))  # fmt: skip
+            page = pages.get(page_key)
+            if page is not None:
+                return str(page)
+            found = counts_cache.get((*base, filters))
+            if found is None:
+                found = counts(conn, filters)
+                counts_cache.put((*base, filters), found)
+        finally:
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+    page = _page(filters, found)
+    pages.put(page_key, page)
+    return page
+
+
+def _page(filters: listing.Filters, found: Counts) -> str:
     names = labels()
     return render_template(
         "map/stats.html",

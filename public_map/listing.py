@@ -21,8 +21,10 @@ from werkzeug.datastructures import MultiDict
 
 from securedrop_like import geo, taxonomy
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-CURSOR = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))?:([0-9a-f]{32})$")
+#: Used with ``fullmatch`` only, and ASCII digits only: ``\d`` takes any Unicode digit and
+#: ``$`` a trailing newline, which static/map.js (its own copy of these) refuses.
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+CURSOR = re.compile(r"([0-9]{4}-(?:0[1-9]|1[0-2]))?:([0-9a-f]{32})")
 MAX_VALUES = 20  # per parameter; more is not a view anyone shares
 
 
@@ -74,7 +76,7 @@ def _month(args: MultiDict[str, str], name: str) -> str | None:
     value = args.get(name, "")
     if value == "":
         return None
-    if not MONTH.match(value):
+    if not MONTH.fullmatch(value):
         raise BadFilter(name)
     return value
 
@@ -102,7 +104,7 @@ def parse_cursor(cursor: str) -> tuple[str, str] | None:
     ("after") for one this site did not write."""
     if not cursor:
         return None
-    found = CURSOR.match(cursor) if len(cursor) <= 40 else None
+    found = CURSOR.fullmatch(cursor) if len(cursor) <= 40 else None
     if not found:
         raise BadFilter("after")
     return (found.group(1) or "", found.group(2))

@@ -187,7 +187,7 @@ def _query(params: list[tuple[str, str]]) -> str:
 
 @bp.get("/entry/<public_id>/")
 def entry(public_id: str) -> str:
-    if not listing.CURSOR.match(":" + public_id):
+    if not listing.CURSOR.fullmatch(":" + public_id):
         abort(404)
     conn = _conn()
     try:

@@ -206,6 +206,13 @@ def test_next_page_links_keep_the_filters(client: FlaskClient) -> None:
         "after=" + "f" * 100_000,
         "after=2024-01:" + "F" * 32,
         "type=verbal&" + "&".join(["type=touching"] * 30),
+        # ASCII digits only, and nothing after (map.js refuses these too):
+        "from=2024-04%0A",
+        "to=2024-04%0A",
+        "from=%D9%A2%D9%A0%D9%A2%D9%A4-04",  # Arabic-Indic digits
+        "to=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94-04",  # full-width digits
+        "after=2024-01:" + "f" * 32 + "%0A",
+        "after=%D9%A2%D9%A0%D9%A2%D9%A4-01:" + "f" * 32,
     ],
 )
 def test_bad_parameters_get_a_clear_translated_400(client: FlaskClient, query: str) -> None:
@@ -228,7 +235,8 @@ def test_unknown_parameters_are_ignored_and_a_cursor_past_the_end_is_an_empty_pa
 
 @pytest.mark.parametrize(
     "public_id",
-    [UNKNOWN_ID, SABAIL_ID, STATION_ID, "zz", XSS_ID.upper(), XSS_ID + "0", "%3Cscript%3E"],
+    [UNKNOWN_ID, SABAIL_ID, STATION_ID, "zz", XSS_ID.upper(), XSS_ID + "0", "%3Cscript%3E",
+     XSS_ID + "%0A"],  # fmt: skip
 )
 def test_unknown_or_retracted_entries_are_404(client: FlaskClient, public_id: str) -> None:
     assert "Belə səhifə yoxdur" in _get(client, f"/entry/{public_id}/", 404)

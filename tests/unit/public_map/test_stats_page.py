@@ -226,7 +226,8 @@ def test_an_empty_map_is_a_friendly_page(tmp_path: Path, lang: str) -> None:
 @pytest.mark.parametrize(
     "query",
     ["type=bogus", "district=atlantis", "from=2024-13", "from=2024-05&to=2024-01",
-     "perpetrator=police&perpetrator=nobody", "service=%3Cscript%3E"],
+     "perpetrator=police&perpetrator=nobody", "service=%3Cscript%3E", "from=2024-04%0A",
+     "to=%D9%A2%D9%A0%D9%A2%D9%A4-04"],
 )  # fmt: skip
 def test_bad_filters_get_a_translated_400(client: FlaskClient, query: str) -> None:
     assert "Bu filtr işləmir" in _get(client, f"/stats/?{query}", 400)

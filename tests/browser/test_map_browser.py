@@ -546,7 +546,10 @@ def test_ids_of_another_version_make_the_page_fetch_both_files_again_once(
 @pytest.mark.parametrize(
     ("query", "name"),
     [("type=nonsense", "Type"), ("from=2024-05&to=2024-01", "To (month)"),
-     ("from=May", "From (month)"), ("district=nasimi&district=x", "District")],
+     ("from=May", "From (month)"), ("district=nasimi&district=x", "District"),
+     # As the server's listing.parse: ASCII digits, nothing after, at most 20 values.
+     ("from=2024-04%0A", "From (month)"), ("to=%D9%A2%D9%A0%D9%A2%D9%A4-04", "To (month)"),
+     ("type=verbal&" + "&".join(["type=touching"] * 20), "Type")],
 )  # fmt: skip
 def test_a_bad_filter_is_refused_and_nothing_is_drawn(
     watched: tuple[Any, dict[str, list[str]]], live_map: LiveMap, query: str, name: str

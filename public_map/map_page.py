@@ -98,6 +98,7 @@ def _config(tile_url: str) -> dict[str, Any]:
         # The server answers a bad filter with a 400 page; the static site's script
         # refuses it itself, with the same words.
         "bad_filter": {field: bad_filter_message(field) for field in BAD_FILTER_FIELDS},
+        "max_values": listing.MAX_VALUES,  # per parameter, as the server's
     }
 
 

@@ -40,7 +40,7 @@
   var TABLE = { type: 'types', district: 'districts', service: 'services', perpetrator: 'perpetrators' };
   var FORMAT = 2; // of map.json and map-ids.json
   var ID_HEX = 32; // an id's length in map-ids.json's ids
-  var MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+  var MONTH = /^[0-9]{4}-(0[1-9]|1[0-2])$/; // as listing.MONTH (ASCII digits, fullmatch)
   var POPUP_LEAVES = 10;
 
   var doc = null;
@@ -84,8 +84,9 @@
   }
 
   /* The filters in a query, checked as listing.parse checks them: {state, bad}, bad
-     the first field that cannot be used (an unknown code, a month not YYYY-MM, a
-     period that ends before it starts: "to"), or null. */
+     the first field that cannot be used (an unknown code, more values than
+     listing.MAX_VALUES, a month not YYYY-MM in ASCII digits, a period that ends
+     before it starts: "to"), or null. */
   function parseQuery(search) {
     var params = new URLSearchParams(search);
     var out = emptyState();
@@ -103,10 +104,13 @@
     }
     FIELDS.forEach(function (field) {
       var seen = {};
-      params.getAll(field).forEach(function (value) {
-        if (!value) {
-          return; // an empty choice: no filter
-        }
+      var given = params.getAll(field).filter(function (value) {
+        return value !== ''; // an empty choice: no filter
+      });
+      if (given.length > config.max_values) {
+        bad = bad || field; // as listing.MAX_VALUES
+      }
+      given.forEach(function (value) {
         if (Object.prototype.hasOwnProperty.call(config.labels[field], value)) {
           seen[value] = true;
         } else {

@@ -200,6 +200,55 @@ _EMAIL = re.compile(
 )
 _ONION = re.compile(r"(?:https?://)?([a-z2-7]{56}\.onion)/?", re.IGNORECASE)
 _TILE_PLACES = ("{z}", "{x}", "{y}")
+#: The placeholders Leaflet fills in a tile URL (any other makes it throw).
+TILE_PLACEHOLDERS = ("{s}", "{z}", "{x}", "{y}", "{r}")
+#: What ``{s}`` becomes (Leaflet's default ``subdomains``): one CSP origin each.
+TILE_SUBDOMAINS = "abc"
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_NETLOC = re.compile(r"([^:]*)(?::([0-9]{1,5}))?")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def tile_origins(tile_url: str) -> tuple[str, ...]:
+    """The origins a tile URL template loads from (the map page's CSP ``img-src``):
+    ``scheme://host[:port]``, one per subdomain when ``{s}`` is a label of the host;
+    never a wildcard. ValueError (its reason, to follow "site.tile_url") if the template
+    is not one Leaflet and a browser's CSP both take: ``{s}``, ``{z}``, ``{x}``, ``{y}``,
+    ``{r}`` the only placeholders, an ASCII host name (IDNA for another script) or an
+    IPv4 address, a port of digits."""
+    unknown = sorted({p for p in _PLACEHOLDER.findall(tile_url) if p not in TILE_PLACEHOLDERS})
+    if unknown or "{" in _PLACEHOLDER.sub("", tile_url) or "}" in _PLACEHOLDER.sub("", tile_url):
+        raise ValueError(
+            "may hold only the placeholders {s}, {z}, {x}, {y} and {r}"
+            + (f" (not {', '.join(unknown)})" if unknown else "")
+        )
+    if not all(place in tile_url for place in _TILE_PLACES):
+        raise ValueError("must hold {z}, {x} and {y}")
+    parts = urlsplit(tile_url)
+    found = _NETLOC.fullmatch(parts.netloc)
+    if (
+        parts.scheme not in ("https", "http")
+        or found is None
+        or not 0 < int(found.group(2) or 1) < 65536
+    ):
+        raise ValueError("must start scheme://host or scheme://host:port (a number)")
+    host, port = found.group(1), found.group(2)
+    if not host.isascii():
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_host = "its IDNA (xn--…) form"
+        raise ValueError(f"must have an ASCII host name: write {ascii_host} instead of {host}")
+    labels = host.split(".")
+    if not all(label == "{s}" or _LABEL.fullmatch(label) for label in labels) or (
+        "{s}" in labels and len(labels) < 3
+    ):
+        raise ValueError(
+            "must name one host (letters, digits, hyphens and dots; {s} only as a whole"
+            " label of a longer name, e.g. {s}.tile.example.org)"
+        )
+    hosts = [host.replace("{s}", sub) for sub in TILE_SUBDOMAINS] if "{s}" in labels else [host]
+    return tuple(f"{parts.scheme}://{h.lower()}" + (f":{port}" if port else "") for h in hosts)
 
 
 def _phone(value: str, where: str) -> str:
@@ -252,8 +301,10 @@ def _site_value(name: str, value: str) -> str:
         return _url(value, where, ("https",))
     if name == "tile_url":
         _url(value, where)
-        if not all(place in value for place in _TILE_PLACES):
-            raise MapError(f"{CONFIG_FILE}: {where} must hold {{z}}, {{x}} and {{y}}")
+        try:
+            tile_origins(value)
+        except ValueError as exc:
+            raise MapError(f"{CONFIG_FILE}: {where} {exc} (it is {value!r})") from None
         return value
     return value
 

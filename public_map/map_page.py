@@ -17,14 +17,14 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import current_app, render_template, request, url_for
 
 from securedrop_like import taxonomy
 from securedrop_like.i18n import gettext as _
 
-from . import listing
+from . import instance, listing
 from .pages import _conn, bad_filter_message, bad_filter_page, bp, labels, lang, link, static_site
 
 ENDPOINTS = ("pages.index", "pages_lang.index")
@@ -32,24 +32,19 @@ BAD_FILTER_FIELDS = ("type", "district", "service", "perpetrator", "from", "to")
 ATTRIBUTION_FILE = Path(__file__).parent / "static" / "basemap" / "attribution.json"
 
 
-def tile_origin(tile_url: str) -> str | None:
-    """The scheme and host of a tile URL template, as a CSP source (``{s}`` in the host,
-    Leaflet's subdomain placeholder, becomes ``*``); None if there is no usable one."""
-    if not tile_url:
-        return None
-    parts = urlsplit(tile_url)
-    host = parts.netloc.replace("{s}", "*")
-    if parts.scheme not in ("https", "http") or not host or any(c in host for c in " ;,'{}"):
-        return None
-    return f"{parts.scheme}://{host}"
+def tile_origins(tile_url: str) -> tuple[str, ...]:
+    """The tile server's origins as CSP sources (``instance.tile_origins``: one per
+    subdomain for ``{s}``, never a wildcard); none if there is no usable template
+    (``map.toml`` refuses one, this is the second line of defence)."""
+    try:
+        return instance.tile_origins(tile_url) if tile_url else ()
+    except ValueError:
+        return ()
 
 
 def csp(tile_url: str = "") -> str:
     """The map page's policy: its own script, data and images (and the tiles' host)."""
-    images = "'self'"
-    origin = tile_origin(tile_url)
-    if origin:
-        images += " " + origin
+    images = " ".join(("'self'", *tile_origins(tile_url)))
     return (
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self';"
         f" img-src {images}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -73,7 +68,8 @@ def _config(tile_url: str) -> dict[str, Any]:
         "metro_url": url_for("static", filename="basemap/metro.geojson"),
         "entry_url": entry_prefix,  # + id + "/"
         "list_url": link("entry_list"),
-        "tile_url": tile_url if tile_origin(tile_url) else "",
+        "tile_url": tile_url if tile_origins(tile_url) else "",
+        "tile_subdomains": instance.TILE_SUBDOMAINS,  # {s}: the origins csp() allows
         "attribution": list(_attribution()),
         "labels": labels(),
         "text": {

@@ -581,6 +581,7 @@
     });
     if (config.tile_url) {
       L.tileLayer(config.tile_url, {
+        subdomains: config.tile_subdomains, // the origins the page's CSP allows
         minZoom: MIN_ZOOM,
         maxZoom: MAX_ZOOM,
         attribution: escapeText(new URL(config.tile_url.replace(/\{[^}]*\}/g, 'a'), window.location.href).host)

@@ -5,7 +5,7 @@ story) is escaped by Jinja; the links to report and to get help come only from
 
 Stories are paged like the list (``listing`` with ``Filters(with_story=True)``): by key
 (``?after=<month>:<id>``) on the server, and by number in the static site (``/stories/``,
-``/stories/2/`` … ``/stories/N/``; :func:`story_page_count` gives N). The view serves a
+``/stories/2/`` … ``/stories/N/``). The view serves a
 numbered page with ``OFFSET`` (fine for a few pages, slow for page 900 of 100,000
 entries); the static build should use :func:`static_story_pages`, which renders them all
 from one query.
@@ -68,23 +68,6 @@ def _size() -> int:
     return int(current_app.config.get("SESIM_MAP_PAGE_SIZE", PAGE_SIZE))
 
 
-def paragraphs(text: str | None) -> list[str]:
-    """A story's paragraphs: its lines, without the empty ones (the template escapes
-    each; no HTML from a bundle reaches the page)."""
-    return [line for line in (text or "").split("\n") if line.strip()]
-
-
-def story_page_count() -> int:
-    """How many numbered story pages the static site has (at least 1; needs an app
-    context): ``/stories/`` is page 1, ``/stories/<n>/`` the others."""
-    conn = store.connect(_instance().db_path)
-    try:
-        total = listing.count(conn, listing.Filters(with_story=True))
-    finally:
-        conn.close()
-    return max(1, -(-total // _size()))
-
-
 @bp.get("/stories/")
 @bp.get("/stories/<int:number>/")
 def stories(number: int | None = None) -> tuple[str, int] | str:
@@ -133,7 +116,6 @@ def _render_stories(
         first_url=link("stories") if (after or current > 2) else None,
         number=current if numbered else None,
         pages=-(-total // size) if numbered else None,
-        paragraphs=paragraphs,
     )
 
 

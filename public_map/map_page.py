@@ -25,7 +25,16 @@ from securedrop_like import taxonomy
 from securedrop_like.i18n import gettext as _
 
 from . import instance, listing
-from .pages import _conn, bad_filter_message, bad_filter_page, bp, labels, lang, link, static_site
+from .pages import (
+    bad_filter_message,
+    bad_filter_page,
+    bp,
+    connect,
+    labels,
+    lang,
+    link,
+    static_site,
+)
 
 ENDPOINTS = ("pages.index", "pages_lang.index")
 BAD_FILTER_FIELDS = ("type", "district", "service", "perpetrator", "from", "to")
@@ -107,7 +116,7 @@ def index() -> tuple[str, int]:
             filters = listing.parse(request.args)
         except listing.BadFilter as exc:
             return bad_filter_page(exc, clear_url=link("index"))
-    conn = _conn()
+    conn = connect()
     try:
         total = listing.count(conn, filters)  # the static site: every entry (no filter)
     finally:

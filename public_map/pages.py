@@ -19,11 +19,11 @@ from securedrop_like.i18n import LANGUAGE_NAMES
 from securedrop_like.i18n import gettext as _
 
 from . import listing, store
+from .instance import DEFAULT_QUICK_EXIT
 
 LANGS = ("az", "ru", "en")
 DEFAULT_LANG = "az"
 PAGE_SIZE = 50
-QUICK_EXIT_URL = "https://www.google.az/"
 PAGE_BLUEPRINTS = ("pages", "pages_lang")
 #: HTML pages: the site's own style sheet and images, nothing else (no script at all,
 #: no inline style, no frames, forms only to itself).
@@ -57,7 +57,7 @@ def static_site() -> bool:
 def quick_exit_url() -> str:
     """Where "Quick exit" goes: ``quick_exit`` in map.toml (an https URL)."""
     instance = current_app.extensions.get("sesim_map")
-    return instance.settings.quick_exit if instance is not None else QUICK_EXIT_URL
+    return instance.settings.quick_exit if instance is not None else DEFAULT_QUICK_EXIT
 
 
 def lang() -> str:
@@ -113,8 +113,16 @@ def labels() -> dict[str, dict[str, str]]:
     return found
 
 
-def _conn() -> Any:
+def connect() -> Any:
+    """A connection to this map's database (close it when done)."""
     return store.connect(current_app.extensions["sesim_map"].db_path)
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """A story's paragraphs (the ``paragraphs`` filter of every template): its lines,
+    without the empty ones. The template escapes each; no HTML from a bundle reaches a
+    page."""
+    return [line for line in (text or "").split("\n") if line.strip()]
 
 
 @bp.get("/list/")
@@ -124,7 +132,7 @@ def entry_list() -> tuple[str, int] | str:
     except listing.BadFilter as exc:
         return bad_filter_page(exc)
     size = int(current_app.config.get("SESIM_MAP_PAGE_SIZE", PAGE_SIZE))
-    conn = _conn()
+    conn = connect()
     try:
         total = listing.count(conn, filters)
         found = listing.page(conn, filters, size)
@@ -133,14 +141,14 @@ def entry_list() -> tuple[str, int] | str:
     params = filters.params()
     next_url = None
     if found.next_cursor:
-        next_url = link("entry_list") + "?" + _query([*params, ("after", found.next_cursor)])
+        next_url = link("entry_list") + "?" + urlencode([*params, ("after", found.next_cursor)])
     return render_template(
         "map/list.html",
         filters=filters,
         total=total,
         rows=found.rows,
         next_url=next_url,
-        first_url=link("entry_list") + ("?" + _query(params) if params else ""),
+        first_url=link("entry_list") + ("?" + urlencode(params) if params else ""),
         paged=filters.after is not None,
         groups=[
             ("type", _("Type"), _choices(taxonomy.HARASSMENT_TYPES), filters.types),
@@ -181,15 +189,11 @@ def bad_filter_page(exc: listing.BadFilter, clear_url: str | None = None) -> tup
     ), 400
 
 
-def _query(params: list[tuple[str, str]]) -> str:
-    return urlencode(params)
-
-
 @bp.get("/entry/<public_id>/")
 def entry(public_id: str) -> str:
     if not listing.CURSOR.fullmatch(":" + public_id):
         abort(404)
-    conn = _conn()
+    conn = connect()
     try:
         found = listing.entry(conn, public_id)
     finally:
@@ -216,12 +220,12 @@ def init_pages(app: Flask) -> None:
     app.url_value_preprocessor(_take_lang)
     app.register_blueprint(bp)
     app.register_blueprint(bp, url_prefix="/<any(ru,en,az):lang>", name="pages_lang")
+    app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.globals.update(
         link=link,
         lang=lang,
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
-        QUICK_EXIT_URL=QUICK_EXIT_URL,
         quick_exit_url=quick_exit_url,
         labels=labels,
         here=here,

@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from public_map import stats_page, store
+from public_map.build import build_site
 from public_map.instance import open_map
 from securedrop_like.bundles import bundle_sha256
 
@@ -63,6 +64,11 @@ def test_odd_months_in_the_database_count_as_not_known_never_a_500(tmp_path: Pat
     refused = client.post("/ingest", data=signed_raw(manifest), content_type="application/json")
     assert refused.status_code == 400 and b"2000-01" in refused.data
     assert _month_chart(client)[1] == table
+    # The static build renders the same page (it once stopped there too).
+    out = tmp_path / "site"
+    build_site(tmp_path / "map", out, jobs=1)
+    built = (out / "stats" / "index.html").read_text("utf-8")
+    assert _table(_section(built, "chart-month")) == table
 
 
 @pytest.mark.parametrize(

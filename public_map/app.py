@@ -24,13 +24,13 @@ from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
 
 from . import data, map_page, pages
-from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
+from .ingest import BAD_BUNDLE, BUSY, CONFLICT, OUT_OF_ORDER, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
 #: Uploads read at once: each holds up to 16 MiB, anyone may post, and ingest is one
 #: writer at a time anyway. More get 503 and may try again.
 MAX_UPLOADS_AT_ONCE = 2
-_STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, "out_of_order": 409}
+_STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, OUT_OF_ORDER: 409, BUSY: 503}
 _JSON = "application/json; charset=utf-8"
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from flask import Flask, Response, abort, g, request
 from flask_babel import Babel
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
@@ -97,8 +97,10 @@ def create_app(home: Path | MapInstance) -> Flask:
             return _json({"error": _BUSY}, 503)
         try:
             body = _read_capped(request.stream, MAX_PUBLICATION_BYTES)
-        except TimeoutError:  # the server's read timeout or request deadline
-            abort(408)
+        except ClientDisconnected as exc:  # 400, or 408 if the server cut a slow sender off
+            if isinstance(exc.__context__, TimeoutError):
+                abort(408)
+            raise
         finally:
             reading.release()
         if body is None:

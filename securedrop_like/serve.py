@@ -318,8 +318,11 @@ def make_quiet_server(
 
 def serve_in_process(server: Any, label: str) -> None:
     """Serve a single-process werkzeug ``server`` (the workstation, the map) until Ctrl-C,
-    with no access log (paths carry ids; readers' addresses are nobody's business)."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with no access log (paths carry ids; readers' addresses are nobody's business).
+    Build ``server`` with :class:`QuietRequestHandler` (and :class:`QuietServerMixin`):
+    timeouts, nothing identifying printed. Log lines go through ``logs.configure_logging``
+    (no time, no address), so Flask's own handler, which stamps the time, is never added."""
+    configure_logging()
     host = server.server_address[0]
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)

@@ -17,6 +17,11 @@ Rows, each against a baseline measured in the same run:
   ``executemany`` of the same rows into the same schema in one transaction. The gap is
   what ingest adds: its per-bundle transaction, the replay/conflict look-ups per entry,
   the bundle and chain rows.
+- **forged upload**: ``public_map.ingest`` of an unsigned 16 MiB body (the outer shape of
+  a bundle around 16 MiB of ``{}``, a signature that is nobody's): its time and the peak
+  of Python allocations while it is refused (``tracemalloc``), against reading the
+  chain's largest genuine bundle, per MiB. It must be refused before any JSON is parsed
+  (when it was parsed first: about 3 s and 850 MB of RSS).
 - **map data**: the bytes a reader's browser downloads before the map draws,
   ``/data/map.json`` as the server sends it with ``Accept-Encoding: gzip``, against gzip
   of ``/data/entries.json`` (the full open data: what the map would cost without its own
@@ -377,6 +382,41 @@ def ingest_part(ws: Workspace, results: Results, chain: Chain) -> Path:
     return home
 
 
+def forged_part(results: Results, home: Path, chain: Chain) -> None:
+    """An anonymous, unsigned 16 MiB upload: refused by a slice and a hash, not a parse."""
+    import tracemalloc
+
+    from crypto import verify_key_bytes
+    from public_map.ingest import IngestRefused, ingest
+    from securedrop_like.bundles import read_publication
+    from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
+
+    head, tail = b'{"manifest":{"x":[', b'{}]},"signature":"' + b"0" * 128 + b'"}'
+    body = head + b"{}," * ((MAX_PUBLICATION_BYTES - len(head) - len(tail)) // 3) + tail
+    largest = max(chain.bundles, key=len)
+    start = time.perf_counter()
+    read_publication(largest, verify_key_bytes(chain.seed))
+    genuine = time.perf_counter() - start
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        ingest(home, body)
+        raise RuntimeError("a forged bundle was accepted")
+    except IngestRefused:
+        took = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    per_mib = (took / len(body)) / (genuine / len(largest))
+    results.add(
+        f"map: refusing a forged {len(body) / 1024**2:.0f} MiB upload",
+        f"{took * 1000:.0f} ms, peak {peak / 1024**2:.0f} MiB allocated; per MiB"
+        f" {per_mib:.3f}× reading the largest real bundle ({len(largest) / 1024**2:.1f} MiB"
+        f" in {genuine * 1000:.0f} ms)",
+        "≤ 0.1× per MiB, ≤ 64 MiB",
+        per_mib <= 0.1 and peak <= 64 * 1024**2,
+    )
+
+
 # -- (b) the map data ------------------------------------------------------------------
 
 
@@ -594,6 +634,7 @@ def map_bench(ws: Workspace, results: Results, entries: int = ENTRIES) -> None:
     _part(results, "map: ingest", ingest)
     if "full" not in homes:
         return
+    _part(results, "map: forged upload", lambda: forged_part(results, homes["full"], chain))
     homes["empty"] = _new_map(ws.root / "map-empty", chain, [])
     _part(results, "map: /stats/", lambda: stats_part(results, homes["full"], entries))
     server = MapServer(homes["full"])

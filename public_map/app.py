@@ -18,19 +18,24 @@ from typing import IO, Any
 
 from flask import Flask, Response, abort, g, request
 from flask_babel import Babel
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
 
 from . import data, map_page, pages
-from .ingest import BAD_BUNDLE, CONFLICT, IngestRefused, ingest
+from .ingest import BAD_BUNDLE, BUSY, CONFLICT, OUT_OF_ORDER, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
-#: Uploads read at once: each holds up to 16 MiB, anyone may post, and ingest is one
-#: writer at a time anyway. More get 503 and may try again.
+#: Uploads being received at once: each holds up to 16 MiB, and anyone may post. The
+#: server cuts off a sender that is too slow (securedrop_like.serve.QuietRequestHandler),
+#: so idle connections hold these only for a while. More get 503 and may try again.
+MAX_READING_AT_ONCE = 8
+#: Uploads verified and applied at once, taken only once the body is whole (a slow sender
+#: never holds one); ingest is one writer at a time anyway.
 MAX_UPLOADS_AT_ONCE = 2
-_STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, "out_of_order": 409}
+_BUSY = "busy with other uploads: try again in a minute"
+_STATUS = {BAD_BUNDLE: 400, CONFLICT: 409, OUT_OF_ORDER: 409, BUSY: 503}
 _JSON = "application/json; charset=utf-8"
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
 
@@ -79,19 +84,30 @@ def create_app(home: Path | MapInstance) -> Flask:
     Babel(app, locale_selector=pages.select_locale)  # from the URL: no session, no cookie
     pages.init_pages(app)
     app.extensions["sesim_map"] = instance
+    reading = threading.BoundedSemaphore(MAX_READING_AT_ONCE)
     uploads = threading.BoundedSemaphore(MAX_UPLOADS_AT_ONCE)
+    app.extensions["sesim_map_reading"] = reading
     app.extensions["sesim_map_uploads"] = uploads  # tests hold it to see the 503
 
     @app.post("/ingest")
     def ingest_bundle() -> Response:
         if (request.content_length or 0) > MAX_PUBLICATION_BYTES:
             abort(413)
-        if not uploads.acquire(blocking=False):
-            return _json({"error": "busy with other uploads: try again in a minute"}, 503)
+        if not reading.acquire(blocking=False):
+            return _json({"error": _BUSY}, 503)
         try:
             body = _read_capped(request.stream, MAX_PUBLICATION_BYTES)
-            if body is None:
-                abort(413)
+        except ClientDisconnected as exc:  # 400, or 408 if the server cut a slow sender off
+            if isinstance(exc.__context__, TimeoutError):
+                abort(408)
+            raise
+        finally:
+            reading.release()
+        if body is None:
+            abort(413)
+        if not uploads.acquire(blocking=False):
+            return _json({"error": _BUSY}, 503)
+        try:
             result = ingest(instance, body)
         except IngestRefused as exc:
             return _json({"error": str(exc), "kind": exc.kind}, _STATUS.get(exc.kind, 400))

@@ -1,10 +1,13 @@
 """Ingest: verify one publication bundle and apply it, all or nothing.
 
-The bundle is read by the core's one reader, ``securedrop_like.bundles.read_publication``,
-given the chain state (``expect_sequence`` = last + 1, ``expect_previous`` = the last
-bundle's SHA-256), inside the same write transaction that applies it, so two ingests at
-once cannot both apply the same next bundle. Additions and retractions are applied in that
-one transaction; any refusal raises :class:`IngestRefused` and changes nothing.
+The bundle is read and verified by the core's one reader,
+``securedrop_like.bundles.read_publication``, before the database is touched (the signature
+is checked before any JSON is parsed, so a forged 16 MiB upload is refused in milliseconds
+and holds no lock). Then, inside one write transaction, the chain state is compared
+(``check_chain``: sequence = last + 1, previous = the last bundle's SHA-256) and the bundle
+applied, so two ingests at once cannot both apply the same next bundle. Any refusal raises
+:class:`IngestRefused` and changes nothing; its kind comes from the exception's type
+(``ChainError`` is out of order, any other ``BundleError`` a bad bundle).
 
 Retractions: a retracted entry's row is deleted (its text is not kept) and its id recorded.
 A retraction of an id the map never held is accepted and recorded (``known`` = 0), as
@@ -20,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from securedrop_like.bundles import BundleError, read_publication
+from securedrop_like.bundles import BundleError, ChainError, check_chain, read_publication
 from securedrop_like.bundles.publication import Publication
 from securedrop_like.db import immediate
 
@@ -31,6 +34,8 @@ from .instance import MapInstance, open_map
 BAD_BUNDLE = "bad_bundle"  # too big, not the format, bad signature, wrong key
 OUT_OF_ORDER = "out_of_order"  # replay, rollback, skip, fork
 CONFLICT = "conflict"  # a correctly signed next bundle that contradicts the map's data
+BUSY = "busy"  # another process held the database's write lock too long
+BUSY_MESSAGE = "the map's database is busy; try again in a minute"
 
 
 class IngestRefused(Exception):
@@ -51,36 +56,31 @@ class IngestResult:
     retracted_unknown: int  # retraction ids the map never held (recorded all the same)
 
 
-def _classify(data: bytes, verify_key: bytes, exc: BundleError) -> IngestRefused:
-    """Out of order if the bundle is fine on its own (the chain check refused it)."""
-    try:
-        read_publication(data, verify_key)
-    except BundleError:
-        return IngestRefused(str(exc), BAD_BUNDLE)
-    return IngestRefused(str(exc), OUT_OF_ORDER)
-
-
 def ingest(home: Path | MapInstance, data: bytes) -> IngestResult:
     """Verify ``data`` as the next bundle of the map at ``home`` and apply it."""
     instance = home if isinstance(home, MapInstance) else open_map(home)
     key_text = instance.verify_key_text
-    conn = store.connect(instance.db_path)
+    try:  # all the costly work, outside the transaction
+        publication = read_publication(data, instance.verify_key)
+    except BundleError as exc:
+        raise IngestRefused(str(exc), BAD_BUNDLE) from None
     try:
-        # The lock is held from reading the chain state until the bundle is applied.
-        with immediate(conn):
-            state = store.chain_state(conn, key_text)
-            try:
-                publication = read_publication(
-                    data,
-                    instance.verify_key,
-                    expect_sequence=state.last_sequence + 1,
-                    expect_previous=state.last_sha256,
-                )
-            except BundleError as exc:
-                raise _classify(data, instance.verify_key, exc) from None
-            return _apply(conn, key_text, publication)
-    finally:
-        conn.close()
+        conn = store.connect(instance.db_path)
+        try:
+            # The lock is held from reading the chain state until the bundle is applied.
+            with immediate(conn):
+                state = store.chain_state(conn, key_text)
+                try:
+                    check_chain(publication, state.last_sequence + 1, state.last_sha256)
+                except ChainError as exc:
+                    raise IngestRefused(str(exc), OUT_OF_ORDER) from None
+                return _apply(conn, key_text, publication)
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise IngestRefused(BUSY_MESSAGE, BUSY) from None
+        raise
 
 
 def _apply(conn: sqlite3.Connection, key_text: str, pub: Publication) -> IngestResult:

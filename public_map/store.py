@@ -79,9 +79,16 @@ class ChainState:
     applied_day: str | None
 
 
+#: Seconds a connection waits for another process's write lock before "database is
+#: locked" (ingest answers "busy, try again"; tests set it short).
+BUSY_TIMEOUT = 30.0
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit: ``db.immediate``)."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")

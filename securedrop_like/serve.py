@@ -19,7 +19,9 @@ off first (hardening.py).
 from __future__ import annotations
 
 import atexit
+import io
 import logging
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +29,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from .config import Config, check_kdf, warn_if_weak_kdf
 from .gunicorn_worker import HeadFirstWorker, QuietLogger
@@ -201,10 +204,125 @@ def serve(
         writer.stop()
 
 
+#: The in-process servers' limits: a read that gets nothing for READ_TIMEOUT seconds, or a
+#: request (head and body, or the wait for the next one on a kept-alive connection) not
+#: received whole within REQUEST_DEADLINE seconds, ends the connection: an idle or
+#: trickling client cannot hold a thread, or an upload slot, for long.
+READ_TIMEOUT = 30.0
+REQUEST_DEADLINE = 300.0
+#: The Server header, and all the server says of itself.
+SERVER_NAME = "sesim"
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's input, each read bounded by the handler's idle timeout and by
+    what is left of its request deadline (a 1-byte-every-29-seconds sender is cut off)."""
+
+    def __init__(self, handler: QuietRequestHandler) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        handler = self.handler
+        sock: socket.socket = handler.connection
+        left = handler.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError("the request took too long to arrive")
+            sock.settimeout(min(handler.timeout, left))
+            return sock.recv_into(buffer)
+        finally:
+            sock.settimeout(handler.timeout)  # for the answer, if one is still sent
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler with timeouts and without identifying output: no access
+    log, no address, no time, no request line or path in any message, no software
+    version in the Server header (DESIGN.md: logs carry no IP)."""
+
+    timeout = READ_TIMEOUT  # per read (socketserver sets it on the connection)
+    request_deadline: float = REQUEST_DEADLINE
+    server_version = SERVER_NAME
+    sys_version = ""
+    deadline = 0.0
+
+    def setup(self) -> None:
+        super().setup()
+        self.deadline = time.monotonic() + self.request_deadline
+        self.rfile.close()  # the socket's own file: it would keep the socket open
+        self.rfile = io.BufferedReader(_DeadlineReader(self))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.request_deadline
+        super().handle_one_request()
+
+    def version_string(self) -> str:
+        return SERVER_NAME
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # no access log
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        # send_error logs "code %d, message %s": the message quotes the request line.
+        if format.startswith("code ") and args and isinstance(args[0], int):
+            _quiet_line(f"refused a malformed request ({args[0]})")
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        if type == "error":
+            _quiet_line("a request failed")
+
+
+def _quiet_line(text: str) -> None:
+    print(f"{SERVER_NAME}: {text}", file=sys.stderr, flush=True)
+
+
+class QuietServerMixin:
+    """For a werkzeug server class: its own messages ("Error on request" with a traceback,
+    socketserver's "Exception occurred during processing of request from (address)")
+    become one line with the exception's type only."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._server_version = SERVER_NAME
+
+    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+        if type == "error":
+            _quiet_line(f"a request failed ({_current_error()})")
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        _quiet_line(f"a request failed ({_current_error()})")
+
+
+def _current_error() -> str:
+    kind = sys.exc_info()[0]
+    return kind.__name__ if kind is not None else "error"
+
+
+class QuietThreadedServer(QuietServerMixin, ThreadedWSGIServer):
+    """werkzeug's threaded server (one thread per connection), quiet and with timeouts."""
+
+
+def make_quiet_server(
+    host: str, port: int, app: Any, handler: type[QuietRequestHandler] = QuietRequestHandler
+) -> BaseWSGIServer:
+    """A threaded in-process server for ``app`` (the map); tests pass a handler subclass
+    with short timeouts."""
+    return QuietThreadedServer(host, port, app, handler=handler)
+
+
 def serve_in_process(server: Any, label: str) -> None:
     """Serve a single-process werkzeug ``server`` (the workstation, the map) until Ctrl-C,
-    with no access log (paths carry ids; readers' addresses are nobody's business)."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with no access log (paths carry ids; readers' addresses are nobody's business).
+    Build ``server`` with :class:`QuietRequestHandler` (and :class:`QuietServerMixin`):
+    timeouts, nothing identifying printed. Log lines go through ``logs.configure_logging``
+    (no time, no address), so Flask's own handler, which stamps the time, is never added."""
+    configure_logging()
     host = server.server_address[0]
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{server.server_port}/ (Ctrl-C to stop)", flush=True)

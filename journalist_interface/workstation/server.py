@@ -20,7 +20,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer
 
 from securedrop_like.hardening import harden_process
-from securedrop_like.serve import serve_in_process
+from securedrop_like.serve import QuietRequestHandler, QuietServerMixin, serve_in_process
 
 from .app import DEFAULT_IDLE_MINUTES, create_app
 from .keys import Unlocked, key_info
@@ -55,12 +55,13 @@ def check_host(host: str) -> str:
     return str(address)
 
 
-class PooledServer(BaseWSGIServer):
+class PooledServer(QuietServerMixin, BaseWSGIServer):
     """Werkzeug's server with a fixed pool of threads (not one new thread per request:
-    each thread opens its own case-store connection, kept until the lock)."""
+    each thread opens its own case-store connection, kept until the lock); quiet and with
+    timeouts (``securedrop_like.serve.QuietRequestHandler``)."""
 
     def __init__(self, host: str, port: int, app: Any, threads: int = THREADS) -> None:
-        super().__init__(host, port, app)
+        super().__init__(host, port, app, handler=QuietRequestHandler)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="workstation")
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -53,13 +53,12 @@ MAX_SEQUENCE = 2**53 - 1  # exact in every JSON reader, JavaScript included
 LANGUAGES = ("az", "en", "ru")
 POINT_KINDS = ("cell", "station")
 
-_OUTER_KEYS = ("manifest", "signature")
+_OUTER_KEYS = ("manifest", "signature")  # in this order: see _HEAD, _MIDDLE
 _PUBLICATION_KEYS = ("format", "version", "sequence", "previous", "created_day", "entries",
                      "retractions")  # fmt: skip
 _ENTRY_KEYS = ("id", "types", "district", "point", "month", "perpetrator", "service",
                "language", "summary", "story")  # fmt: skip
 _POINT_KEYS = ("kind", "lat_e6", "lon_e6")
-_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 #: The earliest month an entry may have; the latest is the month of the bundle's
@@ -441,6 +440,65 @@ def _read_bytes(source: bytes | str | Path | IO[bytes]) -> bytes:
     return data
 
 
+class ChainError(BundleError):
+    """A bundle that is fine on its own but not the next one the reader expects: replayed,
+    rolled back, skipped ahead or forked (the map answers "out of order", not "bad")."""
+
+
+#: The file is ``canonical({"manifest": M, "signature": S})``: keys sort "manifest" before
+#: "signature", so its bytes are exactly _HEAD + canonical(M) + _MIDDLE + S + _TAIL.
+_HEAD = b'{"manifest":'
+_MIDDLE = b',"signature":"'
+_TAIL = b'"}'
+_SIGNATURE_HEX = 128
+_SIGNATURE_BYTES = re.compile(rb"[0-9a-f]{128}")
+
+
+def _split(data: bytes) -> tuple[bytes, bytes]:
+    """The signed manifest bytes and the signature, cut from the file's bytes by position:
+    nothing is parsed before the signature is checked (a 16 MiB forgery costs a slice and a
+    hash, not a JSON parse)."""
+    tail_len = len(_MIDDLE) + _SIGNATURE_HEX + len(_TAIL)
+    manifest = data[len(_HEAD) : len(data) - tail_len]
+    tail = data[len(data) - tail_len :]
+    if (
+        len(data) < len(_HEAD) + 2 + tail_len
+        or not data.startswith(_HEAD)
+        or not tail.startswith(_MIDDLE)
+        or not tail.endswith(_TAIL)
+        or not manifest.startswith(b"{")
+        or not manifest.endswith(b"}")
+    ):
+        raise BundleError(
+            "the publication bundle is not in canonical form (BUNDLES.md): it must be exactly"
+            ' {"manifest":{…},"signature":"<128 hex>"} with no space, newline or BOM'
+        )
+    signature = tail[len(_MIDDLE) : len(_MIDDLE) + _SIGNATURE_HEX]
+    if not _SIGNATURE_BYTES.fullmatch(signature):
+        raise BundleError("manifest: signature must be 128 lowercase hex digits")
+    return manifest, bytes.fromhex(signature.decode("ascii"))
+
+
+def check_chain(pub: Publication, expect_sequence: int | None, expect_previous: str | None) -> None:
+    """:class:`ChainError` unless ``pub`` is the bundle expected next (BUNDLES.md, step 6)."""
+    sequence, previous = pub.sequence, pub.previous
+    if expect_sequence is not None and sequence != expect_sequence:
+        if sequence < expect_sequence:
+            raise ChainError(
+                f"publication bundle {sequence} is older than the expected {expect_sequence}:"
+                " a replayed or rolled-back bundle"
+            )
+        raise ChainError(
+            f"publication bundle {sequence} skips ahead of the expected {expect_sequence}:"
+            " read the bundles in between first"
+        )
+    if expect_previous is not None and previous != expect_previous:
+        raise ChainError(
+            f"publication bundle {sequence} does not follow the last bundle read: it names"
+            f" previous {_short(previous)}, not {expect_previous[:16]}… (a fork)"
+        )
+
+
 def read_publication(
     data_or_path: bytes | str | Path | IO[bytes],
     verify_key: bytes | SupportsBytes,
@@ -448,51 +506,37 @@ def read_publication(
     expect_sequence: int | None = None,
     expect_previous: str | None = None,
 ) -> Publication:
-    """Read and verify a publication bundle; :class:`BundleError` at the first problem.
+    """Read and verify a publication bundle; :class:`BundleError` at the first problem
+    (:class:`ChainError`, a subclass, when only the chain check refuses it).
 
     ``verify_key`` is the workstation's 32-byte Ed25519 verify key. A reader that keeps
     the chain passes ``expect_sequence`` (the last sequence it accepted, plus one) and
     ``expect_previous`` (the ``sha256`` of the last bundle it accepted), so a replayed,
-    rolled-back, skipped or forked bundle is refused.
+    rolled-back, skipped or forked bundle is refused (or calls :func:`check_chain` itself
+    later, as the map does inside its write transaction).
+
+    The signature is checked over the manifest's bytes as they stand in the file, before
+    any JSON is parsed; only a correctly signed manifest is parsed, and then it must be
+    canonical, so the whole file is too.
     """
     data = _read_bytes(data_or_path)
-    outer = _parse(data)
-    if not isinstance(outer, dict) or set(outer) != set(_OUTER_KEYS):
-        raise BundleError(
-            'a publication bundle is an object with exactly "manifest" and "signature"'
-        )
-    signature = _match(outer["signature"], _SIGNATURE, "signature", "128 lowercase hex digits")
-    if not isinstance(outer["manifest"], dict):
-        raise BundleError("manifest: must be a JSON object")
-    body = canonical_json(outer["manifest"])
+    body, signature = _split(data)
     try:
-        verify_detached(verify_key, body, bytes.fromhex(signature))
+        verify_detached(verify_key, body, signature)
     except BadSignature:
         raise BundleError(
             "the publication bundle's signature does not verify: it was changed after"
-            " signing, or signed with another key than this one"
+            " signing, signed with another key than this one, or is not in canonical form"
         ) from None
     except CryptoError as exc:
         raise BundleError(f"cannot check the signature: {exc}") from None
-    if canonical_json(outer) != data:
+    manifest = _parse(body)
+    if not isinstance(manifest, dict):
+        raise BundleError("manifest: must be a JSON object")
+    if canonical_json(manifest) != body:
         raise BundleError("the publication bundle is not in canonical form (BUNDLES.md)")
-    sequence, previous, created_day, entries, retractions = _manifest(outer["manifest"])
-    if expect_sequence is not None and sequence != expect_sequence:
-        if sequence < expect_sequence:
-            raise BundleError(
-                f"publication bundle {sequence} is older than the expected {expect_sequence}:"
-                " a replayed or rolled-back bundle"
-            )
-        raise BundleError(
-            f"publication bundle {sequence} skips ahead of the expected {expect_sequence}:"
-            " read the bundles in between first"
-        )
-    if expect_previous is not None and previous != expect_previous:
-        raise BundleError(
-            f"publication bundle {sequence} does not follow the last bundle read: it names"
-            f" previous {_short(previous)}, not {expect_previous[:16]}… (a fork)"
-        )
-    return Publication(
+    sequence, previous, created_day, entries, retractions = _manifest(manifest)
+    pub = Publication(
         sequence=sequence,
         previous=previous,
         created_day=created_day,
@@ -501,3 +545,5 @@ def read_publication(
         sha256=bundle_sha256(data),
         manifest_bytes=body,
     )
+    check_chain(pub, expect_sequence, expect_previous)
+    return pub

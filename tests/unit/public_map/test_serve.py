@@ -3,17 +3,23 @@ serves the data files, with no cookie and nothing else but the headers the app s
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import re
+import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from public_map import store
+from public_map.app import MAX_READING_AT_ONCE, MAX_UPLOADS_AT_ONCE, create_app
 from public_map.instance import init_map
+from securedrop_like.serve import QuietRequestHandler, make_quiet_server
 
 from .chain import ONE, write_verify_file
 
@@ -96,3 +102,106 @@ def test_a_chunked_upload_over_the_cap_is_413_and_under_it_is_read_whole(tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_map_server_prints_and_sends_nothing_identifying(tmp_path: Path) -> None:
+    """Garbage, a bad HTTP version, a 70 kB path and a request that fails inside the app
+    (its database made unreadable): stdout, stderr and the headers name no address, no
+    time and no software (DESIGN.md: logs carry no IP; README: no access log)."""
+    home = tmp_path / "map"
+    init_map(home, write_verify_file(tmp_path / "publication.verify"))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from sesim.cli import main; main()",
+         "serve", "map", "--home", str(home), "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    answers: list[bytes] = []
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        match = re.search(r":(\d+)/", first)
+        assert match, first
+        port = int(match.group(1))
+
+        def send(raw: bytes) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(raw)
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+                return data
+
+        answers.append(send(b"GET /about/ HTTP/1.1\r\nHost: a\r\n\r\n"))
+        answers.append(send(b"GARBAGE\r\n\r\n"))
+        answers.append(send(b"GET / HTTP/9.9\r\n\r\n"))
+        answers.append(send(b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: a\r\n\r\n"))
+        (home / store.DB_FILE).write_bytes(b"not a database " * 1000)
+        for name in (store.DB_FILE + "-wal", store.DB_FILE + "-shm"):
+            (home / name).unlink(missing_ok=True)
+        answers.append(send(b"GET /data/entries.json HTTP/1.1\r\nHost: a\r\n\r\n"))
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert answers[0].startswith(b"HTTP/1.1 200")
+    assert answers[-1].startswith(b"HTTP/1.1 500")  # the request did fail inside the app
+    printed = first + out + err
+    assert "unexpected" in printed  # the failure is logged, by its type only
+    today = datetime.datetime.now()
+    for secret in (
+        "127.0.0.1 -", "127.0.0.1:" + str(port) + " ", today.strftime("%d/%b/%Y"),
+        today.strftime("%Y-%m-%d"), "GARBAGE", "aaaaaaaa", "Traceback", "Werkzeug", "Python",
+        "entries.json",
+    ):  # fmt: skip
+        assert secret not in printed, (secret, printed)
+    for answer in answers:
+        head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        assert "werkzeug" not in head.lower() and "python" not in head.lower(), head
+
+
+class _ShortHandler(QuietRequestHandler):
+    timeout = 1.0
+    request_deadline = 3.0
+
+
+def test_idle_uploads_do_not_hold_the_upload_slots(tmp_path: Path) -> None:
+    """Two connections that send a large Content-Length and one byte: before, they held
+    both upload slots forever and every other upload got 503. Now the slot is taken once
+    the body is whole, and the server cuts the idle senders off."""
+    home = tmp_path / "map"
+    init_map(home, write_verify_file(tmp_path / "publication.verify"))
+    app = create_app(home)
+    server = make_quiet_server("127.0.0.1", 0, app, handler=_ShortHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    idle = []
+    try:
+        port = server.server_port
+        for _ in range(MAX_UPLOADS_AT_ONCE):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(
+                b"POST /ingest HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 16000000\r\n\r\n{"
+            )
+            idle.append(sock)
+        reading = app.extensions["sesim_map_reading"]
+        for _ in range(200):  # until both are inside /ingest, reading (bounded wait)
+            if reading._value == MAX_READING_AT_ONCE - MAX_UPLOADS_AT_ONCE:  # noqa: SLF001
+                break
+            threading.Event().wait(0.01)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/ingest", body=ONE, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.status == 200, response.read()
+        assert json.loads(response.read())["added"] == 3
+        conn.close()
+        for sock in idle:  # cut off (an answer or not), well before the client's 30 s
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            assert data == b"" or data.startswith(b"HTTP/1.1 408"), data[:200]
+    finally:
+        for sock in idle:
+            sock.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)

@@ -80,9 +80,13 @@ class ChainState:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit: ``db.immediate``)."""
+    """A connection in autocommit mode (transactions are explicit: ``db.immediate``).
+    ``secure_delete`` is set, not left to how SQLite was compiled: a retracted entry's
+    row is overwritten with zeros, so her text does not linger in free pages of the
+    database file (or in the pages the WAL carries back to it)."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn

@@ -3,6 +3,7 @@ forged or changed is refused and changes nothing in the database."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -196,3 +197,56 @@ def test_a_map_follows_the_key_it_was_made_with(home: Path, tmp_path: Path) -> N
     write_verify_file(home / "publication.verify", bytes(range(1, 33)))
     with pytest.raises(MapError, match="not the key this map was made with"):
         open_map(home)
+
+
+def test_a_retracted_story_leaves_no_bytes_in_the_database_files(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store.connect`` sets ``secure_delete`` itself. Simulated here on an SQLite built
+    with it off (Debian's is built with it on): every connection starts with it off."""
+    real = sqlite3.connect
+
+    def built_without_secure_delete(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)  # type: ignore[arg-type]
+        conn.execute("PRAGMA secure_delete = OFF")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", built_without_secure_delete)
+    instance = open_map(home)
+    for body in (ONE, TWO, THREE):
+        ingest(instance, body)
+    story = ("Retracted-story-7f3a " * 40).strip()  # her words, long enough for a page
+    summary = "Retracted-summary-9c2e"
+    secret = dataclasses.replace(xss_entry(), id="00000000000000000000000000000def",
+                                 summary=summary, story=story)  # fmt: skip
+    fourth = bundle(4, bundle_sha256(THREE), (secret,))
+    ingest(instance, fourth)
+    db = home / store.DB_FILE
+    wal = db.with_name(db.name + "-wal")
+
+    def files() -> bytes:
+        conn = store.connect(db)
+        try:
+            assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert b"Retracted-story-7f3a" in files()  # the test can see them while published
+    ingest(instance, bundle(5, bundle_sha256(fourth), (), (secret.id,)))
+    left = files()
+    assert b"Retracted-story-7f3a" not in left and summary.encode() not in left
+    # A reader holding the database open (the server) keeps the WAL: not in it either.
+    reader = store.connect(db)
+    try:
+        reader.execute("SELECT COUNT(*) FROM entries").fetchone()
+        conn = store.connect(db)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        assert b"Retracted-story-7f3a" not in db.read_bytes()
+        assert not wal.exists() or b"Retracted-story-7f3a" not in wal.read_bytes()
+    finally:
+        reader.close()

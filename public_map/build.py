@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import gzip
 import multiprocessing
 import os
@@ -87,6 +88,12 @@ class BuildResult:
     seconds: float = 0.0  # until the new site was in place
     cleanup_seconds: float = 0.0  # then to delete the previous build
     list_pages: dict[str, int] = field(default_factory=dict)
+    #: Folders left beside OUT by an earlier build (killed, or its cleanup failed), now
+    #: deleted.
+    swept: list[Path] = field(default_factory=list)
+    #: What could not be deleted (the new site is live all the same): each names the
+    #: folder, which may hold retracted entries; the next build tries again.
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_out(out: Path, home: Path | None = None) -> None:
@@ -481,6 +488,7 @@ def _write_site(
     app: Flask, instance: MapInstance, root: Path, result: BuildResult, jobs: int
 ) -> None:
     writer = _Writer(root)
+    writer.write(MARKER, MARKER_TEXT.encode("utf-8"))  # first: a killed build is ours too
     client = app.test_client()
     with app.app_context():  # the dictionary's labels are translated
         for name in sorted(data.DATA_FILES):  # the app's own cached bytes and gzip
@@ -519,7 +527,6 @@ def _write_site(
             html, _status = pages.error_page(404)
         writer.write(f"{_prefix(language)}404.html", html.encode("utf-8"))
     _copy_static(writer)
-    writer.write(MARKER, MARKER_TEXT.encode("utf-8"))
     result.files = writer.files
 
 
@@ -635,14 +642,76 @@ def _swap_into_place(built: Path, out: Path) -> Path | None:
     if _exchange(built, out):  # ``built`` now holds the old site
         return built
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    (old / MARKER).write_text(MARKER_TEXT, encoding="utf-8")  # ours, for a later sweep
     os.rename(out, old / "site")
     try:
         os.rename(built, out)
     except OSError:
         os.rename(old / "site", out)  # the old site back where it was
-        old.rmdir()
+        shutil.rmtree(old)
         raise
     return old
+
+
+# -- what a build leaves beside OUT -------------------------------------------------------
+#
+# A build writes into ``.OUT.build-XXXX`` beside OUT; after the swap that folder holds the
+# previous site (``.OUT.old-XXXX/site`` where there is no atomic exchange) until it is
+# deleted, which takes minutes at 100,000 entries. A build killed meanwhile, or a failed
+# delete, leaves it there with entries retracted since. So every build first deletes such
+# folders: only names of this form, holding our marker, and not locked by a build running
+# now (each build holds an flock on its folders; the kernel drops it if it dies).
+
+
+def _leftover_name(out: Path) -> re.Pattern[str]:
+    return re.compile(rf"^\.{re.escape(out.name)}\.(build|old)-[A-Za-z0-9_]+$")
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive flock on the folder ``path`` (an open descriptor to close when done),
+    or None if another process holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove(path: Path) -> str | None:
+    """Delete the folder ``path``; None, or a warning naming it."""
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        if path.exists():
+            return (
+                f"could not delete {path} ({exc.strerror or exc}): it holds an earlier build"
+                " of the site, maybe with retracted entries; delete it by hand (the next"
+                " build tries again)"
+            )
+    return None
+
+
+def sweep(out: Path, result: BuildResult) -> None:
+    """Delete the folders earlier builds left beside ``out`` (see above)."""
+    pattern = _leftover_name(out)
+    for path in sorted(out.parent.iterdir()):
+        if not pattern.match(path.name) or path.is_symlink() or not path.is_dir():
+            continue
+        if not ((path / MARKER).is_file() or (path / "site" / MARKER).is_file()):
+            continue  # not ours (or a build that has not written its marker yet)
+        fd = _lock(path)
+        if fd is None:
+            continue  # a build writing it now
+        try:
+            problem = _remove(path)
+        finally:
+            os.close(fd)
+        if problem:
+            result.warnings.append(problem)
+        else:
+            result.swept.append(path)
 
 
 def default_jobs() -> int:
@@ -670,19 +739,29 @@ def build_site(
     app.config.update(app_config or {})
     app.config["SESIM_MAP_STATIC"] = True
     result = BuildResult(out=out, sequence=_sequence(instance), entries=0)
+    sweep(out, result)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    locks = [fd for fd in (_lock(built),) if fd is not None]
     try:
-        _write_site(app, instance, built, result, jobs)
-        if _sequence(instance) != result.sequence:
-            raise BuildError("a bundle was ingested during the build: run it again")
-        _fix_modes(built)
-        check_out(out, instance.home)  # still what it was
-        previous = _swap_into_place(built, out)
-    except BaseException:
-        shutil.rmtree(built, ignore_errors=True)
-        raise
-    result.seconds = time.monotonic() - started  # the new site is live
-    if previous is not None:  # deleting 100,000s of files takes a while on a slow disk
-        shutil.rmtree(previous)
-        result.cleanup_seconds = time.monotonic() - started - result.seconds
+        try:
+            _write_site(app, instance, built, result, jobs)
+            if _sequence(instance) != result.sequence:
+                raise BuildError("a bundle was ingested during the build: run it again")
+            _fix_modes(built)
+            check_out(out, instance.home)  # still what it was
+            if out.exists():  # the previous site: ours until deleted
+                locks += [fd for fd in (_lock(out),) if fd is not None]
+            previous = _swap_into_place(built, out)
+        except BaseException:
+            shutil.rmtree(built, ignore_errors=True)
+            raise
+        result.seconds = time.monotonic() - started  # the new site is live
+        if previous is not None:  # deleting 100,000s of files takes a while on a slow disk
+            problem = _remove(previous)
+            if problem:
+                result.warnings.append(problem)
+            result.cleanup_seconds = time.monotonic() - started - result.seconds
+    finally:
+        for fd in locks:
+            os.close(fd)
     return result

@@ -78,7 +78,11 @@ def ingest_command(home: Path, bundle: Path) -> None:
     help="Processes that render the pages (default: one per core, at most 6).",
 )
 def build_command(home: Path, out: Path, jobs: int | None) -> None:
-    """Write the whole site as static files (for nginx or a CDN)."""
+    """Write the whole site as static files (for nginx or a CDN).
+
+    Exit status 0 once the new site is live, even if the previous build could not be
+    deleted: that is a warning on stderr naming the folder (it may hold retracted
+    entries; the next build tries again). OUT's parent folder must not be served."""
     from .build import BuildError, build_site
 
     try:
@@ -90,5 +94,9 @@ def build_command(home: Path, out: Path, jobs: int | None) -> None:
     click.echo(f"Site written to {result.out}")
     click.echo(f"Entries: {result.entries} (bundle sequence {result.sequence})")
     click.echo(f"Pages: {result.pages}; files: {result.files}; {result.seconds:.1f} s")
+    for path in result.swept:
+        click.echo(f"Deleted {path}, left by an earlier build")
     if result.cleanup_seconds:
         click.echo(f"Previous build deleted in {result.cleanup_seconds:.1f} s")
+    for warning in result.warnings:
+        click.echo(f"Warning: the new site is live, but {warning}", err=True)

@@ -6,6 +6,7 @@ refused. Real signed bundles (the known-answer chain, XSS attempts, 24 more entr
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import http.client
 import json
@@ -545,3 +546,93 @@ def test_without_an_atomic_exchange_the_site_is_replaced_by_two_renames(
     result = build_site(home, out, CONFIG, jobs=1)
     assert _tree(out) == first and result.cleanup_seconds > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map", "out", "publication.verify"]
+
+
+def _leftover(path: Path, ours: bool = True, site_in: str = "") -> Path:
+    """A folder as a build leaves it beside OUT (a page of a since-retracted entry)."""
+    page = path / site_in / "entry" / STATION_ID / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("a retracted story")
+    if ours:
+        (path / site_in / MARKER).write_text(build.MARKER_TEXT)
+    return path
+
+
+def test_a_build_first_deletes_what_earlier_builds_left_beside_out_and_only_that(
+    tmp_path: Path,
+) -> None:
+    """A build killed while deleting the previous site (or whose delete failed) leaves it
+    beside OUT, with entries retracted since: the next build deletes it. Only folders of
+    our own naming for this OUT, with our marker, real folders, and not being written by
+    a build running now (it holds an flock)."""
+    home = _make_map(tmp_path)
+    out = tmp_path / "out"
+    build_site(home, out, CONFIG, jobs=1)
+    swapped = _leftover(tmp_path / ".out.build-k1ll3d_")  # the old site after the exchange
+    renamed = _leftover(tmp_path / ".out.old-x9", site_in="site")  # two renames' old site
+    half = tmp_path / ".out.build-half"  # killed mid-build: the marker is written first
+    half.mkdir()
+    (half / MARKER).write_text(build.MARKER_TEXT)
+    keep = [
+        _leftover(tmp_path / ".out.build-foreign", ours=False),  # no marker: not ours
+        _leftover(tmp_path / ".other.build-abc"),  # another OUT's
+        _leftover(tmp_path / ".out.buildx-abc"),  # not our naming
+        _leftover(tmp_path / ".out.build-running"),  # a build writing it now
+    ]
+    target = _leftover(tmp_path / "elsewhere")
+    (tmp_path / ".out.build-link").symlink_to(target)  # a link: never followed
+    running = os.open(keep[-1], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        result = build_site(home, out, CONFIG, jobs=1)
+    finally:
+        os.close(running)
+    assert sorted(result.swept) == sorted([swapped, renamed, half])
+    assert result.warnings == []
+    for path in (swapped, renamed, half):
+        assert not path.exists()
+    for path in keep:
+        assert (path / "entry" / STATION_ID / "index.html").is_file(), path
+    assert (tmp_path / ".out.build-link").is_symlink() and (target / MARKER).is_file()
+    assert (out / "index.html").is_file()
+
+
+def test_a_failed_delete_of_the_previous_build_is_a_warning_naming_it_and_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new site is live, so the command succeeds (status 0) but warns on stderr with
+    the folder's path; the next build deletes it."""
+    home = _make_map(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    command = ["map", "build", "--home", str(home), "--out", str(out), "--jobs", "1"]
+    assert runner.invoke(main, command).exit_code == 0
+    real = build.shutil.rmtree
+    failed: list[Path] = []
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).parent == tmp_path and Path(path).name.startswith(".out."):
+            failed.append(Path(path))
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(build.shutil, "rmtree", refuse)
+    (out / "stale.html").write_text("from the previous build")
+    done = runner.invoke(main, command)
+    assert done.exit_code == 0, done.output
+    assert "Site written to" in done.output and "cannot write the site" not in done.output
+    assert len(failed) == 1 and failed[0].is_dir() and (failed[0] / "stale.html").is_file()
+    assert f"Warning: the new site is live, but could not delete {failed[0]}" in done.stderr
+    assert "Permission denied" in done.stderr and "retracted" in done.stderr
+    assert not (out / "stale.html").exists() and (out / "index.html").is_file()
+    monkeypatch.setattr(build.shutil, "rmtree", real)
+    again = runner.invoke(main, command)
+    assert again.exit_code == 0 and f"Deleted {failed[0]}, left by an earlier build" in again.output
+    assert not failed[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map", "out", "publication.verify"]
+
+
+def test_readme_says_outs_parent_must_not_be_served() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("#### Static site", 1)[1].split("\n### ", 1)[0]
+    assert "must not be served" in section and ".OUT.build-" in section

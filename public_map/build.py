@@ -38,6 +38,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,8 @@ from flask_babel import get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from werkzeug.test import EnvironBuilder
+
+from securedrop_like import geo, taxonomy
 
 from . import data, info_pages, listing, map_page, pages, store
 from .app import DATA_CSP, create_app
@@ -72,6 +75,8 @@ FIXED_PAGES = (
 )
 GZIP_SUFFIXES = (".json", ".csv", ".geojson", ".js", ".css", ".svg", ".map", ".txt")
 PAGE_WINDOW = 3  # numbered links either side of the current page
+#: The rows of each list per type and per district, by kind ("type", "district") and code.
+_ByFilter = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 class BuildError(Exception):
@@ -202,41 +207,36 @@ def _page_context(app: Flask, url: str, static_path: str | None = None) -> Itera
         yield
 
 
-def _load_rows(conn: Any) -> list[dict[str, Any]]:
-    """Every entry with what the list and entry pages show, in the list's order (month
-    descending, no month last, then id: ``listing.page``'s ORDER BY)."""
-    types: dict[str, list[str]] = {}
-    for entry_id, kind in conn.execute("SELECT entry_id, type FROM entry_types ORDER BY type"):
-        types.setdefault(entry_id, []).append(kind)
-    rows = []
-    for row in conn.execute(
-        "SELECT id, district, month, perpetrator, service, language, summary, story"
-        " FROM entries ORDER BY id"
+#: Rows per query while reading every entry (``listing.every_page``): each page's types
+#: are looked up with one ``IN (…)`` of its ids, which SQLite caps (32,766 marks).
+READ_CHUNK = 5_000
+
+
+def _read_rows(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], _ByFilter]:
+    """Every entry, in the list's order, with what the list and entry pages show (its
+    story too), and the rows of each list per type and per district: the order is
+    ``listing.every_page``'s and each filter ``listing.where``'s, so the static lists are
+    the dynamic ones by construction. One query for the rows, then one query of ids per
+    list (not a query of rows per list: the rows, stories and all, are read once)."""
+    rows = [
+        row
+        for found in listing.every_page(conn, listing.Filters(), READ_CHUNK, texts=True)
+        for row in found.rows
+    ]
+    by_filter: _ByFilter = {"type": {}, "district": {}}
+    for kind, codes in (
+        ("type", taxonomy.codes(taxonomy.HARASSMENT_TYPES)),
+        ("district", geo.location_codes()),
     ):
-        entry = dict(row)
-        entry["types"] = types.get(entry["id"], [])
-        entry["has_story"] = int(entry["story"] is not None)
-        rows.append(entry)
-    rows.sort(key=lambda r: r["month"] or "", reverse=True)  # stable: id order kept
-    return rows
-
-
-def _entry_view(row: dict[str, Any]) -> dict[str, Any]:
-    """The entry as ``listing.entry`` gives it to ``entry.html``."""
-    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
-    out = {k: row[k] for k in keys}
-    out["story"] = row["story"]
-    out["types"] = row["types"]
-    return out
-
-
-def _list_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The entry as ``listing.page`` gives it to ``list.html``."""
-    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
-    out = {k: row[k] for k in keys}
-    out["has_story"] = row["has_story"]
-    out["types"] = row["types"]
-    return out
+        for code in sorted(codes):
+            filters = (listing.Filters(types=(code,)) if kind == "type"
+                       else listing.Filters(districts=(code,)))  # fmt: skip
+            cond, params = listing.where(filters)
+            sql = f"SELECT id FROM entries WHERE {cond}"  # noqa: S608 (only ? marks)
+            ids = {r[0] for r in conn.execute(sql, params)}
+            if ids:
+                by_filter[kind][code] = [r for r in rows if r["id"] in ids]  # order kept
+    return rows, by_filter
 
 
 def list_path(kind: str | None = None, code: str | None = None, number: int = 1) -> str:
@@ -307,26 +307,14 @@ def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, st
         env.globals.update(saved)
 
 
-def _by_filter(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """The list's rows per type and per district (in the list's order)."""
-    found: dict[str, dict[str, list[dict[str, Any]]]] = {"type": {}, "district": {}}
-    for row in rows:
-        for kind in row["types"]:
-            found["type"].setdefault(kind, []).append(row)
-        if row["district"]:
-            found["district"].setdefault(row["district"], []).append(row)
-    return found
-
-
 @dataclass
 class _Job:
     """What every part of the build needs (a forked worker inherits it)."""
 
     app: Flask
     root: Path
-    rows: list[dict[str, Any]]
-    list_rows: list[dict[str, Any]]
-    by_filter: dict[str, dict[str, list[dict[str, Any]]]]
+    rows: list[dict[str, Any]]  # every entry, in the list's order (as listing gives them)
+    by_filter: _ByFilter
     size: int
 
 
@@ -375,7 +363,7 @@ def _render_lists_in(
     app, size = job.app, job.size
     root = "/" + _prefix(language)
     groups: list[tuple[str | None, str | None, list[dict[str, Any]], Any]] = [
-        (None, None, job.list_rows, listing.Filters())
+        (None, None, job.rows, listing.Filters())
     ]
     groups += [
         ("type", code, job.by_filter["type"].get(code, []), listing.Filters(types=(code,)))
@@ -451,7 +439,7 @@ def _render_entries_in(job: _Job, writer: _Writer, language: str, result: BuildR
     for row in job.rows:
         path = f"{prefix}entry/{row['id']}/"
         with _page_context(app, "/" + path):
-            context: dict[str, Any] = {"entry": _entry_view(row)}
+            context: dict[str, Any] = {"entry": row}
             _template_context(app, context)
             html = template.render(context)
         writer.page(path, html)
@@ -502,7 +490,7 @@ def _write_site(
         conn.execute("BEGIN")  # one snapshot for every page
         if store.chain_state(conn, instance.verify_key_text).last_sequence != result.sequence:
             raise BuildError("a bundle was ingested during the build: run it again")
-        rows = _load_rows(conn)
+        rows, by_filter = _read_rows(conn)
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -517,8 +505,7 @@ def _write_site(
                 writer.page(url.lstrip("/"), html)
                 result.pages += 1
     size = int(app.config.get("SESIM_MAP_PAGE_SIZE", pages.PAGE_SIZE))
-    list_rows = [_list_row(r) for r in rows]
-    job = _Job(app, root, rows, list_rows, _by_filter(list_rows), size)
+    job = _Job(app, root, rows, by_filter, size)
     for language in pages.LANGS:  # every language's folder before the workers start
         writer.mkdir(_prefix(language))
     writer.files += _run_parts(job, jobs, result)

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from public_map import build
+from public_map import build, listing, store
 from public_map.app import create_app
 from public_map.build import MARKER, BuildError, build_site
 from public_map.ingest import ingest
@@ -636,3 +636,55 @@ def test_readme_says_outs_parent_must_not_be_served() -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text("utf-8")
     section = readme.split("#### Static site", 1)[1].split("\n### ", 1)[0]
     assert "must not be served" in section and ".OUT.build-" in section
+
+
+def test_the_builds_rows_and_lists_are_listings_on_tricky_entries(tmp_path: Path) -> None:
+    """The build's order and its lists per type and per district are ``listing``'s (the
+    dynamic list's), also for entries with no month, an empty month or district, several
+    types, online, none of a type: written straight into the database, as a future
+    bundle format or a hand-edited database might hold them."""
+    init_map(tmp_path / "map", write_verify_file(tmp_path / "publication.verify"))
+    conn = store.connect(tmp_path / "map" / store.DB_FILE)
+    tricky = [  # id, district, month, types
+        ("0" * 31 + "9", None, None, ("verbal",)),
+        ("0" * 31 + "1", "", "", ("verbal", "touching", "online")),
+        ("0" * 31 + "5", "online", "2024-01", ("online",)),
+        ("0" * 31 + "3", "nasimi", "2024-01", ()),
+        ("0" * 31 + "7", "nasimi", "2023-12", ("touching", "verbal")),
+        ("0" * 31 + "2", "online", None, ("stalking",)),
+        ("0" * 31 + "4", "sabail", "2024-02", ("verbal",)),
+    ]
+    with conn:
+        for entry_id, district, month, types in tricky:
+            conn.execute(
+                "INSERT INTO entries (id, district, month, language, summary, story, sequence)"
+                " VALUES (?, ?, ?, 'en', 'summary', ?, 1)",
+                (entry_id, district, month, "story" if month else None),
+            )
+            for kind in types:
+                conn.execute("INSERT INTO entry_types VALUES (?, ?)", (entry_id, kind))
+    try:
+        rows, by_filter = build._read_rows(conn)
+
+        def listed(filters: listing.Filters) -> list[str]:
+            return [r["id"] for p in listing.every_page(conn, filters, 2) for r in p.rows]
+
+        ids = [r["id"] for r in rows]
+        assert ids == listed(listing.Filters())
+        # Newest month first; no month and an empty one last, together, by id.
+        assert [i[-1] for i in ids] == ["4", "3", "5", "7", "1", "2", "9"]
+        assert rows[0]["types"] == ["verbal"] and rows[4]["types"] == ["online", "touching",
+                                                                       "verbal"]  # fmt: skip
+        assert rows[0]["has_story"] == 1 and rows[-1]["has_story"] == 0
+        assert rows[0]["story"] == "story" and rows[-1]["story"] is None  # the entry page's
+        for code in taxonomy.codes(taxonomy.HARASSMENT_TYPES):
+            found = [r["id"] for r in by_filter["type"].get(code, [])]
+            assert found == listed(listing.Filters(types=(code,))), code
+        for code in geo.location_codes():
+            found = [r["id"] for r in by_filter["district"].get(code, [])]
+            assert found == listed(listing.Filters(districts=(code,))), code
+        assert [r["id"][-1] for r in by_filter["type"]["verbal"]] == ["4", "7", "1", "9"]
+        assert [r["id"][-1] for r in by_filter["district"]["online"]] == ["5", "2"]
+        assert "" not in by_filter["district"] and "" not in by_filter["type"]
+    finally:
+        conn.close()

@@ -263,48 +263,63 @@ def _pager(kind: str | None, code: str | None, number: int, count: int, root: st
     }
 
 
+#: The Jinja globals ``_fast_language`` replaces for a while (and puts back).
+_SWAPPED = ("gettext", "ngettext", "pgettext", "npgettext", "labels", "lang", "link")
+_MISSING = object()
+
+
 @contextmanager
 def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, str]]]:
     """While rendering many pages in one language: the templates' ``_``/``ngettext`` and
     ``labels()`` bound to that language once, instead of Flask-Babel finding the locale
     again on every call (most of the render time). The same texts: Flask-Babel's own
-    callables do exactly this lookup, and the tests compare every page with the app's."""
+    callables do exactly this lookup, and the tests compare every page with the app's.
+
+    This swaps globals of the app's Jinja environment (the build's own app, made for it,
+    rendering in one thread): they are put back however the block ends, so the app
+    renders as before afterwards."""
     with _page_context(app, "/" + _prefix(language)):
         translations = get_translations()
         names = pages.labels()
     env = app.jinja_env
-    names_saved = ("gettext", "ngettext", "pgettext", "npgettext", "labels", "lang", "link")
-    saved = {k: env.globals[k] for k in names_saved}
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        translations.ugettext, translations.ungettext, newstyle=True
-    )
-    translate: Callable[..., str] = env.globals["gettext"]  # type: ignore[assignment]
-    texts: dict[tuple[str, bool], str] = {}
-
-    @pass_context
-    def gettext(context: Context, string: str, **variables: Any) -> str:
-        if variables:
-            return str(translate(context, string, **variables))
-        key = (string, context.eval_ctx.autoescape)  # the same text every time
-        if key not in texts:
-            texts[key] = translate(context, string)
-        return texts[key]
-
-    links: dict[tuple[str, str | None], str] = {}
-
-    def link(endpoint: str, language: str | None = None, **values: Any) -> str:
-        if values:  # an entry's page: one call each
-            return pages.link(endpoint, language, **values)
-        key = (endpoint, language)  # the navigation: the same on every page
-        if key not in links:
-            links[key] = pages.link(endpoint, language)
-        return links[key]
-
-    env.globals.update(gettext=gettext, labels=lambda: names, lang=lambda: language, link=link)
+    saved = {k: env.globals.get(k, _MISSING) for k in _SWAPPED}
+    saved_newstyle = env.newstyle_gettext  # type: ignore[attr-defined]
     try:
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            translations.ugettext, translations.ungettext, newstyle=True
+        )
+        translate: Callable[..., str] = env.globals["gettext"]  # type: ignore[assignment]
+        texts: dict[tuple[str, bool], str] = {}
+
+        @pass_context
+        def gettext(context: Context, string: str, **variables: Any) -> str:
+            if variables:
+                return str(translate(context, string, **variables))
+            key = (string, context.eval_ctx.autoescape)  # the same text every time
+            if key not in texts:
+                texts[key] = translate(context, string)
+            return texts[key]
+
+        links: dict[tuple[str, str | None], str] = {}
+
+        def link(endpoint: str, language: str | None = None, **values: Any) -> str:
+            if values:  # an entry's page: one call each
+                return pages.link(endpoint, language, **values)
+            key = (endpoint, language)  # the navigation: the same on every page
+            if key not in links:
+                links[key] = pages.link(endpoint, language)
+            return links[key]
+
+        env.globals.update(gettext=gettext, labels=lambda: names, lang=lambda: language,
+                           link=link)  # fmt: skip
         yield names
     finally:
-        env.globals.update(saved)
+        for key, value in saved.items():
+            if value is _MISSING:
+                env.globals.pop(key, None)
+            else:
+                env.globals[key] = value
+        env.newstyle_gettext = saved_newstyle  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -688,3 +688,31 @@ def test_the_builds_rows_and_lists_are_listings_on_tricky_entries(tmp_path: Path
         assert "" not in by_filter["district"] and "" not in by_filter["type"]
     finally:
         conn.close()
+
+
+def test_after_fast_language_and_a_build_in_process_the_app_renders_as_before(
+    tmp_path: Path,
+) -> None:
+    """``_fast_language`` swaps Jinja globals of the app it is given: they are put back
+    however the block ends (an error while rendering too), and a build run in this
+    process leaves an app rendering the same bytes as before."""
+    home = _make_map(tmp_path)
+    app = create_app(home)
+    client = app.test_client()
+    urls = ("/", "/ru/list/", f"/en/entry/{XSS_ID}/", f"/ru/entry/{XSS_ID}/", "/stats/")
+    before = {url: _dynamic(client, url) for url in urls}
+    env = app.jinja_env
+    globals_before = dict(env.globals)
+    newstyle = env.newstyle_gettext  # type: ignore[attr-defined]
+    with build._fast_language(app, "ru"):
+        assert env.globals["lang"]() == "ru"
+    with pytest.raises(RuntimeError), build._fast_language(app, "en") as names:
+        assert names["type"]
+        raise RuntimeError("a page failed to render")
+    assert dict(env.globals) == globals_before
+    assert env.newstyle_gettext == newstyle  # type: ignore[attr-defined]
+    assert {url: _dynamic(client, url) for url in urls} == before
+    build_site(home, tmp_path / "out", CONFIG, jobs=1)  # in this process
+    assert {url: _dynamic(client, url) for url in urls} == before
+    fresh = create_app(home).test_client()
+    assert {url: _dynamic(fresh, url) for url in urls} == before

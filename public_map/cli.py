@@ -9,6 +9,7 @@ import click
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.cli import fail
 
+from . import store
 from .ingest import IngestRefused, ingest
 from .instance import MapError, init_map, open_map
 
@@ -56,6 +57,8 @@ def ingest_command(home: Path, bundle: Path) -> None:
         fail(f"cannot read {bundle}: {exc.strerror or exc}")
     except (MapError, IngestRefused) as exc:
         fail(str(exc))
+    if result.retracted:  # her text out of the WAL file too (the server may hold it open)
+        store.truncate_wal(instance.db_path)
     click.echo(f"Sequence {result.sequence}")
     click.echo(f"Entries added: {result.added}")
     click.echo(f"Entries retracted: {result.retracted}")

@@ -108,6 +108,20 @@ def create(path: Path, verify_key_text: str) -> None:
         conn.close()
 
 
+def truncate_wal(path: Path) -> bool:
+    """Copy the WAL into the database and empty the WAL file. After a bundle that
+    retracts entries: the frames that inserted them stay in the WAL file (and old frames
+    beyond its end after a restart) while any connection holds the database open, the
+    server's readers included. Waits for readers in a transaction (the busy timeout);
+    True if done, False if one held on (the next call, or the last close, does it)."""
+    conn = connect(path)
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return bool(busy == 0)
+    finally:
+        conn.close()
+
+
 def chain_state(conn: sqlite3.Connection, verify_key_text: str) -> ChainState:
     row = conn.execute(
         "SELECT verify_key, last_sequence, last_sha256, applied_day FROM chain"

@@ -280,8 +280,10 @@ def test_a_retraction_empties_the_wal_even_while_the_server_holds_the_database_o
         assert b"Withdrawn-story-51c0" in wal.read_bytes()  # the test can see it there
         fifth = bundle(5, bundle_sha256(fourth), (), (secret.id,))
         if way == "http":
-            response = create_app(home).test_client().post(
-                "/ingest", data=fifth, content_type="application/json"
+            response = (
+                create_app(home)
+                .test_client()
+                .post("/ingest", data=fifth, content_type="application/json")
             )
             assert response.status_code == 200 and response.get_json()["retracted"] == 1
         else:

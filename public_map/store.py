@@ -3,7 +3,8 @@
 Tables: ``entries`` (every field of a published entry, plus the bundle ``sequence`` that
 added it), ``entry_types`` (an entry's types: a list, so a join table), ``retractions``
 (every retracted id and the bundle that retracted it; the retracted entry's row is
-deleted, its text is not kept), ``bundles`` (one row per applied bundle) and ``chain``
+deleted, its text is not kept: ``secure_delete`` zeroes it, ``truncate_wal`` empties the
+WAL), ``bundles`` (one row per applied bundle) and ``chain``
 (per verify key: the last sequence and SHA-256 applied, and the day). Indexes serve the
 site's filters (type, month, district, service, perpetrator type) and the list's order.
 """

@@ -23,7 +23,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.i18n import TRANSLATIONS
 
-from . import data, map_page, pages
+from . import data, map_page, pages, store
 from .ingest import BAD_BUNDLE, BUSY, CONFLICT, OUT_OF_ORDER, IngestRefused, ingest
 from .instance import MapInstance, open_map
 
@@ -113,6 +113,8 @@ def create_app(home: Path | MapInstance) -> Flask:
             return _json({"error": str(exc), "kind": exc.kind}, _STATUS.get(exc.kind, 400))
         finally:
             uploads.release()
+        if result.retracted:  # her text out of the WAL file too, before we say done
+            store.truncate_wal(instance.db_path)
         # The map page's data for the new sequence, made now rather than by the next
         # reader's request (it takes seconds at 100,000 entries).
         threading.Thread(target=data.warm, args=(instance,), name="warm-map-json",

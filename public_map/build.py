@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import gzip
 import multiprocessing
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +52,8 @@ from flask_babel import get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from werkzeug.test import EnvironBuilder
+
+from securedrop_like import geo, taxonomy
 
 from . import data, info_pages, listing, map_page, pages, store
 from .app import DATA_CSP, create_app
@@ -71,6 +75,8 @@ FIXED_PAGES = (
 )
 GZIP_SUFFIXES = (".json", ".csv", ".geojson", ".js", ".css", ".svg", ".map", ".txt")
 PAGE_WINDOW = 3  # numbered links either side of the current page
+#: The rows of each list per type and per district, by kind ("type", "district") and code.
+_ByFilter = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 class BuildError(Exception):
@@ -87,6 +93,12 @@ class BuildResult:
     seconds: float = 0.0  # until the new site was in place
     cleanup_seconds: float = 0.0  # then to delete the previous build
     list_pages: dict[str, int] = field(default_factory=dict)
+    #: Folders left beside OUT by an earlier build (killed, or its cleanup failed), now
+    #: deleted.
+    swept: list[Path] = field(default_factory=list)
+    #: What could not be deleted (the new site is live all the same): each names the
+    #: folder, which may hold retracted entries; the next build tries again.
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_out(out: Path, home: Path | None = None) -> None:
@@ -195,41 +207,36 @@ def _page_context(app: Flask, url: str, static_path: str | None = None) -> Itera
         yield
 
 
-def _load_rows(conn: Any) -> list[dict[str, Any]]:
-    """Every entry with what the list and entry pages show, in the list's order (month
-    descending, no month last, then id: ``listing.page``'s ORDER BY)."""
-    types: dict[str, list[str]] = {}
-    for entry_id, kind in conn.execute("SELECT entry_id, type FROM entry_types ORDER BY type"):
-        types.setdefault(entry_id, []).append(kind)
-    rows = []
-    for row in conn.execute(
-        "SELECT id, district, month, perpetrator, service, language, summary, story"
-        " FROM entries ORDER BY id"
+#: Rows per query while reading every entry (``listing.every_page``): each page's types
+#: are looked up with one ``IN (…)`` of its ids, which SQLite caps (32,766 marks).
+READ_CHUNK = 5_000
+
+
+def _read_rows(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], _ByFilter]:
+    """Every entry, in the list's order, with what the list and entry pages show (its
+    story too), and the rows of each list per type and per district: the order is
+    ``listing.every_page``'s and each filter ``listing.where``'s, so the static lists are
+    the dynamic ones by construction. One query for the rows, then one query of ids per
+    list (not a query of rows per list: the rows, stories and all, are read once)."""
+    rows = [
+        row
+        for found in listing.every_page(conn, listing.Filters(), READ_CHUNK, texts=True)
+        for row in found.rows
+    ]
+    by_filter: _ByFilter = {"type": {}, "district": {}}
+    for kind, codes in (
+        ("type", taxonomy.codes(taxonomy.HARASSMENT_TYPES)),
+        ("district", geo.location_codes()),
     ):
-        entry = dict(row)
-        entry["types"] = types.get(entry["id"], [])
-        entry["has_story"] = int(entry["story"] is not None)
-        rows.append(entry)
-    rows.sort(key=lambda r: r["month"] or "", reverse=True)  # stable: id order kept
-    return rows
-
-
-def _entry_view(row: dict[str, Any]) -> dict[str, Any]:
-    """The entry as ``listing.entry`` gives it to ``entry.html``."""
-    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
-    out = {k: row[k] for k in keys}
-    out["story"] = row["story"]
-    out["types"] = row["types"]
-    return out
-
-
-def _list_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The entry as ``listing.page`` gives it to ``list.html``."""
-    keys = ("id", "district", "month", "perpetrator", "service", "language", "summary")
-    out = {k: row[k] for k in keys}
-    out["has_story"] = row["has_story"]
-    out["types"] = row["types"]
-    return out
+        for code in sorted(codes):
+            filters = (listing.Filters(types=(code,)) if kind == "type"
+                       else listing.Filters(districts=(code,)))  # fmt: skip
+            cond, params = listing.where(filters)
+            sql = f"SELECT id FROM entries WHERE {cond}"  # noqa: S608 (only ? marks)
+            ids = {r[0] for r in conn.execute(sql, params)}
+            if ids:
+                by_filter[kind][code] = [r for r in rows if r["id"] in ids]  # order kept
+    return rows, by_filter
 
 
 def list_path(kind: str | None = None, code: str | None = None, number: int = 1) -> str:
@@ -256,59 +263,63 @@ def _pager(kind: str | None, code: str | None, number: int, count: int, root: st
     }
 
 
+#: The Jinja globals ``_fast_language`` replaces for a while (and puts back).
+_SWAPPED = ("gettext", "ngettext", "pgettext", "npgettext", "labels", "lang", "link")
+_MISSING = object()
+
+
 @contextmanager
 def _fast_language(app: Flask, language: str) -> Iterator[dict[str, dict[str, str]]]:
     """While rendering many pages in one language: the templates' ``_``/``ngettext`` and
     ``labels()`` bound to that language once, instead of Flask-Babel finding the locale
     again on every call (most of the render time). The same texts: Flask-Babel's own
-    callables do exactly this lookup, and the tests compare every page with the app's."""
+    callables do exactly this lookup, and the tests compare every page with the app's.
+
+    This swaps globals of the app's Jinja environment (the build's own app, made for it,
+    rendering in one thread): they are put back however the block ends, so the app
+    renders as before afterwards."""
     with _page_context(app, "/" + _prefix(language)):
         translations = get_translations()
         names = pages.labels()
     env = app.jinja_env
-    names_saved = ("gettext", "ngettext", "pgettext", "npgettext", "labels", "lang", "link")
-    saved = {k: env.globals[k] for k in names_saved}
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        translations.ugettext, translations.ungettext, newstyle=True
-    )
-    translate: Callable[..., str] = env.globals["gettext"]  # type: ignore[assignment]
-    texts: dict[tuple[str, bool], str] = {}
-
-    @pass_context
-    def gettext(context: Context, string: str, **variables: Any) -> str:
-        if variables:
-            return str(translate(context, string, **variables))
-        key = (string, context.eval_ctx.autoescape)  # the same text every time
-        if key not in texts:
-            texts[key] = translate(context, string)
-        return texts[key]
-
-    links: dict[tuple[str, str | None], str] = {}
-
-    def link(endpoint: str, language: str | None = None, **values: Any) -> str:
-        if values:  # an entry's page: one call each
-            return pages.link(endpoint, language, **values)
-        key = (endpoint, language)  # the navigation: the same on every page
-        if key not in links:
-            links[key] = pages.link(endpoint, language)
-        return links[key]
-
-    env.globals.update(gettext=gettext, labels=lambda: names, lang=lambda: language, link=link)
+    saved = {k: env.globals.get(k, _MISSING) for k in _SWAPPED}
+    saved_newstyle = env.newstyle_gettext  # type: ignore[attr-defined]
     try:
+        env.install_gettext_callables(  # type: ignore[attr-defined]
+            translations.ugettext, translations.ungettext, newstyle=True
+        )
+        translate: Callable[..., str] = env.globals["gettext"]  # type: ignore[assignment]
+        texts: dict[tuple[str, bool], str] = {}
+
+        @pass_context
+        def gettext(context: Context, string: str, **variables: Any) -> str:
+            if variables:
+                return str(translate(context, string, **variables))
+            key = (string, context.eval_ctx.autoescape)  # the same text every time
+            if key not in texts:
+                texts[key] = translate(context, string)
+            return texts[key]
+
+        links: dict[tuple[str, str | None], str] = {}
+
+        def link(endpoint: str, language: str | None = None, **values: Any) -> str:
+            if values:  # an entry's page: one call each
+                return pages.link(endpoint, language, **values)
+            key = (endpoint, language)  # the navigation: the same on every page
+            if key not in links:
+                links[key] = pages.link(endpoint, language)
+            return links[key]
+
+        env.globals.update(gettext=gettext, labels=lambda: names, lang=lambda: language,
+                           link=link)  # fmt: skip
         yield names
     finally:
-        env.globals.update(saved)
-
-
-def _by_filter(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """The list's rows per type and per district (in the list's order)."""
-    found: dict[str, dict[str, list[dict[str, Any]]]] = {"type": {}, "district": {}}
-    for row in rows:
-        for kind in row["types"]:
-            found["type"].setdefault(kind, []).append(row)
-        if row["district"]:
-            found["district"].setdefault(row["district"], []).append(row)
-    return found
+        for key, value in saved.items():
+            if value is _MISSING:
+                env.globals.pop(key, None)
+            else:
+                env.globals[key] = value
+        env.newstyle_gettext = saved_newstyle  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -317,9 +328,8 @@ class _Job:
 
     app: Flask
     root: Path
-    rows: list[dict[str, Any]]
-    list_rows: list[dict[str, Any]]
-    by_filter: dict[str, dict[str, list[dict[str, Any]]]]
+    rows: list[dict[str, Any]]  # every entry, in the list's order (as listing gives them)
+    by_filter: _ByFilter
     size: int
 
 
@@ -368,7 +378,7 @@ def _render_lists_in(
     app, size = job.app, job.size
     root = "/" + _prefix(language)
     groups: list[tuple[str | None, str | None, list[dict[str, Any]], Any]] = [
-        (None, None, job.list_rows, listing.Filters())
+        (None, None, job.rows, listing.Filters())
     ]
     groups += [
         ("type", code, job.by_filter["type"].get(code, []), listing.Filters(types=(code,)))
@@ -444,7 +454,7 @@ def _render_entries_in(job: _Job, writer: _Writer, language: str, result: BuildR
     for row in job.rows:
         path = f"{prefix}entry/{row['id']}/"
         with _page_context(app, "/" + path):
-            context: dict[str, Any] = {"entry": _entry_view(row)}
+            context: dict[str, Any] = {"entry": row}
             _template_context(app, context)
             html = template.render(context)
         writer.page(path, html)
@@ -481,6 +491,7 @@ def _write_site(
     app: Flask, instance: MapInstance, root: Path, result: BuildResult, jobs: int
 ) -> None:
     writer = _Writer(root)
+    writer.write(MARKER, MARKER_TEXT.encode("utf-8"))  # first: a killed build is ours too
     client = app.test_client()
     with app.app_context():  # the dictionary's labels are translated
         for name in sorted(data.DATA_FILES):  # the app's own cached bytes and gzip
@@ -494,7 +505,7 @@ def _write_site(
         conn.execute("BEGIN")  # one snapshot for every page
         if store.chain_state(conn, instance.verify_key_text).last_sequence != result.sequence:
             raise BuildError("a bundle was ingested during the build: run it again")
-        rows = _load_rows(conn)
+        rows, by_filter = _read_rows(conn)
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -509,8 +520,7 @@ def _write_site(
                 writer.page(url.lstrip("/"), html)
                 result.pages += 1
     size = int(app.config.get("SESIM_MAP_PAGE_SIZE", pages.PAGE_SIZE))
-    list_rows = [_list_row(r) for r in rows]
-    job = _Job(app, root, rows, list_rows, _by_filter(list_rows), size)
+    job = _Job(app, root, rows, by_filter, size)
     for language in pages.LANGS:  # every language's folder before the workers start
         writer.mkdir(_prefix(language))
     writer.files += _run_parts(job, jobs, result)
@@ -519,7 +529,6 @@ def _write_site(
             html, _status = pages.error_page(404)
         writer.write(f"{_prefix(language)}404.html", html.encode("utf-8"))
     _copy_static(writer)
-    writer.write(MARKER, MARKER_TEXT.encode("utf-8"))
     result.files = writer.files
 
 
@@ -635,14 +644,76 @@ def _swap_into_place(built: Path, out: Path) -> Path | None:
     if _exchange(built, out):  # ``built`` now holds the old site
         return built
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    (old / MARKER).write_text(MARKER_TEXT, encoding="utf-8")  # ours, for a later sweep
     os.rename(out, old / "site")
     try:
         os.rename(built, out)
     except OSError:
         os.rename(old / "site", out)  # the old site back where it was
-        old.rmdir()
+        shutil.rmtree(old)
         raise
     return old
+
+
+# -- what a build leaves beside OUT -------------------------------------------------------
+#
+# A build writes into ``.OUT.build-XXXX`` beside OUT; after the swap that folder holds the
+# previous site (``.OUT.old-XXXX/site`` where there is no atomic exchange) until it is
+# deleted, which takes minutes at 100,000 entries. A build killed meanwhile, or a failed
+# delete, leaves it there with entries retracted since. So every build first deletes such
+# folders: only names of this form, holding our marker, and not locked by a build running
+# now (each build holds an flock on its folders; the kernel drops it if it dies).
+
+
+def _leftover_name(out: Path) -> re.Pattern[str]:
+    return re.compile(rf"^\.{re.escape(out.name)}\.(build|old)-[A-Za-z0-9_]+$")
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive flock on the folder ``path`` (an open descriptor to close when done),
+    or None if another process holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove(path: Path) -> str | None:
+    """Delete the folder ``path``; None, or a warning naming it."""
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        if path.exists():
+            return (
+                f"could not delete {path} ({exc.strerror or exc}): it holds an earlier build"
+                " of the site, maybe with retracted entries; delete it by hand (the next"
+                " build tries again)"
+            )
+    return None
+
+
+def sweep(out: Path, result: BuildResult) -> None:
+    """Delete the folders earlier builds left beside ``out`` (see above)."""
+    pattern = _leftover_name(out)
+    for path in sorted(out.parent.iterdir()):
+        if not pattern.match(path.name) or path.is_symlink() or not path.is_dir():
+            continue
+        if not ((path / MARKER).is_file() or (path / "site" / MARKER).is_file()):
+            continue  # not ours (or a build that has not written its marker yet)
+        fd = _lock(path)
+        if fd is None:
+            continue  # a build writing it now
+        try:
+            problem = _remove(path)
+        finally:
+            os.close(fd)
+        if problem:
+            result.warnings.append(problem)
+        else:
+            result.swept.append(path)
 
 
 def default_jobs() -> int:
@@ -670,19 +741,29 @@ def build_site(
     app.config.update(app_config or {})
     app.config["SESIM_MAP_STATIC"] = True
     result = BuildResult(out=out, sequence=_sequence(instance), entries=0)
+    sweep(out, result)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    locks = [fd for fd in (_lock(built),) if fd is not None]
     try:
-        _write_site(app, instance, built, result, jobs)
-        if _sequence(instance) != result.sequence:
-            raise BuildError("a bundle was ingested during the build: run it again")
-        _fix_modes(built)
-        check_out(out, instance.home)  # still what it was
-        previous = _swap_into_place(built, out)
-    except BaseException:
-        shutil.rmtree(built, ignore_errors=True)
-        raise
-    result.seconds = time.monotonic() - started  # the new site is live
-    if previous is not None:  # deleting 100,000s of files takes a while on a slow disk
-        shutil.rmtree(previous)
-        result.cleanup_seconds = time.monotonic() - started - result.seconds
+        try:
+            _write_site(app, instance, built, result, jobs)
+            if _sequence(instance) != result.sequence:
+                raise BuildError("a bundle was ingested during the build: run it again")
+            _fix_modes(built)
+            check_out(out, instance.home)  # still what it was
+            if out.exists():  # the previous site: ours until deleted
+                locks += [fd for fd in (_lock(out),) if fd is not None]
+            previous = _swap_into_place(built, out)
+        except BaseException:
+            shutil.rmtree(built, ignore_errors=True)
+            raise
+        result.seconds = time.monotonic() - started  # the new site is live
+        if previous is not None:  # deleting 100,000s of files takes a while on a slow disk
+            problem = _remove(previous)
+            if problem:
+                result.warnings.append(problem)
+            result.cleanup_seconds = time.monotonic() - started - result.seconds
+    finally:
+        for fd in locks:
+            os.close(fd)
     return result

@@ -9,6 +9,7 @@ import click
 from securedrop_like.bundles.publication import MAX_PUBLICATION_BYTES
 from securedrop_like.cli import fail
 
+from . import store
 from .ingest import IngestRefused, ingest
 from .instance import MapError, init_map, open_map
 
@@ -56,6 +57,8 @@ def ingest_command(home: Path, bundle: Path) -> None:
         fail(f"cannot read {bundle}: {exc.strerror or exc}")
     except (MapError, IngestRefused) as exc:
         fail(str(exc))
+    if result.retracted:  # her text out of the WAL file too (the server may hold it open)
+        store.truncate_wal(instance.db_path)
     click.echo(f"Sequence {result.sequence}")
     click.echo(f"Entries added: {result.added}")
     click.echo(f"Entries retracted: {result.retracted}")
@@ -78,7 +81,11 @@ def ingest_command(home: Path, bundle: Path) -> None:
     help="Processes that render the pages (default: one per core, at most 6).",
 )
 def build_command(home: Path, out: Path, jobs: int | None) -> None:
-    """Write the whole site as static files (for nginx or a CDN)."""
+    """Write the whole site as static files (for nginx or a CDN).
+
+    Exit status 0 once the new site is live, even if the previous build could not be
+    deleted: that is a warning on stderr naming the folder (it may hold retracted
+    entries; the next build tries again). OUT's parent folder must not be served."""
     from .build import BuildError, build_site
 
     try:
@@ -90,5 +97,9 @@ def build_command(home: Path, out: Path, jobs: int | None) -> None:
     click.echo(f"Site written to {result.out}")
     click.echo(f"Entries: {result.entries} (bundle sequence {result.sequence})")
     click.echo(f"Pages: {result.pages}; files: {result.files}; {result.seconds:.1f} s")
+    for path in result.swept:
+        click.echo(f"Deleted {path}, left by an earlier build")
     if result.cleanup_seconds:
         click.echo(f"Previous build deleted in {result.cleanup_seconds:.1f} s")
+    for warning in result.warnings:
+        click.echo(f"Warning: the new site is live, but {warning}", err=True)

@@ -263,25 +263,37 @@ def _dump(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def map_documents(conn: sqlite3.Connection, sequence: int | None = None) -> tuple[str, str]:
+    """``map.json`` and ``map-ids.json`` from one table (so from one read, in one order):
+    the two always agree for a sequence.
+
+    ``map.json``: every entry, compactly, for the map page to filter, count and cluster
+    in the browser (no id, no summary, no story text). Column by column: each column an
+    array of small numbers, -1 for "none": the point as an index into ``points``
+    (``[lat_e6, lon_e6]``, each place once, sorted), the types as a bit mask over
+    ``types``, indexes into ``districts``, ``months`` (sorted, so a period is a range of
+    indexes), ``services`` and ``perpetrators``, and 1 if the entry has a story.
+
+    ``map-ids.json``: the ids of map.json's entries (32 hex digits each), in map.json's
+    order, in one string: entry *i* is ``ids[32*i : 32*i+32]``. Random, so
+    incompressible (16 bytes an entry gzipped): the map page fetches them only when a
+    popup needs a link."""
+    doc, ids = _map_table(conn)
+    return (
+        _dump({"format": MAP_FORMAT, "sequence": sequence, **doc}),
+        _dump({"format": MAP_FORMAT, "sequence": sequence, "count": len(ids),
+               "ids": "".join(ids)}),
+    )  # fmt: skip
+
+
 def map_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
-    """Every entry, compactly, for the map page to filter, count and cluster in the
-    browser (no id, no summary, no story text). Column by column: each column an array
-    of small numbers, -1 for "none": the point as an index into ``points`` (``[lat_e6,
-    lon_e6]``, each place once, sorted), the types as a bit mask over ``types``, indexes
-    into ``districts``, ``months`` (sorted, so a period is a range of indexes),
-    ``services`` and ``perpetrators``, and 1 if the entry has a story. The ids, needed
-    only for a popup's link, are in :func:`map_ids_document`, in the same order."""
-    doc, _ids = _map_table(conn)
-    return _dump({"format": MAP_FORMAT, "sequence": sequence, **doc})
+    """``map.json`` alone (see :func:`map_documents`)."""
+    return map_documents(conn, sequence)[0]
 
 
 def map_ids_document(conn: sqlite3.Connection, sequence: int | None = None) -> str:
-    """The ids of map.json's entries (32 hex digits each), in map.json's order, in one
-    string: entry *i* is ``ids[32*i : 32*i+32]``. Random, so incompressible (16 bytes an
-    entry gzipped): the map page fetches them only when a popup needs a link."""
-    _doc, ids = _map_table(conn)
-    return _dump({"format": MAP_FORMAT, "sequence": sequence, "count": len(ids),
-                  "ids": "".join(ids)})  # fmt: skip
+    """``map-ids.json`` alone (see :func:`map_documents`)."""
+    return map_documents(conn, sequence)[1]
 
 
 # -- one copy of every data file per chain sequence ---------------------------------------
@@ -314,27 +326,42 @@ class Cached:
     content_type: str
 
 
-def _build(conn: sqlite3.Connection, name: str, sequence: int) -> str:
-    if name == "map.json":
-        return map_document(conn, sequence)
-    if name == "map-ids.json":
-        return map_ids_document(conn, sequence)
-    if name == "dictionary.json":
-        return json.dumps(dictionary(), ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":"))  # fmt: skip
+#: Files made together, from one read (one snapshot) of the database: map.json and
+#: map-ids.json always agree; the open data's three files share one ``entries()``.
+GROUPS = {
+    "map": ("map.json", "map-ids.json"),
+    "entries": ("entries.json", "entries.csv", "entries.geojson"),
+    "dictionary": ("dictionary.json",),
+}
+GROUP_OF = {name: group for group, names in GROUPS.items() for name in names}
+
+
+def _build(conn: sqlite3.Connection, group: str, sequence: int) -> dict[str, str]:
+    """Every file of ``group`` (a key of GROUPS), by name."""
+    if group == "map":
+        return dict(zip(GROUPS["map"], map_documents(conn, sequence), strict=True))
+    if group == "dictionary":
+        return {"dictionary.json": json.dumps(dictionary(), ensure_ascii=False,
+                                              allow_nan=False, separators=(",", ":"))}  # fmt: skip
     rows = entries(conn)
-    if name == "entries.json":
-        return to_json(rows)
-    if name == "entries.csv":
-        return to_csv(rows)
-    return to_geojson(rows)
+    return {"entries.json": to_json(rows), "entries.csv": to_csv(rows),
+            "entries.geojson": to_geojson(rows)}  # fmt: skip
 
 
 class _Files:
     def __init__(self) -> None:
-        self.lock = threading.Lock()  # guards ``files`` and ``building``
+        self.lock = threading.Lock()  # guards ``files`` and ``newest``
         self.files: dict[str, Cached] = {}
-        self.building: dict[str, threading.Lock] = {name: threading.Lock() for name in DATA_FILES}
+        self.newest = 0  # the newest sequence any request has seen
+        self.building: dict[str, threading.Lock] = {group: threading.Lock() for group in GROUPS}
+
+    def seen(self, sequence: int) -> None:
+        """A request saw ``sequence``: if it is new, every file of an older sequence goes
+        at once (a retracted entry must not stay in memory until its own file is asked
+        for again). Call with ``lock`` held."""
+        if sequence > self.newest:
+            self.newest = sequence
+            self.files = {k: v for k, v in self.files.items() if v.sequence >= sequence}
 
 
 _CACHES: dict[tuple[str, str], _Files] = {}
@@ -362,14 +389,16 @@ def cached(instance: MapInstance, name: str) -> Cached:
     if name not in DATA_FILES:
         raise KeyError(name)
     files = _files(instance.db_path, instance.verify_key_text)
+    group = GROUP_OF[name]
     conn = store.connect(instance.db_path)
     try:
         sequence = _sequence(conn, instance.verify_key_text)
         with files.lock:
+            files.seen(sequence)
             found = files.files.get(name)
         if found is not None and found.sequence == sequence:
             return found
-        with files.building[name]:
+        with files.building[group]:
             with files.lock:
                 found = files.files.get(name)
             # Read the data and its sequence in one read transaction (a snapshot): a
@@ -379,31 +408,46 @@ def cached(instance: MapInstance, name: str) -> Cached:
                 sequence = _sequence(conn, instance.verify_key_text)
                 if found is not None and found.sequence == sequence:
                     return found
-                text = _build(conn, name, sequence)
+                texts = _build(conn, group, sequence)
             finally:
                 conn.execute("COMMIT")
-            body = text.encode("utf-8")
-            packed = gzip.compress(body, compresslevel=9, mtime=0)
-            made = Cached(
-                name=name,
-                sequence=sequence,
-                body=body,
-                gzip=packed,
-                etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                gzip_etag='"' + hashlib.sha256(packed).hexdigest()[:32] + '-gz"',
-                content_type=DATA_FILES[name],
-            )
+            made = {key: _cached(key, sequence, text) for key, text in texts.items()}
             with files.lock:
-                current = files.files.get(name)
-                if current is None or current.sequence <= sequence:
-                    files.files[name] = made
-            return made
+                files.seen(sequence)
+                for key, item in made.items():
+                    current = files.files.get(key)
+                    if current is None or current.sequence <= sequence:
+                        files.files[key] = item
+            return made[name]
     finally:
         conn.close()
 
 
-#: What the map page fetches: made ahead by ``warm``.
-MAP_FILES = ("map.json", "map-ids.json")
+def seen_sequence(instance: MapInstance, sequence: int) -> None:
+    """Tell the data cache that ``sequence`` is current (for another per-sequence cache,
+    e.g. the statistics, that reads the sequence anyway): the files of older sequences
+    are dropped at once. :func:`cached` does this itself on every call."""
+    files = _files(instance.db_path, instance.verify_key_text)
+    with files.lock:
+        files.seen(sequence)
+
+
+def _cached(name: str, sequence: int, text: str) -> Cached:
+    body = text.encode("utf-8")
+    packed = gzip.compress(body, compresslevel=9, mtime=0)
+    return Cached(
+        name=name,
+        sequence=sequence,
+        body=body,
+        gzip=packed,
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        gzip_etag='"' + hashlib.sha256(packed).hexdigest()[:32] + '-gz"',
+        content_type=DATA_FILES[name],
+    )
+
+
+#: What the map page fetches: made ahead by ``warm`` (one group: one call makes both).
+MAP_FILES = ("map.json",)
 
 
 def warm(instance: MapInstance, names: tuple[str, ...] = MAP_FILES) -> None:

@@ -3,7 +3,8 @@
 Tables: ``entries`` (every field of a published entry, plus the bundle ``sequence`` that
 added it), ``entry_types`` (an entry's types: a list, so a join table), ``retractions``
 (every retracted id and the bundle that retracted it; the retracted entry's row is
-deleted, its text is not kept), ``bundles`` (one row per applied bundle) and ``chain``
+deleted, its text is not kept: ``secure_delete`` zeroes it, ``truncate_wal`` empties the
+WAL), ``bundles`` (one row per applied bundle) and ``chain``
 (per verify key: the last sequence and SHA-256 applied, and the day). Indexes serve the
 site's filters (type, month, district, service, perpetrator type) and the list's order.
 """
@@ -85,11 +86,15 @@ BUSY_TIMEOUT = 30.0
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit: ``db.immediate``)."""
+    """A connection in autocommit mode (transactions are explicit: ``db.immediate``).
+    ``secure_delete`` is set, not left to how SQLite was compiled: a retracted entry's
+    row is overwritten with zeros, so her text does not linger in free pages of the
+    database file (or in the pages the WAL carries back to it)."""
     conn = sqlite3.connect(
         str(path), timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
     )
     conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn
@@ -107,6 +112,20 @@ def create(path: Path, verify_key_text: str) -> None:
                 " VALUES (?, 0, NULL, NULL)",
                 (verify_key_text,),
             )
+    finally:
+        conn.close()
+
+
+def truncate_wal(path: Path) -> bool:
+    """Copy the WAL into the database and empty the WAL file. After a bundle that
+    retracts entries: the frames that inserted them stay in the WAL file (and old frames
+    beyond its end after a restart) while any connection holds the database open, the
+    server's readers included. Waits for readers in a transaction (the busy timeout);
+    True if done, False if one held on (the next call, or the last close, does it)."""
+    conn = connect(path)
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        return bool(busy == 0)
     finally:
         conn.close()
 

@@ -6,6 +6,7 @@ refused. Real signed bundles (the known-answer chain, XSS attempts, 24 more entr
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import http.client
 import json
@@ -23,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from public_map import build
+from public_map import build, listing, store
 from public_map.app import create_app
 from public_map.build import MARKER, BuildError, build_site
 from public_map.ingest import ingest
@@ -545,3 +546,173 @@ def test_without_an_atomic_exchange_the_site_is_replaced_by_two_renames(
     result = build_site(home, out, CONFIG, jobs=1)
     assert _tree(out) == first and result.cleanup_seconds > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map", "out", "publication.verify"]
+
+
+def _leftover(path: Path, ours: bool = True, site_in: str = "") -> Path:
+    """A folder as a build leaves it beside OUT (a page of a since-retracted entry)."""
+    page = path / site_in / "entry" / STATION_ID / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("a retracted story")
+    if ours:
+        (path / site_in / MARKER).write_text(build.MARKER_TEXT)
+    return path
+
+
+def test_a_build_first_deletes_what_earlier_builds_left_beside_out_and_only_that(
+    tmp_path: Path,
+) -> None:
+    """A build killed while deleting the previous site (or whose delete failed) leaves it
+    beside OUT, with entries retracted since: the next build deletes it. Only folders of
+    our own naming for this OUT, with our marker, real folders, and not being written by
+    a build running now (it holds an flock)."""
+    home = _make_map(tmp_path)
+    out = tmp_path / "out"
+    build_site(home, out, CONFIG, jobs=1)
+    swapped = _leftover(tmp_path / ".out.build-k1ll3d_")  # the old site after the exchange
+    renamed = _leftover(tmp_path / ".out.old-x9", site_in="site")  # two renames' old site
+    half = tmp_path / ".out.build-half"  # killed mid-build: the marker is written first
+    half.mkdir()
+    (half / MARKER).write_text(build.MARKER_TEXT)
+    keep = [
+        _leftover(tmp_path / ".out.build-foreign", ours=False),  # no marker: not ours
+        _leftover(tmp_path / ".other.build-abc"),  # another OUT's
+        _leftover(tmp_path / ".out.buildx-abc"),  # not our naming
+        _leftover(tmp_path / ".out.build-running"),  # a build writing it now
+    ]
+    target = _leftover(tmp_path / "elsewhere")
+    (tmp_path / ".out.build-link").symlink_to(target)  # a link: never followed
+    running = os.open(keep[-1], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        result = build_site(home, out, CONFIG, jobs=1)
+    finally:
+        os.close(running)
+    assert sorted(result.swept) == sorted([swapped, renamed, half])
+    assert result.warnings == []
+    for path in (swapped, renamed, half):
+        assert not path.exists()
+    for path in keep:
+        assert (path / "entry" / STATION_ID / "index.html").is_file(), path
+    assert (tmp_path / ".out.build-link").is_symlink() and (target / MARKER).is_file()
+    assert (out / "index.html").is_file()
+
+
+def test_a_failed_delete_of_the_previous_build_is_a_warning_naming_it_and_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new site is live, so the command succeeds (status 0) but warns on stderr with
+    the folder's path; the next build deletes it."""
+    home = _make_map(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    command = ["map", "build", "--home", str(home), "--out", str(out), "--jobs", "1"]
+    assert runner.invoke(main, command).exit_code == 0
+    real = build.shutil.rmtree
+    failed: list[Path] = []
+
+    def refuse(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).parent == tmp_path and Path(path).name.startswith(".out."):
+            failed.append(Path(path))
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(build.shutil, "rmtree", refuse)
+    (out / "stale.html").write_text("from the previous build")
+    done = runner.invoke(main, command)
+    assert done.exit_code == 0, done.output
+    assert "Site written to" in done.output and "cannot write the site" not in done.output
+    assert len(failed) == 1 and failed[0].is_dir() and (failed[0] / "stale.html").is_file()
+    assert f"Warning: the new site is live, but could not delete {failed[0]}" in done.stderr
+    assert "Permission denied" in done.stderr and "retracted" in done.stderr
+    assert not (out / "stale.html").exists() and (out / "index.html").is_file()
+    monkeypatch.setattr(build.shutil, "rmtree", real)
+    again = runner.invoke(main, command)
+    assert again.exit_code == 0 and f"Deleted {failed[0]}, left by an earlier build" in again.output
+    assert not failed[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map", "out", "publication.verify"]
+
+
+def test_readme_says_outs_parent_must_not_be_served() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text("utf-8")
+    section = readme.split("#### Static site", 1)[1].split("\n### ", 1)[0]
+    assert "must not be served" in section and ".OUT.build-" in section
+
+
+def test_the_builds_rows_and_lists_are_listings_on_tricky_entries(tmp_path: Path) -> None:
+    """The build's order and its lists per type and per district are ``listing``'s (the
+    dynamic list's), also for entries with no month, an empty month or district, several
+    types, online, none of a type: written straight into the database, as a future
+    bundle format or a hand-edited database might hold them."""
+    init_map(tmp_path / "map", write_verify_file(tmp_path / "publication.verify"))
+    conn = store.connect(tmp_path / "map" / store.DB_FILE)
+    tricky = [  # id, district, month, types
+        ("0" * 31 + "9", None, None, ("verbal",)),
+        ("0" * 31 + "1", "", "", ("verbal", "touching", "online")),
+        ("0" * 31 + "5", "online", "2024-01", ("online",)),
+        ("0" * 31 + "3", "nasimi", "2024-01", ()),
+        ("0" * 31 + "7", "nasimi", "2023-12", ("touching", "verbal")),
+        ("0" * 31 + "2", "online", None, ("stalking",)),
+        ("0" * 31 + "4", "sabail", "2024-02", ("verbal",)),
+    ]
+    with conn:
+        for entry_id, district, month, types in tricky:
+            conn.execute(
+                "INSERT INTO entries (id, district, month, language, summary, story, sequence)"
+                " VALUES (?, ?, ?, 'en', 'summary', ?, 1)",
+                (entry_id, district, month, "story" if month else None),
+            )
+            for kind in types:
+                conn.execute("INSERT INTO entry_types VALUES (?, ?)", (entry_id, kind))
+    try:
+        rows, by_filter = build._read_rows(conn)
+
+        def listed(filters: listing.Filters) -> list[str]:
+            return [r["id"] for p in listing.every_page(conn, filters, 2) for r in p.rows]
+
+        ids = [r["id"] for r in rows]
+        assert ids == listed(listing.Filters())
+        # Newest month first; no month and an empty one last, together, by id.
+        assert [i[-1] for i in ids] == ["4", "3", "5", "7", "1", "2", "9"]
+        assert rows[0]["types"] == ["verbal"] and rows[4]["types"] == ["online", "touching",
+                                                                       "verbal"]  # fmt: skip
+        assert rows[0]["has_story"] == 1 and rows[-1]["has_story"] == 0
+        assert rows[0]["story"] == "story" and rows[-1]["story"] is None  # the entry page's
+        for code in taxonomy.codes(taxonomy.HARASSMENT_TYPES):
+            found = [r["id"] for r in by_filter["type"].get(code, [])]
+            assert found == listed(listing.Filters(types=(code,))), code
+        for code in geo.location_codes():
+            found = [r["id"] for r in by_filter["district"].get(code, [])]
+            assert found == listed(listing.Filters(districts=(code,))), code
+        assert [r["id"][-1] for r in by_filter["type"]["verbal"]] == ["4", "7", "1", "9"]
+        assert [r["id"][-1] for r in by_filter["district"]["online"]] == ["5", "2"]
+        assert "" not in by_filter["district"] and "" not in by_filter["type"]
+    finally:
+        conn.close()
+
+
+def test_after_fast_language_and_a_build_in_process_the_app_renders_as_before(
+    tmp_path: Path,
+) -> None:
+    """``_fast_language`` swaps Jinja globals of the app it is given: they are put back
+    however the block ends (an error while rendering too), and a build run in this
+    process leaves an app rendering the same bytes as before."""
+    home = _make_map(tmp_path)
+    app = create_app(home)
+    client = app.test_client()
+    urls = ("/", "/ru/list/", f"/en/entry/{XSS_ID}/", f"/ru/entry/{XSS_ID}/", "/stats/")
+    before = {url: _dynamic(client, url) for url in urls}
+    env = app.jinja_env
+    globals_before = dict(env.globals)
+    newstyle = env.newstyle_gettext  # type: ignore[attr-defined]
+    with build._fast_language(app, "ru"):
+        assert env.globals["lang"]() == "ru"
+    with pytest.raises(RuntimeError), build._fast_language(app, "en") as names:
+        assert names["type"]
+        raise RuntimeError("a page failed to render")
+    assert dict(env.globals) == globals_before
+    assert env.newstyle_gettext == newstyle  # type: ignore[attr-defined]
+    assert {url: _dynamic(client, url) for url in urls} == before
+    build_site(home, tmp_path / "out", CONFIG, jobs=1)  # in this process
+    assert {url: _dynamic(client, url) for url in urls} == before
+    fresh = create_app(home).test_client()
+    assert {url: _dynamic(fresh, url) for url in urls} == before

@@ -3,6 +3,7 @@ forged or changed is refused and changes nothing in the database."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -196,3 +197,103 @@ def test_a_map_follows_the_key_it_was_made_with(home: Path, tmp_path: Path) -> N
     write_verify_file(home / "publication.verify", bytes(range(1, 33)))
     with pytest.raises(MapError, match="not the key this map was made with"):
         open_map(home)
+
+
+def test_a_retracted_story_leaves_no_bytes_in_the_database_files(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store.connect`` sets ``secure_delete`` itself. Simulated here on an SQLite built
+    with it off (Debian's is built with it on): every connection starts with it off."""
+    real = sqlite3.connect
+
+    def built_without_secure_delete(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)  # type: ignore[arg-type]
+        conn.execute("PRAGMA secure_delete = OFF")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", built_without_secure_delete)
+    instance = open_map(home)
+    for body in (ONE, TWO, THREE):
+        ingest(instance, body)
+    story = ("Retracted-story-7f3a " * 40).strip()  # her words, long enough for a page
+    summary = "Retracted-summary-9c2e"
+    secret = dataclasses.replace(xss_entry(), id="00000000000000000000000000000def",
+                                 summary=summary, story=story)  # fmt: skip
+    fourth = bundle(4, bundle_sha256(THREE), (secret,))
+    ingest(instance, fourth)
+    db = home / store.DB_FILE
+    wal = db.with_name(db.name + "-wal")
+
+    def files() -> bytes:
+        conn = store.connect(db)
+        try:
+            assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert b"Retracted-story-7f3a" in files()  # the test can see them while published
+    ingest(instance, bundle(5, bundle_sha256(fourth), (), (secret.id,)))
+    left = files()
+    assert b"Retracted-story-7f3a" not in left and summary.encode() not in left
+    # A reader holding the database open (the server) keeps the WAL: not in it either.
+    reader = store.connect(db)
+    try:
+        reader.execute("SELECT COUNT(*) FROM entries").fetchone()
+        conn = store.connect(db)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        assert b"Retracted-story-7f3a" not in db.read_bytes()
+        assert not wal.exists() or b"Retracted-story-7f3a" not in wal.read_bytes()
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("way", ["http", "command"])
+def test_a_retraction_empties_the_wal_even_while_the_server_holds_the_database_open(
+    home: Path, tmp_path: Path, way: str
+) -> None:
+    """While any connection holds the database open (the server's readers), the WAL file
+    stays, with the frames that inserted an entry. After a bundle that retracts it, the
+    ingest (over HTTP or by the command) empties the WAL: her text is in no file."""
+    from click.testing import CliRunner
+
+    from public_map.app import create_app
+    from sesim.cli import main
+
+    instance = open_map(home)
+    for body in (ONE, TWO, THREE):
+        ingest(instance, body)
+    story = ("Withdrawn-story-51c0 " * 40).strip()
+    secret = dataclasses.replace(xss_entry(), id="00000000000000000000000000000fed",
+                                 story=story)  # fmt: skip
+    fourth = bundle(4, bundle_sha256(THREE), (secret,))
+    db = home / store.DB_FILE
+    wal = db.with_name(db.name + "-wal")
+    reader = store.connect(db)  # the server, between two requests
+    try:
+        reader.execute("SELECT COUNT(*) FROM entries").fetchone()
+        ingest(instance, fourth)
+        assert b"Withdrawn-story-51c0" in wal.read_bytes()  # the test can see it there
+        fifth = bundle(5, bundle_sha256(fourth), (), (secret.id,))
+        if way == "http":
+            response = (
+                create_app(home)
+                .test_client()
+                .post("/ingest", data=fifth, content_type="application/json")
+            )
+            assert response.status_code == 200 and response.get_json()["retracted"] == 1
+        else:
+            path = tmp_path / "fifth.json"
+            path.write_bytes(fifth)
+            done = CliRunner().invoke(main, ["map", "ingest", "--home", str(home), str(path)])
+            assert done.exit_code == 0 and "Entries retracted: 1" in done.output, done.output
+        assert reader.execute("SELECT COUNT(*) FROM entries WHERE id = ?",
+                              (secret.id,)).fetchone()[0] == 0  # fmt: skip
+        for name in (db, wal):
+            assert not name.exists() or b"Withdrawn-story-51c0" not in name.read_bytes(), name
+    finally:
+        reader.close()

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from public_map import data, map_page
+from public_map import data, map_page, store
 from public_map.app import create_app
 from public_map.ingest import ingest
 from public_map.instance import MapInstance, init_map, open_map
@@ -171,19 +171,20 @@ def test_each_file_is_made_once_per_sequence_and_anew_after_a_bundle(
     built: list[str] = []
     real = data._build
 
-    def counting(conn: Any, name: str, sequence: int) -> str:
-        built.append(name)
-        return real(conn, name, sequence)
+    def counting(conn: Any, group: str, sequence: int) -> dict[str, str]:
+        built.append(group)
+        return real(conn, group, sequence)
 
     monkeypatch.setattr(data, "_build", counting)
     with app.app_context():
         first = {name: data.cached(instance, name) for name in FILES}
         again = {name: data.cached(instance, name) for name in FILES}
-        assert built == list(FILES)
+        # One build per group: map.json with map-ids.json, the three open-data files.
+        assert built == ["map", "entries", "dictionary"]
         assert all(again[n] is first[n] for n in FILES)  # the same bytes, not made again
         ingest(instance, THREE)
         after = {name: data.cached(instance, name) for name in FILES}
-    assert sorted(built) == sorted(FILES * 2)
+    assert built == ["map", "entries", "dictionary"] * 2
     for name in FILES:
         old, new = first[name], after[name]
         assert (old.sequence, new.sequence) == (2, 3)
@@ -209,9 +210,9 @@ def test_threads_asking_at_once_get_one_copy_made_once(
     real = data._build
     start = threading.Barrier(8)
 
-    def slow(conn: Any, name: str, sequence: int) -> str:
-        built.append(name)
-        return real(conn, name, sequence)
+    def slow(conn: Any, group: str, sequence: int) -> dict[str, str]:
+        built.append(group)
+        return real(conn, group, sequence)
 
     monkeypatch.setattr(data, "_build", slow)
     got: list[data.Cached] = []
@@ -226,7 +227,7 @@ def test_threads_asking_at_once_get_one_copy_made_once(
     for t in threads:
         t.join(timeout=60)
     assert len(got) == 8 and all(g is got[0] for g in got)
-    assert built == ["map.json"]
+    assert built == ["map"]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -443,7 +444,7 @@ def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
     found = None
     while time.monotonic() < deadline:
         with files.lock:
-            found = files.files.get("map-ids.json")  # made after map.json
+            found = files.files.get("map-ids.json")  # made with map.json
         if found is not None:
             break
         time.sleep(0.02)
@@ -451,3 +452,65 @@ def test_a_bundle_posted_over_http_has_its_map_json_made_before_anyone_asks(
     with files.lock:
         assert files.files["map.json"].sequence == 1
     assert "entries.csv" not in files.files  # only the map page's files are made ahead
+
+
+def test_map_json_and_its_ids_come_from_one_table_and_one_snapshot(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both files from one ``_map_table`` call (one read, one order): they agree for a
+    sequence whatever is asked first; the open data's three files from one ``entries``."""
+    instance = app.extensions["sesim_map"]
+    for body in (ONE, TWO, THREE, FOUR):
+        ingest(instance, body)
+    calls = {"table": 0, "entries": 0}
+    table, rows = data._map_table, data.entries
+
+    def counted_table(conn: Any) -> Any:
+        calls["table"] += 1
+        return table(conn)
+
+    def counted_entries(conn: Any) -> Any:
+        calls["entries"] += 1
+        return rows(conn)
+
+    monkeypatch.setattr(data, "_map_table", counted_table)
+    monkeypatch.setattr(data, "entries", counted_entries)
+    ids = data.cached(instance, "map-ids.json")  # the ids first: map.json comes with them
+    doc = data.cached(instance, "map.json")
+    for name in ("entries.csv", "entries.json", "entries.geojson"):
+        data.cached(instance, name)
+    assert calls == {"table": 1, "entries": 1}
+    assert doc.sequence == ids.sequence == 4
+    _decode(json.loads(doc.body), json.loads(ids.body))  # agree entry by entry
+    # The bytes are those of the functions that make each file on its own.
+    conn = store.connect(instance.db_path)
+    try:
+        assert doc.body.decode() == data.map_document(conn, 4)
+        assert ids.body.decode() == data.map_ids_document(conn, 4)
+        assert data.cached(instance, "entries.csv").body.decode() == data.to_csv(rows(conn))
+    finally:
+        conn.close()
+
+
+def test_a_new_sequence_drops_every_file_of_older_ones_at_once(app: Flask) -> None:
+    """A retracted story must not wait in memory until its own file is asked for again:
+    after an ingest from the command line (nothing warms the cache), the first request
+    for any data file drops every file of the older sequence."""
+    instance = app.extensions["sesim_map"]
+    ingest(instance, ONE)
+    ingest(instance, TWO)
+    files = data._files(instance.db_path, instance.verify_key_text)
+    with app.app_context():
+        for name in FILES:
+            data.cached(instance, name)
+    assert SABAIL_ID.encode() in files.files["entries.csv"].body
+    ingest(instance, THREE)  # retracts SABAIL_ID; no request yet
+    data.cached(instance, "map.json")  # any one file
+    with files.lock:
+        assert set(files.files) == {"map.json", "map-ids.json"}
+        assert all(f.sequence == 3 for f in files.files.values())
+    # A cache that reads the sequence itself (the statistics) can say so too.
+    ingest(instance, FOUR)
+    data.seen_sequence(instance, 4)
+    with files.lock:
+        assert files.files == {}

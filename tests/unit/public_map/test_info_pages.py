@@ -47,12 +47,12 @@ HEADINGS = {
     "/stories/": ("Hekayələr", "Истории", "Stories"),
     "/data/": ("Açıq məlumatlar", "Открытые данные", "Open data"),
     "/about/": (
-        "Bu xəritə haqqında və necə hazırlanır",
+        "Bu xəritə və onun necə hazırlandığı haqqında",
         "Об этой карте и о том, как она создаётся",
         "About this map and how it is made",
     ),
     "/report/": (
-        "Təhlükəsiz necə bildirmək olar",
+        "Necə təhlükəsiz bildirmək olar",
         "Как безопасно сообщить",
         "How to report safely",
     ),

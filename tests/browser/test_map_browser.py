@@ -34,13 +34,12 @@ from securedrop_like import geo, grid
 from securedrop_like.bundles import bundle_sha256
 from securedrop_like.bundles.publication import PublicEntry, PublicPoint
 from tests.browser.conftest import (
-    ACTION_TIMEOUT_MS,
     AXE_JS,
     LAPTOP,
-    NAVIGATION_TIMEOUT_MS,
     PHONE,
     _QuietHandler,
 )
+from tests.browser.mapsite import map_status, new_page
 from tests.unit.public_map.chain import (
     ONE,
     THREE,
@@ -62,7 +61,6 @@ COUNT = 90
 AT_ONE_PLACE = 12
 ONE_PLACE_MONTH = "2022-05"
 BLOCKING_IMPACTS = {"serious", "critical"}
-READY = "#map-status[data-ready='1']"
 AXE_RUN_JS = """async () => {
   const results = await axe.run(document, {resultTypes: ['violations']});
   return results.violations.map(v => ({
@@ -170,21 +168,12 @@ def live_map(
         server.server_close()
 
 
-def _new_page(chromium: Any, viewport: dict[str, int], **options: Any) -> tuple[Any, Any]:
-    context = chromium.new_context(viewport=viewport, locale="en-US", **options)
-    # The site has no icon yet: Chromium's own request for one would log a 404 (a
-    # console error that is not the page's). Still answered on the page's origin.
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
-    return context, context.new_page()
-
 
 @pytest.fixture
 def watched(chromium: Any, live_map: LiveMap) -> Iterator[tuple[Any, dict[str, list[str]]]]:
     """A phone-sized page under the page's own CSP, recording every request, console
     error and page error."""
-    context, page = _new_page(chromium, PHONE, is_mobile=True, has_touch=True)
+    context, page = new_page(chromium, PHONE, is_mobile=True, has_touch=True)
     seen: dict[str, list[str]] = {"requests": [], "errors": []}
     page.on("request", lambda r: seen["requests"].append(r.url))
     page.on(
@@ -205,14 +194,6 @@ def watched(chromium: Any, live_map: LiveMap) -> Iterator[tuple[Any, dict[str, l
         context.close()
 
 
-def _status(page: Any) -> dict[str, int]:
-    page.wait_for_selector(READY, state="attached")
-    values = page.eval_on_selector(
-        "#map-status",
-        "e => [e.dataset.total, e.dataset.onMap, e.dataset.clustered]",
-    )
-    return dict(zip(("total", "on_map", "clustered"), map(int, values), strict=True))
-
 
 def _wait_total(page: Any, total: int) -> None:
     page.wait_for_selector(f"#map-status[data-ready='1'][data-total='{total}']", state="attached")
@@ -224,10 +205,10 @@ def test_the_map_draws_districts_and_clusters_and_its_counts_match_the_list(
     folder = artifacts / "map"
     folder.mkdir(exist_ok=True)
     for name, viewport in (("phone", PHONE), ("laptop", LAPTOP)):
-        context, page = _new_page(chromium, viewport)
+        context, page = new_page(chromium, viewport)
         try:
             page.goto(live_map("/en/"))
-            status = _status(page)
+            status = map_status(page)
             assert page.locator("path.district").count() == 12
             drawn = page.locator(".map-cluster").count() + page.locator("path.entry").count()
             assert drawn > 0
@@ -257,7 +238,7 @@ def test_the_counts_equal_the_lists_under_a_filter(
 ) -> None:
     page, _ = watched
     page.goto(live_map("/en/?" + query))
-    status = _status(page)
+    status = map_status(page)
     assert status["total"] == live_map.list_count(query)
     assert status["clustered"] == status["on_map"]
     assert page.get_attribute("#map-list-link", "href") == "/en/list/?" + query
@@ -268,7 +249,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
 ) -> None:
     page, seen = watched
     page.goto(live_map("/en/"))
-    before = _status(page)
+    before = map_status(page)
     page.click("#map-panel > summary")
     page.click("details.filter-group:has(input[name=type]) > summary")
     page.check("input[name=type][value=stalking]")
@@ -278,7 +259,7 @@ def test_a_filter_changes_the_map_and_the_url_and_the_url_restores_it(
     assert urlsplit(page.url).query == "type=stalking"
     assert page.get_attribute("#map-list-link", "href") == "/en/list/?type=stalking"
     assert page.get_attribute(".langs a[hreflang=ru]", "href") == "/ru/?type=stalking"
-    after = _status(page)
+    after = map_status(page)
     assert after["clustered"] == after["on_map"] < before["on_map"]
     page.fill("#f-from", "2024-01")
     page.dispatch_event("#f-from", "change")
@@ -309,7 +290,7 @@ def test_every_request_is_to_its_own_origin_and_nothing_breaks_the_csp(
     page, seen = watched
     response = page.goto(live_map("/en/"))
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    _status(page)
+    map_status(page)
     # Zoom in through the clusters until an entry shows (or, at the closest zoom, a
     # cluster of entries at one place lists them), and open its popup.
     popup = page.locator(".leaflet-popup-content")
@@ -345,7 +326,7 @@ def test_a_popup_shows_no_summary_and_links_to_the_entry_page(
     a link, once; the link is then the entry's."""
     page, seen = watched
     page.goto(live_map("/en/?from=2024-04&to=2024-04"))  # the XSS entry alone
-    assert _status(page) == {"total": 1, "on_map": 1, "clustered": 1}
+    assert map_status(page) == {"total": 1, "on_map": 1, "clustered": 1}
     assert any(u.endswith("/data/map.json") for u in seen["requests"])
     assert not any(u.endswith("/data/map-ids.json") for u in seen["requests"])
     page.locator("path.entry").click()
@@ -373,10 +354,10 @@ def test_the_map_page_passes_axe(chromium: Any, live_map: LiveMap) -> None:
     blocking: dict[str, list[dict[str, Any]]] = {}
     for viewport in (PHONE, LAPTOP):
         # bypass_csp only so that axe itself can be injected.
-        context, page = _new_page(chromium, viewport, bypass_csp=True)
+        context, page = new_page(chromium, viewport, bypass_csp=True)
         try:
             page.goto(live_map("/en/?type=verbal"))
-            _status(page)
+            map_status(page)
             page.add_script_tag(path=str(AXE_JS))
             violations = page.evaluate(AXE_RUN_JS)
             for v in violations:
@@ -392,7 +373,7 @@ def test_the_map_page_passes_axe(chromium: Any, live_map: LiveMap) -> None:
 def test_without_javascript_the_form_and_the_list_link_work(
     chromium: Any, live_map: LiveMap
 ) -> None:
-    context, page = _new_page(chromium, PHONE, java_script_enabled=False)
+    context, page = new_page(chromium, PHONE, java_script_enabled=False)
     try:
         page.goto(live_map("/en/"))
         assert not page.is_visible("#map")
@@ -448,7 +429,7 @@ def test_entries_at_one_place_are_listed_at_the_closest_zoom(
     page, seen = watched
     query = f"from={ONE_PLACE_MONTH}&to={ONE_PLACE_MONTH}"
     page.goto(live_map("/en/?" + query))
-    status = _status(page)
+    status = map_status(page)
     assert status == {"total": AT_ONE_PLACE, "on_map": AT_ONE_PLACE, "clustered": AT_ONE_PLACE}
     cluster = page.locator(".map-cluster")
     assert cluster.count() == 1 and cluster.inner_text() == str(AT_ONE_PLACE)
@@ -488,7 +469,7 @@ def test_the_district_classes_are_the_statistics_pages(
     page, _ = watched
     for query in ("", "type=verbal"):
         page.goto(live_map("/en/?" + query))
-        _status(page)
+        map_status(page)
         counts = {
             d.code: live_map.list_count("&".join(q for q in (query, f"district={d.code}") if q))
             for d in geo.load_districts()
@@ -531,7 +512,7 @@ def test_ids_of_another_version_make_the_page_fetch_both_files_again_once(
 
     page.route("**/data/map-ids.json", older_first)
     page.goto(live_map("/en/?from=2024-04&to=2024-04"))
-    assert _status(page) == {"total": 1, "on_map": 1, "clustered": 1}
+    assert map_status(page) == {"total": 1, "on_map": 1, "clustered": 1}
     page.locator("path.entry").click()
     page.wait_for_selector(".leaflet-popup-content", state="detached")  # closed by the script
     assert answered == [3, 4]

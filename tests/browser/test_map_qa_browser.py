@@ -21,6 +21,7 @@ from public_map.app import create_app
 from public_map.instance import init_map
 from securedrop_like.bundles import bundle_sha256
 from tests.browser.conftest import _context, _QuietHandler
+from tests.browser.mapsite import map_status
 from tests.unit.public_map.chain import (
     ONE,
     THREE,
@@ -39,7 +40,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 PAYLOADS_AFTER_VARIED = bundle(5, bundle_sha256(VARIED), payload_entries())
 LONE = dataclasses.replace(varied_entries(1, 0x7000)[0], month="2022-03", summary="Alone.")
 LONE_BUNDLE = bundle(6, bundle_sha256(PAYLOADS_AFTER_VARIED), (LONE,))
-READY = '#map-status[data-ready="1"]'
 
 
 class LiveMap(str):
@@ -90,7 +90,7 @@ def watch(tab: Any) -> list[str]:
 
     def on_response(response: Any) -> None:
         document = response.request.resource_type == "document"
-        if response.status >= 400 and not document and not response.url.endswith("/favicon.ico"):
+        if response.status >= 400 and not document:
             problems.append(f"{response.status} {response.url}")
 
     tab.on("dialog", on_dialog)
@@ -120,11 +120,6 @@ def _rows(live_map: str) -> list[dict[str, Any]]:
         return json.load(response)["entries"]  # type: ignore[no-any-return]
 
 
-def _status(page: Any) -> dict[str, int]:
-    page.wait_for_selector(READY, state="attached")
-    node = page.locator("#map-status")
-    return {k: int(node.get_attribute(f"data-{k}")) for k in ("total", "on-map", "clustered")}
-
 
 def test_the_map_status_agrees_with_the_open_data_under_every_filter(
     live_map: str, page: Any
@@ -133,13 +128,13 @@ def test_the_map_status_agrees_with_the_open_data_under_every_filter(
     assert len(rows) == 63 + len(payload_entries()) + 1
     for query, wanted in FILTERS:
         page.goto(f"{live_map}/en/?{query}")
-        found = _status(page)
+        found = map_status(page)
         chosen = [e for e in rows if wanted(e)]
         expected = {
             "total": len(chosen),
-            "on-map": sum(1 for e in chosen if e["lat"] is not None),
+            "on_map": sum(1 for e in chosen if e["lat"] is not None),
         }
-        expected["clustered"] = expected["on-map"]
+        expected["clustered"] = expected["on_map"]
         assert found == expected, query
 
 
@@ -150,12 +145,12 @@ def test_one_entry_alone_is_a_cluster_of_one(live_map: str, page: Any) -> None:
     assert [e["id"] for e in rows if e["month"] == "2022-03"] == [LONE.id]
     query = "from=2022-03&to=2022-03"
     page.goto(f"{live_map}/?{query}")
-    assert _status(page) == {"total": 1, "on-map": 1, "clustered": 1}
+    assert map_status(page) == {"total": 1, "on_map": 1, "clustered": 1}
 
 
 def test_hostile_text_never_runs_and_never_reaches_the_map_page(live_map: str, page: Any) -> None:
     page.goto(f"{live_map}/ru/")
-    _status(page)
+    map_status(page)
     # Open a popup of every single point in view, and zoom into clusters.
     for _ in range(3):
         clusters = page.locator(".map-cluster")
@@ -204,7 +199,7 @@ def test_the_pages_dom_after_the_script_ran_is_valid_html(
     files = []
     for n, path in enumerate(["/", "/en/?type=verbal&district=nasimi", "/ru/?from=2024-01"]):
         page.goto(live_map + path)
-        _status(page)
+        map_status(page)
         files.append(tmp_path / f"dom{n}.html")
         files[-1].write_text(page.content(), "utf-8")
     # With a popup open.
@@ -260,7 +255,7 @@ def test_the_static_sites_map_counts_agree_under_a_filter_in_the_url(
         page.goto(f"{static_site}/en/?{query}")
         chosen = [e for e in rows if wanted(e)]
         on_map = sum(1 for e in chosen if e["lat"] is not None)
-        assert _status(page) == {"total": len(chosen), "on-map": on_map, "clustered": on_map}
+        assert map_status(page) == {"total": len(chosen), "on_map": on_map, "clustered": on_map}
 
 
 def test_after_a_retraction_the_map_in_the_same_tab_counts_without_it(
@@ -288,7 +283,7 @@ def test_after_a_retraction_the_map_in_the_same_tab_counts_without_it(
         rows = _rows(base)
         on_map = sum(1 for e in rows if e["lat"] is not None)
         page.goto(base + "/en/")
-        assert _status(page) == {"total": len(rows), "on-map": on_map, "clustered": on_map}
+        assert map_status(page) == {"total": len(rows), "on_map": on_map, "clustered": on_map}
         upload = Request(  # noqa: S310 - loopback
             base + "/ingest", data=RETRACT, headers={"Content-Type": "application/json"}
         )
@@ -301,7 +296,8 @@ def test_after_a_retraction_the_map_in_the_same_tab_counts_without_it(
             arg=len(rows) - len(GONE),
         )
         left = on_map - gone_on_map
-        assert _status(page) == {"total": len(rows) - len(GONE), "on-map": left, "clustered": left}
+        total = len(rows) - len(GONE)
+        assert map_status(page) == {"total": total, "on_map": left, "clustered": left}
         page.goto(base + f"/en/entry/{GONE[0].id}/")
         assert "There is no such page" in page.content()
     finally:

@@ -24,13 +24,13 @@ import pytest
 from public_map.build import build_site, csp_for
 from public_map.ingest import ingest
 from public_map.instance import init_map
-from tests.browser.conftest import ACTION_TIMEOUT_MS, LAPTOP, NAVIGATION_TIMEOUT_MS, PHONE
+from tests.browser.conftest import LAPTOP, PHONE
+from tests.browser.mapsite import map_status, new_page
 from tests.unit.public_map.chain import ONE, THREE, TWO, XSS_ID, write_verify_file
 from tests.unit.public_map.test_pages import FOUR
 
 pytestmark = pytest.mark.browser
 
-READY = "#map-status[data-ready='1']"
 COUNT = 27  # the entries left after ONE, TWO, THREE and FOUR
 
 
@@ -75,20 +75,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         server.server_close()
 
 
-def _new_page(chromium: Any, viewport: dict[str, int], **options: Any) -> tuple[Any, Any]:
-    context = chromium.new_context(viewport=viewport, locale="en-US", **options)
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
-    return context, context.new_page()
-
-
-def _status(page: Any) -> dict[str, int]:
-    page.wait_for_selector(READY, state="attached")
-    values = page.eval_on_selector(
-        "#map-status", "e => [e.dataset.total, e.dataset.onMap, e.dataset.clustered]"
-    )
-    return dict(zip(("total", "on_map", "clustered"), map(int, values), strict=True))
 
 
 def _list_count(out: Path, path: str) -> int:
@@ -105,7 +91,7 @@ def test_the_static_map_draws_and_its_counts_equal_the_static_lists(
     url, out = site
     folder = artifacts / "static-site"
     folder.mkdir(exist_ok=True)
-    context, page = _new_page(chromium, PHONE, is_mobile=True, has_touch=True)
+    context, page = new_page(chromium, PHONE, is_mobile=True, has_touch=True)
     requests: list[str] = []
     errors: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -114,7 +100,7 @@ def test_the_static_map_draws_and_its_counts_equal_the_static_lists(
     try:
         response = page.goto(url + "/en/")
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        status = _status(page)
+        status = map_status(page)
         assert status["total"] == _list_count(out, "/en/list/") == COUNT
         assert status["clustered"] == status["on_map"] > 0
         assert status["total"] > status["on_map"]  # online and "not said" have no point
@@ -128,7 +114,7 @@ def test_the_static_map_draws_and_its_counts_equal_the_static_lists(
             ("district=online", "/en/list/district/online/"),
         ):
             page.goto(f"{url}/en/?{query}")
-            status = _status(page)
+            status = map_status(page)
             assert status["total"] == _list_count(out, listed), query
             assert status["clustered"] == status["on_map"], query
             assert page.get_attribute("#map-list-link", "href") == listed, query
@@ -143,10 +129,10 @@ def test_the_static_map_draws_and_its_counts_equal_the_static_lists(
         assert errors == []
     finally:
         context.close()
-    context, page = _new_page(chromium, LAPTOP)
+    context, page = new_page(chromium, LAPTOP)
     try:
         page.goto(url + "/")
-        assert _status(page)["total"] == COUNT
+        assert map_status(page)["total"] == COUNT
         page.screenshot(path=str(folder / "map-laptop-1280.png"))
     finally:
         context.close()
@@ -156,7 +142,7 @@ def test_without_javascript_the_lists_and_entries_work_by_links(
     chromium: Any, site: tuple[str, Path]
 ) -> None:
     url, out = site
-    context, page = _new_page(chromium, PHONE, java_script_enabled=False)
+    context, page = new_page(chromium, PHONE, java_script_enabled=False)
     try:
         page.goto(url + "/en/")
         page.click("#map-list-link")
@@ -179,13 +165,13 @@ def test_filtering_in_the_static_map_matches_the_pre_built_lists(
     chromium: Any, site: tuple[str, Path]
 ) -> None:
     url, out = site
-    context, page = _new_page(chromium, LAPTOP)
+    context, page = new_page(chromium, LAPTOP)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(url + "/en/")
-        assert _status(page)["total"] == COUNT
+        assert map_status(page)["total"] == COUNT
         if not page.is_visible("input[name=type][value=stalking]"):
             page.click("details.filter-group:has(input[name=type]) > summary")
         page.check("input[name=type][value=stalking]")
@@ -195,7 +181,7 @@ def test_filtering_in_the_static_map_matches_the_pre_built_lists(
                                state="attached")  # fmt: skip
         assert urlsplit(page.url).query == "type=stalking"
         assert page.get_attribute("#map-list-link", "href") == "/en/list/type/stalking/"
-        status = _status(page)
+        status = map_status(page)
         assert status["clustered"] == status["on_map"]
         assert errors == []
     finally:
@@ -208,12 +194,12 @@ def test_a_popup_in_the_static_map_links_its_entry_page(
     """The ids come from the built data/map-ids.json when the popup opens; its link is
     a built entry page."""
     url, out = site
-    context, page = _new_page(chromium, LAPTOP)
+    context, page = new_page(chromium, LAPTOP)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     try:
         page.goto(url + "/en/?from=2024-04&to=2024-04")  # the XSS entry alone
-        assert _status(page)["total"] == 1
+        assert map_status(page)["total"] == 1
         assert not any(u.endswith("/data/map-ids.json") for u in requests)
         page.locator("path.entry").click()
         page.locator(".leaflet-popup-content a[href]").wait_for()
@@ -233,7 +219,7 @@ def test_the_static_map_refuses_a_bad_filter_and_draws_nothing(
     chromium: Any, site: tuple[str, Path], query: str, name: str
 ) -> None:
     url, _ = site
-    context, page = _new_page(chromium, PHONE, is_mobile=True, has_touch=True)
+    context, page = new_page(chromium, PHONE, is_mobile=True, has_touch=True)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -246,7 +232,7 @@ def test_the_static_map_refuses_a_bad_filter_and_draws_nothing(
         assert not page.is_visible("#map")
         assert page.locator("path.entry, .map-cluster, path.district").count() == 0
         page.click("#map-clear")
-        assert _status(page)["total"] == COUNT
+        assert map_status(page)["total"] == COUNT
         assert urlsplit(page.url).query == "" and not page.is_visible("#map-error")
         assert errors == []
     finally:

@@ -27,6 +27,7 @@ ALL = [
     "sessions",
     "sanitize",
     "workstation",
+    "map",
 ]
 
 
@@ -92,6 +93,10 @@ def main() -> None:
             from bench.workstation import workstation
 
             workstation(ws, results)
+        if "map" in chosen:
+            from bench.map import map_bench
+
+            map_bench(ws, results)
     finally:
         ws.close()
     print()

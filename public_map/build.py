@@ -577,12 +577,13 @@ server {{
         text/csv csv;
         text/plain txt;
         image/png png;
+        image/svg+xml svg;
         application/gzip gz;
     }}
     default_type text/plain;                 # the vendored LICENSE files
     charset utf-8;
     charset_types text/css text/javascript application/json application/geo+json
-                  text/csv text/plain;
+                  text/csv text/plain image/svg+xml;
     gzip_static on;                          # data/*.gz and static/*.gz, written by the build
     gzip on;                                 # the pages
     gzip_types text/css text/javascript application/json application/geo+json text/csv;

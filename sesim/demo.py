@@ -22,6 +22,7 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
+from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_onion
 from .demo_workstation import (
     WORKSTATION_FOLDER,
     create_workstation,
@@ -77,10 +78,14 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             desk = create_workstation(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
             made = populate(config, reports)
+            click.echo(f"and {MAP_REPORTS} more that consent to the public map…")
+            add_map_reports(config, MAP_REPORTS)
             lawyer = add_demo_lawyer(config)
-            click.echo("Exporting them to the demo workstation and publishing a few…")
+            click.echo("Exporting them to the demo workstation and publishing some…")
             fill_workstation(config, desk)
+        map_home = open_demo_map(root, root / WORKSTATION_FOLDER)
         onions = _demo_onions(root, base_port) if tor else None
+        set_map_onion(map_home, onions.source if onions else "")
         if onions:
             config = open_instance(root)  # with the onions' addresses from the environment
         staff = _server("staff", "--home", str(root), "--host", host, "--port", str(base_port + 1))
@@ -88,6 +93,8 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         desk_home = root / WORKSTATION_FOLDER
         ws_port = str(base_port + 2)
         workstation = _server("workstation", "--home", str(desk_home), "--port", ws_port)
+        map_port = str(base_port + 3)
+        public_map = _server("map", "--home", str(map_home), "--host", host, "--port", map_port)
         click.echo("")
         click.echo("Səsim demo — every report here is invented.")
         click.echo(
@@ -102,6 +109,7 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"  Its passphrase:    {read_passphrase(desk_home)}  (DEMO ONLY)")
         click.echo(f"  Publication:       {desk_home / 'publications'}  (for the public map,")
         click.echo(f"                     with the verify key {desk_home / 'publication.verify'})")
+        click.echo(f"  Public map:        http://{host}:{map_port}/  (its folder {map_home})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
@@ -122,9 +130,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             )
         finally:
             if os.getpid() == master:
-                for part in (staff, workstation):
+                for part in (staff, workstation, public_map):
                     part.terminate()
-                for part in (staff, workstation):
+                for part in (staff, workstation, public_map):
                     part.wait(timeout=20)
                 if onions:
                     onions.close()

@@ -10,6 +10,7 @@ publication. Only the passphrase is made up here (printed by the demo).
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,13 @@ from securedrop_like.config import Config
 from securedrop_like.demo import install_reviewer_key, load_demo_data
 from securedrop_like.service import ReportService
 
+from .demo_map import draft_map_entry, is_map_report
+
 WORKSTATION_FOLDER = "workstation"
 # The demo keeps its workstation's passphrase beside it, so a re-used demo folder can
 # be unlocked again. Demo only: a real passphrase is never written down.
 PASSPHRASE_FILE = "DEMO-ONLY-passphrase.txt"  # noqa: S105 - a file name
-PUBLISHED = 6  # entries in the demo's first publication bundle
+PUBLISHED = 6  # hand-written demo reports in the first bundle (the map's are all in it)
 
 
 @dataclass(frozen=True)
@@ -103,32 +106,42 @@ def fill_workstation(config: Config, made: DemoWorkstation) -> DemoWorkstation:
 
 
 def _draft_entries(conn: Connection) -> int:
-    """Accept a draft for the first cases whose report says "yes, publish" (never "no",
-    never "ask me first": she has not seen the entry) and whose draft has no problem once
-    the reviewer's summary is written; drafts that still have one are left for the demo's
-    visitor to work on."""
+    """Accept a draft for the first PUBLISHED hand-written cases whose report says "yes,
+    publish" (never "no", never "ask me first": she has not seen the entry) and whose
+    draft has no problem once the reviewer's summary is written, and for every synthetic
+    map report (``demo_map``: all say "yes"); drafts that still have a problem are left
+    for the demo's visitor to work on."""
     summaries = load_demo_data()["public_summaries"]
-    accepted = 0
+    rng = random.Random(7)  # noqa: S311 - places demo entries, not secrets
+    accepted = synthetic = 0
     rows = conn.execute(
         "SELECT c.id, i.document FROM cases c JOIN items i ON i.case_id = c.id"
         " AND i.kind = 'report' AND i.document IS NOT NULL"
         " WHERE c.withdrawn_day IS NULL ORDER BY c.id"
     ).fetchall()
     for row in rows:
-        if accepted == PUBLISHED:
-            break
-        if json.loads(row["document"]).get("consent") != "yes":
+        document = json.loads(row["document"])
+        if document.get("consent") != "yes":
+            continue
+        map_report = is_map_report(document)
+        if not map_report and accepted == PUBLISHED:
             continue
         try:
-            draft_id = publish.create_draft(conn, row["id"])
+            if map_report:
+                draft_id = draft_map_entry(conn, row["id"], document, rng)
+            else:
+                draft_id = publish.create_draft(conn, row["id"])
+                draft = publish.get_draft(conn, draft_id)
+                publish.update_draft(
+                    conn, draft_id, summary=summaries.get(draft.language, summaries["en"])
+                )
         except publish.PublishError:
             continue
-        draft = publish.get_draft(conn, draft_id)
-        publish.update_draft(
-            conn, draft_id, summary=summaries.get(draft.language, summaries["en"])
-        )
         if publish.draft_problems(conn, draft_id):
             continue
         publish.accept(conn, draft_id)
-        accepted += 1
-    return accepted
+        if map_report:
+            synthetic += 1
+        else:
+            accepted += 1
+    return accepted + synthetic

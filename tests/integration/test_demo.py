@@ -1,9 +1,10 @@
-"""`sesim demo` (what `make run` starts): the source and staff interfaces, and the
+"""`sesim demo` (what `make run` starts): the source and staff interfaces, the
 offline workstation on 127.0.0.1 with the demo's reports already imported and a
-first publication bundle the public map can verify."""
+first publication bundle, and the public map on base-port + 3 serving that bundle."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
@@ -36,7 +38,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
 ) -> None:
     home = tmp_path / "demo"
     port = free_port()
-    while not (_free(port + 1) and _free(port + 2)):
+    while not (_free(port + 1) and _free(port + 2) and _free(port + 3)):
         port = free_port()
     log = tmp_path / "demo.log"
     cmd = [sys.executable, "-m", "sesim", "demo", "--home", str(home), "--host", "127.0.0.1"]
@@ -49,8 +51,10 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         text = _wait_for(log, r"Press Ctrl-C", proc, 120)
         found = re.search(r"Workstation:\s+http://127\.0\.0\.1:(\d+)/", text)
         phrase = re.search(r"Its passphrase:\s+(.+?)  \(DEMO ONLY\)", text)
-        assert found and phrase, text
+        shown_map = re.search(r"Public map:\s+http://127\.0\.0\.1:(\d+)/", text)
+        assert found and phrase and shown_map, text
         assert int(found[1]) == port + 2
+        assert int(shown_map[1]) == port + 3
         assert _answers(f"http://127.0.0.1:{port}/", proc, log).status_code == 200
         assert _answers(f"http://127.0.0.1:{port + 1}/login", proc, log).status_code == 200
 
@@ -73,11 +77,46 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         bundle = home / "workstation" / "publications" / "sesim-publication-1.json"
         verify_key = read_verify_key_file(home / "workstation" / "publication.verify")
         published = read_publication(bundle, verify_key, expect_sequence=1)
-        assert published.entries
+        ids = {entry.id for entry in published.entries}
+        # Enough synthetic consented entries that the map looks like one.
+        assert len(ids) >= 40
+
+        # The map serves exactly what the workstation published: the open data and
+        # every page of the no-JavaScript list.
+        public_map = f"http://127.0.0.1:{port + 3}"
+        data = _answers(public_map + "/data/entries.json", proc, log).json()
+        assert data["count"] == len(data["entries"]) == len(ids)
+        assert {entry["id"] for entry in data["entries"]} == ids
+        listed: list[str] = []
+        url: str | None = public_map + "/list/"
+        while url:
+            page = requests.get(url, timeout=10)
+            assert page.status_code == 200
+            count = re.search(r'id="count"[^>]*>\D*(\d+)', page.text)
+            assert count and int(count[1]) == len(ids), page.text
+            listed += re.findall(r'href="/entry/([0-9a-f]{32})/"', page.text)
+            more = re.search(r'rel="next" href="([^"]+)"', page.text)
+            url = urljoin(url, more[1].replace("&amp;", "&")) if more else None
+        assert sorted(listed) == sorted(ids)
+
+        # The demo's map folder is a map like any other: it builds as a static site.
+        site = tmp_path / "site"
+        built = subprocess.run(
+            [sys.executable, "-m", "sesim", "map", "build", "--home", str(home / "map")]
+            + ["--out", str(site)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        assert (site / "index.html").is_file()
+        static_data = json.loads((site / "data" / "entries.json").read_text("utf-8"))
+        assert {entry["id"] for entry in static_data["entries"]} == ids
     finally:
         stop(proc, signal.SIGINT, timeout=30)
     assert proc.returncode is not None
     deadline = time.monotonic() + 15
-    while not all(_free(p) for p in (port, port + 1, port + 2)):
+    while not all(_free(p) for p in (port, port + 1, port + 2, port + 3)):
         assert time.monotonic() < deadline, "a part of the demo outlived it"
         time.sleep(0.1)

@@ -48,7 +48,8 @@ def _tor_pids(home: Path) -> list[int]:
 def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     port = free_port()
-    while not (_free(port + 1) and _free(port + 2)):  # staff and workstation take the next
+    # staff, workstation and the map take the next three
+    while not (_free(port + 1) and _free(port + 2) and _free(port + 3)):
         port = free_port()
     log = tmp_path / "demo.log"
     cmd = [sys.executable, "-m", "sesim", "demo", "--tor", "--home", str(home)]
@@ -67,6 +68,8 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
         assert re.fullmatch(r"[a-z2-7]{56}:descriptor:x25519:[A-Z2-7]{52}", key[1])
         assert key[1].startswith(staff[1].removesuffix(".onion") + ":")
         assert len(_tor_pids(home)) == 1
+        # The public map's "how to report safely" names the demo's source onion.
+        assert f'onion = "{source[1]}"' in (home / "map" / "map.toml").read_text("utf-8")
         base, staff_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
         deadline = time.monotonic() + 30
         while True:
@@ -87,6 +90,17 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
         assert status(base + "/", "evil.example") == 421
         assert status(staff_base + "/login", staff[1]) == 200
         assert status(staff_base + "/login", source[1]) == 421
+        # The map's "how to report safely" page gives her the source onion.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                report = requests.get(f"http://127.0.0.1:{port + 3}/en/report/", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        assert report.status_code == 200
+        assert 'id="channel-onion"' in report.text and source[1] in report.text
     finally:
         stop(proc, signal.SIGINT, timeout=30)
     deadline = time.monotonic() + 15

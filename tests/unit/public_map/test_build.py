@@ -505,7 +505,8 @@ def test_nginx_with_the_readme_block_serves_the_site_with_the_apps_headers(
                 conn.close()
 
         paths = ("/", "/ru/", "/en/list/", "/list/type/verbal/", f"/en/entry/{XSS_ID}/",
-                 "/stats/", "/data/map.json", "/data/entries.csv", "/static/map.js")  # fmt: skip
+                 "/stats/", "/data/map.json", "/data/entries.csv", "/static/map.js",
+                 "/static/favicon.svg")  # fmt: skip
         for path in paths:
             status, headers, body = get(path)
             assert status == 200, path

@@ -218,13 +218,22 @@ def test_az_folded_forms_are_ascii_and_ru_keeps_cyrillic() -> None:
 # --- old English codenames keep logging in ----------------------------------------------------
 
 # Captured with the code before the az and ru lists were added.
-OLD_EFF = {
-    "craving puzzle fester agreeable skied unlinked clavicle": "cravingpuzzlefesteragreeableskiedunlinkedclavicle",
-    "upper ninetieth doormat paralegal doorframe afford facedown": "upperninetiethdoormatparalegaldoorframeaffordfacedown",
-    "Yo-Yo T-SHIRT ƏBACUS bısçüİt": "yoyotshirtebacusbiscuit",
-    "васкрасk соsmiс тасо ваsкет уеаsт сhеек ВАТСН": "backpackcosmictacobasketyeastcheekbatch",
-    "  REATTACH shaping\tcourier—yen isotope ambition mournful ": "reattachshapingcourieryenisotopeambitionmournful",
-}
+OLD_EFF = [
+    (
+        "craving puzzle fester agreeable skied unlinked clavicle",
+        "cravingpuzzlefesteragreeableskiedunlinkedclavicle",
+    ),
+    (
+        "upper ninetieth doormat paralegal doorframe afford facedown",
+        "upperninetiethdoormatparalegaldoorframeaffordfacedown",
+    ),
+    ("Yo-Yo T-SHIRT ƏBACUS bısçüİt", "yoyotshirtebacusbiscuit"),
+    ("васкрасk соsmiс тасо ваsкет уеаsт сhеек ВАТСН", "backpackcosmictacobasketyeastcheekbatch"),
+    (
+        "  REATTACH shaping\tcourier—yen isotope ambition mournful ",
+        "reattachshapingcourieryenisotopeambitionmournful",
+    ),
+]
 # sha256 over every EFF word's normalised form as typed, in capitals and with
 # Cyrillic look-alikes for a e i o s c (same capture).
 OLD_EFF_DIGEST = "0cf3d6721a4623fa90668ec5710160a0d3d97ddb72ee121b9944e9e04228948a"
@@ -233,7 +242,7 @@ OLD_EFF_DIGEST = "0cf3d6721a4623fa90668ec5710160a0d3d97ddb72ee121b9944e9e0422894
 def test_old_eff_codenames_normalise_byte_for_byte_as_before() -> None:
     import hashlib
 
-    for typed, expected in OLD_EFF.items():
+    for typed, expected in OLD_EFF:
         assert normalise(typed) == expected
     look = str.maketrans("aeiosc", "аеіоѕс")
     text = "\n".join(

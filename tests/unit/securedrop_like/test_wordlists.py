@@ -65,7 +65,13 @@ def test_sources_and_licences_are_in_the_project() -> None:
         assert (codenames.WORDLIST_DIR / name).is_file()
         assert (build.SOURCES / name).is_file()
     readme = (codenames.WORDLIST_DIR / "README.md").read_text(encoding="utf-8")
-    assert "az_sesim.txt" in readme and "ru_sesim.txt" in readme and "bits" in readme
+    top = (ROOT / "README.md").read_text(encoding="utf-8")
+    for lang, name in build.FILENAMES.items():
+        size, per = len(LISTS[lang]), WORDS_PER_CODENAME[lang]
+        bits = per * math.log2(size)
+        row = f"| `{name}` | {size:,} | {per} | {bits:.1f} bits (log2({size}) x {per}) |"
+        assert row in readme
+        assert f"{per} words from our" in top and f"{size:,}\n  words, {bits:.1f} bits" in top
 
 
 # --- every rule holds on the lists, and each can fail ------------------------------------
@@ -250,3 +256,23 @@ def test_old_eff_codenames_normalise_byte_for_byte_as_before() -> None:
         for w in LISTS["en"]
     )
     assert hashlib.sha256(text.encode()).hexdigest() == OLD_EFF_DIGEST
+
+
+def test_az_words_are_tagged_nouns_or_adjectives_and_lower_case_headwords() -> None:
+    tags = {}
+    for line in (build.SOURCES / "az_stems_az-lang-nlp_13k.txt").read_text("utf-8").splitlines():
+        if line:
+            tags[line[1:]] = line[0]
+    heads = set((build.SOURCES / "az_words_AzeLexicon_86k.txt").read_text("utf-8").split())
+    for word in LISTS["az"]:
+        assert tags[word] in "NA", word
+        assert word in heads, word
+
+
+def test_proper_nouns_and_place_names_are_out() -> None:
+    names = build.proper_noun_set()
+    for name in ("Bakı", "BAKI", "Səbail", "Nəsimi", "İsmayıllı", "Москва", "Россия", "Azərbaycan"):
+        assert normalise(build.az_lower(name)) in names, name
+    assert build.az_lower("İSMAYILLI") == "ismayıllı"
+    unreviewed = {"abbas", "abdulla", "abdullah", "allah", "bakı", "hitler", "qarabağ", "namaz"}
+    assert not unreviewed & set(LISTS["az"])

@@ -2,7 +2,7 @@
 
 A *codename* is words from the list of the page's language: seven from the EFF
 large word list in English (7,776 words, about 90 bits), eight from the
-Azerbaijani list (2,564 words, about 91 bits), nine from the Russian list
+Azerbaijani list (2,552 words, about 91 bits), nine from the Russian list
 (1,306 words, about 93 bits); see ``data/wordlists/README.md``. Log-in accepts
 a codename from any of the three lists, whatever the page's language. A
 *receipt* is 20 decimal digits (about 66 bits) for women who report by SMS or
@@ -51,7 +51,7 @@ WORDLIST_PATHS = {
     "az": WORDLIST_DIR / "az_sesim.txt",
     "ru": WORDLIST_DIR / "ru_sesim.txt",
 }
-WORDLIST_SIZES = {"en": WORDLIST_SIZE, "az": 2564, "ru": 1306}
+WORDLIST_SIZES = {"en": WORDLIST_SIZE, "az": 2552, "ru": 1306}
 WORDS_PER_CODENAME = {"en": CODENAME_WORDS, "az": 8, "ru": 9}
 MIN_CODENAME_BITS = 84
 # Letters each list may use, as written (before folding).

@@ -179,7 +179,7 @@ def report() -> Any:
         _keep(attachments, result.errors)
         return _render_report(result.values, result.errors, 400)
     services = _services()
-    codename = codenames.generate_codename()
+    codename = codenames.generate_codename(lang=current_language())
     try:
         keys = services.deriver.derive(services.deriver.normalise(codename))
         # Her logged-in session is reserved before her report is stored, so

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.toml"
 LOCALES = ("az", "ru", "en")
+MAX_ANSWER_WITHIN_DAYS = 90
+MAX_STATEMENT_CHARS = 500
 
 
 class ConfigError(Exception):
@@ -114,6 +116,16 @@ class Config:
     # Further Host names both apps answer under, comma-separated (`sesim demo
     # --tor` adds 127.0.0.1 beside its onions). Leave empty on a server.
     extra_hosts: str = ""
+    # Shown to her where she decides (start page, codename page): how many days
+    # she should expect to wait for a lawyer's first answer (1-90).
+    answer_within_days: int = 3
+    # The Legal Centre's promise never to go to the police or any other
+    # authority without her consent, in each language. Empty: the project's
+    # translated default sentence. Set all three if you set one: a page shows
+    # the text of its own language only (see consent_statement()).
+    consent_statement_az: str = ""
+    consent_statement_ru: str = ""
+    consent_statement_en: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -167,6 +179,12 @@ class Config:
             return bytes.fromhex(path.read_text().strip())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read secret file {path.name}: {exc}") from exc
+
+    def consent_statement(self, lang: str) -> str:
+        """The configured consent statement for ``lang``; "" means the translated default."""
+        if lang not in LOCALES:
+            return ""
+        return str(getattr(self, f"consent_statement_{lang}")).strip()
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -245,6 +263,15 @@ def validate(config: Config) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not 1 <= config.answer_within_days <= MAX_ANSWER_WITHIN_DAYS:
+        raise ConfigError(
+            f"answer_within_days must be a number of days from 1 to {MAX_ANSWER_WITHIN_DAYS}"
+        )
+    for lang in LOCALES:
+        if len(config.consent_statement(lang)) > MAX_STATEMENT_CHARS:
+            raise ConfigError(
+                f"consent_statement_{lang} must be at most {MAX_STATEMENT_CHARS} characters"
+            )
     if not config.quick_exit_url.startswith("https://"):
         raise ConfigError("quick_exit_url must be an https:// address")
     for name in ("onion_address", "staff_onion_address"):

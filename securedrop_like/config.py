@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.toml"
 LOCALES = ("az", "ru", "en")
+MAX_ANSWER_WITHIN_DAYS = 90
+MAX_STATEMENT_CHARS = 500
 
 # The Legal Centre's name in each language: ``[legal_centre]`` in config.toml (and
 # in the map's map.toml), shown wherever a page names the centre. The messages
@@ -165,6 +167,16 @@ class Config:
     legal_centre: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULT_CENTRE_NAMES), hash=False
     )
+    # Shown to her where she decides (start page, codename page): how many days
+    # she should expect to wait for a lawyer's first answer (1-90).
+    answer_within_days: int = 3
+    # The Legal Centre's promise never to go to the police or any other
+    # authority without her consent, in each language. Empty: the project's
+    # translated default sentence. Set all three if you set one: a page shows
+    # the text of its own language only (see consent_statement()).
+    consent_statement_az: str = ""
+    consent_statement_ru: str = ""
+    consent_statement_en: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def centre_name(self, lang: str) -> str:
@@ -222,6 +234,12 @@ class Config:
             return bytes.fromhex(path.read_text().strip())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read secret file {path.name}: {exc}") from exc
+
+    def consent_statement(self, lang: str) -> str:
+        """The configured consent statement for ``lang``; "" means the translated default."""
+        if lang not in LOCALES:
+            return ""
+        return str(getattr(self, f"consent_statement_{lang}")).strip()
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -302,6 +320,15 @@ def validate(config: Config) -> None:
     for name in positive:
         if getattr(config, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not 1 <= config.answer_within_days <= MAX_ANSWER_WITHIN_DAYS:
+        raise ConfigError(
+            f"answer_within_days must be a number of days from 1 to {MAX_ANSWER_WITHIN_DAYS}"
+        )
+    for lang in LOCALES:
+        if len(config.consent_statement(lang)) > MAX_STATEMENT_CHARS:
+            raise ConfigError(
+                f"consent_statement_{lang} must be at most {MAX_STATEMENT_CHARS} characters"
+            )
     if not config.quick_exit_url.startswith("https://"):
         raise ConfigError("quick_exit_url must be an https:// address")
     for name in ("onion_address", "staff_onion_address"):

@@ -41,7 +41,8 @@ SOURCE_KEY = "source_id"
 # until she has confirmed she has it.
 PRIVATE_KEY = "private_key"
 FRESH_CODENAME = "fresh_codename"
-MAY_REKEY = "may_rekey"
+# The report form's choice, words or digits (source_interface/templates/_codename_choice.html).
+CODENAME_KIND = "codename_kind"
 NOTICE = "notice"
 
 
@@ -127,7 +128,23 @@ def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str]) ->
 
 @bp.get("/")
 def index() -> str:
-    return render_template("index.html")
+    return render_template("index.html", reassurance=_reassurance())
+
+
+def _reassurance() -> dict[str, Any]:
+    """What the start and codename pages tell her where she decides (issue 11, item 8):
+    when to expect an answer, and the Legal Centre's promise about the authorities
+    (configurable per language; empty means the translated default)."""
+    config = current_app.config["SESIM"]
+    return {
+        "days": config.answer_within_days,
+        "consent": config.consent_statement(current_language())
+        or _(
+            "The %(centre)s never goes to the police or to any other authority "
+            "without your consent.",
+            centre=config.centre_name(current_language()),
+        ),
+    }
 
 
 # -- report -------------------------------------------------------------------------------
@@ -180,6 +197,8 @@ def report() -> Any:
         return _render_report(result.values, result.errors, 400)
     services = _services()
     codename = codenames.generate_codename(lang=current_language())
+    if _wants_digits():  # her choice on the form, made before any codename was shown
+        codename = codenames.generate_receipt()
     try:
         keys = services.deriver.derive(services.deriver.normalise(codename))
         # Her logged-in session is reserved before her report is stored, so
@@ -206,10 +225,9 @@ def report() -> Any:
     # "Resend", by her or by whoever holds her phone) cannot make a second case.
     end_form_cookie()
     sess.seal(FRESH_CODENAME, codename.encode())
-    sess[MAY_REKEY] = True
     # The codename page is this response (no redirect to follow): if the
     # server stopped now, she would still have it.
-    return _render_codename(codename, may_rekey=True)
+    return _render_codename(codename)
 
 
 def _busy_message() -> str:
@@ -247,20 +265,29 @@ def private_key() -> PrivateKey | None:
 
 
 def forget_fresh_codename() -> None:
-    """She has it (or has left it): the server keeps it no longer."""
-    session.pop(MAY_REKEY, None)
+    """She has checked it: the server keeps it no longer (the slot's bytes are
+    overwritten when the session is saved)."""
     server_session().drop_sealed(FRESH_CODENAME)
 
 
+def _wants_digits() -> bool:
+    return request.form.get(CODENAME_KIND) == "digits"
+
+
 # -- codename -----------------------------------------------------------------------------
+# Her fresh codename stays sealed in her session (under her cookie's key, see
+# sessions.py) until she has typed it back correctly, so that a mistake in
+# copying it can be put right ("Show it again"); then it is dropped. Otherwise
+# it ends with her session: log-out, Quick exit, the idle or absolute limit.
 
 
-def _render_codename(fresh: str, may_rekey: bool) -> str:
+def _render_codename(fresh: str, again: bool = False) -> str:
     return render_template(
         "codename.html",
         codename=fresh,
         receipt=codenames.looks_like_receipt(fresh.replace(" ", "")),
-        may_rekey=may_rekey,
+        again=again,
+        reassurance=_reassurance(),
         # Language links come back here, whichever form showed the page.
         here=url_for("source.codename"),
     )
@@ -269,36 +296,18 @@ def _render_codename(fresh: str, may_rekey: bool) -> str:
 @bp.get("/codename")
 @login_required
 def codename() -> Any:
-    # Kept (sealed) until she has checked it or leaves this page for her case,
-    # so that switching language here does not lose it; never shown anywhere else.
+    """Show it again, until she has checked it; after that, never."""
     fresh = server_session().unseal(FRESH_CODENAME)
     if fresh is None:
         return redirect(url_for("source.case"), code=303)
-    return _render_codename(fresh.decode(), bool(session.get(MAY_REKEY, False)))
-
-
-@bp.post("/codename/digits")
-@login_required
-def codename_digits() -> Any:
-    """Swap the fresh codename for a 20-digit receipt, before anything was sealed to it."""
-    if not session.get(MAY_REKEY):
-        return redirect(url_for("source.case"), code=303)
-    services = _services()
-    receipt = codenames.generate_receipt()
-    keys = services.deriver.derive(services.deriver.normalise(receipt))
-    services.service.rekey(session[SOURCE_KEY], keys)
-    sess = server_session()
-    sess.seal(PRIVATE_KEY, keys.private_key.unsafe_raw())
-    sess.seal(FRESH_CODENAME, receipt.encode())
-    # Shown in this response, like the first codename: her words stop working now.
-    return _render_codename(receipt, may_rekey=True)
+    return _render_codename(fresh.decode(), again=True)
 
 
 @bp.route("/codename/check", methods=["GET", "POST"])
 @login_required
 def codename_check() -> Any:
-    """Let her type the codename back once: practice, without storing it anywhere."""
-    server_session().drop_sealed(FRESH_CODENAME)
+    """Let her type the codename back: it is dropped from the server only once it matches."""
+    fresh = server_session().unseal(FRESH_CODENAME)
     outcome = None
     if request.method == "POST":
         services = _services()
@@ -310,8 +319,15 @@ def codename_check() -> Any:
             outcome = "match" if keys.lookup_id == source.lookup_id else "mismatch"
         except BadCodename:
             outcome = "mismatch"
+        if outcome == "match" and fresh is not None:
+            forget_fresh_codename()
+    receipt = fresh is not None and codenames.looks_like_receipt(fresh.decode().replace(" ", ""))
     return render_template(
-        "codename_check.html", outcome=outcome, may_rekey=session.get(MAY_REKEY, False)
+        "codename_check.html",
+        outcome=outcome,
+        receipt=receipt,
+        # "Show it again" while it is kept, i.e. until it matched.
+        can_show=fresh is not None and outcome != "match",
     ), (200 if outcome != "mismatch" else 400)
 
 
@@ -430,7 +446,6 @@ def _render_case(
 ) -> Any:
     service = _services().service
     source_id = session[SOURCE_KEY]
-    forget_fresh_codename()
     key = private_key()
     if key is None:  # her key does not open with this cookie: as good as logged out
         server_session().end(keep={"lang": current_language()})

@@ -59,21 +59,35 @@ def test_neither_her_key_nor_her_codename_is_kept_in_the_clear(
         assert secret not in kept
 
 
-def test_the_codename_is_forgotten_once_she_has_checked_it(
+def test_the_codename_is_kept_until_she_has_typed_it_back_correctly(
     app: Flask, source: SourceBrowser
 ) -> None:
-    source.report_and_get_codename()
+    """Issue 11, item 4: opening the check, a wrong try and her case page keep it (she
+    can be shown it again); only a check that matches drops it from the server."""
+    codename = source.report_and_get_codename()
     assert "fresh_codename" in _store_text(app)  # sealed, for the language switch
-    assert source.client.get("/codename/check").status_code == 200
+    token = source.token("/codename/check")
+    assert "fresh_codename" in _store_text(app)  # opening the check keeps it
+    wrong = source.client.post(
+        "/codename/check", data={"csrf_token": token, "codename": "wrong " * 7}
+    )
+    assert wrong.status_code == 400 and 'href="/codename"' in wrong.get_data(as_text=True)
+    source.case()
+    assert "fresh_codename" in _store_text(app)  # nor does her case page end it
+    again = source.client.get("/codename")
+    assert again.status_code == 200 and codename in again.get_data(as_text=True)
+    right = source.client.post(
+        "/codename/check", data={"csrf_token": token, "codename": codename.upper()}
+    )
+    assert right.status_code == 200 and 'class="ok"' in right.get_data(as_text=True)
+    assert 'href="/codename"' not in right.get_data(as_text=True)
     assert "fresh_codename" not in _store_text(app)
     assert source.client.get("/codename").status_code == 303  # never shown again
 
 
-def test_the_codename_is_forgotten_when_she_goes_to_her_case(
-    app: Flask, source: SourceBrowser
-) -> None:
+def test_the_codename_ends_with_her_session(app: Flask, source: SourceBrowser) -> None:
     source.report_and_get_codename()
-    source.case()
+    source.logout()
     assert "fresh_codename" not in _store_text(app)
 
 

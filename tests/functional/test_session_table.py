@@ -210,7 +210,7 @@ def test_a_slot_shows_no_source_id_no_new_reporter_and_only_coarse_times(
     clock.now = 5123.456  # not on a bucket's edge
     app = create_app(instance.config, shared=shared, TESTING=True, SESSION_CLOCK=clock)
     try:
-        fresh = SourceBrowser(app.test_client())  # just reported: may_rekey
+        fresh = SourceBrowser(app.test_client())  # just reported: a fresh codename kept
         fresh.report_and_get_codename("One.")
         clock.now += 61.5
         returning = SourceBrowser(app.test_client())

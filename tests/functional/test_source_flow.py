@@ -38,13 +38,16 @@ def test_report_gives_a_seven_word_codename_that_logs_back_in(
     assert "Your case" in source.case()
 
 
-def test_codename_is_shown_until_she_leaves_the_page_then_never_again(
+def test_codename_is_shown_until_she_has_checked_it_then_never_again(
     source: SourceBrowser,
 ) -> None:
     codename = source.report_and_get_codename()
     source.client.get("/lang/ru?next=/codename")  # switching language keeps it
     assert codename in source.client.get("/codename").get_data(as_text=True)
-    assert codename not in source.case()
+    assert codename not in source.case()  # only ever on its own page
+    assert codename in source.client.get("/codename").get_data(as_text=True)
+    token = source.token("/codename/check")
+    source.client.post("/codename/check", data={"csrf_token": token, "codename": codename})
     again = source.client.get("/codename")
     assert again.status_code == 303
 
@@ -135,28 +138,37 @@ def test_login_with_a_wrong_codename_says_so_in_the_chosen_language(
     assert "could not find" in response.get_data(as_text=True)
 
 
-def test_digits_receipt_replaces_the_codename(source: SourceBrowser) -> None:
-    words = source.report_and_get_codename()
-    source.client.get("/case")  # leaving the codename page ends the offer
-    assert (
-        source.client.post("/codename/digits", data={"csrf_token": source.token("/case")})
-        .headers["Location"]
-        .endswith("/case")
-    )
-
-    other = SourceBrowser(source.client.application.test_client())
-    other.report_and_get_codename()
-    token = other.token("/codename/check")  # not /case: visiting it ends the offer
-    response = other.client.post("/codename/digits", data={"csrf_token": token})
-    assert response.status_code == 200  # shown in this answer, like the first codename
-    page = response.get_data(as_text=True)
-    receipt = page.split('class="codename" lang="en">')[1].split("<")[0]
-    assert receipt in other.client.get("/codename").get_data(as_text=True)  # and kept for now
+def test_she_chooses_digits_on_the_form_before_any_codename(source: SourceBrowser) -> None:
+    """Issue 11, item 2: the choice is on the report form; no words are ever shown."""
+    form = source.client.get("/report").get_data(as_text=True)
+    assert 'name="codename_kind" value="words"' in form
+    assert 'name="codename_kind" value="digits"' in form
+    assert "checked" not in form.split("codename-choice")[1].split("</fieldset>")[0]
+    receipt = source.report_and_get_codename(codename_kind="digits")
     assert codenames.looks_like_receipt(receipt.replace(" ", ""))
     assert len(receipt.replace(" ", "")) == codenames.RECEIPT_DIGITS
-    other.logout()
-    assert other.login(receipt.replace(" ", "-")).status_code == 303
-    assert words != receipt
+    assert receipt in source.client.get("/codename").get_data(as_text=True)  # kept for now
+    source.logout()
+    assert source.login(receipt.replace(" ", "-")).status_code == 303
+
+    words = SourceBrowser(source.client.application.test_client())
+    for kind in ("words", "", "nonsense"):  # nothing chosen (or anything else): words
+        codename = words.report_and_get_codename(codename_kind=kind)
+        assert len(codename.split()) == codenames.WORDS_PER_CODENAME["az"], codename  # az page
+        words.logout()
+    # The swap below the codename is gone: a number is chosen before, never after.
+    token = source.token("/case")
+    assert source.client.post("/codename/digits", data={"csrf_token": token}).status_code in (
+        404,
+        405,
+    )
+
+
+def test_the_choice_is_kept_when_the_form_comes_back(source: SourceBrowser) -> None:
+    response = source.report("   ", codename_kind="digits")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'value="digits" checked' in page and 'value="words" checked' not in page
 
 
 def test_codename_check_confirms_what_she_wrote_down(source: SourceBrowser) -> None:

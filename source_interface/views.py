@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from crypto import PrivateKey
@@ -108,6 +108,16 @@ def _keep(attachments: list[Attachment], errors: dict[str, str]) -> None:
         )
 
 
+def _remove_kept() -> list[str]:
+    """The kept files she ticked "remove" for: gone before anything is sent."""
+    removed = uploads.remove_pending(request.form.getlist(REMOVE_FILES)[: uploads.MAX_KEPT])
+    g.removed_files = removed
+    return removed
+
+
+REMOVE_FILES = "remove_files"
+
+
 def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str]) -> int:
     """A submission the database refused as a whole: keep what can be kept, say why."""
     if isinstance(exc, MissingBlob):
@@ -147,6 +157,7 @@ def _render_report(
         years=forms.year_choices(today),
         today=today.isoformat(),
         kept_files=uploads.pending(),
+        removed_files=g.get("removed_files", []),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
 
@@ -159,6 +170,7 @@ def report_form() -> tuple[str, int]:
 @bp.post("/report")
 @csrf_soft
 def report() -> Any:
+    _remove_kept()
     if csrf_replay_suspected():
         # Perhaps her report resent from her history after Quick exit (Back,
         # "Resend"): show nothing of it, keep none of its files (the request's
@@ -450,6 +462,7 @@ def _render_case(
         errors=errors or {},
         notice=_notice(session.pop(NOTICE, None) or request.args.get("done")),
         kept_files=uploads.pending(),
+        removed_files=g.get("removed_files", []),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
 
@@ -465,6 +478,7 @@ def case() -> Any:
 @csrf_soft
 def add_message() -> Any:
     config = current_app.config["SESIM"]
+    removed = _remove_kept()
     result = forms.parse_message(request.form, config.max_text_chars)
     attachments, file_errors = uploads.collect(request)
     if csrf_failed():
@@ -476,7 +490,10 @@ def add_message() -> Any:
         result.errors["form"] = _could_not_save()
         return _render_case(result.values, result.errors, 503)
     kept = uploads.pending()
-    if result.ok and not result.document["text"] and not attachments and not kept:
+    nothing = not result.document["text"] and not attachments and not kept
+    if removed and nothing and result.ok:  # she only removed files: say so, nothing to send
+        return _render_case(result.values, result.errors, 200)
+    if result.ok and nothing:
         result.errors["message"] = _("Please write a message or choose a file.")
     if not result.ok:
         _keep(attachments, result.errors)

@@ -285,7 +285,7 @@ def test_whole_flow_on_a_phone_without_javascript(
     submit(page, "main form[action='/case/message']")
     assert path_of(page) == "/case"
     assert page.locator("p.ok[role=status]").inner_text().strip() == live.gettext(
-        "az", "Sent. The Legal Centre will see it."
+        "az", "Sent. The %(centre)s will see it.", centre="Hüquq Mərkəzi"
     )
     assert page.locator("main table tbody tr").count() == 3
     seen()

@@ -1,6 +1,9 @@
 """One error handler per kind of failure: a status and a calm, translated page.
 
-Shared by the web apps; each renders its own `error.html`.
+Shared by the web apps; each renders its own `error.html`. Every page here is
+sent as ``text/html`` (a bare ``werkzeug.Response`` would be ``text/plain``:
+the browser would show the page's HTML as text, and Quick exit could not be
+tapped): build error responses with :func:`html_response`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,23 @@ from securedrop_like.security import CSRFError
 log = logging.getLogger(__name__)
 
 
-def _page(status: int, title: str, message: str) -> tuple[str, int]:
-    return render_template("error.html", title=title, message=message, status=status), status
+HTML = "text/html; charset=utf-8"
+
+
+def html_response(body: str, status: int) -> Response:
+    """An HTML page with this status (never Werkzeug's text/plain default)."""
+    return Response(body, status, content_type=HTML)
+
+
+def _page(status: int, title: str, message: str) -> Response:
+    return html_response(
+        render_template("error.html", title=title, message=message, status=status), status
+    )
 
 
 def init_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf(exc: CSRFError) -> tuple[str, int]:
+    def csrf(exc: CSRFError) -> Response:
         return _page(
             400,
             _("This page has expired"),
@@ -36,17 +49,16 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(Busy)
     def busy(exc: Busy) -> Response:
-        body, status = _page(
+        response = _page(
             503,
             _("Many people are here right now"),
             _("Please wait a minute and try again. Nothing has been lost."),
         )
-        response = Response(body, status)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(NotReady)
-    def not_ready(exc: NotReady) -> tuple[str, int]:
+    def not_ready(exc: NotReady) -> Response:
         return _page(
             503,
             _("Not ready yet"),
@@ -54,7 +66,7 @@ def init_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(StorageFull)
-    def storage_full(exc: StorageFull) -> tuple[str, int]:
+    def storage_full(exc: StorageFull) -> Response:
         # The forms that take her text catch this themselves and keep it.
         return _page(
             503,
@@ -63,11 +75,11 @@ def init_errors(app: Flask) -> None:
         )
 
     @app.errorhandler(NotFound)
-    def not_found(exc: NotFound) -> tuple[str, int]:
+    def not_found(exc: NotFound) -> Response:
         return _page(404, _("Not found"), _("This page does not exist."))
 
     @app.errorhandler(HTTPException)
-    def http(exc: HTTPException) -> tuple[str, int]:
+    def http(exc: HTTPException) -> Response:
         status = exc.code or 500
         messages = {
             400: (_("Something was wrong with the request"), _("Please go back and try again.")),
@@ -87,7 +99,7 @@ def init_errors(app: Flask) -> None:
         return _page(status, title, message)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[str, int]:
+    def unexpected(exc: Exception) -> Response:
         # The type only: a message could carry what she typed.
         log.error("unexpected error: %s", type(exc).__name__)
         return _page(

@@ -7,7 +7,8 @@ envelope's chunk size; when the part ends its ciphertext is an unclaimed blob
 in the database. When a form fails a check, the finished uploads are kept for
 her (listed in her session, which lives in memory only) so that she need not
 attach them again — at most :data:`MAX_KEPT` of them, within
-:data:`MAX_KEPT_BYTES` of session data; they are deleted when the session ends.
+:data:`MAX_KEPT_BYTES` of session data; they are deleted when the session ends,
+or at once when she ticks "remove" next to one (:func:`remove_pending`).
 """
 
 from __future__ import annotations
@@ -197,6 +198,33 @@ def _discard(ids: list[str]) -> None:
             current_app.extensions["sesim"].service.discard_uploads(ids)
         except Exception:  # noqa: BLE001 - the sweep deletes them later
             return
+
+
+def remove_pending(ids: list[str]) -> list[str]:
+    """She ticked "remove" next to kept files: forget them and delete their
+    ciphertext now (rows gone under secure_delete, the WAL checkpointed), so a
+    wrongly attached photo is never sent and leaves nothing in the temporary
+    store. Only ids her own session keeps count. Returns the names removed."""
+    if PENDING_KEY not in session or not ids:
+        return []
+    wanted = set(ids)
+    kept = list(session[PENDING_KEY])
+    gone = [d["item_id"] for d in kept if d["item_id"] in wanted]
+    if not gone:
+        return []
+    names = _names()
+    removed = [names.get(i, ["file", ""])[0] for i in gone]
+    left = [d for d in kept if d["item_id"] not in wanted]
+    if left:
+        session[PENDING_KEY] = left
+    else:
+        session.pop(PENDING_KEY)
+    _seal_names({i: n for i, n in names.items() if i not in wanted})
+    try:
+        current_app.extensions["sesim"].service.discard_and_checkpoint(gone)
+    except Exception:  # noqa: BLE001 - no longer listed: the master's sweep deletes them
+        return removed
+    return removed
 
 
 def take_pending() -> list[Attachment]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from crypto import PrivateKey
@@ -109,7 +109,17 @@ def _keep(attachments: list[Attachment], errors: dict[str, str]) -> None:
         )
 
 
-def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str]) -> int:
+def _remove_kept() -> list[str]:
+    """The kept files she ticked "remove" for: gone before anything is sent."""
+    removed = uploads.remove_pending(request.form.getlist(REMOVE_FILES)[: uploads.MAX_KEPT])
+    g.removed_files = removed
+    return removed
+
+
+REMOVE_FILES = "remove_files"
+
+
+def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str], button: str) -> int:
     """A submission the database refused as a whole: keep what can be kept, say why."""
     if isinstance(exc, MissingBlob):
         missing = set(exc.ids)
@@ -117,8 +127,9 @@ def _refused(exc: Exception, files: list[Attachment], errors: dict[str, str]) ->
         names = ", ".join(f"“{f.name}”" for f in files if f.item_id in missing)
         errors["form"] = _(
             "A file you attached was lost on our side: %(names)s. Nothing was sent. "
-            "Please attach it again and press Send.",
+            "Please attach it again and press “%(button)s”.",
             names=names,
+            button=button,
         )
         return 400
     _keep(files, errors)
@@ -164,6 +175,7 @@ def _render_report(
         years=forms.year_choices(today),
         today=today.isoformat(),
         kept_files=uploads.pending(),
+        removed_files=g.get("removed_files", []),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
 
@@ -176,6 +188,7 @@ def report_form() -> tuple[str, int]:
 @bp.post("/report")
 @csrf_soft
 def report() -> Any:
+    _remove_kept()
     if csrf_replay_suspected():
         # Perhaps her report resent from her history after Quick exit (Back,
         # "Resend"): show nothing of it, keep none of its files (the request's
@@ -218,7 +231,7 @@ def report() -> Any:
         result.errors["form"] = _busy_message()
         return _render_report(result.values, result.errors, 503)
     except (MissingBlob, StorageFull) as exc:
-        status = _refused(exc, files, result.errors)
+        status = _refused(exc, files, result.errors, _("Send report"))
         return _render_report(result.values, result.errors, status)
     _log_in(sess, keys.private_key, source_id)
     # Her form's token dies with its cookie: resending this POST (Back, then
@@ -231,9 +244,11 @@ def report() -> Any:
 
 
 def _busy_message() -> str:
+    # The button's own label, from the same catalogue entry, so the two cannot differ.
     return _(
         "Many people are sending reports right now. Nothing is lost: "
-        "please wait a minute and press Send again."
+        "please wait a minute and press “%(button)s” again.",
+        button=_("Send report"),
     )
 
 
@@ -455,8 +470,11 @@ def _render_case(
     unread = [r.item.id for r in replies if not r.item.source_read]
     service.mark_replies_read(source_id, unread)
     asks = any(r.consent_request for r in replies)
+    # Once answered, "no answer yet" would be untrue after she deleted them.
+    answered = bool(replies) or service.source(source_id).has_replies
     return render_template(
         "case.html",
+        answered=answered,
         items=[i for i in items if i.kind != "reply"],
         replies=replies,
         consent=service.consent(source_id) if asks else {},
@@ -465,6 +483,7 @@ def _render_case(
         errors=errors or {},
         notice=_notice(session.pop(NOTICE, None) or request.args.get("done")),
         kept_files=uploads.pending(),
+        removed_files=g.get("removed_files", []),
         max_file_mb=current_app.config["SESIM"].max_file_bytes // (1024 * 1024),
     ), status
 
@@ -480,6 +499,7 @@ def case() -> Any:
 @csrf_soft
 def add_message() -> Any:
     config = current_app.config["SESIM"]
+    removed = _remove_kept()
     result = forms.parse_message(request.form, config.max_text_chars)
     attachments, file_errors = uploads.collect(request)
     if csrf_failed():
@@ -491,7 +511,10 @@ def add_message() -> Any:
         result.errors["form"] = _could_not_save()
         return _render_case(result.values, result.errors, 503)
     kept = uploads.pending()
-    if result.ok and not result.document["text"] and not attachments and not kept:
+    nothing = not result.document["text"] and not attachments and not kept
+    if removed and nothing and result.ok:  # she only removed files: say so, nothing to send
+        return _render_case(result.values, result.errors, 200)
+    if result.ok and nothing:
         result.errors["message"] = _("Please write a message or choose a file.")
     if not result.ok:
         _keep(attachments, result.errors)
@@ -504,7 +527,7 @@ def add_message() -> Any:
         )
     except (MissingBlob, StorageFull) as exc:
         uploads.take_pending()  # _refused keeps again what is still there
-        status = _refused(exc, files, result.errors)
+        status = _refused(exc, files, result.errors, _("Send"))
         return _render_case(result.values, result.errors, status)
     except NotFound:
         session.end()  # type: ignore[attr-defined]
@@ -521,9 +544,28 @@ def add_message() -> Any:
     return Response(status=303, headers=[("Location", request.script_root + "/case?done=sent")])
 
 
+def _her_reply(item_id: str) -> Any:
+    """One of her own replies, or NotFound (the 404 page)."""
+    if len(item_id) != 32:
+        raise NotFound("item")
+    for item in _services().service.items(session[SOURCE_KEY]):
+        if item.id == item_id and item.kind == "reply":
+            return item
+    raise NotFound("item")
+
+
+@bp.get("/case/replies/<item_id>/delete")
+@login_required
+def confirm_delete_reply(item_id: str) -> str:
+    """Ask before deleting: a page of its own, so it works without JavaScript."""
+    return render_template("delete_reply.html", reply=_her_reply(item_id))
+
+
 @bp.post("/case/replies/<item_id>/delete")
 @login_required
-def delete_reply(item_id: str) -> Response:
+def delete_reply(item_id: str) -> Any:
+    if request.form.get("confirm") != "yes":  # a form from before the question: ask it
+        return render_template("delete_reply.html", reply=_her_reply(item_id))
     if len(item_id) != 32:
         raise NotFound("item")
     _services().service.delete_reply(session[SOURCE_KEY], item_id)

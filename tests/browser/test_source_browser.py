@@ -327,7 +327,10 @@ def test_whole_flow_on_a_phone_without_javascript(
     assert reply.locator("p.text").get_attribute("lang") == "en"
     assert reply.locator("strong").inner_text().strip() == live.gettext("az", "New")
     seen("case")
-    submit(page, "article.reply form")
+    # Deleting asks first, on a page of its own.
+    click_link(page, "article.reply a.delete")
+    assert h1(page) == live.gettext("az", "Delete this answer?")
+    submit(page, "main form")
     assert path_of(page) == "/case"
     assert page.locator("article.reply").count() == 0
     assert page.locator("p.ok[role=status]").inner_text().strip() == live.gettext(

@@ -97,17 +97,34 @@ def test_message_reply_delete_and_withdraw(
     assert "Sent." in source.client.get(response.headers["Location"]).get_data(as_text=True)
     source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]
     service = _service(app)
+    assert "No answer yet" in source.case()
     service.place_reply(source_id, "We can help you. Reply here.", "en", "lawyer")
 
     page = source.case()
     assert "We can help you. Reply here." in page
     assert "New" in page
     reply = next(i for i in service.items(source_id) if i.kind == "reply")
-    delete = source.client.post(
+    # One tap asks first (a page of its own, no JavaScript); nothing is deleted yet.
+    assert f'href="/case/replies/{reply.id}/delete"' in page
+    asked = source.client.get(f"/case/replies/{reply.id}/delete")
+    assert asked.status_code == 200 and "Delete this answer?" in asked.get_data(as_text=True)
+    unconfirmed = source.client.post(
         f"/case/replies/{reply.id}/delete", data={"csrf_token": source.token("/case")}
     )
+    assert unconfirmed.status_code == 200
+    assert "Delete this answer?" in unconfirmed.get_data(as_text=True)
+    assert reply.id in {i.id for i in service.items(source_id)}
+    delete = source.client.post(
+        f"/case/replies/{reply.id}/delete",
+        data={"csrf_token": source.token("/case"), "confirm": "yes"},
+    )
     assert delete.status_code == 303
-    assert "We can help you" not in source.case()
+    after = source.case()
+    assert "We can help you" not in after and "The reply was deleted." in after
+    # She was answered: the page must not now say that no answer came yet.
+    assert "No answer yet" not in after and "you deleted them" in after
+    assert "No answer yet" not in source.case()
+    assert source.client.get("/case/replies/" + "0" * 32 + "/delete").status_code == 404
 
     file_ids = [i.id for i in service.items(source_id) if not i.is_inline]
     blob_ids = "SELECT id FROM blobs"
@@ -213,7 +230,8 @@ def test_a_reply_moved_from_another_item_shows_a_line_not_an_error_page(
     assert "Üçüncü cavab 77d0." in page and kept
     # She can still delete an answer that does not open.
     delete = source.client.post(
-        f"/case/replies/{first}/delete", data={"csrf_token": source.token("/case")}
+        f"/case/replies/{first}/delete",
+        data={"csrf_token": source.token("/case"), "confirm": "yes"},
     )
     assert delete.status_code == 303
     assert source.case().count(unreadable) == 1

@@ -207,16 +207,20 @@ def reply(source_id: str) -> Response:
 @bp.get("/sources/<source_id>/items/<item_id>")
 @staff_required
 def download_item(source_id: str, item_id: str) -> Response:
-    """One item's ciphertext, as stored: it opens only on the workstation."""
+    """One item's ciphertext, as stored: it opens only on the workstation. A HEAD
+    request gets the headers only: nothing opened, audited or marked."""
     source = source_or_404(source_id)
     reports = staff_services().reports
     conn = staff_services().db.reader()
     item = models.item_of(conn, source.id, item_id) if len(item_id) == 32 else None
     if item is None:
         abort(404)
-    reader = exports.opener(reports, conn, item.id, source.id)()
-    audit("download", f"{source.designation} #{item.seq}")
-    response = Response(_blocks(reader, reports, item.id), mimetype="application/octet-stream")
+    if request.method == "HEAD":
+        response = Response(b"", mimetype="application/octet-stream")
+    else:
+        reader = exports.opener(reports, conn, item.id, source.id)()
+        audit("download", f"{source.designation} #{item.seq}")
+        response = Response(_blocks(reader, reports, item.id), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{item.id}.sesim"'
     return response
@@ -233,12 +237,21 @@ def _blocks(reader: Any, reports: Any, item_id: str) -> Any:
 @bp.post("/export")
 @staff_required
 def export() -> Response:
-    """Stream an export bundle: the chosen items, or all unread, or all not yet exported."""
+    """Stream an export bundle: the chosen items, or all unread, or all not yet exported.
+    Nothing chosen, or nothing to carry, says so instead of sending an empty bundle."""
     reports = staff_services().reports
     which = request.form.get("which", "selected")
+    if which not in exports.EXPORT_BUTTONS:
+        abort(400)
     chosen = request.form.getlist("source" if which == "sources" else "item")
+    back = request.args.get("back", "")
+    if which in ("selected", "sources") and not chosen:
+        return _nothing(back, "nothing_selected")
     job = exports.plan(reports, staff_services().db.reader(), which, chosen, today())
-    audit("export", f"{job.plan.count} items")
+    if job.empty:
+        return _nothing(back, "nothing_selected" if chosen else "nothing_to_export")
+    # One row naming every source in the bundle (designations only, never content).
+    audit("export", f"{job.plan.count} items: {', '.join(job.designations)}")
     name = f"sesim-export-{today()}.tar"
     # Marked exported after the last chunk only: a dropped download loses nothing.
     chunks = stream_with_context(exports.stream(reports, job))
@@ -246,3 +259,12 @@ def export() -> Response:
     response.headers["Content-Length"] = str(job.plan.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _nothing(back: str, done: str) -> Response:
+    """Back to the page the export was asked from (a source's, else the inbox), saying so."""
+    conn = staff_services().db.reader()
+    source = models.source_by_id(conn, back) if len(back) == 32 else None
+    if source is not None:
+        return _back(source.id, done)
+    return redirect(url_for("staff_inbox.inbox", done=done), code=303)

@@ -115,9 +115,8 @@ def test_export_bundle_round_trips_and_decrypts_with_the_reviewer_key(
     assert set(got) == {"report", "file"}
     assert json.loads(got["report"])["text"] == "Exported report."
     assert got["file"] == b"photo" * 30000
-    again = _post(client, "/export", which="new")
-    with bundles.read_export(io.BytesIO(again.data)) as reader:
-        assert reader.manifest.items == ()  # everything was downloaded once already
+    again = _post(client, "/export", which="new")  # everything was downloaded once already
+    assert again.status_code == 303 and "done=nothing_to_export" in again.headers["Location"]
     tampered = bytearray(response.data)
     tampered[len(tampered) // 2] ^= 1
     with pytest.raises(bundles.BundleError):
@@ -128,3 +127,74 @@ def test_export_bundle_round_trips_and_decrypts_with_the_reviewer_key(
         r"sesim-export-\d{4}-\d{2}-\d{2}\.tar", response.headers["Content-Disposition"]
     )
     assert source_id
+
+
+def _audit(accounts: StaffAccounts, action: str) -> list[str | None]:
+    return [e.target for e in accounts.audit_entries() if e.action == action]
+
+
+def test_an_export_with_nothing_chosen_says_so_and_sends_no_bundle(
+    app: Flask, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, accounts = staff
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    # Nothing ticked on her page: back to her page, saying so.
+    token = csrf_of(client.get(f"/sources/{source_id}").get_data(as_text=True))
+    page = client.get(f"/sources/{source_id}").get_data(as_text=True)
+    assert f"/export?back={source_id}" in page
+    empty = client.post(
+        f"/export?back={source_id}", data={"csrf_token": token, "which": "selected"}
+    )
+    assert empty.status_code == 303 and empty.headers["Content-Type"].startswith("text/html")
+    assert f"/sources/{source_id}?done=nothing_selected" in empty.headers["Location"]
+    shown = client.get(empty.headers["Location"]).get_data(as_text=True)
+    assert "Tick at least one item first." in shown
+    # Nothing ticked in the inbox, and an unknown id: the inbox says so.
+    for chosen in ({}, {"source": ["0" * 32]}):
+        none = _post(client, "/export", which="sources", **chosen)
+        assert none.status_code == 303 and "done=nothing_selected" in none.headers["Location"]
+    assert _post(client, "/export", which="new").data  # downloads her report, to the end
+    nothing = _post(client, "/export", which="new")
+    assert nothing.status_code == 303
+    inbox = client.get(nothing.headers["Location"]).get_data(as_text=True)
+    assert "There was nothing to download, so no file was made." in inbox
+    assert _post(client, "/export", which="everything").status_code == 400
+    assert len(_audit(accounts, "export")) == 1  # only the one bundle sent
+
+
+def test_the_export_audit_row_names_the_designations(
+    app: Flask, instance: Instance, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, accounts = staff
+    source.report_and_get_codename("First.")
+    conn = Database.for_config(instance.config).open()
+    (designation,) = [r[0] for r in conn.execute("SELECT designation FROM sources")]
+    conn.close()
+    response = _post(client, "/export", which="unread")
+    assert response.status_code == 200
+    assert _audit(accounts, "export") == [f"1 items: {designation}"]
+    assert "First." not in str(_audit(accounts, "export"))
+
+
+def test_a_head_request_changes_nothing(
+    app: Flask, instance: Instance, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, accounts = staff
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    conn = Database.for_config(instance.config).open()
+    try:
+        item = models.items_of(conn, source_id)[0]
+        head = client.head(f"/sources/{source_id}/items/{item.id}")
+        assert head.status_code == 200 and head.data == b""
+        assert int(head.headers["Content-Length"]) == item.size
+        assert not conn.execute("SELECT exported FROM items WHERE id = ?", (item.id,)).fetchone()[0]
+        assert _audit(accounts, "download") == []
+        assert client.head("/export").status_code == 405  # the export is a POST only
+        got = client.get(f"/sources/{source_id}/items/{item.id}")  # a GET does both
+        assert len(got.data) == item.size
+        assert conn.execute("SELECT exported FROM items WHERE id = ?", (item.id,)).fetchone()[0]
+        assert len(_audit(accounts, "download")) == 1
+    finally:
+        conn.close()

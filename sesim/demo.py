@@ -118,7 +118,12 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         if onions:
             click.echo(f"  Source onion:      http://{onions.source}/")
             click.echo(f"  Staff onion:       http://{onions.staff}/  (client-authorised)")
-            click.echo(f"  Staff onion key for Tor Browser: {onions.staff_client.private_line}")
+            client = onions.staff_client
+            click.echo(f"  Staff onion key for Tor Browser: {client.tor_browser_key}")
+            click.echo(
+                f"  Or, for a tor client's ClientOnionAuthDir, as {client.name}.auth_private:"
+            )
+            click.echo(f"    {client.private_line}")
         click.echo("Press Ctrl-C to stop.")
         try:
             sweep_before_start(config)  # no worker runs yet: nobody can claim an upload

@@ -29,9 +29,17 @@ from securedrop_like.documents import MAX_REPLY_CHARS
 from securedrop_like.errors import NotFound
 from securedrop_like.i18n import current_language, ngettext
 from securedrop_like.i18n import gettext as _
+from securedrop_like.security import csrf_failed, csrf_replay_suspected, csrf_soft
 
-from . import exports
-from .auth import audit, current_staff, staff_required
+from . import exports, reply_templates
+from .auth import (
+    CarriedReply,
+    audit,
+    current_staff,
+    logged_in,
+    login_carrying,
+    staff_required,
+)
 from .services import source_or_404, staff_services
 
 bp = Blueprint("staff_actions", __name__)
@@ -189,11 +197,26 @@ def confirm(
 
 
 @bp.post("/sources/<source_id>/reply")
-@staff_required
-def reply(source_id: str) -> Response:
+@csrf_soft
+def reply(source_id: str) -> Response | str | tuple[str, int]:
+    """Send a reply, or (button "Add this template") add a template to what she typed.
+    Posted after her session ended, the reply comes back in the log-in form and is
+    sent once she has logged in: typed text is never lost."""
+    form = request.form
+    text, lang = form.get("text", ""), form.get("lang", "")
+    if csrf_replay_suspected():  # not a form this browser was given: show nothing of it
+        abort(400)
+    if not logged_in() or csrf_failed():
+        return login_carrying(CarriedReply(source_id if len(source_id) == 32 else "", text, lang))
+    if form.get("action") == "template":
+        return _add_template(source_or_404(source_id), text)
+    return send_reply(source_id, text, lang)
+
+
+def send_reply(source_id: str, typed: str, lang: str) -> Response:
+    """Seal and store a reply of the logged-in staff member (``g.staff``)."""
     source = source_or_404(source_id)
-    text = request.form.get("text", "").replace("\r\n", "\n").strip()
-    lang = request.form.get("lang", "")
+    text = typed.replace("\r\n", "\n").strip()
     if not text or len(text) > MAX_REPLY_CHARS or lang not in LOCALES:
         return _back(source.id, "reply_invalid")
     try:
@@ -202,6 +225,22 @@ def reply(source_id: str) -> Response:
         abort(404)
     audit("reply", source.designation)
     return _back(source.id, "reply_sent")
+
+
+def _add_template(source: Any, typed: str) -> str:
+    """Her page again, with the chosen template added after what she typed (held in
+    this response only, never stored)."""
+    from .inbox_views import render_source_page
+
+    conn = staff_services().db.reader()
+    chosen = reply_templates.template(
+        conn, request.form.get("template", ""), request.form.get("tlang", "")
+    )
+    typed = typed.replace("\r\n", "\n").rstrip()
+    if chosen is None:
+        return render_source_page(source, reply_text=typed)
+    text = f"{typed}\n\n{chosen.body}" if typed.strip() else chosen.body
+    return render_source_page(source, reply_text=text, reply_lang=chosen.lang, chosen=chosen)
 
 
 @bp.get("/sources/<source_id>/items/<item_id>")

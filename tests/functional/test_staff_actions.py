@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -12,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crypto import EnvelopeContext, PublicKey, decrypt_bytes
-from journalist_interface import create_app
+from journalist_interface import create_app, reply_templates
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import bundles, models
 from securedrop_like.db import Database
@@ -198,3 +199,123 @@ def test_a_head_request_changes_nothing(
         assert len(_audit(accounts, "download")) == 1
     finally:
         conn.close()
+
+
+def _replies(instance: Instance) -> list[tuple[str, str]]:
+    conn = Database.for_config(instance.config).open()
+    try:
+        rows = conn.execute("SELECT author, kind FROM items WHERE kind = 'reply'").fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+    finally:
+        conn.close()
+
+
+def _textarea(page: str, name: str) -> str:
+    found = re.search(rf'<textarea id="{name}" name="{name}"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found, page
+    return html.unescape(found[1])
+
+
+def test_a_template_is_added_to_what_she_typed(
+    app: Flask, instance: Instance, staff: Any, source: SourceBrowser
+) -> None:
+    _staff_app, client, _ = staff
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    page = client.get(f"/sources/{source_id}").get_data(as_text=True)
+    token = csrf_of(page)
+    typed = "Dear friend, <thank you> for writing.\r\nA second line."
+    body = reply_templates.defaults()[("acknowledgement", "ru")]
+    added = client.post(
+        f"/sources/{source_id}/reply",
+        data={"csrf_token": token, "text": typed, "lang": "en", "action": "template",
+              "template": "acknowledgement", "tlang": "ru"},
+    )  # fmt: skip
+    assert added.status_code == 200
+    shown = added.get_data(as_text=True)
+    assert (
+        _textarea(shown, "text")
+        == "Dear friend, <thank you> for writing.\nA second line.\n\n" + body
+    )
+    assert re.search(r'<option value="ru" selected>', shown)  # the template's language
+    assert _replies(instance) == []  # nothing sent, nothing stored
+    # With nothing typed, the template alone; an unknown template keeps what she typed.
+    alone = client.post(
+        f"/sources/{source_id}/reply",
+        data={"csrf_token": token, "text": "", "lang": "en", "action": "template",
+              "template": "acknowledgement", "tlang": "ru"},
+    )  # fmt: skip
+    assert _textarea(alone.get_data(as_text=True), "text") == body
+    kept = client.post(
+        f"/sources/{source_id}/reply",
+        data={"csrf_token": token, "text": "Mine.", "lang": "en", "action": "template",
+              "template": "nonsense", "tlang": "xx"},
+    )  # fmt: skip
+    assert kept.status_code == 200 and _textarea(kept.get_data(as_text=True), "text") == "Mine."
+    # The template choice is inside the reply form: one form, no JavaScript.
+    assert page.count(f'action="/sources/{source_id}/reply#reply"') == 1
+    assert 'name="action" value="template"' in page and "formnovalidate" in page
+
+
+def test_a_reply_posted_after_the_session_ended_is_sent_after_log_in(
+    app: Flask, instance: Instance, source: SourceBrowser
+) -> None:
+    clock = [1000.0]
+    accounts = StaffAccounts(
+        Database.for_config(instance.config), opslimit=1, memlimit=8 * 1024 * 1024
+    )
+    staff_app = create_app(
+        instance.config, accounts=accounts, TESTING=True, SESSION_CLOCK=lambda: clock[0]
+    )
+    account = accounts.add("rena", language="en")
+    client = staff_app.test_client()
+    assert _login(client, "rena", account.password, _code(account.totp_secret)).status_code == 303
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    token = csrf_of(client.get(f"/sources/{source_id}").get_data(as_text=True))
+    clock[0] += instance.config.staff_session_idle_minutes * 60 + 60  # she went for lunch
+    typed = "Salam! We can help: <b>a lawyer</b> will call."
+    posted = client.post(
+        f"/sources/{source_id}/reply", data={"csrf_token": token, "text": typed, "lang": "az"}
+    )
+    assert posted.status_code == 200
+    page = posted.get_data(as_text=True)
+    assert 'action="/login"' in page and _textarea(page, "reply_text") == typed
+    assert f'name="reply_source" value="{source_id}"' in page
+    assert _replies(instance) == []
+    # A wrong code: still there, not lost.
+    form = {"csrf_token": csrf_of(page), "username": "rena", "password": account.password,
+            "reply_source": source_id, "reply_text": typed, "reply_lang": "az"}  # fmt: skip
+    wrong = client.post("/login", data={**form, "code": "000000"})
+    assert (
+        wrong.status_code == 400 and _textarea(wrong.get_data(as_text=True), "reply_text") == typed
+    )
+    # The right one: logged in, and the reply is sent in her name.
+    done = client.post("/login", data={**form, "code": _code(account.totp_secret, 1)})
+    assert done.status_code == 303
+    assert done.headers["Location"].endswith(f"/sources/{source_id}?done=reply_sent")
+    assert _replies(instance) == [("rena", "reply")]
+    assert [e.target for e in accounts.audit_entries() if e.action == "reply"]
+    # Nothing of it was kept on the server: not in the sessions, not in the database.
+    assert "a lawyer" not in json.dumps(staff_app.extensions["sesim_staff"].sessions.live_data())
+    staff_app.extensions["sesim_staff"].reports.close()
+
+
+def test_a_forged_reply_is_not_carried_to_the_log_in_page(
+    app: Flask, staff: Any, source: SourceBrowser
+) -> None:
+    staff_app, _client, _ = staff
+    source.report_and_get_codename("Report.")
+    source_id = _source_id(app)
+    stranger = staff_app.test_client()
+    forged = stranger.post(
+        f"/sources/{source_id}/reply",
+        data={"csrf_token": "x" * 20, "text": "Forged.", "lang": "en"},
+    )
+    assert forged.status_code == 400 and "Forged." not in forged.get_data(as_text=True)
+    cross = stranger.post(
+        f"/sources/{source_id}/reply",
+        data={"text": "Forged.", "lang": "en"},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 400 and "Forged." not in cross.get_data(as_text=True)

@@ -91,6 +91,11 @@ def test_a_download_cut_off_half_way_leaves_everything_to_download(tmp_path: Pat
         with bundle.open("rb") as src, bundles.read_export(src) as reader:
             sizes = [len(stream.read()) for _entry, stream in reader]
         assert len(sizes) == items and max(sizes) > BIG
+        # The server marks them once it has handed on the last chunk, which may be a
+        # moment after the client has read it: wait for that (bounded).
+        deadline = time.monotonic() + 30
+        while _exported(home) != [1] * items and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert _exported(home) == [1] * items
         nothing = s.post(base + "/export", data={"csrf_token": token, "which": "new"}, timeout=30)
         assert "done=nothing_to_export" in nothing.url

@@ -30,9 +30,17 @@ from securedrop_like.documents import MAX_REPLY_CHARS
 from securedrop_like.errors import NotFound
 from securedrop_like.i18n import current_language, ngettext
 from securedrop_like.i18n import gettext as _
+from securedrop_like.security import csrf_failed, csrf_replay_suspected, csrf_soft
 
-from . import exports
-from .auth import audit, current_staff, staff_required
+from . import exports, reply_templates
+from .auth import (
+    CarriedReply,
+    audit,
+    current_staff,
+    logged_in,
+    login_carrying,
+    staff_required,
+)
 from .services import assignee, source_or_404, staff_services
 
 bp = Blueprint("staff_actions", __name__)
@@ -259,11 +267,26 @@ def confirm(
 
 
 @bp.post("/sources/<source_id>/reply")
-@staff_required
-def reply(source_id: str) -> Response:
+@csrf_soft
+def reply(source_id: str) -> Response | str | tuple[str, int]:
+    """Send a reply, or (button "Add this template") add a template to what she typed.
+    Posted after her session ended, the reply comes back in the log-in form and is
+    sent once she has logged in: typed text is never lost."""
+    form = request.form
+    text, lang = form.get("text", ""), form.get("lang", "")
+    if csrf_replay_suspected():  # not a form this browser was given: show nothing of it
+        abort(400)
+    if not logged_in() or csrf_failed():
+        return login_carrying(CarriedReply(source_id if len(source_id) == 32 else "", text, lang))
+    if form.get("action") == "template":
+        return _add_template(source_or_404(source_id), text)
+    return send_reply(source_id, text, lang)
+
+
+def send_reply(source_id: str, typed: str, lang: str) -> Response:
+    """Seal and store a reply of the logged-in staff member (``g.staff``)."""
     source = source_or_404(source_id)
-    text = request.form.get("text", "").replace("\r\n", "\n").strip()
-    lang = request.form.get("lang", "")
+    text = typed.replace("\r\n", "\n").strip()
     if not text or len(text) > MAX_REPLY_CHARS or lang not in LOCALES:
         return _back(source.id, "reply_invalid")
     try:
@@ -274,19 +297,39 @@ def reply(source_id: str) -> Response:
     return _back(source.id, "reply_sent")
 
 
+def _add_template(source: Any, typed: str) -> str:
+    """Her page again, with the chosen template added after what she typed (held in
+    this response only, never stored)."""
+    from .inbox_views import render_source_page
+
+    conn = staff_services().db.reader()
+    chosen = reply_templates.template(
+        conn, request.form.get("template", ""), request.form.get("tlang", "")
+    )
+    typed = typed.replace("\r\n", "\n").rstrip()
+    if chosen is None:
+        return render_source_page(source, reply_text=typed)
+    text = f"{typed}\n\n{chosen.body}" if typed.strip() else chosen.body
+    return render_source_page(source, reply_text=text, reply_lang=chosen.lang, chosen=chosen)
+
+
 @bp.get("/sources/<source_id>/items/<item_id>")
 @staff_required
 def download_item(source_id: str, item_id: str) -> Response:
-    """One item's ciphertext, as stored: it opens only on the workstation."""
+    """One item's ciphertext, as stored: it opens only on the workstation. A HEAD
+    request gets the headers only: nothing opened, audited or marked."""
     source = source_or_404(source_id)
     reports = staff_services().reports
     conn = staff_services().db.reader()
     item = models.item_of(conn, source.id, item_id) if len(item_id) == 32 else None
     if item is None:
         abort(404)
-    reader = exports.opener(reports, conn, item.id, source.id)()
-    audit("download", f"{source.designation} #{item.seq}")
-    response = Response(_blocks(reader, reports, item.id), mimetype="application/octet-stream")
+    if request.method == "HEAD":
+        response = Response(b"", mimetype="application/octet-stream")
+    else:
+        reader = exports.opener(reports, conn, item.id, source.id)()
+        audit("download", f"{source.designation} #{item.seq}")
+        response = Response(_blocks(reader, reports, item.id), mimetype="application/octet-stream")
     response.headers["Content-Length"] = str(item.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{item.id}.sesim"'
     return response
@@ -303,12 +346,21 @@ def _blocks(reader: Any, reports: Any, item_id: str) -> Any:
 @bp.post("/export")
 @staff_required
 def export() -> Response:
-    """Stream an export bundle: the chosen items, or all unread, or all not yet exported."""
+    """Stream an export bundle: the chosen items, or all unread, or all not yet exported.
+    Nothing chosen, or nothing to carry, says so instead of sending an empty bundle."""
     reports = staff_services().reports
     which = request.form.get("which", "selected")
+    if which not in exports.EXPORT_BUTTONS:
+        abort(400)
     chosen = request.form.getlist("source" if which == "sources" else "item")
+    back = request.args.get("back", "")
+    if which in ("selected", "sources") and not chosen:
+        return _nothing(back, "nothing_selected")
     job = exports.plan(reports, staff_services().db.reader(), which, chosen, today())
-    audit("export", f"{job.plan.count} items")
+    if job.empty:
+        return _nothing(back, "nothing_selected" if chosen else "nothing_to_export")
+    # One row naming every source in the bundle (designations only, never content).
+    audit("export", f"{job.plan.count} items: {', '.join(job.designations)}")
     name = f"sesim-export-{today()}.tar"
     # Marked exported after the last chunk only: a dropped download loses nothing.
     chunks = stream_with_context(exports.stream(reports, job))
@@ -316,3 +368,12 @@ def export() -> Response:
     response.headers["Content-Length"] = str(job.plan.size)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _nothing(back: str, done: str) -> Response:
+    """Back to the page the export was asked from (a source's, else the inbox), saying so."""
+    conn = staff_services().db.reader()
+    source = models.source_by_id(conn, back) if len(back) == 32 else None
+    if source is not None:
+        return _back(source.id, done)
+    return redirect(url_for("staff_inbox.inbox", done=done), code=303)

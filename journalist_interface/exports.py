@@ -31,11 +31,21 @@ _EXPORT_WHERE = {
 }
 
 
+EXPORT_BUTTONS = tuple(_EXPORT_WHERE)
+
+
 @dataclass(frozen=True)
 class ExportJob:
     plan: bundles.ExportPlan
     item_ids: list[str]
     decisions: list[tuple[str, str, str, str]]
+    designations: list[str]  # the sources in the bundle, in its order (for the audit row)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to carry: no item, no decision and no withdrawal notice (say so;
+        send no bundle)."""
+        return not (self.item_ids or self.decisions or self.plan.manifest.retractions)
 
 
 def plan(reports: Any, conn: Any, which: str, chosen: list[str], day: str) -> ExportJob:
@@ -58,7 +68,8 @@ def plan(reports: Any, conn: Any, which: str, chosen: list[str], day: str) -> Ex
     ]
     sources, decisions = _export_sources(conn, [r[6] for r in picked])
     planned = bundles.plan_export(items, models.retractions(conn), day, sources=sources)
-    return ExportJob(planned, [r[0] for r in picked], decisions)
+    designations = [s.designation for s in sources]
+    return ExportJob(planned, [r[0] for r in picked], decisions, designations)
 
 
 def stream(reports: Any, job: ExportJob) -> Iterator[bytes]:

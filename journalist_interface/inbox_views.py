@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, render_template, request
 
@@ -128,13 +129,29 @@ def withdrawals() -> str:
 @staff_required
 def source_page(source_id: str) -> str:
     source = source_or_404(source_id)
-    conn = staff_services().db.reader()
-    items = models.items_of(conn, source_id)
-    lang = current_language()
     chosen = reply_templates.template(
-        conn, request.args.get("template", ""), request.args.get("tlang", lang)
+        staff_services().db.reader(),
+        request.args.get("template", ""),
+        request.args.get("tlang", current_language()),
     )
-    meta = inbox.source_meta(conn, source_id)
+    return render_source_page(
+        source, reply_text=chosen.body if chosen else "", reply_lang=None, chosen=chosen
+    )
+
+
+def render_source_page(
+    source: Any,
+    *,
+    reply_text: str = "",
+    reply_lang: str | None = None,
+    chosen: reply_templates.Template | None = None,
+) -> str:
+    """A source's page; the reply box holds ``reply_text`` (what she typed, kept in
+    the response only)."""
+    conn = staff_services().db.reader()
+    items = models.items_of(conn, source.id)
+    lang = current_language()
+    meta = inbox.source_meta(conn, source.id)
     return render_template(
         "source.html",
         source=source,
@@ -147,5 +164,6 @@ def source_page(source_id: str) -> str:
         done=request.args.get("done"),
         template_names=reply_templates.NAMES,
         chosen=chosen,
-        reply_lang=chosen.lang if chosen else lang,
+        reply_text=reply_text,
+        reply_lang=reply_lang or (chosen.lang if chosen else lang),
     )

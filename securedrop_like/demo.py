@@ -52,8 +52,12 @@ def install_reviewer_key(config: Config, public: PublicKey, name: str) -> None:
         conn.close()
 
 
-def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[str, str]]:
-    """Create ``count`` synthetic sources; returns (codename, language) of each."""
+def populate(
+    config: Config, count: int, seed: int | None = None, author: str = "demo"
+) -> list[tuple[str, str]]:
+    """Create ``count`` synthetic sources; returns (codename, language) of each. Their
+    replies are signed ``author``: the demo's staff account, so the staff page names
+    someone who exists."""
     data = load_demo_data()
     rng = random.Random(seed)  # noqa: S311 - picks demo content, not secrets
     service = ReportService.open(config)
@@ -75,7 +79,7 @@ def populate(config: Config, count: int, seed: int | None = None) -> list[tuple[
                 )
             if rng.random() < 0.5:
                 reply = rng.choice(data["replies"][lang])
-                service.place_reply(source_id, reply, lang, author="demo-lawyer")
+                service.place_reply(source_id, reply, lang, author=author)
             made.append((codename, lang))
         # One more who then withdrew, so the staff see a withdrawal notice.
         gone = deriver.derive(deriver.normalise(codenames.generate_codename()))

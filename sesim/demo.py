@@ -30,10 +30,12 @@ from .demo_workstation import (
     read_passphrase,
 )
 
+DEMO_LAWYER = "demo"  # the demo's staff account, who also signs its synthetic replies
+
 
 def add_demo_lawyer(config: Config) -> tuple[str, str, str]:
     """A demo staff account: (username, passphrase, TOTP secret)."""
-    account = StaffAccounts(db.Database.for_config(config)).add("demo", is_admin=True)
+    account = StaffAccounts(db.Database.for_config(config)).add(DEMO_LAWYER, is_admin=True)
     return account.username, account.password, account.totp_secret
 
 
@@ -77,10 +79,10 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             install_demo_reviewer(config)
             desk = create_workstation(config)
             click.echo(f"Creating {reports} synthetic reports (az, ru, en)…")
-            made = populate(config, reports)
+            lawyer = add_demo_lawyer(config)
+            made = populate(config, reports, author=lawyer[0])
             click.echo(f"and {MAP_REPORTS} more that consent to the public map…")
             add_map_reports(config, MAP_REPORTS)
-            lawyer = add_demo_lawyer(config)
             click.echo("Exporting them to the demo workstation and publishing some…")
             fill_workstation(config, desk)
         map_home = open_demo_map(root, root / WORKSTATION_FOLDER)
@@ -116,7 +118,12 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         if onions:
             click.echo(f"  Source onion:      http://{onions.source}/")
             click.echo(f"  Staff onion:       http://{onions.staff}/  (client-authorised)")
-            click.echo(f"  Staff onion key for Tor Browser: {onions.staff_client.private_line}")
+            client = onions.staff_client
+            click.echo(f"  Staff onion key for Tor Browser: {client.tor_browser_key}")
+            click.echo(
+                f"  Or, for a tor client's ClientOnionAuthDir, as {client.name}.auth_private:"
+            )
+            click.echo(f"    {client.private_line}")
         click.echo("Press Ctrl-C to stop.")
         try:
             sweep_before_start(config)  # no worker runs yet: nobody can claim an upload

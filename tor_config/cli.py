@@ -105,7 +105,7 @@ def tor_status(home: Path | None, check_published: bool) -> None:
         sys.exit(1)
 
 
-def _reload_tor(config: Any) -> None:
+def reload_tor(config: Any) -> None:
     from tor_config import TorConfigError
     from tor_config.control import connect_config, reload
 
@@ -141,16 +141,15 @@ def tor_add_client(home: Path | None, which: str, name: str) -> None:
     except (TorConfigError, OSError) as exc:
         fail(str(exc))
     click.echo(f"Added {key.name!r} to the {which} onion, http://{address}/")
-    click.echo("Their private key (Tor Browser asks for it when they first open the address;")
-    click.echo(f"or save it as {key.name}.auth_private in a ClientOnionAuthDir):")
+    click.echo("Their private key, in two forms:")
     click.echo("")
-    click.echo(f"  {key.private_line}")
-    click.echo("")
+    for line in key.handover():
+        click.echo(line)
     click.echo(
         "WARNING: this is shown once and stored nowhere. Hand it over in person, "
         "never by e-mail or chat, and clear this terminal afterwards."
     )
-    _reload_tor(config)
+    reload_tor(config)
 
 
 @tor_group.command("revoke-staff-client")
@@ -167,7 +166,7 @@ def tor_revoke_client(home: Path | None, which: str, name: str) -> None:
     except (TorConfigError, OSError) as exc:
         fail(str(exc))
     click.echo(f"Revoked the key of {name!r} for the {which} onion.")
-    _reload_tor(config)
+    reload_tor(config)
 
 
 @tor_group.command("list-staff-clients")

@@ -6,8 +6,12 @@ Tor's formats, byte for byte:
 
       descriptor:x25519:<52 characters of base32, no padding>
 
-- the person holds the private half, in the form Tor Browser asks for and a
-  ``ClientOnionAuthDir`` file (``NAME.auth_private``) holds::
+- the person holds the private half. Tor Browser's prompt takes the bare key
+  only (52 characters of base32, or 44 of base64)::
+
+      <52 characters of base32>
+
+  and a tor client's ``ClientOnionAuthDir`` file (``NAME.auth_private``) holds::
 
       <56-character onion id>:descriptor:x25519:<52 characters of base32>
 
@@ -88,9 +92,29 @@ class ClientKey:
         return f"descriptor:x25519:{self.public}"
 
     @property
+    def tor_browser_key(self) -> str:
+        """What she pastes into Tor Browser's prompt: the bare base32 key."""
+        return self.private
+
+    @property
     def private_line(self) -> str:
-        """What she pastes into Tor Browser, or saves as ``NAME.auth_private``."""
+        """What a tor client's ``ClientOnionAuthDir`` holds as ``NAME.auth_private``."""
         return f"{self.onion}:descriptor:x25519:{self.private}"
+
+    def handover(self) -> list[str]:
+        """The lines that hand the private half over: each form labelled for what takes
+        it, each on a line of its own (printed once, stored nowhere)."""
+        return [
+            "For Tor Browser (paste this when it asks for the key of the address):",
+            "",
+            f"  {self.tor_browser_key}",
+            "",
+            f"For a tor client: save this line as {self.name}.auth_private in its "
+            "ClientOnionAuthDir:",
+            "",
+            f"  {self.private_line}",
+            "",
+        ]
 
     @property
     def control_port_key(self) -> str:

@@ -238,9 +238,7 @@ def status(config: Config, *, check_published: bool = False, timeout: float = 30
     try:
         result.version = str(controller.get_version()).split(" ")[0]
         result.bootstrap, result.summary = bootstrap(controller)
-        running = {
-            str(directory) for directory in controller.get_hidden_service_conf({}).keys()
-        }
+        running = {str(directory) for directory in controller.get_hidden_service_conf({}).keys()}
         for entry, service in zip(result.onions, onions(config), strict=True):
             entry.running = str(service.directory) in running
             if entry.address and entry.running:

@@ -294,19 +294,22 @@ def test_reply_from_a_template_reaches_her(env: Env, no_js: Any) -> None:
     assert page.locator("#items tbody tr").count() == 1  # her report
     assert codename not in page.content() and REPORT_TEXT not in page.content()
 
-    # Start from a template, in Russian: the reply box fills, and the reply's language follows.
+    # Add a template, in Russian, to what she typed: nothing typed is replaced, and the
+    # reply's language follows the template's.
+    page.fill("#text", "Здравствуйте!")
     page.select_option("#template", "legal_help")
     page.select_option("#tlang", "ru")
     with page.expect_navigation():
-        button(page, live, lang, "Use this template").click()
+        button(page, live, lang, "Add this template").click()
     expected = reply_templates.template(env.conn(), "legal_help", "ru")
     assert expected is not None and expected.body
-    assert page.input_value("#text") == expected.body
+    assert page.input_value("#text") == "Здравствуйте!\n\n" + expected.body
     assert page.input_value("#lang") == "ru"
     assert page.input_value("#template") == "legal_help"
+    assert len(env.items(source_id)) == 1  # nothing sent yet
 
     page.select_option("#lang", "ru")
-    page.fill("#text", expected.body + "\n\n" + REPLY_MARKER)
+    page.fill("#text", page.input_value("#text") + "\n\n" + REPLY_MARKER)
     with page.expect_navigation():
         button(page, live, lang, "Send the reply").click()
     assert path_of(page) == f"/sources/{source_id}"
@@ -326,6 +329,68 @@ def test_reply_from_a_template_reaches_her(env: Env, no_js: Any) -> None:
     assert match, case[:3000]
     assert match.group(1) == "ru"
     assert REPLY_MARKER in match.group(2)
+
+
+def test_a_reply_sent_after_the_session_ended_survives_the_log_in(
+    env: Env, no_js: Any, artifacts: Path
+) -> None:
+    """JavaScript off: she types a reply, adds a template, goes for lunch; her session
+    ends; "Send" brings her reply back inside the log-in form, and logging in sends it."""
+    live = env.live
+    gunel = env.add_account("gunel", "ru")
+    source_id, codename = env.new_source()
+    store = live.app.extensions["sesim_staff"].sessions
+    before = set(store._entries)
+    page = no_js().new_page()
+    log_in(page, live, gunel)
+    assert path_of(page) == "/"
+    page.goto(live(f"/sources/{source_id}"))
+    typed = "Reply marker 8d1f: thank you for trusting us."
+    page.fill("#text", typed)
+    page.select_option("#template", "request_details")
+    page.select_option("#tlang", "en")
+    with page.expect_navigation():
+        button(page, live, "ru", "Add this template").click()
+    body = reply_templates.template(env.conn(), "request_details", "en")
+    assert body is not None
+    assert page.input_value("#text") == typed + "\n\n" + body.body
+
+    for sid in set(store._entries) - before:  # her session ends (idle limit, restart…)
+        store.delete(sid)
+    with page.expect_navigation():
+        button(page, live, "ru", "Send the reply").click()
+    assert page.locator("#username").count() == 1  # the log-in form …
+    assert page.input_value("#reply_text") == typed + "\n\n" + body.body  # … with her reply
+    assert len(env.items(source_id)) == 1  # not sent yet
+    lang = html_lang(page)
+    page.screenshot(path=str(artifacts / f"staff-{lang}-login-carried-reply.png"), full_page=True)
+    page.set_viewport_size(NARROW)
+    page.screenshot(
+        path=str(artifacts / f"staff-{lang}-login-carried-reply-360.png"), full_page=True
+    )
+    page.set_viewport_size(LAPTOP)
+
+    def log_in_here(code: str) -> None:  # on this page: log_in() would open /login afresh
+        page.fill("#username", gunel.username)
+        page.fill("#password", gunel.password)
+        page.fill("#code", code)
+        submit(page, "main form")
+
+    log_in_here(wrong_code(gunel))  # a typo first: her reply is still there
+    assert path_of(page) == "/login"
+    assert page.input_value("#reply_text") == typed + "\n\n" + body.body
+    page.fill("#reply_text", page.input_value("#reply_text") + "\nGunel")
+    log_in_here(fresh_code(gunel))
+    assert path_of(page) == f"/sources/{source_id}"
+    assert status(page) == live.gettext(
+        "ru", "Your reply was sealed and stored. She will see it at her next log-in."
+    )
+    items = env.items(source_id)
+    assert [i.kind for i in items] == ["report", "reply"] and items[1].author == "gunel"
+    her = SourceBrowser(env.source_app.test_client())
+    assert her.login(codename).status_code == 303
+    case = her.case()
+    assert "Reply marker 8d1f" in case and "Gunel" in case
 
 
 # -- 3. export bundles -------------------------------------------------------------------------

@@ -135,7 +135,9 @@ def test_she_approves_a_draft_and_the_next_export_carries_her_key_and_answer(
     assert third.sources[designation].consent == (
         bundles.ConsentDecision(DRAFT_ID, "refuse", today()),
     )
-    assert _export(client).sources == {}  # nothing new of hers any more
+    # Nothing new of hers any more: the page says so, no empty bundle is sent.
+    nothing = _post(client, "/export", which="new")
+    assert nothing.status_code == 303 and "nothing_to_export" in nothing.headers["Location"]
 
     # The draft's text is nowhere on the server: not in the decrypted database (its dump
     # and every BLOB), not in any file of the instance, in any common encoding.

@@ -87,6 +87,26 @@ def test_repeated_failures_are_throttled_with_a_translated_429(
     assert 'lang="az"' in throttled.get_data(as_text=True)
 
 
+def test_the_429_page_offers_the_log_in_page_to_someone_not_logged_in(
+    staff_app: Flask, lawyer: Any
+) -> None:
+    client = staff_app.test_client()
+    for _ in range(6):
+        throttled = _login(client, "leyla", "wrong", "123456")
+    assert throttled.status_code == 429
+    page = throttled.get_data(as_text=True)
+    assert 'href="/login"' in page
+    assert 'href="/"' not in page.split("<main", 1)[-1]  # not the inbox, in the page itself
+
+
+def test_an_error_page_offers_the_inbox_to_someone_logged_in(staff_app: Flask, lawyer: Any) -> None:
+    client = staff_app.test_client()
+    _login(client, "leyla", lawyer.password, _code(lawyer.totp_secret))
+    page = client.get("/?after=not-a-cursor")
+    assert page.status_code == 400
+    assert 'href="/"' in page.get_data(as_text=True).split("<main", 1)[-1]
+
+
 def test_disabling_or_resetting_ends_live_sessions(
     staff_app: Flask, accounts: StaffAccounts, lawyer: Any
 ) -> None:

@@ -74,6 +74,21 @@ def test_every_staff_page_is_valid_html(
             continue  # not a page in this version
         assert response.mimetype == "text/html", path
         files.append(_save(tmp_path, path, response.get_data(as_text=True)))
-    assert len(files) >= 4
+    # A template added to what she typed, then the log-in page carrying her reply once
+    # her session has ended (what she typed is the hostile text: escaped in both).
+    (source_path,) = [p for p in pages if p.startswith("/sources/")]
+    token = csrf_of(client.get(source_path).get_data(as_text=True))
+    form = {"csrf_token": token, "text": HOSTILE, "lang": "en"}
+    added = client.post(
+        source_path + "/reply",
+        data={**form, "action": "template", "template": "acknowledgement", "tlang": "ru"},
+    )
+    assert added.status_code == 200
+    files.append(_save(tmp_path, "source-template-added", added.get_data(as_text=True)))
+    accounts.reset_password("nigar")  # her session ends
+    carried = client.post(source_path + "/reply", data=form)
+    assert carried.status_code == 200 and 'name="reply_text"' in carried.get_data(as_text=True)
+    files.append(_save(tmp_path, "login-carried-reply", carried.get_data(as_text=True)))
+    assert len(files) >= 6
     errors = validate(files)
     assert errors == [], "\n".join(errors)

@@ -15,12 +15,15 @@ there but does not start fails them everywhere.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 
 from securedrop_like.config import CONFIG_NAME, load_config, render_toml
 from securedrop_like.demo import install_demo_reviewer
@@ -28,7 +31,8 @@ from securedrop_like.instance import init_instance
 from tests.conftest import FAST_ARGON2, Instance
 from tests.integration.server import free_port, running_server
 from tests.integration.tor_network import OnionSite, PortTaken, TorNetwork, require_tor
-from tor_config import add_client, onion, prepare, write_torrc
+from tor_config import ClientKey, list_clients, onion, prepare, write_torrc
+from tor_config.clients import onion_id
 from tor_config.control import UploadWatcher
 
 
@@ -41,6 +45,20 @@ def tor_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorNetwork
         yield network
     finally:
         network.stop()
+
+
+def _printed_key(home: Path, name: str) -> tuple[str, str]:
+    """(the key for Tor Browser, the ClientOnionAuthDir line), each read from its own
+    line of what `sesim tor add-staff-client NAME` prints."""
+    from sesim.cli import main
+
+    runner = CliRunner(env={"SESIM_TOR_CONTROL_PORT": str(free_port())})  # no tor there
+    result = runner.invoke(main, ["tor", "add-staff-client", name, "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    bare = re.search(r"^  ([A-Z2-7]{52})$", result.output, re.MULTILINE)
+    line = re.search(r"^  ([a-z2-7]{56}:descriptor:x25519:[A-Z2-7]{52})$", result.output, re.M)
+    assert bare and line, result.output
+    return bare[1], line[1]
 
 
 def _port(base_url: str) -> int:
@@ -66,11 +84,16 @@ def onion_site(
         )
     config = load_config(home)
     staff_dir = onion(config, "staff").directory
-    lawyer_key = add_client(staff_dir, "lawyer", addresses["staff"])
-    spare_key = add_client(staff_dir, "lawyer-2", addresses["staff"])
+    # Each key as `sesim tor add-staff-client` prints it: the lawyer's tor client keeps
+    # the full line in its ClientOnionAuthDir; the spare key is the bare one a lawyer
+    # pastes into Tor Browser (which hands it to tor as ONION_CLIENT_AUTH_ADD).
+    _bare, lawyer_line = _printed_key(home, "lawyer")
+    spare_bare, _line = _printed_key(home, "lawyer-2")
+    (spare_public,) = [c.public for c in list_clients(staff_dir) if c.name == "lawyer-2"]
+    spare_key = ClientKey("lawyer-2", onion_id(addresses["staff"]), spare_public, spare_bare)
     auth_dir = root / "lawyer-client-auth"
     auth_dir.mkdir(mode=0o700)
-    (auth_dir / "lawyer.auth_private").write_text(lawyer_key.private_line + "\n")
+    (auth_dir / "lawyer.auth_private").write_text(lawyer_line + "\n")
 
     with ExitStack() as stack:
         # Staff first: a server's writer process removes the sockets of the writers

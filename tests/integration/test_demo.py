@@ -18,6 +18,8 @@ import requests
 
 from journalist_interface.workstation.keys import read_verify_key_file
 from securedrop_like.bundles import read_publication
+from securedrop_like.db import Database
+from securedrop_like.instance import open_instance
 from tests.conftest import csrf_of
 from tests.integration.server import free_port, stop
 from tests.integration.test_demo_tor import _free, _wait_for
@@ -52,7 +54,8 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         found = re.search(r"Workstation:\s+http://127\.0\.0\.1:(\d+)/", text)
         phrase = re.search(r"Its passphrase:\s+(.+?)  \(DEMO ONLY\)", text)
         shown_map = re.search(r"Public map:\s+http://127\.0\.0\.1:(\d+)/", text)
-        assert found and phrase and shown_map, text
+        signer = re.search(r"Demo lawyer:\s+(\S+) / ", text)
+        assert found and phrase and shown_map and signer, text
         assert int(found[1]) == port + 2
         assert int(shown_map[1]) == port + 3
         assert _answers(f"http://127.0.0.1:{port}/", proc, log).status_code == 200
@@ -120,3 +123,10 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
     while not all(_free(p) for p in (port, port + 1, port + 2, port + 3)):
         assert time.monotonic() < deadline, "a part of the demo outlived it"
         time.sleep(0.1)
+    # The synthetic replies are signed by the demo's own staff account, who exists.
+    conn = Database.for_config(open_instance(home)).open()
+    try:
+        authors = {r[0] for r in conn.execute("SELECT author FROM items WHERE kind = 'reply'")}
+    finally:
+        conn.close()
+    assert authors == {signer[1]}

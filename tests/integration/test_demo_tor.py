@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -65,8 +66,13 @@ def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path)
         key = re.search(r"Staff onion key for Tor Browser: (\S+)", text)
         assert source and staff and key, text
         assert is_onion_address(source[1]) and is_onion_address(staff[1])
-        assert re.fullmatch(r"[a-z2-7]{56}:descriptor:x25519:[A-Z2-7]{52}", key[1])
-        assert key[1].startswith(staff[1].removesuffix(".onion") + ":")
+        # Tor Browser's prompt takes the bare key only; the full line is for a tor
+        # client's ClientOnionAuthDir, each on a line of its own.
+        assert re.fullmatch(r"[A-Z2-7]{52}", key[1])
+        assert len(base64.b32decode(key[1] + "====")) == 32
+        line = re.search(r"ClientOnionAuthDir, as demo\.auth_private:\n\s+(\S+)\n", text)
+        assert line, text
+        assert line[1] == f"{staff[1].removesuffix('.onion')}:descriptor:x25519:{key[1]}"
         assert len(_tor_pids(home)) == 1
         # The public map's "how to report safely" names the demo's source onion.
         assert f'onion = "{source[1]}"' in (home / "map" / "map.toml").read_text("utf-8")

@@ -20,3 +20,13 @@ def test_populate_makes_sources_with_replies_and_one_withdrawal(instance: Instan
         assert "report" in kinds
     finally:
         conn.close()
+
+
+def test_the_synthetic_replies_are_signed_by_the_name_given(instance: Instance) -> None:
+    populate(instance.config, 8, seed=3, author="nigar")
+    conn = Database.for_config(instance.config).open()
+    try:
+        authors = {r[0] for r in conn.execute("SELECT author FROM items WHERE kind = 'reply'")}
+    finally:
+        conn.close()
+    assert authors == {"nigar"}

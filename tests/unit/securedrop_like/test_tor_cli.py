@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from crypto import PrivateKey
+from journalist_interface.accounts import StaffAccounts
+from securedrop_like import db
 from securedrop_like.config import load_config
 from securedrop_like.instance import init_instance
 from sesim.cli import main
 from tests.integration.server import free_port
+from tests.integration.tor_network import require_tor, verify_config
 from tests.unit.securedrop_like.test_instance_cli import assert_clean_failure
 from tor_config import list_clients, read_address
 
+BARE_KEY = re.compile(r"^  ([A-Z2-7]{52})$", re.MULTILINE)
 PRIVATE_LINE = re.compile(r"^  ([a-z2-7]{56}):descriptor:x25519:([A-Z2-7]{52})$", re.MULTILINE)
 
 
@@ -68,9 +74,10 @@ def test_add_list_and_revoke_a_staff_client(home: Path) -> None:
     assert "Could not reload tor" in added.output  # none runs here: the admin is told
     (client,) = list_clients(home / "tor" / "staff")
     assert client.name == "leyla"
-    assert match.group(2) not in (home / "tor" / "staff" / "authorized_clients").joinpath(
-        "leyla.auth"
-    ).read_text()
+    assert (
+        match.group(2)
+        not in (home / "tor" / "staff" / "authorized_clients").joinpath("leyla.auth").read_text()
+    )
 
     listed = sesim("tor", "list-staff-clients", "--home", str(home))
     assert listed.exit_code == 0 and listed.output.startswith("leyla ")
@@ -140,3 +147,69 @@ def test_config_reads_the_tor_settings(home: Path) -> None:
         fh.write('tor_dir = "/srv/tor"\nsource_local_port = 9000\n')
     config = load_config(home)
     assert config.tor_path == Path("/srv/tor") and config.source_local_port == 9000
+
+
+def test_the_key_is_printed_in_both_forms_each_labelled_and_each_accepted(home: Path) -> None:
+    """Tor Browser's prompt takes the bare key only (52 base32 characters, or 44 of
+    base64); a tor client's ClientOnionAuthDir takes the full line as NAME.auth_private."""
+    sesim("tor", "torrc", "--write", "--home", str(home))
+    added = sesim("tor", "add-staff-client", "leyla", "--home", str(home))
+    assert added.exit_code == 0, added.output
+    lines = added.output.splitlines()
+    (bare,) = BARE_KEY.findall(added.output)
+    full = PRIVATE_LINE.search(added.output)
+    assert full and full.group(2) == bare
+    # Each form under its own label, on a line of its own.
+    browser_label = next(i for i, line in enumerate(lines) if "For Tor Browser" in line)
+    tor_label = next(i for i, line in enumerate(lines) if "leyla.auth_private" in line)
+    assert "ClientOnionAuthDir" in lines[tor_label]
+    assert browser_label < lines.index(f"  {bare}") < tor_label < lines.index(full.group(0))
+    # The Tor Browser form: canonical base32 of 32 bytes (44 characters as base64)...
+    raw = base64.b32decode(bare + "====")
+    assert len(raw) == 32 and base64.b32encode(raw).decode().rstrip("=") == bare
+    assert len(base64.b64encode(raw)) == 44
+    # ... whose public half is the one the onion lets in.
+    (client,) = list_clients(home / "tor" / "staff")
+    assert base64.b32encode(PrivateKey(raw).public_key.raw).decode().rstrip("=") == client.public
+    # The full line, saved as leyla.auth_private, is read by tor without complaint.
+    require_tor()
+    auth_dir = home / "client-auth"
+    auth_dir.mkdir(mode=0o700)
+    options = ("--ignore-missing-torrc", "--ClientOnionAuthDir", str(auth_dir), "--SocksPort", "0")
+    (auth_dir / "leyla.auth_private").write_text(full.group(0).strip() + "\n")
+    assert "Client authorization" not in verify_config(home / "none", *options)
+
+
+def _add_staff(home: Path, name: str) -> None:
+    accounts = StaffAccounts(db.Database.for_config(load_config(home)), opslimit=1,
+                             memlimit=8 * 1024 * 1024)  # fmt: skip
+    accounts.add(name)
+
+
+def test_disabling_a_staff_member_also_revokes_her_onion_key(home: Path) -> None:
+    _add_staff(home, "leyla")
+    _add_staff(home, "nigar")
+    no_tor = sesim("staff", "list", "--home", str(home))
+    assert no_tor.exit_code == 0 and "no tor folder" in no_tor.output
+    sesim("tor", "torrc", "--write", "--home", str(home))
+    for name in ("leyla", "nigar", "olduser"):
+        assert sesim("tor", "add-staff-client", name, "--home", str(home)).exit_code == 0
+    listed = sesim("staff", "list", "--home", str(home))
+    assert listed.exit_code == 0, listed.output
+    assert re.search(r"^leyla\s+staff\s+active\s+onion key\s", listed.output, re.MULTILINE)
+    assert "no onion key" not in listed.output
+    assert "no account of that name" in listed.output and "olduser" in listed.output
+
+    disabled = sesim("staff", "disable", "leyla", "--home", str(home))
+    assert disabled.exit_code == 0, disabled.output
+    assert "Revoked the staff onion key of 'leyla'" in disabled.output
+    assert "Could not reload tor" in disabled.output  # none runs here: the admin is told
+    assert [c.name for c in list_clients(home / "tor" / "staff")] == ["nigar", "olduser"]
+    listed = sesim("staff", "list", "--home", str(home))
+    assert re.search(r"^leyla\s+staff\s+disabled\s+no onion key\s", listed.output, re.M)
+    assert re.search(r"^nigar\s+staff\s+active\s+onion key\s", listed.output, re.M)
+    # Again: already disabled, nothing left to revoke, still a clean answer.
+    again = sesim("staff", "disable", "leyla", "--home", str(home))
+    assert again.exit_code == 0 and "holds no staff onion key" in again.output
+    enabled = sesim("staff", "enable", "leyla", "--home", str(home))
+    assert "sesim tor add-staff-client leyla" in enabled.output

@@ -97,8 +97,9 @@ def test_list_shows_accounts_and_never_their_secrets(runner: CliRunner, home: Pa
     day = lines[0][-1]
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", day)
     assert lines == [
-        ["aysel", "staff", "active", "az", day],
-        ["nigar", "admin", "active", "ru", day],
+        # the onion-key column: this instance has no tor folder yet
+        ["aysel", "staff", "active", "no", "tor", "folder", "az", day],
+        ["nigar", "admin", "active", "no", "tor", "folder", "ru", day],
     ]
     for secret in (passphrase_of(added), secret_of(added), "$argon2id"):
         assert secret not in listed.output

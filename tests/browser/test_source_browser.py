@@ -197,7 +197,7 @@ def walk_every_page(page: Any, live: LiveSource, lang: str, visit: Visit) -> Non
     click_link(page, "main a[href='/case/withdraw']")
     visit("withdraw", page)
 
-    submit(page, "footer form")
+    submit(page, "header form.out")
     visit("logged-out", page)
 
     page.goto(live("/login"))
@@ -303,7 +303,7 @@ def test_whole_flow_on_a_phone_without_javascript(
     assert codename not in page.content()
 
     # Log out, and back in with the codename in capitals and with dashes.
-    submit(page, "footer form")
+    submit(page, "header form.out")
     assert h1(page) == live.gettext("az", "You have logged out")
     assert live.logged_in_source_ids() == []
     seen("logged-out")

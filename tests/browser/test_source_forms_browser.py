@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from securedrop_like import geo
-from tests.browser.conftest import LAPTOP, LiveSource
+from securedrop_like import codenames, geo
+from tests.browser.conftest import AXE_JS, LAPTOP, PHONE, LiveSource
+from tests.browser.test_source_browser import AXE_RUN_JS, BLOCKING_IMPACTS, OVERFLOW_JS
 
 pytestmark = pytest.mark.browser
 
@@ -142,3 +143,197 @@ def test_districts_are_in_the_alphabetical_order_of_the_page(
     # And the box that asks who and which service says so.
     legend = page.locator("fieldset:has(#perpetrator) legend").inner_text()
     assert legend == live_source.gettext(lang, "Who did it, and in which service?")
+
+
+# -- item 10: tap targets, Log out, titles, the codename field ----------------------------------
+
+
+def _small(page: Any, selector: str) -> list[str]:
+    small = []
+    for n, element in enumerate(page.locator(selector).all()):
+        found = element.bounding_box()
+        if found is None:
+            continue
+        if found["height"] < MIN_TAP or found["width"] < MIN_TAP:
+            text = element.inner_text() or element.get_attribute("id") or ""
+            small.append(
+                f"{selector}[{n}] {text.strip()!r} {found['width']:.0f}×{found['height']:.0f}"
+            )
+    return small
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_tap_targets_are_at_least_44_px_on_a_phone(
+    live_source: LiveSource, inspect_context: Any, lang: str
+) -> None:
+    page = inspect_context.new_page()
+    small: list[str] = []
+    measured = 0
+
+    def measure(where: str) -> None:
+        nonlocal measured
+        for selector in ("header nav.langs a", "main a:not(.button)", "input[type=file]"):
+            measured += page.locator(selector).count()
+            small.extend(f"{where}: {s}" for s in _small(page, selector))
+
+    for path in ("/", "/report", "/login"):
+        go(page, live_source, lang, path)
+        measure(path)
+    report(page, live_source, lang)
+    measure("codename")
+    for path in ("/codename/check", "/case", "/case/withdraw"):
+        page.goto(live_source(path))
+        measure(path)
+    small.extend(f"/case: {s}" for s in _small(page, "header form.out button"))
+    assert measured > 10
+    assert small == [], "\n".join(small)
+
+
+def test_the_tap_target_check_catches_a_small_link(inspect_context: Any) -> None:
+    page = inspect_context.new_page()
+    page.set_content('<main><p>Small <a href="#">link</a></p></main>')
+    assert len(_small(page, "main a:not(.button)")) == 1
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_log_out_is_in_the_first_screen_and_stays_in_reach(
+    live_source: LiveSource, inspect_context: Any, artifacts: Path, lang: str
+) -> None:
+    page = inspect_context.new_page()
+    codename = report(page, live_source, lang)
+    page.goto(live_source("/case"))
+    button = page.locator("header form.out button")
+    assert button.inner_text().strip() == live_source.gettext(lang, "Log out")
+    for scroll in (0, 100_000):  # at the top, and at the bottom of a long page
+        page.evaluate(f"window.scrollTo(0, {scroll})")
+        found = box(page, "header form.out button")
+        assert 0 <= found["y"] and found["y"] + found["height"] <= PHONE["height"], found
+        assert found["x"] + found["width"] <= PHONE["width"], found
+    assert page.evaluate(OVERFLOW_JS)["scrollWidth"] <= PHONE["width"]
+    # On the languages' line: the sticky header keeps two lines, not three.
+    langs = box(page, "header nav.langs")
+    assert abs(found["y"] - langs["y"]) < langs["height"], (found, langs)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / f"source-case-header-{lang}-360.png"))
+    assert page.locator("footer form").count() == 0  # one Log out, at the top
+    submit(page, "header form.out button")
+    assert live_source.logged_in_source_ids() == []
+    assert page.locator("header form.out").count() == 0  # not shown to someone logged out
+    assert codename not in page.content()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_page_has_its_own_neutral_title(
+    live_source: LiveSource, no_js_context: Any, lang: str
+) -> None:
+    page = no_js_context.new_page()
+    titles: dict[str, str] = {}
+    for name, path in (("start", "/"), ("report", "/report"), ("login", "/login")):
+        go(page, live_source, lang, path)
+        titles[name] = page.title()
+    report(page, live_source, lang)
+    titles["codename"] = page.title()
+    for name, path in (
+        ("check", "/codename/check"),
+        ("case", "/case"),
+        ("withdraw", "/case/withdraw"),
+        ("not-found", "/nope"),
+    ):
+        page.goto(live_source(path))
+        titles[name] = page.title()
+    submit(page, "header form.out button")
+    titles["logged-out"] = page.title()
+    assert len(set(titles.values())) == len(titles), titles
+    name = live_source.instance.config.instance_name
+    assert all(t.endswith(f" – {name}") for t in titles.values()), titles
+    assert titles["login"] == live_source.gettext(lang, "Log in") + f" – {name}"
+    # Neutral: nothing a glance at the tab could read as what the site is about.
+    words = ("harass", "report", "codename", "case", "sextortion", "lawyer", "legal", "police")
+    subjects = [live_source.gettext(lang, w) for w in ("Report what happened", "Your case")]
+    for title in titles.values():
+        assert not any(w in title.lower() for w in words), titles
+        assert not any(s.lower() in title.lower() for s in subjects), titles
+
+
+def _widest_words(count: int) -> list[str]:
+    words = codenames.load_wordlist()
+    return sorted(words, key=lambda w: (len(w), sum(w.count(c) for c in "mw")))[-count:]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_eight_words_fit_the_codename_field_on_a_phone(
+    live_source: LiveSource, inspect_context: Any, artifacts: Path, lang: str
+) -> None:
+    page = inspect_context.new_page()
+    go(page, live_source, lang, "/login")
+    field = page.locator("#codename")
+    assert field.evaluate("e => e.tagName") == "TEXTAREA"
+    field.fill(" ".join(_widest_words(8)))
+    sizes = field.evaluate("e => [e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight]")
+    assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], sizes  # all shown, no scrolling
+    assert page.evaluate(OVERFLOW_JS)["scrollWidth"] <= PHONE["width"]
+    page.screenshot(path=str(artifacts / f"source-login-8-words-{lang}-360.png"))
+
+
+def test_a_codename_typed_over_several_lines_logs_in(
+    live_source: LiveSource, no_js_context: Any
+) -> None:
+    page = no_js_context.new_page()
+    codename = report(page, live_source)
+    submit(page, "header form.out button")
+    go(page, live_source, "en", "/login")
+    words = codename.split()
+    page.locator("#codename").click()
+    # Enter in the field adds a line (no script can make it send); the line breaks
+    # are dropped like spaces.
+    for n, word in enumerate(words):
+        page.keyboard.type(word)
+        page.keyboard.press("Enter" if n % 2 else "Space")
+    assert "\n" in page.input_value("#codename")
+    assert urlsplit(page.url).path == "/login"  # Enter did not send the form
+    submit(page)
+    assert urlsplit(page.url).path == "/case"
+
+
+# -- screenshots and axe at both widths ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["360", "1280"])
+def test_changed_pages_pass_axe_with_screenshots(
+    live_source: LiveSource, chromium: Any, artifacts: Path, lang: str, viewport: dict[str, int]
+) -> None:
+    assert AXE_JS.exists(), f"{AXE_JS} is missing: run npm ci in tests/browser"
+    context = chromium.new_context(viewport=viewport, java_script_enabled=True, bypass_csp=True)
+    blocking: dict[str, Any] = {}
+    try:
+        page = context.new_page()
+
+        def check(name: str) -> None:
+            page.screenshot(
+                path=str(artifacts / f"source-{name}-{lang}-{viewport['width']}.png"),
+                full_page=True,
+            )
+            page.add_script_tag(path=str(AXE_JS))
+            bad = [v for v in page.evaluate(AXE_RUN_JS) if v["impact"] in BLOCKING_IMPACTS]
+            if bad:
+                blocking[name] = bad
+            assert page.evaluate(OVERFLOW_JS)["scrollWidth"] <= viewport["width"], name
+
+        go(page, live_source, lang, "/login")
+        check("login")
+        go(page, live_source, lang, "/report")
+        page.fill("#what_happened", REPORT_TEXT)
+        page.select_option("#when_day", "31")
+        page.select_option("#when_month", "4")
+        page.select_option("#when_year", "2025")
+        submit(page)
+        assert page.locator("#when-error").count() == 1
+        check("report-when-error")
+        page.select_option("#when_day", "")
+        submit(page)
+        page.goto(live_source("/case"))
+        check("case-logged-in")
+    finally:
+        context.close()
+    assert blocking == {}, json.dumps(blocking, indent=1, ensure_ascii=False)

@@ -9,7 +9,7 @@ DEBS_TEST := gnupg chromium npm tor poppler-utils default-jre-headless nginx-lig
 DEBS_BENCH := gnupg wrk poppler-utils
 HOME_DIR ?=
 
-.PHONY: help install debs-run debs-test debs-bench run test lint bench translations lock clean vendor-map basemap
+.PHONY: wordlists help install debs-run debs-test debs-bench run test lint bench translations lock clean vendor-map basemap
 
 help: ## List the developer commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ vendor-map: install ## Refresh the public map's vendored Leaflet/markercluster/s
 
 basemap: install ## Regenerate the public map's compact district and metro GeoJSON from the core's data
 	$(BIN)/python scripts/map/basemap.py
+
+wordlists: ## Rebuild the az and ru codename word lists from scripts/words/ (deterministic)
+	$(BIN)/python scripts/words/build.py
 
 lock: ## Re-pin requirements.lock from requirements.in
 	rm -rf /tmp/sesim-lock && $(PYTHON) -m venv /tmp/sesim-lock

@@ -1,4 +1,5 @@
-"""What a lawyer does to a source: star, assign, mark read, reply, export.
+"""What a lawyer does to a source: star, assign, set the case status, mark read,
+reply, export.
 
 Every action is a POST with the session's CSRF token and leaves an audit
 line naming the staff member and the source's designation — never content.
@@ -22,7 +23,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from securedrop_like import bundles, designations, models
+from securedrop_like import bundles, case_status, designations, models
 from securedrop_like.config import LOCALES
 from securedrop_like.db import today
 from securedrop_like.documents import MAX_REPLY_CHARS
@@ -32,7 +33,7 @@ from securedrop_like.i18n import gettext as _
 
 from . import exports
 from .auth import audit, current_staff, staff_required
-from .services import source_or_404, staff_services
+from .services import assignee, source_or_404, staff_services
 
 bp = Blueprint("staff_actions", __name__)
 
@@ -54,11 +55,41 @@ def star(source_id: str) -> Response:
 @bp.post("/sources/<source_id>/assign")
 @staff_required
 def assign(source_id: str) -> Response:
+    """Assign to oneself, to any enabled colleague (``to=<username>``), or to nobody."""
     source = source_or_404(source_id)
-    username = current_staff().username if request.form.get("to") == "me" else None
-    staff_services().reports.writer.command("assign_many", ([source.id], username))
-    audit("assign" if username else "unassign", source.designation)
+    username = assignee(request.form.get("to"), current_staff().username)
+    if username is None:
+        return _back(source.id, "assign_invalid")
+    staff_services().reports.writer.command("assign_many", ([source.id], username or None))
+    if username:
+        audit("assign", assign_target(source.designation, username))
+    else:
+        audit("unassign", source.designation)
     return _back(source.id)
+
+
+def assign_target(designation: str, username: str) -> str:
+    """The audit target of an assignment: the designation, then to whom."""
+    return f"{designation} {username}"
+
+
+def status_target(designation: str, old: str, new: str) -> str:
+    """The audit target of a status change: the designation, the old and the new code."""
+    return f"{designation} {old} {new}"
+
+
+@bp.post("/sources/<source_id>/status")
+@staff_required
+def set_status(source_id: str) -> Response:
+    """Set the case status (metadata like the star; audited old → new)."""
+    source = source_or_404(source_id)
+    status = request.form.get("status", "")
+    if status not in case_status.CODES:
+        return _back(source.id, "status_invalid")
+    changed = staff_services().reports.writer.command("set_case_status", ([source.id], status))
+    for _id, old in changed:
+        audit("case_status", status_target(source.designation, old, status))
+    return _back(source.id, "status_set")
 
 
 @bp.post("/sources/<source_id>/read")
@@ -127,7 +158,27 @@ def delete_source(source_id: str) -> Response | str:
     return redirect(url_for("staff_inbox.inbox", done="source_deleted"), code=303)
 
 
-BULK_ACTIONS = ("star", "unstar", "assign", "unassign", "read", "unread", "delete")
+#: The inbox's filters and page, carried through a bulk action (as ``keep_<name>``) so
+#: that she lands back on the same filtered page.
+KEPT = ("unread", "starred", "assigned", "status", "q", "after")
+
+
+def _inbox(done: str) -> Response:
+    kept: dict[str, Any] = {k: v[:200] for k in KEPT if (v := request.form.get(f"keep_{k}", ""))}
+    return redirect(url_for("staff_inbox.inbox", done=done, **kept), code=303)
+
+
+BULK_ACTIONS = (
+    "star",
+    "unstar",
+    "assign",
+    "assign_to",
+    "unassign",
+    "status",
+    "read",
+    "unread",
+    "delete",
+)
 
 
 @bp.post("/sources/bulk")
@@ -143,7 +194,7 @@ def bulk() -> Response | str:
     if action not in BULK_ACTIONS:
         abort(400)
     if not sources:
-        return redirect(url_for("staff_inbox.inbox", done="nothing_selected"), code=303)
+        return _inbox("nothing_selected")
     ids = [s.id for s in sources]
     writer = staff_services().reports.writer
     if action == "delete":
@@ -164,19 +215,38 @@ def bulk() -> Response | str:
             except NotFound:
                 continue  # deleted meanwhile by someone else
             audit("delete_source", source.designation)
-        return redirect(url_for("staff_inbox.inbox", done="sources_deleted"), code=303)
+        return _inbox("sources_deleted")
+    me = current_staff().username
+    accounts = staff_services().accounts
+    if action == "status":
+        status = request.form.get("status", "")
+        if status not in case_status.CODES:
+            return _inbox("choose_status")
+        changed = dict(writer.command("set_case_status", (ids, status)))
+        targets = [
+            status_target(s.designation, changed[s.id], status) for s in sources if s.id in changed
+        ]
+        accounts.audit_many(me, "case_status", targets, time.time())
+        return _inbox("bulk_done")
+    if action in ("assign", "assign_to"):
+        username = me if action == "assign" else assignee(request.form.get("to", ""), me)
+        if username is None:
+            return _inbox("choose_person")
+        if username:
+            writer.command("assign_many", (ids, username))
+            targets = [assign_target(s.designation, username) for s in sources]
+            accounts.audit_many(me, "assign", targets, time.time())
+            return _inbox("bulk_done")
+        action = "unassign"
     if action in ("star", "unstar"):
         writer.command("set_stars", (ids, action == "star"))
-    elif action in ("assign", "unassign"):
-        username = current_staff().username if action == "assign" else None
-        writer.command("assign_many", (ids, username))
+    elif action == "unassign":
+        writer.command("assign_many", (ids, None))
     else:
         writer.command("mark_sources_staff_read", (ids, action == "read"))
     label = {"read": "mark_read", "unread": "mark_unread"}.get(action, action)
-    staff_services().accounts.audit_many(
-        current_staff().username, label, [s.designation for s in sources], time.time()
-    )
-    return redirect(url_for("staff_inbox.inbox", done="bulk_done"), code=303)
+    accounts.audit_many(me, label, [s.designation for s in sources], time.time())
+    return _inbox("bulk_done")
 
 
 def confirm(

@@ -24,7 +24,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from securedrop_like import designations
+from securedrop_like import case_status, designations
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 
@@ -281,6 +281,7 @@ def action_labels() -> dict[str, str]:
         "unstar": _("Removed a star"),
         "assign": _("Assigned a source"),
         "unassign": _("Unassigned a source"),
+        "case_status": _("Changed a case status"),
         "mark_read": _("Marked items read"),
         "mark_unread": _("Marked items unread"),
         "reply": _("Replied"),
@@ -295,6 +296,14 @@ def action_labels() -> dict[str, str]:
 
 def _target_label(entry: AuditEntry, lang: str) -> str:
     target = entry.target or ""
+    first, _sep, rest = target.partition(" ")
+    if rest and entry.action in ("assign", "case_status") and _DESIGNATION.fullmatch(first):
+        # "<designation> <username>" or "<designation> <old> <new>" (see actions.py)
+        label = designations.label(first, lang)
+        if entry.action == "assign":
+            return f"{label} → {rest}"
+        old, _sep, new = rest.partition(" ")
+        return f"{label}: {case_status.label(old)} → {case_status.label(new)}"
     if entry.action not in _NOT_SOURCE_ACTIONS and _DESIGNATION.fullmatch(target):
         return designations.label(target, lang)  # staff never see a designation raw
     return target or "—"

@@ -9,7 +9,12 @@ Actions written so far: ``staff_add``, ``staff_disable``, ``staff_enable``,
 ``staff_reset_password``, ``staff_reset_2fa``, ``login``, ``login_failed``,
 ``login_refused_disabled``; and, by the staff actions, ``star``, ``unstar``,
 ``assign``, ``unassign``, ``mark_read``, ``mark_unread``, ``reply``,
-``export``. The admin pages (:mod:`.admin`) label each for people.
+``export``, ``case_status``. The admin pages (:mod:`.admin`) label each for people.
+
+Two actions say a little more in ``target``, still never content: ``assign``
+is ``"<designation> <username>"`` (to whom), and ``case_status`` is
+``"<designation> <old code> <new code>"`` (see securedrop_like/case_status.py);
+older ``assign`` rows hold the designation alone.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, render_template, request
 
-from securedrop_like import designations, inbox, models
+from securedrop_like import case_status, designations, inbox, models
 from securedrop_like.db import today
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
@@ -14,23 +14,58 @@ from securedrop_like.i18n import gettext as _
 from . import reply_templates
 from .auth import current_staff, staff_required
 from .search import designation_filter
-from .services import source_or_404, staff_services
+from .services import active_usernames, source_or_404, staff_services
 
 bp = Blueprint("staff_inbox", __name__)
+
+
+def _filters(me: str) -> tuple[inbox.Filters, dict[str, str]]:
+    """The inbox filters a GET asks for, and the same as URL arguments to keep in links.
+
+    ``assigned`` is ``none`` (nobody), ``me`` or a username; ``mine=1`` (older
+    links) means ``assigned=me``. Anything unknown is ignored: a filter never fails.
+    """
+    args = request.args
+    assigned_arg = "me" if args.get("mine") == "1" else args.get("assigned", "")[:40]
+    assigned: str | None = None
+    if assigned_arg == "none":
+        assigned = inbox.UNASSIGNED
+    elif assigned_arg == "me":
+        assigned = me
+    elif assigned_arg:
+        assigned = assigned_arg
+    status = args.get("status", "")
+    filters = inbox.Filters(
+        unread=args.get("unread") == "1",
+        starred=args.get("starred") == "1",
+        assigned=assigned,
+        status=status if status in case_status.CODES else None,
+    )
+    kept = {
+        "unread": "1" if filters.unread else "",
+        "starred": "1" if filters.starred else "",
+        "assigned": assigned_arg if assigned is not None else "",
+        "status": filters.status or "",
+    }
+    return filters, {k: v for k, v in kept.items() if v}
 
 
 @bp.get("/", endpoint="inbox")
 @staff_required
 def inbox_page() -> str | tuple[str, int]:
     lang = current_language()
-    mine = request.args.get("mine") == "1"
+    me = current_staff().username
+    filters, kept = _filters(me)
     query = request.args.get("q", "")[:100]
+    if query:
+        kept["q"] = query
+    after = request.args.get("after") or None
     wanted = designation_filter(query, lang) if query else None
     try:
         result = inbox.page(
             staff_services().db.reader(),
-            cursor=request.args.get("after") or None,
-            assigned_to=current_staff().username if mine else None,
+            cursor=after,
+            filters=filters,
             designation=wanted or (inbox.DesignationFilter(first=frozenset()) if query else None),
         )
     except inbox.BadCursor:
@@ -48,7 +83,15 @@ def inbox_page() -> str | tuple[str, int]:
         "inbox.html",
         rows=rows,
         next_cursor=result.next_cursor,
-        mine=mine,
+        mine=filters.assigned == me and not (filters.unread or filters.starred or filters.status),
+        filters=filters,
+        kept=kept,
+        after=after,
+        # "Select all on this page" is a link back here with all=1: no JavaScript.
+        all_selected=request.args.get("all") == "1",
+        colleagues=active_usernames(),
+        statuses=case_status.CASE_STATUSES,
+        status_label=case_status.label,
         query=query,
         no_match=bool(query) and wanted is None,
         done=request.args.get("done"),
@@ -91,9 +134,14 @@ def source_page(source_id: str) -> str:
     chosen = reply_templates.template(
         conn, request.args.get("template", ""), request.args.get("tlang", lang)
     )
+    meta = inbox.source_meta(conn, source_id)
     return render_template(
         "source.html",
         source=source,
+        meta=meta,
+        colleagues=active_usernames(),
+        statuses=case_status.CASE_STATUSES,
+        status_label=case_status.label,
         label=designations.label(source.designation, lang),
         items=items,
         done=request.args.get("done"),

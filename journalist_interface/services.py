@@ -36,3 +36,19 @@ def source_or_404(source_id: str) -> models.Source:
     if source is None:
         abort(404)
     return source
+
+
+def active_usernames() -> list[str]:
+    """Usernames a source can be assigned to: every enabled account, in order."""
+    return [s.username for s in staff_services().accounts.list() if not s.disabled]
+
+
+def assignee(form_value: str | None, me: str) -> str | None:
+    """The username a form's ``to`` names ("me", "nobody" or a colleague's username;
+    missing means "me"): ``""`` for nobody; None if it names no enabled account, or
+    nothing was chosen (the caller says so)."""
+    if form_value is None or form_value == "me":
+        return me
+    if form_value == "nobody":
+        return ""
+    return form_value if form_value in active_usernames() else None

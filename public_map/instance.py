@@ -20,6 +20,11 @@
     phone = "…"     # optional: a phone number (shown as a tel: link)
     url = "…"       # optional: an http(s) URL
 
+    [legal_centre]  # the Legal Centre's name in each language, as in the instance's
+    az = "…"        # config.toml (securedrop_like.config.parse_centre_names: all three,
+    ru = "…"        # no quotation marks; English as it reads after "the");
+    en = "…"        # default Hüquq Mərkəzi / Юридический центр / Legal Centre
+
 Every value is checked when the map opens (``sesim serve map`` refuses to start with a
 clear error): a v3 onion address with the right checksum, an e-mail address, phone
 numbers of 3 to 15 digits, https for the quick exit, http(s) URLs elsewhere.
@@ -42,6 +47,7 @@ from urllib.parse import urlsplit
 from crypto import is_onion_address
 from securedrop_like.bundles import BundleError
 from securedrop_like.bundles.publication import read_verify_key_file, verify_key_text
+from securedrop_like.config import DEFAULT_CENTRE_NAMES, ConfigError, parse_centre_names
 
 from . import store
 
@@ -61,6 +67,13 @@ sms = ""        # an SMS number that takes reports
 email = ""      # an e-mail address that takes reports
 tile_url = ""   # a tile server URL template; empty: the offline district basemap only
 quick_exit = "https://www.google.az/"   # where "Quick exit" takes her (an https URL)
+
+# The Legal Centre's name in each language, the same as in the instance's config.toml
+# (all three; no quotation marks; English as it reads after "the").
+# [legal_centre]
+# az = "Hüquq Mərkəzi"
+# ru = "Юридический центр"
+# en = "Legal Centre"
 
 # Hotlines and services, shown in this order on "where to get help". None by default:
 # list the ones you know to be right for Baku today.
@@ -102,6 +115,9 @@ class SiteSettings:
     tile_url: str = ""
     quick_exit: str = DEFAULT_QUICK_EXIT
     help: tuple[HelpLine, ...] = field(default_factory=tuple)
+    legal_centre: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_CENTRE_NAMES), hash=False
+    )
 
     @property
     def onion_url(self) -> str:
@@ -317,7 +333,7 @@ def load_settings(path: Path) -> SiteSettings:
         doc: dict[str, Any] = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise MapError(f"cannot read {path}: {exc}") from None
-    unknown = set(doc) - {"site", "help"}
+    unknown = set(doc) - {"site", "help", "legal_centre"}
     if unknown:
         raise MapError(f"{CONFIG_FILE}: unknown section {sorted(unknown)[0]!r}")
     site = doc.get("site", {})
@@ -339,4 +355,8 @@ def load_settings(path: Path) -> SiteSettings:
             _url(values["url"], f"help #{number} url")
         lines.append(HelpLine(**values))
     values = {k: _site_value(k, _text(v, f"site.{k}")) for k, v in site.items()}
-    return SiteSettings(**values, help=tuple(lines))
+    try:
+        centre = parse_centre_names(doc.get("legal_centre"), f"{CONFIG_FILE}: [legal_centre]")
+    except ConfigError as exc:
+        raise MapError(str(exc)) from None
+    return SiteSettings(**values, help=tuple(lines), legal_centre=centre)

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, abort, current_app, g, render_template, requ
 from flask_babel import get_locale
 
 from securedrop_like import geo, taxonomy
+from securedrop_like.config import DEFAULT_CENTRE_NAMES
 from securedrop_like.i18n import LANGUAGE_NAMES
 from securedrop_like.i18n import gettext as _
 
@@ -62,6 +63,14 @@ def quick_exit_url() -> str:
 
 def lang() -> str:
     return str(get_locale() or DEFAULT_LANG)
+
+
+def centre_name() -> str:
+    """The Legal Centre's name in the page's language (``[legal_centre]`` in map.toml),
+    for the messages' ``%(centre)s``."""
+    instance = current_app.extensions.get("sesim_map")
+    names = instance.settings.legal_centre if instance is not None else DEFAULT_CENTRE_NAMES
+    return names.get(lang()) or names[DEFAULT_LANG]
 
 
 def link(endpoint: str, language: str | None = None, **values: Any) -> str:
@@ -227,6 +236,7 @@ def init_pages(app: Flask) -> None:
         LANGS=LANGS,
         LANGUAGE_NAMES=LANGUAGE_NAMES,
         quick_exit_url=quick_exit_url,
+        centre_name=centre_name,
         labels=labels,
         here=here,
         static_site=static_site,

@@ -1,9 +1,13 @@
 """Source codenames and receipts: how they are made and how typed ones are read back.
 
-A *codename* is seven words from the EFF large word list (7,776 words, about
-90 bits); a *receipt* is 20 decimal digits (about 66 bits) for women who
-report by SMS or e-mail and cannot easily type words. Either is shown once
-and is the only way back to her report.
+A *codename* is words from the list of the page's language: seven from the EFF
+large word list in English (7,776 words, about 90 bits), eight from the
+Azerbaijani list (2,552 words, about 91 bits), nine from the Russian list
+(1,306 words, about 93 bits); see ``data/wordlists/README.md``. Log-in accepts
+a codename from any of the three lists, whatever the page's language. A
+*receipt* is 20 decimal digits (about 66 bits) for women who report by SMS or
+e-mail and cannot easily type words. Either is shown once and is the only way
+back to her report.
 
 :func:`normalise` turns what she types, possibly weeks later on another phone
 with another keyboard, into the canonical string that
@@ -33,7 +37,29 @@ WORDLIST_SIZE = 7776
 # longest real codename is well under 100 characters even with odd spacing.
 MAX_INPUT_CHARS = 400
 
-WORDLIST_PATH = Path(__file__).parent / "data" / "wordlists" / "en_eff_large_7776.txt"
+WORDLIST_DIR = Path(__file__).parent / "data" / "wordlists"
+WORDLIST_PATH = WORDLIST_DIR / "en_eff_large_7776.txt"
+
+# A codename is drawn from the list of the page's language. az and ru lists are
+# built by scripts/words/build.py (see the README beside them); each size is
+# pinned here so that a truncated or altered file stops the app instead of
+# silently weakening every codename, and the number of words is chosen so that
+# a codename carries at least 84 bits (len(list) ** words >= 2 ** 84).
+LANGUAGES = ("en", "az", "ru")
+WORDLIST_PATHS = {
+    "en": WORDLIST_PATH,
+    "az": WORDLIST_DIR / "az_sesim.txt",
+    "ru": WORDLIST_DIR / "ru_sesim.txt",
+}
+WORDLIST_SIZES = {"en": WORDLIST_SIZE, "az": 2552, "ru": 1306}
+WORDS_PER_CODENAME = {"en": CODENAME_WORDS, "az": 8, "ru": 9}
+MIN_CODENAME_BITS = 84
+# Letters each list may use, as written (before folding).
+_LIST_LETTERS = {
+    "en": frozenset("abcdefghijklmnopqrstuvwxyz"),
+    "az": frozenset("abcçdeəfgğhxıijkqlmnoöprsştuüvyz"),
+    "ru": frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюя"),
+}
 
 Rng = secrets.SystemRandom | random.Random
 
@@ -51,55 +77,63 @@ class InvalidCodename(ValueError):
         self.reason = reason
 
 
-# --- the word list ----------------------------------------------------------------
+# --- the word lists ---------------------------------------------------------------
 
 
-def parse_wordlist(text: str) -> tuple[str, ...]:
+def parse_wordlist(text: str, lang: str = "en") -> tuple[str, ...]:
     """Parse a word list with one word a line, or ``<dice digits><TAB>word`` lines.
 
-    Raises :class:`RuntimeError` unless it holds exactly 7,776 distinct words
-    of lowercase ASCII letters (hyphens allowed inside a word, as in
-    "t-shirt"): a truncated or altered list would silently weaken every
-    codename issued from then on.
+    Lines starting with ``#`` are the list's header. Raises
+    :class:`RuntimeError` unless it holds exactly ``WORDLIST_SIZES[lang]``
+    distinct words of lowercase letters of that language's keyboard (hyphens
+    allowed inside an English word, as in "t-shirt"): a truncated or altered
+    list would silently weaken every codename issued from then on.
     """
+    size = WORDLIST_SIZES[lang]
     words: list[str] = []
     for line in text.splitlines():
+        if line.startswith("#"):
+            continue
         fields = line.split()
         if not fields:
             continue
         if len(fields) == 2 and fields[0].isdigit():
             fields = fields[1:]
-        if len(fields) != 1 or not _is_list_word(fields[0]):
+        if len(fields) != 1 or not _is_list_word(fields[0], lang):
             raise RuntimeError(f"word list line {len(words) + 1} is not a single word")
         words.append(fields[0])
-    if len(words) != WORDLIST_SIZE or len(set(words)) != WORDLIST_SIZE:
+    if len(words) != size or len(set(words)) != size:
         raise RuntimeError(
-            f"word list must hold {WORDLIST_SIZE} distinct words, "
+            f"word list must hold {size} distinct words, "
             f"found {len(words)} ({len(set(words))} distinct)"
         )
     return tuple(words)
 
 
-def _is_list_word(word: str) -> bool:
-    parts = word.split("-")
-    return all(part.isascii() and part.isalpha() and part.islower() for part in parts)
+def _is_list_word(word: str, lang: str = "en") -> bool:
+    parts = word.split("-") if lang == "en" else [word]
+    return all(part and set(part) <= _LIST_LETTERS[lang] for part in parts)
 
 
 @functools.cache
-def load_wordlist() -> tuple[str, ...]:
-    """The 7,776 codename words, in file order (read once, then cached)."""
-    return parse_wordlist(WORDLIST_PATH.read_text(encoding="utf-8"))
+def load_wordlist(lang: str = "en") -> tuple[str, ...]:
+    """The codename words of ``lang`` ("en", "az" or "ru"), in file order (read once)."""
+    return parse_wordlist(WORDLIST_PATHS[lang].read_text(encoding="utf-8"), lang)
 
 
 @functools.cache
 def _normalised_words() -> frozenset[str]:
-    # Separators are dropped by normalise(), so "t-shirt" is known as "tshirt".
-    return frozenset(word.replace("-", "") for word in load_wordlist())
+    # Every list's words as normalise() gives them ("t-shirt" is "tshirt", "şəkər"
+    # is "seker"): log-in accepts a codename from any list, whatever the page.
+    return frozenset(normalise(word) for lang in LANGUAGES for word in load_wordlist(lang))
 
 
 @functools.cache
 def _shortest_codename() -> int:
-    return CODENAME_WORDS * min(len(word) for word in _normalised_words())
+    return min(
+        WORDS_PER_CODENAME[lang] * min(len(normalise(word)) for word in load_wordlist(lang))
+        for lang in LANGUAGES
+    )
 
 
 # --- generation -------------------------------------------------------------------
@@ -110,11 +144,14 @@ def _picker(rng: Rng | None) -> Callable[[Sequence[str]], str]:
     return secrets.choice if rng is None else rng.choice
 
 
-def generate_codename(rng: Rng | None = None) -> str:
-    """Seven list words joined by single spaces, each chosen uniformly and independently."""
+def generate_codename(rng: Rng | None = None, lang: str = "en") -> str:
+    """Words of the ``lang`` list joined by single spaces, each chosen uniformly and
+    independently: seven English, eight Azerbaijani or nine Russian words
+    (:data:`WORDS_PER_CODENAME`). Any other ``lang`` gets the English list."""
+    lang = lang if lang in WORDLIST_PATHS else "en"
     pick = _picker(rng)
-    words = load_wordlist()
-    return " ".join(pick(words) for _ in range(CODENAME_WORDS))
+    words = load_wordlist(lang)
+    return " ".join(pick(words) for _ in range(WORDS_PER_CODENAME[lang]))
 
 
 def generate_receipt(rng: Rng | None = None) -> str:
@@ -169,7 +206,11 @@ _LOOKALIKES = str.maketrans(
 _EXTRA_SEPARATORS = frozenset("\u2212.,_/\\")  # minus sign, dot, comma, underscore, slashes
 _SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pd"})
 _MARKS = frozenset({"Mn", "Me"})  # non-spacing and enclosing combining marks
-_CANONICAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# Russian letters with no Latin look-alike stay Cyrillic in the canonical form
+# (й arrives as и, ё as е -> e: their marks go in the NFKD step). Nothing that was
+# accepted before they were added changes: they used to be "bad_characters".
+_CYRILLIC_KEPT = "бгджзилпфцчшщъыьэюя"
+_CANONICAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789" + _CYRILLIC_KEPT)
 
 
 def _is_separator(ch: str) -> bool:
@@ -179,7 +220,9 @@ def _is_separator(ch: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """The canonical form of a typed codename or receipt: only ``[a-z0-9]``.
+    """The canonical form of a typed codename or receipt: ``[a-z0-9]`` and, for
+    Russian words, the Cyrillic letters with no Latin look-alike (``б г д ж з и л
+    п ф ц ч ш щ ъ ы ь э ю я``).
 
     The same codename typed on any phone or keyboard must give the same
     string, because a mismatch locks her out of her report for good. Steps:
@@ -199,8 +242,16 @@ def normalise(text: str) -> str:
     6. Map look-alikes with no decomposition: Azerbaijani ə -> e and ı -> i; the
        Cyrillic letters a Russian or Azerbaijani-Cyrillic keyboard produces for
        a Latin one that looks the same (а в е ә к м н о р с т у х і ј ѕ ү һ ->
-       a b e e k m h o p c t y x i j s y h). Codenames never contain these, so
-       folding them together loses nothing.
+       a b e e k m h o p c t y x i j s y h). English codenames never contain
+       these, so folding them together loses nothing; a Russian word is folded
+       the same way ("море" -> "mope"), and the Russian and Azerbaijani lists
+       were built on these folded forms (no two words the same, within one
+       edit or a prefix of another once folded; none equal to an English or
+       the other list's word). Other Russian letters stay Cyrillic; й -> и and
+       ё -> е -> e lost their marks in step 5. So an Azerbaijani word typed
+       without ə ğ ı ö ü ş ç, or a Russian one with и for й or е for ё, still
+       matches. Existing English codenames fold exactly as before: the added
+       letters were rejected until then.
     7. Any Unicode decimal digit (Arabic-Indic ٣, Persian ۳ ...) becomes the
        ASCII digit, so a receipt typed on an Arabic-script keypad still works.
     8. Drop every separator: whitespace of any kind, dashes and hyphens of any
@@ -215,8 +266,8 @@ def normalise(text: str) -> str:
     well under 0.01 bit per codename).
 
     Raises :class:`InvalidCodename` with ``"empty"`` if nothing is left and
-    ``"bad_characters"`` if anything outside ``[a-z0-9]`` remains (emoji,
-    punctuation, other scripts).
+    ``"bad_characters"`` if anything else remains (emoji, punctuation, other
+    scripts).
     """
     if len(text) > MAX_INPUT_CHARS:
         raise InvalidCodename("too_long")

@@ -151,6 +151,19 @@ def assign_many(conn: Connection, args: tuple[Any, ...]) -> None:
     )
 
 
+def set_case_status(conn: Connection, args: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """Set the case status of the given sources; returns (id, old status) of each that
+    changed, read inside the same transaction so the audit says what it really was."""
+    source_ids, status = args
+    changed: list[tuple[str, str]] = []
+    for source_id in source_ids:
+        row = conn.execute("SELECT case_status FROM sources WHERE id = ?", (source_id,)).fetchone()
+        if row is not None and row[0] != status:
+            conn.execute("UPDATE sources SET case_status = ? WHERE id = ?", (status, source_id))
+            changed.append((source_id, str(row[0])))
+    return changed
+
+
 def mark_exported(conn: Connection, args: tuple[Any, ...]) -> None:
     (item_ids,) = args
     conn.executemany("UPDATE items SET exported = 1 WHERE id = ?", [(i,) for i in item_ids])
@@ -246,6 +259,7 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "daily_vacuum": daily_vacuum,
     "set_stars": set_stars,
     "assign_many": assign_many,
+    "set_case_status": set_case_status,
     "mark_sources_staff_read": mark_sources_staff_read,
     "mark_staff_read": mark_staff_read,
     "mark_exported": mark_exported,

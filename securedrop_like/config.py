@@ -36,6 +36,52 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.toml"
 LOCALES = ("az", "ru", "en")
 
+# The Legal Centre's name in each language: ``[legal_centre]`` in config.toml (and
+# in the map's map.toml), shown wherever a page names the centre. The messages
+# take it as ``%(centre)s`` in the nominative (the glossary at the top of each
+# .po file says how az and ru sentences keep it there), so no translation holds
+# a name. English writes "the %(centre)s": give the English name as it reads
+# after "the".
+DEFAULT_CENTRE_NAMES: dict[str, str] = {
+    "az": "Hüquq Mərkəzi",
+    "ru": "Юридический центр",
+    "en": "Legal Centre",
+}
+CENTRE_NAME_MAX_CHARS = 80
+
+
+def parse_centre_names(raw: Any, where: str = "[legal_centre]") -> dict[str, str]:
+    """The ``[legal_centre]`` table checked: a name for each of az, ru and en (one
+    centre, named in every language, so no language is left with another name),
+    each 1-80 printable characters without quotation marks (the ru and az texts
+    put the name in «» where a sentence needs them). ConfigError otherwise."""
+    if raw is None:
+        return dict(DEFAULT_CENTRE_NAMES)
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where} must be a table: az = "…", ru = "…", en = "…"')
+    unknown = sorted(set(raw) - set(LOCALES))
+    if unknown:
+        raise ConfigError(f"{where} takes only az, ru and en (not {unknown[0]!r})")
+    missing = [lang for lang in LOCALES if lang not in raw]
+    if missing:
+        raise ConfigError(
+            f"{where} must name the centre in az, ru and en (missing: {', '.join(missing)})"
+        )
+    names: dict[str, str] = {}
+    for lang in LOCALES:
+        value = raw[lang]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where} {lang} must be a name (text, not empty)")
+        value = " ".join(value.split())
+        if len(value) > CENTRE_NAME_MAX_CHARS or not value.isprintable():
+            raise ConfigError(
+                f"{where} {lang} must be at most {CENTRE_NAME_MAX_CHARS} printable characters"
+            )
+        if any(c in value for c in '"«»“”„'):
+            raise ConfigError(f"{where} {lang} must not hold quotation marks: the pages add them")
+        names[lang] = value
+    return names
+
 
 class ConfigError(Exception):
     """The instance folder is missing, incomplete or its settings are invalid."""
@@ -114,7 +160,16 @@ class Config:
     # Further Host names both apps answer under, comma-separated (`sesim demo
     # --tor` adds 127.0.0.1 beside its onions). Leave empty on a server.
     extra_hosts: str = ""
+    # The Legal Centre's name per language ([legal_centre] az/ru/en; see
+    # parse_centre_names). Not settable by a SESIM_* variable.
+    legal_centre: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_CENTRE_NAMES), hash=False
+    )
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def centre_name(self, lang: str) -> str:
+        """The Legal Centre's name in ``lang`` (the default language's for another)."""
+        return self.legal_centre.get(lang) or self.legal_centre[self.default_locale]
 
     @property
     def workers(self) -> int:
@@ -172,7 +227,9 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-_SETTABLE = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("home", "extra")}
+_SETTABLE = {
+    f.name: f for f in dataclasses.fields(Config) if f.name not in ("home", "extra", "legal_centre")
+}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -208,7 +265,7 @@ def load_config(home: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"{root} is not a Səsim instance (run `sesim init`)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = {"legal_centre": parse_centre_names(data.pop("legal_centre", None))}
     extra: dict[str, Any] = {}
     for key, value in data.items():
         if key in _SETTABLE:

@@ -60,6 +60,12 @@ def current_language() -> str:
     return str(get_locale() or "az")
 
 
+def centre_name() -> str:
+    """The Legal Centre's name in the page's language (``[legal_centre]`` in
+    config.toml), for the messages' ``%(centre)s``."""
+    return str(current_app.config["SESIM"].centre_name(current_language()))
+
+
 def init_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = "az"
@@ -69,3 +75,4 @@ def init_i18n(app: Flask) -> None:
     # Templates shared by every app (securedrop_like/templates), after the app's own.
     app.jinja_loader = ChoiceLoader([app.jinja_loader, PackageLoader("securedrop_like")])  # type: ignore[list-item]
     app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["centre_name"] = centre_name

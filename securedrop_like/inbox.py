@@ -5,6 +5,11 @@ key (the last row's sort key), never by OFFSET, so the thousandth page costs
 what the first does; unread counts are computed for the rows of one page
 only. The sort is: starred first, then newest activity, then the random id
 (which only breaks ties; it carries no order of arrival).
+
+A source assigned to an account that is now disabled (or gone) reads as
+unassigned: ``assigned_to`` is the assignee only while her account is enabled,
+so a disabled lawyer's cases turn up under "unassigned" for a colleague to
+take, and come back to her if she is enabled again before anyone does.
 """
 
 from __future__ import annotations
@@ -17,7 +22,16 @@ from dataclasses import dataclass
 from .db import Connection
 
 PAGE_SIZE = 50
-_SELECT = "SELECT id, designation, channel, activity_day, starred, assigned_to FROM sources"
+# The assignee while her account is enabled, else NULL (see the module docstring).
+_ASSIGNEE = "(SELECT username FROM staff WHERE username = sources.assigned_to AND disabled = 0)"
+_UNREAD = (
+    "EXISTS (SELECT 1 FROM items WHERE items.source_id = sources.id"
+    " AND kind != 'reply' AND staff_read = 0)"
+)
+_COLUMNS = f"id, designation, channel, activity_day, starred, {_ASSIGNEE}, case_status"
+_SELECT = f"SELECT {_COLUMNS} FROM sources"  # noqa: S608 - constants only
+#: ``assigned`` value of :func:`page` for sources nobody (enabled) is assigned to.
+UNASSIGNED = ""
 _ORDER = " ORDER BY starred DESC, activity_day DESC, id DESC LIMIT ?"
 _COUNTS = "SELECT source_id, SUM(kind != 'reply' AND staff_read = 0), COUNT(*) FROM items"
 
@@ -32,6 +46,21 @@ class InboxRow:
     assigned_to: str | None
     unread: int
     items: int
+    case_status: str = "new"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the inbox shows; every field optional, all of them together (AND).
+
+    ``assigned`` is a username, :data:`UNASSIGNED` for nobody, or None for
+    anyone; ``status`` a case status code (see case_status.py) or None.
+    """
+
+    unread: bool = False
+    starred: bool = False
+    assigned: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +127,11 @@ def page(
     cursor: str | None = None,
     assigned_to: str | None = None,
     designation: DesignationFilter | None = None,
+    filters: Filters | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """One page of the inbox, optionally only one lawyer's sources or one designation.
+    """One page of the inbox, optionally only one lawyer's sources, one designation,
+    or what ``filters`` keeps (``assigned_to`` is ``Filters(assigned=...)``).
 
     ``cursor`` is the ``next_cursor`` of the previous page; :class:`BadCursor` if it is
     not one this module wrote.
@@ -108,8 +139,25 @@ def page(
     where = []
     params: list[object] = []
     if assigned_to is not None:
-        where.append("assigned_to = ?")
-        params.append(assigned_to)
+        filters = Filters(
+            unread=filters.unread if filters else False,
+            starred=filters.starred if filters else False,
+            assigned=assigned_to,
+            status=filters.status if filters else None,
+        )
+    if filters is not None:
+        if filters.unread:
+            where.append(_UNREAD)
+        if filters.starred:
+            where.append("starred = 1")
+        if filters.assigned == UNASSIGNED:
+            where.append(f"{_ASSIGNEE} IS NULL")
+        elif filters.assigned is not None:
+            where.append(f"{_ASSIGNEE} = ?")
+            params.append(filters.assigned)
+        if filters.status is not None:
+            where.append("case_status = ?")
+            params.append(filters.status)
     if designation is not None:
         for start, allowed in ((1, designation.first), (3, designation.second)):
             if allowed is not None:
@@ -131,7 +179,8 @@ def page(
     rows = rows[:limit]
     counts = _counts(conn, [r[0] for r in rows])
     out = [
-        InboxRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], *counts.get(r[0], (0, 0))) for r in rows
+        InboxRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], *counts.get(r[0], (0, 0)), r[6])
+        for r in rows
     ]
     return InboxPage(out, encode_cursor(out[-1]) if more and out else None)
 
@@ -144,3 +193,21 @@ def _counts(conn: Connection, ids: list[str]) -> dict[str, tuple[int, int]]:
     sql = f"{_COUNTS} WHERE source_id IN ({marks}) GROUP BY source_id"  # noqa: S608 - marks
     rows = conn.execute(sql, ids).fetchall()
     return {r[0]: (int(r[1] or 0), int(r[2])) for r in rows}
+
+
+@dataclass(frozen=True)
+class SourceMeta:
+    """What the staff source page shows beside the items: star, assignee, case status."""
+
+    starred: bool
+    assigned_to: str | None
+    case_status: str
+
+
+def source_meta(conn: Connection, source_id: str) -> SourceMeta | None:
+    """A source's staff metadata (the assignee as in the inbox: None if disabled)."""
+    row = conn.execute(
+        f"SELECT starred, {_ASSIGNEE}, case_status FROM sources WHERE id = ?",  # noqa: S608
+        (source_id,),
+    ).fetchone()
+    return None if row is None else SourceMeta(bool(row[0]), row[1], str(row[2]))

@@ -20,7 +20,7 @@ from securedrop_like.errors import (
     StorageFull,
     UnknownDraft,
 )
-from securedrop_like.i18n import current_language
+from securedrop_like.i18n import centre_name, current_language
 from securedrop_like.i18n import gettext as _
 from securedrop_like.security import (
     csrf_failed,
@@ -181,7 +181,7 @@ def report() -> Any:
         _keep(attachments, result.errors)
         return _render_report(result.values, result.errors, 400)
     services = _services()
-    codename = codenames.generate_codename()
+    codename = codenames.generate_codename(lang=current_language())
     try:
         keys = services.deriver.derive(services.deriver.normalise(codename))
         # Her logged-in session is reserved before her report is stored, so
@@ -409,7 +409,7 @@ def quick_exit() -> Response:
 def _notice(key: str | None) -> str | None:
     """Notices are stored as keys and translated when shown (in her current language)."""
     if key == "sent":
-        return _("Sent. The Legal Centre will see it.")
+        return _("Sent. The %(centre)s will see it.", centre=centre_name())
     if key == "reply_deleted":
         return _("The reply was deleted.")
     if key == "consent_approve":

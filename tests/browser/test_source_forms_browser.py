@@ -255,33 +255,43 @@ def test_every_page_has_its_own_neutral_title(
         assert not any(s.lower() in title.lower() for s in subjects), titles
 
 
-def _widest_words(count: int) -> list[str]:
-    words = codenames.load_wordlist()
-    return sorted(words, key=lambda w: (len(w), sum(w.count(c) for c in "mw")))[-count:]
+def _widest_codename(words_list: str) -> str:
+    """A codename of the list's longest, widest words: at least eight of them, and
+    as many as a codename from that list has (az 8, ru 9)."""
+    count = max(8, codenames.WORDS_PER_CODENAME[words_list])
+    wide = "mwжшщюмыф"
+    words = codenames.load_wordlist(words_list)
+    return " ".join(sorted(words, key=lambda w: (len(w), sum(w.count(c) for c in wide)))[-count:])
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_eight_words_fit_the_codename_field_on_a_phone(
+def test_the_longest_codenames_fit_the_codename_field_on_a_phone(
     live_source: LiveSource, inspect_context: Any, artifacts: Path, lang: str
 ) -> None:
     page = inspect_context.new_page()
     go(page, live_source, lang, "/login")
     field = page.locator("#codename")
     assert field.evaluate("e => e.tagName") == "TEXTAREA"
-    field.fill(" ".join(_widest_words(8)))
-    sizes = field.evaluate("e => [e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight]")
-    assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], sizes  # all shown, no scrolling
-    assert page.evaluate(OVERFLOW_JS)["scrollWidth"] <= PHONE["width"]
-    page.screenshot(path=str(artifacts / f"source-login-8-words-{lang}-360.png"))
+    for words_list in codenames.LANGUAGES:
+        field.fill(_widest_codename(words_list))
+        sizes = field.evaluate(
+            "e => [e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight]"
+        )
+        # All shown, no scrolling inside the field.
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], (words_list, sizes)
+        assert page.evaluate(OVERFLOW_JS)["scrollWidth"] <= PHONE["width"]
+        if words_list == lang:
+            page.screenshot(path=str(artifacts / f"source-login-long-codename-{lang}-360.png"))
 
 
+@pytest.mark.parametrize("lang", LANGS)
 def test_a_codename_typed_over_several_lines_logs_in(
-    live_source: LiveSource, no_js_context: Any
+    live_source: LiveSource, no_js_context: Any, lang: str
 ) -> None:
     page = no_js_context.new_page()
-    codename = report(page, live_source)
+    codename = report(page, live_source, lang)
     submit(page, "header form.out button")
-    go(page, live_source, "en", "/login")
+    go(page, live_source, lang, "/login")
     words = codename.split()
     page.locator("#codename").click()
     # Enter in the field adds a line (no script can make it send); the line breaks

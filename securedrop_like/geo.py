@@ -47,6 +47,30 @@ def az_sort_key(text: str) -> tuple[int, ...]:
     return tuple(_AZ_INDEX.get(ch, len(AZ_ALPHABET) + ord(ch)) for ch in lowered)
 
 
+# The Russian alphabet in dictionary order: code points put ё after я.
+RU_ALPHABET = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+_RU_INDEX = {letter: index for index, letter in enumerate(RU_ALPHABET)}
+
+
+def ru_sort_key(text: str) -> tuple[int, ...]:
+    """Sort key for Russian text in alphabet order (ё right after е, not after я).
+
+    Characters outside the alphabet sort after it, by code point.
+    """
+    return tuple(_RU_INDEX.get(ch, len(RU_ALPHABET) + ord(ch)) for ch in text.lower())
+
+
+def sort_key(text: str, locale: str) -> tuple[int, ...]:
+    """Sort key for ``text`` in the alphabet of ``locale`` ("az", "ru"; else code points,
+    case ignored). Written out rather than taken from ICU, which the servers do not have."""
+    language = locale.replace("-", "_").split("_")[0].lower()
+    if language == "az":
+        return az_sort_key(text)
+    if language == "ru":
+        return ru_sort_key(text)
+    return tuple(ord(ch) for ch in text.casefold())
+
+
 @dataclass(frozen=True)
 class District:
     """One raion. ``code`` is a stable ASCII identifier stored in reports and open data."""
@@ -120,3 +144,8 @@ def district_by_code(code: str) -> District:
 def location_codes() -> frozenset[str]:
     """Every valid place code: the twelve districts and :data:`ONLINE`."""
     return frozenset(district.code for district in load_districts()) | {ONLINE}
+
+
+def districts_in(locale: str) -> tuple[District, ...]:
+    """The twelve districts in the alphabetical order of their names in ``locale``."""
+    return tuple(sorted(load_districts(), key=lambda d: sort_key(d.name(locale), locale)))

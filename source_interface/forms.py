@@ -7,15 +7,18 @@ a translated message per field, so nothing is lost.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from babel.dates import get_month_names
 from werkzeug.datastructures import MultiDict
 
 from securedrop_like import geo, taxonomy
 from securedrop_like.i18n import gettext as _
+from securedrop_like.i18n import ngettext
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_LANDMARK = 200
@@ -56,8 +59,7 @@ def parse_report(form: MultiDict[str, str], max_text: int, today: dt.date) -> Fo
     values: dict[str, Any] = {
         "what_happened": text,
         "types": _choices(form, "types", taxonomy.codes(taxonomy.HARASSMENT_TYPES)),
-        "when_kind": _choice(form, "when_kind", frozenset({"date", "month", "unknown"})),
-        "when_date": form.get("when_date", "").strip()[:20],
+        "when_day": form.get("when_day", "").strip()[:2],
         "when_month": form.get("when_month", "").strip()[:2],
         "when_year": form.get("when_year", "").strip()[:4],
         "part_of_day": _choice(form, "part_of_day", taxonomy.codes(taxonomy.PARTS_OF_DAY)),
@@ -94,35 +96,69 @@ def parse_report(form: MultiDict[str, str], max_text: int, today: dt.date) -> Fo
     return result
 
 
+def _number(value: str, low: int, high: int) -> int | None:
+    """``value`` as a number in ``low..high``; None if empty; -1 if anything else."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        return -1
+    return int(value)
+
+
 def _parse_when(values: dict[str, Any], today: dt.date, errors: dict[str, str]) -> dict[str, Any]:
-    kind = values["when_kind"]
+    """Three selects (day, month, year) onto the document's ``when`` (unchanged format).
+
+    All three: ``precision`` "day", ``date`` YYYY-MM-DD. Month and year without the
+    day: "month", YYYY-MM. None: "unknown". Anything else is sent back with a message
+    saying what is missing or wrong, and every choice she made kept.
+    """
     part = values["part_of_day"] or None
-    if kind == "date" or (not kind and values["when_date"]):
-        try:
-            day = dt.date.fromisoformat(values["when_date"])
-        except ValueError:
+    unknown: dict[str, Any] = {"precision": "unknown", "part_of_day": part}
+    latest = today + dt.timedelta(days=1)  # her today, east of UTC, may be our tomorrow
+    day = _number(values["when_day"], 1, 31)
+    month = _number(values["when_month"], 1, 12)
+    year = _number(values["when_year"], EARLIEST_YEAR, latest.year)
+    if -1 in (day, month, year):
+        # Only a hand-made request gets here: the selects offer nothing else.
+        errors["when"] = (
+            _("Please check the year.")
+            if year == -1
+            else _("Please choose the day, month and year from the lists, or leave them empty.")
+        )
+        return unknown
+    if day is None and month is None and year is None:
+        return unknown
+    if month is None or year is None:
+        if day is not None:
             errors["when"] = _(
-                "Please give the date as day, month and year, or choose another option."
+                "Please choose the month and the year as well, or leave the day empty."
             )
-            return {"precision": "unknown", "part_of_day": part}
-        if day > today + dt.timedelta(days=1) or day.year < EARLIEST_YEAR:
-            errors["when"] = _("This date is in the future. Please check it.")
-            if day.year < EARLIEST_YEAR:
-                errors["when"] = _("Please check the year.")
-            return {"precision": "unknown", "part_of_day": part}
-        return {"precision": "day", "date": day.isoformat(), "part_of_day": part}
-    if kind == "month":
-        try:
-            month, year = int(values["when_month"]), int(values["when_year"])
-            first = dt.date(year, month, 1)
-        except ValueError:
+        elif month is not None:
             errors["when"] = _("Please choose both the month and the year.")
-            return {"precision": "unknown", "part_of_day": part}
-        if first > today or year < EARLIEST_YEAR:
+        else:
+            errors["when"] = _(
+                "Please choose the month too. If you remember only the year, leave the "
+                "date empty and mention the year in your own words."
+            )
+        return unknown
+    if day is None:
+        if dt.date(year, month, 1) > latest:
             errors["when"] = _("This date is in the future. Please check it.")
-            return {"precision": "unknown", "part_of_day": part}
+            return unknown
         return {"precision": "month", "date": f"{year:04d}-{month:02d}", "part_of_day": part}
-    return {"precision": "unknown", "part_of_day": part}
+    days = calendar.monthrange(year, month)[1]
+    if day > days:
+        errors["when"] = ngettext(
+            "That month has only %(num)d day. Please check the day.",
+            "That month has only %(num)d days. Please check the day.",
+            days,
+        )
+        return unknown
+    date = dt.date(year, month, day)
+    if date > latest:
+        errors["when"] = _("This date is in the future. Please check it.")
+        return unknown
+    return {"precision": "day", "date": date.isoformat(), "part_of_day": part}
 
 
 def parse_message(form: MultiDict[str, str], max_text: int) -> FormResult:
@@ -137,4 +173,12 @@ def parse_message(form: MultiDict[str, str], max_text: int) -> FormResult:
 
 
 def year_choices(today: dt.date, span: int = 30) -> list[int]:
-    return list(range(today.year, today.year - span, -1))
+    latest = (today + dt.timedelta(days=1)).year
+    return list(range(latest, latest - span, -1))
+
+
+def month_choices(locale: str) -> list[tuple[int, str]]:
+    """(number, name) of the twelve months, named as a calendar heading names them in
+    ``locale`` (CLDR's stand-alone form: "Fevral", "Февраль", "February")."""
+    names = get_month_names("wide", context="stand-alone", locale=locale)
+    return [(number, names[number][:1].upper() + names[number][1:]) for number in range(1, 13)]

@@ -183,7 +183,7 @@ def test_after_quick_exit_back_and_forward_show_nothing_of_hers(
     live.service.place_reply(source_id, REPLY_TEXT, "en", "lawyer")
 
     # She comes back another day: log in, read the lawyer's reply.
-    _submit(page, "footer form")
+    _submit(page, "header form.out")
     page.goto(live("/login"))
     page.fill("#codename", codename)
     _submit(page, "main form")

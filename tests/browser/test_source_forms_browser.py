@@ -107,7 +107,7 @@ def test_report_error_summary_links_focus_their_questions(
     assert _in_view(page, "#error-summary[role=alert]")
     links = page.locator("#error-summary a")
     assert links.count() == 2
-    for target in ("what_happened", "w-date"):
+    for target in ("what_happened", "when_day"):
         page.locator(f"#error-summary a[href='#{target}']").click()
         assert _focused_id(page) == target
         assert _in_view(page, f"#{target}")

@@ -40,7 +40,7 @@ def test_the_report_form_summary_links_each_marked_question(source: SourceBrowse
     links = dict(re.findall(r'<a href="#([\w-]+)">([^<]+)</a>', summary))
     assert links == {
         "what_happened": "Please tell us what happened. A few words are enough.",
-        "w-date": "Please choose both the month and the year.",
+        "when_day": "Please choose both the month and the year.",
     }
     for target in links:  # every link leads to a control on the page
         assert f'id="{target}"' in html

@@ -63,7 +63,6 @@ def test_report_and_files_are_sealed_to_the_reviewer_with_the_answers_inside(
         service="housing",
         district="nasimi",
         landmark="28 May",
-        when_kind="month",
         when_month="9",
         when_year="2026",
         part_of_day="evening",

@@ -168,18 +168,19 @@ def _source_side(base: str, pid: int, home: Path, root: Path, since: float) -> H
         "csrf_token": token,
         "what_happened": f"It happened. {canary}",
         "landmark": canary,
-        "when_kind": "date",
-        "when_date": canary,
+        "when_day": canary,
+        "when_month": "10",
+        "when_year": "2026",
         "district": canary,
         "types": canary,
     }
     bad = _post(s, base + "/report", data=data, files=files)
-    assert bad.status_code == 400  # the date is the canary: the form comes back…
+    assert bad.status_code == 400  # the day is the canary: the form comes back…
     assert canary in bad.text  # …with what she typed, and her files kept
     memory[FORM_FAILED] = session_memory(pid, MAX_SESSIONS)
     disk += _disk_now(FORM_FAILED, home, root, since)
 
-    data["when_date"] = "2026-10-01"
+    data["when_day"] = "1"
     data["csrf_token"] = csrf_of(bad.text)
     ok = _post(s, base + "/report", data=data)
     # The codename page is the answer to the POST itself (issue 8: no 303 window).

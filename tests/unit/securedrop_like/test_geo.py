@@ -133,3 +133,85 @@ def test_damaged_data_is_refused() -> None:
     data["features"][0]["properties"]["name_ru"] = ""
     with pytest.raises(RuntimeError):
         parse_districts(json.dumps(data))
+
+
+# -- alphabetical order in the page's language (no ICU on the servers) --------------------
+
+
+@pytest.mark.parametrize(
+    "ordered",
+    [
+        ["cəm", "çay", "dağ"],  # ç after c
+        ["ev", "əl", "fal"],  # ə after e
+        ["gül", "ğır", "hal"],  # ğ after g
+        ["hal", "xal", "ılıq", "ilk", "jurnal"],  # x after h; ı before i
+        ["kal", "qal", "lal"],  # q after k
+        ["ov", "ön", "pal"],  # ö after o
+        ["sal", "şal", "tal"],  # ş after s
+        ["un", "üz", "var"],  # ü after u
+        ["Ilıq", "İlk"],  # capital I is ı, capital İ is i
+    ],
+)
+def test_azerbaijani_order(ordered: list[str]) -> None:
+    assert sorted(reversed(ordered), key=lambda w: geo.sort_key(w, "az")) == ordered
+
+
+def test_russian_order_puts_yo_after_ye_not_after_ya() -> None:
+    ordered = ["ель", "ёж", "жук", "яма"]
+    assert sorted(reversed(ordered), key=lambda w: geo.sort_key(w, "ru")) == ordered
+    assert sorted(["Ёлка", "Ель", "Жук"], key=lambda w: geo.sort_key(w, "ru_RU")) == [
+        "Ель",
+        "Ёлка",
+        "Жук",
+    ]
+
+
+EXPECTED_ORDER = {
+    "az": [
+        "Binəqədi",
+        "Xətai",
+        "Xəzər",
+        "Qaradağ",
+        "Nərimanov",
+        "Nəsimi",
+        "Nizami",
+        "Pirallahı",
+        "Sabunçu",
+        "Səbail",
+        "Suraxanı",
+        "Yasamal",
+    ],
+    "ru": [
+        "Бинагадинский район",
+        "Гарадагский район",
+        "Наримановский район",
+        "Насиминский район",
+        "Низаминский район",
+        "Пираллахинский район",
+        "Сабаильский район",
+        "Сабунчинский район",
+        "Сураханский район",
+        "Хазарский район",
+        "Хатаинский район",
+        "Ясамальский район",
+    ],
+    "en": [
+        "Binagady Raion",
+        "Karadag Raion",
+        "Khatay Raion",
+        "Khazar Raion",
+        "Narimanov Raion",
+        "Nasimi Raion",
+        "Nizami Raion",
+        "Pirallahi Raion",
+        "Sabail Raion",
+        "Sabunchu Raion",
+        "Surakhany Raion",
+        "Yasamal Raion",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_districts_in_the_alphabetical_order_of_the_language(lang: str) -> None:
+    assert [d.name(lang) for d in geo.districts_in(lang)] == EXPECTED_ORDER[lang]

@@ -25,8 +25,13 @@ WRONG = {"digits": "1111 2222 3333 4444 5555", "words": "zzzq zzzq zzzq zzzq zzz
 # What a receipt page must never say (item 2): nothing of words or of a story.
 WORDS_OR_STORY = {"en": ("word", "story"), "az": ("söz", "hekayə"), "ru": ("слов", "истори")}
 DEFAULT_CONSENT = (
-    "The Legal Centre never goes to the police or to any other authority without your consent."
+    "The %(centre)s never goes to the police or to any other authority without your consent."
 )
+
+
+def default_consent(live: Any, lang: str) -> str:
+    """The translated default statement, naming the instance's centre in ``lang``."""
+    return str(live.gettext(lang, DEFAULT_CONSENT, centre=live.instance.config.centre_name(lang)))
 CONTACT_LINE = {
     "words": "You do not have to give a phone number or an address. The answer waits for you "
     "here: come back with your codename to read it.",
@@ -219,15 +224,15 @@ def test_reassurance_on_the_start_and_codename_pages(
     open_start(page, live, lang)
     section = str(page.locator("main section.reassure").inner_text())
     assert days_line(live, lang, 3) in section
-    assert live.gettext(lang, DEFAULT_CONSENT) in section
+    assert default_consent(live, lang) in section
     assert live.gettext(lang, CONTACT_LINE["words"]) in section
     send_report(page, live, lang, "digits")
     section = str(page.locator("main section.reassure").inner_text())
     assert days_line(live, lang, 3) in section
-    assert live.gettext(lang, DEFAULT_CONSENT) in section
+    assert default_consent(live, lang) in section
     assert live.gettext(lang, CONTACT_LINE["digits"]) in section
     if lang != "en":  # really translated
-        assert DEFAULT_CONSENT not in section and "lawyer" not in section.lower()
+        assert default_consent(live, "en") not in section and "lawyer" not in section.lower()
 
     # The instance's own values: its days, its statement in this language.
     own = {
@@ -243,14 +248,14 @@ def test_reassurance_on_the_start_and_codename_pages(
         open_start(page, live, lang)
         section = str(page.locator("main section.reassure").inner_text())
         assert days_line(live, lang, 21) in section and days_line(live, lang, 3) not in section
-        assert own[lang] in section and live.gettext(lang, DEFAULT_CONSENT) not in section
+        assert own[lang] in section and default_consent(live, lang) not in section
         page.goto(live("/codename"))
         section = str(page.locator("main section.reassure").inner_text())
         assert days_line(live, lang, 21) in section and own[lang] in section
         other = next(code for code in ("az", "ru", "en") if code != lang)
         open_start(page, live, other)  # another language: its translated default
         section = str(page.locator("main section.reassure").inner_text())
-        assert live.gettext(other, DEFAULT_CONSENT) in section and own[lang] not in section
+        assert default_consent(live, other) in section and own[lang] not in section
     finally:
         live.app.config["SESIM"] = config
 

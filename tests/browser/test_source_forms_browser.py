@@ -53,6 +53,7 @@ def _report(page: Any, live: LiveSource, lang: str) -> str:
     """A report sent through the form; her source id."""
     _go(page, live, "/report", lang)
     page.fill("#what_happened", REPORT_TEXT)
+    page.select_option("select[name=when_month]", "")  # no date: when is unknown
     submit(page, "main form")
     (source_id,) = live.logged_in_source_ids()
     return source_id
@@ -101,7 +102,6 @@ def test_report_error_summary_links_focus_their_questions(
     page = phone.new_page()
     _go(page, live, "/report", "en")
     page.fill("#what_happened", "   ")  # passes the browser's `required`, not the server
-    page.check("#w-month")
     page.select_option("select[name=when_month]", "3")
     submit(page, "main form")
     assert _in_view(page, "#error-summary[role=alert]")
@@ -186,7 +186,6 @@ def test_error_states_look_right_and_pass_axe(
     page.set_input_files(
         "#files", files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}]
     )
-    page.check("#w-month")
     page.select_option("select[name=when_month]", "3")
     page.fill("#what_happened", "   ")
     submit(page, "main form")
@@ -200,7 +199,7 @@ def test_error_states_look_right_and_pass_axe(
     assert live.service.unclaimed_uploads() == set()
     visit("report-removed")
     page.fill("#what_happened", REPORT_TEXT)
-    page.check("#w-unknown")
+    page.select_option("select[name=when_month]", "")  # no date: when is unknown
     submit(page, "main form")
     (source_id,) = live.logged_in_source_ids()
     live.service.place_reply(source_id, REPLY_TEXT, "en", "lawyer")

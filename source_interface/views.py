@@ -474,9 +474,16 @@ def _render_case(
     asks = any(r.consent_request for r in replies)
     # Once answered, "no answer yet" would be untrue after she deleted them.
     answered = bool(replies) or service.source(source_id).has_replies
+    # Not yet checked: her case page leads back to the check and to "show it again".
+    fresh = server_session().unseal(FRESH_CODENAME)
+    unchecked = None
+    if fresh is not None:
+        receipt = codenames.looks_like_receipt(fresh.decode().replace(" ", ""))
+        unchecked = "receipt" if receipt else "codename"
     return render_template(
         "case.html",
         answered=answered,
+        unchecked=unchecked,
         items=[i for i in items if i.kind != "reply"],
         replies=replies,
         consent=service.consent(source_id) if asks else {},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from flask import Flask
 
 from securedrop_like import codenames
@@ -196,6 +197,23 @@ def test_codename_check_confirms_what_she_wrote_down(source: SourceBrowser) -> N
         "/codename/check", data={"csrf_token": token, "codename": "wrong " * 7}
     )
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["words", "digits"])
+def test_her_case_page_leads_back_to_the_check_until_it_matches(
+    source: SourceBrowser, kind: str
+) -> None:
+    """Issue 11, item 4: after going straight to her case page she can still check the
+    codename (or number) and see it again, until a check matches; then never."""
+    codename = source.report_and_get_codename(codename_kind=kind)
+    page = source.client.get("/case").get_data(as_text=True)
+    assert 'id="unchecked"' in page
+    assert 'href="/codename/check"' in page and 'href="/codename"' in page
+    assert f'data-kind="{"receipt" if kind == "digits" else "codename"}"' in page
+    token = source.token("/codename/check")
+    source.client.post("/codename/check", data={"csrf_token": token, "codename": codename})
+    page = source.client.get("/case").get_data(as_text=True)
+    assert 'id="unchecked"' not in page and 'href="/codename"' not in page
 
 
 def test_a_reply_moved_from_another_item_shows_a_line_not_an_error_page(

@@ -51,7 +51,7 @@ WORDLIST_PATHS = {
     "az": WORDLIST_DIR / "az_sesim.txt",
     "ru": WORDLIST_DIR / "ru_sesim.txt",
 }
-WORDLIST_SIZES = {"en": WORDLIST_SIZE, "az": 2552, "ru": 1306}
+WORDLIST_SIZES = {"en": WORDLIST_SIZE, "az": 2551, "ru": 1306}
 WORDS_PER_CODENAME = {"en": CODENAME_WORDS, "az": 8, "ru": 9}
 MIN_CODENAME_BITS = 84
 # Letters each list may use, as written (before folding).

@@ -2,7 +2,7 @@
 
 A *codename* is words from the list of the page's language: seven from the EFF
 large word list in English (7,776 words, about 90 bits), eight from the
-Azerbaijani list (2,552 words, about 91 bits), nine from the Russian list
+Azerbaijani list (2,551 words, about 91 bits), nine from the Russian list
 (1,306 words, about 93 bits); see ``data/wordlists/README.md``. Log-in accepts
 a codename from any of the three lists, whatever the page's language. A
 *receipt* is 20 decimal digits (about 66 bits) for women who report by SMS or

@@ -54,7 +54,7 @@ bench: debs-bench install ## Run the benchmarks and print their table
 	$(BIN)/python -m bench
 
 extract: install ## Extract messages and update the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim securedrop_like source_interface journalist_interface public_map
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o securedrop_like/translations/messages.pot --no-location --sort-output --project=sesim securedrop_like source_interface journalist_interface public_map intake
 	$(BIN)/pybabel update -i securedrop_like/translations/messages.pot -d securedrop_like/translations --no-fuzzy-matching --ignore-obsolete -w 100
 
 vendor-map: install ## Refresh the public map's vendored Leaflet/markercluster/supercluster from npm (pinned)

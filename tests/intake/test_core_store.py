@@ -106,7 +106,10 @@ def test_an_email_keeps_its_attachment_as_a_sealed_file(
         join=False,
     )
     assert intake.add_part(msg)
-    (source_id,) = flush_all(intake, channel_key)
+    intake.add_part(inbound("an SMS thread that waits"))
+    source_id = intake.flush(intake.thread_hash(msg), channel_key, answers)
+    assert source_id is not None
+    assert len(intake.pending_threads()) == 1  # the SMS waits for its window
     assert source_channel(intake.service, source_id) == "email"
     opened = decrypt_items(intake.service, source_id, instance.reviewer_key)
     (report,) = [d for k, d in opened if k == "report"]
@@ -178,10 +181,14 @@ def test_a_second_flush_of_the_same_thread_does_nothing(
     intake: IntakeStore, channel_key: PrivateKey
 ) -> None:
     intake.add_part(inbound("once"))
+    intake.add_part(inbound("another", address="+994519876543"))
+    assert len(intake.flush_pending(channel_key, answers)) == 2
+    assert intake.flush_pending(channel_key, answers) == []
+    intake.add_part(inbound("once"))
     (thread_hash,) = intake.pending_threads()
     assert intake.flush(thread_hash, channel_key, answers) is not None
     assert intake.flush(thread_hash, channel_key, answers) is None
-    assert models.count_sources(intake.service.db.reader()) == 1
+    assert models.count_sources(intake.service.db.reader()) == 2
 
 
 def opt_in_source(intake: IntakeStore, key: PrivateKey, address: str = PHONE) -> str:

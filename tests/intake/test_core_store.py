@@ -441,3 +441,22 @@ def test_messages_of_two_channels_are_two_threads(
     sources = flush_all(intake, channel_key)
     channels = sorted(source_channel(intake.service, s) for s in sources)
     assert channels == ["messenger", "x"]
+
+
+def test_a_reply_is_queued_only_if_her_thread_still_takes_replies_at_the_commit(
+    instance: Instance, intake: IntakeStore, channel_key: PrivateKey, monkeypatch: Any
+) -> None:
+    source_id = opt_in_source(intake, channel_key)
+    intake.delivered([o.id for o in intake.outbox(channel_key)])
+    # Her case is closed between the service's check and the writer's commit.
+    real = intake.service._command
+
+    def closing_first(name: str, args: tuple[Any, ...]) -> Any:
+        if name == "insert_reply_and_queue":
+            real("set_case_status", ([source_id], "closed"))
+        return real(name, args)
+
+    monkeypatch.setattr(intake.service, "_command", closing_first)
+    intake.service.place_reply(source_id, "late", "az", author="lawyer")
+    assert [i.kind for i in intake.service.items(source_id)] == ["report", "reply"]
+    assert count(instance.config, "outbox") == 0

@@ -42,6 +42,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import ssl
 import threading
 import time
@@ -57,21 +58,24 @@ import phonenumbers
 from flask import Blueprint, Response, abort, current_app, request
 
 from crypto import PrivateKey
+from securedrop_like.channels import channel_private_key
 from securedrop_like.config import ConfigError
 from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
 from . import base
-from .base import Sender, SendError
+from .base import MAX_BODY_BYTES, Sender, SendError
+from .texts import detect_language
 
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("smssync", "twilio", "webhook")
 
-BODY_LIMIT = 64 * 1024  # bytes, every endpoint
+BODY_LIMIT = MAX_BODY_BYTES  # 64 KiB, every endpoint
 SEND_TIMEOUT = 15.0  # seconds for one outgoing request
 MAX_FIELDS = 64  # form fields parsed at most
 REGION = "AZ"  # numbers without a country code are Azerbaijani
+PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+")
 
 SMSSYNC_OK = b'{"payload":{"success":true,"error":null}}'
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -217,8 +221,8 @@ def normalise_phone(raw: str) -> str | None:
     """E.164 form of a phone number (numbers without a country code are Azerbaijani),
     or None if it is not a possible phone number."""
     raw = raw.strip()
-    if not raw or len(raw) > 40:
-        return None
+    if not raw or len(raw) > 40 or not PHONE_CHARS.fullmatch(raw):
+        return None  # "whatsapp:+994…", a sender name, …
     try:
         number = phonenumbers.parse(raw, REGION)
     except phonenumbers.NumberParseException:
@@ -319,8 +323,6 @@ def _message_id(data: Mapping[str, Any], name: str) -> str:
 
 
 def _inbound(provider: str, address: str, text: str, message_id: str) -> Inbound:
-    from .texts import detect_language
-
     return Inbound(
         provider=provider,
         address=address,
@@ -345,20 +347,14 @@ def _settings(provider: str) -> Any:
 
 
 def _channel_key() -> PrivateKey:
-    """The channel key's private half (read once per app)."""
-    ctx = base.current()
-    key = getattr(ctx, "channel_key", None)
-    if isinstance(key, PrivateKey):
-        return key
-    extensions = current_app.extensions
-    cached = extensions.get("intake.sms.channel_key")
-    if cached is None:
-        from securedrop_like.channels import channel_private_key
-
-        cached = channel_private_key(ctx.config)
-        extensions["intake.sms.channel_key"] = cached
-    assert isinstance(cached, PrivateKey)  # noqa: S101 - what was stored above
-    return cached
+    """The channel key's private half (read once per app: only the intake server
+    can read it)."""
+    key = current_app.extensions.get("intake.sms.channel_key")
+    if key is None:
+        key = channel_private_key(base.current().config)
+        current_app.extensions["intake.sms.channel_key"] = key
+    assert isinstance(key, PrivateKey)  # noqa: S101 - what was stored above
+    return key
 
 
 def _equal(given: str, expected: str) -> bool:
@@ -532,11 +528,9 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, list[str]])
 
 
 def _public_url(settings: TwilioSettings) -> str:
-    if settings.public_url:
-        return settings.public_url
-    section = base.current().config.extra.get("intake", {})
-    url = section.get("public_url", "") if isinstance(section, dict) else ""
-    return url.rstrip("/") if isinstance(url, str) else ""
+    """The base URL Twilio calls: ``[intake.twilio] public_url`` if set, else
+    ``[intake] public_url``."""
+    return (settings.public_url or base.current().public_url).rstrip("/")
 
 
 @bp.post("/sms/twilio")

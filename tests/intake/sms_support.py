@@ -23,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from crypto import PrivateKey
+from intake.courier import Courier
 from securedrop_like.config import Config
 from securedrop_like.intake_store import IntakeStore
 from tests.conftest import Instance
@@ -38,6 +39,7 @@ SMSSYNC_OK = b'{"payload":{"success":true,"error":null}}'
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WEBHOOK_OK = b'{"ok":true}'
 CONSTANT = {"smssync": SMSSYNC_OK, "twilio": TWIML_EMPTY, "webhook": WEBHOOK_OK}
+JOIN_WINDOW = 90.0
 RECEIPT_RE = re.compile(r"\d[\d ]{18,}\d")
 
 
@@ -45,7 +47,7 @@ def intake_config(instance: Instance, rec: Recorder, **tables: dict[str, Any]) -
     """The instance's config with ``[intake]`` (all three SMS providers unless
     ``tables`` says otherwise) and secrets/intake.toml (0600)."""
     section: dict[str, Any] = {
-        "join_window_seconds": 90,
+        "join_window_seconds": JOIN_WINDOW,
         "public_url": PUBLIC_URL,
         "smssync": {},
         "twilio": {"account_sid": TWILIO_SID, "number": OUR_NUMBER, "api_base": rec.url},
@@ -76,6 +78,8 @@ class SmsGateways:
     app: Flask
     client: FlaskClient
     api: Recorder  # Twilio's REST API and the aggregator's send_url
+    courier: Courier
+    clock: Clock
 
     # -- the context ------------------------------------------------------------------------
     @property
@@ -209,35 +213,25 @@ class SmsGateways:
         uuids = json.loads(confirmed.data)["message_uuids"]
         return [m for m in messages if m["uuid"] in uuids]
 
-    # -- the intake server's background work ---------------------------------------------
-    def flush(self) -> list[str]:
-        """What the courier does when the join window has passed: flush every pending
-        thread (its automatic answers queued). Returns the source ids."""
-        from intake import texts
+    # -- the intake server's background work: the real courier, on a test clock ---------
+    def wait(self, seconds: float) -> int:
+        """Let ``seconds`` pass for the joiner; returns how many reports it made or
+        added to."""
+        self.clock.now += seconds
+        return self.courier.flush_due()
 
-        done = []
-        for thread in self.store.pending_threads():
-            source_id = self.store.flush(thread, self.channel_key, texts.answer)
-            if source_id is not None:
-                done.append(source_id)
-        return done
+    def flush(self) -> list[str]:
+        """Let the join window pass; returns the sources made or added to."""
+        before = {s.id: len(self.store.service.items(s.id)) for s in self.sources()}
+        self.wait(JOIN_WINDOW + 1)
+        return [
+            s.id for s in self.sources() if len(self.store.service.items(s.id)) != before.get(s.id)
+        ]
 
     def deliver(self) -> int:
-        """What the courier does with queued answers for the pushing providers: send
-        each through its module's Sender and mark it delivered. Returns how many."""
-        from intake import sms
-
-        ctx = self.app.extensions["intake"]
-        count = 0
-        for row in self.store.outbox(self.channel_key):
-            if row.provider == "smssync":
-                continue
-            sender = sms.make_sender(row.provider, ctx.settings[row.provider])
-            assert sender is not None
-            sender.send(row.address, row.text)
-            self.store.delivered([row.id])
-            count += 1
-        return count
+        """One pass of the courier's outbox delivery (Twilio and the webhook push through
+        their Senders; SMSSync's rows wait for the phone's poll)."""
+        return self.courier.deliver()
 
     # -- what the reviewers see ------------------------------------------------------------
     def sources(self) -> list[Any]:
@@ -263,15 +257,36 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextmanager
 def sms_gateways(instance: Instance, **tables: dict[str, Any]) -> Iterator[SmsGateways]:
+    from intake import sms
     from intake.app import create_app
+    from intake.courier import make_courier
+    from securedrop_like.channels import channel_private_key
 
     with recorder(lambda _: (201, "application/json", b'{"sid":"SM0"}')) as api:
         config = intake_config(instance, api, **tables)
         app = create_app(config)
         app.config["TESTING"] = True
+        ctx = app.extensions["intake"]
+        clock = Clock()
+        courier = make_courier(
+            ctx,
+            app,
+            channel_private_key(config),
+            {provider: sms for provider in ctx.settings},
+            JOIN_WINDOW,
+            clock=clock,
+        )
         try:
-            yield SmsGateways(instance, config, app, app.test_client(), api)
+            yield SmsGateways(instance, config, app, app.test_client(), api, courier, clock)
         finally:
             app.extensions["intake"].store.close()

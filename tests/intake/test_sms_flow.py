@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import re
+import secrets
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -21,8 +22,10 @@ from twilio.request_validator import RequestValidator
 from intake import texts
 from securedrop_like.i18n import gettext
 from tests.conftest import Instance
+from tests.intake.core_support import canary_hits
 from tests.intake.sms_support import (
     CONSTANT,
+    JOIN_WINDOW,
     OUR_NUMBER,
     PUBLIC_URL,
     RECEIPT_RE,
@@ -264,10 +267,39 @@ def test_stop_withdraws_everything_and_confirms(sms: SmsGateways, provider: str)
     assert answers == [(HER, texts.withdrawn("az"))]
     from securedrop_like import models
 
-    source = models.source_by_id(sms.store.service.db.reader(), source_id)
-    assert source is None or AZ_TEXT not in "".join(sms.texts_of(source_id))
-    _reply(sms, source_id, "x") if source is not None else None
-    assert delivered(sms, provider) == []  # nothing reaches her any more
+    assert models.source_by_id(sms.store.service.db.reader(), source_id) is None
+    assert sms.sources() == []
+    assert sms.store.outbox(sms.channel_key) == []
+    # Her next message starts afresh: a new report, a new receipt.
+    assert sms.send(provider, HER, "Yenidən yazıram.", "m4").status_code == 200
+    (again,) = sms.flush()
+    assert again != source_id
+    assert receipt_in([t for _, t in delivered(sms, provider)])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_parts_are_joined_until_the_window_after_her_last_part(
+    sms: SmsGateways, provider: str
+) -> None:
+    assert sms.send(provider, HER, "Birinci hissə.", "p1").status_code == 200
+    assert sms.wait(JOIN_WINDOW - 30) == 0
+    assert sms.send(provider, HER, "İkinci hissə.", "p2").status_code == 200
+    assert sms.wait(JOIN_WINDOW - 30) == 0  # the window counts from her last part
+    assert sms.sources() == []
+    assert sms.wait(31) == 1
+    (source,) = sms.sources()
+    (report,) = sms.texts_of(source.id)
+    assert report.index("Birinci hissə.") < report.index("İkinci hissə.")
+    # A part after the window is a new message of the same report, with no new receipt.
+    delivered(sms, provider)
+    assert sms.send(provider, HER, "Üçüncü hissə, sonra.", "p3").status_code == 200
+    assert sms.wait(JOIN_WINDOW + 1) == 1
+    (same,) = sms.sources()
+    assert same.id == source.id
+    later = sms.texts_of(source.id)
+    assert len(later) == 2 and "Üçüncü hissə, sonra." in later[1]
+    assert not any(RECEIPT_RE.search(t) for _, t in delivered(sms, provider))
 
 
 @pytest.mark.timeout(120)
@@ -276,6 +308,34 @@ def test_stop_before_the_flush_drops_the_waiting_parts(sms: SmsGateways) -> None
     assert sms.webhook(HER, "stop", "m2").status_code == 200
     assert sms.flush() == []
     assert sms.sources() == []
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_her_number_and_words_are_nowhere_in_plaintext(
+    sms: SmsGateways, provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    local = "05" + "".join(secrets.choice("0123456789") for _ in range(8))
+    number = "+994" + local[1:]
+    text = f"KANARYA-{secrets.token_hex(6)} məmur"
+    reply = f"CAVAB-{secrets.token_hex(6)}"
+    watched = [number, number[1:], local, local[1:], text, text.split()[0], reply]
+    sender = local if provider == "smssync" else number
+    assert sms.send(provider, sender, text, "c1").status_code == 200
+    assert canary_hits(sms.config, watched) == []  # a pending part: sealed
+    (source_id,) = sms.flush()
+    assert sms.send(provider, sender, "Bəli", "c2").status_code == 200
+    sms.store.service.place_reply(source_id, reply, "az", "leyla")
+    assert canary_hits(sms.config, watched) == []  # kept sealed, queued sealed
+    answers = delivered(sms, provider)
+    assert (number, reply) in answers  # the reply did reach her
+    assert canary_hits(sms.config, watched) == []
+    assert sms.send(provider, sender, "STOP", "c3").status_code == 200
+    delivered(sms, provider)
+    assert canary_hits(sms.config, watched) == []
+    for canary in watched:
+        assert canary not in caplog.text
 
 
 # -- forgeries --------------------------------------------------------------------------

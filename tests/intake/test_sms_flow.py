@@ -531,6 +531,10 @@ def test_bodies_that_are_not_utf8_are_refused_clearly(sms: SmsGateways) -> None:
     )
     assert r1.status_code == 400
     assert r1.data == _translated(sms, "The message could not be read: send it as UTF-8 form data.")
+    assert sms.config.default_locale == "az"  # the gateways get the instance's language
+    assert r1.data.decode() == (
+        "Mesajı oxumaq mümkün olmadı: onu UTF-8 forma məlumatı kimi göndərin.\n"
+    )
     escaped = form.replace(latin, b"Bir+m%E6mur")  # a percent escape that is not UTF-8
     r2 = sms.client.post(
         "/sms/smssync", data=escaped, content_type="application/x-www-form-urlencoded"

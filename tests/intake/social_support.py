@@ -7,7 +7,17 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake import messenger, x
+from tests.intake.recorder import Recorder, recorder
 
 PAGE_ID = "104857600012345"
 PSID = "6021877345678901"  # her page-scoped id: the "address" on Messenger
@@ -108,3 +118,106 @@ def x_headers(body: bytes, secret: str = X_SECRETS["x_consumer_secret"]) -> dict
         "x-twitter-webhooks-signature": x_signature(body, secret),
         "Content-Type": "application/json",
     }
+
+
+# -- the intake app over a real instance --------------------------------------------------
+
+
+def with_intake(config: Any, section: dict[str, Any], secrets: dict[str, str]) -> Any:
+    """``config`` with ``[intake]`` = ``section`` and secrets/intake.toml (0600)."""
+    path = config.secrets_dir / "intake.toml"
+    path.write_text("".join(f'{k} = "{v}"\n' for k, v in secrets.items()), "utf-8")
+    path.chmod(0o600)
+    return config.with_changes(extra={**config.extra, "intake": section})
+
+
+@dataclass
+class Social:
+    """The intake app with Messenger and X enabled, their APIs at a recording server."""
+
+    app: Flask
+    client: FlaskClient
+    rec: Recorder
+    config: Any
+
+    @property
+    def intake(self) -> Any:
+        return self.app.extensions["intake"]
+
+    @property
+    def store(self) -> Any:
+        return self.intake.store
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        return self.client.post(path, data=body, headers=headers)
+
+    def settle(self) -> list[str]:
+        """What the courier does once the join window is over: flush every pending
+        thread (answers from intake.texts), then deliver the outbox through each
+        module's Sender. Returns the flushed source ids."""
+        from securedrop_like.channels import channel_private_key
+
+        from intake import texts
+        from intake.base import SendError
+
+        key = channel_private_key(self.config)
+        sources = []
+        with self.app.app_context():
+            for thread_hash in self.store.pending_threads():
+                source_id = self.store.flush(thread_hash, key, texts.answer)
+                assert source_id is not None
+                sources.append(source_id)
+            for provider, module in (("messenger", messenger), ("x", x)):
+                sender = module.make_sender(provider, self.intake.settings[provider])
+                assert sender is not None
+                for row in self.store.outbox(key, provider):
+                    try:
+                        sender.send(row.address, row.text)
+                    except SendError:
+                        self.store.failed(row.id)
+                    else:
+                        self.store.delivered([row.id])
+        return sources
+
+    def answers(self, lang: str, receipt: str | None) -> list[str]:
+        from intake import texts
+
+        with self.app.app_context():
+            return list(texts.answer(lang, receipt))
+
+    def sent_texts(self, start: int = 0) -> list[str]:
+        out = []
+        with self.rec.lock:
+            seen = list(self.rec.requests[start:])
+        for r in seen:
+            doc = json.loads(r.body)
+            out.append(doc["message"]["text"] if "message" in doc else doc["text"])
+        return out
+
+
+@contextmanager
+def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
+    from intake.app import create_app
+
+    with recorder() as rec:
+        section = {
+            "join_window_seconds": join_window,
+            "public_url": "https://intake.example.org",
+            "messenger": messenger_section(rec.url),
+            "x": x_section(rec.url),
+        }
+        configured = with_intake(config, section, {**MESSENGER_SECRETS, **X_SECRETS})
+        app = create_app(configured)
+        try:
+            yield Social(app, app.test_client(), rec, configured)
+        finally:
+            app.extensions["intake"].store.close()
+
+
+RECEIPT_RE = re.compile(r"\d{4} \d{4} \d{4} \d{4} \d{4}|\d{20}")
+
+
+def receipt_in(text: str) -> str:
+    found = RECEIPT_RE.search(text)
+    assert found, "no receipt in the answer"
+    return found.group(0)

@@ -217,7 +217,8 @@ def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
 RECEIPT_RE = re.compile(r"\d{4} \d{4} \d{4} \d{4} \d{4}|\d{20}")
 
 
-def receipt_in(text: str) -> str:
-    found = RECEIPT_RE.search(text)
-    assert found, "no receipt in the answer"
-    return found.group(0)
+def receipt_in(texts: list[str]) -> str:
+    """The receipt in the answers she was sent (the outbox keeps no order)."""
+    found = [m.group(0) for t in texts for m in RECEIPT_RE.finditer(t)]
+    assert len(found) == 1, "not exactly one receipt in the answers"
+    return found[0]

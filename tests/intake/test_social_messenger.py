@@ -168,9 +168,9 @@ def test_a_dm_becomes_a_sealed_report_with_an_answer_in_her_language(
 
     # The automatic answer: in Azerbaijani, through the documented Send API request.
     sent = social.rec.wait_for(1)
-    receipt = receipt_in(social.sent_texts()[0])
-    assert social.sent_texts() == social.answers("az", receipt)
-    assert social.sent_texts() != social.answers("en", receipt)
+    receipt = receipt_in(social.sent_texts())
+    assert sorted(social.sent_texts()) == sorted(social.answers("az", receipt))
+    assert sorted(social.sent_texts()) != sorted(social.answers("en", receipt))
     for r in sent:
         assert r.method == "POST" and r.path == "/v21.0/me/messages"
         assert r.query == {"appsecret_proof": [PROOF]}
@@ -192,8 +192,8 @@ def test_several_messages_in_one_post_join_into_one_report(
     (source_id,) = social.settle()
     ((_, document),) = decrypt_items(social.store.service, source_id, instance.reviewer_key)
     assert document["text"] == "Это было в полиции.\nОн требовал встречи."
-    receipt = receipt_in(social.sent_texts()[0])
-    assert social.sent_texts() == social.answers("ru", receipt)
+    receipt = receipt_in(social.sent_texts())
+    assert sorted(social.sent_texts()) == sorted(social.answers("ru", receipt))
 
 
 def test_a_replay_is_stored_once(social: Social, instance: Instance) -> None:

@@ -124,8 +124,8 @@ def test_a_dm_becomes_a_sealed_report_with_a_signed_answer(
     assert [(r.id, r.channel) for r in inbox.page(service.db.reader()).rows] == [(source_id, "x")]
 
     sent = social.rec.wait_for(1)
-    receipt = receipt_in(social.sent_texts()[0])
-    assert social.sent_texts() == social.answers("en", receipt)
+    receipt = receipt_in(social.sent_texts())
+    assert sorted(social.sent_texts()) == sorted(social.answers("en", receipt))
     nonces = set()
     for r in sent:
         assert r.method == "POST"
@@ -157,8 +157,8 @@ def test_a_replay_is_stored_once(social: Social, instance: Instance) -> None:
     assert stored(social) == (1, 1)
     (source_id,) = social.settle()
     assert len(decrypt_items(social.store.service, source_id, instance.reviewer_key)) == 1
-    receipt = receipt_in(social.sent_texts()[0])
-    assert social.sent_texts() == social.answers("ru", receipt)
+    receipt = receipt_in(social.sent_texts())
+    assert sorted(social.sent_texts()) == sorted(social.answers("ru", receipt))
 
 
 # -- opt-in, opt-out, STOP -----------------------------------------------------------------

@@ -155,10 +155,9 @@ class Social:
         """What the courier does once the join window is over: flush every pending
         thread (answers from intake.texts), then deliver the outbox through each
         module's Sender. Returns the flushed source ids."""
-        from securedrop_like.channels import channel_private_key
-
         from intake import texts
         from intake.base import SendError
+        from securedrop_like.channels import channel_private_key
 
         key = channel_private_key(self.config)
         sources = []

@@ -232,7 +232,6 @@ def test_a_huge_body_is_413_and_stores_nothing(social: Social) -> None:
 
 def test_a_disabled_provider_is_404(instance: Instance) -> None:
     from intake.app import create_app
-
     from tests.intake.social_support import MESSENGER_SECRETS, messenger_section, with_intake
 
     config = with_intake(

@@ -16,7 +16,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake import messenger, x
+from intake.courier import Courier, make_courier
+from securedrop_like.channels import channel_private_key
 from tests.intake.recorder import Recorder, recorder
 
 PAGE_ID = "104857600012345"
@@ -139,6 +140,9 @@ class Social:
     client: FlaskClient
     rec: Recorder
     config: Any
+    courier: Courier
+    clock: FakeClock
+    join_window: float
 
     @property
     def intake(self) -> Any:
@@ -152,31 +156,19 @@ class Social:
         return self.client.post(path, data=body, headers=headers)
 
     def settle(self) -> list[str]:
-        """What the courier does once the join window is over: flush every pending
-        thread (answers from intake.texts), then deliver the outbox through each
-        module's Sender. Returns the flushed source ids."""
-        from intake import texts
-        from intake.base import SendError
-        from securedrop_like.channels import channel_private_key
-
-        key = channel_private_key(self.config)
-        sources = []
+        """What the courier does once the join window is over: flush every thread
+        whose window has passed, then deliver the outbox through each module's Sender.
+        Returns the sources it made."""
+        before = set(self._source_ids())
+        self.clock.now += self.join_window + 1
+        self.courier.flush_due()
         with self.app.app_context():
-            for thread_hash in self.store.pending_threads():
-                source_id = self.store.flush(thread_hash, key, texts.answer)
-                assert source_id is not None
-                sources.append(source_id)
-            for provider, module in (("messenger", messenger), ("x", x)):
-                sender = module.make_sender(provider, self.intake.settings[provider])
-                assert sender is not None
-                for row in self.store.outbox(key, provider):
-                    try:
-                        sender.send(row.address, row.text)
-                    except SendError:
-                        self.store.failed(row.id)
-                    else:
-                        self.store.delivered([row.id])
-        return sources
+            self.courier.deliver()
+        return [s for s in self._source_ids() if s not in before]
+
+    def _source_ids(self) -> list[str]:
+        rows = self.store.service.db.reader().execute("SELECT id FROM sources").fetchall()
+        return sorted(r[0] for r in rows)
 
     def answers(self, lang: str, receipt: str | None) -> list[str]:
         from intake import texts
@@ -194,9 +186,20 @@ class Social:
         return out
 
 
+@dataclass
+class FakeClock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextmanager
 def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
+    """The intake app over ``config`` with Messenger and X enabled, and its courier
+    (not started: a test moves its clock and calls it)."""
     from intake.app import create_app
+    from intake.settings import load_settings
 
     with recorder() as rec:
         section = {
@@ -206,9 +209,27 @@ def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
             "x": x_section(rec.url),
         }
         configured = with_intake(config, section, {**MESSENGER_SECRETS, **X_SECRETS})
-        app = create_app(configured)
+        settings = load_settings(configured)
+        app = create_app(configured, settings=settings)
+        clock = FakeClock()
+        courier = make_courier(
+            app.extensions["intake"],
+            app,
+            channel_private_key(configured),
+            settings.modules,
+            settings.join_window_seconds,
+            clock=clock,
+        )
         try:
-            yield Social(app, app.test_client(), rec, configured)
+            yield Social(
+                app,
+                app.test_client(),
+                rec,
+                configured,
+                courier,
+                clock,
+                settings.join_window_seconds,
+            )
         finally:
             app.extensions["intake"].store.close()
 

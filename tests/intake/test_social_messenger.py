@@ -314,3 +314,47 @@ def test_a_body_just_under_the_cap_is_taken(social: Social) -> None:
     assert len(body) <= 64 * 1024
     assert post(social, body).status_code == 200
     assert stored(social) == (1, 1)
+
+
+# -- joining, constant answers, logs ---------------------------------------------------------
+
+
+def test_parts_wait_for_the_join_window(social: Social, instance: Instance) -> None:
+    assert post(social, messenger_body(("m-j1", "Birinci hissə"))).status_code == 200
+    social.clock.now += social.join_window - 5
+    assert social.courier.flush_due() == 0
+    assert count(social.config, "sources") == 0 and social.rec.requests == []
+    # A second part within the window moves the deadline (after her last part).
+    assert post(social, messenger_body(("m-j2", "ikinci hissə"))).status_code == 200
+    social.clock.now += 10
+    assert social.courier.flush_due() == 0
+    (source_id,) = social.settle()
+    ((_, document),) = decrypt_items(social.store.service, source_id, instance.reviewer_key)
+    assert document["text"] == "Birinci hissə\nikinci hissə"
+
+
+def test_a_known_and_an_unknown_sender_get_the_same_answer(social: Social) -> None:
+    first = post(social, messenger_body(("m-k1", "Salam")))
+    social.settle()
+    known = post(social, messenger_body(("m-k2", "Yenə mənəm")))
+    replay = post(social, messenger_body(("m-k2", "Yenə mənəm")))
+    stranger = post(social, messenger_body(("m-k3", "Salam"), psid="7000000000000001"))
+    answers = {
+        (r.status_code, r.get_data(), tuple(sorted(r.headers.items())))
+        for r in (first, known, replay, stranger)
+    }
+    assert len(answers) == 1
+
+
+def test_no_id_text_or_token_in_the_logs(social: Social, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    text = "Rayon icra hakimiyyətində işçi"
+    assert post(social, messenger_body(("m-log", text))).status_code == 200
+    post(social, b"{}", hub_signature(b"{}", secret="forged"))
+    post(social, b"not json")
+    social.rec.answer = lambda _: (500, "application/json", b'{"error":"boom"}')  # Meta is down
+    social.settle()
+    assert any("failed" in r.getMessage() for r in caplog.records)  # the failure was logged
+    logged = "\n".join(r.getMessage() + str(r.args) + str(r.exc_info) for r in caplog.records)
+    for secret in (PSID, text, TOKEN, PROOF, *MESSENGER_SECRETS.values()):
+        assert secret not in logged

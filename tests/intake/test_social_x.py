@@ -246,3 +246,16 @@ def test_a_disabled_provider_is_404(instance: Instance) -> None:
         assert client.post(URL, data=x_body(("1", "t"))).status_code == 404
     finally:
         app.extensions["intake"].store.close()
+
+
+def test_no_id_text_or_secret_in_the_logs(social: Social, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    text = "Müəllim qiymət üçün görüş istəyir"
+    assert post(social, x_body(("6001", text))).status_code == 200
+    post(social, b"{}", x_headers(b"{}", secret="forged"))
+    social.rec.answer = lambda _: (503, "application/json", b'{"title":"Service Unavailable"}')
+    social.settle()
+    assert any("failed" in r.getMessage() for r in caplog.records)
+    logged = "\n".join(r.getMessage() + str(r.args) + str(r.exc_info) for r in caplog.records)
+    for secret in (X_SENDER, text, *X_SECRETS.values()):
+        assert secret not in logged

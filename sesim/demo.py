@@ -126,11 +126,10 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"  Public map:        http://{host}:{map_port}/  (its folder {map_home})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
         click.echo(f"  Intake (SMS, Messenger, X): http://{host}:{intake_port}/")
-        click.echo(
-            "                     /sms/smssync /sms/twilio /sms/webhook /messenger/webhook /x/webhook"
-        )
+        pad = " " * 21
+        click.echo(f"{pad}/sms/smssync /sms/twilio /sms/webhook /messenger/webhook /x/webhook")
         click.echo(f"  Providers enabled: {', '.join(DEMO_PROVIDERS)}; what it sends goes to")
-        click.echo(f"                     a local sink ({sink_url}) that logs provider and size only")
+        click.echo(f"{pad}a local sink ({sink_url}) that logs provider and size only")
         click.echo("  Intake demo secrets (DEMO ONLY, also in secrets/intake.toml):")
         for key, value in intake_secrets.items():
             click.echo(f"    {key} = {value}")

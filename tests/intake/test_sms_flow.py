@@ -48,8 +48,8 @@ EN_TEXT = "The official at the housing office asked me to meet him for the permi
 
 @pytest.fixture
 def sms(instance: Instance) -> Iterator[SmsGateways]:
-    with sms_gateways(instance) as gateways:
-        yield gateways
+    with sms_gateways(instance) as gateways, gateways.app.app_context():
+        yield gateways  # in the app's context: texts.answer(...) in her language
 
 
 def delivered(sms: SmsGateways, provider: str) -> list[tuple[str, str]]:
@@ -119,6 +119,7 @@ def test_a_message_becomes_a_sealed_sms_report_and_she_gets_her_receipt(
     assert [number for number, _ in answers] == [HER] * len(answers)  # E.164
     said = [text for _, text in answers]
     assert sorted(said) == sorted(texts.answer("az", receipt_in(said)))
+    assert all(set(t) & set("əğıöüşç") for t in said)  # Azerbaijani, not a fallback
     assert all(texts.sms_segments(t) <= 2 for t in said)
     assert delivered(sms, provider) == []  # delivered once
     assert sms.store.outbox(sms.channel_key) == []
@@ -143,6 +144,8 @@ def test_the_answer_is_in_her_language(
     sms.flush()
     said = [t for _, t in delivered(sms, provider)]
     assert sorted(said) == sorted(texts.answer(lang, receipt_in(said)))
+    marks = {"ru": set("абвгдежзийклмнопрстуфхцчшщыэюя"), "en": set("the")}[lang]
+    assert all(set(t.lower()) & marks for t in said)
 
 
 @pytest.mark.timeout(120)

@@ -80,6 +80,16 @@ def delivered(sms: SmsGateways, provider: str) -> list[tuple[str, str]]:
     return out
 
 
+class _AnyUuid(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other) == 36 and other.count("-") == 4
+
+    __hash__ = str.__hash__
+
+
+ANY_UUID = _AnyUuid()
+
+
 def receipt_in(said: list[str]) -> str:
     """The 20-digit receipt in her answers (the outbox keeps no order among them)."""
     found = [m.group(0) for m in map(RECEIPT_RE.search, said) if m]
@@ -376,7 +386,10 @@ def _forgeries(sms: SmsGateways) -> list[tuple[str, Any]]:
 
 
 @pytest.mark.timeout(120)
-def test_every_forgery_gets_the_same_403_and_stores_nothing(sms: SmsGateways) -> None:
+def test_every_forgery_gets_the_same_403_and_stores_nothing(
+    sms: SmsGateways, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     bodies = set()
     for name, attempt in _forgeries(sms):
         response = attempt()
@@ -384,6 +397,11 @@ def test_every_forgery_gets_the_same_403_and_stores_nothing(sms: SmsGateways) ->
         bodies.add((response.data, response.headers["Content-Type"]))
     assert len(bodies) == 1
     nothing_stored(sms)
+    # The administrator sees which gateway failed to authenticate, and nothing else.
+    for provider in PROVIDERS:
+        assert f"{provider}: refused a caller that did not authenticate" in caplog.text
+    for leak in (SMSSYNC_SECRET, TWILIO_TOKEN, WEBHOOK_SECRET, HER, HER[1:], AZ_TEXT[:20]):
+        assert leak not in caplog.text
 
 
 @pytest.mark.timeout(60)
@@ -448,6 +466,24 @@ def test_the_smssync_poll_is_the_documented_format_and_confirmations_deliver(
     assert sms.store.outbox(sms.channel_key) == []
     # A confirmation replayed confirms nothing more.
     assert json.loads(sms.confirm(uuids).data) == {"message_uuids": []}
+
+
+@pytest.mark.timeout(120)
+def test_a_handed_out_reply_is_not_confirmed_after_stop(sms: SmsGateways) -> None:
+    assert sms.smssync(HER, AZ_TEXT, "m1").status_code == 200
+    (source_id,) = sms.flush()
+    sms.smssync_deliver()
+    assert sms.smssync(HER, "bəli", "m2").status_code == 200
+    sms.smssync_deliver()
+    sms.store.service.place_reply(source_id, "Hüquqşünasın cavabı.", "az", "leyla")
+    handed = json.loads(sms.poll().data)["payload"]["messages"]
+    assert [m["message"] for m in handed] == ["Hüquqşünasın cavabı."]
+    assert sms.smssync(HER, "STOP", "m3").status_code == 200  # before the phone confirms
+    confirmed = sms.confirm([m["uuid"] for m in handed])
+    assert json.loads(confirmed.data) == {"message_uuids": []}  # the phone sends nothing
+    assert sms.smssync_deliver() == [
+        {"to": HER, "message": texts.withdrawn("az"), "uuid": ANY_UUID}
+    ]
 
 
 @pytest.mark.timeout(120)

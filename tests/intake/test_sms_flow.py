@@ -159,16 +159,16 @@ def test_the_answer_is_in_her_language(
 
 
 @pytest.mark.timeout(120)
-def test_the_report_shows_in_the_staff_inbox_as_sms(sms: SmsGateways) -> None:
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_report_shows_in_the_staff_inbox_as_sms(sms: SmsGateways, provider: str) -> None:
     from journalist_interface import create_app as staff_app
     from journalist_interface.accounts import StaffAccounts
     from journalist_interface.totp import code_at
     from securedrop_like.db import Database
     from tests.conftest import csrf_of
 
-    assert sms.twilio(HER, AZ_TEXT, "SM1").status_code == 200
+    assert sms.send(provider, HER, AZ_TEXT, "m1").status_code == 200
     (source_id,) = sms.flush()
-    (source,) = sms.sources()
     accounts = StaffAccounts(
         Database.for_config(sms.instance.config), opslimit=1, memlimit=8 * 1024 * 1024
     )

@@ -228,6 +228,10 @@ def test_an_attachment_without_text_is_noted(social: Social, instance: Instance)
     (source_id,) = social.settle()
     ((_, document),) = decrypt_items(social.store.service, source_id, instance.reviewer_key)
     assert document["text"] == "[attachment: image]"
+    # Her language is read from her words alone: none here, so the default (az).
+    assert sorted(social.sent_texts()) == sorted(
+        social.answers("az", receipt_in(social.sent_texts()))
+    )
     assert not any("cdn.example" in r.target for r in social.rec.requests)  # never fetched
 
 
@@ -291,6 +295,7 @@ def test_stop_withdraws_everything(social: Social) -> None:
         b'{"object": "page", "entry": [{"messaging": '
         b'[{"sender": {}, "message": {"mid": "1", "text": "t"}}]}]}',
         b"[]",
+        b"[" * 30000 + b"]" * 30000,  # nested too deep for the parser
     ],
 )
 def test_malformed_signed_bodies_are_a_clear_400(social: Social, body: bytes) -> None:

@@ -214,6 +214,7 @@ def test_stop_withdraws_everything(social: Social) -> None:
         b'{"direct_message_events": [{"type": "message_create"}]}',
         b'{"for_user_id": "1", "direct_message_events": "no"}',
         b"[1]",
+        b"[" * 30000 + b"]" * 30000,  # nested too deep for the parser
     ],
 )
 def test_malformed_signed_bodies_are_a_clear_400(social: Social, body: bytes) -> None:

@@ -24,6 +24,7 @@ from .config import (
 from .db import DatabaseError
 from .errors import SesimError
 from .instance import init_instance, open_instance
+from .pgp_key import pgp_key
 
 home_option = click.option(
     "--home",
@@ -193,6 +194,6 @@ def vacuum(home: Path | None) -> None:
     click.echo("The database was rebuilt in key order.")
 
 
-COMMANDS: tuple[click.Command, ...] = (init, keys, pin_kdf, vacuum)
+COMMANDS: tuple[click.Command, ...] = (init, keys, pin_kdf, vacuum, pgp_key)
 """The core's own commands: an instance, its reviewer keys and its database. The
 ``sesim`` command (``sesim/cli.py``) adds them beside the apps' groups."""

@@ -52,6 +52,7 @@ from securedrop_like.config import ConfigError
 from securedrop_like.intake_store import Inbound
 
 from .base import Intake, SendError
+from .texts import detect_language
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -67,6 +68,7 @@ __all__ = [
     "load_settings",
     "make_sender",
     "plain_text",
+    "without_quotes",
 ]
 
 log = logging.getLogger(__name__)
@@ -310,9 +312,31 @@ def is_openpgp(message: email.message.Message) -> bool:
     return False
 
 
+_WROTE = re.compile(r"^.{0,200}(wrote|yazıb|yazdı|писал|написал|пишет)\S*:\s*$", re.I)
+
+
+def without_quotes(text: str) -> str:
+    """Her own words of a reply: without the quoted message below it (lines beginning
+    with ">", and the "On …, X wrote:" line above them) and without a signature (from
+    a "-- " line on). So that "STOP" with our answer quoted below it is a STOP; the
+    whole message, quotes included, is kept in message.eml."""
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if line.rstrip() == "--":
+            break
+        if line.lstrip().startswith(">"):
+            while kept and (not kept[-1].strip() or _WROTE.match(kept[-1])):
+                if _WROTE.match(kept.pop()):
+                    break
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def plain_text(message: email.message.Message) -> str:
-    """Her words: the first text/plain body part, else the text of the first HTML part;
-    "" for an OpenPGP-encrypted message. At most MAX_TEXT_CHARS."""
+    """Her words: the first text/plain body part, else the text of the first HTML part,
+    without quoted replies and signatures; "" for an OpenPGP-encrypted message. At most
+    MAX_TEXT_CHARS."""
     if is_openpgp(message):
         return ""
     html: str | None = None
@@ -321,7 +345,7 @@ def plain_text(message: email.message.Message) -> str:
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain":
-            return _decoded(part).replace("\r\n", "\n").strip()[:MAX_TEXT_CHARS]
+            return without_quotes(_decoded(part).replace("\r\n", "\n"))[:MAX_TEXT_CHARS]
         if ctype == "text/html" and html is None:
             html = _decoded(part)
     if html is None:
@@ -357,8 +381,6 @@ def _subject(message: email.message.Message) -> str:
 
 
 def _detect_language(text: str) -> str:
-    from .texts import detect_language
-
     return str(detect_language(text))
 
 

@@ -11,6 +11,7 @@ the expunge and kills it with SIGKILL).
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import grp
 import imaplib
 import json
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -319,11 +321,18 @@ def smtp_server(
         "auth_required": True,
         "auth_require_tls": True,
     }
+
+    class TlsController(Controller):  # type: ignore[misc]
+        def factory(self) -> Any:
+            # aiosmtpd's auth_require_tls knows STARTTLS only and warns without it; here
+            # the whole connection is TLS from its first byte (handle_DATA records it).
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+                return super().factory()
+
     if security == "tls":
-        # aiosmtpd's auth_require_tls knows STARTTLS only; here the whole connection is
-        # TLS from its first byte (and handle_DATA records that it was).
         kwargs["auth_require_tls"] = False
-        controller = Controller(
+        controller = TlsController(
             Handler(), hostname=HOST, port=server.port, ssl_context=context,
             **kwargs,
         )  # fmt: skip
@@ -359,7 +368,7 @@ def plain_mail(
         name, ctype, data = attachment
         maintype, subtype = ctype.split("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(msg)
+    return msg.as_bytes(policy=email.policy.SMTP)  # CRLF, as IMAP servers hand it out
 
 
 def pgp_mime_mail(ciphertext_armoured: str, sender: str = "nigar@example.org") -> bytes:

@@ -1,9 +1,8 @@
 """What every channel module shares: the app's context, the common receive path,
 refusals, and the outbound Sender protocol.
 
-INTERFACE STUB written by the lead: the work package "app" fills it in and may
-add to it, but keeps these names and meanings (the channel packages code
-against them).
+The names here are an interface (the channel packages code against them): keep
+them and their meanings.
 
 A channel module (intake/sms.py, email.py, messenger.py, x.py) exposes::
 
@@ -17,17 +16,36 @@ A channel module (intake/sms.py, email.py, messenger.py, x.py) exposes::
             -> list[Callable[[threading.Event], None]]
         # long-running loops the server runs in threads (the IMAP poller); each returns
         # when the event is set. Optional: absent means none.
+
+Helpers for the modules besides the stub's: :func:`require_secret` (a missing secret
+is a ConfigError naming the key, never its value), :func:`check_api_base` (https://,
+or http:// to 127.0.0.1/localhost only), :func:`is_enabled`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from flask import Response
+from flask import Flask, Response, abort, current_app, request
+from werkzeug.exceptions import ClientDisconnected
 
-from securedrop_like.config import Config
+from securedrop_like.config import Config, ConfigError
 from securedrop_like.intake_store import Inbound, IntakeStore
+
+from . import texts
+
+log = logging.getLogger(__name__)
+
+#: Every webhook's body is at most this long (an SMS report arrives in parts; a DM
+#: event is a few KiB): 413 beyond.
+MAX_BODY_BYTES = 64 * 1024
+FORBIDDEN_BODY = "forbidden\n"
 
 
 class SendError(Exception):
@@ -43,6 +61,10 @@ class Sender(Protocol):
         ...
 
 
+def _no_notice(msg: Inbound) -> None:
+    """Without a courier (a test of the app alone) nobody waits for parts."""
+
+
 @dataclass
 class Intake:
     """The intake app's context: ``current_app.extensions["intake"]``."""
@@ -51,11 +73,23 @@ class Intake:
     store: IntakeStore
     # provider -> its module's settings object (only enabled providers are here)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Told of every part stored (after its commit): the courier keeps the thread's
+    # join deadline in memory from it. Set by the courier; a no-op otherwise.
+    on_part: Callable[[Inbound], None] = _no_notice
+    # ``[intake] public_url``: the base URL the providers call (Twilio signs it); "" unset
+    public_url: str = ""
+    # The Flask app (set by create_app): a background loop enters its context to receive
+    app: Flask | None = None
 
 
 def current() -> Intake:
     """The current app's Intake."""
-    raise NotImplementedError
+    return current_app.extensions["intake"]  # type: ignore[no-any-return]
+
+
+def is_enabled(provider: str) -> bool:
+    """Whether ``provider`` is enabled in this app (its ``[intake.<provider>]`` table)."""
+    return provider in current().settings
 
 
 def receive(msg: Inbound) -> None:
@@ -63,20 +97,91 @@ def receive(msg: Inbound) -> None:
     (and its az/ru words) withdraws, YES (and its words) opts in, anything else is a
     part of her report. The same work and the same outcome for a known and an
     unknown sender; a replay stores nothing. Raises nothing for those cases."""
-    raise NotImplementedError
+    ctx = current()
+    word_lang = texts.command_language(msg.text)
+    if word_lang is not None and word_lang != msg.lang:
+        # "да" is Russian whatever the detector made of two letters; "stop" keeps hers.
+        msg = dataclasses.replace(msg, lang=word_lang)
+    if texts.is_stop(msg.text):
+        ctx.store.withdraw(msg, texts.withdrawn(msg.lang))
+        return
+    if texts.is_yes(msg.text):
+        if ctx.store.opt_in(msg, texts.opted_in(msg.lang)):
+            ctx.on_part(msg)  # without a thread it was kept as a part: join it
+        return
+    if ctx.store.add_part(msg):
+        ctx.on_part(msg)
 
 
 def forbidden() -> Response:
     """403 for a caller that did not authenticate (the same body for every reason)."""
-    raise NotImplementedError
+    return Response(FORBIDDEN_BODY, status=403, content_type="text/plain; charset=utf-8")
 
 
 def bad_request(message: str, status: int = 400) -> Response:
     """A clear refusal (``message`` translated by the caller with _()), stores nothing."""
-    raise NotImplementedError
+    return Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
 def read_body(limit: int) -> bytes:
     """The raw request body, at most ``limit`` bytes (413 raised as an HTTPException
     beyond: the caller never sees a huge body)."""
-    raise NotImplementedError
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        abort(413)
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                abort(413)
+            chunks.append(chunk)
+    except ClientDisconnected as exc:
+        if isinstance(exc.__context__, TimeoutError):
+            abort(408)
+        abort(400)
+    return b"".join(chunks)
+
+
+def require_secret(secrets: dict[str, str], key: str, provider: str) -> str:
+    """``secrets[key]``, or a ConfigError naming the key (never a value)."""
+    value = secrets.get(key, "")
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"[intake.{provider}] is enabled but secrets/intake.toml has no {key!r}")
+    return value.strip()
+
+
+_LOCAL_HOSTS = ("localhost",)
+
+
+def is_local_host(host: str) -> bool:
+    if host.lower() in _LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_base(url: str, where: str) -> str:
+    """``url`` without a trailing slash if it is https:// (or http:// to 127.0.0.1 or
+    localhost: tests and the demo); a ConfigError naming ``where`` otherwise."""
+    if not isinstance(url, str):
+        raise ConfigError(f"{where} must be an address (text)")
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https" and parts.hostname:
+        pass
+    elif parts.scheme == "http" and parts.hostname and is_local_host(parts.hostname):
+        pass
+    else:
+        raise ConfigError(
+            f"{where} must be an https:// address (http:// only to 127.0.0.1 or localhost)"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"{where} must not carry a user, a password, a query or a fragment")
+    return url.strip().rstrip("/")

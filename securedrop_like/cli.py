@@ -24,6 +24,7 @@ from .config import (
 from .db import DatabaseError
 from .errors import SesimError
 from .instance import init_instance, open_instance
+from .pgp_key import pgp_key
 
 home_option = click.option(
     "--home",
@@ -193,6 +194,91 @@ def vacuum(home: Path | None) -> None:
     click.echo("The database was rebuilt in key order.")
 
 
-COMMANDS: tuple[click.Command, ...] = (init, keys, pin_kdf, vacuum)
+@click.group("thread-key")
+def thread_key() -> None:
+    """The keys of the channels' thread hashes (secrets/thread.keys)."""
+
+
+@thread_key.command("rotate")
+@home_option
+def thread_key_rotate(home: Path | None) -> None:
+    """Add a new current thread key. Threads made under older keys are still found
+    (and moved to the new key when she writes again) until `sesim thread-key retire`."""
+    from .channels import rotate_thread_key
+
+    try:
+        config = open_instance(home)
+        version = rotate_thread_key(config)
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"Thread key v{version} is now the current one; older keys are kept.")
+    click.echo(
+        "Retire the older ones after 30 days (`sesim thread-key retire`): threads not "
+        "moved by then start again as new ones."
+    )
+
+
+@thread_key.command("retire")
+@home_option
+def thread_key_retire(home: Path | None) -> None:
+    """Drop every thread key but the current one. Threads still under an older key
+    can no longer be found: they are deleted (her source and reports stay)."""
+    from .channels import ThreadKeys, retire_thread_keys
+    from .service import ReportService
+
+    try:
+        config = open_instance(home)
+        current = ThreadKeys.load(config).current_version
+        dropped = retire_thread_keys(config)
+        service = ReportService.open(config)
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    try:
+        gone = service._command("retire_threads", (current,))
+        service._command("checkpoint", ())
+    finally:
+        service.close()
+    if not dropped:
+        click.echo(f"Only thread key v{current} is kept; nothing to retire.")
+        return
+    names = ", ".join(f"v{v}" for v in dropped)
+    click.echo(f"Retired thread key(s) {names}; {gone} thread(s) under them deleted.")
+
+
+@click.group("channel-keys")
+def channel_keys() -> None:
+    """The channel key pair (channel.pub, secrets/channel.key) and the thread keys."""
+
+
+@channel_keys.command("init")
+@home_option
+def channel_keys_init(home: Path | None) -> None:
+    """Make the channel keys of an instance made before issue 12 (never overwrites)."""
+    from .channels import make_channel_keys, make_thread_keys
+
+    try:
+        config = open_instance(home)
+        made_threads = make_thread_keys(config)
+        made_channel = make_channel_keys(config)
+    except (ConfigError, DatabaseError, CryptoError) as exc:
+        _fail(str(exc))
+        return
+    if not (made_threads or made_channel):
+        click.echo("The channel keys are already there; nothing changed.")
+        return
+    if made_threads:
+        click.echo(f"Made the thread key in {config.secrets_dir / 'thread.keys'}.")
+    if made_channel:
+        click.echo(
+            f"Made the channel key pair: {config.home / 'channel.pub'} and "
+            f"{config.secrets_dir / 'channel.key'} (read by the intake server only)."
+        )
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    init, keys, pin_kdf, vacuum, thread_key, channel_keys, pgp_key
+)
 """The core's own commands: an instance, its reviewer keys and its database. The
 ``sesim`` command (``sesim/cli.py``) adds them beside the apps' groups."""

@@ -153,7 +153,10 @@ def assign_many(conn: Connection, args: tuple[Any, ...]) -> None:
 
 def set_case_status(conn: Connection, args: tuple[Any, ...]) -> list[tuple[str, str]]:
     """Set the case status of the given sources; returns (id, old status) of each that
-    changed, read inside the same transaction so the audit says what it really was."""
+    changed, read inside the same transaction so the audit says what it really was.
+    Closing a case deletes her sealed channel address and what is queued to her (issue
+    12): a closed case gets no more messages on her phone (callers then checkpoint, see
+    ReportService.set_case_status)."""
     source_ids, status = args
     changed: list[tuple[str, str]] = []
     for source_id in source_ids:
@@ -161,6 +164,8 @@ def set_case_status(conn: Connection, args: tuple[Any, ...]) -> list[tuple[str, 
         if row is not None and row[0] != status:
             conn.execute("UPDATE sources SET case_status = ? WHERE id = ?", (status, source_id))
             changed.append((source_id, str(row[0])))
+        if row is not None and status == "closed":
+            models.forget_addresses(conn, source_id)
     return changed
 
 
@@ -243,6 +248,186 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# -- the channels (issue 12; see intake_store.py) ---------------------------------------
+# Each is one transaction: a replay mark, her part or her thread, and what is queued to
+# her are written together or not at all.
+
+# A thread move: (current hash, key version, older hashes, address resealed for the
+# current hash or None).
+ThreadMove = tuple[str, int, list[str], bytes | None]
+# An outbox row: (id, source id or None, provider, sealed).
+OutboxTuple = tuple[str, str | None, str, bytes]
+
+REPLAY = "replay"
+
+
+def _seen_or_mark(conn: Connection, marks: list[str], day: str) -> bool:
+    """True if a message with one of ``marks`` was stored before; else mark it (the
+    first mark is the current key's)."""
+    if models.any_seen(conn, list(marks)):
+        return True
+    models.insert_seen(conn, marks[0], day)
+    return False
+
+
+def _move(conn: Connection, move: ThreadMove) -> models.ChannelThread | None:
+    current, version, old, resealed = move
+    return models.move_thread(conn, current, version, list(old), resealed)
+
+
+def intake_add_part(conn: Connection, args: tuple[Any, ...]) -> bool:
+    """A pending part with its replay mark; False (nothing written) for a replay."""
+    marks, day, move, part_id, sealed, address = args
+    if _seen_or_mark(conn, marks, day):
+        return False
+    _move(conn, move)
+    models.insert_part(conn, part_id, move[0], sealed, address)
+    return True
+
+
+def intake_opt_in(conn: Connection, args: tuple[Any, ...]) -> str:
+    """YES: keep her sealed address on her thread and queue the confirmation ("opted_in"),
+    or, with no thread or a closed case, store the message as a part ("part")."""
+    marks, day, move, part, address_for_thread, provider, confirmation = args
+    if _seen_or_mark(conn, marks, day):
+        return REPLAY
+    thread = _move(conn, move)
+    if thread is None or thread.case_status == "closed":
+        part_id, sealed, address = part
+        models.insert_part(conn, part_id, move[0], sealed, address)
+        return "part"
+    conn.execute(
+        "UPDATE channel_threads SET opt_in = 1, address = ?, provider = ? WHERE thread_hash = ?",
+        (address_for_thread, provider, thread.thread_hash),
+    )
+    outbox_id, sealed_text = confirmation
+    models.insert_outbox(conn, [(outbox_id, thread.source_id, provider, sealed_text)])
+    return "opted_in"
+
+
+def intake_withdraw(conn: Connection, args: tuple[Any, ...]) -> Any:
+    """STOP: withdraw her source (if any) as the web does, delete her pending parts,
+    thread and queue, and queue the confirmation (no source: it outlives her).
+    Returns the retractions as plain tuples, or REPLAY."""
+    marks, day, hashes, confirmation = args
+    if _seen_or_mark(conn, marks, day):
+        return REPLAY
+    hashes = list(hashes)
+    places = ", ".join("?" * len(hashes))
+    sources = [
+        str(r[0])
+        for r in conn.execute(
+            f"SELECT DISTINCT source_id FROM channel_threads WHERE thread_hash IN ({places})",  # noqa: S608
+            hashes,
+        ).fetchall()
+    ]
+    retractions = []
+    for source_id in sources:
+        r = models.withdraw(conn, source_id, day)
+        retractions.append((r.id, r.designation, r.day, r.item_ids))
+    conn.execute(f"DELETE FROM intake_parts WHERE thread_hash IN ({places})", hashes)  # noqa: S608
+    conn.execute(f"DELETE FROM channel_threads WHERE thread_hash IN ({places})", hashes)  # noqa: S608
+    outbox_id, no_source, provider, sealed = confirmation
+    models.insert_outbox(conn, [(outbox_id, no_source, provider, sealed)])
+    return retractions
+
+
+FLUSH_GONE = "gone"  # the parts were flushed or withdrawn meanwhile
+FLUSH_RETRY = "retry"  # her source went meanwhile: flush again (as a new source)
+
+
+def intake_flush(conn: Connection, args: tuple[Any, ...]) -> str:
+    """Join pending parts: a new source with her report (``new_source`` is (lookup id,
+    public key, channel)) or a message to her known source; her thread; the parts
+    deleted; the answers queued. Returns the source id, FLUSH_GONE or FLUSH_RETRY."""
+    thread_hash, key_version, part_ids, new_source, known_source, items, day = args[:7]
+    provider, lang, answers = args[7:]
+    present = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT id FROM intake_parts WHERE thread_hash = ?", (thread_hash,)
+        ).fetchall()
+    }
+    if not set(part_ids) <= present or not part_ids:
+        return FLUSH_GONE
+    thread = models.thread_by_hash(conn, thread_hash)
+    if known_source is not None:
+        if thread is None or thread.source_id != known_source:
+            return FLUSH_RETRY
+        models.insert_items(conn, known_source, day, _items(items))
+        source_id = known_source
+        conn.execute(
+            "UPDATE channel_threads SET provider = ?, lang = ?, key_version = ?"
+            " WHERE thread_hash = ?",
+            (provider, lang, key_version, thread_hash),
+        )
+    else:
+        if thread is not None:
+            return FLUSH_RETRY
+        lookup_id, public_key, channel = new_source
+        source_id = models.insert_source(
+            conn, lookup_id=lookup_id, public_key=public_key, day=day, channel=channel
+        )
+        models.insert_items(conn, source_id, day, _items(items))
+        conn.execute(
+            "INSERT INTO channel_threads (thread_hash, key_version, source_id, provider, lang,"
+            " opt_in, address) VALUES (?, ?, ?, ?, ?, 0, NULL)",
+            (thread_hash, key_version, source_id, provider, lang),
+        )
+    conn.executemany("DELETE FROM intake_parts WHERE id = ?", [(p,) for p in part_ids])
+    models.insert_outbox(conn, [(oid, source_id, prov, sealed) for oid, prov, sealed in answers])
+    return str(source_id)
+
+
+def insert_reply_and_queue(conn: Connection, args: tuple[Any, ...]) -> list[str]:
+    """A staff reply, and (if her thread still takes replies) its delivery queued."""
+    source_id, day, items, queued = args
+    ids = models.insert_items(conn, source_id, day, _items(items))
+    _queue_if_delivering(conn, [tuple(q) for q in queued])
+    return ids
+
+
+def store_replies_and_notify(conn: Connection, args: tuple[Any, ...]) -> list[list[str]]:
+    """store_replies, plus the notices queued to those of them whose thread takes
+    replies (checked again here, inside the transaction)."""
+    per_source, notices = args
+    results = store_replies(conn, (per_source,))
+    _queue_if_delivering(conn, [tuple(n) for n in notices])
+    return results
+
+
+def _queue_if_delivering(conn: Connection, rows: list[Any]) -> None:
+    for outbox_id, source_id, provider, sealed in rows:
+        if models.delivery_thread(conn, source_id) is not None:
+            models.insert_outbox(conn, [(outbox_id, source_id, provider, sealed)])
+
+
+def outbox_delete(conn: Connection, args: tuple[Any, ...]) -> int:
+    (ids,) = args
+    return sum(conn.execute("DELETE FROM outbox WHERE id = ?", (i,)).rowcount for i in ids)
+
+
+def outbox_failed(conn: Connection, args: tuple[Any, ...]) -> bool:
+    """Count a failed attempt; True if the row reached ``max_attempts`` and went."""
+    outbox_id, max_attempts = args
+    conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (outbox_id,))
+    return bool(
+        conn.execute(
+            "DELETE FROM outbox WHERE id = ? AND attempts >= ?", (outbox_id, int(max_attempts))
+        ).rowcount
+    )
+
+
+def intake_prune_seen(conn: Connection, args: tuple[Any, ...]) -> int:
+    (before_day,) = args
+    return models.prune_seen(conn, before_day)
+
+
+def retire_threads(conn: Connection, args: tuple[Any, ...]) -> int:
+    (key_version,) = args
+    return models.delete_threads_not_under(conn, key_version)
+
+
 COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "create_source": create_source,
     "rekey": rekey,
@@ -265,6 +450,16 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "mark_exported": mark_exported,
     "set_consent": set_consent,
     "mark_consent_exported": mark_consent_exported,
+    "intake_add_part": intake_add_part,
+    "intake_opt_in": intake_opt_in,
+    "intake_withdraw": intake_withdraw,
+    "intake_flush": intake_flush,
+    "insert_reply_and_queue": insert_reply_and_queue,
+    "store_replies_and_notify": store_replies_and_notify,
+    "outbox_delete": outbox_delete,
+    "outbox_failed": outbox_failed,
+    "intake_prune_seen": intake_prune_seen,
+    "retire_threads": retire_threads,
 }
 GROUPED: dict[str, Callable[[Connection, list[tuple[Any, ...]]], list[Any]]] = {
     "insert_items": insert_items,

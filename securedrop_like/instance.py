@@ -57,6 +57,11 @@ def init_instance(home: Path, settings: dict[str, Any] | None = None) -> Config:
     (home / CONFIG_NAME).write_text(render_toml(settings), encoding="utf-8")
     config = open_instance(home)
     write_kdf_pin(config)
+    # The channels' keys (issue 12): the thread keys and the channel key pair.
+    from .channels import make_channel_keys, make_thread_keys
+
+    make_thread_keys(config)
+    make_channel_keys(config)
     return config
 
 

@@ -13,15 +13,31 @@ withdrawal or when her case is closed.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
-from crypto import PrivateKey
+from crypto import CryptoError, EnvelopeContext, PrivateKey, decrypt_bytes, encrypt_bytes
 
+from . import codenames, commands, models
+from .channels import ThreadKeyCache, ThreadKeys, channel_public_key
+from .commands import item_tuple
 from .config import Config
 from .db import Connection
+from .derivation import Deriver
 from .service import ReportService
+from .store import new_id
+
+log = logging.getLogger(__name__)
+
+#: A queued message that failed this many times is dropped.
+MAX_ATTEMPTS = 8
+#: Replay marks are kept this many days.
+SEEN_DAYS = 30
 
 #: The sources.channel values besides "web".
 CHANNELS = ("sms", "email", "messenger", "x")
@@ -66,17 +82,70 @@ class Outgoing:
 
 
 class IntakeStore:
-    """The intake server's store: pending parts, threads, replay marks, the outbox."""
+    """The intake server's store: pending parts, threads, replay marks, the outbox.
+
+    Sealing (see docs/intake-core.md): a part's text (with her language, the provider
+    and an e-mail's attachments) is sealed to the reviewers and the channel key, bound
+    to ``EnvelopeContext.message(part id)``; its address to the channel key alone,
+    bound to ``EnvelopeContext.file(part id)``; a thread's kept address to the channel
+    key, bound to ``EnvelopeContext.file(thread hash[:32])``; an outbox row to the
+    channel key, bound to ``EnvelopeContext.message(outbox id)``. So no sealed value
+    can be moved to another row (or the address put where a text is expected).
+    """
 
     def __init__(self, service: ReportService) -> None:
-        raise NotImplementedError
+        self.service = service
+        self.config = service.config
+        self.keys = ThreadKeyCache(self.config)
+        self.keys.get()  # a missing or broken key file is a ConfigError now, not later
+        self.channel_public = channel_public_key(self.config)
+        self.deriver = Deriver(self.config)
 
     @classmethod
     def open(cls, config: Config) -> Self:
-        raise NotImplementedError
+        return cls(ReportService.open(config))
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.service.close()
+
+    # -- sealing -----------------------------------------------------------------------------
+    def _seal_channel(self, data: bytes, context: EnvelopeContext) -> bytes:
+        return encrypt_bytes(data, [self.channel_public], context=context)
+
+    def _sealed_outgoing(self, outbox_id: str, address: str | None, text: str, lang: str) -> bytes:
+        document: dict[str, Any] = {"text": text, "lang": lang}
+        if address is not None:
+            document["address"] = address
+        return self._seal_channel(_dumps(document), EnvelopeContext.message(outbox_id))
+
+    def _part(self, msg: Inbound) -> tuple[str, bytes, bytes]:
+        """(part id, sealed text, sealed address) of a message."""
+        part_id = new_id()
+        document = {
+            "text": msg.text,
+            "lang": msg.lang,
+            "provider": msg.provider,
+            "attachments": [
+                {"name": name, "type": ctype, "data": base64.b64encode(data).decode("ascii")}
+                for name, ctype, data in msg.attachments
+            ],
+        }
+        recipients = [*self.service.recipients(), self.channel_public]
+        sealed = encrypt_bytes(
+            _dumps(document), recipients, context=EnvelopeContext.message(part_id)
+        )
+        address = self._seal_channel(msg.address.encode("utf-8"), EnvelopeContext.file(part_id))
+        return part_id, sealed, address
+
+    def _thread_address(self, thread_hash: str, address: str) -> bytes:
+        return self._seal_channel(address.encode("utf-8"), _thread_context(thread_hash))
+
+    def _move(self, keys: ThreadKeys, msg: Inbound) -> commands.ThreadMove:
+        hashes = keys.thread_hashes(msg.channel, msg.address)
+        current = hashes[0][1]
+        old = [h for _, h in hashes[1:]]
+        resealed = self._thread_address(current, msg.address) if old else None
+        return (current, keys.current_version, old, resealed)
 
     # -- webhook side: the same work whoever the sender is --------------------------------
     def add_part(self, msg: Inbound) -> bool:
@@ -84,25 +153,61 @@ class IntakeStore:
         key alone) and keep it as a pending part of its thread, with its replay mark, in
         one transaction. False, and nothing stored, if its (provider, message_id) was
         seen before."""
-        raise NotImplementedError
+        keys = self.keys.get()
+        marks = keys.seen_marks(msg.provider, msg.message_id)
+        part_id, sealed, address = self._part(msg)
+        args = (marks, self.service.today(), self._move(keys, msg), part_id, sealed, address)
+        return bool(self.service._command("intake_add_part", args))
 
     def withdraw(self, msg: Inbound, confirmation: str) -> bool:
         """STOP: withdraw her source as the web's withdrawal does (retraction notice
         for the reviewers), delete her pending parts, thread, sealed address and queued
         outbox rows, and queue ``confirmation`` to her address; replay-marked. The same
         rows are written whether or not she was known. False if a replay."""
-        raise NotImplementedError
+        keys = self.keys.get()
+        marks = keys.seen_marks(msg.provider, msg.message_id)
+        hashes = [h for _, h in keys.thread_hashes(msg.channel, msg.address)]
+        outbox_id = new_id()
+        sealed = self._sealed_outgoing(outbox_id, msg.address, confirmation, msg.lang)
+        args = (marks, self.service.today(), hashes, (outbox_id, None, msg.provider, sealed))
+        result = self.service._command("intake_withdraw", args)
+        if result == commands.REPLAY:
+            return False
+        self.service._command("checkpoint", ())
+        return True
 
     def opt_in(self, msg: Inbound, confirmation: str) -> bool:
         """YES: keep her address sealed to the channel key so that replies reach her on
         this channel (while her case is open), and queue ``confirmation``. Without a
-        thread it is an ordinary part (``add_part``). False if a replay."""
-        raise NotImplementedError
+        thread (or with her case closed) it is an ordinary part (``add_part``). False if
+        a replay."""
+        keys = self.keys.get()
+        marks = keys.seen_marks(msg.provider, msg.message_id)
+        move = self._move(keys, msg)
+        thread_address = move[3] or self._thread_address(move[0], msg.address)
+        outbox_id = new_id()
+        sealed = self._sealed_outgoing(outbox_id, msg.address, confirmation, msg.lang)
+        args = (
+            marks,
+            self.service.today(),
+            move,
+            self._part(msg),
+            thread_address,
+            msg.provider,
+            (outbox_id, sealed),
+        )
+        return bool(self.service._command("intake_opt_in", args) != commands.REPLAY)
+
+    def prune_seen(self, days: int = SEEN_DAYS) -> int:
+        """Forget replay marks older than ``days`` days."""
+        today = dt.date.fromisoformat(self.service.today())
+        cutoff = (today - dt.timedelta(days=days)).isoformat()
+        return int(self.service._command("intake_prune_seen", (cutoff,)))
 
     # -- courier side: the intake server's background threads ------------------------------
     def pending_threads(self) -> list[str]:
         """Thread hashes that have pending parts."""
-        raise NotImplementedError
+        return models.pending_thread_hashes(self.service.db.reader())
 
     def flush(
         self,
@@ -114,27 +219,166 @@ class IntakeStore:
         (codename: a fresh 20-digit receipt, keys derived as the web does) or one
         message of her existing source; delete the parts; queue each text of
         ``answer(lang, receipt)`` (receipt None for a known source) to her address;
-        all in one transaction. Returns the source id (None if nothing was pending)."""
-        raise NotImplementedError
+        all in one transaction. Returns the source id (None if nothing was pending).
+
+        If the process dies anywhere in here, either all of it was committed or none:
+        the parts are still pending and the next flush (at the latest the courier's at
+        start-up) makes the report; no answer was queued for a receipt never stored."""
+        for _attempt in range(3):
+            result = self._flush_once(thread_hash, channel_key, answer)
+            if result != commands.FLUSH_RETRY:
+                return None if result == commands.FLUSH_GONE else result
+        return None  # her source keeps vanishing: the parts stay for the next turn
+
+    def _flush_once(
+        self,
+        thread_hash: str,
+        channel_key: PrivateKey,
+        answer: Callable[[str, str | None], list[str]],
+    ) -> str | None:
+        conn = self.service.db.reader()
+        parts = models.pending_parts(conn, thread_hash)
+        if not parts:
+            return commands.FLUSH_GONE
+        opened: list[dict[str, Any]] = []
+        address = ""
+        for part in parts:
+            try:
+                document = json.loads(
+                    decrypt_bytes(
+                        part.sealed, channel_key, expected=EnvelopeContext.message(part.id)
+                    )
+                )
+                address = decrypt_bytes(
+                    part.address, channel_key, expected=EnvelopeContext.file(part.id)
+                ).decode("utf-8")
+            except (CryptoError, ValueError) as exc:  # never expected: dropped with the rest
+                log.error("a pending part does not open: %s", type(exc).__name__)
+                continue
+            opened.append(document)
+        part_ids = [p.id for p in parts]
+        if not opened:
+            self.service._command(
+                "intake_flush",
+                (thread_hash, 0, part_ids, None, None, [], self.service.today(), "", "", []),
+            )
+            return commands.FLUSH_GONE
+        provider = str(opened[-1]["provider"])
+        channel = PROVIDERS[provider]
+        lang = str(opened[0].get("lang") or "az")
+        texts = [str(d.get("text", "")) for d in opened]
+        files = [
+            (str(a["name"]), str(a["type"]), base64.b64decode(a["data"]))
+            for d in opened
+            for a in d.get("attachments", [])
+        ]
+        document = {
+            "text": "\n".join(t for t in texts if t),
+            "lang": lang,
+            "channel": channel,
+            "parts": len(opened),
+        }
+        keys = self.keys.get()
+        version = next((v for v, h in keys.thread_hashes(channel, address) if h == thread_hash), 0)
+        thread = models.thread_by_hash(conn, thread_hash)
+        new_source: tuple[str, bytes, str] | None = None
+        known: str | None = None
+        if thread is None:
+            receipt: str | None = codenames.generate_receipt()
+            derived = self.deriver.derive(self.deriver.normalise(receipt or ""))
+            new_source = (derived.lookup_id, derived.public_key.raw, channel)
+            kind = "report"
+        else:
+            receipt = None
+            known = thread.source_id
+            kind = "message"
+        items = [item_tuple(i) for i in self.service.seal_items(kind, document, files)]
+        answers = []
+        for text in answer(lang, receipt):
+            outbox_id = new_id()
+            answers.append(
+                (outbox_id, provider, self._sealed_outgoing(outbox_id, address, text, lang))
+            )
+        args = (
+            thread_hash,
+            version,
+            part_ids,
+            new_source,
+            known,
+            items,
+            self.service.today(),
+            provider,
+            lang,
+            answers,
+        )
+        result: str = self.service._command("intake_flush", args)
+        return result
 
     def outbox(
         self, channel_key: PrivateKey, provider: str | None = None, limit: int = 50
     ) -> list[Outgoing]:
         """Queued messages, opened (staff replies resolve her sealed address now, and are
         dropped if she has withdrawn or her case closed)."""
-        raise NotImplementedError
+        conn = self.service.db.reader()
+        out: list[Outgoing] = []
+        dropped: list[str] = []
+        for row in models.outbox_rows(conn, provider, limit):
+            try:
+                document = json.loads(
+                    decrypt_bytes(row.sealed, channel_key, expected=EnvelopeContext.message(row.id))
+                )
+                address = document.get("address")
+                if address is None:
+                    thread = models.delivery_thread(conn, row.source_id) if row.source_id else None
+                    if thread is None or thread.address is None:
+                        dropped.append(row.id)
+                        continue
+                    address = decrypt_bytes(
+                        thread.address, channel_key, expected=_thread_context(thread.thread_hash)
+                    ).decode("utf-8")
+            except (CryptoError, ValueError) as exc:
+                log.error("a queued message does not open: %s", type(exc).__name__)
+                dropped.append(row.id)
+                continue
+            out.append(
+                Outgoing(
+                    row.id,
+                    row.provider,
+                    str(address),
+                    str(document.get("lang", "az")),
+                    str(document.get("text", "")),
+                )
+            )
+        if dropped:
+            self.delivered(dropped)
+        return out
 
     def delivered(self, outbox_ids: list[str]) -> None:
         """Delete delivered rows (secure_delete, then a WAL checkpoint)."""
-        raise NotImplementedError
+        if not outbox_ids:
+            return
+        self.service._command("outbox_delete", (list(outbox_ids),))
+        self.service._command("checkpoint", ())
 
     def failed(self, outbox_id: str) -> None:
         """Count a failed attempt; a row that failed MAX_ATTEMPTS times is deleted."""
-        raise NotImplementedError
+        if self.service._command("outbox_failed", (outbox_id, MAX_ATTEMPTS)):
+            self.service._command("checkpoint", ())
+
+
+def _thread_context(thread_hash: str) -> EnvelopeContext:
+    """A thread's kept address is bound to its hash (the first 128 bits, the width of an
+    item id); moving the thread to a new key re-seals it."""
+    return EnvelopeContext.file(thread_hash[:32])
+
+
+def _dumps(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def delivery_channel(conn: Connection, source_id: str) -> str | None:
     """The channel (a CHANNELS value) her replies are delivered through, or None if
     they wait on the web (she did not opt in, or her case is closed). For the staff
     interface's source page."""
-    raise NotImplementedError
+    provider = models.delivery_channel(conn, source_id)
+    return PROVIDERS.get(provider) if provider else None

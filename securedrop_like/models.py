@@ -315,7 +315,15 @@ def delete_source(conn: Connection, source_id: str) -> None:
     store.delete_blobs(conn, [i.id for i in items_of(conn, source_id) if not i.is_inline])
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM consent_decisions WHERE source_id = ?", (source_id,))
+    _delete_channel_rows(conn, source_id)
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+
+def _delete_channel_rows(conn: Connection, source_id: str) -> None:
+    """Her thread (with its sealed address) and what is queued to her: the foreign keys
+    cascade too, but said here so that it does not hang on a PRAGMA."""
+    conn.execute("DELETE FROM outbox WHERE source_id = ?", (source_id,))
+    conn.execute("DELETE FROM channel_threads WHERE source_id = ?", (source_id,))
 
 
 def source_by_designation(conn: Connection, designation: str) -> Source | None:
@@ -353,6 +361,7 @@ def withdraw(conn: Connection, source_id: str, day: str) -> Retraction:
     )
     conn.execute("DELETE FROM items WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM consent_decisions WHERE source_id = ?", (source_id,))
+    _delete_channel_rows(conn, source_id)
     conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
     store.delete_blobs(conn, [i.id for i in items if not i.is_inline])
     return retraction
@@ -450,3 +459,209 @@ def set_reviewer_key_active(conn: Connection, key_id: str, active: bool) -> bool
         "UPDATE reviewer_keys SET active = ? WHERE key_id = ?", (int(active), key_id)
     )
     return bool(cursor.rowcount == 1)
+
+
+# -- the channels (issue 12; see intake_store.py and migration 0006) -------------------
+
+
+@dataclass(frozen=True)
+class ChannelThread:
+    """A sender's thread: found by its keyed hash, never by her address."""
+
+    thread_hash: str
+    key_version: int
+    source_id: str
+    provider: str
+    lang: str
+    opt_in: bool
+    address: bytes | None  # sealed to the channel key, bound to the thread (see intake_store)
+    case_status: str
+
+
+@dataclass(frozen=True)
+class PendingPart:
+    id: str
+    n: int
+    sealed: bytes
+    address: bytes
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    source_id: str | None
+    provider: str
+    sealed: bytes
+    attempts: int
+
+
+_THREAD_COLS = (
+    "t.thread_hash, t.key_version, t.source_id, t.provider, t.lang, t.opt_in, t.address,"
+    " s.case_status"
+)
+
+
+def _thread(row: Any) -> ChannelThread:
+    return ChannelThread(
+        str(row[0]),
+        int(row[1]),
+        str(row[2]),
+        str(row[3]),
+        str(row[4]),
+        bool(row[5]),
+        bytes(row[6]) if row[6] is not None else None,
+        str(row[7]),
+    )
+
+
+def thread_by_hash(conn: Connection, thread_hash: str) -> ChannelThread | None:
+    row = conn.execute(
+        f"SELECT {_THREAD_COLS} FROM channel_threads AS t JOIN sources AS s"  # noqa: S608
+        " ON s.id = t.source_id WHERE t.thread_hash = ?",
+        (thread_hash,),
+    ).fetchone()
+    return _thread(row) if row else None
+
+
+def threads_of_source(conn: Connection, source_id: str) -> list[ChannelThread]:
+    rows = conn.execute(
+        f"SELECT {_THREAD_COLS} FROM channel_threads AS t JOIN sources AS s"  # noqa: S608
+        " ON s.id = t.source_id WHERE t.source_id = ? ORDER BY t.opt_in DESC, t.thread_hash",
+        (source_id,),
+    ).fetchall()
+    return [_thread(r) for r in rows]
+
+
+def delivery_thread(conn: Connection, source_id: str) -> ChannelThread | None:
+    """Her thread that replies are delivered through: opted in, address kept, case open."""
+    for thread in threads_of_source(conn, source_id):
+        if thread.opt_in and thread.address is not None and thread.case_status != "closed":
+            return thread
+    return None
+
+
+def pending_thread_hashes(conn: Connection) -> list[str]:
+    rows = conn.execute("SELECT DISTINCT thread_hash FROM intake_parts ORDER BY thread_hash")
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def pending_parts(conn: Connection, thread_hash: str) -> list[PendingPart]:
+    rows = conn.execute(
+        "SELECT id, n, sealed, address FROM intake_parts WHERE thread_hash = ? ORDER BY n",
+        (thread_hash,),
+    ).fetchall()
+    return [PendingPart(str(r[0]), int(r[1]), bytes(r[2]), bytes(r[3])) for r in rows]
+
+
+def outbox_rows(conn: Connection, provider: str | None = None, limit: int = 50) -> list[OutboxRow]:
+    sql = "SELECT id, source_id, provider, sealed, attempts FROM outbox"
+    params: tuple[Any, ...] = ()
+    if provider is not None:
+        sql += " WHERE provider = ?"
+        params = (provider,)
+    rows = conn.execute(sql + " ORDER BY attempts, id LIMIT ?", (*params, int(limit))).fetchall()
+    return [
+        OutboxRow(str(r[0]), None if r[1] is None else str(r[1]), str(r[2]), bytes(r[3]), int(r[4]))
+        for r in rows
+    ]
+
+
+def case_status_of(conn: Connection, source_id: str) -> str | None:
+    row = conn.execute("SELECT case_status FROM sources WHERE id = ?", (source_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def any_seen(conn: Connection, marks: list[str]) -> bool:
+    if not marks:
+        return False
+    places = ", ".join("?" * len(marks))
+    row = conn.execute(
+        f"SELECT 1 FROM intake_seen WHERE mark IN ({places}) LIMIT 1",  # noqa: S608
+        marks,
+    ).fetchone()
+    return row is not None
+
+
+def insert_seen(conn: Connection, mark: str, day: str) -> None:
+    conn.execute("INSERT INTO intake_seen (mark, day) VALUES (?, ?)", (mark, day))
+
+
+def prune_seen(conn: Connection, before_day: str) -> int:
+    return int(conn.execute("DELETE FROM intake_seen WHERE day < ?", (before_day,)).rowcount)
+
+
+def move_thread(
+    conn: Connection,
+    current_hash: str,
+    key_version: int,
+    old_hashes: list[str],
+    resealed_address: bytes | None,
+) -> ChannelThread | None:
+    """Move a thread and pending parts found under an older thread key to the current
+    hash (a sealed address is replaced by ``resealed_address``, bound to the new hash);
+    returns the thread under the current hash, if any."""
+    for old in old_hashes:
+        if old == current_hash:
+            continue
+        if thread_by_hash(conn, current_hash) is None:
+            conn.execute(
+                "UPDATE channel_threads SET thread_hash = ?, key_version = ?,"
+                " address = CASE WHEN address IS NULL THEN NULL ELSE ? END"
+                " WHERE thread_hash = ?",
+                (current_hash, key_version, resealed_address, old),
+            )
+        else:  # both exist (cannot happen by our flows): the current one wins
+            conn.execute("DELETE FROM channel_threads WHERE thread_hash = ?", (old,))
+        offset = conn.execute(
+            "SELECT coalesce(max(n), 0) FROM intake_parts WHERE thread_hash = ?", (current_hash,)
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE intake_parts SET thread_hash = ?, n = n + ? WHERE thread_hash = ?",
+            (current_hash, int(offset), old),
+        )
+    return thread_by_hash(conn, current_hash)
+
+
+def insert_part(
+    conn: Connection, part_id: str, thread_hash: str, sealed: bytes, address: bytes
+) -> int:
+    n = int(
+        conn.execute(
+            "SELECT coalesce(max(n), 0) + 1 FROM intake_parts WHERE thread_hash = ?",
+            (thread_hash,),
+        ).fetchone()[0]
+    )
+    conn.execute(
+        "INSERT INTO intake_parts (id, thread_hash, n, sealed, address) VALUES (?, ?, ?, ?, ?)",
+        (part_id, thread_hash, n, sealed, address),
+    )
+    return n
+
+
+def insert_outbox(conn: Connection, rows: list[tuple[str, str | None, str, bytes]]) -> None:
+    """(id, source id or None, provider, sealed) rows."""
+    conn.executemany(
+        "INSERT INTO outbox (id, source_id, provider, sealed, attempts) VALUES (?, ?, ?, ?, 0)",
+        rows,
+    )
+
+
+def forget_addresses(conn: Connection, source_id: str) -> None:
+    """Her case closed: her sealed address and everything queued to her go."""
+    conn.execute(
+        "UPDATE channel_threads SET opt_in = 0, address = NULL WHERE source_id = ?", (source_id,)
+    )
+    conn.execute("DELETE FROM outbox WHERE source_id = ?", (source_id,))
+
+
+def delete_threads_not_under(conn: Connection, key_version: int) -> int:
+    """Threads whose hash no kept thread key can make again (``sesim thread-key retire``)."""
+    return int(
+        conn.execute("DELETE FROM channel_threads WHERE key_version != ?", (key_version,)).rowcount
+    )
+
+
+def delivery_channel(conn: Connection, source_id: str) -> str | None:
+    """The provider her replies go through (see intake_store.delivery_channel)."""
+    thread = delivery_thread(conn, source_id)
+    return thread.provider if thread else None

@@ -396,10 +396,77 @@ class ReportService:
         context = EnvelopeContext.reply(reply_id, source_key)
         ciphertext = encrypt_bytes(_dumps(document), recipients, context=context)
         record = self._record("reply", ciphertext, author, item_id=reply_id)
-        ids: list[str] = self._command(
-            "insert_items", (source_id, self.today(), [item_tuple(record)])
-        )
+        queued = self._channel_delivery(source_id, lambda _thread: (text, lang))
+        if queued:
+            ids: list[str] = self._command(
+                "insert_reply_and_queue", (source_id, self.today(), [item_tuple(record)], queued)
+            )
+        else:
+            ids = self._command("insert_items", (source_id, self.today(), [item_tuple(record)]))
         return ids[0]
+
+    # -- the channels (issue 12) -------------------------------------------------------------
+    def _channel_delivery(
+        self, source_id: str, message: Callable[[models.ChannelThread], tuple[str, str]]
+    ) -> list[tuple[str, str, str, bytes]]:
+        """An outbox row for her, if her thread takes replies now (opted in, address
+        kept, case open): (id, source id, provider, text and lang sealed to the channel
+        key, with no address: the courier resolves it from her thread at delivery, so a
+        withdrawal or a closed case stops it). The writer checks again when it stores it."""
+        from .channels import channel_public_key, has_channel_key
+
+        thread = models.delivery_thread(self.db.reader(), source_id)
+        if thread is None or not has_channel_key(self.config):
+            return []
+        text, lang = message(thread)
+        outbox_id = new_id()
+        sealed = encrypt_bytes(
+            _dumps({"text": text, "lang": lang}),
+            [channel_public_key(self.config)],
+            context=EnvelopeContext.message(outbox_id),
+        )
+        return [(outbox_id, source_id, thread.provider, sealed)]
+
+    def set_case_status(self, source_ids: list[str], status: str) -> list[tuple[str, str]]:
+        """Set the case status of sources; returns (id, old status) of each that changed.
+        Closing deletes her sealed channel address and her queue, then checkpoints."""
+        changed: list[tuple[str, str]] = self._command("set_case_status", (source_ids, status))
+        if status == "closed":
+            self._command("checkpoint", ())
+        return changed
+
+    def seal_items(
+        self,
+        kind: str,
+        document: dict[str, Any],
+        files: list[tuple[str, str, bytes]],
+    ) -> list[models.NewItem]:
+        """Seal a document and its files (name, content type, bytes) held in memory, to
+        every reviewer, as a report or message item and its ``file`` items: what
+        :meth:`_seal` makes from uploads, for the channels (an e-mail's ``.eml``)."""
+        recipients = self.recipients()
+        document = dict(document)
+        document["format"] = REPORT_FORMAT if kind == "report" else MESSAGE_FORMAT
+        document["v"] = DOCUMENT_VERSION
+        main_id = new_id()
+        sealed_files = []
+        listed = []
+        for name, content_type, data in files:
+            file_id = new_id()
+            ciphertext = encrypt_bytes(data, recipients, context=EnvelopeContext.file(file_id))
+            sealed_files.append(self._record("file", ciphertext, item_id=file_id))
+            listed.append({"id": file_id, "name": name, "type": content_type, "size": len(data)})
+        document["attachments"] = listed
+        context = EnvelopeContext.for_item(kind, main_id)
+        ciphertext = self.encrypt_document(_dumps(document), recipients, context=context)
+        main = self._record(kind, ciphertext, item_id=main_id)
+        files_out = [
+            models.NewItem(
+                "file", f.size, f.item_id, inline=f.inline, parent_id=main_id, blob=f.blob
+            )
+            for f in sealed_files
+        ]
+        return [main, *files_out]
 
     def replies(self, source_id: str, private_key: PrivateKey) -> list[Reply]:
         """Open her replies with her private key, held only for her session.
@@ -493,7 +560,13 @@ class ReportService:
             per_source.setdefault(source_id, []).append(record)
         today = self.today()
         batch = [(sid, today, [item_tuple(r) for r in rs]) for sid, rs in per_source.items()]
-        self._command("store_replies", (batch,))
+        notices = []
+        for source_id in per_source:
+            notices += self._channel_delivery(source_id, _reply_notice)
+        if notices:
+            self._command("store_replies_and_notify", (batch, notices))
+        else:
+            self._command("store_replies", (batch,))
         return len(replies)
 
     def delete_items(self, source_id: str, item_ids: list[str]) -> int:
@@ -578,6 +651,19 @@ class UnclaimedSweeper:
             del seen[i]
         self._seen = seen
         return deleted
+
+
+def _reply_notice(thread: models.ChannelThread) -> tuple[str, str]:
+    """What her phone gets for a reply sealed on the workstation (the server cannot read
+    it): a short notice in her language. Kept within two SMS segments (UCS-2: 134
+    characters) in every language."""
+    from flask_babel import force_locale
+
+    from .i18n import gettext as _
+
+    with force_locale(thread.lang):
+        text = _("A lawyer has answered you. Read the answer on the site with your receipt.")
+    return text, thread.lang
 
 
 def _dumps(document: dict[str, Any]) -> bytes:

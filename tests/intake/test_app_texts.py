@@ -1,0 +1,160 @@
+"""The texts she receives and how her few words are read (intake/texts.py)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from intake import texts
+from securedrop_like.config import Config
+
+RECEIPT = "1234 5678 9012 3456 7890"
+
+
+@pytest.fixture
+def babel_app(instance: object) -> Flask:
+    from intake.app import create_app
+
+    config: Config = instance.config  # type: ignore[attr-defined]
+    return create_app(config, _no_store(config))
+
+
+def _no_store(config: Config) -> object:
+    from intake.base import Intake
+    from tests.intake.app_support import FakeStore
+
+    return Intake(config, FakeStore())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Müdir mənə dedi ki, sənədlərimi imzalamaq üçün onunla görüşməliyəm.", "az"),
+        ("Mudir mene dedi ki senedleri imzalamaq ucun onunla gorusmeliyem", "az"),
+        ("Polis isde meni incidir", "az"),
+        ("Начальник сказал, что подпишет документы, если я приду одна.", "ru"),
+        ("Nachalnik skazal", "az"),  # transliterated Russian: not clearly anything
+        ("The official said he would sign my papers if I came back alone.", "en"),
+        ("He asked me for money", "en"),
+        ("help", "az"),  # one word is not clearly English
+        ("", "az"),
+        ("12345", "az"),
+        ("Salam, the man at the office", "en"),
+        ("ŞİKAYƏT", "az"),
+        ("Он сказал OK", "ru"),
+    ],
+)
+def test_detect_language(text: str, lang: str) -> None:
+    assert texts.detect_language(text) == lang
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [
+        ("", 1),
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("€" * 80, 1),  # an extension character takes two septets
+        ("€" * 81, 2),
+        ("a" * 152 + "€", 1),
+        # 153 septets fit a part, but the escape pair may not be split: 152 + [€] -> next
+        ("a" * 152 + "€" + "a" * 10, 2),
+        ("ə" * 70, 1),  # UCS-2
+        ("ə" * 71, 2),
+        ("ə" * 134, 2),
+        ("ə" * 135, 3),
+        ("a" * 159 + "ə", 3),  # one ə makes the whole text UCS-2: 160 units
+        ("д" * 67 * 2, 2),
+        ("äöüñÄÖÑÜéèàÇ", 1),  # these have GSM-7 codes
+        ("ç", 1),
+        ("😀" * 35, 1),  # a surrogate pair is two UTF-16 units
+        ("😀" * 36, 2),
+    ],
+)
+def test_sms_segments(text: str, segments: int) -> None:
+    assert texts.sms_segments(text) == segments
+
+
+def test_gsm7_membership() -> None:
+    assert texts.is_gsm7("Hello, world! @£$¥ {}[]~|^€\\")
+    assert not texts.is_gsm7("ə")
+    assert not texts.is_gsm7("ç")  # only the capital Ç has a GSM-7 code
+    assert not texts.is_gsm7("Привет")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "STOP",
+        "stop",
+        " Stop! ",
+        "s.t.o.p",
+        "DAYAN",
+        "Dayan.",
+        "dur",
+        "DUR!!",
+        "стоп",
+        "СТОП",
+        "Стоп.",
+    ],  # fmt: skip
+)
+def test_stop_words(text: str) -> None:
+    assert texts.is_stop(text)
+    assert not texts.is_yes(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["YES", "yes!", "Bəli", "BƏLİ", "beli", "hə", "Hə.", "да", "Да!", "ДА"],
+)
+def test_yes_words(text: str) -> None:
+    assert texts.is_yes(text)
+    assert not texts.is_stop(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stop it", "please stop", "yes he did", "dayanmadı", "Да, он сказал", "stopp", "", "beli?x"],
+)
+def test_words_inside_a_report_are_no_command(text: str) -> None:
+    assert not texts.is_stop(text)
+    assert not texts.is_yes(text)
+
+
+def test_command_language() -> None:
+    assert texts.command_language("Dayan") == "az"
+    assert texts.command_language("ДА") == "ru"
+    assert texts.command_language("yes") == "en"
+    assert texts.command_language("STOP") is None  # hers stays
+    assert texts.command_language("hello") is None
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_every_answer_fits_in_two_sms_in_every_language(babel_app: Flask, lang: str) -> None:
+    with babel_app.app_context():
+        first = texts.first_answers(lang, RECEIPT)
+        later = texts.first_answers(lang, None)
+        every = [*first, *later, texts.withdrawn(lang), texts.opted_in(lang)]
+    assert len(first) == 2 and len(later) == 1
+    assert RECEIPT in first[0]
+    for text in every:
+        assert text.strip()
+        assert texts.sms_segments(text) <= texts.MAX_SEGMENTS, (lang, len(text), text)
+
+
+def test_answers_are_translated(babel_app: Flask) -> None:
+    with babel_app.app_context():
+        en, az, ru = (texts.first_answers(lang, RECEIPT) for lang in ("en", "az", "ru"))
+        stops = {lang: texts.withdrawn(lang) for lang in ("en", "az", "ru")}
+    assert en[0].startswith("We received your report")
+    assert az[0] != en[0] and ru[0] != en[0] and az[1] != en[1] and ru[1] != en[1]
+    assert any(ch in az[0] + az[1] for ch in "əğışçöü")
+    assert any("а" <= ch <= "я" for ch in ru[0])
+    assert "BƏLİ" in az[1] or "bəli" in az[1].lower()
+    assert "ДА" in ru[1]
+    assert len(set(stops.values())) == 3
+    # An unknown language falls back to Azerbaijani.
+    with babel_app.app_context():
+        assert texts.first_answers("de", RECEIPT) == az

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from securedrop_like import case_status, channel_notes, designations, inbox, models
-from securedrop_like.db import Connection, today
+from securedrop_like.db import today
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import delivery_channel
@@ -141,16 +141,6 @@ def source_page(source_id: str) -> str:
     )
 
 
-def _delivery_channel(conn: Connection, source_id: str) -> str | None:
-    """The channel her replies are delivered through (she said YES and her case is
-    open), or None: they wait on the website. None too while the channels' store is
-    not in this version."""
-    try:
-        return delivery_channel(conn, source_id)
-    except NotImplementedError:
-        return None
-
-
 def render_source_page(
     source: Any,
     *,
@@ -172,7 +162,7 @@ def render_source_page(
         statuses=case_status.CASE_STATUSES,
         status_label=case_status.label,
         channel_label=channel_notes.label,
-        delivery=_delivery_channel(conn, source.id) if source.channel != "web" else None,
+        delivery=delivery_channel(conn, source.id) if source.channel != "web" else None,
         label=designations.label(source.designation, lang),
         items=items,
         done=request.args.get("done"),

@@ -43,8 +43,6 @@ writes the list for her city.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 import sqlite3
@@ -54,10 +52,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crypto import is_onion_address
+from crypto import CryptoError, is_onion_address
 from securedrop_like.bundles import BundleError
 from securedrop_like.bundles.publication import read_verify_key_file, verify_key_text
 from securedrop_like.config import DEFAULT_CENTRE_NAMES, ConfigError, parse_centre_names
+from securedrop_like.pgp_key import fingerprint_of
 
 from . import store
 
@@ -246,47 +245,13 @@ def _text(value: object, where: str) -> str:
 
 _X_HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 _HEX40 = re.compile(r"[0-9A-F]{40}")
-_ARMOUR = re.compile(
-    r"-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(?:[^\r\n]+\r?\n)*?\r?\n"
-    r"([A-Za-z0-9+/=\r\n]+?)\r?\n(?:=[A-Za-z0-9+/]{4}\r?\n)?"
-    r"-----END PGP PUBLIC KEY BLOCK-----\s*"
-)
-
-
 def openpgp_fingerprint(armoured: str) -> str:
     """The v4 fingerprint (40 hex, upper-case) of the first key in an ASCII-armoured
-    OpenPGP public key block: SHA-1 of 0x99, the key packet's two-byte length and its
-    body (RFC 4880 12.2). ValueError if it is not one."""
-    found = _ARMOUR.fullmatch(armoured)
-    if not found:
-        raise ValueError("is not an ASCII-armoured OpenPGP public key block")
+    OpenPGP public key block, as the instance computes it; ValueError if it is not one."""
     try:
-        raw = base64.b64decode("".join(found.group(1).split()), validate=True)
-    except ValueError:
-        raise ValueError("holds a damaged OpenPGP key (its base64 does not decode)") from None
-    if len(raw) < 2 or not raw[0] & 0x80:
-        raise ValueError("holds no OpenPGP packet")
-    if raw[0] & 0x40:  # new format: tag in the low six bits, then the length
-        tag, first = raw[0] & 0x3F, raw[1]
-        if first < 192:
-            length, start = first, 2
-        elif first < 224 and len(raw) > 2:
-            length, start = ((first - 192) << 8) + raw[2] + 192, 3
-        elif first == 255 and len(raw) > 5:
-            length, start = int.from_bytes(raw[2:6], "big"), 6
-        else:
-            raise ValueError("holds an OpenPGP packet of a length we do not read")
-    else:  # old format: tag in bits 5-2, length type in bits 1-0
-        tag, kind = (raw[0] >> 2) & 0x0F, raw[0] & 0x03
-        size = {0: 1, 1: 2, 2: 4}.get(kind)
-        if size is None or len(raw) < 1 + size:
-            raise ValueError("holds an OpenPGP packet of a length we do not read")
-        length, start = int.from_bytes(raw[1 : 1 + size], "big"), 1 + size
-    body = raw[start : start + length]
-    if tag != 6 or len(body) != length or not body or body[0] != 4:
-        raise ValueError("does not start with a version 4 OpenPGP public key")
-    digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body)  # noqa: S324
-    return digest.hexdigest().upper()
+        return fingerprint_of(armoured)
+    except CryptoError as exc:
+        raise ValueError(f"is not a usable OpenPGP public key ({exc})") from None
 
 
 def load_pgp_key(path: Path, settings: SiteSettings) -> str:

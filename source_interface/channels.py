@@ -4,8 +4,10 @@
 each reveals and to whom, what we keep, and how to write to us that way (the number,
 address or account from ``[intake.public]`` of config.toml, read through
 ``securedrop_like.channels.public_channels``). A channel that is not configured is
-shown as "not offered", with nothing to follow. ``/pgp-key.asc`` serves the instance's
-OpenPGP key (``securedrop_like.pgp_key.public_key``) for encrypted e-mail.
+shown as "not offered", with nothing to follow (and so is every channel, with a warning
+in the log naming only the error's type, if ``[intake.public]`` is broken).
+``/pgp-key.asc`` serves the instance's OpenPGP key (``securedrop_like.pgp_key``) for
+encrypted e-mail.
 
 No address is a link: the onion site never points off itself (a woman copies the
 number or the account into her own app), and nothing here is fetched from elsewhere.
@@ -13,14 +15,14 @@ number or the account into her own app), and nothing here is fetched from elsewh
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from securedrop_like import channel_notes
+from securedrop_like import channel_notes, pgp_key
+from securedrop_like.channels import PublicChannels, public_channels
+from securedrop_like.config import ConfigError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("channels", __name__)
@@ -46,45 +48,21 @@ class Offered:
         }.get(channel, "")
 
 
-def _optional(module: str, function: str) -> Any:
-    """``module.function(config)``, or None when that module is not in this version or
-    fails (the page then says "not offered" rather than failing; only the exception's
-    type is logged)."""
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    try:
-        return getattr(found, function)(current_app.config["SESIM"])
-    except Exception as exc:  # noqa: BLE001 - a broken setting shows "not offered"
-        log.warning("%s.%s failed: %s", module, function, type(exc).__name__)
-        return None
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def offered() -> Offered:
-    public = _optional("securedrop_like.channels", "public_channels")
-    key = pgp_key()
+    config = current_app.config["SESIM"]
+    try:
+        public = public_channels(config)
+    except ConfigError as exc:  # a broken [intake.public]: "not offered", never a 500
+        log.warning("[intake.public] is not valid: %s", type(exc).__name__)
+        public = PublicChannels("", "", "", "")
+    key = pgp_key.public_key(config)
     return Offered(
-        sms_number=_text(getattr(public, "sms_number", "")),
-        email=_text(getattr(public, "email", "")),
-        messenger_url=_text(getattr(public, "messenger_url", "")),
-        x_handle=_text(getattr(public, "x_handle", "")),
-        pgp_fingerprint=_text(getattr(key, "fingerprint", "")).upper() if key else "",
+        sms_number=public.sms_number,
+        email=public.email,
+        messenger_url=public.messenger_url,
+        x_handle=public.x_handle,
+        pgp_fingerprint=key.fingerprint if key else "",
     )
-
-
-def pgp_key() -> Any:
-    """The instance's public OpenPGP key (``armoured``, ``fingerprint``), or None."""
-    key = _optional("securedrop_like.pgp_key", "public_key")
-    if key is None or not _text(getattr(key, "armoured", "")):
-        return None
-    return key
 
 
 def grouped(fingerprint: str) -> str:
@@ -120,7 +98,7 @@ def channel(name: str) -> str:
 
 @bp.get(PGP_KEY_PATH)
 def pgp_key_file() -> Response:
-    key = pgp_key()
+    key = pgp_key.public_key(current_app.config["SESIM"])
     if key is None:
         abort(404)
     return Response(

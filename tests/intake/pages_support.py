@@ -1,25 +1,23 @@
-"""Fixtures for the pages package's tests: an instance that offers every channel.
+"""Helpers for the pages package's tests: an instance that offers every channel, and a
+real OpenPGP key made by GnuPG.
 
 ``[intake.public]`` goes into the instance's config (``config.extra["intake"]``), read by
-the core package's ``securedrop_like.channels.public_channels``; until that module is in
-this branch, a stand-in with the same interface reads the same table. The OpenPGP key is
-a stand-in of ``securedrop_like.pgp_key.public_key`` (the e-mail package's; its own tests
-prove the real parsing): the pages only show what it returns.
+``securedrop_like.channels.public_channels``; the key is installed with
+``securedrop_like.pgp_key.install`` (GnuPG checks it), as ``sesim pgp-key install`` does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import sys
-import types
+import os
+import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 
+from securedrop_like import pgp_key
 from securedrop_like.config import Config
 from tests.conftest import Instance
 
@@ -29,43 +27,28 @@ PUBLIC = {
     "messenger_url": "https://m.me/sesim.example",
     "x_handle": "sesim_example",
 }
-FINGERPRINT = "0123456789ABCDEF0123456789ABCDEF01234567"
-ARMOURED = (
-    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZtest\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n"
-)
 
 
-@dataclass(frozen=True)
-class _PublicChannels:
-    sms_number: str = ""
-    email: str = ""
-    messenger_url: str = ""
-    x_handle: str = ""
+def gpg(home: Path, *args: str) -> str:
+    done = subprocess.run(  # noqa: S603
+        ["gpg", "--batch", *args],  # noqa: S607
+        env={**os.environ, "GNUPGHOME": str(home)},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout
 
 
-@dataclass(frozen=True)
-class _PublicPgpKey:
-    armoured: str
-    fingerprint: str
-
-
-def _stand_in_channels() -> types.ModuleType:
-    module = types.ModuleType("securedrop_like.channels")
-
-    def public_channels(config: Config) -> _PublicChannels:
-        public = (config.extra.get("intake") or {}).get("public") or {}
-        return _PublicChannels(**{k: str(public.get(k, "")) for k in PUBLIC})
-
-    module.public_channels = public_channels  # type: ignore[attr-defined]
-    return module
-
-
-def has_core_channels() -> bool:
-    try:
-        module = importlib.import_module("securedrop_like.channels")
-    except ModuleNotFoundError:
-        return False
-    return hasattr(module, "public_channels")
+def gpg_key(home: Path, algo: str = "default") -> tuple[str, str]:
+    """A real key made by GnuPG (``default``: ed25519 with an encryption subkey):
+    (its armoured public half, its fingerprint as gpg prints it)."""
+    home.mkdir(mode=0o700)
+    name = "Sesim <report@legal-centre.example.az>"
+    usage = "default" if algo == "default" else "sign"
+    gpg(home, "--passphrase", "", "--quick-gen-key", name, algo, usage, "never")
+    armoured = gpg(home, "--armor", "--export")
+    fprs = [line.split(":")[9] for line in gpg(home, "--with-colons", "--fingerprint").splitlines()
+            if line.startswith("fpr")]  # fmt: skip
+    return armoured, fprs[0]
 
 
 def offering_config(config: Config, public: dict[str, str] | None = None) -> Config:
@@ -74,26 +57,13 @@ def offering_config(config: Config, public: dict[str, str] | None = None) -> Con
     return dataclasses.replace(config, extra=extra)
 
 
-def use_channels(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The core's public_channels if it is there, else the stand-in."""
-    if not has_core_channels():
-        monkeypatch.setitem(sys.modules, "securedrop_like.channels", _stand_in_channels())
-
-
-def use_pgp_key(monkeypatch: pytest.MonkeyPatch, key: bool = True) -> None:
-    module = types.ModuleType("securedrop_like.pgp_key")
-    found = _PublicPgpKey(ARMOURED, FINGERPRINT) if key else None
-    module.public_key = lambda config: found  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "securedrop_like.pgp_key", module)
-
-
-def offering_app(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """The source app of an instance that offers every channel and has an OpenPGP key
-    (for a fixture: ``yield from offering_app(instance, monkeypatch)``)."""
+def offering_app(instance: Instance, key: tuple[str, str] | None) -> Iterator[Flask]:
+    """The source app of an instance that offers every channel, with ``key`` installed
+    (for a fixture: ``yield from offering_app(instance, key)``)."""
     from source_interface import create_app
 
-    use_channels(monkeypatch)
-    use_pgp_key(monkeypatch)
+    if key is not None:
+        pgp_key.install(instance.config, key[0])
     application = create_app(offering_config(instance.config), TESTING=True)
     yield application
     application.extensions["sesim"].service.close()

@@ -12,14 +12,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from journalist_interface import create_app, inbox_views
+from journalist_interface import create_app
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import codenames
+from securedrop_like.channels import channel_private_key
 from securedrop_like.db import Database
 from securedrop_like.derivation import Deriver
+from securedrop_like.intake_store import IntakeStore
 from securedrop_like.service import ReportService, Submission
-from tests.conftest import Instance
+from tests.conftest import Instance, csrf_of
 from tests.functional.test_staff_interface import _code, _login
+from tests.intake.core_support import flush_all, inbound
 from tests.unit.public_map.vnu import validate
 
 
@@ -83,22 +86,29 @@ def test_replies_wait_on_the_web_unless_she_asked(
 
 
 def test_replies_go_by_her_channel_when_she_said_yes(
-    instance: Instance, staff_app: Flask, accounts: StaffAccounts, monkeypatch: pytest.MonkeyPatch
+    instance: Instance, staff_app: Flask, accounts: StaffAccounts
 ) -> None:
-    source_id = _source(instance, "messenger")
-    asked: list[str] = []
-
-    def delivery_channel(conn: Any, sid: str) -> str:
-        asked.append(sid)
-        return "messenger"
-
-    monkeypatch.setattr(inbox_views, "delivery_channel", delivery_channel)
+    """Through the real store: she writes on Messenger, says YES; then her case closes."""
+    store = IntakeStore.open(instance.config)
+    try:
+        key = channel_private_key(instance.config)
+        assert store.add_part(inbound("Salam", provider="messenger", address="123456"))
+        (source_id,) = flush_all(store, key)
+        assert store.opt_in(inbound("bəli", provider="messenger", address="123456"), "ok")
+    finally:
+        store.close()
     client = _staff(staff_app, accounts, "ru")
     html = client.get(f"/sources/{source_id}").get_data(as_text=True)
-    assert asked == [source_id]
     found = re.search(r'<p class="hint" id="delivery">([^<]*)</p>', html)
-    assert found and "Messenger" in found.group(1)
-    assert "сайт" in found.group(1)  # she can read them on the website too
+    assert found and "«Messenger»" in found.group(1) and "попросила" in found.group(1)
+    token = csrf_of(html)
+    closed = client.post(
+        f"/sources/{source_id}/status", data={"csrf_token": token, "status": "closed"}
+    )
+    assert closed.status_code == 303
+    html = client.get(f"/sources/{source_id}").get_data(as_text=True)
+    found = re.search(r'<p class="hint" id="delivery">([^<]*)</p>', html)
+    assert found and "ждут её на сайте" in found.group(1)
 
 
 def test_a_web_source_has_no_delivery_line(

@@ -245,6 +245,8 @@ def _text(value: object, where: str) -> str:
 
 _X_HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 _HEX40 = re.compile(r"[0-9A-F]{40}")
+
+
 def openpgp_fingerprint(armoured: str) -> str:
     """The v4 fingerprint (40 hex, upper-case) of the first key in an ASCII-armoured
     OpenPGP public key block, as the instance computes it; ValueError if it is not one."""

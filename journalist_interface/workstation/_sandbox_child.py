@@ -250,11 +250,8 @@ def map_ids(uid: int, gid: int) -> None:
     """Be root inside the new user namespace (our own uid and gid mapped to 0), so
     that the mount namespace's tmpfs can hold the folders bound back into it."""
     try:
-        for name, text in (
-            ("setgroups", "deny"),
-            ("uid_map", f"0 {uid} 1"),
-            ("gid_map", f"0 {gid} 1"),
-        ):
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
+                           ("gid_map", f"0 {gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
     except OSError:
@@ -277,25 +274,13 @@ def hide_folders(hide: list[str], keep: list[str]) -> str | None:
         under = [k for k in kept if k.startswith(folder + "/")]
         fds = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for k in under]
         try:
-            if (
-                _libc.mount(
-                    b"tmpfs",
-                    folder.encode(),
-                    b"tmpfs",
-                    MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                    b"size=256k,mode=0755",
-                )
-                != 0
-            ):
+            if _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           b"size=256k,mode=0755") != 0:
                 return f"tmpfs on {folder}: " + os.strerror(ctypes.get_errno())
             for k, fd in fds:
                 os.makedirs(k, exist_ok=True)
-                if (
-                    _libc.mount(
-                        f"/proc/self/fd/{fd}".encode(), k.encode(), None, MS_BIND | MS_REC, None
-                    )
-                    != 0
-                ):
+                if _libc.mount(f"/proc/self/fd/{fd}".encode(), k.encode(), None,
+                               MS_BIND | MS_REC, None) != 0:
                     error = os.strerror(ctypes.get_errno())
                     _libc.umount2(folder.encode(), MNT_DETACH)
                     return f"bind {k}: {error}"
@@ -306,6 +291,7 @@ def hide_folders(hide: list[str], keep: list[str]) -> str | None:
             for _k, fd in fds:
                 os.close(fd)
     return None
+
 
 
 def landlock() -> tuple[int, str | None]:
@@ -335,19 +321,10 @@ def landlock() -> tuple[int, str | None]:
     try:
         fd = os.open("/", os.O_PATH | os.O_CLOEXEC)
         try:
-            rule = PathBeneathAttr(
-                allowed_access=FS_EXECUTE | FS_READ_FILE | FS_READ_DIR, parent_fd=fd
-            )
-            if (
-                _libc.syscall(
-                    SYS_LANDLOCK_ADD_RULE,
-                    ruleset,
-                    LANDLOCK_RULE_PATH_BENEATH,
-                    ctypes.byref(rule),
-                    0,
-                )
-                != 0
-            ):
+            rule = PathBeneathAttr(allowed_access=FS_EXECUTE | FS_READ_FILE | FS_READ_DIR,
+                                   parent_fd=fd)
+            if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                             ctypes.byref(rule), 0) != 0:
                 return abi, os.strerror(ctypes.get_errno())
         finally:
             os.close(fd)
@@ -359,12 +336,8 @@ def landlock() -> tuple[int, str | None]:
 
 
 class SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    ]
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
 
 
 class SockFprog(ctypes.Structure):
@@ -416,12 +389,7 @@ OPTIONAL_BARRIERS = ("netns", "landlock", "seccomp")
 
 
 def lock_in(
-    memory: int,
-    cpu: int,
-    fsize: int,
-    hide: list[str],
-    *,
-    without: frozenset[str] = frozenset(),
+    memory: int, cpu: int, fsize: int, hide: list[str], *, without: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], bool]:
     """Set every barrier (but those in ``without``, probes only); return the
     report and whether a rendering may go ahead (every barrier a rendering
@@ -435,13 +403,8 @@ def lock_in(
     netns_error, user_ns, mount_ns, pid_ns = unshare_namespaces("netns" not in without)
     hide_error: str | None = "no mount namespace"
     if mount_ns:
-        keep = [
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            sys.base_exec_prefix,
-            os.path.dirname(os.path.dirname(Image.__file__)),
-        ]
+        keep = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                os.path.dirname(os.path.dirname(Image.__file__))]
         hide_error = hide_folders(hide, keep + [os.path.realpath(k) for k in keep])
         os.chdir("/")
     # Only in our own user namespace: outside one these are the whole machine's limits.
@@ -528,10 +491,8 @@ def render_image(max_pixels: int, max_side: int) -> tuple[int, int, int, bytes]:
     warnings.simplefilter("error", Image.DecompressionBombWarning)
     os.lseek(INPUT_FD, 0, os.SEEK_SET)
     try:
-        with (
-            os.fdopen(INPUT_FD, "rb", closefd=False) as f,
-            Image.open(f, formats=IMAGE_FORMATS) as im,
-        ):
+        with os.fdopen(INPUT_FD, "rb", closefd=False) as f, \
+                Image.open(f, formats=IMAGE_FORMATS) as im:
             width, height = im.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise Refused("too_large")
@@ -561,12 +522,7 @@ def render_image(max_pixels: int, max_side: int) -> tuple[int, int, int, bytes]:
 def poppler(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
     # stdin (the input) and stderr (/dev/null) are inherited.
     return subprocess.run(  # noqa: S603 - fixed argv, no shell
-        argv,
-        stdout=subprocess.PIPE,
-        env={},
-        close_fds=True,
-        timeout=timeout,
-        check=False,
+        argv, stdout=subprocess.PIPE, env={}, close_fds=True, timeout=timeout, check=False,
     )
 
 
@@ -626,10 +582,9 @@ def render_pdf(out: IO[bytes], max_pages: int, max_side: int, deadline: float) -
         raise Refused("malformed")
     last = min(total, max_pages)
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-        ["/usr/bin/pdftoppm", "-scale-to", str(max_side), "-f", "1", "-l", str(last), INPUT_PATH],
-        stdout=subprocess.PIPE,
-        env={},
-        close_fds=True,
+        ["/usr/bin/pdftoppm", "-scale-to", str(max_side), "-f", "1", "-l", str(last),
+         INPUT_PATH],
+        stdout=subprocess.PIPE, env={}, close_fds=True,
     )
     assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
     sent = 0
@@ -655,12 +610,8 @@ def render_pdf(out: IO[bytes], max_pages: int, max_side: int, deadline: float) -
 # --- probe: what an exploited decoder could do ------------------------------
 
 
-SOCKET_FAMILIES = {
-    "unix": socket.AF_UNIX,
-    "inet": socket.AF_INET,
-    "inet6": socket.AF_INET6,
-    "netlink": socket.AF_NETLINK,
-}
+SOCKET_FAMILIES = {"unix": socket.AF_UNIX, "inet": socket.AF_INET, "inet6": socket.AF_INET6,
+                   "netlink": socket.AF_NETLINK}
 EXEC_SOCKET = """import errno, socket
 try:
     socket.socket(socket.AF_UNIX).close()
@@ -734,11 +685,8 @@ def probe(argv: list[str]) -> dict[str, Any]:
                 os._exit(0)
         elif what == "caps":
             with open("/proc/self/status") as f:
-                report["caps"] = {
-                    k: v.strip()
-                    for k, _, v in (line.partition(":") for line in f)
-                    if k.startswith("Cap")
-                }
+                report["caps"] = {k: v.strip() for k, _, v in
+                                  (line.partition(":") for line in f) if k.startswith("Cap")}
         elif what == "exec-caps":  # what a program it runs (like pdftoppm) holds
             done = poppler(["/bin/grep", "^CapEff", "/proc/self/status"], 5)
             report["exec-caps"] = done.stdout.decode().split(":", 1)[-1].strip()
@@ -750,9 +698,8 @@ def probe(argv: list[str]) -> dict[str, Any]:
         elif what == "socket":
             family = SOCKET_FAMILIES[args.pop(0)]
             try:
-                socket.socket(
-                    family, socket.SOCK_DGRAM if family == socket.AF_NETLINK else socket.SOCK_STREAM
-                ).close()
+                socket.socket(family, socket.SOCK_DGRAM if family == socket.AF_NETLINK
+                              else socket.SOCK_STREAM).close()
                 report[f"socket-{family.name}"] = "created"
             except OSError as exc:
                 report[f"socket-{family.name}"] = errno.errorcode.get(exc.errno or 0, str(exc))
@@ -768,10 +715,8 @@ def probe(argv: list[str]) -> dict[str, Any]:
             report["exec-socket"] = done.stdout.decode().strip()
         elif what == "seccomp":
             with open("/proc/self/status") as f:
-                report["seccomp"] = next(
-                    (line.split(":", 1)[1].strip() for line in f if line.startswith("Seccomp:")),
-                    "?",
-                )
+                report["seccomp"] = next((line.split(":", 1)[1].strip() for line in f
+                                          if line.startswith("Seccomp:")), "?")
         elif what == "fds":
             report["fds"] = sorted(int(n) for n in os.listdir("/proc/self/fd"))
         elif what == "env":

@@ -786,16 +786,15 @@ def sandbox_check() -> None:
 
     from .sanitize import UnsafeFile, probe
 
-    with (
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
-        tempfile.TemporaryDirectory(prefix="sesim-sandbox-check-") as outside,
-    ):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener, \
+            tempfile.TemporaryDirectory(prefix="sesim-sandbox-check-") as outside:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = str(listener.getsockname()[1])
         target = Path(outside) / "written-from-the-sandbox"
         try:
-            report = probe(["connect", "127.0.0.1", port, "socket", "unix", "write", str(target)])
+            report = probe(["connect", "127.0.0.1", port, "socket", "unix",
+                            "write", str(target)])
         except UnsafeFile as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
@@ -809,37 +808,26 @@ def sandbox_check() -> None:
     if unix:
         click.echo("Error: code in the sandbox made a Unix socket.", err=True)
     if wrote:
-        click.echo(
-            "Error: code in the sandbox wrote a file (no Landlock on this kernel).", err=True
-        )
+        click.echo("Error: code in the sandbox wrote a file "
+                   "(no Landlock on this kernel).", err=True)
     refuses = [b for b in ("hidden", "seccomp") if not barriers.get(b)]
     if refuses:
-        click.echo(
-            f"Error: the viewer refuses to render here: {', '.join(refuses)} missing "
-            "(see the line above for why).",
-            err=True,
-        )
+        click.echo(f"Error: the viewer refuses to render here: {', '.join(refuses)} missing "
+                   "(see the line above for why).", err=True)
     if connected or unix or wrote or refuses:
         sys.exit(1)
     for barrier in ("netns", "pidns", "no_nested_namespaces", "no_capabilities", "landlock"):
         if not barriers.get(barrier):
-            click.echo(
-                f"Warning: barrier {barrier} is missing on this computer "
-                "(see the line above for why).",
-                err=True,
-            )
+            click.echo(f"Warning: barrier {barrier} is missing on this computer "
+                       "(see the line above for why).", err=True)
     click.echo("The sandbox holds: no network, no sockets, no writes, folders hidden.")
 
 
 @workstation.command("render")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the PNG renderings (created if missing).",
-)
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNG renderings (created if missing).")
 @click.option("--max-pages", default=20, show_default=True, help="PDF pages to render at most.")
 def render(file: Path, out_dir: Path, max_pages: int) -> None:
     """Render an image or PDF safely (in the sandbox) to clean PNG files."""

@@ -74,7 +74,9 @@ def pin_source_key(
     if pinned is not None and bytes(pinned) == offered.raw:
         return False
     if pinned is None or not key_in_use(conn, case_id):
-        conn.execute("UPDATE cases SET source_public_key = ? WHERE id = ?", (offered.raw, case_id))
+        conn.execute(
+            "UPDATE cases SET source_public_key = ? WHERE id = ?", (offered.raw, case_id)
+        )
         conn.execute("DELETE FROM key_conflicts WHERE case_id = ?", (case_id,))
         return False
     day = day or today()

@@ -242,7 +242,8 @@ def _find_fin(text: str) -> Iterator[tuple[int, int]]:
 # 10, 50, 51, 55, 60, 70, 77, 99; Baku 12, Sumqayıt 18, the regions 20-26,
 # Naxçıvan 36.
 _AZ_CODES = frozenset(
-    {"10", "50", "51", "55", "60", "70", "77", "99", "12", "18", "36"} | {f"2{d}" for d in range(7)}
+    {"10", "50", "51", "55", "60", "70", "77", "99", "12", "18", "36"}
+    | {f"2{d}" for d in range(7)}
 )
 # The separator between two digits is atomic: its ways of reading " (" (one
 # token or two) all end at the next digit, so none is tried twice.
@@ -328,9 +329,7 @@ _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _YEAR = r"(?:19|20)\d{2}"
 _DATE_RES = [
     # 12.03.2024, 12/03/24, 12-03-2024
-    re.compile(
-        rf"(?<![\d.,/-]){_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:{_YEAR}|\d{{2}})(?![\d.,/-]\d)"
-    ),
+    re.compile(rf"(?<![\d.,/-]){_DAY}[./-](?:0?[1-9]|1[0-2])[./-](?:{_YEAR}|\d{{2}})(?![\d.,/-]\d)"),
     # 2024-03-12, 2024.03.12
     re.compile(rf"(?<![\d.-]){_YEAR}[./-](?:0?[1-9]|1[0-2])[./-]{_DAY}(?![\d])"),
     # 12 mart (2024), 12-ci mart, 12 марта 2024 г., 12th of March 2024
@@ -470,7 +469,9 @@ def _find_addresses(text: str) -> Iterator[tuple[int, int]]:
             start, end = match.start(), match.end()
             while end > start and text[end - 1] in " ,":
                 end -= 1
-            if not any(ch.isdigit() for ch in text[start:end]) and _STATION_AFTER.match(text, end):
+            if not any(ch.isdigit() for ch in text[start:end]) and _STATION_AFTER.match(
+                text, end
+            ):
                 continue
             yield start, end
 
@@ -505,7 +506,9 @@ _SURNAME_CYR = re.compile(
 # ordinary words ("Maraqlı"), and in Russian so do "-ов" and "-ин" (the
 # genitive plural "Скриншотов", "Магазин"): a Cyrillic surname that starts a
 # sentence counts only beside a given name.
-_SURE_SURNAME = re.compile(r"^\w+(?:ov|ova|yev|yeva|zadə)(?:a|ə|un|ün|u|ü|da|də|dan|dən)?$")
+_SURE_SURNAME = re.compile(
+    r"^\w+(?:ov|ova|yev|yeva|zadə)(?:a|ə|un|ün|u|ü|da|də|dan|dən)?$"
+)
 # Words before a name that make it the name of a place: "Центр Гейдара Алиева",
 # "имени Низами", "the Heydar Aliyev Center" is handled by _PLACE_AFTER.
 _PLACE_BEFORE = re.compile(

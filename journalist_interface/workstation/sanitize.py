@@ -143,9 +143,8 @@ def sniff(data: bytes) -> str | None:
     renders (by their magic numbers, never by name or declared type), else None:
     the app then offers the file for download with a warning."""
     head = data[:16]
-    if head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, b"GIF87a", b"GIF89a", b"BM")) or (
-        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    ):
+    if (head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, b"GIF87a", b"GIF89a", b"BM"))
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
         return "image"
     if b"%PDF-" in data[:1024]:
         return "pdf"
@@ -170,9 +169,8 @@ def render_image(
         raise UnsafeFile("too_large")
     if not data:
         raise UnsafeFile("malformed")
-    pages, total = _render(
-        "image", data, [str(max_pixels), str(max_side)], limits, max_pages=1, max_side=max_side
-    )
+    pages, total = _render("image", data, [str(max_pixels), str(max_side)], limits,
+                           max_pages=1, max_side=max_side)
     if len(pages) != 1 or total != 1:
         raise UnsafeFile("malformed")
     return pages[0]
@@ -194,18 +192,13 @@ def render_pdf(
         raise UnsafeFile("malformed")
     if max_pages < 1:
         raise ValueError("max_pages must be at least 1")
-    pages, total = _render(
-        "pdf", data, [str(max_pages), str(max_side)], limits, max_pages=max_pages, max_side=max_side
-    )
+    pages, total = _render("pdf", data, [str(max_pages), str(max_side)], limits,
+                           max_pages=max_pages, max_side=max_side)
     return PdfPages(pages, total)
 
 
 def probe(
-    args: list[str],
-    limits: Limits = IMAGE_LIMITS,
-    *,
-    netns: bool = True,
-    landlock: bool = True,
+    args: list[str], limits: Limits = IMAGE_LIMITS, *, netns: bool = True, landlock: bool = True,
     seccomp: bool = True,
 ) -> dict[str, Any]:
     """Run the child's probe (what code in the sandbox can reach; it is given no
@@ -213,11 +206,8 @@ def probe(
     by the tests and by ``sesim workstation sandbox-check``; ``netns=False``,
     ``landlock=False`` or ``seccomp=False`` leaves that barrier out (two at
     most), to show that the others alone hold."""
-    without = [
-        name
-        for name, used in (("netns", netns), ("landlock", landlock), ("seccomp", seccomp))
-        if not used
-    ]
+    without = [name for name, used in (("netns", netns), ("landlock", landlock),
+                                       ("seccomp", seccomp)) if not used]
     if len(without) > 2:
         raise ValueError("keep at least one of the network barriers")
     argv = _argv("probe", limits, [",".join(without) or "-", *args])
@@ -241,15 +231,7 @@ def probe(
 #: installation is bound back): people's files, temporary folders, and the
 #: Unix sockets of the desktop, agents and Tor.
 HIDDEN_FOLDERS = (  # hidden from the child, never written: not temporary-file use
-    "/home",
-    "/root",
-    "/tmp",
-    "/var/tmp",
-    "/run",
-    "/dev/shm",
-    "/mnt",
-    "/media",
-    "/srv",  # noqa: S108
+    "/home", "/root", "/tmp", "/var/tmp", "/run", "/dev/shm", "/mnt", "/media", "/srv",  # noqa: S108
 )
 
 
@@ -265,16 +247,9 @@ def _hidden_folders() -> list[str]:
 
 def _argv(mode: str, limits: Limits, args: list[str]) -> list[str]:
     return [
-        sys.executable,
-        "-I",
-        str(CHILD),
-        mode,
-        str(limits.memory),
-        str(limits.cpu_seconds),
-        str(limits.file_size),
-        str(int(limits.wall_seconds)),
-        json.dumps(_hidden_folders()),
-        *args,
+        sys.executable, "-I", str(CHILD), mode,
+        str(limits.memory), str(limits.cpu_seconds), str(limits.file_size),
+        str(int(limits.wall_seconds)), json.dumps(_hidden_folders()), *args,
     ]
 
 
@@ -286,12 +261,9 @@ def _sealed_memfd(data: bytes) -> int:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view) :]
-        fcntl.fcntl(
-            fd,
-            fcntl.F_ADD_SEALS,
-            fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL,
-        )
+            view = view[os.write(fd, view):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW
+                    | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
         os.lseek(fd, 0, os.SEEK_SET)
     except BaseException:
         os.close(fd)
@@ -416,23 +388,15 @@ def _read_renderings(read: _Read, *, max_pages: int, max_side: int) -> tuple[lis
         tag, a, b, c, d, e = record.unpack(head)
         if tag == child.TAG_PAGE:
             channels, width, height = a, d, e
-            if (
-                b
-                or c
-                or channels not in _COLOUR_TYPES
-                or len(pages) >= max_pages
-                or not (0 < width <= max_side and 0 < height <= max_side)
-            ):
+            if (b or c or channels not in _COLOUR_TYPES or len(pages) >= max_pages
+                    or not (0 < width <= max_side and 0 < height <= max_side)):
                 raise UnsafeFile("malformed")
             size = width * height * channels
             pixels = read(size)
             if len(pixels) != size:
                 raise _Truncated
-            pages.append(
-                Rendering(
-                    png=build_png(pixels, width, height, channels), width=width, height=height
-                )
-            )
+            pages.append(Rendering(png=build_png(pixels, width, height, channels),
+                                   width=width, height=height))
         elif tag in (child.TAG_DONE, child.TAG_FAIL):
             if read(1):
                 raise UnsafeFile("malformed")  # nothing may follow the end
@@ -449,12 +413,8 @@ def _read_renderings(read: _Read, *, max_pages: int, max_side: int) -> tuple[lis
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload))
-    )
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload)))
 
 
 def _up_filtered(pixels: bytes, stride: int, height: int) -> bytearray:
@@ -471,22 +431,20 @@ def _up_filtered(pixels: bytes, stride: int, height: int) -> bytearray:
         last = min(height, first + block)
         n = (last - first) * stride
         cur = bytearray(2 * n)
-        cur[1::2] = view[first * stride : last * stride]
+        cur[1::2] = view[first * stride:last * stride]
         above = bytearray(2 * n)
         if first:
-            above[1::2] = view[(first - 1) * stride : (last - 1) * stride]
+            above[1::2] = view[(first - 1) * stride:(last - 1) * stride]
         else:  # the first row has zeros above it
-            above[2 * stride + 1 :: 2] = view[: (last - 1) * stride]
+            above[2 * stride + 1::2] = view[:(last - 1) * stride]
         if n not in lanes:
             lanes[n] = int.from_bytes(b"\x01\x00" * n, "big")
-        diff = (int.from_bytes(cur, "big") | lanes[n]) - int.from_bytes(above, "big")
+        diff = ((int.from_bytes(cur, "big") | lanes[n]) - int.from_bytes(above, "big"))
         low = diff.to_bytes(2 * n, "big")[1::2]
         for y in range(first, last):
             start = y * (stride + 1)
             out[start] = 2
-            out[start + 1 : start + 1 + stride] = low[
-                (y - first) * stride : (y - first + 1) * stride
-            ]
+            out[start + 1:start + 1 + stride] = low[(y - first) * stride:(y - first + 1) * stride]
     return out
 
 
@@ -498,9 +456,5 @@ def build_png(pixels: bytes, width: int, height: int, channels: int) -> bytes:
         raise ValueError("pixels do not match the size")
     rows = _up_filtered(pixels, stride, height)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
-    return (
-        PNG_SIGNATURE
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL))
-        + _png_chunk(b"IEND", b"")
-    )
+    return (PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(rows, PNG_LEVEL)) + _png_chunk(b"IEND", b""))

@@ -22,7 +22,7 @@ from securedrop_like.intake_store import IntakeStore
 from securedrop_like.service import ReportService, Submission
 from tests.conftest import Instance, csrf_of
 from tests.functional.test_staff_interface import _code, _login
-from tests.intake.core_support import flush_all, inbound
+from tests.intake.core_support import count, flush_all, inbound
 from tests.unit.public_map.vnu import validate
 
 
@@ -102,6 +102,16 @@ def test_replies_go_by_her_channel_when_she_said_yes(
     found = re.search(r'<p class="hint" id="delivery">([^<]*)</p>', html)
     assert found and "«Messenger»" in found.group(1) and "попросила" in found.group(1)
     token = csrf_of(html)
+    before = count(instance.config, "outbox")
+    sent = client.post(
+        f"/sources/{source_id}/reply",
+        data={"csrf_token": token, "text": "Ответ юриста", "lang": "ru"},
+        follow_redirects=True,
+    )
+    assert "«Messenger»" in re.search(
+        r'<p class="ok" role="status">([^<]*)</p>', sent.get_data(as_text=True)
+    ).group(1)  # type: ignore[union-attr]
+    assert count(instance.config, "outbox") == before + 1  # queued for her channel
     closed = client.post(
         f"/sources/{source_id}/status", data={"csrf_token": token, "status": "closed"}
     )

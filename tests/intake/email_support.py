@@ -384,7 +384,8 @@ def pgp_mime_mail(ciphertext_armoured: str, sender: str = "nigar@example.org") -
         "Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n"
         f'--{boundary}\r\nContent-Type: application/octet-stream; name="encrypted.asc"\r\n'
         'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n'
-        f"{ciphertext_armoured.strip()}\r\n\r\n--{boundary}--\r\n"
+        + ciphertext_armoured.strip().replace("\r\n", "\n").replace("\n", "\r\n")
+        + f"\r\n\r\n--{boundary}--\r\n"
     ).encode()
 
 

@@ -368,3 +368,27 @@ def decrypt_items_of(instance: Instance, source_id: str | None) -> list[Any]:
         return decrypt_items(service, source_id, instance.reviewer_key)
     finally:
         service.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_background_loop_polls_until_stopped(instance: Instance, box: Dovecot) -> None:
+    import threading
+
+    _app, ctx = intake_app(instance, box)
+    (loop,) = mail.background("imap", ctx.settings["imap"], ctx)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        box.append(plain_mail("First, while it runs."))
+        box.append(plain_mail("Second, while it runs."))
+        deadline = time.monotonic() + 30
+        while box.messages() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert box.messages() == []
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    ctx.store.close()
+    assert count(instance.config, "intake_parts") + count(instance.config, "sources") == 2

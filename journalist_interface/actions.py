@@ -94,7 +94,7 @@ def set_status(source_id: str) -> Response:
     status = request.form.get("status", "")
     if status not in case_status.CODES:
         return _back(source.id, "status_invalid")
-    changed = staff_services().reports.writer.command("set_case_status", ([source.id], status))
+    changed = staff_services().reports.set_case_status([source.id], status)
     for _id, old in changed:
         audit("case_status", status_target(source.designation, old, status))
     return _back(source.id, "status_set")
@@ -230,7 +230,7 @@ def bulk() -> Response | str:
         status = request.form.get("status", "")
         if status not in case_status.CODES:
             return _inbox("choose_status")
-        changed = dict(writer.command("set_case_status", (ids, status)))
+        changed = dict(staff_services().reports.set_case_status(ids, status))
         targets = [
             status_target(s.designation, changed[s.id], status) for s in sources if s.id in changed
         ]

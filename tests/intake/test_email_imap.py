@@ -392,3 +392,38 @@ def test_the_background_loop_polls_until_stopped(instance: Instance, box: Doveco
     assert not thread.is_alive()
     ctx.store.close()
     assert count(instance.config, "intake_parts") + count(instance.config, "sources") == 2
+
+
+@pytest.mark.timeout(120)
+def test_through_the_intake_servers_courier(
+    instance: Instance, box: Dovecot, smtp: SmtpServer
+) -> None:
+    """The server's own wiring: the courier runs the poller from ``background``, flushes
+    the e-mail at once (no join window), and delivers the answers over SMTP; a reply
+    YES then STOP works by e-mail like on the other channels."""
+    from intake.courier import make_courier
+
+    app, ctx = intake_app(instance, box, smtp)
+    courier = make_courier(
+        ctx, app, channel_private_key(ctx.config), {"imap": mail}, 90.0,
+        scan_seconds=0.2, outbox_seconds=0.2,
+    )  # fmt: skip
+    courier.start()
+    try:
+        box.append(plain_mail("Salam. Mən kömək istəyirəm.", sender="leyla@example.org"))
+        first = smtp.wait(2, timeout=30)
+        assert len(first) == 2 and all(r.rcpt_tos == ["leyla@example.org"] for r in first)
+        assert box.messages() == []
+        # She answers STOP, with our message quoted below, as mail clients do.
+        box.append(plain_mail("STOP\n\nOn Monday, report@sesim.test wrote:\n> Salam\n",
+                              sender="Leyla <LEYLA@example.org>"))  # fmt: skip
+        done = smtp.wait(3, timeout=30)
+        assert len(done) == 3
+        confirmation = message_from_bytes(done[2].data).get_payload(decode=True).decode()
+        with app.app_context():
+            assert confirmation.rstrip() == texts.withdrawn("az")
+    finally:
+        courier.stop()
+        ctx.store.close()
+    rows = [r for r in (count(instance.config, t) for t in ("intake_parts", "outbox"))]
+    assert rows == [0, 0]

@@ -35,6 +35,7 @@ from tests.intake.email_support import (
     plain_mail,
 )
 from tests.intake.test_email_imap import flush, intake_app, poller
+from tests.unit.public_map.vnu import validate
 from tests.unit.workstation.conftest import PASSPHRASE, make_home
 
 SECRET = "Canary-5f0e: the inspector at the passport office asked me to meet him at night."
@@ -159,6 +160,9 @@ def test_an_openpgp_email_is_stored_as_received_and_opens_on_the_workstation(
     # A channel report: its channel, and no table of empty form answers.
     assert "Arrived by e-mail" in page
     assert 'class="answers"' not in page
+    saved = tmp_path / "case.html"
+    saved.write_text(page, encoding="utf-8")
+    assert validate([saved]) == []
 
 
 def test_without_the_key_the_workstation_says_so(tmp_path: Path) -> None:

@@ -384,19 +384,30 @@ def _detect_language(text: str) -> str:
     return str(detect_language(text))
 
 
+#: The "address" of a message with no usable From: unique to the message, so that two
+#: such messages never share a thread, and not an e-mail address, so nothing is sent.
+NO_SENDER = "no-sender:"
+
+
 def inbound_from_raw(raw: bytes) -> Inbound:
-    """The Inbound for one raw message, as received."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    """The Inbound for one raw message, as received. Never raises for a malformed
+    message: what cannot be read is left out of the text and the whole message is
+    kept in the attachment."""
+    message_id = hashlib.sha256(raw).hexdigest()
+    text = address = lang_sample = ""
     try:
-        text = plain_text(message)
-    except (ValueError, TypeError, LookupError, AssertionError):  # a malformed structure
-        text = ""
-    lang_sample = text or ("" if is_openpgp(message) else _subject(message))
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        address = _from_address(message)
+        encrypted = is_openpgp(message)
+        text = "" if encrypted else plain_text(message)
+        lang_sample = text or ("" if encrypted else _subject(message))
+    except Exception as exc:  # noqa: BLE001 - a hostile message must still be kept
+        log.info("an e-mail could not be parsed (%s); it is kept whole", type(exc).__name__)
     return Inbound(
         provider="imap",
-        address=_from_address(message),
+        address=address or NO_SENDER + message_id,
         text=text,
-        message_id=hashlib.sha256(raw).hexdigest(),
+        message_id=message_id,
         lang=_detect_language(lang_sample) if lang_sample else "az",
         attachments=(("message.eml", "message/rfc822", raw),),
         join=False,

@@ -229,7 +229,8 @@ def test_install_refuses_secret_keys_and_garbage(
         b"\x00\xff\xfe" * 1000,
         b"From: =?utf-8?b?////?= <\xff@\xfe>\r\nContent-Type: multipart/mixed\r\n\r\nno boundary",
         b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\n" * 5000,
-        b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n%%%',
+        b'Content-Type: text/plain; charset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n%%%",
     ],
 )
 def test_a_malformed_message_is_still_kept_whole(raw: bytes) -> None:

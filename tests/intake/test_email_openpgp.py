@@ -152,13 +152,14 @@ def test_an_openpgp_email_is_stored_as_received_and_opens_on_the_workstation(
         browser = app.test_client()
         browser.get("/lang/en")
         page = browser.get(f"/cases/{case_id}").get_data(as_text=True)
+        listed = browser.get("/cases").get_data(as_text=True)
     finally:
         app.extensions["sesim_workstation"].lock()
     assert SECRET in page  # decrypted, shown
     assert "evidence.txt" in page  # her file inside the encrypted e-mail, listed
     assert "decrypted here with the workstation" in page
     # A channel report: its channel, and no table of empty form answers.
-    assert "Arrived by e-mail" in page
+    assert "Arrived by e-mail" in page and "by e-mail" in listed
     assert 'class="answers"' not in page
     saved = tmp_path / "case.html"
     saved.write_text(page, encoding="utf-8")

@@ -282,7 +282,8 @@ def smtp_server(
     password: str = "test-smtp-password",  # noqa: S107
 ) -> Iterator[SmtpServer]:
     """aiosmtpd on 127.0.0.1 with TLS (``tls``: implicit TLS; ``starttls``: STARTTLS
-    required before anything else), AUTH required and only over TLS."""
+    required before anything else), AUTH required and only over TLS; ``none``: plain
+    SMTP that accepts anything (what a STARTTLS-stripping attacker would offer)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -330,7 +331,9 @@ def smtp_server(
                 warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
                 return super().factory()
 
-    if security == "tls":
+    if security == "none":  # a server (or a man in the middle) that offers no STARTTLS
+        controller = Controller(Handler(), hostname=HOST, port=server.port)
+    elif security == "tls":
         kwargs["auth_require_tls"] = False
         controller = TlsController(
             Handler(), hostname=HOST, port=server.port, ssl_context=context,

@@ -245,6 +245,17 @@ def test_an_untrusted_smtp_server_gets_nothing(
 
 
 @pytest.mark.timeout(120)
+def test_no_starttls_means_nothing_sent(instance: Instance, box: Dovecot, certs: Certs) -> None:
+    with smtp_server(certs, "none") as plain:
+        section = imap_section(box, smtp_port=plain.port, smtp_security="starttls")
+        settings = mail.load_settings("imap", section, imap_secrets(box))
+        with pytest.raises(mail.SendError) as caught:
+            mail.SmtpSender(settings).send("her@example.org", "Your receipt: 1234")
+    assert "STARTTLS" in str(caught.value)
+    assert plain.received == []  # her message did not go out in the clear
+
+
+@pytest.mark.timeout(120)
 def test_a_huge_message_stays_in_the_box(
     instance: Instance, box: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:

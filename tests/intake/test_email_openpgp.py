@@ -161,6 +161,9 @@ def test_an_openpgp_email_is_stored_as_received_and_opens_on_the_workstation(
     # A channel report: its channel, and no table of empty form answers.
     assert "Arrived by e-mail" in page and "by e-mail" in listed
     assert 'class="answers"' not in page
+    # Shown, never written: nothing of her words on the workstation's disk in the clear.
+    on_disk = b"".join(p.read_bytes() for p in ws.rglob("*") if p.is_file())
+    assert b"5f0e" not in on_disk and b"passport office" not in on_disk
     saved = tmp_path / "case.html"
     saved.write_text(page, encoding="utf-8")
     assert validate([saved]) == []

@@ -422,6 +422,7 @@ class PollResult:
     stored: int = 0  # handed to receive and then expunged (a replay counts too)
     oversized: int = 0  # left in the box: larger than max_message_bytes
     failed: int = 0  # receive failed: left in the box for the next poll
+    undeleted: int = 0  # stored, but the server refused to delete it
 
 
 class ImapPoller:
@@ -518,12 +519,15 @@ class ImapPoller:
         # Committed (or a replay of a committed one): now, and only now, delete it.
         if AFTER_COMMIT is not None:
             AFTER_COMMIT()
-        imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-        if uidplus:
-            imap.uid("EXPUNGE", uid)
-        else:
-            imap.expunge()
         result.stored += 1
+        typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+        if typ == "OK":
+            typ, _ = imap.uid("EXPUNGE", uid) if uidplus else imap.expunge()
+        if typ != "OK":
+            # Stored, not deleted: the next poll finds it again, stores nothing (its
+            # replay mark) and tries again. Said, so that a read-only box is noticed.
+            result.undeleted += 1
+            log.warning("a stored e-mail could not be deleted from the mailbox")
 
     def run(self, stop: threading.Event) -> None:
         """Poll every ``poll_seconds`` until ``stop`` is set; a failed poll is logged

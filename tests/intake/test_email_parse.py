@@ -242,3 +242,23 @@ def test_a_malformed_message_is_still_kept_whole(raw: bytes) -> None:
     if msg.address.startswith(mail.NO_SENDER):
         with pytest.raises(mail.SendError):
             mail.SmtpSender(s).send(msg.address, "x")
+
+
+def test_a_refused_delete_is_counted_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    class ReadOnlyImap:
+        capabilities = ("UIDPLUS",)
+
+        def uid(self, command: str, *args: Any) -> tuple[str, list[Any]]:
+            if command == "FETCH" and args[1] == "(RFC822.SIZE)":
+                return "OK", [b"1 (UID 7 RFC822.SIZE 100)"]
+            if command == "FETCH":
+                return "OK", [(b"1 (UID 7 BODY[] {10}", plain_mail("words"))]
+            return "NO", [b"read-only"]
+
+    got: list[Any] = []
+    poller = mail.ImapPoller(mail.load_settings("imap", dict(SECTION), dict(SECRETS)), got.append)
+    result = mail.PollResult()
+    with caplog.at_level(logging.WARNING):
+        poller._one(ReadOnlyImap(), "7", True, result)  # type: ignore[arg-type]
+    assert len(got) == 1 and (result.stored, result.undeleted) == (1, 1)
+    assert "could not be deleted" in caplog.text

@@ -464,8 +464,9 @@ class ImapPoller:
                 pass
         if result.stored or result.oversized or result.failed:
             log.info(
-                "e-mail poll: %d stored, %d left (too large), %d left (failed)",
+                "e-mail poll: %d stored (%d not deleted), %d left (too large), %d left (failed)",
                 result.stored,
+                result.undeleted,
                 result.oversized,
                 result.failed,
             )

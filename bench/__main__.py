@@ -28,6 +28,7 @@ ALL = [
     "sanitize",
     "workstation",
     "map",
+    "intake",
 ]
 
 
@@ -97,6 +98,10 @@ def main() -> None:
             from bench.map import map_bench
 
             map_bench(ws, results)
+        if "intake" in chosen:
+            from bench.intake import intake
+
+            intake(ws, results, args.seconds)
     finally:
         ws.close()
     print()

@@ -384,19 +384,30 @@ def _detect_language(text: str) -> str:
     return str(detect_language(text))
 
 
+#: The "address" of a message with no usable From: unique to the message, so that two
+#: such messages never share a thread, and not an e-mail address, so nothing is sent.
+NO_SENDER = "no-sender:"
+
+
 def inbound_from_raw(raw: bytes) -> Inbound:
-    """The Inbound for one raw message, as received."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    """The Inbound for one raw message, as received. Never raises for a malformed
+    message: what cannot be read is left out of the text and the whole message is
+    kept in the attachment."""
+    message_id = hashlib.sha256(raw).hexdigest()
+    text = address = lang_sample = ""
     try:
-        text = plain_text(message)
-    except (ValueError, TypeError, LookupError, AssertionError):  # a malformed structure
-        text = ""
-    lang_sample = text or ("" if is_openpgp(message) else _subject(message))
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        address = _from_address(message)
+        encrypted = is_openpgp(message)
+        text = "" if encrypted else plain_text(message)
+        lang_sample = text or ("" if encrypted else _subject(message))
+    except Exception as exc:  # noqa: BLE001 - a hostile message must still be kept
+        log.info("an e-mail could not be parsed (%s); it is kept whole", type(exc).__name__)
     return Inbound(
         provider="imap",
-        address=_from_address(message),
+        address=address or NO_SENDER + message_id,
         text=text,
-        message_id=hashlib.sha256(raw).hexdigest(),
+        message_id=message_id,
         lang=_detect_language(lang_sample) if lang_sample else "az",
         attachments=(("message.eml", "message/rfc822", raw),),
         join=False,
@@ -411,6 +422,7 @@ class PollResult:
     stored: int = 0  # handed to receive and then expunged (a replay counts too)
     oversized: int = 0  # left in the box: larger than max_message_bytes
     failed: int = 0  # receive failed: left in the box for the next poll
+    undeleted: int = 0  # stored, but the server refused to delete it
 
 
 class ImapPoller:
@@ -452,8 +464,9 @@ class ImapPoller:
                 pass
         if result.stored or result.oversized or result.failed:
             log.info(
-                "e-mail poll: %d stored, %d left (too large), %d left (failed)",
+                "e-mail poll: %d stored (%d not deleted), %d left (too large), %d left (failed)",
                 result.stored,
+                result.undeleted,
                 result.oversized,
                 result.failed,
             )
@@ -507,12 +520,15 @@ class ImapPoller:
         # Committed (or a replay of a committed one): now, and only now, delete it.
         if AFTER_COMMIT is not None:
             AFTER_COMMIT()
-        imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-        if uidplus:
-            imap.uid("EXPUNGE", uid)
-        else:
-            imap.expunge()
         result.stored += 1
+        typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+        if typ == "OK":
+            typ, _ = imap.uid("EXPUNGE", uid) if uidplus else imap.expunge()
+        if typ != "OK":
+            # Stored, not deleted: the next poll finds it again, stores nothing (its
+            # replay mark) and tries again. Said, so that a read-only box is noticed.
+            result.undeleted += 1
+            log.warning("a stored e-mail could not be deleted from the mailbox")
 
     def run(self, stop: threading.Event) -> None:
         """Poll every ``poll_seconds`` until ``stop`` is set; a failed poll is logged

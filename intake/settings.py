@@ -45,11 +45,11 @@ class IntakeSettings:
     modules: dict[str, ModuleType] = field(default_factory=dict)
 
 
-def load_modules(names: Iterable[str] = MODULES) -> list[ModuleType]:
+def load_modules(names: Iterable[str] | None = None) -> list[ModuleType]:
     """The channel modules that exist (one not written yet is left out; one that
-    fails to import for another reason is an error)."""
+    fails to import for another reason is an error). Default: :data:`MODULES`."""
     found = []
-    for name in names:
+    for name in MODULES if names is None else names:
         try:
             found.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:

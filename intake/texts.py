@@ -6,18 +6,23 @@
   else UCS-2), so that every automatic answer is tested to fit in two;
 - :func:`is_stop` / :func:`is_yes`: the whole message is STOP or YES in az, ru or en,
   whatever its case, accents and punctuation;
-- the automatic answers, through Flask-Babel in her language (an app context is
-  needed: the courier and the request both have one).
+- the automatic answers, through Flask-Babel in her language (in the current app's
+  context, or a bare one outside any).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from flask_babel import force_locale
+from flask import Flask, has_app_context
+from flask_babel import Babel, force_locale
 
 from securedrop_like.config import LOCALES
+from securedrop_like.i18n import TRANSLATIONS
 from securedrop_like.i18n import gettext as _
 
 DEFAULT_LANG = "az"
@@ -160,8 +165,34 @@ def sms_segments(text: str) -> int:
 # -- the automatic answers -----------------------------------------------------------
 
 
-def _lang(lang: str) -> str:
-    return lang if lang in LOCALES else DEFAULT_LANG
+_BARE_APP: Flask | None = None
+_BARE_LOCK = threading.Lock()
+
+
+def _bare_app() -> Flask:
+    """A minimal app with the catalogues, for a caller outside any app context."""
+    global _BARE_APP
+    with _BARE_LOCK:
+        if _BARE_APP is None:
+            app = Flask(__name__)
+            app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+            app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANG
+            Babel(app)
+            _BARE_APP = app
+        return _BARE_APP
+
+
+@contextmanager
+def in_language(lang: str) -> Iterator[None]:
+    """Translate into ``lang`` (az if it is none of ours) inside the block, in the
+    current app's context or, outside any, in a bare one."""
+    lang = lang if lang in LOCALES else DEFAULT_LANG
+    if has_app_context():
+        with force_locale(lang):
+            yield
+        return
+    with _bare_app().app_context(), force_locale(lang):
+        yield
 
 
 def first_answers(lang: str, receipt: str | None) -> list[str]:
@@ -169,7 +200,7 @@ def first_answers(lang: str, receipt: str | None) -> list[str]:
     her receipt with where to use it and a safety note, then how to get the lawyers'
     answers here (YES) or delete everything (STOP); for a known one, a short word
     that it arrived. Each text fits in two SMS."""
-    with force_locale(_lang(lang)):
+    with in_language(lang):
         if receipt is None:
             return [_("We received your message. Thank you.")]
         return [
@@ -187,13 +218,13 @@ def first_answers(lang: str, receipt: str | None) -> list[str]:
 
 def withdrawn(lang: str) -> str:
     """The confirmation of STOP."""
-    with force_locale(_lang(lang)):
+    with in_language(lang):
         return _("Everything you sent us has been deleted. We will not write to you again.")
 
 
 def opted_in(lang: str) -> str:
     """The confirmation of YES."""
-    with force_locale(_lang(lang)):
+    with in_language(lang):
         return _(
             "Thank you. The lawyers' answers will come here until your case is closed. "
             "Reply STOP to delete everything."

@@ -34,10 +34,12 @@ for command in (*COMMANDS, staff, tor_group, workstation, redact, map_group):
 
 @main.command()
 @home_option
-@click.argument("part", type=click.Choice(["source", "staff", "workstation", "map"]))
+@click.argument("part", type=click.Choice(["source", "staff", "workstation", "map", "intake"]))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", type=int, help="Port (default: 8080; 8082 for the workstation, 8083 for the map)."
+    "--port",
+    type=int,
+    help="Port (default: 8080; 8082 for the workstation, 8083 for the map, 8084 for intake).",
 )
 @click.option("--workers", type=int, help="Processes (default: server_workers; 0 is one per core).")
 @click.option("--threads", type=int, help="Threads per process (default: 16).")
@@ -53,7 +55,8 @@ def serve(
 ) -> None:
     """Serve one part: the source or staff interface with gunicorn, or the offline
     workstation (--home is then its folder) on 127.0.0.1 only, or the public map
-    (--home is its folder, made by `sesim map init`)."""
+    (--home is its folder, made by `sesim map init`), or the intake server for
+    SMS, e-mail, Messenger and X (one process; its [intake] settings in config.toml)."""
     if part == "map":
         if home is None:
             fail("give the map's folder with --home (made by `sesim map init`)")
@@ -81,6 +84,17 @@ def serve(
         fail(str(exc))
         return
     harden_process()  # before the server holds anything (serve() does it again)
+    if part == "intake":
+        if workers is not None or threads is not None:
+            fail("the intake server is one threaded process: no --workers or --threads")
+        from intake.server import DEFAULT_PORT as INTAKE_PORT
+        from intake.server import run as run_intake
+
+        try:
+            run_intake(config, host, port or INTAKE_PORT)
+        except (ConfigError, DatabaseError, OSError) as exc:
+            fail(str(exc))
+        return
 
     tasks = master_tasks(config, part)
     run_server(app_factory(config, part), config, host, port or 8080, workers, threads, tasks, part)

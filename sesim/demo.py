@@ -1,5 +1,7 @@
 """``sesim demo``: a throw-away instance with synthetic reports, every part served
-locally (the synthetic data itself is made by ``securedrop_like.demo``)."""
+locally (the synthetic data itself is made by ``securedrop_like.demo``): the source
+interface on the base port, staff + 1, workstation + 2, map + 3, intake + 4
+(``demo_intake.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import click
 
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import db
+from securedrop_like.channels import make_channel_keys, make_thread_keys
 from securedrop_like.config import CONFIG_NAME, Config
 from securedrop_like.demo import DEMO_KEY_NAME, install_demo_reviewer, populate
 from securedrop_like.instance import init_instance, open_instance
@@ -22,6 +25,7 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
+from .demo_intake import DEMO_PROVIDERS, demo_secrets, start_sink, write_intake_config
 from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_onion
 from .demo_workstation import (
     WORKSTATION_FOLDER,
@@ -88,8 +92,16 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         map_home = open_demo_map(root, root / WORKSTATION_FOLDER)
         onions = _demo_onions(root, base_port) if tor else None
         set_map_onion(map_home, onions.source if onions else "")
-        if onions:
-            config = open_instance(root)  # with the onions' addresses from the environment
+        # The intake server: its answers go to a local sink (a process of its own).
+        make_thread_keys(config)  # a demo folder from before the channels has none
+        make_channel_keys(config)
+        intake_secrets = demo_secrets(config)
+        sink, sink_url = start_sink(root)
+        intake_port = base_port + 4
+        write_intake_config(config, intake_port, sink_url)
+        # With [intake] (the channel pages read it) and the onions' addresses, if any.
+        config = open_instance(root)
+        intake = _server("intake", "--home", str(root), "--host", host, "--port", str(intake_port))
         staff = _server("staff", "--home", str(root), "--host", host, "--port", str(base_port + 1))
         # Loopback only, whatever --host says: the workstation never faces a network.
         desk_home = root / WORKSTATION_FOLDER
@@ -113,6 +125,14 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"                     with the verify key {desk_home / 'publication.verify'})")
         click.echo(f"  Public map:        http://{host}:{map_port}/  (its folder {map_home})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
+        click.echo(f"  Intake (SMS, Messenger, X): http://{host}:{intake_port}/")
+        pad = " " * 21
+        click.echo(f"{pad}/sms/smssync /sms/twilio /sms/webhook /messenger/webhook /x/webhook")
+        click.echo(f"  Providers enabled: {', '.join(DEMO_PROVIDERS)}; what it sends goes to")
+        click.echo(f"{pad}a local sink ({sink_url}) that logs provider and size only")
+        click.echo("  Intake demo secrets (DEMO ONLY, also in secrets/intake.toml):")
+        for key, value in intake_secrets.items():
+            click.echo(f"    {key} = {value}")
         for codename, lang in made[:3]:
             click.echo(f"  A demo codename ({lang}): {codename}")
         if onions:
@@ -137,9 +157,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             )
         finally:
             if os.getpid() == master:
-                for part in (staff, workstation, public_map):
+                for part in (staff, workstation, public_map, intake, sink):
                     part.terminate()
-                for part in (staff, workstation, public_map):
+                for part in (staff, workstation, public_map, intake, sink):
                     part.wait(timeout=20)
                 if onions:
                     onions.close()

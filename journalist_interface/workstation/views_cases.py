@@ -156,6 +156,7 @@ def cases() -> tuple[str, int] | str:
         "cases.html",
         rows=rows[: casework.PAGE_SIZE],
         label=designation_label,
+        channel_label=channel_label,
         query=query,
         tag=tag,
         tags=tags,

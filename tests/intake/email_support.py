@@ -282,7 +282,8 @@ def smtp_server(
     password: str = "test-smtp-password",  # noqa: S107
 ) -> Iterator[SmtpServer]:
     """aiosmtpd on 127.0.0.1 with TLS (``tls``: implicit TLS; ``starttls``: STARTTLS
-    required before anything else), AUTH required and only over TLS."""
+    required before anything else), AUTH required and only over TLS; ``none``: plain
+    SMTP that accepts anything (what a STARTTLS-stripping attacker would offer)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -330,7 +331,9 @@ def smtp_server(
                 warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
                 return super().factory()
 
-    if security == "tls":
+    if security == "none":  # a server (or a man in the middle) that offers no STARTTLS
+        controller = Controller(Handler(), hostname=HOST, port=server.port)
+    elif security == "tls":
         kwargs["auth_require_tls"] = False
         controller = TlsController(
             Handler(), hostname=HOST, port=server.port, ssl_context=context,
@@ -384,7 +387,8 @@ def pgp_mime_mail(ciphertext_armoured: str, sender: str = "nigar@example.org") -
         "Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n"
         f'--{boundary}\r\nContent-Type: application/octet-stream; name="encrypted.asc"\r\n'
         'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n'
-        f"{ciphertext_armoured.strip()}\r\n\r\n--{boundary}--\r\n"
+        + ciphertext_armoured.strip().replace("\r\n", "\n").replace("\n", "\r\n")
+        + f"\r\n\r\n--{boundary}--\r\n"
     ).encode()
 
 

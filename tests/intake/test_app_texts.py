@@ -158,3 +158,12 @@ def test_answers_are_translated(babel_app: Flask) -> None:
     # An unknown language falls back to Azerbaijani.
     with babel_app.app_context():
         assert texts.first_answers("de", RECEIPT) == az
+
+
+def test_answers_are_translated_outside_an_app_context_too() -> None:
+    from flask import has_app_context
+
+    assert not has_app_context()
+    assert texts.withdrawn("ru").startswith("Всё, что вы прислали, удалено")
+    assert texts.first_answers("az", RECEIPT)[0].startswith("Müraciət alındı.")
+    assert texts.opted_in("en").startswith("Thank you.")

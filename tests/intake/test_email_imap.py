@@ -152,7 +152,8 @@ def test_a_plain_email_becomes_a_sealed_report_and_leaves_the_box(
     # In the staff inbox, by its channel.
     _staff_app, client, _accounts = staff
     inbox = client.get("/").get_data(as_text=True)
-    assert f"/sources/{source_id}" in inbox
+    row = next(r for r in inbox.split("<tr") if f"/sources/{source_id}" in r)
+    assert "mail" in row.lower()  # its channel ("email", or its label in words)
     page = client.get(f"/sources/{source_id}").get_data(as_text=True)
     assert CANARY_TEXT not in page  # the server shows ciphertext only
     # The answer: her receipt, over TLS, in Azerbaijani, from the mailbox's address.
@@ -241,6 +242,17 @@ def test_an_untrusted_smtp_server_gets_nothing(
         ctx.store.close()
     assert "her@example.org" not in str(caught.value)
     assert smtp.received == []
+
+
+@pytest.mark.timeout(120)
+def test_no_starttls_means_nothing_sent(instance: Instance, box: Dovecot, certs: Certs) -> None:
+    with smtp_server(certs, "none") as plain:
+        section = imap_section(box, smtp_port=plain.port, smtp_security="starttls")
+        settings = mail.load_settings("imap", section, imap_secrets(box))
+        with pytest.raises(mail.SendError) as caught:
+            mail.SmtpSender(settings).send("her@example.org", "Your receipt: 1234")
+    assert "STARTTLS" in str(caught.value)
+    assert plain.received == []  # her message did not go out in the clear
 
 
 @pytest.mark.timeout(120)
@@ -368,3 +380,62 @@ def decrypt_items_of(instance: Instance, source_id: str | None) -> list[Any]:
         return decrypt_items(service, source_id, instance.reviewer_key)
     finally:
         service.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_background_loop_polls_until_stopped(instance: Instance, box: Dovecot) -> None:
+    import threading
+
+    _app, ctx = intake_app(instance, box)
+    (loop,) = mail.background("imap", ctx.settings["imap"], ctx)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        box.append(plain_mail("First, while it runs."))
+        box.append(plain_mail("Second, while it runs."))
+        deadline = time.monotonic() + 30
+        while box.messages() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert box.messages() == []
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    ctx.store.close()
+    assert count(instance.config, "intake_parts") + count(instance.config, "sources") == 2
+
+
+@pytest.mark.timeout(120)
+def test_through_the_intake_servers_courier(
+    instance: Instance, box: Dovecot, smtp: SmtpServer
+) -> None:
+    """The server's own wiring: the courier runs the poller from ``background``, flushes
+    the e-mail at once (no join window), and delivers the answers over SMTP; a reply
+    YES then STOP works by e-mail like on the other channels."""
+    from intake.courier import make_courier
+
+    app, ctx = intake_app(instance, box, smtp)
+    courier = make_courier(
+        ctx, app, channel_private_key(ctx.config), {"imap": mail}, 90.0,
+        scan_seconds=0.2, outbox_seconds=0.2,
+    )  # fmt: skip
+    courier.start()
+    try:
+        box.append(plain_mail("Salam. Mən kömək istəyirəm.", sender="leyla@example.org"))
+        first = smtp.wait(2, timeout=30)
+        assert len(first) == 2 and all(r.rcpt_tos == ["leyla@example.org"] for r in first)
+        assert box.messages() == []
+        # She answers STOP, with our message quoted below, as mail clients do.
+        box.append(plain_mail("STOP\n\nOn Monday, report@sesim.test wrote:\n> Salam\n",
+                              sender="Leyla <LEYLA@example.org>"))  # fmt: skip
+        done = smtp.wait(3, timeout=30)
+        assert len(done) == 3
+        confirmation = message_from_bytes(done[2].data).get_payload(decode=True).decode()
+        with app.app_context():
+            assert confirmation.rstrip() == texts.withdrawn("az")
+    finally:
+        courier.stop()
+        ctx.store.close()
+    rows = [r for r in (count(instance.config, t) for t in ("intake_parts", "outbox"))]
+    assert rows == [0, 0]

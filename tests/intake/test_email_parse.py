@@ -99,7 +99,11 @@ def test_html_only_and_odd_charsets() -> None:
     odd = b"From: y@example.org\r\nContent-Type: text/plain; charset=x-unknown-9\r\n\r\nhello\r\n"
     assert mail.inbound_from_raw(odd).text == "hello"
     nofrom = b"Subject: hi\r\n\r\nbody\r\n"
-    assert mail.inbound_from_raw(nofrom).address == ""
+    other = b"Subject: hi\r\n\r\nanother body\r\n"
+    # Each message without a sender is a thread of its own, and nothing is sent to it.
+    a, b = mail.inbound_from_raw(nofrom).address, mail.inbound_from_raw(other).address
+    assert a.startswith(mail.NO_SENDER) and b.startswith(mail.NO_SENDER) and a != b
+    assert "@" not in a
 
 
 ARMOURED = "-----BEGIN PGP MESSAGE-----\n\nhQEMA0xyz\n=abcd\n-----END PGP MESSAGE-----\n"
@@ -216,3 +220,45 @@ def test_install_refuses_secret_keys_and_garbage(
         assert not (instance.home / pgp_key.KEY_FILE).exists()
     with pytest.raises(FormatError):
         pgp_key.install(instance.config, secret)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe" * 1000,
+        b"From: =?utf-8?b?////?= <\xff@\xfe>\r\nContent-Type: multipart/mixed\r\n\r\nno boundary",
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\n" * 5000,
+        b'Content-Type: text/plain; charset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n%%%",
+    ],
+)
+def test_a_malformed_message_is_still_kept_whole(raw: bytes) -> None:
+    msg = mail.inbound_from_raw(raw)
+    assert msg.attachments == (("message.eml", "message/rfc822", raw),)
+    assert msg.message_id == hashlib.sha256(raw).hexdigest()
+    assert isinstance(msg.text, str) and msg.lang in ("az", "ru", "en")
+    s = mail.load_settings("imap", dict(SECTION), dict(SECRETS))
+    if msg.address.startswith(mail.NO_SENDER):
+        with pytest.raises(mail.SendError):
+            mail.SmtpSender(s).send(msg.address, "x")
+
+
+def test_a_refused_delete_is_counted_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    class ReadOnlyImap:
+        capabilities = ("UIDPLUS",)
+
+        def uid(self, command: str, *args: Any) -> tuple[str, list[Any]]:
+            if command == "FETCH" and args[1] == "(RFC822.SIZE)":
+                return "OK", [b"1 (UID 7 RFC822.SIZE 100)"]
+            if command == "FETCH":
+                return "OK", [(b"1 (UID 7 BODY[] {10}", plain_mail("words"))]
+            return "NO", [b"read-only"]
+
+    got: list[Any] = []
+    poller = mail.ImapPoller(mail.load_settings("imap", dict(SECTION), dict(SECRETS)), got.append)
+    result = mail.PollResult()
+    with caplog.at_level(logging.WARNING):
+        poller._one(ReadOnlyImap(), "7", True, result)  # type: ignore[arg-type]
+    assert len(got) == 1 and (result.stored, result.undeleted) == (1, 1)
+    assert "could not be deleted" in caplog.text

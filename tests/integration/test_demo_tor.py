@@ -49,8 +49,8 @@ def _tor_pids(home: Path) -> list[int]:
 def test_demo_with_tor_prints_onions_that_the_host_check_accepts(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     port = free_port()
-    # staff, workstation and the map take the next three
-    while not (_free(port + 1) and _free(port + 2) and _free(port + 3)):
+    # staff, workstation, the map and intake take the next four
+    while not all(_free(port + n) for n in (1, 2, 3, 4)):
         port = free_port()
     log = tmp_path / "demo.log"
     cmd = [sys.executable, "-m", "sesim", "demo", "--tor", "--home", str(home)]

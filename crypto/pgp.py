@@ -60,6 +60,13 @@ class OpenPGP:
         """The keyring directory."""
         return self._homedir
 
+    def generate_key(self, name: str, email: str, passphrase: str) -> str:
+        """Make a key pair whose secret part GnuPG keeps under ``passphrase``; return its
+        fingerprint. The same algorithms as :meth:`generate_test_key`."""
+        if not isinstance(passphrase, str) or len(passphrase) < 16 or _CONTROL.search(passphrase):
+            raise FormatError("the passphrase must be one line of at least 16 characters")
+        return self._generate(name, email, passphrase)
+
     def generate_test_key(self, name: str, email: str) -> str:
         """Make an unprotected key pair for tests and demos; return its fingerprint.
 
@@ -71,9 +78,15 @@ class OpenPGP:
            The secret key has no passphrase (``%no-protection``). Real
            reviewers make their own keys on the offline workstation.
         """
+        return self._generate(name, email, None)
+
+    def _generate(self, name: str, email: str, passphrase: str | None) -> str:
         for value in (name, email):
             if not isinstance(value, str) or not value or _CONTROL.search(value):
                 raise FormatError("name and e-mail must be one non-empty line each")
+        protection: dict[str, Any] = (
+            {"passphrase": passphrase} if passphrase is not None else {"no_protection": True}
+        )
         params = self._gpg.gen_key_input(
             key_type="EDDSA",
             key_curve="ed25519",
@@ -84,7 +97,7 @@ class OpenPGP:
             name_real=name,
             name_email=email,
             expire_date="0",
-            no_protection=True,
+            **protection,
         )
         result = self._gpg.gen_key(params)
         if not result.fingerprint:
@@ -157,15 +170,16 @@ class OpenPGP:
             output.unlink(missing_ok=True)
             raise CryptoError(f"GnuPG could not encrypt: {result.status}")
 
-    def decrypt(self, data: bytes) -> bytes:
+    def decrypt(self, data: bytes, passphrase: str | None = None) -> bytes:
         """Decrypt with a secret key in this keyring (tests and the workstation).
 
-        Raises :class:`DecryptionError` for anything GnuPG will not decrypt
+        ``passphrase`` unlocks a protected secret key (given to GnuPG on a pipe, never on
+        its command line). Raises :class:`DecryptionError` for anything GnuPG will not decrypt
         and authenticate: wrong key, garbage, or a modified message.
         """
         if not isinstance(data, bytes):
             raise CryptoError("data must be bytes")
-        result = self._gpg.decrypt(data)
+        result = self._gpg.decrypt(data, passphrase=passphrase)
         if not result.ok or getattr(result, "returncode", 0) not in (0, None):
             raise DecryptionError(f"GnuPG could not decrypt: {result.status}")
         return bytes(result.data)

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from securedrop_like import case_status, designations, inbox, models
+from securedrop_like import case_status, channel_notes, designations, inbox, models
 from securedrop_like.db import today
 from securedrop_like.i18n import current_language
 from securedrop_like.i18n import gettext as _
+from securedrop_like.intake_store import delivery_channel
 
 from . import reply_templates
 from .auth import current_staff, staff_required
@@ -93,6 +94,7 @@ def inbox_page() -> str | tuple[str, int]:
         colleagues=active_usernames(),
         statuses=case_status.CASE_STATUSES,
         status_label=case_status.label,
+        channel_label=channel_notes.label,
         query=query,
         no_match=bool(query) and wanted is None,
         done=request.args.get("done"),
@@ -159,6 +161,8 @@ def render_source_page(
         colleagues=active_usernames(),
         statuses=case_status.CASE_STATUSES,
         status_label=case_status.label,
+        channel_label=channel_notes.label,
+        delivery=delivery_channel(conn, source.id) if source.channel != "web" else None,
         label=designations.label(source.designation, lang),
         items=items,
         done=request.args.get("done"),

@@ -175,6 +175,15 @@ def create_app(home: Path | MapInstance) -> Flask:
     def dictionary() -> Response:
         return _data_file("dictionary.json")
 
+    @app.get("/pgp-key.asc")
+    def pgp_key() -> Response:
+        """The OpenPGP key for encrypted e-mail (pgp-key.asc beside map.toml)."""
+        if not instance.pgp_key:
+            abort(404)
+        response = Response(instance.pgp_key, mimetype="application/pgp-keys")
+        response.headers["Content-Disposition"] = 'attachment; filename="pgp-key.asc"'
+        return response
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500

@@ -528,6 +528,8 @@ def _write_site(
         with _page_context(app, "/" + _prefix(language)):
             html, _status = pages.error_page(404)
         writer.write(f"{_prefix(language)}404.html", html.encode("utf-8"))
+    if instance.pgp_key:  # the OpenPGP key for e-mail, at the same address as served
+        writer.write("pgp-key.asc", instance.pgp_key.encode("ascii"))
     _copy_static(writer)
     result.files = writer.files
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import abort, current_app, render_template, request
 
-from securedrop_like import geo, grid
+from securedrop_like import channel_notes, geo, grid
 from securedrop_like.i18n import gettext as _
 from securedrop_like.i18n import lazy_gettext as _l
 
@@ -193,7 +193,15 @@ def report() -> str:
     return render_template(
         "map/report.html",
         settings=settings,
-        any_channel=bool(settings.onion or settings.sms or settings.email),
+        any_channel=bool(
+            settings.onion
+            or settings.sms
+            or settings.email
+            or settings.messenger_url
+            or settings.x_handle
+        ),
+        has_pgp_key=bool(_instance().pgp_key),
+        notes=channel_notes,
         tor_browser_url=TOR_BROWSER_URL,
     )
 

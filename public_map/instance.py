@@ -12,6 +12,9 @@
                     # optionally with http://), for "how to report safely"
     sms = ""        # an SMS number that takes reports (digits, +, spaces, -, ( ))
     email = ""      # an e-mail address that takes reports
+    messenger_url = ""    # a Facebook Messenger link that takes reports (https://m.me/…)
+    x_handle = ""   # an X (Twitter) account that takes direct messages (letters, digits, _)
+    pgp_fingerprint = ""  # the e-mail's OpenPGP key fingerprint (40 hex digits, spaces ok)
     tile_url = ""   # a tile server URL template; empty: offline district basemap only
     quick_exit = "https://www.google.az/"   # where "Quick exit" goes: an https URL
 
@@ -29,6 +32,11 @@ Every value is checked when the map opens (``sesim serve map`` refuses to start 
 clear error): a v3 onion address with the right checksum, an e-mail address, phone
 numbers of 3 to 15 digits, https for the quick exit, http(s) URLs elsewhere.
 
+An OpenPGP key for encrypted e-mail may sit beside ``map.toml`` as ``pgp-key.asc`` (the
+instance's ``pgp-public.asc``, ASCII-armoured): it is served at ``/pgp-key.asc`` and
+must have the fingerprint ``pgp_fingerprint`` gives (checked at start, so the page never
+shows one key's fingerprint beside another key).
+
 No hotline is listed by default: a wrong number is worse than none, so the operator
 writes the list for her city.
 """
@@ -44,16 +52,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crypto import is_onion_address
+from crypto import CryptoError, is_onion_address
 from securedrop_like.bundles import BundleError
 from securedrop_like.bundles.publication import read_verify_key_file, verify_key_text
 from securedrop_like.config import DEFAULT_CENTRE_NAMES, ConfigError, parse_centre_names
+from securedrop_like.pgp_key import fingerprint_of
 
 from . import store
 
 CONFIG_FILE = "map.toml"
 VERIFY_KEY_FILE = "publication.verify"
-_SITE_KEYS = ("onion", "sms", "email", "tile_url", "quick_exit")
+_SITE_KEYS = (
+    "onion", "sms", "email", "messenger_url", "x_handle", "pgp_fingerprint", "tile_url",
+    "quick_exit",
+)  # fmt: skip
+PGP_KEY_FILE = "pgp-key.asc"
+_MAX_PGP_KEY_BYTES = 64 * 1024
 _HELP_KEYS = ("name", "phone", "url")
 _MAX_SETTING_CHARS = 500
 
@@ -65,6 +79,10 @@ DEFAULT_CONFIG = """\
 onion = ""      # the source interface's onion address (…onion), for "how to report"
 sms = ""        # an SMS number that takes reports
 email = ""      # an e-mail address that takes reports
+messenger_url = ""    # a Facebook Messenger link that takes reports (https://m.me/…)
+x_handle = ""   # an X (Twitter) account that takes direct messages, without the @
+pgp_fingerprint = ""  # the OpenPGP key's fingerprint for e-mail (40 hex digits); put
+                      # the key itself beside this file as pgp-key.asc
 tile_url = ""   # a tile server URL template; empty: the offline district basemap only
 quick_exit = "https://www.google.az/"   # where "Quick exit" takes her (an https URL)
 
@@ -112,6 +130,9 @@ class SiteSettings:
     onion: str = ""
     sms: str = ""
     email: str = ""
+    messenger_url: str = ""
+    x_handle: str = ""
+    pgp_fingerprint: str = ""  # 40 hex digits, upper-case, no spaces
     tile_url: str = ""
     quick_exit: str = DEFAULT_QUICK_EXIT
     help: tuple[HelpLine, ...] = field(default_factory=tuple)
@@ -132,6 +153,16 @@ class SiteSettings:
     def email_url(self) -> str:
         return f"mailto:{self.email}" if self.email else ""
 
+    @property
+    def x_url(self) -> str:
+        return f"https://x.com/{self.x_handle}" if self.x_handle else ""
+
+    @property
+    def pgp_fingerprint_grouped(self) -> str:
+        """In groups of four, as OpenPGP programs show it."""
+        found = self.pgp_fingerprint
+        return " ".join(found[i : i + 4] for i in range(0, len(found), 4))
+
 
 @dataclass(frozen=True)
 class MapInstance:
@@ -140,6 +171,7 @@ class MapInstance:
     home: Path
     verify_key: bytes
     settings: SiteSettings
+    pgp_key: str = ""  # the armoured OpenPGP key (pgp-key.asc), "" without one
 
     @property
     def verify_key_text(self) -> str:
@@ -184,7 +216,8 @@ def open_map(home: Path) -> MapInstance:
         raw = read_verify_key_file(home / VERIFY_KEY_FILE)
     except BundleError as exc:
         raise MapError(str(exc)) from None
-    instance = MapInstance(home, raw, load_settings(home / CONFIG_FILE))
+    settings = load_settings(home / CONFIG_FILE)
+    instance = MapInstance(home, raw, settings, load_pgp_key(home / PGP_KEY_FILE, settings))
     conn = store.connect(instance.db_path)
     try:
         keys = [row[0] for row in conn.execute("SELECT verify_key FROM chain")]
@@ -208,6 +241,52 @@ def _text(value: object, where: str) -> str:
     if not value.isprintable():
         raise MapError(f"{CONFIG_FILE}: {where} holds a control character")
     return value.strip()
+
+
+_X_HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
+_HEX40 = re.compile(r"[0-9A-F]{40}")
+
+
+def openpgp_fingerprint(armoured: str) -> str:
+    """The v4 fingerprint (40 hex, upper-case) of the first key in an ASCII-armoured
+    OpenPGP public key block, as the instance computes it; ValueError if it is not one."""
+    try:
+        return fingerprint_of(armoured)
+    except CryptoError as exc:
+        raise ValueError(f"is not a usable OpenPGP public key ({exc})") from None
+
+
+def load_pgp_key(path: Path, settings: SiteSettings) -> str:
+    """The armoured key beside map.toml, checked against ``site.pgp_fingerprint``; ""
+    when there is no such file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_PGP_KEY_BYTES + 1)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise MapError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_PGP_KEY_BYTES:
+        raise MapError(f"{PGP_KEY_FILE} is larger than {_MAX_PGP_KEY_BYTES} bytes")
+    try:
+        text = data.decode("ascii")
+        fingerprint = openpgp_fingerprint(text)
+    except UnicodeDecodeError:
+        raise MapError(f"{PGP_KEY_FILE} is not an ASCII-armoured OpenPGP key") from None
+    except ValueError as exc:
+        raise MapError(f"{PGP_KEY_FILE} {exc}") from None
+    if not settings.pgp_fingerprint:
+        raise MapError(
+            f"{PGP_KEY_FILE} is here but {CONFIG_FILE} has no site.pgp_fingerprint: write"
+            f" the key's fingerprint there ({fingerprint}) after checking it with the"
+            " workstation"
+        )
+    if fingerprint != settings.pgp_fingerprint:
+        raise MapError(
+            f"{PGP_KEY_FILE} has the fingerprint {fingerprint}, not site.pgp_fingerprint"
+            f" {settings.pgp_fingerprint}: the page would show one key beside another"
+        )
+    return text
 
 
 _PHONE = re.compile(r"\+?[0-9 ()\-]+")
@@ -313,6 +392,24 @@ def _site_value(name: str, value: str) -> str:
         if not _EMAIL.fullmatch(value) or len(value) > 254:
             raise MapError(f"{CONFIG_FILE}: {where} must be an e-mail address, not {value!r}")
         return value
+    if name == "messenger_url":
+        return _url(value, where, ("https",))
+    if name == "x_handle":
+        found = _X_HANDLE.fullmatch(value)
+        if not found:
+            raise MapError(
+                f"{CONFIG_FILE}: {where} must be an X account name (1 to 15 letters, digits"
+                f" or _, optionally after @), not {value!r}"
+            )
+        return found.group(1)
+    if name == "pgp_fingerprint":
+        compact = "".join(value.split()).upper()
+        if not _HEX40.fullmatch(compact):
+            raise MapError(
+                f"{CONFIG_FILE}: {where} must be an OpenPGP fingerprint (40 hex digits,"
+                f" spaces allowed), not {value!r}"
+            )
+        return compact
     if name == "quick_exit":
         return _url(value, where, ("https",))
     if name == "tile_url":

@@ -24,6 +24,7 @@ from .config import (
 from .db import DatabaseError
 from .errors import SesimError
 from .instance import init_instance, open_instance
+from .pgp_key import pgp_key
 
 home_option = click.option(
     "--home",
@@ -276,6 +277,8 @@ def channel_keys_init(home: Path | None) -> None:
         )
 
 
-COMMANDS: tuple[click.Command, ...] = (init, keys, pin_kdf, vacuum, thread_key, channel_keys)
+COMMANDS: tuple[click.Command, ...] = (
+    init, keys, pin_kdf, vacuum, thread_key, channel_keys, pgp_key
+)
 """The core's own commands: an instance, its reviewer keys and its database. The
 ``sesim`` command (``sesim/cli.py``) adds them beside the apps' groups."""

@@ -32,7 +32,7 @@ from securedrop_like.sessions import (
 )
 from securedrop_like.shared_sessions import ServerShared, SharedSessionStore
 
-from . import titles, uploads, views
+from . import channels, titles, uploads, views
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def create_app(
     init_security(app)
     init_host_check(app, "source")
     app.register_blueprint(views.bp)
+    app.register_blueprint(channels.bp)
     titles.init_titles(app)
     web_errors.init_errors(app)
     app.teardown_request(lambda exc: uploads.discard_unclaimed(request))

@@ -28,6 +28,7 @@ TITLES: dict[str, Callable[[], str]] = {
     "withdraw.html": lambda: _("Delete everything"),
     "withdrawn.html": lambda: _("Deleted"),
     "logged_out.html": lambda: _("You have logged out"),
+    "channels.html": lambda: _("Other ways to write to us"),
 }
 
 

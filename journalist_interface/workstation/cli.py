@@ -850,3 +850,47 @@ def render(file: Path, out_dir: Path, max_pages: int) -> None:
         path = out_dir / f"{file.stem}-{number}.png"
         path.write_bytes(page.png)
         click.echo(f"{path} {page.width}x{page.height}")
+
+
+# -- E-MAIL (issue 12): the instance's OpenPGP key -------------------------------------------
+
+pgp_key_group = click.Group(
+    "pgp-key", help="The instance's OpenPGP key, for e-mail reports encrypted to it."
+)
+workstation.add_command(pgp_key_group)
+
+
+@pgp_key_group.command("generate")
+@_home_option
+@_passphrase_option
+@click.option("--address", required=True, help="The reporting mailbox's address (the key's id).")
+@click.option("--name", default="Səsim", show_default=True, help="The name on the key.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the public key (for `sesim pgp-key install` on the server).",
+)
+def ws_pgp_key_generate(
+    home: Path, passphrase_file: Path | None, address: str, name: str, out: Path
+) -> None:
+    """Make the OpenPGP key pair here and export its public part.
+
+    The secret part stays in this workstation's GnuPG home, locked by a passphrase
+    derived from your unlocked keys; e-mail encrypted to it opens in the case page."""
+    from .keys import WorkstationError, unlock
+    from .mail import generate_key
+
+    try:
+        unlocked = unlock(home, _passphrase(passphrase_file))
+    except WorkstationError as exc:
+        fail(str(exc))
+    try:
+        fingerprint = generate_key(unlocked, name, address, out)
+    except WorkstationError as exc:
+        fail(str(exc))
+    finally:
+        unlocked.wipe()
+    grouped = " ".join(fingerprint[i : i + 4] for i in range(0, 40, 4))
+    click.echo(f"Made the OpenPGP key {grouped}")
+    click.echo(f"Wrote its public part to {out}: on the server, run `sesim pgp-key install {out}`.")

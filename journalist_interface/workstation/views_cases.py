@@ -156,6 +156,7 @@ def cases() -> tuple[str, int] | str:
         "cases.html",
         rows=rows[: casework.PAGE_SIZE],
         label=designation_label,
+        channel_label=channel_label,
         query=query,
         tag=tag,
         tags=tags,
@@ -211,6 +212,8 @@ def _render_case(
     return render_template(
         "case.html",
         d=detail,
+        channel_label=channel_label((doc or {}).get("channel") or detail.case.channel),
+        mails=_mails(detail),
         key_warning=key_warning,
         label=designation_label(detail.case.designation),
         answers=report_answers(doc),
@@ -221,6 +224,48 @@ def _render_case(
         template_names=reply_templates.NAMES,
         consent_label=_choice_label(taxonomy.CONSENT, (doc or {}).get("consent")),
     )
+
+
+# -- reports by SMS, e-mail, Messenger and X (issue 12) --------------------------------------
+
+#: At most this many e-mails are read (and decrypted) for one case page.
+MAX_MAILS_SHOWN = 20
+MAX_MAIL_BYTES = 50 * 1024 * 1024
+
+
+def channel_label(channel: Any) -> str:
+    """The channel a report arrived by, translated; "" for the web form."""
+    labels = {
+        "sms": _("SMS"),
+        "email": _("e-mail"),
+        "messenger": _("Facebook Messenger"),
+        "x": _("X (Twitter) direct message"),
+    }
+    return labels.get(channel, "") if isinstance(channel, str) else ""
+
+
+def _mails(detail: casework.CaseDetail) -> dict[str, Any]:
+    """item id -> MailView of each e-mail (message.eml) in her report and messages,
+    decrypted with the workstation's OpenPGP key when it is encrypted."""
+    from .mail import is_mail, read_mail
+
+    ws = workstation()
+    files = list(detail.report.files if detail.report else ())
+    for message in detail.messages:
+        files += list(message.files)
+    shown: dict[str, Any] = {}
+    for info in files:
+        if len(shown) >= MAX_MAILS_SHOWN:
+            break
+        if not is_mail(info.name, info.content_type) or info.size > MAX_MAIL_BYTES:
+            continue
+        with ws.connection() as conn:
+            raw = b"".join(casework.file_chunks(conn, info.item_id))
+        try:
+            shown[info.item_id] = read_mail(raw, ws.home, ws.unlocked)
+        except (ValueError, TypeError, LookupError, AssertionError) as exc:
+            log.info("an e-mail could not be read: %s", type(exc).__name__)
+    return shown
 
 
 def _case_or_404(case_id: int) -> None:

@@ -50,6 +50,9 @@ def _pages(source: SourceBrowser) -> dict[str, tuple[str, dict[str, str]]]:
         pages[name] = (response.get_data(as_text=True), dict(response.headers))
 
     grab("start", client.get("/"))
+    grab("channels", client.get("/channels/"))
+    for channel in ("sms", "email", "messenger", "x"):
+        grab(f"channel-{channel}", client.get(f"/channels/{channel}"))
     grab("report", client.get("/report"))
     grab("report-errors", client.post("/report", data={"csrf_token": source.token()}))
     grab("login", client.get("/login"))
@@ -70,7 +73,7 @@ def test_every_page_is_small_strict_and_self_contained(
 ) -> None:
     source.client.get(f"/lang/{lang}")
     pages = _pages(source)
-    assert len(pages) >= 11
+    assert len(pages) >= 16
     for name, (html, headers) in pages.items():
         try:
             _check(source.client, html, headers)

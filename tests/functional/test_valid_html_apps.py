@@ -33,7 +33,7 @@ def test_every_source_page_is_valid_html(source: SourceBrowser, tmp_path: Path) 
     client = source.client
     files = []
     for lang in ("az", "ru", "en"):
-        for path in ("/", "/report", "/login", "/nowhere"):
+        for path in ("/", "/report", "/login", "/nowhere", "/channels/", "/channels/email"):
             response = client.get(f"{path}?lang={lang}")
             assert response.mimetype == "text/html", path
             files.append(_save(tmp_path, f"{lang}{path}", response.get_data(as_text=True)))

@@ -312,8 +312,8 @@ def test_report_links_every_configured_channel_with_its_scheme(client: FlaskClie
         "opens only in Tor Browser" in page
         and 'href="https://www.torproject.org/download/"' in page
     )
-    assert "your phone company sees your number" in page
-    assert "your mailbox provider and ours see your address" in page
+    assert "Your phone company sees your number" in page
+    assert "Your mailbox provider and ours see your address" in page
     assert 'id="no-channel"' not in page
 
 

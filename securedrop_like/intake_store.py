@@ -204,7 +204,24 @@ class IntakeStore:
         cutoff = (today - dt.timedelta(days=days)).isoformat()
         return int(self.service._command("intake_prune_seen", (cutoff,)))
 
+    def thread_hash(self, msg: Inbound) -> str:
+        """The hash her parts are kept under (the current thread key's): what to pass to
+        :meth:`flush` to flush her thread at once (an e-mail, ``join=False``)."""
+        return self.keys.get().thread_hash(msg.channel, msg.address)
+
     # -- courier side: the intake server's background threads ------------------------------
+    def flush_pending(
+        self, channel_key: PrivateKey, answer: Callable[[str, str | None], list[str]]
+    ) -> list[str]:
+        """Flush every thread with pending parts (the courier's start-up, after a crash);
+        returns the source ids."""
+        out = []
+        for thread_hash in self.pending_threads():
+            source_id = self.flush(thread_hash, channel_key, answer)
+            if source_id is not None:
+                out.append(source_id)
+        return out
+
     def pending_threads(self) -> list[str]:
         """Thread hashes that have pending parts."""
         return models.pending_thread_hashes(self.service.db.reader())
@@ -352,6 +369,15 @@ class IntakeStore:
         if dropped:
             self.delivered(dropped)
         return out
+
+    def drop_undeliverable(self, enabled_providers: list[str]) -> int:
+        """Delete queued messages of providers that are not enabled (a provider removed
+        from the configuration): nothing would ever send them, and each holds an address.
+        For the intake server to call at start-up; returns how many went."""
+        dropped = int(self.service._command("outbox_drop_providers", (list(enabled_providers),)))
+        if dropped:
+            self.service._command("checkpoint", ())
+        return dropped
 
     def delivered(self, outbox_ids: list[str]) -> None:
         """Delete delivered rows (secure_delete, then a WAL checkpoint)."""

@@ -106,7 +106,10 @@ def test_an_email_keeps_its_attachment_as_a_sealed_file(
         join=False,
     )
     assert intake.add_part(msg)
-    (source_id,) = flush_all(intake, channel_key)
+    intake.add_part(inbound("an SMS thread that waits"))
+    source_id = intake.flush(intake.thread_hash(msg), channel_key, answers)
+    assert source_id is not None
+    assert len(intake.pending_threads()) == 1  # the SMS waits for its window
     assert source_channel(intake.service, source_id) == "email"
     opened = decrypt_items(intake.service, source_id, instance.reviewer_key)
     (report,) = [d for k, d in opened if k == "report"]
@@ -178,10 +181,14 @@ def test_a_second_flush_of_the_same_thread_does_nothing(
     intake: IntakeStore, channel_key: PrivateKey
 ) -> None:
     intake.add_part(inbound("once"))
+    intake.add_part(inbound("another", address="+994519876543"))
+    assert len(intake.flush_pending(channel_key, answers)) == 2
+    assert intake.flush_pending(channel_key, answers) == []
+    intake.add_part(inbound("once"))
     (thread_hash,) = intake.pending_threads()
     assert intake.flush(thread_hash, channel_key, answers) is not None
     assert intake.flush(thread_hash, channel_key, answers) is None
-    assert models.count_sources(intake.service.db.reader()) == 1
+    assert models.count_sources(intake.service.db.reader()) == 2
 
 
 def opt_in_source(intake: IntakeStore, key: PrivateKey, address: str = PHONE) -> str:
@@ -434,3 +441,36 @@ def test_messages_of_two_channels_are_two_threads(
     sources = flush_all(intake, channel_key)
     channels = sorted(source_channel(intake.service, s) for s in sources)
     assert channels == ["messenger", "x"]
+
+
+def test_a_reply_is_queued_only_if_her_thread_still_takes_replies_at_the_commit(
+    instance: Instance, intake: IntakeStore, channel_key: PrivateKey, monkeypatch: Any
+) -> None:
+    source_id = opt_in_source(intake, channel_key)
+    intake.delivered([o.id for o in intake.outbox(channel_key)])
+    # Her case is closed between the service's check and the writer's commit.
+    real = intake.service._command
+
+    def closing_first(name: str, args: tuple[Any, ...]) -> Any:
+        if name == "insert_reply_and_queue":
+            real("set_case_status", ([source_id], "closed"))
+        return real(name, args)
+
+    monkeypatch.setattr(intake.service, "_command", closing_first)
+    intake.service.place_reply(source_id, "late", "az", author="lawyer")
+    assert [i.kind for i in intake.service.items(source_id)] == ["report", "reply"]
+    assert count(instance.config, "outbox") == 0
+
+
+def test_messages_of_a_disabled_provider_are_dropped(
+    instance: Instance, intake: IntakeStore, channel_key: PrivateKey
+) -> None:
+    intake.add_part(inbound("a", provider="twilio"))
+    intake.add_part(inbound("b", address="x-user", provider="x"))
+    flush_all(intake, channel_key)
+    assert {o.provider for o in intake.outbox(channel_key)} == {"twilio", "x"}
+    assert intake.drop_undeliverable(["twilio", "smssync"]) == 2
+    assert {o.provider for o in intake.outbox(channel_key)} == {"twilio"}
+    assert intake.drop_undeliverable(["twilio"]) == 0
+    assert intake.drop_undeliverable([]) == 2
+    assert count(instance.config, "outbox") == 0

@@ -81,6 +81,17 @@ class Outgoing:
     text: str  # what to send, already in her language
 
 
+def ordered_ids(count: int) -> list[str]:
+    """``count`` new outbox ids that sort in queue order among themselves (the
+    outbox is read ``ORDER BY attempts, id``: her receipt before the YES question)
+    and in no order against any other batch: one random 120-bit prefix, then the
+    position. Still 32 hex characters, as an envelope's item id must be."""
+    if not 0 <= count <= 256:
+        raise ValueError("at most 256 messages in one batch")
+    prefix = new_id()[:30]
+    return [f"{prefix}{n:02x}" for n in range(count)]
+
+
 class IntakeStore:
     """The intake server's store: pending parts, threads, replay marks, the outbox.
 
@@ -311,8 +322,8 @@ class IntakeStore:
             kind = "message"
         items = [item_tuple(i) for i in self.service.seal_items(kind, document, files)]
         answers = []
-        for text in answer(lang, receipt):
-            outbox_id = new_id()
+        texts = answer(lang, receipt)
+        for outbox_id, text in zip(ordered_ids(len(texts)), texts, strict=True):
             answers.append(
                 (outbox_id, provider, self._sealed_outgoing(outbox_id, address, text, lang))
             )

@@ -58,7 +58,8 @@ def test_a_flush_makes_a_source_the_reviewer_can_read(
     assert codenames.looks_like_receipt(codenames.normalise(receipt))
     assert len(receipt.replace(" ", "")) == 20 and receipt.replace(" ", "").isdigit()
     queued = intake.outbox(channel_key)
-    assert sorted(o.text for o in queued) == sorted(answers("az", receipt))
+    # In the order the answers gave them: her receipt first, then the YES question.
+    assert [o.text for o in queued] == answers("az", receipt)
     assert {(o.address, o.provider, o.lang) for o in queued} == {(PHONE, "twilio", "az")}
     # Her thread: found by its keyed hash, no address (she did not opt in).
     ((row_hash, version, row_source, provider, lang_row, opt_in, address),) = thread_rows(
@@ -474,3 +475,15 @@ def test_messages_of_a_disabled_provider_are_dropped(
     assert intake.drop_undeliverable(["twilio"]) == 0
     assert intake.drop_undeliverable([]) == 2
     assert count(instance.config, "outbox") == 0
+
+
+def test_outbox_ids_keep_their_order_within_a_batch_only() -> None:
+    from securedrop_like.intake_store import ordered_ids
+
+    batches = [ordered_ids(3) for _ in range(50)]
+    for ids in batches:
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    # Across batches the prefix is random: no global order to read off the table.
+    firsts = [ids[0] for ids in batches]
+    assert firsts != sorted(firsts)

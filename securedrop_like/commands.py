@@ -418,6 +418,22 @@ def outbox_failed(conn: Connection, args: tuple[Any, ...]) -> bool:
     )
 
 
+def outbox_drop_providers(conn: Connection, args: tuple[Any, ...]) -> int:
+    """Delete queued rows of providers not in ``enabled`` (nobody will ever send them,
+    and they hold her sealed address)."""
+    (enabled,) = args
+    enabled = list(enabled)
+    if not enabled:
+        return int(conn.execute("DELETE FROM outbox").rowcount)
+    places = ", ".join("?" * len(enabled))
+    return int(
+        conn.execute(
+            f"DELETE FROM outbox WHERE provider NOT IN ({places})",  # noqa: S608 - placeholders
+            enabled,
+        ).rowcount
+    )
+
+
 def intake_prune_seen(conn: Connection, args: tuple[Any, ...]) -> int:
     (before_day,) = args
     return models.prune_seen(conn, before_day)
@@ -458,6 +474,7 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "store_replies_and_notify": store_replies_and_notify,
     "outbox_delete": outbox_delete,
     "outbox_failed": outbox_failed,
+    "outbox_drop_providers": outbox_drop_providers,
     "intake_prune_seen": intake_prune_seen,
     "retire_threads": retire_threads,
 }

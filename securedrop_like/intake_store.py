@@ -370,6 +370,15 @@ class IntakeStore:
             self.delivered(dropped)
         return out
 
+    def drop_undeliverable(self, enabled_providers: list[str]) -> int:
+        """Delete queued messages of providers that are not enabled (a provider removed
+        from the configuration): nothing would ever send them, and each holds an address.
+        For the intake server to call at start-up; returns how many went."""
+        dropped = int(self.service._command("outbox_drop_providers", (list(enabled_providers),)))
+        if dropped:
+            self.service._command("checkpoint", ())
+        return dropped
+
     def delivered(self, outbox_ids: list[str]) -> None:
         """Delete delivered rows (secure_delete, then a WAL checkpoint)."""
         if not outbox_ids:

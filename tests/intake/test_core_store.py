@@ -460,3 +460,17 @@ def test_a_reply_is_queued_only_if_her_thread_still_takes_replies_at_the_commit(
     intake.service.place_reply(source_id, "late", "az", author="lawyer")
     assert [i.kind for i in intake.service.items(source_id)] == ["report", "reply"]
     assert count(instance.config, "outbox") == 0
+
+
+def test_messages_of_a_disabled_provider_are_dropped(
+    instance: Instance, intake: IntakeStore, channel_key: PrivateKey
+) -> None:
+    intake.add_part(inbound("a", provider="twilio"))
+    intake.add_part(inbound("b", address="x-user", provider="x"))
+    flush_all(intake, channel_key)
+    assert {o.provider for o in intake.outbox(channel_key)} == {"twilio", "x"}
+    assert intake.drop_undeliverable(["twilio", "smssync"]) == 2
+    assert {o.provider for o in intake.outbox(channel_key)} == {"twilio"}
+    assert intake.drop_undeliverable(["twilio"]) == 0
+    assert intake.drop_undeliverable([]) == 2
+    assert count(instance.config, "outbox") == 0

@@ -95,7 +95,7 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return _text("ok", 200)
+        return Response("ok", status=200, content_type="text/plain; charset=utf-8")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

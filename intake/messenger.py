@@ -49,6 +49,7 @@ from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
 from .base import Sender, SendError, bad_request, current, forbidden, read_body, receive
+from .texts import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +156,6 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     )
 
 
-def _language(text: str) -> str:
-    from .texts import detect_language  # the app package's; imported when first needed
-
-    return detect_language(text)
-
-
 # -- inbound -----------------------------------------------------------------------------
 
 
@@ -197,14 +192,15 @@ def _attachment_note(attachments: Any) -> str:
     return "[attachment: " + ", ".join(kinds) + "]" if kinds else ""
 
 
-def parse_events(payload: Any, page_id: str) -> list[tuple[str, str, str]]:
-    """(sender psid, mid, text) of each message from a person to our page, in order."""
+def parse_events(payload: Any, page_id: str) -> list[tuple[str, str, str, str]]:
+    """(sender psid, mid, text, her own words) of each message from a person to our
+    page, in order; the text notes attachments, her words are what she typed."""
     if not isinstance(payload, dict) or payload.get("object") != "page":
         raise Malformed("object")
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise Malformed("entry")
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, str, str]] = []
     for entry in entries:
         if not isinstance(entry, dict):
             raise Malformed("entry")
@@ -239,7 +235,7 @@ def parse_events(payload: Any, page_id: str) -> list[tuple[str, str, str]]:
             words = "\n".join(part for part in (text, note) if part)
             if not words:
                 words = "[attachment: file]"
-            found.append((psid, mid, words))
+            found.append((psid, mid, words, text))
     return found
 
 
@@ -271,13 +267,13 @@ def events() -> Response:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         return bad_request(_("The request body is not UTF-8 text."))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return bad_request(_("The request body is not valid JSON."))
     try:
         messages = parse_events(payload, settings.page_id)
     except Malformed:
         return bad_request(_("The request is not a Messenger page event."))
-    for psid, mid, text in messages:
+    for psid, mid, text, words in messages:
         settings.recent.saw(psid)
         receive(
             Inbound(
@@ -285,7 +281,7 @@ def events() -> Response:
                 address=psid,
                 text=text,
                 message_id=mid,
-                lang=_language(text),
+                lang=detect_language(words),
             )
         )
     return _text_response(EVENT_RECEIVED)

@@ -74,6 +74,7 @@ PROVIDERS = ("smssync", "twilio", "webhook")
 BODY_LIMIT = MAX_BODY_BYTES  # 64 KiB, every endpoint
 SEND_TIMEOUT = 15.0  # seconds for one outgoing request
 MAX_FIELDS = 64  # form fields parsed at most
+MAX_LOOKAHEAD = 1000  # outbox rows one SMSSync poll looks at, leased ones included
 REGION = "AZ"  # numbers without a country code are Azerbaijani
 PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+")
 
@@ -357,6 +358,13 @@ def _channel_key() -> PrivateKey:
     return key
 
 
+def _refuse(provider: str) -> Response:
+    """The 403 for a caller that did not authenticate, with a log line naming only the
+    provider (a wrong secret, public URL or token shows up for the administrator)."""
+    log.info("%s: refused a caller that did not authenticate", provider)
+    return base.forbidden()
+
+
 def _equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
@@ -392,8 +400,10 @@ class Leases:
         self.by_row[row] = token
         return token
 
-    def take(self, tokens: list[str]) -> tuple[list[str], list[str]]:
-        """(confirmed tokens, their outbox ids); unknown tokens are left out."""
+    def take(self, tokens: list[str], live: set[str]) -> tuple[list[str], list[str]]:
+        """(confirmed tokens, their outbox ids): tokens handed out whose row is still
+        queued (``live``); a row gone meanwhile (she sent STOP, her case was closed)
+        is not confirmed, so the phone does not send it. Unknown tokens are left out."""
         confirmed: list[str] = []
         rows: list[str] = []
         with self.lock:
@@ -402,8 +412,9 @@ class Leases:
                 if entry is None:
                     continue
                 self.by_row.pop(entry[0], None)
-                confirmed.append(token)
-                rows.append(entry[0])
+                if entry[0] in live:
+                    confirmed.append(token)
+                    rows.append(entry[0])
         return confirmed, rows
 
 
@@ -421,7 +432,7 @@ def smssync() -> Response:
     task = request.args.get("task", "")
     if request.method == "GET":
         if not _equal(request.args.get("secret", ""), settings.secret):
-            return base.forbidden()
+            return _refuse("smssync")
         if task == "send":
             return _smssync_poll(settings)
         if task == "result":  # delivery reports: we ask for none
@@ -431,7 +442,7 @@ def smssync() -> Response:
         return _smssync_sent()
     if task == "result":
         if not _equal(request.args.get("secret", ""), settings.secret):
-            return base.forbidden()
+            return _refuse("smssync")
         base.read_body(BODY_LIMIT)  # capped, then ignored: we keep no delivery reports
         return _answer(SMSSYNC_OK, JSON_TYPE)
     if task:
@@ -450,7 +461,7 @@ def smssync() -> Response:
     except BadBody:
         secret = ""
     if not _equal(secret, settings.secret):
-        return base.forbidden()
+        return _refuse("smssync")
     try:
         address = _phone(data, "from")
         text = _field(data, "message")
@@ -470,7 +481,9 @@ def _smssync_poll(settings: SmsSyncSettings) -> Response:
     with leases.lock:
         leases.expire(now)
         rows = store.outbox(
-            _channel_key(), provider="smssync", limit=settings.batch + len(leases.by_row)
+            _channel_key(),
+            provider="smssync",
+            limit=min(settings.batch + len(leases.by_row), MAX_LOOKAHEAD),
         )
         for row in rows:
             if row.id in leases.by_row:
@@ -492,7 +505,7 @@ def _smssync_poll(settings: SmsSyncSettings) -> Response:
 def _smssync_sent() -> Response:
     settings: SmsSyncSettings = _settings("smssync")
     if "secret" in request.args and not _equal(request.args["secret"], settings.secret):
-        return base.forbidden()
+        return _refuse("smssync")
     raw = base.read_body(BODY_LIMIT)
     try:
         data = parse_json_object(raw)
@@ -503,9 +516,11 @@ def _smssync_sent() -> Response:
         return base.bad_request(
             _("A required field is missing or empty: %(field)s.", field="queued_messages")
         )
-    confirmed, rows = _leases().take([str(t) for t in queued[:1000]])
+    store = base.current().store
+    live = {row.id for row in store.outbox(_channel_key(), "smssync", MAX_LOOKAHEAD)}
+    confirmed, rows = _leases().take([str(t) for t in queued[:MAX_LOOKAHEAD]], live)
     if rows:
-        base.current().store.delivered(rows)
+        store.delivered(rows)
     return _answer(_json_bytes({"message_uuids": confirmed}), JSON_TYPE)
 
 
@@ -530,7 +545,10 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, list[str]])
 def _public_url(settings: TwilioSettings) -> str:
     """The base URL Twilio calls: ``[intake.twilio] public_url`` if set, else
     ``[intake] public_url``."""
-    return (settings.public_url or base.current().public_url).rstrip("/")
+    url = (settings.public_url or base.current().public_url).rstrip("/")
+    if not url:
+        log.warning("twilio: [intake] public_url is not set, so Twilio's messages are refused")
+    return url
 
 
 @bp.post("/sms/twilio")
@@ -543,15 +561,15 @@ def twilio() -> Response:
         form = parse_form(raw)
     except BadBody as refused:
         if not signature or not public_url:
-            return base.forbidden()
+            return _refuse("twilio")
         return base.bad_request(str(refused))
     if not signature or not public_url:
-        return base.forbidden()
+        return _refuse("twilio")
     url = public_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     if not _equal(signature, twilio_signature(settings.auth_token, url, form)):
-        return base.forbidden()
+        return _refuse("twilio")
     try:
         address = _phone(form, "From")
         text = _field(form, "Body")
@@ -576,7 +594,7 @@ def webhook() -> Response:
     raw = base.read_body(BODY_LIMIT)
     given = request.headers.get("X-Sesim-Signature", "")
     if not _equal(given, webhook_signature(settings.secret, raw)):
-        return base.forbidden()
+        return _refuse("webhook")
     try:
         data = parse_json_object(raw)
         address = _phone(data, "from")

@@ -46,6 +46,7 @@ from securedrop_like.intake_store import Inbound
 
 from .base import Sender, SendError, bad_request, current, forbidden, read_body, receive
 from .messenger import TIMEOUT_SECONDS, check_api_base, post_json
+from .texts import detect_language
 
 PROVIDERS: tuple[str, ...] = ("x",)
 PROVIDER = "x"
@@ -96,12 +97,6 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     )
 
 
-def _language(text: str) -> str:
-    from .texts import detect_language  # the app package's; imported when first needed
-
-    return detect_language(text)
-
-
 # -- inbound -----------------------------------------------------------------------------
 
 
@@ -123,8 +118,9 @@ class Malformed(ValueError):
     """A signed body that is not the documented shape."""
 
 
-def parse_events(payload: Any, user_id: str) -> list[tuple[str, str, str]]:
-    """(sender id, event id, text) of each DM someone else sent our account, in order."""
+def parse_events(payload: Any, user_id: str) -> list[tuple[str, str, str, str]]:
+    """(sender id, event id, text, her own words) of each DM someone else sent our
+    account, in order; the text notes media, her words are what she typed."""
     if not isinstance(payload, dict):
         raise Malformed("payload")
     events = payload.get("direct_message_events")
@@ -135,7 +131,7 @@ def parse_events(payload: Any, user_id: str) -> list[tuple[str, str, str]]:
     for_user = payload.get("for_user_id")
     if not isinstance(for_user, str) or not _ID_RE.fullmatch(for_user):
         raise Malformed("for_user_id")
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, str, str]] = []
     for event in events:
         if not isinstance(event, dict):
             raise Malformed("event")
@@ -159,7 +155,7 @@ def parse_events(payload: Any, user_id: str) -> list[tuple[str, str, str]]:
             continue  # another account of the app, or what our own account sent
         note = "[attachment: media]" if data.get("attachment") else ""
         words = "\n".join(part for part in (text, note) if part) or "[attachment: media]"
-        found.append((sender, event_id, words))
+        found.append((sender, event_id, words, text))
     return found
 
 
@@ -188,20 +184,20 @@ def events() -> Response:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         return bad_request(_("The request body is not UTF-8 text."))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return bad_request(_("The request body is not valid JSON."))
     try:
         messages = parse_events(payload, settings.user_id)
     except Malformed:
         return bad_request(_("The request is not an X account activity event."))
-    for sender, event_id, text in messages:
+    for sender, event_id, text, words in messages:
         receive(
             Inbound(
                 provider=PROVIDER,
                 address=sender,
                 text=text,
                 message_id=event_id,
-                lang=_language(text),
+                lang=detect_language(words),
             )
         )
     return _plain(EVENT_RECEIVED)

@@ -65,7 +65,7 @@ def _msg(text: str, sender: str = "+994501234567", mid: str = "m1") -> dict[str,
 def test_healthz(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_data() == b"ok\n"
+    assert response.get_data() == b"ok"
     assert response.headers["Cache-Control"] == "no-store"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"] == "no-referrer"

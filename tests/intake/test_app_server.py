@@ -93,7 +93,7 @@ def test_serve_intake_answers_refuses_stops_and_flushes_at_restart(
     _configure(instance, window=3600)  # nothing is joined while it runs
     server = Server(instance, log)
     try:
-        assert server.health.status_code == 200 and server.health.text == "ok\n"
+        assert server.health.status_code == 200 and server.health.text == "ok"
         assert server.health.headers["Server"] == "sesim"
         limits = Path(f"/proc/{server.proc.pid}/limits").read_text()
         core = next(line for line in limits.splitlines() if line.startswith("Max core file size"))

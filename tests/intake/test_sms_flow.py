@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 import re
+import secrets
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -21,8 +22,10 @@ from twilio.request_validator import RequestValidator
 from intake import texts
 from securedrop_like.i18n import gettext
 from tests.conftest import Instance
+from tests.intake.core_support import canary_hits
 from tests.intake.sms_support import (
     CONSTANT,
+    JOIN_WINDOW,
     OUR_NUMBER,
     PUBLIC_URL,
     RECEIPT_RE,
@@ -45,8 +48,8 @@ EN_TEXT = "The official at the housing office asked me to meet him for the permi
 
 @pytest.fixture
 def sms(instance: Instance) -> Iterator[SmsGateways]:
-    with sms_gateways(instance) as gateways:
-        yield gateways
+    with sms_gateways(instance) as gateways, gateways.app.app_context():
+        yield gateways  # in the app's context: texts.answer(...) in her language
 
 
 def delivered(sms: SmsGateways, provider: str) -> list[tuple[str, str]]:
@@ -75,6 +78,16 @@ def delivered(sms: SmsGateways, provider: str) -> list[tuple[str, str]]:
             out.append((doc["to"], doc["text"]))
     sms.api.requests.clear()
     return out
+
+
+class _AnyUuid(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and len(other) == 36 and other.count("-") == 4
+
+    __hash__ = str.__hash__
+
+
+ANY_UUID = _AnyUuid()
 
 
 def receipt_in(said: list[str]) -> str:
@@ -116,6 +129,7 @@ def test_a_message_becomes_a_sealed_sms_report_and_she_gets_her_receipt(
     assert [number for number, _ in answers] == [HER] * len(answers)  # E.164
     said = [text for _, text in answers]
     assert sorted(said) == sorted(texts.answer("az", receipt_in(said)))
+    assert all(set(t) & set("əğıöüşç") for t in said)  # Azerbaijani, not a fallback
     assert all(texts.sms_segments(t) <= 2 for t in said)
     assert delivered(sms, provider) == []  # delivered once
     assert sms.store.outbox(sms.channel_key) == []
@@ -140,19 +154,21 @@ def test_the_answer_is_in_her_language(
     sms.flush()
     said = [t for _, t in delivered(sms, provider)]
     assert sorted(said) == sorted(texts.answer(lang, receipt_in(said)))
+    marks = {"ru": set("абвгдежзийклмнопрстуфхцчшщыэюя"), "en": set("the")}[lang]
+    assert all(set(t.lower()) & marks for t in said)
 
 
 @pytest.mark.timeout(120)
-def test_the_report_shows_in_the_staff_inbox_as_sms(sms: SmsGateways) -> None:
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_report_shows_in_the_staff_inbox_as_sms(sms: SmsGateways, provider: str) -> None:
     from journalist_interface import create_app as staff_app
     from journalist_interface.accounts import StaffAccounts
     from journalist_interface.totp import code_at
     from securedrop_like.db import Database
     from tests.conftest import csrf_of
 
-    assert sms.twilio(HER, AZ_TEXT, "SM1").status_code == 200
+    assert sms.send(provider, HER, AZ_TEXT, "m1").status_code == 200
     (source_id,) = sms.flush()
-    (source,) = sms.sources()
     accounts = StaffAccounts(
         Database.for_config(sms.instance.config), opslimit=1, memlimit=8 * 1024 * 1024
     )
@@ -264,10 +280,39 @@ def test_stop_withdraws_everything_and_confirms(sms: SmsGateways, provider: str)
     assert answers == [(HER, texts.withdrawn("az"))]
     from securedrop_like import models
 
-    source = models.source_by_id(sms.store.service.db.reader(), source_id)
-    assert source is None or AZ_TEXT not in "".join(sms.texts_of(source_id))
-    _reply(sms, source_id, "x") if source is not None else None
-    assert delivered(sms, provider) == []  # nothing reaches her any more
+    assert models.source_by_id(sms.store.service.db.reader(), source_id) is None
+    assert sms.sources() == []
+    assert sms.store.outbox(sms.channel_key) == []
+    # Her next message starts afresh: a new report, a new receipt.
+    assert sms.send(provider, HER, "Yenidən yazıram.", "m4").status_code == 200
+    (again,) = sms.flush()
+    assert again != source_id
+    assert receipt_in([t for _, t in delivered(sms, provider)])
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_parts_are_joined_until_the_window_after_her_last_part(
+    sms: SmsGateways, provider: str
+) -> None:
+    assert sms.send(provider, HER, "Birinci hissə.", "p1").status_code == 200
+    assert sms.wait(JOIN_WINDOW - 30) == 0
+    assert sms.send(provider, HER, "İkinci hissə.", "p2").status_code == 200
+    assert sms.wait(JOIN_WINDOW - 30) == 0  # the window counts from her last part
+    assert sms.sources() == []
+    assert sms.wait(31) == 1
+    (source,) = sms.sources()
+    (report,) = sms.texts_of(source.id)
+    assert report.index("Birinci hissə.") < report.index("İkinci hissə.")
+    # A part after the window is a new message of the same report, with no new receipt.
+    delivered(sms, provider)
+    assert sms.send(provider, HER, "Üçüncü hissə, sonra.", "p3").status_code == 200
+    assert sms.wait(JOIN_WINDOW + 1) == 1
+    (same,) = sms.sources()
+    assert same.id == source.id
+    later = sms.texts_of(source.id)
+    assert len(later) == 2 and "Üçüncü hissə, sonra." in later[1]
+    assert not any(RECEIPT_RE.search(t) for _, t in delivered(sms, provider))
 
 
 @pytest.mark.timeout(120)
@@ -276,6 +321,34 @@ def test_stop_before_the_flush_drops_the_waiting_parts(sms: SmsGateways) -> None
     assert sms.webhook(HER, "stop", "m2").status_code == 200
     assert sms.flush() == []
     assert sms.sources() == []
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_her_number_and_words_are_nowhere_in_plaintext(
+    sms: SmsGateways, provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    local = "05" + "".join(secrets.choice("0123456789") for _ in range(8))
+    number = "+994" + local[1:]
+    text = f"KANARYA-{secrets.token_hex(6)} məmur"
+    reply = f"CAVAB-{secrets.token_hex(6)}"
+    watched = [number, number[1:], local, local[1:], text, text.split()[0], reply]
+    sender = local if provider == "smssync" else number
+    assert sms.send(provider, sender, text, "c1").status_code == 200
+    assert canary_hits(sms.config, watched) == []  # a pending part: sealed
+    (source_id,) = sms.flush()
+    assert sms.send(provider, sender, "Bəli", "c2").status_code == 200
+    sms.store.service.place_reply(source_id, reply, "az", "leyla")
+    assert canary_hits(sms.config, watched) == []  # kept sealed, queued sealed
+    answers = delivered(sms, provider)
+    assert (number, reply) in answers  # the reply did reach her
+    assert canary_hits(sms.config, watched) == []
+    assert sms.send(provider, sender, "STOP", "c3").status_code == 200
+    delivered(sms, provider)
+    assert canary_hits(sms.config, watched) == []
+    for canary in watched:
+        assert canary not in caplog.text
 
 
 # -- forgeries --------------------------------------------------------------------------
@@ -313,7 +386,10 @@ def _forgeries(sms: SmsGateways) -> list[tuple[str, Any]]:
 
 
 @pytest.mark.timeout(120)
-def test_every_forgery_gets_the_same_403_and_stores_nothing(sms: SmsGateways) -> None:
+def test_every_forgery_gets_the_same_403_and_stores_nothing(
+    sms: SmsGateways, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     bodies = set()
     for name, attempt in _forgeries(sms):
         response = attempt()
@@ -321,6 +397,11 @@ def test_every_forgery_gets_the_same_403_and_stores_nothing(sms: SmsGateways) ->
         bodies.add((response.data, response.headers["Content-Type"]))
     assert len(bodies) == 1
     nothing_stored(sms)
+    # The administrator sees which gateway failed to authenticate, and nothing else.
+    for provider in PROVIDERS:
+        assert f"{provider}: refused a caller that did not authenticate" in caplog.text
+    for leak in (SMSSYNC_SECRET, TWILIO_TOKEN, WEBHOOK_SECRET, HER, HER[1:], AZ_TEXT[:20]):
+        assert leak not in caplog.text
 
 
 @pytest.mark.timeout(60)
@@ -385,6 +466,24 @@ def test_the_smssync_poll_is_the_documented_format_and_confirmations_deliver(
     assert sms.store.outbox(sms.channel_key) == []
     # A confirmation replayed confirms nothing more.
     assert json.loads(sms.confirm(uuids).data) == {"message_uuids": []}
+
+
+@pytest.mark.timeout(120)
+def test_a_handed_out_reply_is_not_confirmed_after_stop(sms: SmsGateways) -> None:
+    assert sms.smssync(HER, AZ_TEXT, "m1").status_code == 200
+    (source_id,) = sms.flush()
+    sms.smssync_deliver()
+    assert sms.smssync(HER, "bəli", "m2").status_code == 200
+    sms.smssync_deliver()
+    sms.store.service.place_reply(source_id, "Hüquqşünasın cavabı.", "az", "leyla")
+    handed = json.loads(sms.poll().data)["payload"]["messages"]
+    assert [m["message"] for m in handed] == ["Hüquqşünasın cavabı."]
+    assert sms.smssync(HER, "STOP", "m3").status_code == 200  # before the phone confirms
+    confirmed = sms.confirm([m["uuid"] for m in handed])
+    assert json.loads(confirmed.data) == {"message_uuids": []}  # the phone sends nothing
+    assert sms.smssync_deliver() == [
+        {"to": HER, "message": texts.withdrawn("az"), "uuid": ANY_UUID}
+    ]
 
 
 @pytest.mark.timeout(120)
@@ -471,6 +570,10 @@ def test_bodies_that_are_not_utf8_are_refused_clearly(sms: SmsGateways) -> None:
     )
     assert r1.status_code == 400
     assert r1.data == _translated(sms, "The message could not be read: send it as UTF-8 form data.")
+    assert sms.config.default_locale == "az"  # the gateways get the instance's language
+    assert r1.data.decode() == (
+        "Mesajı oxumaq mümkün olmadı: onu UTF-8 forma məlumatı kimi göndərin.\n"
+    )
     escaped = form.replace(latin, b"Bir+m%E6mur")  # a percent escape that is not UTF-8
     r2 = sms.client.post(
         "/sms/smssync", data=escaped, content_type="application/x-www-form-urlencoded"

@@ -228,6 +228,10 @@ def test_an_attachment_without_text_is_noted(social: Social, instance: Instance)
     (source_id,) = social.settle()
     ((_, document),) = decrypt_items(social.store.service, source_id, instance.reviewer_key)
     assert document["text"] == "[attachment: image]"
+    # Her language is read from her words alone: none here, so the default (az).
+    assert sorted(social.sent_texts()) == sorted(
+        social.answers("az", receipt_in(social.sent_texts()))
+    )
     assert not any("cdn.example" in r.target for r in social.rec.requests)  # never fetched
 
 
@@ -291,6 +295,7 @@ def test_stop_withdraws_everything(social: Social) -> None:
         b'{"object": "page", "entry": [{"messaging": '
         b'[{"sender": {}, "message": {"mid": "1", "text": "t"}}]}]}',
         b"[]",
+        b"[" * 30000 + b"]" * 30000,  # nested too deep for the parser
     ],
 )
 def test_malformed_signed_bodies_are_a_clear_400(social: Social, body: bytes) -> None:
@@ -358,3 +363,31 @@ def test_no_id_text_or_token_in_the_logs(social: Social, caplog: pytest.LogCaptu
     logged = "\n".join(r.getMessage() + str(r.args) + str(r.exc_info) for r in caplog.records)
     for secret in (PSID, text, TOKEN, PROOF, *MESSENGER_SECRETS.values()):
         assert secret not in logged
+
+
+def test_a_reply_after_the_24_hours_uses_the_human_agent_tag(social: Social) -> None:
+    source_id = _report(social)
+    assert post(social, messenger_body(("m-yes2", "yes"))).status_code == 200
+    social.settle()
+    before = len(social.rec.requests)
+    social.intake.settings["messenger"].recent.window = -1.0  # her last message is "old"
+    social.store.service.place_reply(source_id, "Late answer from a lawyer.", "en", "lawyer1")
+    social.settle()
+    (late,) = social.rec.requests[before:]
+    assert json.loads(late.body) == {
+        "recipient": {"id": PSID},
+        "messaging_type": "MESSAGE_TAG",
+        "tag": "HUMAN_AGENT",
+        "message": {"text": "Late answer from a lawyer."},
+    }
+
+
+def test_her_sealed_id_is_nowhere_in_plaintext_while_a_reply_waits(social: Social) -> None:
+    source_id = _report(social, "Kimsə mənə şantaj edir")
+    assert post(social, messenger_body(("m-yes3", "hə"))).status_code == 200
+    social.rec.answer = lambda _: (503, "application/json", b"{}")  # Meta is down: rows wait
+    social.settle()
+    social.store.service.place_reply(source_id, "Gizli cavab mətni", "az", "lawyer1")
+    social.settle()
+    assert count(social.config, "outbox") >= 1  # queued, sealed
+    assert canary_hits(social.config, [PSID, "Kimsə mənə şantaj edir", "Gizli cavab mətni"]) == []

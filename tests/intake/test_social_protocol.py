@@ -206,9 +206,9 @@ def test_messenger_parse_keeps_messages_only() -> None:
         ],
     }
     assert messenger.parse_events(payload, PAGE_ID) == [
-        (PSID, "m1", "salam"),
-        (PSID, "m3", "[attachment: image]"),
-        (PSID, "m4", "bax\n[attachment: audio, file]"),
+        (PSID, "m1", "salam", "salam"),
+        (PSID, "m3", "[attachment: image]", ""),
+        (PSID, "m4", "bax\n[attachment: audio, file]", "bax"),
     ]
 
 
@@ -308,8 +308,8 @@ def test_x_parse_keeps_dms_from_others_only() -> None:
         "users": {},
     }
     assert x.parse_events(payload, X_USER_ID) == [
-        ("555", "101", "привет"),
-        ("555", "103", "[attachment: media]"),
+        ("555", "101", "привет", "привет"),
+        ("555", "103", "[attachment: media]", ""),
     ]
     # Another account subscribed to the same app: not ours.
     assert x.parse_events({**payload, "for_user_id": "777"}, X_USER_ID) == []

@@ -214,6 +214,7 @@ def test_stop_withdraws_everything(social: Social) -> None:
         b'{"direct_message_events": [{"type": "message_create"}]}',
         b'{"for_user_id": "1", "direct_message_events": "no"}',
         b"[1]",
+        b"[" * 30000 + b"]" * 30000,  # nested too deep for the parser
     ],
 )
 def test_malformed_signed_bodies_are_a_clear_400(social: Social, body: bytes) -> None:
@@ -259,3 +260,16 @@ def test_no_id_text_or_secret_in_the_logs(social: Social, caplog: pytest.LogCapt
     logged = "\n".join(r.getMessage() + str(r.args) + str(r.exc_info) for r in caplog.records)
     for secret in (X_SENDER, text, *X_SECRETS.values()):
         assert secret not in logged
+
+
+def test_her_sealed_id_is_nowhere_in_plaintext_while_a_reply_waits(social: Social) -> None:
+    source_id = _report(social)
+    assert post(social, x_body(("6101", "yes"))).status_code == 200
+    social.rec.answer = lambda _: (429, "application/json", b'{"title":"Too Many Requests"}')
+    social.settle()
+    social.store.service.place_reply(source_id, "Gizli vəkil cavabı", "az", "lawyer1")
+    social.settle()
+    assert count(social.config, "outbox") >= 1
+    assert (
+        canary_hits(social.config, [X_SENDER, "Müdir məni hədələyir", "Gizli vəkil cavabı"]) == []
+    )

@@ -75,7 +75,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         assert shown_intake and webhook_secret, text
         assert int(shown_intake[1]) == port + 4
         intake = f"http://127.0.0.1:{port + 4}"
-        assert _answers(intake + "/healthz", proc, log).text == "ok\n"
+        assert _answers(intake + "/healthz", proc, log).text == "ok"
         # A signed STOP through the generic SMS webhook: answered at once, and its
         # confirmation reaches the demo's sink, which logs the provider and size only.
         her = "+994507776655"

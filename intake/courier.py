@@ -6,7 +6,8 @@ outbox, and the channel modules' own loops (the IMAP poller).
   queues the automatic answers. The deadline lives here, in memory (the schema
   keeps days only): after a crash nothing knows it, so at start-up every pending
   thread is flushed at once. A message that must not wait (e-mail) is flushed at
-  once.
+  once. Also at start-up, queued messages of a provider no longer enabled are
+  deleted (each holds a sealed address).
 - **Delivery.** Each provider's ``Sender`` (its module's ``make_sender``) gets the
   outbox rows of its provider; a failure counts an attempt (the store drops a row
   after its maximum) and the row waits, with a back-off that doubles, before the
@@ -157,7 +158,19 @@ class Courier:
             due = [t for t, when in self._deadlines.items() if when <= now]
         return sum(self._flush(thread) for thread in due)
 
+    def drop_undeliverable(self) -> int:
+        """Delete queued messages of providers no longer enabled (each holds a sealed
+        address, and nothing would ever send it)."""
+        drop = getattr(self.ctx.store, "drop_undeliverable", None)
+        if not callable(drop):
+            return 0
+        dropped = int(drop(sorted(self.ctx.settings)))
+        if dropped:
+            log.info("deleted %d queued message(s) of providers no longer enabled", dropped)
+        return dropped
+
     def run_joiner(self, stop: threading.Event) -> None:
+        self._guarded(self.drop_undeliverable)
         self._guarded(self.flush_all)
         while not stop.is_set():
             self._guarded(self.flush_due)

@@ -198,6 +198,13 @@ class FakeStore:
             rows = [o for o in self.queued if provider is None or o.provider == provider]
             return rows[:limit]
 
+    def drop_undeliverable(self, enabled_providers: list[str]) -> int:
+        with self.lock:
+            kept = [o for o in self.queued if o.provider in enabled_providers]
+            dropped = len(self.queued) - len(kept)
+            self.queued = kept
+            return dropped
+
     def delivered(self, outbox_ids: list[str]) -> None:
         with self.lock:
             self.queued = [o for o in self.queued if o.id not in outbox_ids]

@@ -216,3 +216,15 @@ def test_make_courier_takes_senders_and_loops_from_the_modules(
         courier.stop(timeout=10)
         assert time.monotonic() - started < 5
     assert courier._threads == []
+
+
+def test_at_start_queued_messages_of_a_disabled_provider_are_deleted(
+    app: Flask, store: FakeStore
+) -> None:
+    store.queued += [
+        Outgoing("o1", "twilio", ADDRESS, "az", "no longer configured"),
+        Outgoing("o2", "webhook", ADDRESS, "az", "still configured"),
+    ]
+    courier = _courier(app, Clock())
+    assert courier.drop_undeliverable() == 1
+    assert [o.id for o in store.queued] == ["o2"]

@@ -186,3 +186,26 @@ def test_a_plain_email_reads_with_its_files() -> None:
         ("photo.jpg", "image/jpeg", 3)
     ]
     assert mail.inbound_from_raw(raw).text == view.text
+
+
+def test_inline_armour_decrypts_and_another_key_does_not(tmp_path: Path) -> None:
+    from journalist_interface.workstation.mail import generate_key
+
+    home = tmp_path / "ws"
+    make_home(home)
+    with keys.unlock(home, PASSPHRASE) as unlocked:
+        fingerprint = generate_key(unlocked, "Səsim", "report@sesim.test", tmp_path / "pub.asc")
+        armoured = (tmp_path / "pub.asc").read_text()
+        with OpenPGP(tmp_path / "her") as her:
+            assert her.import_public_key(armoured) == fingerprint
+            stranger = her.generate_test_key("Someone else", "else@example.org")
+            mine = her._gpg.encrypt("Gizli: 5f0e inline", [fingerprint], armor=True,
+                                    always_trust=True)  # fmt: skip
+            theirs = her._gpg.encrypt("not for us", [stranger], armor=True, always_trust=True)
+        inline = plain_mail("Hello,\n\n" + str(mine))
+        view = read_mail(inline, home, unlocked)
+        assert view.encrypted and view.decrypted and view.text == "Gizli: 5f0e inline"
+        other = read_mail(plain_mail(str(theirs)), home, unlocked)
+        assert other.encrypted and not other.decrypted and other.problem == "not-decrypted"
+    # Locked (no unlocked keys): not opened, and said so.
+    assert read_mail(inline).problem == "no-key"

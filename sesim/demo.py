@@ -1,7 +1,8 @@
 """``sesim demo``: a throw-away instance with synthetic reports, every part served
 locally (the synthetic data itself is made by ``securedrop_like.demo``): the source
 interface on the base port, staff + 1, workstation + 2, map + 3, intake + 4
-(``demo_intake.py``)."""
+(``demo_intake.py``), and, when dovecot is installed, a demo mailbox (IMAP) on + 5
+and a demo SMTP server on + 6 for the e-mail channel (``demo_mail.py``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
 from .demo_intake import DEMO_PROVIDERS, demo_secrets, start_sink, write_intake_config
+from .demo_mail import DEMO_ADDRESS, DemoMail, imap_table, mail_unavailable, start_demo_mail
 from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_onion
 from .demo_workstation import (
     WORKSTATION_FOLDER,
@@ -68,10 +70,31 @@ def _demo_onions(root: Path, base_port: int) -> Any:
     return onions
 
 
+def _demo_mail(root: Path, base_port: int, secrets: dict[str, str]) -> tuple[DemoMail | None, str]:
+    """The demo's mailbox (base-port + 5) and SMTP server (+ 6), or None and why not."""
+    why = mail_unavailable()
+    if not why:
+        try:
+            mail = start_demo_mail(
+                root,
+                base_port + 5,
+                base_port + 6,
+                secrets["imap_password"],
+                secrets["smtp_password"],
+            )
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            why = f"its mail servers could not start ({first})"
+        else:
+            return mail, ""
+    return None, why
+
+
 def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bool = False) -> None:
     temporary = home is None
     master = os.getpid()
     root = Path(tempfile.mkdtemp(prefix="sesim-demo-")) if home is None else home.resolve()
+    mail: DemoMail | None = None
     try:
         lawyer: tuple[str, str, str] | None = None
         if (root / CONFIG_NAME).exists():
@@ -98,7 +121,15 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         intake_secrets = demo_secrets(config)
         sink, sink_url = start_sink(root)
         intake_port = base_port + 4
-        write_intake_config(config, intake_port, sink_url)
+        # E-mail: a demo mailbox and SMTP server of our own (stopped with the demo).
+        mail, mail_off = _demo_mail(root, base_port, intake_secrets)
+        write_intake_config(
+            config,
+            intake_port,
+            sink_url,
+            imap_table(mail) if mail else "",
+            DEMO_ADDRESS if mail else "",
+        )
         # With [intake] (the channel pages read it) and the onions' addresses, if any.
         config = open_instance(root)
         intake = _server("intake", "--home", str(root), "--host", host, "--port", str(intake_port))
@@ -128,8 +159,22 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"  Intake (SMS, Messenger, X): http://{host}:{intake_port}/")
         pad = " " * 21
         click.echo(f"{pad}/sms/smssync /sms/twilio /sms/webhook /messenger/webhook /x/webhook")
-        click.echo(f"  Providers enabled: {', '.join(DEMO_PROVIDERS)}; what it sends goes to")
-        click.echo(f"{pad}a local sink ({sink_url}) that logs provider and size only")
+        providers = (*DEMO_PROVIDERS, "imap") if mail else DEMO_PROVIDERS
+        click.echo(f"  Providers enabled: {', '.join(providers)}; what it sends by SMS,")
+        click.echo(f"{pad}Messenger or X goes to a local sink ({sink_url})")
+        click.echo(f"{pad}that logs provider and size only")
+        if mail:
+            click.echo(f"  E-mail:            {DEMO_ADDRESS}, a demo mailbox: dovecot, IMAP over")
+            click.echo(f"{pad}TLS on 127.0.0.1:{mail.imap_port} (user report, its CA {mail.ca})")
+            click.echo(f"{pad}polled every few seconds; answers go to a demo SMTP server")
+            click.echo(f"{pad}on 127.0.0.1:{mail.smtp_port} (TLS) that prints their size only")
+            click.echo("  Send it an e-mail (put in the mailbox as if delivered):")
+            click.echo(
+                f"    {sys.executable} -m sesim.demo_mail send --home {root}"
+                ' --text "Salam. Müdirim mənə gecələr mesaj yazır."'
+            )
+        else:
+            click.echo(f"  E-mail:            off in this demo: {mail_off}")
         click.echo("  Intake demo secrets (DEMO ONLY, also in secrets/intake.toml):")
         for key, value in intake_secrets.items():
             click.echo(f"    {key} = {value}")
@@ -165,6 +210,8 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
                     onions.close()
     finally:
         # A gunicorn worker (a fork) unwinds through here when it exits: only
-        # the process that made the demo folder removes it.
+        # the process that made the demo folder (and its mail servers) stops them.
+        if mail is not None and os.getpid() == master:
+            mail.stop()  # by PID: the SMTP server's process, dovecot's master
         if temporary and os.getpid() == master:
             shutil.rmtree(root, ignore_errors=True)

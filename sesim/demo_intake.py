@@ -1,4 +1,4 @@
-"""The demo's intake server (SMS, Messenger and X) and the sink its answers go to.
+"""The demo's intake server (SMS, e-mail, Messenger and X) and the sink its answers go to.
 
 ``sesim demo`` serves the intake app on base-port + 4 with the SMSSync, Twilio,
 generic webhook, Messenger and X providers enabled under random demo secrets
@@ -6,7 +6,9 @@ generic webhook, Messenger and X providers enabled under random demo secrets
 automatic answers, the lawyers' replies — goes to a small local sink instead of
 Twilio, Meta or X: a process of its own on 127.0.0.1 that answers as those APIs do
 and logs only which provider was called and how many bytes it was sent (never
-an address or a text). E-mail is not enabled: it needs a real mailbox.
+an address or a text). E-mail (provider ``imap``) is enabled too when dovecot is
+installed: a demo mailbox and a demo SMTP server (``demo_mail.py``) stand in for
+a real provider's.
 
 The demo's ``[intake]`` tables are appended to config.toml after a marker line and
 rewritten at every start (the sink's port changes).
@@ -41,6 +43,8 @@ SECRET_KEYS = (
     "x_consumer_secret",
     "x_access_token",
     "x_access_token_secret",
+    "imap_password",
+    "smtp_password",
 )
 MARK = "# --- The demo's intake server (sesim demo rewrites everything below) ---"
 SINK_PORT_FILE = "demo-sink.port"
@@ -68,8 +72,11 @@ def demo_secrets(config: Config) -> dict[str, str]:
     return made
 
 
-def intake_tables(intake_port: int, sink: str) -> str:
-    """The demo's ``[intake]`` tables: every provider but e-mail, answers to ``sink``."""
+def intake_tables(intake_port: int, sink: str, imap: str = "", email: str = "") -> str:
+    """The demo's ``[intake]`` tables: the SMS, Messenger and X providers with their
+    answers to ``sink``, and ``imap`` (the demo mailbox's ``[intake.imap]`` table, or
+    "" without e-mail) with the public address ``email``."""
+    public_email = f'email = "{email}"\n' if email else ""
     return f"""{MARK}
 [intake]
 join_window_seconds = {JOIN_WINDOW}
@@ -94,20 +101,23 @@ api_version = "v21.0"
 user_id = "1000000000000000001"
 api_base = "{sink}"
 
+{imap}
 [intake.public]
 sms_number = "{DEMO_NUMBER}"
-messenger_url = "https://m.me/sesim.demo"
+{public_email}messenger_url = "https://m.me/sesim.demo"
 x_handle = "sesim_demo"
 """
 
 
-def write_intake_config(config: Config, intake_port: int, sink: str) -> None:
+def write_intake_config(
+    config: Config, intake_port: int, sink: str, imap: str = "", email: str = ""
+) -> None:
     """Put the demo's ``[intake]`` tables at the end of config.toml (replacing the
     previous demo start's)."""
     path = config.home / CONFIG_NAME
     text = path.read_text("utf-8")
     kept = text.split(MARK, 1)[0].rstrip("\n")
-    path.write_text(kept + "\n\n" + intake_tables(intake_port, sink), "utf-8")
+    path.write_text(kept + "\n\n" + intake_tables(intake_port, sink, imap, email), "utf-8")
 
 
 def start_sink(root: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -17,8 +17,8 @@ if [ "$(id -u)" -eq 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The tor, nginx and dovecot packages start system services; Səsim's tests run their own
-  # on 127.0.0.1, so stop those.
+  # The tor, nginx and dovecot packages start system services; Səsim's tests and its
+  # demo (make run: dovecot-imapd) run their own on 127.0.0.1, so stop those.
   for service in tor nginx dovecot; do
     if printf '%s\n' "${missing[@]}" | grep -q "^$service"; then
       (systemctl disable --now "$service" 2>/dev/null || service "$service" stop 2>/dev/null) >/dev/null || true

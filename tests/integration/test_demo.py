@@ -1,7 +1,8 @@
 """`sesim demo` (what `make run` starts): the source and staff interfaces, the
 offline workstation on 127.0.0.1 with the demo's reports already imported and a
-first publication bundle, the public map on base-port + 3 serving that bundle, and
-the intake server (SMS, Messenger, X) on base-port + 4."""
+first publication bundle, the public map on base-port + 3 serving that bundle, the
+intake server (SMS, e-mail, Messenger, X) on base-port + 4, and for e-mail a demo
+mailbox (dovecot) on base-port + 5 with a demo SMTP server on base-port + 6."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from journalist_interface.workstation.keys import read_verify_key_file
 from securedrop_like.bundles import read_publication
 from securedrop_like.db import Database
 from securedrop_like.instance import open_instance
+from sesim.demo_mail import DEMO_ADDRESS, imap_login, mail_unavailable
 from tests.conftest import csrf_of
 from tests.integration.server import free_port, stop
 from tests.integration.test_demo_tor import _free, _wait_for
@@ -52,7 +54,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
 ) -> None:
     home = tmp_path / "demo"
     port = free_port()
-    while not all(_free(port + n) for n in (1, 2, 3, 4)):
+    while not all(_free(port + n) for n in (1, 2, 3, 4, 5, 6)):
         port = free_port()
     log = tmp_path / "demo.log"
     cmd = [sys.executable, "-m", "sesim", "demo", "--home", str(home), "--host", "127.0.0.1"]
@@ -91,6 +93,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         assert requests.post(intake + "/sms/webhook", data=body, timeout=10).status_code == 403
         _wait_for(log, r"Demo sink: webhook was sent \d+ bytes", proc, 30)
         assert her not in log.read_text() and her[1:] not in log.read_text()
+        _the_demo_takes_an_email(home, port, proc, log)
         assert _answers(f"http://127.0.0.1:{port}/", proc, log).status_code == 200
         assert _answers(f"http://127.0.0.1:{port + 1}/login", proc, log).status_code == 200
 
@@ -155,7 +158,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
     deadline = time.monotonic() + 15
     # Nothing listens any more (a port in TIME_WAIT after a werkzeug server closed its
     # connections cannot be bound for a minute, but nobody serves on it).
-    while taken := [p - port for p in range(port, port + 5) if _listening(p)]:
+    while taken := [p - port for p in range(port, port + 7) if _listening(p)]:
         assert time.monotonic() < deadline, f"a part of the demo outlived it (base + {taken})"
         time.sleep(0.1)
     # The synthetic replies are signed by the demo's own staff account, who exists.
@@ -165,3 +168,55 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
     finally:
         conn.close()
     assert authors == {signer[1]}
+
+
+def _email_reports(home: Path) -> int:
+    conn = Database.for_config(open_instance(home)).open()
+    try:
+        return int(
+            conn.execute("SELECT count(*) FROM sources WHERE channel = 'email'").fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def _the_demo_takes_an_email(
+    home: Path, port: int, proc: subprocess.Popen[bytes], log: Path
+) -> None:
+    """An e-mail put into the demo mailbox (the printed command) becomes an e-mail
+    report in the store and leaves the box; its answers reach the demo SMTP server,
+    which prints their size only."""
+    text = log.read_text("utf-8", "replace")
+    why = mail_unavailable()
+    if why:  # without dovecot the demo says so, in one line
+        assert f"E-mail:            off in this demo: {why}" in text, text
+        return
+    shown = re.search(
+        r"E-mail:\s+(\S+), a demo mailbox: .*?127\.0\.0\.1:(\d+) \(user (\w+), "
+        r"its CA (\S+)\).*?127\.0\.0\.1:(\d+) \(TLS\)",
+        text,
+        re.S,
+    )
+    password = re.search(r"imap_password = (\S+)", text)
+    command = re.search(r"^\s+(\S+ -m sesim\.demo_mail send --home \S+) --text", text, re.M)
+    assert shown and password and command, text
+    assert shown[1] == DEMO_ADDRESS
+    assert (int(shown[2]), int(shown[5])) == (port + 5, port + 6)
+    assert _email_reports(home) == 0
+    canary, sender = "Canary-e41c: he wrote to me at night", "nigar.demo@example.org"
+    sent = subprocess.run(
+        [*command[1].split(), "--text", canary, "--sender", sender],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    # The automatic answers (receipt, then the YES/STOP question) reach the demo SMTP.
+    _wait_for(log, r"(?s)Demo mail: an answer of \d+ bytes.*Demo mail: an answer of", proc, 30)
+    assert _email_reports(home) == 1
+    imap = imap_login("127.0.0.1", port + 5, Path(shown[4]), shown[3], password[1])
+    try:
+        typ, found = imap.search(None, "ALL")
+        assert typ == "OK" and found == [b""]  # fetched, committed, then expunged
+    finally:
+        imap.logout()
+    shown_log = log.read_text("utf-8", "replace")
+    assert canary not in shown_log and sender not in shown_log

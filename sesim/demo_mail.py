@@ -211,6 +211,8 @@ def _dovecot_conf(d: Dovecot, certs: Certs) -> str:
         internal = login = pwd.getpwuid(os.geteuid()).pw_name
         internal_group = grp.getgrgid(os.getegid()).gr_name
         uid, gid = os.geteuid(), os.getegid()
+    # Only root may chroot: a rootless dovecot's login and anvil processes do without.
+    chroot = "" if os.geteuid() == 0 else "  chroot =\n"
     return f"""
 base_dir = {b}/run
 state_dir = {b}/state
@@ -237,7 +239,7 @@ userdb {{
   args = uid={uid} gid={gid} home={b}/home/%u
 }}
 service imap-login {{
-  inet_listener imap {{
+{chroot}  inet_listener imap {{
     port = 0
   }}
   inet_listener imaps {{
@@ -245,6 +247,8 @@ service imap-login {{
     ssl = yes
   }}
 }}
+service anvil {{
+{chroot}}}
 service stats {{
   unix_listener stats-reader {{
     mode = 0600

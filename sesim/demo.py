@@ -18,7 +18,7 @@ import click
 
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import db
-from securedrop_like.channels import make_channel_keys, make_thread_keys
+from securedrop_like.channels import make_channel_keys, make_thread_keys, public_channels
 from securedrop_like.config import CONFIG_NAME, Config
 from securedrop_like.demo import DEMO_KEY_NAME, install_demo_reviewer, populate
 from securedrop_like.instance import init_instance, open_instance
@@ -28,7 +28,7 @@ from source_interface.master import server_tasks, sweep_before_start
 
 from .demo_intake import DEMO_PROVIDERS, demo_secrets, start_sink, write_intake_config
 from .demo_mail import DEMO_ADDRESS, DemoMail, imap_table, mail_unavailable, start_demo_mail
-from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_onion
+from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_contacts
 from .demo_workstation import (
     WORKSTATION_FOLDER,
     create_workstation,
@@ -114,7 +114,6 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
             fill_workstation(config, desk)
         map_home = open_demo_map(root, root / WORKSTATION_FOLDER)
         onions = _demo_onions(root, base_port) if tor else None
-        set_map_onion(map_home, onions.source if onions else "")
         # The intake server: its answers go to a local sink (a process of its own).
         make_thread_keys(config)  # a demo folder from before the channels has none
         make_channel_keys(config)
@@ -132,6 +131,15 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         )
         # With [intake] (the channel pages read it) and the onions' addresses, if any.
         config = open_instance(root)
+        public = public_channels(config)
+        set_map_contacts(
+            map_home,
+            onion=onions.source if onions else "",
+            sms=public.sms_number,
+            email=public.email,
+            messenger_url=public.messenger_url,
+            x_handle=public.x_handle,
+        )
         intake = _server("intake", "--home", str(root), "--host", host, "--port", str(intake_port))
         staff = _server("staff", "--home", str(root), "--host", host, "--port", str(base_port + 1))
         # Loopback only, whatever --host says: the workstation never faces a network.

@@ -13,6 +13,7 @@ story.
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import re
 from dataclasses import dataclass
@@ -284,19 +285,26 @@ def draft_map_entry(
     return draft_id
 
 
-def set_map_onion(home: Path, onion: str) -> None:
-    """Put the demo's source onion (or nothing) in ``map.toml``'s ``onion`` line: with
-    ``--tor`` each demo run has a new one."""
+def set_map_contacts(home: Path, **values: str) -> None:
+    """Put the demo's ways to report in ``map.toml``: the source onion (with ``--tor``
+    each demo run has a new one, else none) and the intake's SMS number, e-mail
+    address, Messenger link and X account (its ``[intake.public]``), so that the
+    map's "how to report" page shows what the demo really takes."""
     path = home / CONFIG_FILE
     text = path.read_text("utf-8")
-    line = re.compile(r'^onion = "[^"\n]*"', re.MULTILINE)
-    path.write_text(line.sub(f'onion = "{onion}"', text, count=1), "utf-8")
+    for key, value in values.items():
+        line = re.compile(rf'^{key} = "[^"\n]*"', re.MULTILINE)
+        # A JSON string is a valid TOML basic string (the same escapes); its
+        # backslashes doubled, so that re.sub does not read them as group references.
+        setting = f"{key} = {json.dumps(value)}".replace("\\", "\\\\")
+        text = line.sub(setting, text, count=1)
+    path.write_text(text, "utf-8")
 
 
 def open_demo_map(demo_root: Path, desk: Path) -> Path:
     """The demo's map folder, made on first use for the key of the demo workstation at
-    ``desk`` and fed its first publication bundle (the demo has no SMS number or e-mail
-    address: ``map.toml`` leaves them empty; :func:`set_map_onion` fills its onion)."""
+    ``desk`` and fed its first publication bundle (``map.toml`` starts with no way
+    to report: :func:`set_map_contacts` fills them in)."""
     home = demo_root / MAP_FOLDER
     if (home / store.DB_FILE).exists():
         return home

@@ -137,6 +137,11 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
             more = re.search(r'rel="next" href="([^"]+)"', page.text)
             url = urljoin(url, more[1].replace("&amp;", "&")) if more else None
         assert sorted(listed) == sorted(ids)
+        # Its "how to report" page offers what the demo's intake really takes.
+        report = requests.get(public_map + "/en/report/", timeout=10)
+        assert report.status_code == 200
+        assert "+994501234500" in report.text and "sesim_demo" in report.text, report.text
+        assert "https://m.me/sesim.demo" in report.text, report.text
 
         # The demo's map folder is a map like any other: it builds as a static site.
         site = tmp_path / "site"

@@ -203,9 +203,7 @@ def test_the_receipt_has_one_name_in_each_language(babel_app: Flask) -> None:
             assert name in texts.first_answers(lang, RECEIPT)[0]
             assert any(name in line for line in channel_notes.reveals("sms"))
         po = (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").read_text("utf-8")
-        strings = "\n".join(
-            line for line in po.splitlines() if line.startswith(("msgstr", '"'))
-        )
+        strings = "\n".join(line for line in po.splitlines() if line.startswith(("msgstr", '"')))
         for old in ("qəbz", "Qəbz", "квитанц"):
             assert old not in strings, (lang, old)
 

@@ -231,3 +231,21 @@ def test_answers_are_translated_outside_an_app_context_too() -> None:
     assert texts.withdrawn("ru").startswith("Всё, что вы прислали, удалено")
     assert texts.first_answers("az", RECEIPT)[0].startswith("Müraciət alındı.")
     assert texts.opted_in("en").startswith("Thank you.")
+
+
+def test_the_log_in_error_fits_a_receipt_too(babel_app: Flask) -> None:
+    """Shown for a codename and for a 20-digit number alike: it speaks of both, and
+    not of words alone."""
+    from securedrop_like.i18n import gettext
+
+    msgid = (
+        "We could not find a report with this codename or number. Please check what you "
+        "typed and try again."
+    )
+    said = {}
+    for lang in ("az", "ru", "en"):
+        with babel_app.test_request_context(), force_locale(lang):
+            said[lang] = gettext(msgid)
+    assert "kod adı" in said["az"] and "nömrə" in said["az"] and "söz" not in said["az"]
+    assert "кодовым именем" in said["ru"] and "номер" in said["ru"] and "слов" not in said["ru"]
+    assert said["en"] == msgid

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 from flask_babel import Babel, force_locale
 
 from securedrop_like.config import LOCALES
@@ -195,25 +195,42 @@ def in_language(lang: str) -> Iterator[None]:
         yield
 
 
-def first_answers(lang: str, receipt: str | None) -> list[str]:
-    """What she receives when her parts were joined into a report: for a new thread,
-    her receipt with where to use it and a safety note, then how to get the lawyers'
-    answers here (YES) or delete everything (STOP); for a known one, a short word
-    that it arrived. Each text fits in two SMS."""
+def first_answers(lang: str, receipt: str | None, onion: str = "") -> list[str]:
+    """What she receives when her parts were joined into a report.
+
+    For a new thread: her receipt with a safety note; then, only when the instance has
+    an onion address (``onion``), where to use it: the address, to open in Tor Browser
+    (a woman who wrote by SMS may never have seen our site; without an address we say
+    nothing of a site she could not find); then how to get the lawyers' answers here
+    (YES) or delete everything (STOP). For a known thread, a short word that it
+    arrived. Each text fits in two SMS."""
     with in_language(lang):
         if receipt is None:
             return [_("We received your message. Thank you.")]
-        return [
+        answers = [
             _(
-                "We received your report. Your receipt number: %(receipt)s. Use it to log in on "
-                "our site in Tor Browser. Keep it safe and delete this message.",
+                "We received your report. Your receipt number: %(receipt)s. Keep it safe "
+                "and delete this message.",
                 receipt=receipt,
-            ),
-            _(
-                "Reply YES to get the lawyers' answers here: we then keep your contact "
-                "sealed until your case is closed. Reply STOP to delete everything."
-            ),
+            )
         ]
+        if onion:
+            answers.append(
+                _(
+                    "Our site: %(onion)s. Open it in Tor Browser and log in with your "
+                    "receipt number.",
+                    onion=onion,
+                )
+            )
+        answers.append(_yes_question())
+        return answers
+
+
+def _yes_question() -> str:
+    return _(
+        "Reply YES to get the lawyers' answers here: we keep your number or address "
+        "encrypted until your case is closed. Reply STOP to delete everything."
+    )
 
 
 def withdrawn(lang: str) -> str:
@@ -231,6 +248,18 @@ def opted_in(lang: str) -> str:
         )
 
 
+def _onion_address() -> str:
+    """The source interface's onion address of the current app's instance ("" outside
+    an app, or when the instance has none)."""
+    if not has_app_context():
+        return ""
+    intake = current_app.extensions.get("intake")
+    config = getattr(intake, "config", None)
+    onion = getattr(config, "onion_address", "")
+    return onion if isinstance(onion, str) else ""
+
+
 def answer(lang: str, receipt: str | None) -> list[str]:
-    """``IntakeStore.flush``'s ``answer`` argument."""
-    return first_answers(lang, receipt)
+    """``IntakeStore.flush``'s ``answer`` argument (called in the intake app's context,
+    whose instance gives the onion address)."""
+    return first_answers(lang, receipt, _onion_address())

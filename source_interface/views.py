@@ -391,7 +391,8 @@ def login_post() -> Any:
     if source is None:
         unknown = codenames.unknown_words(typed)
         message = _(
-            "We could not find a report with this codename. Please check each word and try again."
+            "We could not find a report with this codename or number. Please check what you "
+            "typed and try again."
         )
         if unknown:
             message += " " + _(

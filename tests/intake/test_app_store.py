@@ -109,7 +109,7 @@ def test_sms_parts_become_one_sealed_report_and_her_receipt_logs_in(
     # (The store's outbox keeps no order between the two: random ids.)
     first, second = sorted((text for _, text in sender.sent), key=lambda t: "BƏLİ" in t)
     assert first.startswith("Müraciət alındı.") and "BƏLİ" in second  # she wrote az
-    receipt = first.split("Nömrəniz: ")[1][:24]
+    receipt = first.split("nömrəniz: ")[1][:24]  # "20 rəqəmli nömrəniz: 1234 …"
     assert len(receipt.replace(" ", "")) == 20 and receipt.replace(" ", "").isdigit()
     assert source.login(receipt).status_code in (302, 303)
     assert source.case()

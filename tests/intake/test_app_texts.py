@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
 
+from crypto.onion import onion_address
 from intake import texts
 from securedrop_like.config import Config
 
@@ -131,17 +133,79 @@ def test_command_language() -> None:
     assert texts.command_language("hello") is None
 
 
+# A v3 onion address (56 letters and digits, then .onion) is the longest thing an
+# answer carries besides the receipt.
+ONION = onion_address(bytes(range(32)))
+
+
+@pytest.mark.parametrize("onion", ["", ONION])
 @pytest.mark.parametrize("lang", ["az", "ru", "en"])
-def test_every_answer_fits_in_two_sms_in_every_language(babel_app: Flask, lang: str) -> None:
+def test_every_answer_fits_in_two_sms_in_every_language(
+    babel_app: Flask, lang: str, onion: str
+) -> None:
     with babel_app.app_context():
-        first = texts.first_answers(lang, RECEIPT)
-        later = texts.first_answers(lang, None)
+        first = texts.first_answers(lang, RECEIPT, onion)
+        later = texts.first_answers(lang, None, onion)
         every = [*first, *later, texts.withdrawn(lang), texts.opted_in(lang)]
-    assert len(first) == 2 and len(later) == 1
+    assert len(first) == (3 if onion else 2) and len(later) == 1
     assert RECEIPT in first[0]
     for text in every:
         assert text.strip()
         assert texts.sms_segments(text) <= texts.MAX_SEGMENTS, (lang, len(text), text)
+        # ... with a few characters to spare for a translator's later touch
+        assert texts.sms_segments(text + "...") <= texts.MAX_SEGMENTS, (lang, len(text), text)
+
+
+@pytest.mark.parametrize("lang", ["az", "ru", "en"])
+def test_the_site_is_named_only_when_she_can_find_it(babel_app: Flask, lang: str) -> None:
+    """With an onion address she gets it, to open in Tor Browser, between her receipt
+    and the YES question; without one, no answer speaks of a site."""
+    with babel_app.app_context():
+        without = texts.first_answers(lang, RECEIPT)
+        receipt, site, question = texts.first_answers(lang, RECEIPT, ONION)
+    assert [receipt, question] == without
+    assert ONION in site and "Tor Browser" in site
+    assert all(ONION not in t for t in (receipt, question))
+    for text in without:
+        assert "Tor" not in text and ".onion" not in text
+        assert "sayt" not in text.lower() and "сайт" not in text.lower()
+        assert "site" not in text.lower()
+
+
+def test_answer_takes_the_onion_address_from_the_intake_app(instance: object) -> None:
+    """What the courier passes to ``IntakeStore.flush``: in the app's context, the
+    instance's onion address; outside any app, none."""
+    import dataclasses
+
+    from intake.app import create_app
+
+    config: Config = instance.config  # type: ignore[attr-defined]
+    with_onion = dataclasses.replace(config, onion_address=ONION)
+    app = create_app(with_onion, _no_store(with_onion))
+    with app.app_context():
+        said = texts.answer("ru", RECEIPT)
+    assert len(said) == 3 and ONION in said[1] and said[1].startswith("Наш сайт")
+    plain = create_app(config, _no_store(config))
+    with plain.app_context():
+        assert texts.answer("ru", RECEIPT) == texts.first_answers("ru", RECEIPT)
+    assert len(texts.answer("az", RECEIPT)) == 2  # no app: no address to give
+
+
+def test_the_receipt_has_one_name_in_each_language(babel_app: Flask) -> None:
+    """The glossary's name of the 20-digit number, in the answer that carries it, the
+    channel pages and the log-in; the old names nowhere in the catalogues."""
+    from securedrop_like import channel_notes
+    from securedrop_like.i18n import TRANSLATIONS
+
+    names = {"az": "20 rəqəmli nömrə", "ru": "номер из 20 цифр"}
+    for lang, name in names.items():
+        with babel_app.test_request_context(), force_locale(lang):
+            assert name in texts.first_answers(lang, RECEIPT)[0]
+            assert any(name in line for line in channel_notes.reveals("sms"))
+        po = (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").read_text("utf-8")
+        strings = "\n".join(line for line in po.splitlines() if line.startswith(("msgstr", '"')))
+        for old in ("qəbz", "Qəbz", "квитанц"):
+            assert old not in strings, (lang, old)
 
 
 def test_answers_are_translated(babel_app: Flask) -> None:
@@ -167,3 +231,21 @@ def test_answers_are_translated_outside_an_app_context_too() -> None:
     assert texts.withdrawn("ru").startswith("Всё, что вы прислали, удалено")
     assert texts.first_answers("az", RECEIPT)[0].startswith("Müraciət alındı.")
     assert texts.opted_in("en").startswith("Thank you.")
+
+
+def test_the_log_in_error_fits_a_receipt_too(babel_app: Flask) -> None:
+    """Shown for a codename and for a 20-digit number alike: it speaks of both, and
+    not of words alone."""
+    from securedrop_like.i18n import gettext
+
+    msgid = (
+        "We could not find a report with this codename or number. Please check what you "
+        "typed and try again."
+    )
+    said = {}
+    for lang in ("az", "ru", "en"):
+        with babel_app.test_request_context(), force_locale(lang):
+            said[lang] = gettext(msgid)
+    assert "kod adı" in said["az"] and "nömrə" in said["az"] and "söz" not in said["az"]
+    assert "кодовым именем" in said["ru"] and "номер" in said["ru"] and "слов" not in said["ru"]
+    assert said["en"] == msgid

@@ -20,6 +20,15 @@ flagged ``\\Deleted`` and expunged. A crash in between leaves it in the box; the
 next poll fetches it again, its replay mark makes ``receive`` store nothing, and it
 is expunged then: nothing lost, nothing stored twice.
 
+Answers and commands (docs/intake-email.md): an automatic message (an auto-reply,
+a bounce, a list, our own answer come back) or one with no usable sender is stored
+but never answered and never read as STOP or YES (``Inbound.answer`` False), so no
+answer loop can start; what we send says ``Auto-Submitted: auto-replied``. Since
+anyone can write her address in From, a STOP or YES counts only with her receipt in
+the message (:func:`proven`: the derived keys must be her thread's source's) or when
+our own mail server's ``Authentication-Results`` (``authserv_id``) says DMARC passed
+for her domain; otherwise it is an ordinary part, and she is told how to send it.
+
 A message larger than ``max_message_bytes`` is left in the box untouched, with a
 log line that names the event only. Log lines never hold an address, a subject,
 a text or a message id.
@@ -67,11 +76,16 @@ __all__ = [
     "SmtpSender",
     "background",
     "blueprint",
+    "command_with_receipt",
+    "dmarc_pass",
     "inbound_from_raw",
+    "is_automatic",
     "is_openpgp",
     "load_settings",
     "make_sender",
+    "needs_receipt",
     "plain_text",
+    "proven",
     "without_quotes",
 ]
 

@@ -306,3 +306,18 @@ def test_yes_with_her_receipt_then_a_reply_goes_out_over_smtp(
         d if isinstance(d, bytes) else repr(d).encode() for _k, d in items
     )
     ctx.store.close()
+
+
+def test_authserv_id_must_be_a_host_name(certs: Certs) -> None:
+    from securedrop_like.config import ConfigError
+
+    box: Any = SimpleNamespace(port=1, user="report", password="unused-imap", certs=certs)
+    from tests.intake.email_support import imap_secrets, imap_section
+
+    section = imap_section(box, authserv_id="MX.Sesim.test")
+    assert mail.load_settings("imap", section, imap_secrets(box)).authserv_id == "mx.sesim.test"
+    assert mail.load_settings("imap", imap_section(box), imap_secrets(box)).authserv_id == ""
+    with pytest.raises(ConfigError, match="authserv_id"):
+        mail.load_settings(
+            "imap", imap_section(box, authserv_id="mx; dmarc=pass"), imap_secrets(box)
+        )

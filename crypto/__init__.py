@@ -43,7 +43,13 @@ from crypto.envelope import (
     read_recipient_ids,
     source_key_hash,
 )
-from crypto.errors import ContextMismatch, CryptoError, DecryptionError, FormatError
+from crypto.errors import (
+    ContextMismatch,
+    CryptoError,
+    DecryptionError,
+    FormatError,
+    OutputTooLarge,
+)
 from crypto.files import new_private_file
 from crypto.keys import (
     PrivateKey,
@@ -95,6 +101,7 @@ __all__ = [
     "ItemKind",
     "OnionServiceKey",
     "OpenPGP",
+    "OutputTooLarge",
     "PlaintextSink",
     "PrivateKey",
     "PublicKey",

@@ -37,6 +37,11 @@ class DecryptionError(CryptoError):
     reordering or trailing data."""
 
 
+class OutputTooLarge(DecryptionError):
+    """Decrypting would give more than the caller's cap (an OpenPGP message can be a
+    compression bomb): stopped at the cap, nothing returned."""
+
+
 class ContextMismatch(DecryptionError):
     """A version 2 envelope belongs to another item, kind or source.
 

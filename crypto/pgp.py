@@ -20,7 +20,7 @@ from typing import Any
 
 import gnupg
 
-from crypto.errors import CryptoError, DecryptionError, FormatError
+from crypto.errors import CryptoError, DecryptionError, FormatError, OutputTooLarge
 from crypto.files import new_private_file
 
 __all__ = ["OpenPGP"]
@@ -170,17 +170,33 @@ class OpenPGP:
             output.unlink(missing_ok=True)
             raise CryptoError(f"GnuPG could not encrypt: {result.status}")
 
-    def decrypt(self, data: bytes, passphrase: str | None = None) -> bytes:
+    def decrypt(
+        self, data: bytes, passphrase: str | None = None, max_output: int | None = None
+    ) -> bytes:
         """Decrypt with a secret key in this keyring (tests and the workstation).
 
         ``passphrase`` unlocks a protected secret key (given to GnuPG on a pipe, never on
-        its command line). Raises :class:`DecryptionError` for anything GnuPG will not decrypt
-        and authenticate: wrong key, garbage, or a modified message.
+        its command line). ``max_output`` caps the plaintext in bytes (gpg's
+        ``--max-output``): a small message compressed from gigabytes stops there, with
+        :class:`OutputTooLarge`. Raises :class:`DecryptionError` for anything GnuPG will
+        not decrypt and authenticate: wrong key, garbage, or a modified message.
         """
         if not isinstance(data, bytes):
             raise CryptoError("data must be bytes")
-        result = self._gpg.decrypt(data, passphrase=passphrase)
-        if not result.ok or getattr(result, "returncode", 0) not in (0, None):
+        extra: list[str] = []
+        if max_output is not None:
+            if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
+                raise CryptoError("max_output must be a positive number of bytes")
+            extra = ["--max-output", str(max_output)]
+        result = self._gpg.decrypt(data, passphrase=passphrase, extra_args=extra or None)
+        failed = not result.ok or getattr(result, "returncode", 0) not in (0, None)
+        if max_output is not None and (
+            len(result.data) >= max_output
+            or (failed and "max-output" in str(getattr(result, "stderr", "")))
+        ):
+            result.data = b""
+            raise OutputTooLarge(f"the plaintext is larger than {max_output} bytes")
+        if failed:
             raise DecryptionError(f"GnuPG could not decrypt: {result.status}")
         return bytes(result.data)
 

@@ -96,8 +96,16 @@ def receive(msg: Inbound) -> None:
     """The common path once a channel has authenticated and parsed a message: STOP
     (and its az/ru words) withdraws, YES (and its words) opts in, anything else is a
     part of her report. The same work and the same outcome for a known and an
-    unknown sender; a replay stores nothing. Raises nothing for those cases."""
+    unknown sender; a replay stores nothing. Raises nothing for those cases.
+
+    A message with ``answer`` or ``commands`` False (``Inbound``) is always a part."""
     ctx = current()
+    if not msg.answer or not msg.commands:
+        # Stored as a part whatever its words: an auto-reply is never STOP, and an
+        # unproven e-mail STOP deletes nothing (the part says how to, to her).
+        if ctx.store.add_part(msg):
+            ctx.on_part(msg)
+        return
     word_lang = texts.command_language(msg.text)
     if word_lang is not None and word_lang != msg.lang:
         # "да" is Russian whatever the detector made of two letters; "stop" keeps hers.

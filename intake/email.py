@@ -20,6 +20,15 @@ flagged ``\\Deleted`` and expunged. A crash in between leaves it in the box; the
 next poll fetches it again, its replay mark makes ``receive`` store nothing, and it
 is expunged then: nothing lost, nothing stored twice.
 
+Answers and commands (docs/intake-email.md): an automatic message (an auto-reply,
+a bounce, a list, our own answer come back) or one with no usable sender is stored
+but never answered and never read as STOP or YES (``Inbound.answer`` False), so no
+answer loop can start; what we send says ``Auto-Submitted: auto-replied``. Since
+anyone can write her address in From, a STOP or YES counts only with her receipt in
+the message (:func:`proven`: the derived keys must be her thread's source's) or when
+our own mail server's ``Authentication-Results`` (``authserv_id``) says DMARC passed
+for her domain; otherwise it is an ordinary part, and she is told how to send it.
+
 A message larger than ``max_message_bytes`` is left in the box untouched, with a
 log line that names the event only. Log lines never hold an address, a subject,
 a text or a message id.
@@ -27,7 +36,9 @@ a text or a message id.
 
 from __future__ import annotations
 
+import dataclasses
 import email
+import email.errors
 import email.header
 import email.message
 import email.policy
@@ -49,8 +60,10 @@ from typing import Any
 from flask import Blueprint
 
 from securedrop_like.config import ConfigError
+from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
+from . import texts
 from .base import Intake, SendError
 from .texts import detect_language
 
@@ -63,11 +76,16 @@ __all__ = [
     "SmtpSender",
     "background",
     "blueprint",
+    "command_with_receipt",
+    "dmarc_pass",
     "inbound_from_raw",
+    "is_automatic",
     "is_openpgp",
     "load_settings",
     "make_sender",
+    "needs_receipt",
     "plain_text",
+    "proven",
     "without_quotes",
 ]
 
@@ -121,6 +139,10 @@ class EmailSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     mailbox: str = "INBOX"
     timeout_seconds: float = 30.0
+    # The authserv-id of our own mail server's Authentication-Results header (RFC 8601):
+    # its "dmarc=pass" for the From domain proves the sender of a STOP or YES. "" (the
+    # default): no header is trusted, and STOP or YES needs her receipt in the message.
+    authserv_id: str = ""
 
     def tls_context(self) -> ssl.SSLContext:
         """A client context that verifies the server's certificate and name, always."""
@@ -176,7 +198,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     known = {
         "imap_host", "imap_port", "username", "address", "smtp_host", "smtp_port",
         "smtp_security", "smtp_username", "ca_file", "poll_seconds", "max_message_bytes",
-        "mailbox", "timeout_seconds",
+        "mailbox", "timeout_seconds", "authserv_id",
     }  # fmt: skip
     unknown = sorted(set(section) - known)
     if unknown:
@@ -197,6 +219,9 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
             ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError("[intake.imap] ca_file cannot be read as PEM certificates") from exc
+    authserv_id = _text(section, "authserv_id", "")
+    if authserv_id and not re.fullmatch(r"[A-Za-z0-9.\-]{1,253}", authserv_id):
+        raise ConfigError("[intake.imap] authserv_id must be a host name (its mail server's)")
     mailbox = _text(section, "mailbox", "INBOX")
     if not re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", mailbox):
         raise ConfigError("[intake.imap] mailbox must be a plain folder name")
@@ -216,6 +241,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
         ),
         mailbox=mailbox,
         timeout_seconds=_number(section, "timeout_seconds", 30.0, 0.5, 600.0),
+        authserv_id=authserv_id.lower(),
         password=_secret(secrets, "imap_password"),
         smtp_password=_secret(secrets, "smtp_password"),
     )
@@ -254,11 +280,30 @@ def _receiver(ctx: Intake) -> Callable[[Inbound], None]:
     def deliver(msg: Inbound) -> None:
         if app is not None:
             with app.app_context():
-                base.receive(msg)
+                base.receive(proven(ctx.store, msg))
         else:
-            base.receive(msg)
+            base.receive(proven(ctx.store, msg))
 
     return deliver
+
+
+def proven(store: Any, msg: Inbound) -> Inbound:
+    """``msg`` as a STOP or YES that counts, if it is one held back by
+    :func:`inbound_from_raw` (``commands`` False) whose 20 digits are the receipt of
+    her thread's source; else ``msg`` unchanged. The only Argon2id derivation of the
+    e-mail channel, run by the poller (never on a webhook's path), and only for a
+    STOP or YES that carries 20 digits."""
+    if msg.provider != "imap" or not msg.answer or msg.commands:
+        return msg
+    command = command_with_receipt(msg.text)
+    if command is None or command[1] is None:
+        return msg
+    word, receipt = command
+    check = getattr(store, "receipt_owns_thread", None)
+    if check is None or not check(msg, receipt):
+        return msg
+    # Proven. Her receipt is in the message: keep neither it nor the message.
+    return dataclasses.replace(msg, text=word, commands=True, notices=(), attachments=())
 
 
 # -- reading a message -------------------------------------------------------------------------
@@ -376,7 +421,7 @@ def _subject(message: email.message.Message) -> str:
         return ""
     try:
         return str(email.header.make_header(email.header.decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeDecodeError):
+    except (ValueError, LookupError, UnicodeDecodeError, email.errors.MessageError):
         return ""
 
 
@@ -389,21 +434,33 @@ def _detect_language(text: str) -> str:
 NO_SENDER = "no-sender:"
 
 
-def inbound_from_raw(raw: bytes) -> Inbound:
+def inbound_from_raw(raw: bytes, *, own_address: str = "", authserv_id: str = "") -> Inbound:
     """The Inbound for one raw message, as received. Never raises for a malformed
     message: what cannot be read is left out of the text and the whole message is
-    kept in the attachment."""
+    kept in the attachment.
+
+    Never answered (``answer`` False), and never STOP or YES: a message with no usable
+    sender, from ``own_address`` (our own answer come back), or automatic
+    (:func:`is_automatic`: auto-replies, bounces, lists). A STOP or YES counts
+    (``commands`` True) only when our mail server (``authserv_id``) says DMARC passed
+    for its From domain; otherwise it is held back (``commands`` False, with a notice
+    telling her how to send it) and :func:`proven` may still accept it for her receipt.
+    """
     message_id = hashlib.sha256(raw).hexdigest()
     text = address = lang_sample = ""
+    automatic = authenticated = False
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         address = _from_address(message)
+        automatic = is_automatic(message, own_address)
         encrypted = is_openpgp(message)
         text = "" if encrypted else plain_text(message)
         lang_sample = text or ("" if encrypted else _subject(message))
+        authenticated = dmarc_pass(message, authserv_id, address.rpartition("@")[2])
     except Exception as exc:  # noqa: BLE001 - a hostile message must still be kept
+        automatic = True  # what cannot be read is never answered
         log.info("an e-mail could not be parsed (%s); it is kept whole", type(exc).__name__)
-    return Inbound(
+    msg = Inbound(
         provider="imap",
         address=address or NO_SENDER + message_id,
         text=text,
@@ -411,7 +468,114 @@ def inbound_from_raw(raw: bytes) -> Inbound:
         lang=_detect_language(lang_sample) if lang_sample else "az",
         attachments=(("message.eml", "message/rfc822", raw),),
         join=False,
+        answer=bool(address) and not automatic,
     )
+    command = command_with_receipt(text) if msg.answer else None
+    if command is None:
+        return msg
+    word, receipt = command
+    lang = texts.command_language(word) or msg.lang
+    if authenticated:
+        # Proven by DMARC. With her receipt in it, keep neither it nor the message.
+        return dataclasses.replace(
+            msg, text=word, lang=lang, attachments=() if receipt else msg.attachments
+        )
+    notice = needs_receipt(lang, stop=texts.is_stop(word))
+    return dataclasses.replace(msg, lang=lang, commands=False, notices=(notice,))
+
+
+#: Her receipt in a message: 20 digits, spaced or grouped as she likes.
+_RECEIPT = re.compile(r"(?<!\d)(?:\d[\s.\-]{0,3}){19}\d(?!\d)")
+
+
+def command_with_receipt(text: str) -> tuple[str, str | None] | None:
+    """(the word, her receipt's 20 digits or None) if ``text`` is STOP or YES (in any
+    of our languages), alone or with 20 digits; None for anything else."""
+    if len(text) > 400:
+        return None
+    receipt: str | None = None
+    match = _RECEIPT.search(text)
+    rest = text
+    if match:
+        receipt = re.sub(r"\D", "", match.group(0))
+        rest = text[: match.start()] + " " + text[match.end() :]
+    rest = rest.strip()
+    if texts.is_stop(rest) or texts.is_yes(rest):
+        return rest, receipt
+    return None
+
+
+def needs_receipt(lang: str, *, stop: bool) -> str:
+    """What she is told when an e-mail STOP (or YES) did not prove it came from her."""
+    with texts.in_language(lang):
+        if stop:
+            return _(
+                "Nothing was deleted. To delete everything by e-mail, reply STOP followed by "
+                "your receipt number. Or delete it on our site with your receipt."
+            )
+        return _(
+            "To get the lawyers' answers by e-mail, reply YES followed by your receipt "
+            "number. Until then, their answers wait for you on our site."
+        )
+
+
+_AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
+_BULK = ("bulk", "junk", "list")
+
+
+def is_automatic(message: email.message.Message, own_address: str = "") -> bool:
+    """Sent by a machine, or by us: answering it could start a loop of answers (RFC
+    3834). From our own address; ``Auto-Submitted`` other than ``no``; ``Precedence``
+    bulk, junk or list; a ``List-Id``; an empty ``Return-Path`` (a bounce); From
+    MAILER-DAEMON or postmaster; a delivery report."""
+    sender = _from_address(message)
+    if own_address and sender == own_address.lower():
+        return True
+    if sender.partition("@")[0] in _AUTOMATIC_SENDERS:
+        return True
+    for value in message.get_all("Auto-Submitted") or []:
+        if str(value).split(";")[0].strip().lower() != "no":
+            return True
+    for value in message.get_all("Precedence") or []:
+        if str(value).strip().lower() in _BULK:
+            return True
+    if message.get("List-Id") is not None:
+        return True
+    for value in message.get_all("Return-Path") or []:
+        if re.sub(r"\s+", "", str(value)) == "<>":
+            return True
+    return message.get_content_type() == "multipart/report"
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def dmarc_pass(message: email.message.Message, authserv_id: str, domain: str) -> bool:
+    """Whether an ``Authentication-Results`` header of our own mail server (its
+    ``authserv_id``) says ``dmarc=pass`` for ``domain`` (the From domain). Our server
+    must remove such headers that arrive from outside (RFC 8601, section 5)."""
+    if not authserv_id or not domain:
+        return False
+    for value in message.get_all("Authentication-Results") or []:
+        text = re.sub(r"\s+", " ", str(value))[:4000]
+        for _depth in range(4):  # comments may nest
+            text = _COMMENT.sub(" ", text)
+        fields = [f.strip() for f in text.split(";")]
+        head = fields[0].split() if fields else []
+        if not head or head[0].lower() != authserv_id.lower():
+            continue
+        for resinfo in fields[1:]:
+            tokens = resinfo.split()
+            if not tokens:
+                continue
+            method, _sep, result = tokens[0].partition("=")
+            if method.strip().lower() != "dmarc" or result.strip().lower() != "pass":
+                continue
+            props = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
+            props = {k.lower(): v.strip('"').lower() for k, v in props.items()}
+            if props.get("header.from") == domain.lower():
+                return True
+    return False
 
 
 # -- the poller ----------------------------------------------------------------------------
@@ -511,7 +675,11 @@ class ImapPoller:
             result.oversized += 1
             return
         try:
-            self.deliver(inbound_from_raw(raw))
+            self.deliver(
+                inbound_from_raw(
+                    raw, own_address=self.settings.address, authserv_id=self.settings.authserv_id
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - left in the box, retried next poll
             log.error("an e-mail could not be stored (%s); it stays in the mailbox",
                       type(exc).__name__)  # fmt: skip
@@ -571,6 +739,8 @@ class SmtpSender:
         msg["Subject"] = _subject_in(lang)
         msg["Date"] = email.utils.formatdate(usegmt=True)
         msg["Message-ID"] = email.utils.make_msgid(domain=s.address.rpartition("@")[2])
+        # An automatic answer (RFC 3834): her auto-reply, or a bounce, must not answer it.
+        msg["Auto-Submitted"] = "auto-replied"
         # 7-bit safe on the wire, whatever the relay supports.
         msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
         msg["Content-Language"] = lang  # after set_content, which resets Content-* headers

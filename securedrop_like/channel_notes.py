@@ -7,7 +7,8 @@ who sees what (the telecom sees an SMS; Meta and X see direct messages and the a
 that sent them; the mailbox provider sees e-mail unless it is OpenPGP-encrypted), that
 the automatic answer carries her receipt (so she should delete the conversation), and
 what the server keeps (a keyed hash of her address; the address itself only sealed and
-only if she says YES, until her case closes; STOP deletes everything).
+only if she says YES, until her case closes; STOP deletes everything — by e-mail,
+only with her receipt in it, since anyone can forge a From address).
 
 Translated when called (inside a request, in the page's language).
 """
@@ -77,6 +78,10 @@ def reveals(channel: str) -> list[str]:
             ),
             _("Use an address that does not carry your name."),
             receipt,
+            _(
+                "By e-mail, write STOP or YES together with your receipt number: anyone "
+                "can put your address on an e-mail, so your address alone is not enough."
+            ),
         ]
     if channel in ("messenger", "x"):
         company = _("Meta (Facebook)") if channel == "messenger" else _("X (Twitter)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from .commands import item_tuple
 from .config import Config
 from .db import Connection
 from .derivation import Deriver
+from .errors import BadCodename
 from .service import ReportService
 from .store import new_id
 
@@ -64,6 +66,15 @@ class Inbound:
     # The e-mail as received: (("message.eml", "message/rfc822", raw bytes),)
     attachments: tuple[tuple[str, str, bytes], ...] = ()
     join: bool = True  # False: store at once, never wait for more parts (e-mail)
+    # False: store it (sealed) but never answer it, and never read it as STOP or YES
+    # (an auto-reply, a bounce, our own answer come back, a message with no sender).
+    answer: bool = True
+    # False: STOP and YES words are not honoured: it is an ordinary part (an e-mail
+    # STOP whose sender is not proven). Ignored when ``answer`` is False.
+    commands: bool = True
+    # Texts (in her language) to queue to her once this part is stored, instead of the
+    # usual "received" (her first answers, with her receipt, are still sent before them).
+    notices: tuple[str, ...] = ()
 
     @property
     def channel(self) -> str:
@@ -132,7 +143,7 @@ class IntakeStore:
     def _part(self, msg: Inbound) -> tuple[str, bytes, bytes]:
         """(part id, sealed text, sealed address) of a message."""
         part_id = new_id()
-        document = {
+        document: dict[str, Any] = {
             "text": msg.text,
             "lang": msg.lang,
             "provider": msg.provider,
@@ -141,6 +152,10 @@ class IntakeStore:
                 for name, ctype, data in msg.attachments
             ],
         }
+        if not msg.answer:
+            document["answer"] = False
+        if msg.notices:
+            document["notices"] = list(msg.notices)
         recipients = [*self.service.recipients(), self.channel_public]
         sealed = encrypt_bytes(
             _dumps(document), recipients, context=EnvelopeContext.message(part_id)
@@ -219,6 +234,26 @@ class IntakeStore:
         """The hash her parts are kept under (the current thread key's): what to pass to
         :meth:`flush` to flush her thread at once (an e-mail, ``join=False``)."""
         return self.keys.get().thread_hash(msg.channel, msg.address)
+
+    def receipt_owns_thread(self, msg: Inbound, receipt: str) -> bool:
+        """Whether ``receipt`` (her 20 digits, any spacing) is the codename of the source
+        that ``msg``'s thread belongs to: what proves that an e-mail STOP or YES comes from
+        her and not from someone who knows her address. One Argon2id derivation (through
+        the shared derivation slots): only for a command that carries 20 digits, never on
+        a webhook's path. False for a malformed receipt or an unknown thread."""
+        try:
+            derived = self.deriver.derive(self.deriver.normalise(receipt))
+        except BadCodename:
+            return False
+        conn = self.service.db.reader()
+        source = models.source_by_lookup(conn, derived.lookup_id)
+        if source is None:
+            return False
+        for _version, thread_hash in self.keys.get().thread_hashes(msg.channel, msg.address):
+            thread = models.thread_by_hash(conn, thread_hash)
+            if thread is not None and hmac.compare_digest(thread.source_id, source.id):
+                return True
+        return False
 
     # -- courier side: the intake server's background threads ------------------------------
     def flush_pending(
@@ -322,7 +357,7 @@ class IntakeStore:
             kind = "message"
         items = [item_tuple(i) for i in self.service.seal_items(kind, document, files)]
         answers = []
-        texts = answer(lang, receipt)
+        texts = _answers(opened, answer, lang, receipt)
         for outbox_id, text in zip(ordered_ids(len(texts)), texts, strict=True):
             answers.append(
                 (outbox_id, provider, self._sealed_outgoing(outbox_id, address, text, lang))
@@ -401,6 +436,24 @@ class IntakeStore:
         """Count a failed attempt; a row that failed MAX_ATTEMPTS times is deleted."""
         if self.service._command("outbox_failed", (outbox_id, MAX_ATTEMPTS)):
             self.service._command("checkpoint", ())
+
+
+def _answers(
+    opened: list[dict[str, Any]],
+    answer: Callable[[str, str | None], list[str]],
+    lang: str,
+    receipt: str | None,
+) -> list[str]:
+    """What a flush queues: nothing if no part wants an answer (auto-replies, bounces,
+    no sender); else ``answer(lang, receipt)`` and the parts' notices, the notices alone
+    for a known thread whose every answering part brought one."""
+    answering = [d for d in opened if d.get("answer", True) is not False]
+    if not answering:
+        return []
+    notices = [str(n) for d in answering for n in d.get("notices", [])]
+    if receipt is None and all(d.get("notices") for d in answering):
+        return notices
+    return [*answer(lang, receipt), *notices]
 
 
 def _thread_context(thread_hash: str) -> EnvelopeContext:

@@ -15,17 +15,19 @@ decrypted is written to disk.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.header
 import email.message
 import email.policy
 import email.utils
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crypto import CryptoError, OpenPGP
+from crypto import CryptoError, OpenPGP, OutputTooLarge
 
 from .keys import Unlocked, WorkstationError
 
@@ -41,6 +43,12 @@ __all__ = [
 
 GNUPG_DIR = "gnupg"
 MAX_SHOWN_CHARS = 200_000
+#: At most this many bytes come out of decrypting an OpenPGP e-mail (gpg's --max-output):
+#: a few KiB can be compressed from gigabytes. The text shown is at most MAX_SHOWN_CHARS;
+#: the rest is room for her files' list. Beyond, it is "not opened (too large)".
+MAX_DECRYPTED_BYTES = 8 * 1024 * 1024
+#: MIME parts nested deeper than this are not looked at (a crafted e-mail nests thousands).
+MAX_MIME_DEPTH = 20
 _ARMOUR = re.compile(r"-----BEGIN PGP MESSAGE-----\r?\n.*?-----END PGP MESSAGE-----", re.DOTALL)
 _PERSON = b"sesim-ws-gnupg"
 
@@ -109,7 +117,8 @@ class MailView:
     attachments: list[Attachment] = field(default_factory=list)
     encrypted: bool = False
     decrypted: bool = False
-    problem: str = ""  # why an encrypted message was not opened (no key, wrong key)
+    # why an encrypted message was not opened: "no-key", "not-decrypted", "too-large"
+    problem: str = ""
     # The decrypted message's own attachments are listed; the original stays downloadable.
 
 
@@ -123,9 +132,22 @@ def _header(message: email.message.Message, name: str) -> str:
         return ""
     try:
         text = str(email.header.make_header(email.header.decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeDecodeError):
+    except (ValueError, LookupError, UnicodeDecodeError, email.errors.MessageError):
         text = str(value)
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:500]
+
+
+def _walk(message: email.message.Message, depth: int = 0) -> Iterator[email.message.Message]:
+    """``message.walk()``, but no deeper than MAX_MIME_DEPTH levels of nesting."""
+    yield message
+    if depth >= MAX_MIME_DEPTH or not message.is_multipart():
+        return
+    payload = message.get_payload()
+    if not isinstance(payload, list):
+        return
+    for part in payload:
+        if isinstance(part, email.message.Message):
+            yield from _walk(part, depth + 1)
 
 
 def _decoded(part: email.message.Message) -> str:
@@ -142,7 +164,7 @@ def _body(message: email.message.Message) -> tuple[str, list[Attachment]]:
     text = ""
     html = ""
     attachments: list[Attachment] = []
-    for part in message.walk():
+    for part in _walk(message):
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
@@ -174,7 +196,7 @@ def _ciphertext(message: email.message.Message) -> bytes | None:
             payload = parts[1].get_payload(decode=True)
             if isinstance(payload, bytes):
                 return payload
-    for part in message.walk():
+    for part in _walk(message):
         if part.get_content_type() in ("text/plain", "application/octet-stream"):
             match = _ARMOUR.search(_decoded(part))
             if match:
@@ -182,9 +204,16 @@ def _ciphertext(message: email.message.Message) -> bytes | None:
     return None
 
 
-def read_mail(raw: bytes, home: Path | None = None, unlocked: Unlocked | None = None) -> MailView:
+def read_mail(
+    raw: bytes,
+    home: Path | None = None,
+    unlocked: Unlocked | None = None,
+    max_decrypted: int = MAX_DECRYPTED_BYTES,
+) -> MailView:
     """Headers, text and attachments of a raw e-mail; an encrypted one is decrypted with
-    this workstation's OpenPGP key when ``unlocked`` is given and the key is there."""
+    this workstation's OpenPGP key when ``unlocked`` is given and the key is there, to
+    at most ``max_decrypted`` bytes. A crafted e-mail may still raise (RecursionError
+    for thousands of nested parts, while parsing): the caller shows it as not shown."""
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     view = MailView(
         sender=_header(message, "From"),
@@ -202,7 +231,10 @@ def read_mail(raw: bytes, home: Path | None = None, unlocked: Unlocked | None = 
         return view
     try:
         with OpenPGP(gnupg_home(home)) as pgp:
-            plain = pgp.decrypt(ciphertext, gnupg_passphrase(unlocked))
+            plain = pgp.decrypt(ciphertext, gnupg_passphrase(unlocked), max_output=max_decrypted)
+    except OutputTooLarge:
+        view.problem = "too-large"
+        return view
     except CryptoError:
         view.problem = "not-decrypted"
         return view

@@ -247,7 +247,7 @@ def channel_label(channel: Any) -> str:
 def _mails(detail: casework.CaseDetail) -> dict[str, Any]:
     """item id -> MailView of each e-mail (message.eml) in her report and messages,
     decrypted with the workstation's OpenPGP key when it is encrypted."""
-    from .mail import is_mail, read_mail
+    from .mail import MailView, is_mail, read_mail
 
     ws = workstation()
     files = list(detail.report.files if detail.report else ())
@@ -263,8 +263,10 @@ def _mails(detail: casework.CaseDetail) -> dict[str, Any]:
             raw = b"".join(casework.file_chunks(conn, info.item_id))
         try:
             shown[info.item_id] = read_mail(raw, ws.home, ws.unlocked)
-        except (ValueError, TypeError, LookupError, AssertionError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a crafted e-mail must not break her case
+            # (RecursionError, HeaderParseError, ...): said on the page; its file stays.
             log.info("an e-mail could not be read: %s", type(exc).__name__)
+            shown[info.item_id] = MailView(problem="unreadable")
     return shown
 
 

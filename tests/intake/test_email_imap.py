@@ -411,8 +411,9 @@ def test_through_the_intake_servers_courier(
     instance: Instance, box: Dovecot, smtp: SmtpServer
 ) -> None:
     """The server's own wiring: the courier runs the poller from ``background``, flushes
-    the e-mail at once (no join window), and delivers the answers over SMTP; a reply
-    YES then STOP works by e-mail like on the other channels."""
+    the e-mail at once (no join window), and delivers the answers over SMTP. A bare
+    STOP by e-mail (anyone who knows her address can send one) deletes nothing and
+    tells her how; STOP with her receipt withdraws, as on the other channels."""
     from intake.courier import make_courier
 
     app, ctx = intake_app(instance, box, smtp)
@@ -426,16 +427,27 @@ def test_through_the_intake_servers_courier(
         first = smtp.wait(2, timeout=30)
         assert len(first) == 2 and all(r.rcpt_tos == ["leyla@example.org"] for r in first)
         assert box.messages() == []
-        # She answers STOP, with our message quoted below, as mail clients do.
+        receipt = _receipt_in(
+            [message_from_bytes(r.data).get_payload(decode=True).decode() for r in first]
+        )
+        # STOP alone, with our message quoted below, as mail clients do: not proven hers.
         box.append(plain_mail("STOP\n\nOn Monday, report@sesim.test wrote:\n> Salam\n",
                               sender="Leyla <LEYLA@example.org>"))  # fmt: skip
-        done = smtp.wait(3, timeout=30)
-        assert len(done) == 3
-        confirmation = message_from_bytes(done[2].data).get_payload(decode=True).decode()
+        told = smtp.wait(3, timeout=30)
+        assert len(told) == 3
+        notice = message_from_bytes(told[2].data).get_payload(decode=True).decode()
+        assert notice.rstrip() == mail.needs_receipt("az", stop=True)
+        assert count(instance.config, "channel_threads") == 1  # nothing deleted
+        # STOP with her receipt (which only she has): everything goes.
+        box.append(plain_mail(f"STOP {receipt}\n\nOn Monday, report@sesim.test wrote:\n> x\n",
+                              sender="Leyla <LEYLA@example.org>"))  # fmt: skip
+        done = smtp.wait(4, timeout=30)
+        assert len(done) == 4
+        confirmation = message_from_bytes(done[3].data).get_payload(decode=True).decode()
         with app.app_context():
             assert confirmation.rstrip() == texts.withdrawn("az")
     finally:
         courier.stop()
         ctx.store.close()
-    rows = [r for r in (count(instance.config, t) for t in ("intake_parts", "outbox"))]
-    assert rows == [0, 0]
+    rows = [count(instance.config, t) for t in ("intake_parts", "outbox", "channel_threads")]
+    assert rows == [0, 0, 0]

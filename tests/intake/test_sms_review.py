@@ -18,6 +18,7 @@ import secrets
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -352,3 +353,30 @@ def test_outbox_max_days_is_a_setting(sms: SmsGateways) -> None:
         )
         with pytest.raises(ConfigError, match="outbox_max_days"):
             intake_settings.load_settings(config)
+
+
+# -- 1b. what we keep, said plainly -----------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_what_we_keep_is_said_honestly(sms: SmsGateways) -> None:
+    from flask_babel import force_locale
+
+    from securedrop_like import channel_notes
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    assert "Without the key the hash does not give" not in readme
+    assert "test every number and link a number to\n  an open case" in readme
+    assert "her receipt" in readme and "outbox_max_days" in readme
+    core = (Path(__file__).parents[2] / "docs" / "intake-core.md").read_text("utf-8")
+    assert "new case with a new receipt" in core and "every number can be tested" in core
+    seized = {"en": "seized our server", "az": "ələ keçirən", "ru": "захватит наш сервер"}
+    for lang, words in seized.items():
+        with sms.app.test_request_context(), force_locale(lang):
+            kept = channel_notes.kept_here()
+        said = [line for line in kept if words in line]
+        assert len(said) == 2, (lang, kept)  # the fingerprint, and the queued answers
+        assert any(
+            ("closed" if lang == "en" else "bağlan" if lang == "az" else "закрыто") in line
+            for line in said
+        ), lang

@@ -195,6 +195,8 @@ def test_unauthenticated_bad_bodies_get_the_common_403(sms: SmsGateways) -> None
         sms.client.post(
             "/sms/smssync?task=sent", data=b'{"queued_messages":5}', content_type="application/json"
         ),
+        # SMSSync: a task it never sends, without the secret
+        sms.client.post("/sms/smssync?task=reboot", data=b"x=1", content_type=form),
         # Twilio: a malformed form with any signature
         sms.client.post(
             "/sms/twilio", data=latin, content_type=form, headers={"X-Twilio-Signature": "abc="}
@@ -226,6 +228,11 @@ def test_authenticated_bad_bodies_get_a_clear_400(sms: SmsGateways) -> None:
             "/sms/smssync?task=sent&" + urllib.parse.urlencode({"secret": SMSSYNC_SECRET}),
             data=b"\xff\xfe",
             content_type="text/plain",
+        ),
+        sms.client.post(
+            "/sms/smssync?task=reboot&" + urllib.parse.urlencode({"secret": SMSSYNC_SECRET}),
+            data=b"x=1",
+            content_type=form,
         ),
         # Twilio: signed (over the URL alone: no form parameters) but not a form
         sms.client.post(

@@ -12,7 +12,13 @@ outbox, and the channel modules' own loops (the IMAP poller).
   outbox rows of its provider; a failure counts an attempt (the store drops a row
   after its maximum) and the row waits, with a back-off that doubles, before the
   next try. A pull-based provider (SMSSync: ``make_sender`` gives None) is served by
-  its module when the phone polls; the courier leaves its rows alone.
+  its module when the phone polls; the courier leaves its rows alone. Just before
+  each send it checks (a cheap query) that the row is still queued and, for a
+  lawyer's reply, that her thread still takes replies: a STOP, a withdrawal or a
+  closed case during a slow batch stops what is left of it (skipped, not failed).
+- **Pruning.** About every six hours: replay marks older than 30 days, and queued
+  messages older than ``[intake] outbox_max_days`` (default 7; an SMSSync phone that
+  never polls again never fails a row) are deleted.
 - **Stopping.** Every loop returns soon after the stop event is set.
 
 Nothing here logs an address, a text or a thread hash: counts, providers and
@@ -32,7 +38,7 @@ from typing import Any
 from flask import Flask
 
 from crypto import PrivateKey
-from securedrop_like.intake_store import Inbound
+from securedrop_like.intake_store import OUTBOX_MAX_DAYS, Inbound
 
 from . import texts
 from .base import Intake, Sender, SendError
@@ -49,7 +55,7 @@ OUTBOX_SECONDS = 2.0
 BACKOFF_FIRST = 5.0  # seconds before the second try of a failed row
 BACKOFF_MAX = 3600.0
 OUTBOX_BATCH = 50
-PRUNE_SECONDS = 6 * 3600.0  # replay marks older than 30 days go about this often
+PRUNE_SECONDS = 6 * 3600.0  # old replay marks and queued messages go about this often
 
 
 def _thread_of(store: Any, msg: Inbound) -> str | None:
@@ -84,6 +90,7 @@ class Courier:
     outbox_seconds: float = OUTBOX_SECONDS
     backoff_first: float = BACKOFF_FIRST
     backoff_max: float = BACKOFF_MAX
+    outbox_max_days: int = OUTBOX_MAX_DAYS
     loops: list[Loop] = field(default_factory=list)  # the modules' background loops
 
     def __post_init__(self) -> None:
@@ -96,6 +103,7 @@ class Courier:
         self._next_scan = 0.0
         self.flushed = 0  # reports made or added to (for tests and the bench)
         self.sent = 0
+        self.skipped = 0  # rows gone (STOP, closed case) between reading and sending
         self.ctx.on_part = self.note_part
 
     # -- joining -----------------------------------------------------------------------
@@ -210,6 +218,11 @@ class Courier:
                 retry = self._retries.get(key)
             if retry is not None and now < retry.next_try:
                 continue
+            if not self._may_send(row):
+                with self._lock:
+                    self._retries.pop(key, None)
+                self.skipped += 1
+                continue  # gone meanwhile: not sent, not a failure
             try:
                 sender.send(row.address, row.text)
             except Exception as exc:  # noqa: BLE001 - SendError or a bug: the row waits
@@ -231,6 +244,30 @@ class Courier:
         self.sent += delivered
         return delivered
 
+    def _may_send(self, row: Any) -> bool:
+        """Whether the store still wants ``row`` sent (a store without the check: yes)."""
+        check = getattr(self.ctx.store, "may_send", None)
+        return bool(check(row)) if callable(check) else True
+
+    def prune(self) -> None:
+        """Forget old replay marks; delete queued messages older than outbox_max_days."""
+        prune_seen = getattr(self.ctx.store, "prune_seen", None)
+        if callable(prune_seen):
+            self._guarded(prune_seen)
+        prune_outbox = getattr(self.ctx.store, "prune_outbox", None)
+        if callable(prune_outbox):
+            dropped = 0
+
+            def outbox() -> None:
+                nonlocal dropped
+                dropped = int(prune_outbox(self.outbox_max_days))
+
+            self._guarded(outbox)
+            if dropped:
+                log.info(
+                    "deleted %d queued message(s) older than %d days", dropped, self.outbox_max_days
+                )
+
     def run_outbox(self, stop: threading.Event) -> None:
         while not stop.is_set():
             with self.app.app_context():
@@ -238,11 +275,9 @@ class Courier:
             stop.wait(self.outbox_seconds)
 
     def run_pruner(self, stop: threading.Event) -> None:
-        prune = getattr(self.ctx.store, "prune_seen", None)
-        if not callable(prune):
-            return
         while not stop.is_set():
-            self._guarded(prune)
+            with self.app.app_context():
+                self.prune()
             stop.wait(PRUNE_SECONDS)
 
     # -- the threads -----------------------------------------------------------------------

@@ -68,7 +68,7 @@ def run(
             channel_key,
             checked.modules,
             checked.join_window_seconds,
-            **(courier_options or {}),
+            **{"outbox_max_days": checked.outbox_max_days, **(courier_options or {})},
         )
         server = make_quiet_server(host, port, app, handler)
         previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -28,9 +28,10 @@ from .base import check_api_base
 MODULES = ("intake.sms", "intake.email", "intake.messenger", "intake.x")
 SECRETS_NAME = "intake.toml"
 DEFAULT_JOIN_WINDOW = 90.0
+DEFAULT_OUTBOX_MAX_DAYS = 7  # a queued message older than this many days is deleted
 #: Tables of [intake] that are not providers (read by others: the pages, the core).
 NOT_PROVIDERS = frozenset({"public"})
-TOP_KEYS = frozenset({"join_window_seconds", "public_url"})
+TOP_KEYS = frozenset({"join_window_seconds", "public_url", "outbox_max_days"})
 #: Keys of a provider's table that name an outbound address (checked here for all).
 URL_KEYS = ("api_base", "send_url")
 
@@ -43,6 +44,7 @@ class IntakeSettings:
     providers: dict[str, Any] = field(default_factory=dict)
     # provider -> the module that serves it
     modules: dict[str, ModuleType] = field(default_factory=dict)
+    outbox_max_days: int = DEFAULT_OUTBOX_MAX_DAYS
 
 
 def load_modules(names: Iterable[str] | None = None) -> list[ModuleType]:
@@ -109,6 +111,9 @@ def load_settings(config: Config, modules: Sequence[ModuleType] | None = None) -
     window = section.get("join_window_seconds", DEFAULT_JOIN_WINDOW)
     if isinstance(window, bool) or not isinstance(window, int | float) or not 0 <= window <= 86400:
         raise ConfigError("[intake] join_window_seconds must be a number of seconds (0 to 86400)")
+    max_days = section.get("outbox_max_days", DEFAULT_OUTBOX_MAX_DAYS)
+    if isinstance(max_days, bool) or not isinstance(max_days, int) or not 1 <= max_days <= 365:
+        raise ConfigError("[intake] outbox_max_days must be a whole number of days (1 to 365)")
     public_url = section.get("public_url", "")
     if public_url:
         public_url = check_api_base(public_url, "[intake] public_url")
@@ -136,4 +141,4 @@ def load_settings(config: Config, modules: Sequence[ModuleType] | None = None) -
             secrets = read_secrets(config)
         providers[key] = module.load_settings(key, dict(value), dict(secrets))
         modules_of[key] = module
-    return IntakeSettings(float(window), public_url, providers, modules_of)
+    return IntakeSettings(float(window), public_url, providers, modules_of, max_days)

@@ -15,7 +15,9 @@ Endpoints (each only when its provider's ``[intake.<provider>]`` table is presen
     sends only the uuids the answer ``{"message_uuids":[…]}`` lists; those rows are
     then delivered. SMSSync sends no secret with ``task=sent``: there, a uuid is the
     proof (a random token handed out by an authenticated poll, kept in memory only);
-    a ``secret`` that is present must still be right.
+    a ``secret`` that is present must still be right. A confirmation without one such
+    uuid gets ``{"message_uuids":[]}`` at once: nothing is opened, deleted or
+    checkpointed for it.
 
 ``/sms/twilio``
     Twilio's incoming-message webhook: ``From``, ``To``, ``Body``, ``MessageSid``,
@@ -28,9 +30,11 @@ Endpoints (each only when its provider's ``[intake.<provider>]`` table is presen
     sha256=<hex HMAC-SHA256(secret, raw body)>``; answer ``{"ok":true}``. Answers
     are POSTed to ``send_url`` in the same shape, signed the same way.
 
-Every refusal of a caller that did not authenticate is the same 403; bodies are
-capped at 64 KiB; a malformed body, a body that is not UTF-8 or a missing field
-gets a translated 400 and nothing is stored. The answer to an authenticated
+Every refusal of a caller that did not authenticate is the same 403, whatever is
+wrong with its body (the secret or signature is checked first, reading the body
+leniently where it must); bodies are capped at 64 KiB; an authenticated caller's
+malformed body, body that is not UTF-8 or missing field gets a translated 400 and
+nothing is stored. The answer to an authenticated
 message is the same whoever sent it and whatever happened to it. Phone numbers
 are normalised to E.164 (region AZ) before anything else sees them.
 """
@@ -81,6 +85,7 @@ PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+")
 SMSSYNC_OK = b'{"payload":{"success":true,"error":null}}'
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WEBHOOK_OK = b'{"ok":true}'
+NO_UUIDS = b'{"message_uuids":[]}'
 JSON_TYPE = "application/json; charset=utf-8"
 
 TWILIO_API_BASE = "https://api.twilio.com"
@@ -436,7 +441,7 @@ def smssync() -> Response:
         if task == "send":
             return _smssync_poll(settings)
         if task == "result":  # delivery reports: we ask for none
-            return _answer(b'{"message_uuids":[]}', JSON_TYPE)
+            return _answer(NO_UUIDS, JSON_TYPE)
         return base.bad_request(_("Unknown task."))
     if task == "sent":
         return _smssync_sent()
@@ -445,9 +450,19 @@ def smssync() -> Response:
             return _refuse("smssync")
         base.read_body(BODY_LIMIT)  # capped, then ignored: we keep no delivery reports
         return _answer(SMSSYNC_OK, JSON_TYPE)
-    if task:
-        return base.bad_request(_("Unknown task."))
     raw = base.read_body(BODY_LIMIT)
+    if task:  # none SMSSync sends: only a caller with the secret hears so
+        if not (
+            _equal(request.args.get("secret", ""), settings.secret)
+            or _equal(_lenient_secret(raw), settings.secret)
+        ):
+            return _refuse("smssync")
+        return base.bad_request(_("Unknown task."))
+    # The secret is inside the body: it is looked for leniently first, so that a caller
+    # without it gets the common 403 whatever the body is, and only the gateway hears
+    # (in a translated 400) what is wrong with a body it sent.
+    if not _equal(_lenient_secret(raw), settings.secret):
+        return _refuse("smssync")
     try:
         data: Mapping[str, Any]
         if request.mimetype == "application/json":
@@ -457,12 +472,6 @@ def smssync() -> Response:
     except BadBody as refused:
         return base.bad_request(str(refused))
     try:
-        secret = _field(data, "secret", required=False)
-    except BadBody:
-        secret = ""
-    if not _equal(secret, settings.secret):
-        return _refuse("smssync")
-    try:
         address = _phone(data, "from")
         text = _field(data, "message")
         message_id = _message_id(data, "message_id")
@@ -470,6 +479,28 @@ def smssync() -> Response:
         return base.bad_request(str(refused))
     base.receive(_inbound("smssync", address, text, message_id))
     return _answer(SMSSYNC_OK, JSON_TYPE)
+
+
+def _lenient_secret(raw: bytes) -> str:
+    """The ``secret`` field of an SMSSync body, read leniently (any content type, bad
+    bytes replaced), "" if there is none: for the authentication alone. The body is
+    then read strictly."""
+    text = raw.decode("utf-8", errors="replace")
+    if request.mimetype == "application/json":
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            return ""
+        value = data.get("secret") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else ""
+    try:
+        pairs = urllib.parse.parse_qsl(
+            text, keep_blank_values=True, errors="replace", max_num_fields=MAX_FIELDS
+        )
+    except ValueError:
+        return ""
+    values = [v for k, v in pairs if k == "secret"]
+    return values[0] if len(values) == 1 else ""
 
 
 def _smssync_poll(settings: SmsSyncSettings) -> Response:
@@ -503,22 +534,35 @@ def _smssync_poll(settings: SmsSyncSettings) -> Response:
 
 
 def _smssync_sent() -> Response:
+    """SMSSync's confirmation of handed-out messages. It carries no secret: a posted
+    uuid that an authenticated poll handed out is the proof. Without one, the answer
+    is ``{"message_uuids":[]}`` at once: nothing is opened, deleted or checkpointed.
+    Leased rows are checked with a plain SELECT of their ids, never by opening them."""
     settings: SmsSyncSettings = _settings("smssync")
-    if "secret" in request.args and not _equal(request.args["secret"], settings.secret):
+    has_secret = "secret" in request.args
+    if has_secret and not _equal(request.args["secret"], settings.secret):
         return _refuse("smssync")
     raw = base.read_body(BODY_LIMIT)
     try:
         data = parse_json_object(raw)
+        queued = data.get("queued_messages")
+        if not isinstance(queued, list) or not all(isinstance(t, str) for t in queued):
+            raise BadBody(
+                _("A required field is missing or empty: %(field)s.", field="queued_messages")
+            )
     except BadBody as refused:
+        if not has_secret:  # not authenticated: the common 403, whatever was wrong
+            return _refuse("smssync")
         return base.bad_request(str(refused))
-    queued = data.get("queued_messages")
-    if not isinstance(queued, list) or not all(isinstance(t, str) for t in queued):
-        return base.bad_request(
-            _("A required field is missing or empty: %(field)s.", field="queued_messages")
-        )
+    tokens = [str(t) for t in queued[:MAX_LOOKAHEAD]]
+    leases = _leases()
+    with leases.lock:
+        leased = [leases.by_token[t][0] for t in tokens if t in leases.by_token]
+    if not leased:
+        return _answer(NO_UUIDS, JSON_TYPE)
     store = base.current().store
-    live = {row.id for row in store.outbox(_channel_key(), "smssync", MAX_LOOKAHEAD)}
-    confirmed, rows = _leases().take([str(t) for t in queued[:MAX_LOOKAHEAD]], live)
+    live = store.still_queued(leased)
+    confirmed, rows = leases.take(tokens, live)
     if rows:
         store.delivered(rows)
     return _answer(_json_bytes({"message_uuids": confirmed}), JSON_TYPE)
@@ -542,6 +586,26 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, list[str]])
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
+def _lenient_form(raw: bytes) -> dict[str, list[str]]:
+    """The parameters of a body that :func:`parse_form` refused, as leniently as can
+    be (for the signature check only): none unless it says it is a form."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return {}
+    try:
+        pairs = urllib.parse.parse_qsl(
+            raw.decode("utf-8", errors="replace"),
+            keep_blank_values=True,
+            errors="replace",
+            max_num_fields=MAX_FIELDS,
+        )
+    except ValueError:
+        return {}
+    form: dict[str, list[str]] = {}
+    for key, value in pairs:
+        form.setdefault(key, []).append(value)
+    return form
+
+
 def _public_url(settings: TwilioSettings) -> str:
     """The base URL Twilio calls: ``[intake.twilio] public_url`` if set, else
     ``[intake] public_url``."""
@@ -557,17 +621,20 @@ def twilio() -> Response:
     raw = base.read_body(BODY_LIMIT)
     signature = request.headers.get("X-Twilio-Signature", "")
     public_url = _public_url(settings)
-    try:
-        form = parse_form(raw)
-    except BadBody as refused:
-        if not signature or not public_url:
-            return _refuse("twilio")
-        return base.bad_request(str(refused))
     if not signature or not public_url:
         return _refuse("twilio")
     url = public_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
+    try:
+        form = parse_form(raw)
+    except BadBody as refused:
+        # Authenticated only if the signature is right over what the body leniently
+        # says (bad bytes replaced; no parameters unless it is a form): else the common
+        # 403, so that only Twilio (or whoever holds the token) hears what is wrong.
+        if not _equal(signature, twilio_signature(settings.auth_token, url, _lenient_form(raw))):
+            return _refuse("twilio")
+        return base.bad_request(str(refused))
     if not _equal(signature, twilio_signature(settings.auth_token, url, form)):
         return _refuse("twilio")
     try:

@@ -6,9 +6,11 @@ The sentences are short and plain on purpose: the reader may be frightened. They
 who sees what (the telecom sees an SMS; Meta and X see direct messages and the account
 that sent them; the mailbox provider sees e-mail unless it is OpenPGP-encrypted), that
 the automatic answer carries her receipt (so she should delete the conversation), and
-what the server keeps (a keyed hash of her address; the address itself only sealed and
-only if she says YES, until her case closes; STOP deletes everything — by e-mail,
-only with her receipt in it, since anyone can forge a From address).
+what the server keeps (a keyed hash of her address until her case closes, which whoever
+seizes the running server can match to her number; the address itself only sealed and
+only if she says YES, until her case closes; the answers queued to her, sealed, until
+sent; STOP deletes everything — by e-mail, only with her receipt in it, since anyone
+can forge a From address).
 
 Translated when called (inside a request, in the page's language).
 """
@@ -101,12 +103,17 @@ def kept_here() -> list[str]:
     """What we keep of a message that came by SMS, e-mail, Messenger or X."""
     return [
         _(
-            "Our server does not keep your number or address as text. It keeps only a "
-            "coded fingerprint of it, so that your messages stay together."
+            "Our server keeps your number or address only as a coded fingerprint, so that "
+            "your messages stay together, and deletes it when your case is closed. Someone "
+            "who seized our server could still work out your number from it."
         ),
         _(
             "If you answer YES (BƏLİ, ДА), we keep your number or address locked, only "
             "to send you the lawyers’ answers, and only until your case is closed."
+        ),
+        _(
+            "Our answers to you, with your receipt number, wait locked on our server until "
+            "they are sent. Someone who seized our server could read them."
         ),
         _(
             "If you send STOP (DAYAN, DUR, СТОП), we delete everything: your report, "

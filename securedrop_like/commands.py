@@ -14,6 +14,7 @@ from typing import Any
 
 from . import models, store
 from .db import Connection
+from .db import today as db_today
 
 # An item as plain data: (kind, size, item_id, inline, parent_id, author, blob).
 ItemTuple = tuple[str, int, str, bytes | None, str | None, str | None, bytes | None]
@@ -154,9 +155,10 @@ def assign_many(conn: Connection, args: tuple[Any, ...]) -> None:
 def set_case_status(conn: Connection, args: tuple[Any, ...]) -> list[tuple[str, str]]:
     """Set the case status of the given sources; returns (id, old status) of each that
     changed, read inside the same transaction so the audit says what it really was.
-    Closing a case deletes her sealed channel address and what is queued to her (issue
-    12): a closed case gets no more messages on her phone (callers then checkpoint, see
-    ReportService.set_case_status)."""
+    Closing a case deletes her channel thread (the keyed hash of her address, and her
+    sealed address) and what is queued to her (issue 12): a closed case gets no more
+    messages on her phone, and nothing links her number to it any more (callers then
+    checkpoint, see ReportService.set_case_status)."""
     source_ids, status = args
     changed: list[tuple[str, str]] = []
     for source_id in source_ids:
@@ -301,7 +303,7 @@ def intake_opt_in(conn: Connection, args: tuple[Any, ...]) -> str:
         (address_for_thread, provider, thread.thread_hash),
     )
     outbox_id, sealed_text = confirmation
-    models.insert_outbox(conn, [(outbox_id, thread.source_id, provider, sealed_text)])
+    models.insert_outbox(conn, [(outbox_id, thread.source_id, provider, sealed_text)], day)
     return "opted_in"
 
 
@@ -328,7 +330,7 @@ def intake_withdraw(conn: Connection, args: tuple[Any, ...]) -> Any:
     conn.execute(f"DELETE FROM intake_parts WHERE thread_hash IN ({places})", hashes)  # noqa: S608
     conn.execute(f"DELETE FROM channel_threads WHERE thread_hash IN ({places})", hashes)  # noqa: S608
     outbox_id, no_source, provider, sealed = confirmation
-    models.insert_outbox(conn, [(outbox_id, no_source, provider, sealed)])
+    models.insert_outbox(conn, [(outbox_id, no_source, provider, sealed)], day)
     return retractions
 
 
@@ -375,7 +377,9 @@ def intake_flush(conn: Connection, args: tuple[Any, ...]) -> str:
             (thread_hash, key_version, source_id, provider, lang),
         )
     conn.executemany("DELETE FROM intake_parts WHERE id = ?", [(p,) for p in part_ids])
-    models.insert_outbox(conn, [(oid, source_id, prov, sealed) for oid, prov, sealed in answers])
+    models.insert_outbox(
+        conn, [(oid, source_id, prov, sealed) for oid, prov, sealed in answers], day
+    )
     return str(source_id)
 
 
@@ -383,7 +387,7 @@ def insert_reply_and_queue(conn: Connection, args: tuple[Any, ...]) -> list[str]
     """A staff reply, and (if her thread still takes replies) its delivery queued."""
     source_id, day, items, queued = args
     ids = models.insert_items(conn, source_id, day, _items(items))
-    _queue_if_delivering(conn, [tuple(q) for q in queued])
+    _queue_if_delivering(conn, [tuple(q) for q in queued], day)
     return ids
 
 
@@ -392,14 +396,15 @@ def store_replies_and_notify(conn: Connection, args: tuple[Any, ...]) -> list[li
     replies (checked again here, inside the transaction)."""
     per_source, notices = args
     results = store_replies(conn, (per_source,))
-    _queue_if_delivering(conn, [tuple(n) for n in notices])
+    day = max((str(d) for _, d, _ in per_source), default=db_today())
+    _queue_if_delivering(conn, [tuple(n) for n in notices], day)
     return results
 
 
-def _queue_if_delivering(conn: Connection, rows: list[Any]) -> None:
+def _queue_if_delivering(conn: Connection, rows: list[Any], day: str) -> None:
     for outbox_id, source_id, provider, sealed in rows:
         if models.delivery_thread(conn, source_id) is not None:
-            models.insert_outbox(conn, [(outbox_id, source_id, provider, sealed)])
+            models.insert_outbox(conn, [(outbox_id, source_id, provider, sealed)], day)
 
 
 def outbox_delete(conn: Connection, args: tuple[Any, ...]) -> int:
@@ -432,6 +437,12 @@ def outbox_drop_providers(conn: Connection, args: tuple[Any, ...]) -> int:
             enabled,
         ).rowcount
     )
+
+
+def outbox_prune(conn: Connection, args: tuple[Any, ...]) -> int:
+    """Delete queued rows from before ``before_day`` (never delivered)."""
+    (before_day,) = args
+    return models.prune_outbox(conn, str(before_day))
 
 
 def intake_prune_seen(conn: Connection, args: tuple[Any, ...]) -> int:
@@ -475,6 +486,7 @@ COMMANDS: dict[str, Callable[[Connection, tuple[Any, ...]], Any]] = {
     "outbox_delete": outbox_delete,
     "outbox_failed": outbox_failed,
     "outbox_drop_providers": outbox_drop_providers,
+    "outbox_prune": outbox_prune,
     "intake_prune_seen": intake_prune_seen,
     "retire_threads": retire_threads,
 }

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 #: Replay marks are kept this many days.
 SEEN_DAYS = 30
+#: A message still queued after this many days is deleted ([intake] outbox_max_days).
+OUTBOX_MAX_DAYS = 7
 
 #: The sources.channel values besides "web".
 CHANNELS = ("sms", "email", "messenger", "x")
@@ -90,6 +92,8 @@ class Outgoing:
     address: str
     lang: str
     text: str  # what to send, already in her language
+    source_id: str | None = None  # her source (None: a STOP confirmation)
+    staff_reply: bool = False  # the address came from her thread (a lawyer's reply or notice)
 
 
 def ordered_ids(count: int) -> list[str]:
@@ -410,11 +414,44 @@ class IntakeStore:
                     str(address),
                     str(document.get("lang", "az")),
                     str(document.get("text", "")),
+                    row.source_id,
+                    document.get("address") is None,
                 )
             )
         if dropped:
             self.delivered(dropped)
         return out
+
+    def still_queued(self, outbox_ids: list[str]) -> set[str]:
+        """Which of ``outbox_ids`` are still queued: a plain SELECT of ids, nothing is
+        opened (SMSSync's unauthenticated ``task=sent`` asks this)."""
+        if not outbox_ids:
+            return set()
+        return models.outbox_ids_present(self.service.db.reader(), list(outbox_ids))
+
+    def may_send(self, row: Outgoing) -> bool:
+        """Whether ``row`` may still go out now, just before it is sent: it is still
+        queued (STOP, a withdrawal or a closed case delete it) and, for a lawyer's reply
+        or notice, her thread still takes replies. A cheap query, nothing opened."""
+        conn = self.service.db.reader()
+        if not models.outbox_ids_present(conn, [row.id]):
+            return False
+        if row.staff_reply:
+            return row.source_id is not None and (
+                models.delivery_thread(conn, row.source_id) is not None
+            )
+        return True
+
+    def prune_outbox(self, max_days: int = OUTBOX_MAX_DAYS) -> int:
+        """Delete queued messages older than ``max_days`` days (secure_delete, then a
+        WAL checkpoint): an SMSSync phone that never polls again, say, would otherwise
+        keep her sealed address and receipt here for ever. Returns how many went."""
+        today = dt.date.fromisoformat(self.service.today())
+        cutoff = (today - dt.timedelta(days=max_days)).isoformat()
+        dropped = int(self.service._command("outbox_prune", (cutoff,)))
+        if dropped:
+            self.service._command("checkpoint", ())
+        return dropped
 
     def drop_undeliverable(self, enabled_providers: list[str]) -> int:
         """Delete queued messages of providers that are not enabled (a provider removed

@@ -638,19 +638,42 @@ def insert_part(
     return n
 
 
-def insert_outbox(conn: Connection, rows: list[tuple[str, str | None, str, bytes]]) -> None:
-    """(id, source id or None, provider, sealed) rows."""
+def insert_outbox(
+    conn: Connection, rows: list[tuple[str, str | None, str, bytes]], day: str
+) -> None:
+    """(id, source id or None, provider, sealed) rows, queued on ``day`` (YYYY-MM-DD)."""
     conn.executemany(
-        "INSERT INTO outbox (id, source_id, provider, sealed, attempts) VALUES (?, ?, ?, ?, 0)",
-        rows,
+        "INSERT INTO outbox (id, source_id, provider, sealed, attempts, day)"
+        " VALUES (?, ?, ?, ?, 0, ?)",
+        [(*row, day) for row in rows],
     )
+
+
+def outbox_ids_present(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are still queued (ids only: nothing is opened)."""
+    present: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        places = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id FROM outbox WHERE id IN ({places})",  # noqa: S608 - placeholders
+            chunk,
+        ).fetchall()
+        present.update(str(r[0]) for r in rows)
+    return present
+
+
+def prune_outbox(conn: Connection, before_day: str) -> int:
+    """Delete queued rows older than ``before_day`` (never delivered: a phone offline
+    for good, a provider that keeps failing without counting)."""
+    return int(conn.execute("DELETE FROM outbox WHERE day < ?", (before_day,)).rowcount)
 
 
 def forget_addresses(conn: Connection, source_id: str) -> None:
-    """Her case closed: her sealed address and everything queued to her go."""
-    conn.execute(
-        "UPDATE channel_threads SET opt_in = 0, address = NULL WHERE source_id = ?", (source_id,)
-    )
+    """Her case closed: her thread (the keyed hash that links her address to the case,
+    and her sealed address) and everything queued to her go. A later message from her
+    starts a new case with a new receipt."""
+    conn.execute("DELETE FROM channel_threads WHERE source_id = ?", (source_id,))
     conn.execute("DELETE FROM outbox WHERE source_id = ?", (source_id,))
 
 

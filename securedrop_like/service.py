@@ -429,7 +429,8 @@ class ReportService:
 
     def set_case_status(self, source_ids: list[str], status: str) -> list[tuple[str, str]]:
         """Set the case status of sources; returns (id, old status) of each that changed.
-        Closing deletes her sealed channel address and her queue, then checkpoints."""
+        Closing deletes her channel thread (hash and sealed address) and her queue,
+        then checkpoints."""
         changed: list[tuple[str, str]] = self._command("set_case_status", (source_ids, status))
         if status == "closed":
             self._command("checkpoint", ())

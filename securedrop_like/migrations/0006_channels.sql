@@ -3,8 +3,10 @@
 -- A thread is found by a keyed hash of (channel, address): HMAC-SHA256 with a
 -- key of secrets/thread.keys (key_version says which; rotatable). Her address
 -- is kept only sealed to the channel key (channel.pub; secrets/channel.key is
--- read by the intake server alone), only after she opted in (opt_in = 1), and
--- deleted when her case is closed or she withdraws.
+-- read by the intake server alone), only after she opted in (opt_in = 1). Her
+-- thread row (and with it the sealed address) is deleted when her case is closed
+-- or she withdraws: the link between her number and her case does not outlive the
+-- case (a later message starts a new case with a new receipt).
 
 CREATE TABLE channel_threads (
     thread_hash     TEXT PRIMARY KEY,          -- hex HMAC-SHA256(thread key, channel 0x00 address)
@@ -36,13 +38,15 @@ CREATE TABLE intake_parts (
 ) WITHOUT ROWID;
 
 -- What the intake server sends: sealed to the channel key ({address?, text, lang});
--- a staff reply carries no address (resolved from her thread at delivery).
+-- a staff reply carries no address (resolved from her thread at delivery). A row
+-- still queued after [intake] outbox_max_days (default 7) days is deleted.
 CREATE TABLE outbox (
     id              TEXT PRIMARY KEY,          -- random
     source_id       TEXT REFERENCES sources(id) ON DELETE CASCADE,
     provider        TEXT NOT NULL,
     sealed          BLOB NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    day             TEXT NOT NULL              -- YYYY-MM-DD it was queued (days only)
 ) WITHOUT ROWID;
 
 CREATE INDEX outbox_by_source ON outbox (source_id);

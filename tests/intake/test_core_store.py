@@ -219,7 +219,7 @@ def test_opt_in_keeps_her_address_sealed_and_replies_reach_her(
         "az",
     )
     # The queued reply itself holds no address: it is resolved from her thread.
-    ((_, row_source, _, sealed, _),) = table_rows(instance.config)["outbox"]
+    ((_, row_source, _, sealed, _, _),) = table_rows(instance.config)["outbox"]
     assert row_source == source_id and PHONE.encode() not in sealed
     intake.delivered([reply.id])
     assert intake.outbox(channel_key) == []
@@ -266,8 +266,8 @@ def test_closing_her_case_deletes_her_address_and_her_queue(
     assert len(intake.outbox(channel_key)) == 2
     changed = intake.service.set_case_status([source_id], "closed")
     assert changed == [(source_id, "new")]
-    ((*_, opt_in, address),) = thread_rows(instance.config)
-    assert (opt_in, address) == (0, None)
+    # Her whole thread goes: no keyed hash links her number to the closed case.
+    assert thread_rows(instance.config) == []
     assert count(instance.config, "outbox") == 0
     intake.service.place_reply(source_id, "after closing", "az", author="lawyer")
     assert intake.outbox(channel_key) == []
@@ -275,10 +275,11 @@ def test_closing_her_case_deletes_her_address_and_her_queue(
     # The writer command alone (as the staff interface calls it) does the same.
     other = opt_in_source(intake, channel_key, address="+994701234567")
     intake.service.writer.command("set_case_status", ([other], "closed"))
-    assert all(row[6] is None for row in thread_rows(instance.config))
-    # YES on a closed case does not bring her address back: it is a message.
+    assert thread_rows(instance.config) == []
+    # YES after her case closed does not bring her address back: it is a message
+    # (of a new case, when it is joined).
     assert intake.opt_in(inbound("yes", address="+994701234567"), "ok")
-    assert all(row[6] is None for row in thread_rows(instance.config))
+    assert thread_rows(instance.config) == []
     assert count(instance.config, "intake_parts") == 1
 
 

@@ -161,6 +161,24 @@ def test_a_replay_is_stored_once(social: Social, instance: Instance) -> None:
     assert sorted(social.sent_texts()) == sorted(social.answers("ru", receipt))
 
 
+def test_a_known_and_an_unknown_sender_get_byte_identical_answers(social: Social) -> None:
+    """Mirrors the Messenger test: whatever happened (a first DM, a known sender's next
+    one, a replay, a stranger, a STOP), X gets the same status, body and headers."""
+    first = post(social, x_body(("5001", "Salam")))
+    social.settle()
+    known = post(social, x_body(("5002", "Yenə mənəm")))
+    replay = post(social, x_body(("5002", "Yenə mənəm")))
+    stranger = post(social, x_body(("5003", "Salam"), sender="7000000000000001"))
+    stop = post(social, x_body(("5004", "STOP")))
+    answers = {
+        (r.status_code, r.get_data(), tuple(sorted(r.headers.items())))
+        for r in (first, known, replay, stranger, stop)
+    }
+    assert len(answers) == 1
+    ((status, body, _headers),) = answers
+    assert (status, body) == (200, b"EVENT_RECEIVED")
+
+
 # -- opt-in, opt-out, STOP -----------------------------------------------------------------
 
 

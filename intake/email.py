@@ -25,9 +25,15 @@ a bounce, a list, our own answer come back) or one with no usable sender is stor
 but never answered and never read as STOP or YES (``Inbound.answer`` False), so no
 answer loop can start; what we send says ``Auto-Submitted: auto-replied``. Since
 anyone can write her address in From, a STOP or YES counts only with her receipt in
-the message (:func:`proven`: the derived keys must be her thread's source's) or when
-our own mail server's ``Authentication-Results`` (``authserv_id``) says DMARC passed
-for her domain; otherwise it is an ordinary part, and she is told how to send it.
+the message (:func:`proven`: the derived keys must be her thread's source's);
+otherwise it is an ordinary part, and she is told how to send it. No mail server's
+verdict (SPF, DKIM, DMARC) is trusted for this: DMARC proves a domain, not a person
+(anyone with an account at gmail.com passes it for gmail.com), and a withdrawal cannot
+be undone. A message with more than one From header, or more than one address in its
+From, is never a command. A STOP or YES carrying 20 digits that do not prove out (or
+an automatic one) keeps nothing but the bare word: her receipt is never stored. At
+most ``MAX_PROOFS`` receipts are checked per poll (Argon2id is costly); the rest wait
+in the box for the next poll.
 
 A message larger than ``max_message_bytes`` is left in the box untouched, with a
 log line that names the event only. Log lines never hold an address, a subject,
@@ -77,15 +83,16 @@ __all__ = [
     "background",
     "blueprint",
     "command_with_receipt",
-    "dmarc_pass",
     "inbound_from_raw",
     "is_automatic",
     "is_openpgp",
     "load_settings",
     "make_sender",
+    "needs_proof",
     "needs_receipt",
     "plain_text",
     "proven",
+    "sole_sender",
     "without_quotes",
 ]
 
@@ -95,6 +102,9 @@ PROVIDERS: tuple[str, ...] = ("imap",)
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 #: At most this many messages are fetched in one poll (the rest wait for the next).
 BATCH = 100
+#: At most this many receipts are checked (one Argon2id derivation each) per poll; the
+#: other STOP or YES messages with 20 digits stay in the box for the next poll.
+MAX_PROOFS = 10
 #: Her text as the server sees it is capped; the whole message is in the attachment.
 MAX_TEXT_CHARS = 100_000
 _SECURITY = ("tls", "starttls")
@@ -139,10 +149,6 @@ class EmailSettings:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     mailbox: str = "INBOX"
     timeout_seconds: float = 30.0
-    # The authserv-id of our own mail server's Authentication-Results header (RFC 8601):
-    # its "dmarc=pass" for the From domain proves the sender of a STOP or YES. "" (the
-    # default): no header is trusted, and STOP or YES needs her receipt in the message.
-    authserv_id: str = ""
 
     def tls_context(self) -> ssl.SSLContext:
         """A client context that verifies the server's certificate and name, always."""
@@ -198,7 +204,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     known = {
         "imap_host", "imap_port", "username", "address", "smtp_host", "smtp_port",
         "smtp_security", "smtp_username", "ca_file", "poll_seconds", "max_message_bytes",
-        "mailbox", "timeout_seconds", "authserv_id",
+        "mailbox", "timeout_seconds",
     }  # fmt: skip
     unknown = sorted(set(section) - known)
     if unknown:
@@ -219,9 +225,6 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
             ssl.create_default_context(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError("[intake.imap] ca_file cannot be read as PEM certificates") from exc
-    authserv_id = _text(section, "authserv_id", "")
-    if authserv_id and not re.fullmatch(r"[A-Za-z0-9.\-]{1,253}", authserv_id):
-        raise ConfigError("[intake.imap] authserv_id must be a host name (its mail server's)")
     mailbox = _text(section, "mailbox", "INBOX")
     if not re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", mailbox):
         raise ConfigError("[intake.imap] mailbox must be a plain folder name")
@@ -241,7 +244,6 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
         ),
         mailbox=mailbox,
         timeout_seconds=_number(section, "timeout_seconds", 30.0, 0.5, 600.0),
-        authserv_id=authserv_id.lower(),
         password=_secret(secrets, "imap_password"),
         smtp_password=_secret(secrets, "smtp_password"),
     )
@@ -287,21 +289,33 @@ def _receiver(ctx: Intake) -> Callable[[Inbound], None]:
     return deliver
 
 
+def needs_proof(msg: Inbound) -> bool:
+    """Whether :func:`proven` would check a receipt for ``msg`` (one Argon2id
+    derivation): an answerable e-mail STOP or YES, held back, with 20 digits in it."""
+    if msg.provider != "imap" or not msg.answer or msg.commands:
+        return False
+    command = command_with_receipt(msg.text)
+    return command is not None and command[1] is not None
+
+
 def proven(store: Any, msg: Inbound) -> Inbound:
     """``msg`` as a STOP or YES that counts, if it is one held back by
     :func:`inbound_from_raw` (``commands`` False) whose 20 digits are the receipt of
-    her thread's source; else ``msg`` unchanged. The only Argon2id derivation of the
-    e-mail channel, run by the poller (never on a webhook's path), and only for a
-    STOP or YES that carries 20 digits."""
-    if msg.provider != "imap" or not msg.answer or msg.commands:
+    her thread's source. If its 20 digits do not prove out (no thread for this
+    address, another receipt), it is kept as the bare word alone (no text beyond it,
+    no ``message.eml``): the digits may be her receipt, sent from another address or
+    after her case closed, and are never stored. Anything else: ``msg`` unchanged.
+    The only Argon2id derivation of the e-mail channel, run by the poller (never on a
+    webhook's path), and only for a STOP or YES that carries 20 digits."""
+    if not needs_proof(msg):
         return msg
     command = command_with_receipt(msg.text)
-    if command is None or command[1] is None:
+    if command is None or command[1] is None:  # pragma: no cover - needs_proof said so
         return msg
     word, receipt = command
     check = getattr(store, "receipt_owns_thread", None)
     if check is None or not check(msg, receipt):
-        return msg
+        return dataclasses.replace(msg, text=word, attachments=())
     # Proven. Her receipt is in the message: keep neither it nor the message.
     return dataclasses.replace(msg, text=word, commands=True, notices=(), attachments=())
 
@@ -342,7 +356,8 @@ def _decoded(part: email.message.Message) -> str:
 
 
 def _is_attachment(part: email.message.Message) -> bool:
-    return (part.get("Content-Disposition") or "").strip().lower().startswith("attachment")
+    # str(): a raw non-UTF-8 header (an old mail program's file name) is a Header object.
+    return str(part.get("Content-Disposition") or "").strip().lower().startswith("attachment")
 
 
 def is_openpgp(message: email.message.Message) -> bool:
@@ -405,6 +420,16 @@ def plain_text(message: email.message.Message) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", text).strip()[:MAX_TEXT_CHARS]
 
 
+def sole_sender(message: email.message.Message) -> bool:
+    """Exactly one From header holding exactly one address. A message with two From
+    headers (a forged one above the one its server checked) or a From of several
+    addresses is never read as STOP or YES."""
+    raw = message.get_all("From") or []
+    if len(raw) != 1:
+        return False
+    return len(email.utils.getaddresses([str(raw[0])])) == 1
+
+
 def _from_address(message: email.message.Message) -> str:
     raw = message.get_all("From") or []
     pairs = email.utils.getaddresses([str(value) for value in raw])
@@ -434,21 +459,23 @@ def _detect_language(text: str) -> str:
 NO_SENDER = "no-sender:"
 
 
-def inbound_from_raw(raw: bytes, *, own_address: str = "", authserv_id: str = "") -> Inbound:
+def inbound_from_raw(raw: bytes, *, own_address: str = "") -> Inbound:
     """The Inbound for one raw message, as received. Never raises for a malformed
     message: what cannot be read is left out of the text and the whole message is
     kept in the attachment.
 
     Never answered (``answer`` False), and never STOP or YES: a message with no usable
     sender, from ``own_address`` (our own answer come back), or automatic
-    (:func:`is_automatic`: auto-replies, bounces, lists). A STOP or YES counts
-    (``commands`` True) only when our mail server (``authserv_id``) says DMARC passed
-    for its From domain; otherwise it is held back (``commands`` False, with a notice
-    telling her how to send it) and :func:`proven` may still accept it for her receipt.
+    (:func:`is_automatic`: auto-replies, bounces, lists). A STOP or YES is held back
+    (``commands`` False, with a notice telling her how to send it): :func:`proven` may
+    accept it for her receipt. With more than one From header or address it is an
+    ordinary part, never a command. A STOP or YES with 20 digits that can never be
+    proven here (automatic, no sender, several From) keeps only the bare word.
     """
     message_id = hashlib.sha256(raw).hexdigest()
     text = address = lang_sample = ""
-    automatic = authenticated = False
+    automatic = False
+    single = True
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         address = _from_address(message)
@@ -456,7 +483,7 @@ def inbound_from_raw(raw: bytes, *, own_address: str = "", authserv_id: str = ""
         encrypted = is_openpgp(message)
         text = "" if encrypted else plain_text(message)
         lang_sample = text or ("" if encrypted else _subject(message))
-        authenticated = dmarc_pass(message, authserv_id, address.rpartition("@")[2])
+        single = sole_sender(message)
     except Exception as exc:  # noqa: BLE001 - a hostile message must still be kept
         automatic = True  # what cannot be read is never answered
         log.info("an e-mail could not be parsed (%s); it is kept whole", type(exc).__name__)
@@ -470,16 +497,16 @@ def inbound_from_raw(raw: bytes, *, own_address: str = "", authserv_id: str = ""
         join=False,
         answer=bool(address) and not automatic,
     )
-    command = command_with_receipt(text) if msg.answer else None
+    command = command_with_receipt(text)
     if command is None:
         return msg
     word, receipt = command
     lang = texts.command_language(word) or msg.lang
-    if authenticated:
-        # Proven by DMARC. With her receipt in it, keep neither it nor the message.
-        return dataclasses.replace(
-            msg, text=word, lang=lang, attachments=() if receipt else msg.attachments
-        )
+    if not msg.answer or not single:
+        # Never a command. If it carries 20 digits (perhaps her receipt), keep the word only.
+        if receipt is None:
+            return dataclasses.replace(msg, commands=False)
+        return dataclasses.replace(msg, text=word, lang=lang, commands=False, attachments=())
     notice = needs_receipt(lang, stop=texts.is_stop(word))
     return dataclasses.replace(msg, lang=lang, commands=False, notices=(notice,))
 
@@ -547,37 +574,6 @@ def is_automatic(message: email.message.Message, own_address: str = "") -> bool:
     return message.get_content_type() == "multipart/report"
 
 
-_COMMENT = re.compile(r"\([^()]*\)")
-
-
-def dmarc_pass(message: email.message.Message, authserv_id: str, domain: str) -> bool:
-    """Whether an ``Authentication-Results`` header of our own mail server (its
-    ``authserv_id``) says ``dmarc=pass`` for ``domain`` (the From domain). Our server
-    must remove such headers that arrive from outside (RFC 8601, section 5)."""
-    if not authserv_id or not domain:
-        return False
-    for value in message.get_all("Authentication-Results") or []:
-        text = re.sub(r"\s+", " ", str(value))[:4000]
-        for _depth in range(4):  # comments may nest
-            text = _COMMENT.sub(" ", text)
-        fields = [f.strip() for f in text.split(";")]
-        head = fields[0].split() if fields else []
-        if not head or head[0].lower() != authserv_id.lower():
-            continue
-        for resinfo in fields[1:]:
-            tokens = resinfo.split()
-            if not tokens:
-                continue
-            method, _sep, result = tokens[0].partition("=")
-            if method.strip().lower() != "dmarc" or result.strip().lower() != "pass":
-                continue
-            props = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
-            props = {k.lower(): v.strip('"').lower() for k, v in props.items()}
-            if props.get("header.from") == domain.lower():
-                return True
-    return False
-
-
 # -- the poller ----------------------------------------------------------------------------
 
 
@@ -587,6 +583,7 @@ class PollResult:
     oversized: int = 0  # left in the box: larger than max_message_bytes
     failed: int = 0  # receive failed: left in the box for the next poll
     undeleted: int = 0  # stored, but the server refused to delete it
+    deferred: int = 0  # a STOP or YES with 20 digits beyond MAX_PROOFS: left for the next poll
 
 
 class ImapPoller:
@@ -596,6 +593,7 @@ class ImapPoller:
         self.settings = settings
         self.deliver = deliver
         self._oversized_seen: set[str] = set()
+        self._proofs = 0  # receipts checked in the current poll
 
     def _connect(self) -> imaplib.IMAP4_SSL:
         s = self.settings
@@ -608,6 +606,7 @@ class ImapPoller:
         (nothing fetched, nothing deleted)."""
         s = self.settings
         result = PollResult()
+        self._proofs = 0
         imap = self._connect()
         try:
             imap.login(s.username, s.password)
@@ -626,13 +625,15 @@ class ImapPoller:
                 imap.logout()
             except (OSError, imaplib.IMAP4.error):
                 pass
-        if result.stored or result.oversized or result.failed:
+        if result.stored or result.oversized or result.failed or result.deferred:
             log.info(
-                "e-mail poll: %d stored (%d not deleted), %d left (too large), %d left (failed)",
+                "e-mail poll: %d stored (%d not deleted), %d left (too large), %d left "
+                "(failed), %d left (receipt checks for the next poll)",
                 result.stored,
                 result.undeleted,
                 result.oversized,
                 result.failed,
+                result.deferred,
             )
         return result
 
@@ -674,12 +675,14 @@ class ImapPoller:
         if len(raw) > limit:  # the server's size was wrong: the same refusal
             result.oversized += 1
             return
+        msg = inbound_from_raw(raw, own_address=self.settings.address)
+        if needs_proof(msg):
+            if self._proofs >= MAX_PROOFS:
+                result.deferred += 1  # left in the box, untouched: the next poll checks it
+                return
+            self._proofs += 1
         try:
-            self.deliver(
-                inbound_from_raw(
-                    raw, own_address=self.settings.address, authserv_id=self.settings.authserv_id
-                )
-            )
+            self.deliver(msg)
         except Exception as exc:  # noqa: BLE001 - left in the box, retried next poll
             log.error("an e-mail could not be stored (%s); it stays in the mailbox",
                       type(exc).__name__)  # fmt: skip

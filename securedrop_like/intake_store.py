@@ -483,12 +483,17 @@ def _answers(
 ) -> list[str]:
     """What a flush queues: nothing if no part wants an answer (auto-replies, bounces,
     no sender); else ``answer(lang, receipt)`` and the parts' notices, the notices alone
-    for a known thread whose every answering part brought one."""
+    for a known thread whose every answering part brought one, and for a known e-mail
+    thread always (a robot that sends none of the automatic headers would otherwise
+    loop with our "received": her first answers and the notices still go)."""
     answering = [d for d in opened if d.get("answer", True) is not False]
     if not answering:
         return []
     notices = [str(n) for d in answering for n in d.get("notices", [])]
-    if receipt is None and all(d.get("notices") for d in answering):
+    if receipt is None and (
+        all(d.get("notices") for d in answering)
+        or any(d.get("provider") == "imap" for d in answering)
+    ):
         return notices
     return [*answer(lang, receipt), *notices]
 

@@ -168,7 +168,8 @@ def _body(message: email.message.Message) -> tuple[str, list[Attachment]]:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").lower()
+        # str(): a raw non-UTF-8 header (an old mail program's file name) is a Header object.
+        disposition = str(part.get("Content-Disposition") or "").lower()
         filename = part.get_filename()
         if ctype == "text/plain" and not text and "attachment" not in disposition:
             text = _decoded(part)
@@ -241,7 +242,7 @@ def read_mail(
     view.decrypted = True
     inner: Any = email.message_from_bytes(plain, policy=email.policy.compat32)
     if message.get_content_type() == "multipart/encrypted" and (
-        inner.get("Content-Type") or inner.is_multipart()
+        str(inner.get("Content-Type") or "") or inner.is_multipart()
     ):
         # PGP/MIME: a whole MIME entity inside (RFC 3156), maybe with protected headers.
         view.text, view.attachments = _body(inner)

@@ -80,7 +80,32 @@ def _nested(levels: int) -> bytes:
     return head + body
 
 
+#: An ordinary mail from an old mail program: its attachment's file name in raw Latin-1
+#: (not RFC 2231), so the Content-Disposition header reads back as a Header object.
+OLD_FILENAME = (
+    b"From: Nurlana <nurlana.b71@example.org>\r\nTo: report@sesim.test\r\nSubject: Salam\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: application/pdf\r\n"
+    b'Content-Disposition: attachment; filename="\xe6riza.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    + "Salam, ərizə əlavədədir.".encode()
+    + b"\r\n--b--\r\n"
+)
+
+
+def test_a_raw_non_utf8_file_name_still_reads() -> None:
+    view = read_mail(OLD_FILENAME)
+    assert view.text == "Salam, ərizə əlavədədir."
+    assert [a.content_type for a in view.attachments] == ["application/pdf"]
+    assert view.attachments[0].name.endswith("riza.pdf")
+    # The server reads it too: her text, answered as an ordinary mail.
+    msg = mail.inbound_from_raw(OLD_FILENAME)
+    assert msg.text == "Salam, ərizə əlavədədir." and msg.answer
+
+
 CRAFTED = {
+    "old-filename": OLD_FILENAME,
     "subject": plain_mail(
         "Salam, kömək edin.", sender="Nərmin <nermin.b71@example.org>", subject="PLACE"
     ).replace(b"Subject: PLACE", b"Subject: =?utf-8?b?Q?="),
@@ -127,6 +152,9 @@ def test_a_crafted_email_does_not_break_her_case_page(
         assert response.status_code == 200
         if crafted == "nesting":
             assert "This e-mail could not be shown; its file is still in the case." in page
+        elif crafted == "old-filename":  # an ordinary mail: shown, with its file listed
+            assert "could not be shown" not in page
+            assert "ərizə əlavədədir" in page and "riza.pdf" in page
         else:  # the header is shown as it came, undecoded; the rest of the e-mail too
             assert "=?utf-8?b?Q?=" in page and "kömək edin" in page
         assert eml.item_id in page  # her e-mail is still there to download

@@ -5,8 +5,11 @@ aiosmtpd where mail leaves):
   sealed, but never answered and never read as STOP or YES (no answer loop);
   what we send says ``Auto-Submitted: auto-replied``;
 - a STOP (or YES) from her address alone deletes nothing: anyone can put her address
-  in From. It counts with her receipt in it (which only she has), or when our own
-  mail server's Authentication-Results says DMARC passed for her domain;
+  in From. It counts only with her receipt in it (which only she has); no mail
+  server's DMARC verdict counts (DMARC proves a domain, not a person), and a message
+  with two From headers or two addresses in From is never a command;
+- a STOP or YES whose 20 digits do not prove out keeps nothing but the bare word;
+- on a known thread no "received" is sent (robots without automatic headers);
 - YES (with her receipt) then a lawyer's reply goes out over SMTP; without YES the
   reply waits on the web.
 """
@@ -69,7 +72,7 @@ def app_of(instance: Instance, certs: Certs, smtp: SmtpServer | None = None,
 def arrive(ctx: Intake, raw: bytes) -> None:
     """What the poller does with one fetched message (``ImapPoller._one``)."""
     s = ctx.settings["imap"]
-    inbound = mail.inbound_from_raw(raw, own_address=s.address, authserv_id=s.authserv_id)
+    inbound = mail.inbound_from_raw(raw, own_address=s.address)
     mail._receiver(ctx)(inbound)
     flush(ctx)
 
@@ -196,11 +199,11 @@ def test_a_forged_stop_deletes_nothing_and_tells_her_how(instance: Instance, cer
     assert queued(ctx) == [mail.needs_receipt("az", stop=True)]
     arrive(ctx, plain_mail(f"Стоп {codenames.generate_receipt()}", sender=HER))
     assert queued(ctx) == [mail.needs_receipt("ru", stop=True)]
-    # A forged Authentication-Results (not our server's), and a DMARC fail from ours.
-    forged = AR_OK.replace("mx.sesim.test", "mx.evil.test")
-    arrive(ctx, headed(forged, plain_mail("STOP", sender=HER)))
+    # An Authentication-Results header saying DMARC passed proves nothing, whoever wrote
+    # it; nor does a pass from our server under a forged one saying fail.
+    arrive(ctx, headed(AR_OK, plain_mail("STOP", sender=HER)))
     failed = AR_OK.replace("dmarc=pass", "dmarc=fail")
-    arrive(ctx, headed(failed, plain_mail("STOP", sender=HER)))
+    arrive(ctx, headed(failed, headed(AR_OK, plain_mail("STOP", sender=HER))))
     assert len(queued(ctx)) == 2
     assert count(instance.config, "channel_threads") == 1
     (source_id,) = [r[0] for r in _sources(ctx)]
@@ -222,31 +225,6 @@ def test_stop_with_her_receipt_withdraws(instance: Instance, certs: Certs, spaci
     assert count(instance.config, "channel_threads") == 0
     assert count(instance.config, "intake_parts") == 0
     ctx.store.close()
-
-
-@pytest.mark.timeout(120)
-def test_stop_proven_by_our_servers_dmarc_pass_withdraws(instance: Instance, certs: Certs) -> None:
-    _app, ctx = app_of(instance, certs, authserv_id="MX.sesim.test")
-    first_report(ctx)
-    arrive(ctx, headed(AR_OK, plain_mail("stop", sender=HER)))
-    with _app.app_context():
-        assert queued(ctx) == [texts.withdrawn("az")]
-    assert count(instance.config, "channel_threads") == 0
-    ctx.store.close()
-
-
-def test_dmarc_pass_is_read_only_from_our_server_for_her_domain() -> None:
-    def passed(header: str, sender: str = HER, authserv: str = "mx.sesim.test") -> bool:
-        message = message_from_bytes(headed(header, plain_mail("STOP", sender=sender)))
-        return mail.dmarc_pass(message, authserv, sender.rpartition("@")[2])
-
-    assert passed(AR_OK)
-    assert not passed(AR_OK, authserv="")  # not configured: nothing is trusted
-    assert not passed(AR_OK, sender="her@example.net")  # another domain's pass
-    assert not passed(AR_OK.replace("mx.sesim.test;", "mx.sesim.test.evil.org;"))
-    assert not passed(AR_OK.replace("dmarc=pass", "dmarc=none"))
-    assert not passed("Authentication-Results: mx.sesim.test; dmarc=pass")  # no header.from
-    assert passed("Authentication-Results: mx.sesim.test 1; DMARC=Pass header.from=EXAMPLE.org")
 
 
 def test_a_receipt_is_found_in_any_spacing_and_nothing_else_is_a_command() -> None:
@@ -308,16 +286,173 @@ def test_yes_with_her_receipt_then_a_reply_goes_out_over_smtp(
     ctx.store.close()
 
 
-def test_authserv_id_must_be_a_host_name(certs: Certs) -> None:
+def test_there_is_no_authserv_id_setting_any_more(certs: Certs) -> None:
+    """DMARC proves a domain, not a person: no mail server's verdict is a setting."""
     from securedrop_like.config import ConfigError
-
-    box: Any = SimpleNamespace(port=1, user="report", password="unused-imap", certs=certs)
     from tests.intake.email_support import imap_secrets, imap_section
 
-    section = imap_section(box, authserv_id="MX.Sesim.test")
-    assert mail.load_settings("imap", section, imap_secrets(box)).authserv_id == "mx.sesim.test"
-    assert mail.load_settings("imap", imap_section(box), imap_secrets(box)).authserv_id == ""
+    box: Any = SimpleNamespace(port=1, user="report", password="unused-imap", certs=certs)
     with pytest.raises(ConfigError, match="authserv_id"):
-        mail.load_settings(
-            "imap", imap_section(box, authserv_id="mx; dmarc=pass"), imap_secrets(box)
-        )
+        mail.load_settings("imap", imap_section(box, authserv_id="mx.sesim.test"),
+                           imap_secrets(box))  # fmt: skip
+    assert not hasattr(mail, "dmarc_pass")
+
+
+# -- second review: forged From, receipts never kept, no "received" loops ------------------------
+
+
+def with_two_froms(raw: bytes, first: str) -> bytes:
+    """``raw`` with a second From header above the one its server checked."""
+    return f"From: {first}".encode() + b"\r\n" + raw
+
+
+@pytest.mark.parametrize("shape", ["two headers", "two addresses"])
+@pytest.mark.timeout(120)
+def test_a_message_with_two_senders_is_never_a_command(
+    instance: Instance, certs: Certs, shape: str
+) -> None:
+    _app, ctx = app_of(instance, certs)
+    receipt = first_report(ctx)
+    if shape == "two headers":
+        # The attacker's own account at her domain (DKIM/DMARC pass for it), her address
+        # in a From above it; here even with her receipt it must not be a command.
+        raw = with_two_froms(plain_mail(f"STOP {receipt}", sender="evil@example.org"), HER)
+    else:
+        raw = plain_mail(f"STOP {receipt}", sender=f"{HER}, evil@example.org")
+    arrive(ctx, raw)
+    assert count(instance.config, "channel_threads") == 1  # nothing withdrawn
+    assert len(_sources(ctx)) == 1
+    msg = mail.inbound_from_raw(raw, own_address=OURS)
+    assert not msg.commands and msg.attachments == () and msg.text == "STOP"
+    # Without digits: an ordinary part, its whole message kept, no notice.
+    plain = with_two_froms(plain_mail("STOP", sender="evil@example.org"), HER)
+    msg = mail.inbound_from_raw(plain, own_address=OURS)
+    assert not msg.commands and msg.notices == () and msg.attachments
+    ctx.store.close()
+
+
+def everything_decrypted(ctx: Intake, instance: Instance) -> bytes:
+    """Every stored item, opened with a reviewer's key (and with the channel key where it
+    opens), every pending part and every queued message opened with the channel key,
+    and every plain row: what an attacker holding both keys reads."""
+    from crypto import CryptoError, decrypt_bytes
+    from tests.intake.core_support import table_rows
+
+    service = ctx.store.service
+    key = channel_private_key(ctx.config)
+    out: list[bytes] = []
+    for (source_id,) in _sources(ctx):
+        for _kind, doc in decrypt_items(service, source_id, instance.reviewer_key):
+            out.append(doc if isinstance(doc, bytes) else repr(doc).encode())
+    for table, rows in table_rows(instance.config).items():
+        for row in rows:
+            for cell in row:
+                if isinstance(cell, bytes):
+                    out.append(cell)
+                    try:
+                        out.append(decrypt_bytes(cell, key))
+                    except (CryptoError, ValueError, TypeError):
+                        pass
+                elif cell is not None:
+                    out.append(str(cell).encode())
+        out.append(table.encode())
+    for row in ctx.store.outbox(key, "imap", limit=1000):
+        out.append(f"{row.address} {row.text}".encode())
+    return b"\n".join(out)
+
+
+FAILING = ["other address", "case closed", "wrong receipt", "automatic", "two froms"]
+
+
+@pytest.mark.parametrize("case", FAILING)
+@pytest.mark.timeout(120)
+def test_an_unproven_stop_with_digits_keeps_only_the_word(
+    instance: Instance, certs: Certs, case: str
+) -> None:
+    _app, ctx = app_of(instance, certs)
+    receipt = first_report(ctx)
+    (hers,) = _sources(ctx)
+    digits = receipt.replace(" ", "")
+    sent = receipt
+    sender = HER
+    raw_header = ""
+    if case == "other address":
+        sender = "gunel.new@example.net"  # no thread for this address
+    elif case == "case closed":
+        (source_id,) = [r[0] for r in _sources(ctx)]
+        ctx.store.service.set_case_status([source_id], "closed")  # her thread is deleted
+    elif case == "wrong receipt":
+        sent = codenames.generate_receipt()
+        digits = sent.replace(" ", "")
+    elif case == "automatic":
+        raw_header = "Auto-Submitted: auto-replied"
+    # Her 20 digits bare in the text and grouped in the Subject (kept in message.eml).
+    raw = plain_mail(f"STOP {digits}", sender=f"Günel <{sender}>", subject=f"re {sent}")
+    if raw_header:
+        raw = headed(raw_header, raw)
+    if case == "two froms":
+        raw = with_two_froms(raw, "someone@example.org")
+    assert digits.encode() in raw and sent.encode() in raw
+    arrive(ctx, raw)
+    assert hers in _sources(ctx)  # nothing withdrawn
+    seen = everything_decrypted(ctx, instance)
+    assert b"STOP" in seen  # the word is kept (the check above could fail)
+    assert digits.encode() not in seen
+    assert sent.encode() not in seen
+    grouped = " ".join(digits[i : i + 4] for i in range(0, 20, 4))
+    assert grouped.encode() not in seen
+    # The notice is still queued where she can be answered.
+    waiting = queued(ctx)
+    if case in ("automatic", "two froms"):
+        assert mail.needs_receipt("az", stop=True) not in waiting
+    else:
+        assert mail.needs_receipt("az", stop=True) in waiting or mail.needs_receipt(
+            "en", stop=True
+        ) in waiting
+    ctx.store.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_known_thread_gets_no_received_by_e_mail(instance: Instance, certs: Certs) -> None:
+    app, ctx = app_of(instance, certs)
+    first_report(ctx)
+    # A robot that sends none of the automatic headers answers our answer, again and again.
+    arrive(ctx, plain_mail("Thank you for your e-mail. I am out of office.", sender=HER))
+    arrive(ctx, plain_mail("Thank you for your e-mail. I am out of office.", sender=HER,
+                           subject="again"))  # fmt: skip
+    assert queued(ctx) == []  # no "received": no loop
+    # Her first answers for a new source, and command notices, still go.
+    arrive(ctx, plain_mail("STOP", sender=HER))
+    assert queued(ctx) == [mail.needs_receipt("az", stop=True)]
+    arrive(ctx, plain_mail("Salam, kömək edin.", sender="leyla@example.org"))
+    assert len(queued(ctx)) == 2  # receipt + YES explanation (as before)
+    ctx.store.close()
+
+
+@pytest.mark.timeout(180)
+def test_at_most_max_proofs_receipts_are_checked_per_poll(
+    instance: Instance, certs: Certs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail, "MAX_PROOFS", 2)
+    with dovecot(certs) as box:
+        _app, ctx = intake_app(instance, box)
+        for n in range(3):
+            box.append(plain_mail(f"STOP {codenames.generate_receipt()}", sender=HER,
+                                  subject=f"s{n}"))  # fmt: skip
+        box.append(plain_mail("Salam", sender="leyla@example.org"))
+        calls: list[str] = []
+        real = ctx.store.receipt_owns_thread
+
+        def counting(msg: Any, receipt: str) -> bool:
+            calls.append(receipt)
+            return real(msg, receipt)
+
+        monkeypatch.setattr(ctx.store, "receipt_owns_thread", counting)
+        first = poller(ctx).poll_once()
+        assert len(calls) == 2
+        assert first.stored == 3 and first.deferred == 1
+        assert len(box.messages()) == 1  # left in the box, not stored
+        second = poller(ctx).poll_once()
+        assert len(calls) == 3 and second.stored == 1 and second.deferred == 0
+        assert box.messages() == []
+    ctx.store.close()

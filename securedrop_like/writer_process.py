@@ -183,7 +183,9 @@ class WriterProcess:
                 os._exit(code)
         self._pid = pid
         deadline = time.monotonic() + timeout
-        while not Path(self.address).exists():
+        # The socket's file appears at bind(), a moment before listen(): wait until
+        # it takes a connection, so that no first command is refused.
+        while not _listening(Path(self.address)):
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:  # already reaped by gunicorn's master

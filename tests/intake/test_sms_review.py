@@ -197,6 +197,16 @@ def test_unauthenticated_bad_bodies_get_the_common_403(sms: SmsGateways) -> None
         ),
         # SMSSync: a task it never sends, without the secret
         sms.client.post("/sms/smssync?task=reboot", data=b"x=1", content_type=form),
+        # SMSSync JSON: a "secret" that is a lone surrogate (no UTF-8 form), plain and
+        # with a task: no secret can match it, and nothing fails on it
+        sms.client.post(
+            "/sms/smssync",
+            data=b'{"secret":"\\ud800","from":"+994501234567","message":"m","message_id":"1"}',
+            content_type="application/json",
+        ),
+        sms.client.post(
+            "/sms/smssync?task=foo", data=b'{"secret":"\\ud800"}', content_type="application/json"
+        ),
         # Twilio: a malformed form with any signature
         sms.client.post(
             "/sms/twilio", data=latin, content_type=form, headers={"X-Twilio-Signature": "abc="}

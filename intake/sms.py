@@ -47,12 +47,9 @@ import hmac
 import json
 import logging
 import re
-import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,7 +65,7 @@ from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
 from . import base
-from .base import MAX_BODY_BYTES, Sender, SendError
+from .base import MAX_BODY_BYTES, Sender
 from .texts import detect_language
 
 log = logging.getLogger(__name__)
@@ -677,47 +674,6 @@ def webhook() -> Response:
 # -- senders ---------------------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: never carry credentials to another address."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context()  # certificates and host names verified
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}),
-        urllib.request.HTTPSHandler(context=context),
-        _NoRedirect(),
-    )
-
-
-def _post(provider: str, url: str, body: bytes, headers: dict[str, str]) -> None:
-    """POST ``body``; SendError (naming the provider and the status or the error's
-    type, never the address, the text or a credential) unless the answer is 2xx."""
-    scheme_ok = url.startswith("https://") or (
-        url.startswith("http://") and urllib.parse.urlsplit(url).hostname in LOCAL_HOSTS
-    )
-    if not scheme_ok:
-        raise SendError(f"{provider}: refusing a URL that is not https")
-    request_ = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
-    try:
-        with _opener().open(request_, timeout=SEND_TIMEOUT) as response:
-            status = int(response.status)
-            response.read(BODY_LIMIT)
-    except urllib.error.HTTPError as error:
-        status = int(error.code)
-        error.close()
-    except urllib.error.URLError as error:
-        reason = type(error.reason).__name__ if not isinstance(error.reason, str) else "URLError"
-        raise SendError(f"{provider}: network error ({reason})") from None
-    except (OSError, ValueError) as error:
-        raise SendError(f"{provider}: network error ({type(error).__name__})") from None
-    if not 200 <= status < 300:
-        raise SendError(f"{provider}: the API answered HTTP {status}")
-
-
 class TwilioSender:
     """Twilio's REST API: ``POST /2010-04-01/Accounts/{sid}/Messages.json``, form
     ``To``, ``From``, ``Body``, HTTP Basic auth (account SID, auth token)."""
@@ -734,8 +690,7 @@ class TwilioSender:
             "ascii"
         )
         credentials = base64.b64encode(f"{s.account_sid}:{s.auth_token}".encode()).decode("ascii")
-        _post(
-            "twilio",
+        base.post(
             url,
             body,
             {
@@ -744,6 +699,8 @@ class TwilioSender:
                 "Accept": "application/json",
                 "User-Agent": "sesim-intake",
             },
+            timeout=SEND_TIMEOUT,
+            what="twilio",
         )
 
 
@@ -759,8 +716,7 @@ class WebhookSender:
     def send(self, address: str, text: str) -> None:
         s = self.settings
         body = _json_bytes({"from": s.number, "to": address, "text": text, "id": uuid.uuid4().hex})
-        _post(
-            "webhook",
+        base.post(
             s.send_url,
             body,
             {
@@ -768,6 +724,8 @@ class WebhookSender:
                 "Content-Type": "application/json",
                 "User-Agent": "sesim-intake",
             },
+            timeout=SEND_TIMEOUT,
+            what="webhook",
         )
 
 

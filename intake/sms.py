@@ -335,6 +335,31 @@ def _inbound(provider: str, address: str, text: str, message_id: str) -> Inbound
     )
 
 
+def _take(
+    data: Mapping[str, Any],
+    provider: str,
+    names: tuple[str, str, str],
+    ok: bytes,
+    content_type: str,
+    *,
+    also: str | None = None,
+) -> Response:
+    """Her message from an authenticated body's fields ``names`` (sender, text, message
+    id; ``also``, if given, an optional text field checked after the sender): received
+    and answered ``ok``, or a translated 400 naming the first bad field."""
+    sender, text_name, id_name = names
+    try:
+        address = _phone(data, sender)
+        if also is not None:
+            _field(data, also, required=False)
+        text = _field(data, text_name)
+        message_id = _message_id(data, id_name)
+    except BadBody as refused:
+        return base.bad_request(str(refused))
+    base.receive(_inbound(provider, address, text, message_id))
+    return _answer(ok, content_type)
+
+
 def _answer(body: bytes, content_type: str, status: int = 200) -> Response:
     response = Response(body, status=status, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
@@ -468,14 +493,7 @@ def smssync() -> Response:
             data = parse_form(raw)
     except BadBody as refused:
         return base.bad_request(str(refused))
-    try:
-        address = _phone(data, "from")
-        text = _field(data, "message")
-        message_id = _message_id(data, "message_id")
-    except BadBody as refused:
-        return base.bad_request(str(refused))
-    base.receive(_inbound("smssync", address, text, message_id))
-    return _answer(SMSSYNC_OK, JSON_TYPE)
+    return _take(data, "smssync", ("from", "message", "message_id"), SMSSYNC_OK, JSON_TYPE)
 
 
 def _lenient_secret(raw: bytes) -> str:
@@ -634,14 +652,9 @@ def twilio() -> Response:
         return base.bad_request(str(refused))
     if not _equal(signature, twilio_signature(settings.auth_token, url, form)):
         return _refuse("twilio")
-    try:
-        address = _phone(form, "From")
-        text = _field(form, "Body")
-        message_id = _message_id(form, "MessageSid")
-    except BadBody as refused:
-        return base.bad_request(str(refused))
-    base.receive(_inbound("twilio", address, text, message_id))
-    return _answer(TWIML_EMPTY, "text/xml; charset=utf-8")
+    return _take(
+        form, "twilio", ("From", "Body", "MessageSid"), TWIML_EMPTY, "text/xml; charset=utf-8"
+    )
 
 
 # -- generic JSON webhook ----------------------------------------------------------------
@@ -661,14 +674,9 @@ def webhook() -> Response:
         return _refuse("webhook")
     try:
         data = parse_json_object(raw)
-        address = _phone(data, "from")
-        _field(data, "to", required=False)
-        text = _field(data, "text")
-        message_id = _message_id(data, "id")
     except BadBody as refused:
         return base.bad_request(str(refused))
-    base.receive(_inbound("webhook", address, text, message_id))
-    return _answer(WEBHOOK_OK, JSON_TYPE)
+    return _take(data, "webhook", ("from", "text", "id"), WEBHOOK_OK, JSON_TYPE, also="to")
 
 
 # -- senders ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from intake.courier import Courier, make_courier
 from securedrop_like.channels import channel_private_key
 from tests.conftest import Instance
+from tests.intake.app_support import FakeClock
 from tests.intake.core_support import count
 from tests.intake.recorder import Recorder, recorder
 
@@ -187,14 +188,6 @@ class Social:
             doc = json.loads(r.body)
             out.append(doc["message"]["text"] if "message" in doc else doc["text"])
         return out
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @contextmanager

@@ -166,6 +166,20 @@ class Malformed(ValueError):
     """A signed body that is not the documented shape."""
 
 
+class NotJson(ValueError):
+    """A signed body that is not UTF-8 JSON; the message (translated) says which."""
+
+
+def json_payload(body: bytes) -> Any:
+    """A signed webhook body, parsed; NotJson if it is not UTF-8 JSON."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise NotJson(_("The request body is not UTF-8 text.")) from None
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        raise NotJson(_("The request body is not valid JSON.")) from None
+
+
 def _attachment_note(attachments: Any) -> str:
     """``[attachment: image, audio]`` for what only Messenger holds."""
     if not isinstance(attachments, list):
@@ -253,13 +267,9 @@ def events() -> Response:
     if not signed(settings.app_secret, body, request.headers.get("X-Hub-Signature-256")):
         return forbidden()
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return bad_request(_("The request body is not UTF-8 text."))
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        return bad_request(_("The request body is not valid JSON."))
-    try:
-        messages = parse_events(payload, settings.page_id)
+        messages = parse_events(json_payload(body), settings.page_id)
+    except NotJson as refused:
+        return bad_request(str(refused))
     except Malformed:
         return bad_request(_("The request is not a Messenger page event."))
     for psid, mid, text, words in messages:

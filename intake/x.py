@@ -55,7 +55,7 @@ from .base import (
     secret_values,
     timeout_seconds,
 )
-from .messenger import TIMEOUT_SECONDS, check_api_base, post_json
+from .messenger import TIMEOUT_SECONDS, NotJson, check_api_base, json_payload, post_json
 from .texts import detect_language
 
 PROVIDERS: tuple[str, ...] = ("x",)
@@ -183,13 +183,9 @@ def events() -> Response:
     if not signed(settings.consumer_secret, body, header):
         return forbidden()
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return bad_request(_("The request body is not UTF-8 text."))
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        return bad_request(_("The request body is not valid JSON."))
-    try:
-        messages = parse_events(payload, settings.user_id)
+        messages = parse_events(json_payload(body), settings.user_id)
+    except NotJson as refused:
+        return bad_request(str(refused))
     except Malformed:
         return bad_request(_("The request is not an X account activity event."))
     for sender, event_id, text, words in messages:

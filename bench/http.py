@@ -104,6 +104,12 @@ def wrk(
         f'wrk.headers["Content-Type"] = "{content_type}"\n'
         f'wrk.headers["Cookie"] = "{cookie}"\n'
     )
+    return run_wrk(url, script, seconds, connections)
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int, grace: int = 30) -> WrkResult:
+    """Run wrk (one thread) with a Lua ``script`` on ``url`` for ``seconds``, then remove
+    the script; a run that outlasts ``seconds + grace`` is killed."""
     out = subprocess.run(
         [
             "wrk",
@@ -119,7 +125,7 @@ def wrk(
         ],
         capture_output=True,
         text=True,
-        timeout=seconds + 30,
+        timeout=seconds + grace,
         check=True,
     ).stdout
     script.unlink()

@@ -16,24 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
 import secrets
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
 from bench.common import Results, Workspace, cpu_count
-from bench.http import WrkResult, _lua_string, bench_server, multipart, new_source, wrk
+from bench.http import WrkResult, _lua_string, bench_server, multipart, new_source, run_wrk, wrk
 from securedrop_like.config import Config
 from securedrop_like.db import Database
-from tests.integration.server import free_port, stop
+from tests.integration.server import running_server
 
 ROUNDS = 3
 CONNECTIONS = 16
@@ -55,36 +46,6 @@ def _configure(config: Config, secret: str) -> None:
     path = config.secrets_dir / "intake.toml"
     path.write_text(f'webhook_secret = "{secret}"\n', "utf-8")
     path.chmod(0o600)
-
-
-@contextmanager
-def _intake_server(config: Config, log: Path) -> Iterator[str]:
-    """``sesim serve intake`` on a free port; stopped by its PID."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sesim", "serve", "intake", "--home", str(config.home)]
-            + ["--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the intake server did not start: {log.read_text()}"
-                    ) from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        stop(proc)
 
 
 def _script(workdir: Path, secret: str, count: int, round_no: int) -> Path:
@@ -113,39 +74,6 @@ def _script(workdir: Path, secret: str, count: int, round_no: int) -> Path:
     return path
 
 
-def _wrk_script(url: str, script: Path, seconds: int) -> WrkResult:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{CONNECTIONS}",
-            f"-d{seconds}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        check=True,
-    ).stdout
-    script.unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(bad.group(1)) if bad else 0
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if sock:
-        errors += sum(int(x) for x in sock.groups())
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    p50_ms = float(p50.group(1)) * scale[p50.group(2)] if p50 else float("nan")
-    return WrkResult(rps, total, errors, p50_ms)
-
-
 def _stored_parts(config: Config) -> int:
     conn = Database.for_config(config).open()
     try:
@@ -162,17 +90,19 @@ def intake(ws: Workspace, results: Results, seconds: int) -> None:
     count = BODIES_PER_SECOND * seconds
     sms: list[WrkResult] = []
     web: list[WrkResult] = []
-    with _intake_server(iconfig, ws.root / "intake-server.log") as ibase:
+    with running_server(iconfig.home, "intake", ws.root / "intake-server.log") as ibase:
         with bench_server(wconfig.home) as (wbase, _pid):
             who = new_source(wbase)
             body, ctype = multipart({"csrf_token": who.token, "message": SMS_TEXT})
             # Warm-up of both (not counted).
-            _wrk_script(ibase + "/sms/webhook", _script(ws.root, secret, 2000, 0), 1)
+            run_wrk(
+                ibase + "/sms/webhook", _script(ws.root, secret, 2000, 0), 1, CONNECTIONS, grace=60
+            )
             wrk(wbase + "/case/message", body, ctype, who.cookie, 1, CONNECTIONS, ws.root)
             before = _stored_parts(iconfig)
             for n in range(1, ROUNDS + 1):
                 script = _script(ws.root, secret, count, n)
-                sms.append(_wrk_script(ibase + "/sms/webhook", script, seconds))
+                sms.append(run_wrk(ibase + "/sms/webhook", script, seconds, CONNECTIONS, grace=60))
                 web.append(
                     wrk(
                         wbase + "/case/message",

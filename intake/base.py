@@ -19,7 +19,9 @@ A channel module (intake/sms.py, email.py, messenger.py, x.py) exposes::
 
 Helpers for the modules besides the stub's: :func:`require_secret` (a missing secret
 is a ConfigError naming the key, never its value), :func:`check_api_base` (https://,
-or http:// to 127.0.0.1/localhost only), :func:`is_enabled`.
+or http:// to 127.0.0.1/localhost only), :func:`is_enabled`, :func:`secret_values` and
+:func:`timeout_seconds` (a provider's secrets and ``timeout_seconds``), :func:`post` (every
+sender's outbound HTTPS POST).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+import ssl
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -193,3 +198,73 @@ def check_api_base(url: str, where: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError(f"{where} must not carry a user, a password, a query or a fragment")
     return url.strip().rstrip("/")
+
+
+def secret_values(secrets: dict[str, str], keys: tuple[str, ...], provider: str) -> dict[str, str]:
+    """``{key: secrets[key]}`` for each of ``keys``; a ConfigError naming the first
+    missing key (never a value) otherwise."""
+    values: dict[str, str] = {}
+    for key in keys:
+        value = secrets.get(key)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"secrets/intake.toml has no {key} (needed by [intake.{provider}])")
+        values[key] = value
+    return values
+
+
+def timeout_seconds(section: dict[str, Any], provider: str, default: float) -> float:
+    """``[intake.<provider>] timeout_seconds`` (default ``default``), in (0, 120]."""
+    timeout = section.get("timeout_seconds", default)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 120:
+        raise ConfigError(f"[intake.{provider}] timeout_seconds must be between 0 and 120")
+    return float(timeout)
+
+
+# -- outbound ----------------------------------------------------------------------------
+
+#: How much of a provider's answer is read (and thrown away).
+ANSWER_LIMIT = 64 * 1024
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: it would carry the credentials to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def opener_for(url: str) -> urllib.request.OpenerDirector:
+    """urllib with TLS verification (the system's CAs, host names checked), no
+    redirects, and no proxy for this machine."""
+    handlers: list[urllib.request.BaseHandler] = [
+        _NoRedirect(),
+        urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+    ]
+    host = urlsplit(url).hostname
+    if host and is_local_host(host):
+        handlers.append(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener(*handlers)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, what: str) -> None:
+    """POST ``body`` to ``url`` (https://, or http:// to this machine only); SendError
+    unless the answer is 2xx. Its message names ``what`` and the status or the error's
+    type only: never the URL, the address, the text or a credential."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not ((parts.scheme == "https" and host) or (parts.scheme == "http" and is_local_host(host))):
+        raise SendError(f"{what}: refusing a URL that is not https")
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
+    try:
+        with opener_for(url).open(req, timeout=timeout) as answer:
+            answer.read(ANSWER_LIMIT)
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise SendError(f"{what} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        kind = "URLError" if isinstance(reason, str) else type(reason).__name__
+        raise SendError(f"{what} unreachable ({kind})") from None
+    if not 200 <= status < 300:
+        raise SendError(f"{what} answered HTTP {status}")

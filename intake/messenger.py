@@ -33,14 +33,11 @@ import json
 import logging
 import re
 import secrets
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
@@ -48,7 +45,19 @@ from securedrop_like.config import ConfigError
 from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
-from .base import Sender, SendError, bad_request, current, forbidden, read_body, receive
+from .base import (
+    Sender,
+    SendError,
+    bad_request,
+    current,
+    forbidden,
+    post,
+    read_body,
+    receive,
+    secret_values,
+    timeout_seconds,
+)
+from .base import check_api_base as base_check_api_base
 from .texts import detect_language
 
 log = logging.getLogger(__name__)
@@ -65,7 +74,6 @@ SECRET_KEYS = ("messenger_app_secret", "messenger_verify_token", "messenger_page
 EVENT_RECEIVED = "EVENT_RECEIVED"
 _ID_RE = re.compile(r"[0-9]{1,32}")
 _VERSION_RE = re.compile(r"v[0-9]{1,3}\.[0-9]{1,3}")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class RecentSenders:
@@ -112,18 +120,7 @@ def check_api_base(value: Any, name: str) -> str:
     """An https URL, or http for this machine only (tests, the demo)."""
     if not isinstance(value, str) or not value:
         raise ConfigError(f"[intake.{name}] api_base must be a URL")
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        pass
-    elif parts.scheme == "http" and parts.hostname in _LOOPBACK:
-        pass
-    else:
-        raise ConfigError(
-            f"[intake.{name}] api_base must be an https:// URL (http:// only for 127.0.0.1)"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(f"[intake.{name}] api_base must be a plain base URL")
-    return value.rstrip("/")
+    return base_check_api_base(value, f"[intake.{name}] api_base")
 
 
 def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str]) -> Any:
@@ -136,15 +133,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     if not _VERSION_RE.fullmatch(api_version):
         raise ConfigError('[intake.messenger] api_version must look like "v21.0"')
     api_base = check_api_base(section.get("api_base", "https://graph.facebook.com"), PROVIDER)
-    values: dict[str, str] = {}
-    for key in SECRET_KEYS:
-        value = secrets.get(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"secrets/intake.toml has no {key} (needed by [intake.messenger])")
-        values[key] = value
-    timeout = section.get("timeout_seconds", TIMEOUT_SECONDS)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 120:
-        raise ConfigError("[intake.messenger] timeout_seconds must be between 0 and 120")
+    values = secret_values(secrets, SECRET_KEYS, PROVIDER)
     return MessengerSettings(
         page_id=page_id,
         api_base=api_base,
@@ -152,7 +141,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
         app_secret=values["messenger_app_secret"],
         verify_token=values["messenger_verify_token"],
         page_token=values["messenger_page_token"],
-        timeout=float(timeout),
+        timeout=timeout_seconds(section, PROVIDER, TIMEOUT_SECONDS),
     )
 
 
@@ -175,6 +164,20 @@ def signed(app_secret: str, body: bytes, header: str | None) -> bool:
 
 class Malformed(ValueError):
     """A signed body that is not the documented shape."""
+
+
+class NotJson(ValueError):
+    """A signed body that is not UTF-8 JSON; the message (translated) says which."""
+
+
+def json_payload(body: bytes) -> Any:
+    """A signed webhook body, parsed; NotJson if it is not UTF-8 JSON."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise NotJson(_("The request body is not UTF-8 text.")) from None
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        raise NotJson(_("The request body is not valid JSON.")) from None
 
 
 def _attachment_note(attachments: Any) -> str:
@@ -264,13 +267,9 @@ def events() -> Response:
     if not signed(settings.app_secret, body, request.headers.get("X-Hub-Signature-256")):
         return forbidden()
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return bad_request(_("The request body is not UTF-8 text."))
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        return bad_request(_("The request body is not valid JSON."))
-    try:
-        messages = parse_events(payload, settings.page_id)
+        messages = parse_events(json_payload(body), settings.page_id)
+    except NotJson as refused:
+        return bad_request(str(refused))
     except Malformed:
         return bad_request(_("The request is not a Messenger page event."))
     for psid, mid, text, words in messages:
@@ -321,49 +320,22 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return pieces
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect would carry the Authorization header to wherever it points."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def opener_for(url: str) -> urllib.request.OpenerDirector:
-    """urllib with TLS verification (the system's CAs), no redirects, and no proxy for
-    this machine."""
-    handlers: list[urllib.request.BaseHandler] = [
-        _NoRedirect(),
-        urllib.request.HTTPSHandler(context=ssl.create_default_context()),
-    ]
-    if urlsplit(url).hostname in _LOOPBACK:
-        handlers.append(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener(*handlers)
-
-
 def post_json(
     url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float, what: str
 ) -> None:
-    """POST ``payload`` as JSON; SendError (naming ``what`` and the status only) unless
-    the answer is 2xx."""
+    """POST ``payload`` as JSON (:func:`intake.base.post`)."""
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    # url: an api_base checked by check_api_base (https, or http to this machine only)
-    req = urllib.request.Request(url, data=data, method="POST")  # noqa: S310
-    req.add_header("Content-Type", "application/json; charset=utf-8")
-    req.add_header("Accept", "application/json")
-    for name, value in headers.items():
-        req.add_header(name, value)
-    try:
-        with opener_for(url).open(req, timeout=timeout) as answer:
-            answer.read(64 * 1024)
-            status = answer.status
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise SendError(f"{what} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SendError(f"{what} unreachable ({type(reason).__name__})") from None
-    if not 200 <= status < 300:
-        raise SendError(f"{what} answered HTTP {status}")
+    post(
+        url,
+        data,
+        {
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+            **headers,
+        },
+        timeout=timeout,
+        what=what,
+    )
 
 
 class MessengerSender:

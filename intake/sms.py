@@ -47,12 +47,9 @@ import hmac
 import json
 import logging
 import re
-import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,7 +65,7 @@ from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
 from . import base
-from .base import MAX_BODY_BYTES, Sender, SendError
+from .base import MAX_BODY_BYTES, Sender
 from .texts import detect_language
 
 log = logging.getLogger(__name__)
@@ -338,6 +335,31 @@ def _inbound(provider: str, address: str, text: str, message_id: str) -> Inbound
     )
 
 
+def _take(
+    data: Mapping[str, Any],
+    provider: str,
+    names: tuple[str, str, str],
+    ok: bytes,
+    content_type: str,
+    *,
+    also: str | None = None,
+) -> Response:
+    """Her message from an authenticated body's fields ``names`` (sender, text, message
+    id; ``also``, if given, an optional text field checked after the sender): received
+    and answered ``ok``, or a translated 400 naming the first bad field."""
+    sender, text_name, id_name = names
+    try:
+        address = _phone(data, sender)
+        if also is not None:
+            _field(data, also, required=False)
+        text = _field(data, text_name)
+        message_id = _message_id(data, id_name)
+    except BadBody as refused:
+        return base.bad_request(str(refused))
+    base.receive(_inbound(provider, address, text, message_id))
+    return _answer(ok, content_type)
+
+
 def _answer(body: bytes, content_type: str, status: int = 200) -> Response:
     response = Response(body, status=status, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
@@ -475,14 +497,7 @@ def smssync() -> Response:
             data = parse_form(raw)
     except BadBody as refused:
         return base.bad_request(str(refused))
-    try:
-        address = _phone(data, "from")
-        text = _field(data, "message")
-        message_id = _message_id(data, "message_id")
-    except BadBody as refused:
-        return base.bad_request(str(refused))
-    base.receive(_inbound("smssync", address, text, message_id))
-    return _answer(SMSSYNC_OK, JSON_TYPE)
+    return _take(data, "smssync", ("from", "message", "message_id"), SMSSYNC_OK, JSON_TYPE)
 
 
 def _lenient_secret(raw: bytes) -> str:
@@ -641,14 +656,9 @@ def twilio() -> Response:
         return base.bad_request(str(refused))
     if not _equal(signature, twilio_signature(settings.auth_token, url, form)):
         return _refuse("twilio")
-    try:
-        address = _phone(form, "From")
-        text = _field(form, "Body")
-        message_id = _message_id(form, "MessageSid")
-    except BadBody as refused:
-        return base.bad_request(str(refused))
-    base.receive(_inbound("twilio", address, text, message_id))
-    return _answer(TWIML_EMPTY, "text/xml; charset=utf-8")
+    return _take(
+        form, "twilio", ("From", "Body", "MessageSid"), TWIML_EMPTY, "text/xml; charset=utf-8"
+    )
 
 
 # -- generic JSON webhook ----------------------------------------------------------------
@@ -668,58 +678,12 @@ def webhook() -> Response:
         return _refuse("webhook")
     try:
         data = parse_json_object(raw)
-        address = _phone(data, "from")
-        _field(data, "to", required=False)
-        text = _field(data, "text")
-        message_id = _message_id(data, "id")
     except BadBody as refused:
         return base.bad_request(str(refused))
-    base.receive(_inbound("webhook", address, text, message_id))
-    return _answer(WEBHOOK_OK, JSON_TYPE)
+    return _take(data, "webhook", ("from", "text", "id"), WEBHOOK_OK, JSON_TYPE, also="to")
 
 
 # -- senders ---------------------------------------------------------------------------
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: never carry credentials to another address."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context()  # certificates and host names verified
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}),
-        urllib.request.HTTPSHandler(context=context),
-        _NoRedirect(),
-    )
-
-
-def _post(provider: str, url: str, body: bytes, headers: dict[str, str]) -> None:
-    """POST ``body``; SendError (naming the provider and the status or the error's
-    type, never the address, the text or a credential) unless the answer is 2xx."""
-    scheme_ok = url.startswith("https://") or (
-        url.startswith("http://") and urllib.parse.urlsplit(url).hostname in LOCAL_HOSTS
-    )
-    if not scheme_ok:
-        raise SendError(f"{provider}: refusing a URL that is not https")
-    request_ = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
-    try:
-        with _opener().open(request_, timeout=SEND_TIMEOUT) as response:
-            status = int(response.status)
-            response.read(BODY_LIMIT)
-    except urllib.error.HTTPError as error:
-        status = int(error.code)
-        error.close()
-    except urllib.error.URLError as error:
-        reason = type(error.reason).__name__ if not isinstance(error.reason, str) else "URLError"
-        raise SendError(f"{provider}: network error ({reason})") from None
-    except (OSError, ValueError) as error:
-        raise SendError(f"{provider}: network error ({type(error).__name__})") from None
-    if not 200 <= status < 300:
-        raise SendError(f"{provider}: the API answered HTTP {status}")
 
 
 class TwilioSender:
@@ -738,8 +702,7 @@ class TwilioSender:
             "ascii"
         )
         credentials = base64.b64encode(f"{s.account_sid}:{s.auth_token}".encode()).decode("ascii")
-        _post(
-            "twilio",
+        base.post(
             url,
             body,
             {
@@ -748,6 +711,8 @@ class TwilioSender:
                 "Accept": "application/json",
                 "User-Agent": "sesim-intake",
             },
+            timeout=SEND_TIMEOUT,
+            what="twilio",
         )
 
 
@@ -763,8 +728,7 @@ class WebhookSender:
     def send(self, address: str, text: str) -> None:
         s = self.settings
         body = _json_bytes({"from": s.number, "to": address, "text": text, "id": uuid.uuid4().hex})
-        _post(
-            "webhook",
+        base.post(
             s.send_url,
             body,
             {
@@ -772,6 +736,8 @@ class WebhookSender:
                 "Content-Type": "application/json",
                 "User-Agent": "sesim-intake",
             },
+            timeout=SEND_TIMEOUT,
+            what="webhook",
         )
 
 

@@ -44,8 +44,18 @@ from securedrop_like.config import ConfigError
 from securedrop_like.i18n import gettext as _
 from securedrop_like.intake_store import Inbound
 
-from .base import Sender, SendError, bad_request, current, forbidden, read_body, receive
-from .messenger import TIMEOUT_SECONDS, check_api_base, post_json
+from .base import (
+    Sender,
+    SendError,
+    bad_request,
+    current,
+    forbidden,
+    read_body,
+    receive,
+    secret_values,
+    timeout_seconds,
+)
+from .messenger import TIMEOUT_SECONDS, NotJson, check_api_base, json_payload, post_json
 from .texts import detect_language
 
 PROVIDERS: tuple[str, ...] = ("x",)
@@ -77,15 +87,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
     if not _ID_RE.fullmatch(user_id):
         raise ConfigError("[intake.x] user_id must be the account's numeric user id")
     api_base = check_api_base(section.get("api_base", "https://api.x.com"), PROVIDER)
-    values: dict[str, str] = {}
-    for key in SECRET_KEYS:
-        value = secrets.get(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"secrets/intake.toml has no {key} (needed by [intake.x])")
-        values[key] = value
-    timeout = section.get("timeout_seconds", TIMEOUT_SECONDS)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 120:
-        raise ConfigError("[intake.x] timeout_seconds must be between 0 and 120")
+    values = secret_values(secrets, SECRET_KEYS, PROVIDER)
     return XSettings(
         user_id=user_id,
         api_base=api_base,
@@ -93,7 +95,7 @@ def load_settings(provider: str, section: dict[str, Any], secrets: dict[str, str
         consumer_secret=values["x_consumer_secret"],
         access_token=values["x_access_token"],
         access_token_secret=values["x_access_token_secret"],
-        timeout=float(timeout),
+        timeout=timeout_seconds(section, PROVIDER, TIMEOUT_SECONDS),
     )
 
 
@@ -181,13 +183,9 @@ def events() -> Response:
     if not signed(settings.consumer_secret, body, header):
         return forbidden()
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return bad_request(_("The request body is not UTF-8 text."))
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        return bad_request(_("The request body is not valid JSON."))
-    try:
-        messages = parse_events(payload, settings.user_id)
+        messages = parse_events(json_payload(body), settings.user_id)
+    except NotJson as refused:
+        return bad_request(str(refused))
     except Malformed:
         return bad_request(_("The request is not an X account activity event."))
     for sender, event_id, text, words in messages:

@@ -15,6 +15,7 @@ number or the account into her own app), and nothing here is fetched from elsewh
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -30,13 +31,10 @@ PGP_KEY_PATH = "/pgp-key.asc"
 
 
 @dataclass(frozen=True)
-class Offered:
-    """What the pages show of each channel ("" when it is not offered)."""
+class Offered(PublicChannels):
+    """What the pages show of each channel ("" when it is not offered): the
+    ``[intake.public]`` channels and the instance's OpenPGP key."""
 
-    sms_number: str = ""
-    email: str = ""
-    messenger_url: str = ""
-    x_handle: str = ""
     pgp_fingerprint: str = ""  # 40 hex, upper-case, "" without a key
 
     def address(self, channel: str) -> str:
@@ -56,13 +54,7 @@ def offered() -> Offered:
         log.warning("[intake.public] is not valid: %s", type(exc).__name__)
         public = PublicChannels("", "", "", "")
     key = pgp_key.public_key(config)
-    return Offered(
-        sms_number=public.sms_number,
-        email=public.email,
-        messenger_url=public.messenger_url,
-        x_handle=public.x_handle,
-        pgp_fingerprint=key.fingerprint if key else "",
-    )
+    return Offered(**dataclasses.asdict(public), pgp_fingerprint=key.fingerprint if key else "")
 
 
 def grouped(fingerprint: str) -> str:

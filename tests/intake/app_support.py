@@ -29,6 +29,16 @@ CONSTANT = b'{"ok":true}'
 
 
 @dataclass
+class FakeClock:
+    """An injected clock: a test moves ``now``."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
 class FakeSettings:
     provider: str
     key: str

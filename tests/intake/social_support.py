@@ -13,11 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.courier import Courier, make_courier
 from securedrop_like.channels import channel_private_key
+from tests.conftest import Instance
+from tests.intake.app_support import FakeClock
+from tests.intake.core_support import count
 from tests.intake.recorder import Recorder, recorder
 
 PAGE_ID = "104857600012345"
@@ -186,14 +190,6 @@ class Social:
         return out
 
 
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @contextmanager
 def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
     """The intake app over ``config`` with Messenger and X enabled, and its courier
@@ -232,6 +228,18 @@ def social_app(config: Any, join_window: int = 90) -> Iterator[Social]:
             )
         finally:
             app.extensions["intake"].store.close()
+
+
+@pytest.fixture
+def social(instance: Instance) -> Iterator[Social]:
+    """:func:`social_app` over the test's instance."""
+    with social_app(instance.config) as s:
+        yield s
+
+
+def stored(social: Social) -> tuple[int, int]:
+    """(parts waiting, messages seen) in the intake tables."""
+    return count(social.config, "intake_parts"), count(social.config, "intake_seen")
 
 
 RECEIPT_RE = re.compile(r"\d{4} \d{4} \d{4} \d{4} \d{4}|\d{20}")

@@ -16,18 +16,17 @@ from intake.base import Intake
 from intake.courier import Courier, make_courier
 from securedrop_like.intake_store import Inbound, Outgoing
 from tests.conftest import Instance
-from tests.intake.app_support import FAKE_SECRET, FakeSender, FakeStore, fake_channel, with_intake
+from tests.intake.app_support import (
+    FAKE_SECRET,
+    FakeClock,
+    FakeSender,
+    FakeStore,
+    fake_channel,
+    with_intake,
+)
 
 ADDRESS = "+994501112233"
 SECRETS = {"webhook_secret": FAKE_SECRET, "smssync_secret": FAKE_SECRET + "2"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def app(instance: Instance, store: FakeStore) -> Flask:
     return create_app(config, Intake(config, store), modules=[fake_channel()])  # type: ignore[arg-type]
 
 
-def _courier(app: Flask, clock: Clock, **kw: object) -> Courier:
+def _courier(app: Flask, clock: FakeClock, **kw: object) -> Courier:
     ctx: Intake = app.extensions["intake"]
     return Courier(ctx, app, PrivateKey.generate(), join_window=90, clock=clock, **kw)  # type: ignore[arg-type]
 
@@ -60,7 +59,7 @@ def _receive(app: Flask, msg: Inbound) -> None:
 def test_parts_are_joined_after_the_window_after_her_last_part(
     app: Flask, store: FakeStore
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     _receive(app, _part("He said come back alone", "p1"))
     clock.now += 60
@@ -80,7 +79,7 @@ def test_parts_are_joined_after_the_window_after_her_last_part(
 
 
 def test_two_women_have_two_windows(app: Flask, store: FakeStore) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     _receive(app, _part("one", "a1", "+994500000001"))
     clock.now += 50
@@ -94,7 +93,7 @@ def test_two_women_have_two_windows(app: Flask, store: FakeStore) -> None:
 
 
 def test_a_message_that_must_not_wait_is_flushed_at_once(app: Flask, store: FakeStore) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     _receive(app, _part("an e-mail", "e1", join=False))
     assert courier.flush_due() == 1
@@ -103,7 +102,7 @@ def test_a_message_that_must_not_wait_is_flushed_at_once(app: Flask, store: Fake
 def test_a_later_message_of_a_known_thread_gets_a_short_answer(
     app: Flask, store: FakeStore
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     _receive(app, _part("first", "k1"))
     clock.now += 91
@@ -115,7 +114,7 @@ def test_a_later_message_of_a_known_thread_gets_a_short_answer(
 
 
 def test_a_replay_does_not_restart_the_window(app: Flask, store: FakeStore) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     _receive(app, _part("first", "r1"))
     clock.now += 80
@@ -128,7 +127,7 @@ def test_at_start_every_pending_thread_is_flushed(app: Flask, store: FakeStore) 
     # Parts stored by a server that stopped before their window passed.
     for n, address in enumerate(("+994500000001", "+994500000002", "+994500000003")):
         store.add_part(_part(f"part {n}", f"s{n}", address))
-    courier = _courier(app, Clock())
+    courier = _courier(app, FakeClock())
     assert courier.waiting() == 0  # their deadlines died with the old process
     assert courier.flush_all() == 3
     assert store.pending_threads() == []
@@ -136,7 +135,7 @@ def test_at_start_every_pending_thread_is_flushed(app: Flask, store: FakeStore) 
 
 
 def test_pending_threads_nobody_told_of_get_a_window(app: Flask, store: FakeStore) -> None:
-    clock = Clock()
+    clock = FakeClock()
     courier = _courier(app, clock)
     store.add_part(_part("stored elsewhere", "x1"))
     assert courier.flush_due() == 0  # found by the scan: its window starts now
@@ -147,7 +146,7 @@ def test_pending_threads_nobody_told_of_get_a_window(app: Flask, store: FakeStor
 def test_delivery_retries_with_back_off_after_a_failure(
     app: Flask, store: FakeStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()
     sender = FakeSender("webhook", failures=2)
     courier = _courier(app, clock, senders={"webhook": sender, "smssync": None})
     text = "A secret answer for her"
@@ -173,7 +172,7 @@ def test_delivery_retries_with_back_off_after_a_failure(
 
 
 def test_a_pull_based_provider_is_left_to_its_module(app: Flask, store: FakeStore) -> None:
-    courier = _courier(app, Clock(), senders={"smssync": None})
+    courier = _courier(app, FakeClock(), senders={"smssync": None})
     store.queued.append(Outgoing("o1", "smssync", ADDRESS, "az", "salam"))
     with app.app_context():
         assert courier.deliver() == 0
@@ -225,6 +224,6 @@ def test_at_start_queued_messages_of_a_disabled_provider_are_deleted(
         Outgoing("o1", "twilio", ADDRESS, "az", "no longer configured"),
         Outgoing("o2", "webhook", ADDRESS, "az", "still configured"),
     ]
-    courier = _courier(app, Clock())
+    courier = _courier(app, FakeClock())
     assert courier.drop_undeliverable() == 1
     assert [o.id for o in store.queued] == ["o2"]

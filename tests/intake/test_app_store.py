@@ -22,7 +22,14 @@ from securedrop_like.channels import channel_private_key
 from securedrop_like.intake_store import IntakeStore
 from securedrop_like.service import ReportService
 from tests.conftest import Instance, SourceBrowser
-from tests.intake.app_support import CONSTANT, FAKE_SECRET, FakeSender, fake_channel, with_intake
+from tests.intake.app_support import (
+    CONSTANT,
+    FAKE_SECRET,
+    FakeClock,
+    FakeSender,
+    fake_channel,
+    with_intake,
+)
 from tests.intake.core_support import canary_hits, count, decrypt_items
 
 PHONE = "+994557654321"
@@ -31,21 +38,13 @@ WORDS = ("Canary-words-ŞİKAYƏT müdir mənə dedi ki, kağızlarım üçün a
          "Canary-second-part otaq 214, ikinci mərtəbə.")  # fmt: skip
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def rig(instance: Instance) -> Iterator[tuple[Flask, Courier, FakeSender, Clock]]:
+def rig(instance: Instance) -> Iterator[tuple[Flask, Courier, FakeSender, FakeClock]]:
     config = with_intake(instance.config, {"webhook": {}}, SECRETS)
     store = IntakeStore.open(config)
     sender = FakeSender("webhook")
     app = create_app(config, Intake(config, store), modules=[fake_channel({"webhook": sender})])
-    clock = Clock()
+    clock = FakeClock(5000.0)
     courier = Courier(
         app.extensions["intake"],
         app,
@@ -75,7 +74,7 @@ def _sources(config: object) -> list[str]:
 
 def test_sms_parts_become_one_sealed_report_and_her_receipt_logs_in(
     instance: Instance,
-    rig: tuple[Flask, Courier, FakeSender, Clock],
+    rig: tuple[Flask, Courier, FakeSender, FakeClock],
     source: SourceBrowser,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -121,7 +120,7 @@ def test_sms_parts_become_one_sealed_report_and_her_receipt_logs_in(
 
 
 def test_stop_withdraws_and_confirms_in_her_language(
-    instance: Instance, rig: tuple[Flask, Courier, FakeSender, Clock]
+    instance: Instance, rig: tuple[Flask, Courier, FakeSender, FakeClock]
 ) -> None:
     app, courier, sender, clock = rig
     client = app.test_client()
@@ -142,7 +141,7 @@ def test_stop_withdraws_and_confirms_in_her_language(
 
 
 def test_an_unknown_sender_and_a_known_one_get_the_same_answers(
-    rig: tuple[Flask, Courier, FakeSender, Clock],
+    rig: tuple[Flask, Courier, FakeSender, FakeClock],
 ) -> None:
     app, courier, _sender, clock = rig
     client = app.test_client()
@@ -160,7 +159,7 @@ def test_an_unknown_sender_and_a_known_one_get_the_same_answers(
 
 
 def test_at_start_the_courier_flushes_what_a_dead_server_left(
-    instance: Instance, rig: tuple[Flask, Courier, FakeSender, Clock]
+    instance: Instance, rig: tuple[Flask, Courier, FakeSender, FakeClock]
 ) -> None:
     app, courier, _sender, clock = rig
     _post(app.test_client(), WORDS[0], "dead-1")

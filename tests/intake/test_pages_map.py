@@ -3,8 +3,6 @@ e-mail's OpenPGP key (map.toml: messenger_url, x_handle, pgp_fingerprint; pgp-ke
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from flask import Flask
 from public_map.app import create_app
 from public_map.build import build_site
 from public_map.instance import MapError, init_map, load_settings, open_map, openpgp_fingerprint
+from tests.intake.pages_support import gpg_key as make_gpg_key
 from tests.unit.public_map.chain import write_verify_file
 from tests.unit.public_map.vnu import validate
 
@@ -27,29 +26,9 @@ pgp_fingerprint = "{fingerprint}"
 """
 
 
-def _gpg(home: Path, *args: str) -> str:
-    done = subprocess.run(  # noqa: S603
-        ["gpg", "--batch", *args],  # noqa: S607
-        env={**os.environ, "GNUPGHOME": str(home)},
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return done.stdout
-
-
-def _gpg_key(home: Path, algo: str) -> tuple[str, str]:
-    """A real key made by GnuPG: (armoured public key, fingerprint as gpg prints it)."""
-    home.mkdir(mode=0o700)
-    name = "Sesim <report@legal-centre.example.az>"
-    _gpg(home, "--passphrase", "", "--quick-gen-key", name, algo, "sign", "never")
-    armoured = _gpg(home, "--armor", "--export")
-    fprs = [line.split(":")[9] for line in _gpg(home, "--with-colons", "--fingerprint").splitlines()
-            if line.startswith("fpr")]  # fmt: skip
-    return armoured, fprs[0]
-
-
 @pytest.fixture(scope="module")
 def gpg_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return _gpg_key(tmp_path_factory.mktemp("gpg") / "home", "ed25519")
+    return make_gpg_key(tmp_path_factory.mktemp("gpg") / "home", "ed25519")
 
 
 def _map(tmp_path: Path, config: str, key: str | None = None) -> Path:
@@ -76,7 +55,7 @@ def _get(app: Flask, path: str) -> str:
 
 def test_the_fingerprint_is_the_one_gnupg_computes(tmp_path: Path) -> None:
     for algo in ("ed25519", "rsa2048"):  # one-byte and two-byte packet lengths
-        armoured, fingerprint = _gpg_key(tmp_path / algo, algo)
+        armoured, fingerprint = make_gpg_key(tmp_path / algo, algo)
         assert openpgp_fingerprint(armoured) == fingerprint
 
 

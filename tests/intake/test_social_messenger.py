@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from securedrop_like import inbox
 from tests.conftest import Instance
+from tests.intake import social_support
 from tests.intake.core_support import canary_hits, count, decrypt_items, source_channel
 from tests.intake.social_support import (
     MESSENGER_SECRETS,
@@ -22,10 +22,11 @@ from tests.intake.social_support import (
     hub_signature,
     messenger_body,
     receipt_in,
-    social_app,
+    stored,
 )
 
 pytestmark = pytest.mark.timeout(60)
+social = social_support.social  # the fixture
 URL = "/messenger/webhook"
 TOKEN = MESSENGER_SECRETS["messenger_page_token"]
 PROOF = hmac.new(
@@ -33,18 +34,8 @@ PROOF = hmac.new(
 ).hexdigest()
 
 
-@pytest.fixture
-def social(instance: Instance) -> Iterator[Social]:
-    with social_app(instance.config) as s:
-        yield s
-
-
 def post(social: Social, body: bytes, headers: dict[str, str] | None = None) -> Any:
     return social.post(URL, body, hub_signature(body) if headers is None else headers)
-
-
-def stored(social: Social) -> tuple[int, int]:
-    return count(social.config, "intake_parts"), count(social.config, "intake_seen")
 
 
 # -- the handshake -----------------------------------------------------------------------

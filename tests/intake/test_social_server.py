@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +29,7 @@ from tests.intake.social_support import (
     x_headers,
 )
 from tests.intake.test_social_protocol import verify_oauth
-from tests.integration.server import free_port, stop
+from tests.integration.server import running
 
 M_TEXT = "Canary-social-server: idarədə müdir təhdid edir"
 X_TEXT = "Canary-social-server: начальник требует встречи"
@@ -57,27 +54,8 @@ def test_serve_intake_takes_dms_and_answers_them(instance: Instance, tmp_path: P
     log = tmp_path / "intake.log"
     with recorder() as rec:
         _configure(instance, rec.url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "sesim", "serve", "intake", "--home", str(instance.home)]
-                + ["--port", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(base + "/healthz", timeout=2)
-                    break
-                except requests.ConnectionError:
-                    assert proc.poll() is None, log.read_text()
-                    assert time.monotonic() < deadline, "the intake server did not start"
-                    time.sleep(0.1)
-
+        cmd = [sys.executable, "-m", "sesim", "serve", "intake", "--home", str(instance.home)]
+        with running(cmd, log) as (base, pid):
             handshake = requests.get(
                 base + "/messenger/webhook",
                 params={
@@ -127,9 +105,8 @@ def test_serve_intake_takes_dms_and_answers_them(instance: Instance, tmp_path: P
                 verify_oauth(r, rec.url)
             receipt_in([json.loads(r.body)["message"]["text"] for r in to_messenger])
             receipt_in([json.loads(r.body)["text"] for r in to_x])
-        finally:
-            stop(proc, signal.SIGTERM)
-    assert proc.returncode is not None
+    with pytest.raises(ProcessLookupError):  # stopped (SIGTERM) and reaped by running()
+        os.kill(pid, 0)
     assert count(instance.config, "sources") == 2
     output = log.read_text("utf-8")
     for secret in (

@@ -7,13 +7,13 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from securedrop_like import inbox
 from tests.conftest import Instance
+from tests.intake import social_support
 from tests.intake.core_support import canary_hits, count, decrypt_items, source_channel
 from tests.intake.social_support import (
     X_SECRETS,
@@ -21,28 +21,19 @@ from tests.intake.social_support import (
     X_USER_ID,
     Social,
     receipt_in,
-    social_app,
+    stored,
     x_body,
     x_headers,
 )
 from tests.intake.test_social_protocol import verify_oauth
 
 pytestmark = pytest.mark.timeout(60)
+social = social_support.social  # the fixture
 URL = "/x/webhook"
-
-
-@pytest.fixture
-def social(instance: Instance) -> Iterator[Social]:
-    with social_app(instance.config) as s:
-        yield s
 
 
 def post(social: Social, body: bytes, headers: dict[str, str] | None = None) -> Any:
     return social.post(URL, body, x_headers(body) if headers is None else headers)
-
-
-def stored(social: Social) -> tuple[int, int]:
-    return count(social.config, "intake_parts"), count(social.config, "intake_seen")
 
 
 # -- the CRC -------------------------------------------------------------------------------

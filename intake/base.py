@@ -126,6 +126,12 @@ def receive(msg: Inbound) -> None:
         ctx.on_part(msg)
 
 
+def plain(text: str, mimetype: str = "text/plain") -> Response:
+    """A 200 answer to a provider (a challenge, "EVENT_RECEIVED", a CRC token); the app
+    adds nosniff and the other headers to every response."""
+    return Response(text, status=200, mimetype=mimetype)
+
+
 def forbidden() -> Response:
     """403 for a caller that did not authenticate (the same body for every reason)."""
     return Response(FORBIDDEN_BODY, status=403, content_type="text/plain; charset=utf-8")

@@ -51,6 +51,7 @@ from .base import (
     bad_request,
     current,
     forbidden,
+    plain,
     post,
     read_body,
     receive,
@@ -242,12 +243,6 @@ def parse_events(payload: Any, page_id: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _text_response(text: str, status: int = 200) -> Response:
-    response = Response(text, status=status, mimetype="text/plain")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def verify() -> Response:
     settings: MessengerSettings = current().settings[PROVIDER]
     mode = request.args.get("hub.mode", "")
@@ -258,7 +253,7 @@ def verify() -> Response:
     )
     if mode != "subscribe" or not token_ok or not challenge or len(challenge) > 1024:
         return forbidden()
-    return _text_response(challenge)
+    return plain(challenge)
 
 
 def events() -> Response:
@@ -283,7 +278,7 @@ def events() -> Response:
                 lang=detect_language(words),
             )
         )
-    return _text_response(EVENT_RECEIVED)
+    return plain(EVENT_RECEIVED)
 
 
 def blueprint() -> Blueprint:

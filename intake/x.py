@@ -50,6 +50,7 @@ from .base import (
     bad_request,
     current,
     forbidden,
+    plain,
     read_body,
     receive,
     secret_values,
@@ -161,19 +162,13 @@ def parse_events(payload: Any, user_id: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _plain(text: str, status: int = 200, mimetype: str = "text/plain") -> Response:
-    response = Response(text, status=status, mimetype=mimetype)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def crc() -> Response:
     settings: XSettings = current().settings[PROVIDER]
     token = request.args.get("crc_token", "")
     if not _CRC_RE.fullmatch(token):
         return forbidden()
     answer = {"response_token": signature(settings.consumer_secret, token.encode("ascii"))}
-    return _plain(json.dumps(answer), mimetype="application/json")
+    return plain(json.dumps(answer), mimetype="application/json")
 
 
 def events() -> Response:
@@ -198,7 +193,7 @@ def events() -> Response:
                 lang=detect_language(words),
             )
         )
-    return _plain(EVENT_RECEIVED)
+    return plain(EVENT_RECEIVED)
 
 
 def blueprint() -> Blueprint:

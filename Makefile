@@ -5,11 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages each target needs (installed when run as root, named otherwise).
 DEBS_RUN := gnupg poppler-utils dovecot-imapd openssl $(if $(TOR),tor)
-DEBS_TEST := gnupg chromium npm tor poppler-utils default-jre-headless nginx-light dovecot-imapd
+DEBS_TEST := gnupg chromium npm tor poppler-utils default-jre-headless nginx-light dovecot-imapd debootstrap systemd-container
 DEBS_BENCH := gnupg wrk poppler-utils
 HOME_DIR ?=
 
-.PHONY: wordlists help install debs-run debs-test debs-bench run test lint bench translations lock clean vendor-map basemap
+.PHONY: ansible-venv ansible-lock dist test-deploy wordlists help install debs-run debs-test debs-bench run test lint bench translations lock clean vendor-map basemap
 
 help: ## List the developer commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,8 +40,29 @@ debs-bench:
 run: debs-run install ## Set up and run the whole system locally (sesim demo)
 	$(BIN)/sesim demo $(if $(HOME_DIR),--home $(HOME_DIR)) $(if $(TOR),--tor)
 
-test: debs-test install tests/browser/node_modules/axe-core/axe.min.js lint ## Set up and run lint, types and the whole test suite
+test: debs-test install ansible-venv tests/browser/node_modules/axe-core/axe.min.js lint ## Set up and run lint, types and the whole test suite (deploy tests included)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+test-deploy: debs-test install ansible-venv ## Only the deployment tests: ansible applied to a debootstrap root (cached in .cache/deploy)
+	$(BIN)/pytest -q -p no:cacheprovider tests/deploy
+
+ANSIBLE_VENV := .venv-ansible
+
+$(ANSIBLE_VENV)/.installed: ansible/requirements.lock
+	$(PYTHON) -m venv $(ANSIBLE_VENV)
+	$(ANSIBLE_VENV)/bin/pip install --quiet --disable-pip-version-check -r ansible/requirements.lock
+	touch $@
+
+ansible-venv: $(ANSIBLE_VENV)/.installed ## The ansible controller's virtualenv (.venv-ansible: ansible, ansible-lint)
+
+ansible-lock: ## Re-pin ansible/requirements.lock (ansible and ansible-lint)
+	rm -rf /tmp/sesim-ansible-lock && $(PYTHON) -m venv /tmp/sesim-ansible-lock
+	/tmp/sesim-ansible-lock/bin/pip install --quiet ansible==12.3.0 ansible-lint
+	(sed -n 1,3p ansible/requirements.lock; /tmp/sesim-ansible-lock/bin/pip freeze --all | grep -v "^pip==\|^setuptools==\|^wheel==") > ansible/requirements.lock.new
+	mv ansible/requirements.lock.new ansible/requirements.lock
+
+dist: install ## Build what the ansible role installs: dist/sesim-*.whl (reproducible) and dist/wheelhouse/ (the server's pinned wheels)
+	bash scripts/dist.sh
 
 tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --silent
@@ -72,4 +93,4 @@ lock: ## Re-pin requirements.lock from requirements.in
 	(echo '# Pinned with `pip freeze` from requirements.in on Python 3.11; update with `make lock`.'; /tmp/sesim-lock/bin/pip freeze --all | grep -v "^pip==") > requirements.lock
 
 clean: ## Remove the virtualenv and build artefacts
-	rm -rf $(VENV) *.egg-info build tests/browser/node_modules test-artifacts
+	rm -rf $(VENV) $(ANSIBLE_VENV) *.egg-info build dist .cache tests/browser/node_modules test-artifacts

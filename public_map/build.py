@@ -577,7 +577,9 @@ map $uri $sesim_404 {{
 def nginx_example(root: str = "/srv/sesim-map", tile_url: str = "") -> str:
     """An nginx server block for a site built into ``root`` (README.md shows it; a test
     keeps the two the same)."""
-    return nginx_maps(tile_url) + f"""\
+    return (
+        nginx_maps(tile_url)
+        + f"""\
 
 server {{
     listen 443 ssl;
@@ -626,6 +628,7 @@ server {{
     }}
 }}
 """
+    )
 
 
 _RENAME_EXCHANGE = 2

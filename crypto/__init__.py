@@ -78,7 +78,7 @@ from crypto.passwords import (
     needs_rehash,
     verify_password,
 )
-from crypto.pgp import OpenPGP
+from crypto.pgp import OpenPGP, decrypting_reader
 from crypto.secretbox import SECRET_KEY_BYTES, new_secret_key, open_secret, seal_secret
 from crypto.signing import (
     BadSignature,
@@ -122,6 +122,7 @@ __all__ = [
     "SourceKeys",
     "decrypt_bytes",
     "decrypt_stream",
+    "decrypting_reader",
     "derive_source_keys",
     "encrypt_bytes",
     "encrypt_stream",

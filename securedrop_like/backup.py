@@ -558,13 +558,17 @@ def restore_from_file(path: Path, home: Path, gnupghome: Path | None = None) -> 
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
     with _staging(home) as staging:
+        names: list[str] = []
+        unreadable: tarfile.TarError | None = None
         try:
             with decrypting_reader(path, gnupghome) as plain:
                 try:
                     with tarfile.open(fileobj=plain, mode="r|") as tar:
                         names = _extract(tar, staging)
                 except tarfile.TarError as exc:
-                    raise BackupError(f"the backup is not a readable tar: {exc}") from exc
+                    unreadable = exc  # gpg's own failure, if any, is the better message
+            if unreadable is not None:
+                raise BackupError(f"the backup is not a readable tar: {unreadable}")
         except CryptoError as exc:
             raise BackupError(str(exc)) from exc
         except OSError as exc:

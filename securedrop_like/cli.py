@@ -452,6 +452,7 @@ def _write_key_file(path: Path, text: str) -> None:
     path = path.expanduser().absolute()
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # e.g. /run/credstore
         with new_private_file(tmp, encoding="ascii") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -17,6 +17,7 @@ The tar is normalised (sorted, no owner names, ids 0, every mtime 0; dirs
 0700, files 0600, the public files 0644), so it says nothing of when a file
 changed. It lands in ``DIR/sesim-backup-YYYY-MM-DD[-N].tar.gpg`` (0600),
 published only once complete; then all but the newest ``keep`` are deleted.
+What a killed backup left (``DIR/.sesim-backup-*``) is removed a day later.
 
 The database copy is made beside the backups, in a private folder removed at
 the end: it is the database's own ciphertext, under the same key.
@@ -39,6 +40,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,6 +268,30 @@ def _publish(partial: Path, out_dir: Path, day: str) -> Path:
     raise BackupError(f"no free backup name left for {day} in {out_dir}")  # pragma: no cover
 
 
+LEFTOVER_SECONDS = 24 * 3600
+
+
+def sweep_leftovers(out_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove what a backup killed midway left (its work folder, its unfinished file),
+    once a day old: a backup running now is never touched. Returns what was removed."""
+    now = time.time() if now is None else now
+    removed = []
+    for path in out_dir.iterdir():
+        if not path.name.startswith(".sesim-backup-"):
+            continue
+        try:
+            if now - path.lstat().st_mtime < LEFTOVER_SECONDS:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def _make_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(mode=0o700, parents=True)
@@ -294,6 +320,7 @@ def backup(
     armoured = _read_recipient(recipient)
     out_dir = out_dir.expanduser().absolute()
     _make_out_dir(out_dir)
+    sweep_leftovers(out_dir)
     work = Path(tempfile.mkdtemp(prefix=".sesim-backup-", dir=out_dir))
     partial = out_dir / f".sesim-backup-{secrets.token_hex(8)}.partial"
     try:

@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -475,3 +476,23 @@ def test_migrate_prints_the_schema_version(instance: Instance, tmp_path: Path) -
     )
     code, output = _run("migrate", "--home", str(tmp_path / "nothing"))
     assert code == 1 and "not a Səsim instance" in output
+
+
+def test_what_a_killed_backup_left_is_removed_a_day_later(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    old_dir = out / ".sesim-backup-abc123"
+    old_dir.mkdir()
+    (old_dir / "db.sqlite").write_bytes(b"copy")
+    old_file = out / ".sesim-backup-0011223344556677.partial"
+    old_file.write_bytes(b"half")
+    fresh = out / ".sesim-backup-running"
+    fresh.mkdir()
+    other = out / ".other"
+    other.write_text("not ours")
+    day_ago = time.time() - 25 * 3600
+    for path in (old_dir, old_file, other):
+        os.utime(path, (day_ago, day_ago))
+    removed = backup_module.sweep_leftovers(out)
+    assert sorted(removed) == sorted([old_dir, old_file])
+    assert sorted(p.name for p in out.iterdir()) == [".other", ".sesim-backup-running"]

@@ -251,13 +251,23 @@ def _read_recipient(recipient: Path) -> str:
 
 
 def _next_name(out_dir: Path, day: str) -> Iterator[Path]:
-    yield out_dir / f"sesim-backup-{day}.tar.gpg"
-    for n in range(2, 1_000_000):
-        yield out_dir / f"sesim-backup-{day}-{n}.tar.gpg"
+    """The day's names after the highest one there: a name freed by rotation is never
+    taken again, or the new backup would sort as the day's oldest and be the one
+    rotation deletes (keep 3, a fourth backup that day removes the first; a fifth
+    would have been named as the first)."""
+    numbers = [0]
+    for path in out_dir.iterdir():
+        match = BACKUP_NAME_RE.fullmatch(path.name)
+        if match and match.group(1) == day:
+            numbers.append(int(match.group(2) or 1))
+    for n in range(max(numbers) + 1, 1_000_000):
+        yield out_dir / (
+            f"sesim-backup-{day}.tar.gpg" if n == 1 else f"sesim-backup-{day}-{n}.tar.gpg"
+        )
 
 
 def _publish(partial: Path, out_dir: Path, day: str) -> Path:
-    """Give the finished ``partial`` the first free name of the day (never overwriting)."""
+    """Give the finished ``partial`` the day's next name (never overwriting)."""
     for candidate in _next_name(out_dir, day):
         try:
             os.link(partial, candidate)

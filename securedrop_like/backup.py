@@ -190,6 +190,10 @@ def copy_database(config: Config, target: Path) -> int:
         copy = sqlcipher3.connect(str(target), isolation_level=None)
         try:
             copy.execute(f"PRAGMA key = \"x'{key.hex()}'\"")  # noqa: S608 - hex of our key
+            # A work file, read into the tar and removed within seconds: syncing it to
+            # the disk (the default, FULL) would only cost I/O; a crash leaves it to
+            # sweep_leftovers, never to a restore.
+            copy.execute("PRAGMA synchronous = OFF")
             source.backup(copy)  # pages=-1: every page in one step
             copy.execute("PRAGMA journal_mode = DELETE")
             checked = copy.execute("PRAGMA quick_check").fetchone()[0]
@@ -251,13 +255,23 @@ def _read_recipient(recipient: Path) -> str:
 
 
 def _next_name(out_dir: Path, day: str) -> Iterator[Path]:
-    yield out_dir / f"sesim-backup-{day}.tar.gpg"
-    for n in range(2, 1_000_000):
-        yield out_dir / f"sesim-backup-{day}-{n}.tar.gpg"
+    """The day's names after the highest one there: a name freed by rotation is never
+    taken again, or the new backup would sort as the day's oldest and be the one
+    rotation deletes (keep 3, a fourth backup that day removes the first; a fifth
+    would have been named as the first)."""
+    numbers = [0]
+    for path in out_dir.iterdir():
+        match = BACKUP_NAME_RE.fullmatch(path.name)
+        if match and match.group(1) == day:
+            numbers.append(int(match.group(2) or 1))
+    for n in range(max(numbers) + 1, 1_000_000):
+        yield out_dir / (
+            f"sesim-backup-{day}.tar.gpg" if n == 1 else f"sesim-backup-{day}-{n}.tar.gpg"
+        )
 
 
 def _publish(partial: Path, out_dir: Path, day: str) -> Path:
-    """Give the finished ``partial`` the first free name of the day (never overwriting)."""
+    """Give the finished ``partial`` the day's next name (never overwriting)."""
     for candidate in _next_name(out_dir, day):
         try:
             os.link(partial, candidate)

@@ -51,7 +51,14 @@ import sqlcipher3
 from crypto import CryptoError, OpenPGP, decrypting_reader
 
 from . import db
-from .config import CONFIG_NAME, Config, ConfigError, load_config, missing_secret_message
+from .config import (
+    CONFIG_NAME,
+    CREDENTIALS_ENV,
+    Config,
+    ConfigError,
+    load_config,
+    missing_secret_message,
+)
 from .pgp_key import KEY_FILE as PGP_KEY_FILE
 
 __all__ = [
@@ -130,6 +137,9 @@ def _secret_entries(config: Config) -> list[_Entry]:
     """secrets/ and every file in it, each read where the servers read it (the systemd
     credential first), db.key always."""
     names = {p.name for p in _regular_files(config.secrets_dir)} | {"db.key"}
+    credentials = os.environ.get(CREDENTIALS_ENV)
+    if credentials:  # a secret given only as a credential (intake.toml, say) is kept too
+        names |= {p.name for p in _regular_files(Path(credentials))}
     entries = [_Entry(SECRETS, 0o700)]
     for name in sorted(names):
         _check_name(name, SECRETS)

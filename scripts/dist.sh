@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON_DIST:-.venv/bin/python}
+PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"  # absolute, still the venv's
 OUT=dist
 WHEELHOUSE=1
 CHECK=1
@@ -44,12 +45,18 @@ umask 022
 "$BIN/pybabel" compile -d securedrop_like/translations >/dev/null 2>&1 \
   || "$PY" -m babel.messages.frontend compile -d securedrop_like/translations >/dev/null
 
-rm -rf build ./*.egg-info
-mkdir -p "$OUT"
+# Built from a copy holding exactly the files git tracks (as they are in the work tree)
+# plus the compiled catalogues: no stray file, build/ or old egg-info of this checkout
+# can change the wheel.
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
+src=$(mktemp -d)
+cleanup() { rm -rf "$src" "${tmp:-}"; }
+trap cleanup EXIT
+{ git ls-files -z --cached; find securedrop_like/translations -name '*.mo' -print0; } \
+  | tar --null --files-from=- --create --file=- | tar --extract --file=- --directory="$src"
 rm -f "$OUT"/sesim-*.whl
-"$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
-  --wheel-dir "$OUT" .
-rm -rf build ./*.egg-info
+(cd "$src" && "$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+  --no-build-isolation --wheel-dir "$OUT" .)
 wheel=$(ls "$OUT"/sesim-*-py3-none-any.whl)
 echo "Built $wheel"
 
@@ -112,7 +119,6 @@ if [ "$CHECK" = 1 ]; then
   # Install exactly as the server does (no index) into a throw-away virtualenv, then
   # run the command and render the source interface's start page in each language.
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   python3 -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
     --find-links "$OUT/wheelhouse" -r requirements-server.lock "$wheel"

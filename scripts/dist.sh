@@ -83,7 +83,7 @@ EOF
 if [ "$WHEELHOUSE" = 1 ]; then
   # Binary wheels, for the servers' Python (Debian 12: CPython 3.11, glibc 2.36). A
   # package published as source only (stem) is built into a wheel here, without build
-  # isolation (setuptools and wheel from requirements.lock) and at SOURCE_DATE_EPOCH,
+  # isolation (setuptools and wheel from requirements.lock) and at a fixed time,
   # so that it too is the same file every time.
   house="$OUT/wheelhouse.new"
   rm -rf "$house" "$OUT/sdist.tmp"
@@ -98,8 +98,9 @@ if [ "$WHEELHOUSE" = 1 ]; then
       echo "No wheel of $pin for the server: building one from its source"
       "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary=:all: \
         --dest "$OUT/sdist.tmp" "$pin"
-      "$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
-        --wheel-dir "$house" "$OUT"/sdist.tmp/*
+      # A constant time (1980-01-01, zip's first): the same bytes whatever commit this is.
+      SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check \
+        --no-deps --no-build-isolation --wheel-dir "$house" "$OUT"/sdist.tmp/*
       rm -rf "$OUT/sdist.tmp"
     fi
   done

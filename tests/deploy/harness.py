@@ -239,8 +239,10 @@ def mounted(root: Path) -> Iterator[None]:
             target = root / src.lstrip("/")
             target.mkdir(parents=True, exist_ok=True)
             run(["mount", "--bind", src, str(target)], timeout=30)
-        run(["mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", str(root / "dev/shm")],
-            timeout=30)
+        run(
+            ["mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", str(root / "dev/shm")],
+            timeout=30,
+        )
         yield
     finally:
         unmount_under(root)
@@ -491,8 +493,18 @@ class Container:
         timeout: float = 60,
         check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        wrapped = ["nsenter", "-t", str(self.pid1), "-a", "/usr/bin/env", "-i",
-                   f"PATH={PATH_IN_ROOT}", "LANG=C.UTF-8", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0"]
+        wrapped = [
+            "nsenter",
+            "-t",
+            str(self.pid1),
+            "-a",
+            "/usr/bin/env",
+            "-i",
+            f"PATH={PATH_IN_ROOT}",
+            "LANG=C.UTF-8",
+            "SYSTEMD_PAGER=",
+            "SYSTEMD_COLORS=0",
+        ]
         if user:
             wrapped += ["runuser", "-u", user, "--"]
         return run([*wrapped, *cmd], timeout=timeout, check=check, input=input)
@@ -558,8 +570,17 @@ def booted(root: Path, log_path: Path, timeout: float = 120) -> Iterator[Contain
     started = time.monotonic()
     with log_path.open("wb") as out:
         nspawn = subprocess.Popen(
-            ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "--private-network",
-             "--console=read-only", "-b", "-D", str(root)],
+            [
+                "systemd-nspawn",
+                "-q",
+                "--register=no",
+                "--keep-unit",
+                "--private-network",
+                "--console=read-only",
+                "-b",
+                "-D",
+                str(root),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -587,16 +608,19 @@ def booted(root: Path, log_path: Path, timeout: float = 120) -> Iterator[Contain
                 )
             if nspawn.poll() is not None:
                 raise AssertionError(f"nspawn exited: {log_path.read_text(errors='replace')}")
-            state = container.run(["systemctl", "is-system-running"],
-                                  timeout=min(10, max(1, remaining))).stdout.strip()
+            state = container.run(
+                ["systemctl", "is-system-running"], timeout=min(10, max(1, remaining))
+            ).stdout.strip()
             if state in ("running", "degraded"):
                 break
             time.sleep(0.3)
         container.state = state
         container.boot_seconds = time.monotonic() - started
         failed = container.systemctl("--failed", "--plain", "--no-legend").stdout.strip()
-        log(f"booted {root.name} in {container.boot_seconds:.1f}s: {state}"
-            + (f" (failed: {failed})" if failed else ""))
+        log(
+            f"booted {root.name} in {container.boot_seconds:.1f}s: {state}"
+            + (f" (failed: {failed})" if failed else "")
+        )
         yield container
     finally:
         _power_off(nspawn, pid1)
@@ -605,8 +629,11 @@ def booted(root: Path, log_path: Path, timeout: float = 120) -> Iterator[Contain
 def _power_off(nspawn: subprocess.Popen[bytes], pid1: int, timeout: float = 30) -> None:
     if nspawn.poll() is None and pid1:
         with contextlib.suppress(AssertionError):
-            run(["nsenter", "-t", str(pid1), "-a", "systemctl", "poweroff", "--no-block"],
-                timeout=10, check=False)
+            run(
+                ["nsenter", "-t", str(pid1), "-a", "systemctl", "poweroff", "--no-block"],
+                timeout=10,
+                check=False,
+            )
     try:
         nspawn.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -698,10 +725,22 @@ class RootFS:
         groups = self._groups or self._table("group")
         self._users, self._groups = users, groups
         st = self.path(inside).lstat()
-        kind = ("directory" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode)
-                else "symlink" if stat.S_ISLNK(st.st_mode) else "other")
-        return FileInfo(inside, stat.S_IMODE(st.st_mode), users.get(st.st_uid, str(st.st_uid)),
-                        groups.get(st.st_gid, str(st.st_gid)), kind)
+        kind = (
+            "directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "file"
+            if stat.S_ISREG(st.st_mode)
+            else "symlink"
+            if stat.S_ISLNK(st.st_mode)
+            else "other"
+        )
+        return FileInfo(
+            inside,
+            stat.S_IMODE(st.st_mode),
+            users.get(st.st_uid, str(st.st_uid)),
+            groups.get(st.st_gid, str(st.st_gid)),
+            kind,
+        )
 
     def walk(self, inside: str) -> Iterator[FileInfo]:
         """Every file and folder under ``inside`` (itself included), not following links."""
@@ -725,13 +764,26 @@ class RootFS:
     def verify(self, units: Sequence[str]) -> subprocess.CompletedProcess[str]:
         """``systemd-analyze verify`` of units in the root, offline."""
         paths = [str(self.root / "etc/systemd/system" / u) for u in units]
-        return run(["systemd-analyze", "verify", f"--root={self.root}", "--man=no", *paths],
-                   timeout=120, check=False)
+        return run(
+            ["systemd-analyze", "verify", f"--root={self.root}", "--man=no", *paths],
+            timeout=120,
+            check=False,
+        )
 
     def exposure(self, unit: str) -> float:
         """``systemd-analyze security`` of ``unit``'s file in the root, offline."""
-        out = run(["systemd-analyze", "security", "--offline=true", f"--root={self.root}",
-                   "--no-pager", unit], timeout=120, check=False)
+        out = run(
+            [
+                "systemd-analyze",
+                "security",
+                "--offline=true",
+                f"--root={self.root}",
+                "--no-pager",
+                unit,
+            ],
+            timeout=120,
+            check=False,
+        )
         match = re.search(r"Overall exposure level for \S+: (\d+(?:\.\d+)?)", out.stdout)
         if not match:
             raise AssertionError(f"no exposure score for {unit}:\n{out.stdout}\n{out.stderr}")

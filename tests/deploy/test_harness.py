@@ -137,8 +137,12 @@ def test_it_boots_and_the_unit_answers_on_the_containers_loopback(
     with harness.booted(demo.root, workdir / "demo-boot.log") as box:
         assert box.wait_active("demo-web.service") == "active", box.diagnose("demo-web.service")
         page = box.run(
-            ["python3", "-c", "import urllib.request as u;"
-             "print(u.urlopen('http://127.0.0.1:8080/', timeout=5).read().decode())"]
+            [
+                "python3",
+                "-c",
+                "import urllib.request as u;"
+                "print(u.urlopen('http://127.0.0.1:8080/', timeout=5).read().decode())",
+            ]
         )
         assert "harness says hello" in page.stdout, page.stderr
         assert ("127.0.0.1", 8080) in harness.listening_tcp(box)

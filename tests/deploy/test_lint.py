@@ -12,8 +12,13 @@ from tests.deploy.conftest import timed
 def test_ansible_lint_production_profile_is_clean(tmp_path: Path) -> None:
     started = time.monotonic()
     proc = harness.run(
-        [str(harness.ansible_bin("ansible-lint")), "--offline", "--profile", "production",
-         "--nocolor"],
+        [
+            str(harness.ansible_bin("ansible-lint")),
+            "--offline",
+            "--profile",
+            "production",
+            "--nocolor",
+        ],
         cwd=harness.ANSIBLE_DIR,
         env=harness.ansible_env(tmp_path),
         timeout=300,
@@ -28,8 +33,13 @@ def test_the_playbook_passes_the_syntax_check(tmp_path: Path) -> None:
     example = harness.ANSIBLE_DIR / "inventory.example.yml"
     assert example.exists(), "ansible/inventory.example.yml is missing"
     proc = harness.run(
-        [str(harness.ansible_bin("ansible-playbook")), "--syntax-check", "-i", str(example),
-         str(harness.SITE)],
+        [
+            str(harness.ansible_bin("ansible-playbook")),
+            "--syntax-check",
+            "-i",
+            str(example),
+            str(harness.SITE),
+        ],
         cwd=harness.ANSIBLE_DIR,
         env=harness.ansible_env(tmp_path),
         timeout=120,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,31 +67,38 @@ def base_root() -> Path:
     return root
 
 
+_dist_lock = threading.Lock()
 _dist_done: list[bool] = []
 
 
 def make_dist() -> None:
-    """`make dist` once per session: the wheel and wheelhouse the sesim_app role installs."""
-    if _dist_done:
-        return
-    started = time.monotonic()
-    # The project's venv is the one running these tests (`make test-deploy` made it); call
-    # scripts/dist.sh with it first on PATH rather than `make dist`, whose `install`
-    # prerequisite would build a second venv in a git worktree.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(
-        ["bash", "scripts/dist.sh"],
-        cwd=harness.REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, f"dist.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    _dist_done.append(True)
-    timed("make dist", time.monotonic() - started)
+    """`make dist` once per session: the wheel and wheelhouse the sesim_app role installs.
+
+    Thread-safe (the roots are applied in parallel threads)."""
+    with _dist_lock:
+        if _dist_done:
+            return
+        started = time.monotonic()
+        # The project's venv is the one running these tests (`make test-deploy` made it):
+        # scripts/dist.sh with that Python, rather than `make dist`, whose `install`
+        # prerequisite would build a second venv in a git worktree. --no-check: these tests
+        # install the wheel on a real root and check far more than dist.sh's own check.
+        env = {**os.environ, "PYTHON_DIST": sys.executable}
+        proc = subprocess.run(
+            ["bash", "scripts/dist.sh", "--no-check"],
+            cwd=harness.REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 0, (
+            f"dist.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+        _dist_done.append(True)
+        timed("make dist", time.monotonic() - started)
 
 
 class Farm:
@@ -100,6 +109,7 @@ class Farm:
         self.workdir = workdir
         self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="deploy-root")
         self.futures: dict[str, Future[Any]] = {}
+        self.keys = Keys(workdir)
 
     def new_root(self, name: str) -> Path:
         started = time.monotonic()
@@ -125,6 +135,7 @@ class Farm:
         for future in self.futures.values():
             future.cancel()
         self.pool.shutdown(wait=True)
+        self.keys.close()
 
 
 # Jobs the test modules register: fixture name -> job. A session's farm starts every job
@@ -149,3 +160,122 @@ def farm(request: pytest.FixtureRequest, base_root: Path, workdir: Path) -> Iter
             the_farm.start(name, fn)
     yield the_farm
     the_farm.close()
+
+
+# --- the roots ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AppliedRoot:
+    """A root with the playbook applied (``first``) and applied again (``second``: None
+    when the first run failed)."""
+
+    root: Path
+    first: harness.Applied
+    second: harness.Applied | None
+
+    def check(self) -> None:
+        self.first.check()
+
+
+class Keys:
+    """What the administrator brings: the backup key (OpenPGP, on her laptop) and, for the
+    map host, a TLS certificate and the workstation's publication key. Made once."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.folder = workdir / "keys"
+        self._lock = threading.Lock()
+        self._admin: Path | None = None
+        self._tls: tuple[Path, Path] | None = None
+
+    @property
+    def gnupghome(self) -> Path:
+        return self.folder / "admin-gnupg"
+
+    def admin_public_key(self) -> Path:
+        with self._lock:
+            if self._admin is None:
+                self._admin = harness.make_gpg_key(self.gnupghome, "Backup Admin <backup@test>")
+            return self._admin
+
+    def tls(self, name: str = "map.sesim.test") -> tuple[Path, Path]:
+        with self._lock:
+            if self._tls is None:
+                self._tls = harness.make_tls_cert(self.folder / "tls", name)
+            return self._tls
+
+    def close(self) -> None:
+        harness.stop_gpg_agent(self.gnupghome)
+
+
+def reporting_vars(keys: Keys, **more: object) -> dict[str, object]:
+    """The reporting server's settings in the tests: the database key sealed with the host
+    key (no TPM in a container, and no one to type a passphrase), the test admin's backup key."""
+    return {
+        "sesim_app_db_key_mode": "host",
+        "sesim_app_backup_public_key_src": str(keys.admin_public_key()),
+        **more,
+    }
+
+
+@job("reporting")
+def reporting_job(farm: Farm) -> AppliedRoot:
+    make_dist()
+    root = farm.new_root("reporting")
+    extra = reporting_vars(farm.keys)
+    first = farm.apply(root, group="reporting", label="reporting", extra_vars=extra)
+    second = None
+    if first.returncode == 0:
+        second = farm.apply(root, group="reporting", label="reporting-rerun", extra_vars=extra)
+    return AppliedRoot(root, first, second)
+
+
+@job("restore_target")
+def restore_target_job(farm: Farm) -> AppliedRoot:
+    """A fresh reporting server without an instance, for a backup to be restored onto."""
+    make_dist()
+    root = farm.new_root("restored")
+    extra = reporting_vars(farm.keys, sesim_app_init=False)
+    first = farm.apply(root, group="reporting", label="restored-empty", extra_vars=extra)
+    return AppliedRoot(root, first, None)
+
+
+MAP_NAME = "map.sesim.test"
+
+
+@job("map_root")
+def map_job(farm: Farm) -> AppliedRoot:
+    """The public map host: the test's own certificate and a workstation's publication key."""
+    make_dist()
+    cert, key = farm.keys.tls(MAP_NAME)
+    workstation = farm.keys.folder / "workstation"
+    passphrase = farm.keys.folder / "workstation.pass"
+    passphrase.write_text("a test workstation's passphrase\n")
+    harness.run(
+        [
+            sys.executable,
+            "-m",
+            "sesim",
+            "workstation",
+            "init",
+            "--home",
+            str(workstation),
+            "--name",
+            "Test reviewer",
+            "--passphrase-file",
+            str(passphrase),
+        ],
+        timeout=120,
+    )
+    extra = {
+        "sesim_map_verify_key_src": str(workstation / "publication.verify"),
+        "sesim_map_tls_certificate_src": str(cert),
+        "sesim_map_tls_key_src": str(key),
+        "sesim_map_server_name": MAP_NAME,
+    }
+    root = farm.new_root("map")
+    first = farm.apply(root, group="map", label="map", extra_vars=extra)
+    second = None
+    if first.returncode == 0:
+        second = farm.apply(root, group="map", label="map-rerun", extra_vars=extra)
+    return AppliedRoot(root, first, second)

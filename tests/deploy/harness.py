@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_DIR = REPO / "ansible"
@@ -69,20 +70,28 @@ def run(
     input: str | None = None,  # noqa: A002 - subprocess's own name
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    stdin_file: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """A host command, always bounded in time; the error names the command and its output."""
+    """A host command, always bounded in time; the error names the command and its output.
+    Its standard input is ``input``, or the bytes of ``stdin_file``, or nothing."""
     try:
-        proc = subprocess.run(
-            list(cmd),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            env=env,
-            cwd=cwd,
-            check=False,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
+        with contextlib.ExitStack() as stack:
+            stdin: Any = subprocess.DEVNULL
+            if input is not None:
+                stdin = None
+            elif stdin_file is not None:
+                stdin = stack.enter_context(stdin_file.open("rb"))
+            proc = subprocess.run(
+                list(cmd),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                input=input,
+                env=env,
+                cwd=cwd,
+                check=False,
+                stdin=stdin,
+            )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"timed out after {timeout}s: {' '.join(cmd)}") from exc
     if check and proc.returncode != 0:
@@ -512,7 +521,14 @@ class Container:
     def net(self, cmd: Sequence[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """A host command (the host's files, e.g. the test venv's python) in the container's
         network namespace only: it reaches the container's 127.0.0.1 and nothing else."""
-        return run(["nsenter", "-t", str(self.pid1), "-n", *cmd], timeout=timeout, check=False)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        return run(
+            ["nsenter", "-t", str(self.pid1), "-n", *cmd],
+            timeout=timeout,
+            check=False,
+            env=env,
+            cwd=REPO,
+        )
 
     def systemctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self.run(["systemctl", "--no-pager", *args], timeout=timeout)
@@ -823,3 +839,73 @@ def is_loopback(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
+
+
+# --- keys and certificates the tests make --------------------------------------------------------
+
+
+def make_gpg_key(home: Path, uid: str) -> Path:
+    """An OpenPGP key without a passphrase (ed25519 + cv25519) in a new GNUPGHOME; returns
+    its armored public key's file. Stop its agent with :func:`stop_gpg_agent`."""
+    home.mkdir(mode=0o700, parents=True)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--quiet"]
+    run(
+        [*gpg, "--passphrase", "", "--quick-gen-key", uid, "future-default", "default", "never"],
+        timeout=120,
+    )
+    public = home.parent / f"{home.name}.pub.asc"
+    public.write_text(run([*gpg, "--armor", "--export", uid], timeout=60).stdout)
+    return public
+
+
+def gpg_decrypt(home: Path, encrypted: Path, out: Path) -> None:
+    run(
+        [
+            "gpg",
+            "--homedir",
+            str(home),
+            "--batch",
+            "--quiet",
+            "--yes",
+            "--output",
+            str(out),
+            "--decrypt",
+            str(encrypted),
+        ],
+        timeout=300,
+    )
+
+
+def stop_gpg_agent(home: Path) -> None:
+    if home.exists():
+        run(["gpgconf", "--homedir", str(home), "--kill", "all"], timeout=30, check=False)
+
+
+def make_tls_cert(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (P-256, two days): (certificate, key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+        ],
+        timeout=60,
+    )
+    return cert, key

@@ -134,6 +134,7 @@ class Farm:
     def close(self) -> None:
         for future in self.futures.values():
             future.cancel()
+        harness.kill_live()  # only runs still going: a session cut short
         self.pool.shutdown(wait=True)
         self.keys.close()
 

@@ -449,18 +449,33 @@ def apply(
             cwd=playbook.parent,
             start_new_session=True,  # its own process group: a timeout ends all of it
         )
+        _live.add(proc.pid)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
             out.write(f"\n*** sesim deploy tests: killed after {timeout}s ***\n")
+        finally:
+            _live.discard(proc.pid)
     seconds = time.monotonic() - started
     shutil.rmtree(scratch, ignore_errors=True)
     recap, changed, failed = parse_output(log_path.read_text(errors="replace"))
     total = sum(r.changed for r in recap.values())
     log(f"applied {playbook.name} to {root.name} ({group}) in {seconds:.0f}s, changed={total}")
     return Applied(proc.returncode, recap, changed, failed, log_path, seconds)
+
+
+# Process groups of the ansible-playbook runs under way (each started with its own session).
+_live: set[int] = set()
+
+
+def kill_live() -> None:
+    """Stop every ansible-playbook run this process started and that is still running (a
+    session ending early): the threads waiting on them then unmount their roots."""
+    for pgid in list(_live):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def chroot(

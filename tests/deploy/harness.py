@@ -507,6 +507,7 @@ class Container:
     log_path: Path
     boot_seconds: float = 0.0
     state: str = ""
+    asked: list[str] = field(default_factory=list)
 
     def run(
         self,
@@ -592,10 +593,33 @@ def _container_pid1(nspawn_pid: int) -> int | None:
     return None
 
 
+# Answers a question systemd-ask-password put in /run/systemd/ask-password (the password
+# agent protocol: an ask.* file names a datagram socket; "+" and the password is the answer).
+# Prints the question's message; exits 3 when nothing is asked.
+ANSWER_PASSWORD = r"""
+import configparser, glob, socket, sys
+password = sys.stdin.buffer.read()
+for ask in sorted(glob.glob("/run/systemd/ask-password/ask.*")):
+    question = configparser.ConfigParser(interpolation=None)
+    question.read(ask)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"+" + password, question["Ask"]["Socket"])
+    print(question["Ask"].get("Message", ""))
+    sys.exit(0)
+sys.exit(3)
+"""
+
+
 @contextlib.contextmanager
-def booted(root: Path, log_path: Path, timeout: float = 120) -> Iterator[Container]:
+def booted(
+    root: Path, log_path: Path, timeout: float = 120, passphrase: str | None = None
+) -> Iterator[Container]:
     """Boot ``root`` (never with the host's network) until systemd says running/degraded;
-    power it off afterwards (killed if it does not stop in time)."""
+    power it off afterwards (killed if it does not stop in time).
+
+    With ``passphrase``, a question asked through systemd-ask-password during the boot is
+    answered with it, as an administrator at the console would (the answered prompts are in
+    :attr:`Container.asked`)."""
     if mounts_under(root):
         raise AssertionError(f"will not boot {root} with mounts in it: {mounts_under(root)}")
     started = time.monotonic()
@@ -644,6 +668,12 @@ def booted(root: Path, log_path: Path, timeout: float = 120) -> Iterator[Contain
             ).stdout.strip()
             if state in ("running", "degraded"):
                 break
+            if passphrase is not None:
+                answer = container.run(
+                    ["python3", "-c", ANSWER_PASSWORD], input=passphrase, timeout=30
+                )
+                if answer.returncode == 0:
+                    container.asked.append(answer.stdout.strip())
             time.sleep(0.3)
         container.state = state
         container.boot_seconds = time.monotonic() - started

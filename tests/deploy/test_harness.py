@@ -51,10 +51,26 @@ PLAYBOOK = """\
           NoNewPrivileges=yes
           [Install]
           WantedBy=multi-user.target
+    - name: A unit that asks for a passphrase at boot, as sesim-unlock does
+      ansible.builtin.copy:
+        dest: /etc/systemd/system/demo-ask.service
+        owner: root
+        group: root
+        mode: "0644"
+        content: |
+          [Unit]
+          Description=Harness demo passphrase question
+          [Service]
+          Type=oneshot
+          RemainAfterExit=yes
+          ExecStart=/bin/sh -c 'systemd-ask-password --no-tty "Demo passphrase:" > /run/demo-answer'
+          [Install]
+          WantedBy=multi-user.target
     - name: Enabled, not started (a chroot)
       ansible.builtin.systemd_service:
-        name: demo-web.service
+        name: "{{ item }}"
         enabled: true
+      loop: [demo-web.service, demo-ask.service]
     - name: The chroot was seen as one
       ansible.builtin.assert:
         that: ansible_facts.is_chroot
@@ -134,8 +150,11 @@ def test_the_offline_unit_checks(demo: Demo) -> None:
 def test_it_boots_and_the_unit_answers_on_the_containers_loopback(
     demo: Demo, workdir: Path
 ) -> None:
-    with harness.booted(demo.root, workdir / "demo-boot.log") as box:
+    with harness.booted(demo.root, workdir / "demo-boot.log", passphrase="open sesame") as box:
         assert box.wait_active("demo-web.service") == "active", box.diagnose("demo-web.service")
+        # The question asked at boot was answered through the password agent protocol.
+        assert box.asked == ["Demo passphrase:"]
+        assert box.run(["cat", "/run/demo-answer"]).stdout == "open sesame\n"
         page = box.run(
             [
                 "python3",

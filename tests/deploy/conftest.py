@@ -59,61 +59,66 @@ def workdir() -> Iterator[Path]:
     timed("remove roots", time.monotonic() - started)
 
 
-@pytest.fixture(scope="session")
-def base_root() -> Path:
+def make_dist() -> None:
+    """`make dist`: the wheel and wheelhouse the sesim_app and sesim_map roles install."""
+    started = time.monotonic()
+    # The project's venv is the one running these tests (`make test-deploy` made it):
+    # scripts/dist.sh with that Python, rather than `make dist`, whose `install`
+    # prerequisite would build a second venv in a git worktree. --no-check: these tests
+    # install the wheel on a real root and check far more than dist.sh's own check.
+    env = {**os.environ, "PYTHON_DIST": sys.executable}
+    proc = subprocess.run(
+        ["bash", "scripts/dist.sh", "--no-check"],
+        cwd=harness.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, f"dist.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    timed("make dist", time.monotonic() - started)
+
+
+def build_base() -> Path:
     started = time.monotonic()
     root = harness.base_root()
-    timed("base root (debootstrap or cache)", time.monotonic() - started)
+    timed("base root (debootstrap, or the cache)", time.monotonic() - started)
     return root
 
 
-_dist_lock = threading.Lock()
-_dist_done: list[bool] = []
-
-
-def make_dist() -> None:
-    """`make dist` once per session: the wheel and wheelhouse the sesim_app role installs.
-
-    Thread-safe (the roots are applied in parallel threads)."""
-    with _dist_lock:
-        if _dist_done:
-            return
-        started = time.monotonic()
-        # The project's venv is the one running these tests (`make test-deploy` made it):
-        # scripts/dist.sh with that Python, rather than `make dist`, whose `install`
-        # prerequisite would build a second venv in a git worktree. --no-check: these tests
-        # install the wheel on a real root and check far more than dist.sh's own check.
-        env = {**os.environ, "PYTHON_DIST": sys.executable}
-        proc = subprocess.run(
-            ["bash", "scripts/dist.sh", "--no-check"],
-            cwd=harness.REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == 0, (
-            f"dist.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-        _dist_done.append(True)
-        timed("make dist", time.monotonic() - started)
-
-
 class Farm:
-    """Roots prepared in parallel threads; :meth:`get` waits for one."""
+    """Roots prepared in parallel threads; :meth:`get` waits for one.
 
-    def __init__(self, base: Path, workdir: Path) -> None:
-        self.base = base
+    The base root (debootstrap) and `make dist` start at once, side by side, when some job
+    is wanted; the jobs wait for what they need of them."""
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="deploy-root")
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="deploy")
         self.futures: dict[str, Future[Any]] = {}
         self.keys = Keys(workdir)
+        self._base: Future[Path] | None = None
+        self._dist: Future[None] | None = None
+
+    def begin(self, dist: bool) -> None:
+        self._base = self.pool.submit(build_base)
+        if dist:
+            self._dist = self.pool.submit(make_dist)
+
+    def base(self) -> Path:
+        assert self._base is not None
+        return self._base.result(timeout=900)
+
+    def dist(self) -> None:
+        assert self._dist is not None
+        self._dist.result(timeout=900)
 
     def new_root(self, name: str) -> Path:
+        base = self.base()
         started = time.monotonic()
-        root = harness.copy_root(self.base, self.workdir / name)
+        root = harness.copy_root(base, self.workdir / name)
         timed(f"copy root {name}", time.monotonic() - started)
         return root
 
@@ -139,26 +144,32 @@ class Farm:
         self.keys.close()
 
 
-# Jobs the test modules register: fixture name -> job. A session's farm starts every job
-# whose fixture some collected test uses, all at once.
-JOBS: dict[str, Callable[[Farm], Any]] = {}
+# Jobs: fixture name -> (job, whether it needs `make dist`). A session's farm starts every
+# job whose fixture some collected test uses, all at once.
+JOBS: dict[str, tuple[Callable[[Farm], Any], bool]] = {}
 
 
-def job(fixture_name: str) -> Callable[[Callable[[Farm], Any]], Callable[[Farm], Any]]:
+def job(
+    fixture_name: str, *, dist: bool = True
+) -> Callable[[Callable[[Farm], Any]], Callable[[Farm], Any]]:
     def register(fn: Callable[[Farm], Any]) -> Callable[[Farm], Any]:
-        JOBS[fixture_name] = fn
+        JOBS[fixture_name] = (fn, dist)
         return fn
 
     return register
 
 
-@pytest.fixture(scope="session")
-def farm(request: pytest.FixtureRequest, base_root: Path, workdir: Path) -> Iterator[Farm]:
+@pytest.fixture(scope="session", autouse=True)
+def farm(request: pytest.FixtureRequest, workdir: Path) -> Iterator[Farm]:
+    """Started before the first deploy test, so the roots are applied while the others
+    (ansible-lint, the syntax check) run."""
     wanted = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
-    the_farm = Farm(base_root, workdir)
-    for name, fn in JOBS.items():
-        if name in wanted:
-            the_farm.start(name, fn)
+    the_farm = Farm(workdir)
+    jobs = {name: job for name, job in JOBS.items() if name in wanted}
+    if jobs:
+        the_farm.begin(dist=any(dist for _fn, dist in jobs.values()))
+    for name, (fn, _dist) in jobs.items():
+        the_farm.start(name, fn)
     yield the_farm
     the_farm.close()
 
@@ -221,7 +232,7 @@ def reporting_vars(keys: Keys, **more: object) -> dict[str, object]:
 
 @job("reporting")
 def reporting_job(farm: Farm) -> AppliedRoot:
-    make_dist()
+    farm.dist()
     root = farm.new_root("reporting")
     extra = reporting_vars(farm.keys)
     first = farm.apply(root, group="reporting", label="reporting", extra_vars=extra)
@@ -234,7 +245,7 @@ def reporting_job(farm: Farm) -> AppliedRoot:
 @job("restore_target")
 def restore_target_job(farm: Farm) -> AppliedRoot:
     """A fresh reporting server without an instance, for a backup to be restored onto."""
-    make_dist()
+    farm.dist()
     root = farm.new_root("restored")
     extra = reporting_vars(farm.keys, sesim_app_init=False)
     first = farm.apply(root, group="reporting", label="restored-empty", extra_vars=extra)
@@ -247,7 +258,7 @@ MAP_NAME = "map.sesim.test"
 @job("map_root")
 def map_job(farm: Farm) -> AppliedRoot:
     """The public map host: the test's own certificate and a workstation's publication key."""
-    make_dist()
+    farm.dist()
     cert, key = farm.keys.tls(MAP_NAME)
     workstation = farm.keys.folder / "workstation"
     passphrase = farm.keys.folder / "workstation.pass"

@@ -95,7 +95,7 @@ class Demo:
     failing: AssertionError | None
 
 
-@job("demo")
+@job("demo", dist=False)
 def demo_job(farm: Farm) -> Demo:
     root = farm.new_root("demo")
     playbook = farm.workdir / "demo.yml"

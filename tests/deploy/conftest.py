@@ -220,14 +220,21 @@ class Keys:
         harness.stop_gpg_agent(self.gnupghome)
 
 
-def reporting_vars(keys: Keys, **more: object) -> dict[str, object]:
-    """The reporting server's settings in the tests: the database key sealed with the host
-    key (no TPM in a container, and no one to type a passphrase), the test admin's backup key."""
-    return {
-        "sesim_app_db_key_mode": "host",
-        "sesim_app_backup_public_key_src": str(keys.admin_public_key()),
-        **more,
+# The restored server's database key passphrase (typed at boot through systemd-ask-password).
+RESTORED_PASSPHRASE = "a long passphrase the admin types at every boot"
+
+
+def reporting_vars(keys: Keys, mode: str = "host", **more: object) -> dict[str, object]:
+    """The reporting server's settings in the tests: the test admin's backup key, and the
+    database key sealed with the host key (no TPM in a container) or, on the restored
+    server, wrapped with a passphrase the test types at boot."""
+    extra: dict[str, object] = {
+        "sesim_app_db_key_mode": mode,
+        "sesim_app_backup_recipient_key": str(keys.admin_public_key()),
     }
+    if mode == "passphrase":
+        extra["sesim_app_db_key_passphrase"] = RESTORED_PASSPHRASE
+    return {**extra, **more}
 
 
 @job("reporting")
@@ -247,7 +254,7 @@ def restore_target_job(farm: Farm) -> AppliedRoot:
     """A fresh reporting server without an instance, for a backup to be restored onto."""
     farm.dist()
     root = farm.new_root("restored")
-    extra = reporting_vars(farm.keys, sesim_app_init=False)
+    extra = reporting_vars(farm.keys, "passphrase", sesim_app_init=False)
     first = farm.apply(root, group="reporting", label="restored-empty", extra_vars=extra)
     return AppliedRoot(root, first, None)
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.deploy import harness
-from tests.deploy.conftest import AppliedRoot, Farm, reporting_vars, timed
+from tests.deploy.conftest import RESTORED_PASSPHRASE, AppliedRoot, Farm, reporting_vars, timed
 
 HOME = "/var/lib/sesim"
 VENV = "/opt/sesim/venv"

@@ -313,17 +313,30 @@ def test_a_backup_restored_on_a_fresh_server_opens_her_case(
         )
     assert restored.returncode == 0, restored.stdout + restored.stderr
     again = farm.apply(
-        target, group="reporting", label="restored", extra_vars=reporting_vars(farm.keys)
+        target,
+        group="reporting",
+        label="restored",
+        extra_vars=reporting_vars(farm.keys, "passphrase"),
     )
     again.check()
-    assert not harness.RootFS(target).exists(f"{HOME}/secrets/db.key")
+    # This server's key is wrapped with a passphrase (passphrase mode), not left beside the
+    # database.
+    restored_fs = harness.RootFS(target)
+    assert not restored_fs.exists(f"{HOME}/secrets/db.key")
+    wrapped = restored_fs.stat("/etc/sesim/db.key.wrapped")
+    assert (wrapped.owner, wrapped.mode) == ("root", 0o600), wrapped
+    assert RESTORED_PASSPHRASE.encode() not in restored_fs.path(wrapped.path).read_bytes()
+    assert restored_fs.enabled("sesim-unlock.service")
     timed("restore and apply", time.monotonic() - started)
 
-    # Her codename opens her case on the restored server; a made-up one does not.
-    with harness.booted(target, workdir / "restored-boot.log") as restored_box:
-        assert restored_box.wait_active("sesim-source.service") == "active", restored_box.diagnose(
-            "sesim-source.service"
-        )
+    # At boot it asks for the passphrase (answered as an administrator at the console);
+    # her codename then opens her case on the restored server; a made-up one does not.
+    with harness.booted(
+        target, workdir / "restored-boot.log", passphrase=RESTORED_PASSPHRASE
+    ) as restored_box:
+        assert restored_box.asked, "no passphrase was asked for at boot"
+        state = restored_box.wait_active("sesim-source.service")
+        assert state == "active", restored_box.diagnose("sesim-source.service")
         after = web(restored_box, "login", codename)
         assert after["status"] == 303 and "/case" in after["location"], after
         assert after["case_status"] == 200

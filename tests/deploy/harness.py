@@ -486,12 +486,13 @@ def chroot(
     input: str | None = None,  # noqa: A002
     timeout: float = 60,
     check: bool = True,
+    stdin_file: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """A command in ``root`` (inside :func:`mounted`), as root or as ``user`` (runuser)."""
     wrapped = ["chroot", str(root), "/usr/bin/env", "-i", f"PATH={PATH_IN_ROOT}", "LANG=C.UTF-8"]
     if user:
         wrapped += ["runuser", "-u", user, "--"]
-    return run([*wrapped, *cmd], timeout=timeout, check=check, input=input)
+    return run([*wrapped, *cmd], timeout=timeout, check=check, input=input, stdin_file=stdin_file)
 
 
 # --- booting -----------------------------------------------------------------------------------

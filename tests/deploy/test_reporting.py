@@ -289,24 +289,11 @@ def test_a_backup_restored_on_a_fresh_server_opens_her_case(
     restore_target.first.check()
     target = restore_target.root
     with harness.mounted(target):
-        restored = harness.run(
-            [
-                "chroot",
-                str(target),
-                "/usr/bin/env",
-                "-i",
-                f"PATH={harness.PATH_IN_ROOT}",
-                "runuser",
-                "-u",
-                "sesim",
-                "--",
-                f"{VENV}/bin/sesim",
-                "restore",
-                "--home",
-                HOME,
-                "--from",
-                "-",
-            ],
+        # As root, the way the role's README tells an administrator to (sesim-admin runs
+        # `sesim restore` as user sesim).
+        restored = harness.chroot(
+            target,
+            ["/usr/local/sbin/sesim-admin", "restore", "--from", "-"],
             timeout=300,
             check=False,
             stdin_file=tar,

@@ -10,6 +10,7 @@ unmounting) at the end of the session.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -54,6 +55,11 @@ def workdir() -> Iterator[Path]:
     """This session's folder for roots and logs, beside the cache (same filesystem)."""
     path = harness.runs_dir()
     yield path
+    # The ansible and boot logs outlive the roots (CI keeps test-artifacts/).
+    artifacts = harness.REPO / "test-artifacts" / "deploy"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for log in path.glob("*.log"):
+        shutil.copyfile(log, artifacts / log.name)
     started = time.monotonic()
     harness.remove_root(path)
     timed("remove roots", time.monotonic() - started)

@@ -41,7 +41,8 @@ def test_the_tls_key_is_root_only_and_the_map_folder_belongs_to_sesim(fs: harnes
     keys = [
         info
         for info in fs.walk("/etc")
-        if info.kind == "file" and fs.read(info.path).startswith("-----BEGIN PRIVATE KEY")
+        if info.kind == "file"
+        and fs.path(info.path).read_bytes().startswith(b"-----BEGIN PRIVATE KEY")
     ]
     assert keys, "the TLS key is not on the map host"
     for info in keys:

@@ -130,7 +130,11 @@ class Farm:
 
     def apply(self, root: Path, *, group: str, label: str, **kwargs: Any) -> harness.Applied:
         applied = harness.apply(
-            root, group=group, host=root.name, log_path=self.workdir / f"{label}.log", **kwargs
+            root,
+            group=group,
+            host=f"test-{root.name}",
+            log_path=self.workdir / f"{label}.log",
+            **kwargs,
         )
         timed(f"apply {label}", applied.seconds)
         return applied

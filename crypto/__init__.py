@@ -9,6 +9,8 @@ The rest of the project calls only what is exported here:
 - :mod:`crypto.passwords`: staff password hashes (Argon2id);
 - :mod:`crypto.tokens`: random ids and lookup hashes;
 - :mod:`crypto.secretbox`: small secrets sealed under a key someone else holds;
+- :mod:`crypto.keywrap`: a key sealed under a passphrase (Argon2id), for
+  ``sesim db-key wrap`` (format in ``crypto/FORMAT.md``);
 - :mod:`crypto.pgp`: OpenPGP through GnuPG;
 - :mod:`crypto.onion`: Tor onion service identities and addresses;
 - :mod:`crypto.signing`: Ed25519 signatures (the publication bundle).
@@ -59,6 +61,14 @@ from crypto.keys import (
     write_private_key_file,
     write_public_key_file,
 )
+from crypto.keywrap import (
+    MIN_PASSPHRASE_CHARS,
+    WRAP_MEMLIMIT,
+    WRAP_OPSLIMIT,
+    WRAPPED_KEY_BYTES,
+    unwrap_key,
+    wrap_key,
+)
 from crypto.onion import OnionServiceKey, is_onion_address, onion_address
 from crypto.passwords import (
     MAX_PASSWORD_BYTES,
@@ -68,7 +78,7 @@ from crypto.passwords import (
     needs_rehash,
     verify_password,
 )
-from crypto.pgp import OpenPGP
+from crypto.pgp import OpenPGP, decrypting_reader
 from crypto.secretbox import SECRET_KEY_BYTES, new_secret_key, open_secret, seal_secret
 from crypto.signing import (
     BadSignature,
@@ -85,9 +95,13 @@ __all__ = [
     "CHUNK_SIZE",
     "MAX_PASSWORD_BYTES",
     "MAX_RECIPIENTS",
+    "MIN_PASSPHRASE_CHARS",
     "PASSWORD_MEMLIMIT",
     "PASSWORD_OPSLIMIT",
     "SECRET_KEY_BYTES",
+    "WRAPPED_KEY_BYTES",
+    "WRAP_MEMLIMIT",
+    "WRAP_OPSLIMIT",
     "BadSignature",
     "ByteSink",
     "ByteSource",
@@ -108,6 +122,7 @@ __all__ = [
     "SourceKeys",
     "decrypt_bytes",
     "decrypt_stream",
+    "decrypting_reader",
     "derive_source_keys",
     "encrypt_bytes",
     "encrypt_stream",
@@ -130,9 +145,11 @@ __all__ = [
     "sign_detached",
     "signing_key_from_seed",
     "source_key_hash",
+    "unwrap_key",
     "verify_detached",
     "verify_key_bytes",
     "verify_password",
+    "wrap_key",
     "write_private_key_file",
     "write_public_key_file",
 ]

@@ -11,19 +11,23 @@ add prompts, not safety.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import gnupg
 
 from crypto.errors import CryptoError, DecryptionError, FormatError, OutputTooLarge
 from crypto.files import new_private_file
 
-__all__ = ["OpenPGP"]
+__all__ = ["OpenPGP", "decrypting_reader"]
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -140,10 +144,13 @@ class OpenPGP:
             raise CryptoError(f"GnuPG could not encrypt: {result.status}")
         return bytes(result.data)
 
-    def encrypt_file(self, src: Any, fingerprint: str, output: Path) -> None:
+    def encrypt_file(
+        self, src: Any, fingerprint: str, output: Path, *, compress: bool = True
+    ) -> None:
         """Encrypt a binary stream (read to its end by GnuPG, a block at a time) to one
         key, writing binary OpenPGP to ``output``, which must not exist yet. Memory stays
-        bounded whatever the size; nothing is written in the clear."""
+        bounded whatever the size; nothing is written in the clear. ``compress=False``
+        for data that is ciphertext already (a SQLCipher database)."""
         output = Path(output)
         try:
             with new_private_file(output, sync=False):
@@ -159,6 +166,7 @@ class OpenPGP:
                 armor=False,
                 always_trust=True,
                 output=str(output),
+                extra_args=None if compress else ["--compress-algo", "none"],
             )
         except (OSError, ValueError) as exc:  # GnuPG stopped reading (a broken pipe)
             output.unlink(missing_ok=True)
@@ -223,3 +231,45 @@ class OpenPGP:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def decrypting_reader(
+    path: Path, homedir: Path | None = None, *, gpgbinary: str = "gpg"
+) -> Iterator[IO[bytes]]:
+    """Yield the plaintext of the OpenPGP file ``path`` as a stream, decrypted by gpg
+    with a secret key of the keyring ``homedir`` (default: gpg's own, ``$GNUPGHOME`` or
+    ``~/.gnupg``; gpg-agent asks for its passphrase as usual). Nothing is written to disk.
+
+    gpg authenticates the message only at its end: what was read counts only once the
+    ``with`` block has ended without :class:`DecryptionError`, raised when gpg fails
+    (wrong key, changed or cut file). The stream is read to its end on leaving.
+    This runs in the caller's keyring, which it never changes or stops.
+    """
+    binary = shutil.which(gpgbinary)
+    if binary is None:
+        raise CryptoError("gpg is not installed")
+    argv = [binary, "--quiet"]
+    if homedir is not None:
+        argv += ["--homedir", str(homedir)]
+    argv += ["--decrypt", "--", os.fspath(path)]
+    with tempfile.TemporaryFile() as errors:
+        # Fixed argv, no shell: the file name comes after "--".
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603
+        assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
+        try:
+            yield proc.stdout
+            while proc.stdout.read(1 << 16):
+                pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+        code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            said = errors.read()[-2000:].decode("utf-8", "replace").strip()
+            said = " ".join(_CONTROL.sub(" ", said).split())
+            raise DecryptionError(f"gpg could not decrypt {path}: {said or f'exit {code}'}")

@@ -553,9 +553,11 @@ def csp_for(path: str, tile_url: str = "") -> str:
     return DATA_CSP
 
 
-def nginx_example(root: str = "/srv/sesim-map", tile_url: str = "") -> str:
-    """An nginx server block for a site built into ``root`` (README.md shows it; a test
-    keeps the two the same)."""
+def nginx_maps(tile_url: str = "") -> str:
+    """nginx ``map`` blocks (http level) giving ``$sesim_csp``, the Content-Security-Policy
+    ``csp_for`` gives for each address, and ``$sesim_404``, each language's 404 page.
+    ``sesim map nginx-maps`` prints them for a map's own ``tile_url``; the ansible role
+    includes them in its nginx configuration."""
     return f"""\
 # The map's policy per address: the map page runs its own script; the other pages none;
 # data, styles and scripts allow nothing (as `sesim serve map` sends them).
@@ -569,6 +571,15 @@ map $uri $sesim_404 {{
     "~^/en/"  /en/404.html;
     default   /404.html;
 }}
+"""
+
+
+def nginx_example(root: str = "/srv/sesim-map", tile_url: str = "") -> str:
+    """An nginx server block for a site built into ``root`` (README.md shows it; a test
+    keeps the two the same)."""
+    return (
+        nginx_maps(tile_url)
+        + f"""\
 
 server {{
     listen 443 ssl;
@@ -617,6 +628,7 @@ server {{
     }}
 }}
 """
+    )
 
 
 _RENAME_EXCHANGE = 2

@@ -103,3 +103,18 @@ def build_command(home: Path, out: Path, jobs: int | None) -> None:
         click.echo(f"Previous build deleted in {result.cleanup_seconds:.1f} s")
     for warning in result.warnings:
         click.echo(f"Warning: the new site is live, but {warning}", err=True)
+
+
+@map_group.command("nginx-maps")
+@_home
+def nginx_maps_command(home: Path) -> None:
+    """Print nginx `map` blocks for the static site's headers: $sesim_csp, the
+    Content-Security-Policy `sesim serve map` sends at each address (with this map's
+    tile_url), and $sesim_404, each language's 404 page (for nginx's http block)."""
+    from .build import nginx_maps
+
+    try:
+        instance = open_map(home)
+    except MapError as exc:
+        fail(str(exc))
+    click.echo(nginx_maps(instance.settings.tile_url), nl=False)

@@ -14,11 +14,19 @@ A retraction of an id the map never held is accepted and recorded (``known`` = 0
 BUNDLES.md says a map must: refusing it would stall the chain, and with it every later
 retraction, for an entry the map does not show anyway. An entry id the map already holds
 or has seen retracted is refused (a workstation never publishes an id twice).
+
+Once a bundle is applied, the file ``build-requested`` is made in the map's folder
+(``instance.BUILD_REQUEST_FILE``): a static site built with ``sesim map build`` is now out
+of date. The deployment's ``sesim-map-build.path`` unit watches for it and rebuilds the
+site (the build service deletes the file before it starts, so a bundle applied during a
+build asks for the next one).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +36,9 @@ from securedrop_like.bundles.publication import Publication
 from securedrop_like.db import immediate
 
 from . import store
-from .instance import MapInstance, open_map
+from .instance import BUILD_REQUEST_FILE, MapInstance, open_map
+
+log = logging.getLogger(__name__)
 
 #: What kind of refusal, so the web endpoint can answer 400 or 409.
 BAD_BUNDLE = "bad_bundle"  # too big, not the format, bad signature, wrong key
@@ -74,13 +84,24 @@ def ingest(home: Path | MapInstance, data: bytes) -> IngestResult:
                     check_chain(publication, state.last_sequence + 1, state.last_sha256)
                 except ChainError as exc:
                     raise IngestRefused(str(exc), OUT_OF_ORDER) from None
-                return _apply(conn, key_text, publication)
+                result = _apply(conn, key_text, publication)
         finally:
             conn.close()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise IngestRefused(BUSY_MESSAGE, BUSY) from None
         raise
+    request_build(instance.home)
+    return result
+
+
+def request_build(home: Path) -> None:
+    """Say that the static site is out of date: make ``home/build-requested`` (empty,
+    0600). The bundle is applied whatever happens here, so a failure is a warning."""
+    try:
+        os.close(os.open(home / BUILD_REQUEST_FILE, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        log.warning("could not ask for a new build of the site (%s)", exc.strerror or exc)
 
 
 def _apply(conn: sqlite3.Connection, key_text: str, pub: Publication) -> IngestResult:

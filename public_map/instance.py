@@ -3,7 +3,10 @@
 - ``publication.verify``: the workstation's publication verify key (copied at init, in
   the workstation's own text form; the only key the map holds, and it is public);
 - ``map.toml``: the site settings (below, with their defaults);
-- ``map.sqlite3``: the database (``store``).
+- ``map.sqlite3``: the database (``store``);
+- ``build-requested``: made by each ingest that applies a bundle (empty): the static site
+  (``sesim map build``) is out of date. Nothing here reads it; a deployment may watch
+  for it (the ansible role's ``sesim-map-build.path``), delete it and rebuild.
 
 ``map.toml`` (every key optional; an unknown key is an error so a typo is not ignored)::
 
@@ -62,6 +65,7 @@ from . import store
 
 CONFIG_FILE = "map.toml"
 VERIFY_KEY_FILE = "publication.verify"
+BUILD_REQUEST_FILE = "build-requested"
 _SITE_KEYS = (
     "onion", "sms", "email", "messenger_url", "x_handle", "pgp_fingerprint", "tile_url",
     "quick_exit",

@@ -103,7 +103,8 @@ class ThreadKeys:
 
     @classmethod
     def load(cls, config: Config) -> ThreadKeys:
-        return cls.read(thread_keys_path(config))
+        # The systemd credential of the same name first, when there is one.
+        return cls.read(config.secret_file(THREAD_KEYS_NAME))
 
     @classmethod
     def read(cls, path: Path) -> ThreadKeys:
@@ -155,7 +156,7 @@ class ThreadKeyCache:
     rotation reaches the intake server without a restart)."""
 
     def __init__(self, config: Config) -> None:
-        self._path = thread_keys_path(config)
+        self._path = config.secret_file(THREAD_KEYS_NAME)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._keys: ThreadKeys | None = None
@@ -236,7 +237,8 @@ def channel_public_key(config: Config) -> PublicKey:
 
 
 def channel_private_key(config: Config) -> PrivateKey:
-    path = channel_private_path(config)
+    # The systemd credential of the same name first, when there is one.
+    path = config.secret_file(CHANNEL_PRIVATE_NAME)
     if not path.exists():
         raise ConfigError(f"{path} is missing: run `sesim channel-keys init`")
     try:

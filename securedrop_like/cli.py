@@ -1,24 +1,43 @@
 """The core's commands of ``sesim``: make an instance, install reviewer keys, pin the
-key derivation, rebuild the database. The ``sesim`` command itself lives in
+key derivation, rebuild the database, migrate it, back it up and restore it, and
+wrap, unlock and check its key (issue 13). The ``sesim`` command itself lives in
 ``sesim/cli.py``, above the apps; ``home_option`` and ``fail`` are shared with the apps'
 command groups."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from crypto import CryptoError, read_public_key_file
+from crypto import (
+    WRAP_MEMLIMIT,
+    WRAP_OPSLIMIT,
+    WRAPPED_KEY_BYTES,
+    CryptoError,
+    DecryptionError,
+    new_private_file,
+    read_public_key_file,
+    unwrap_key,
+    wrap_key,
+)
 
+from . import backup as backup_module
 from . import db, models
 from .config import (
+    Config,
     ConfigError,
     check_kdf,
+    load_config,
     read_kdf_pin,
     resolve_home,
+    weak_kdf_allowed,
     write_kdf_pin,
 )
 from .db import DatabaseError
@@ -277,8 +296,318 @@ def channel_keys_init(home: Path | None) -> None:
         )
 
 
+# -- issue 13: migrations, backups, restore and the database key ----------------------------
+
+
+@click.command()
+@home_option
+def migrate(home: Path | None) -> None:
+    """Bring the database schema up to date (the servers do it too) and print its version."""
+    try:
+        config = load_config(home)
+        if not config.db_path.is_file():
+            _fail(f"there is no database at {config.db_path}")
+        conn = db.Database.for_config(config).open()
+        try:
+            before = db.schema_version(conn)
+        finally:
+            conn.close()
+        open_instance(config.home)
+        conn = db.Database.for_config(config).open()
+        try:
+            after = db.schema_version(conn)
+        finally:
+            conn.close()
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    if after == before:
+        click.echo(f"The database is at schema version {after}; nothing to migrate.")
+    else:
+        click.echo(f"Migrated the database from schema version {before} to {after}.")
+
+
+@click.command("backup")
+@home_option
+@click.option(
+    "--out-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of the backups (made 0700 if missing).",
+)
+@click.option(
+    "--recipient",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The administrator's OpenPGP public key (ASCII-armoured) to encrypt to.",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=backup_module.DEFAULT_KEEP,
+    show_default=True,
+    help="How many backups to keep in --out-dir (the newest).",
+)
+def backup_command(home: Path | None, out_dir: Path, recipient: Path, keep: int) -> None:
+    """Back the instance up while the servers run: database (online copy), config,
+    secrets (db.key included), public keys and onion keys, in one tar encrypted with
+    gpg to --recipient, as OUT_DIR/sesim-backup-YYYY-MM-DD[-N].tar.gpg (0600). Keeps
+    the newest --keep backups. Prints the new file's path."""
+    try:
+        config = load_config(home)
+        if not config.db_path.is_file():
+            _fail(f"there is no database at {config.db_path}")
+        path = backup_module.backup(config, out_dir, recipient, keep=keep)
+    except (ConfigError, DatabaseError, backup_module.BackupError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(str(path))
+
+
+@click.command("restore")
+@home_option
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    help="The backup (FILE.tar.gpg, decrypted with gpg), or - for the decrypted tar on stdin.",
+)
+@click.option(
+    "--gnupghome",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keyring holding the backup key's secret part (default: $GNUPGHOME or ~/.gnupg).",
+)
+def restore_command(home: Path | None, source: str, gnupghome: Path | None) -> None:
+    """Restore a backup into a new instance folder (--home; refused if it holds one).
+
+    Writes secrets/db.key (0600); on a server with a sealed key, seal it again and
+    remove it (the ansible role does)."""
+    try:
+        target = resolve_home(home)
+        if source == "-":
+            if sys.stdin.isatty():
+                _fail("--from - reads the decrypted tar on stdin, which is a terminal")
+            restored = backup_module.restore(sys.stdin.buffer, target)
+        else:
+            restored = backup_module.restore_from_file(Path(source), target, gnupghome)
+    except (ConfigError, backup_module.BackupError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(
+        f"Restored a Səsim instance into {restored.home} "
+        f"(database schema version {restored.schema_version})."
+    )
+    click.echo(f"Secrets: {', '.join(restored.secrets)}")
+    if restored.onions:
+        onions = ", ".join(f"{name} ({address})" for name, address in restored.onions.items())
+        click.echo(f"Onion services: {onions}")
+    else:
+        click.echo("Onion services: none in this backup")
+    public = [name for name in backup_module.PUBLIC_FILES if name in restored.files]
+    click.echo(f"Also: config.toml, db.sqlite{''.join(', ' + name for name in public)}")
+
+
+@click.group("db-key")
+def db_key() -> None:
+    """The database key: wrap it under a passphrase, unlock it at boot, check it."""
+
+
+# Shown on the boot console by systemd-ask-password: ASCII, so every console font has it.
+ASK_PASSWORD_PROMPT = "Passphrase of the Sesim database key:"  # noqa: S105 - a prompt
+UNLOCK_TRIES = 3
+
+
+def _wrap_costs() -> dict[str, int]:
+    """The Argon2id costs of a new wrapped key: the strong defaults, or the cheap test
+    ones when the test-only variable allows weak settings (as for codenames)."""
+    if weak_kdf_allowed():
+        return {"opslimit": 1, "memlimit": 8 * 1024 * 1024}
+    return {"opslimit": WRAP_OPSLIMIT, "memlimit": WRAP_MEMLIMIT}
+
+
+def _line_from_stdin() -> str:
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def _ask_password() -> str:
+    binary = shutil.which("systemd-ask-password")
+    if binary is None:
+        _fail("systemd-ask-password is not installed")
+    # Fixed argv, no shell. The passphrase comes back on stdout, never on a command line.
+    result = subprocess.run(  # noqa: S603
+        [binary, "--timeout=0", ASK_PASSWORD_PROMPT],
+        stdout=subprocess.PIPE,
+        check=False,
+    )
+    if result.returncode != 0:
+        _fail("systemd-ask-password gave no passphrase")
+    text = result.stdout.decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _write_key_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as a new 0600 file, then move it into place atomically
+    (so a reader never sees half a key, and nothing is left when writing fails)."""
+    path = path.expanduser().absolute()
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # e.g. /run/credstore
+        with new_private_file(tmp, encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _db_key_and_source(config: Config) -> tuple[bytes, Path]:
+    source = config.secret_file("db.key")
+    return config.read_secret(config.db_key_path), source
+
+
+def _where(config: Config, source: Path) -> str:
+    if source != config.db_key_path:
+        return f"the systemd credential {source}"
+    return str(source)
+
+
+@db_key.command("wrap")
+@home_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The wrapped key file to write (0600; replaced atomically).",
+)
+def db_key_wrap(home: Path | None, out: Path) -> None:
+    """Seal the database key under a passphrase (Argon2id, 4 passes, 512 MiB) into --out.
+
+    The passphrase is read from stdin (one line) when it is not a terminal, else asked
+    twice. At least 16 characters."""
+    try:
+        config = load_config(home)
+        key, source = _db_key_and_source(config)
+        if not config.db_path.is_file():
+            _fail(f"there is no database at {config.db_path}")
+        db.connect(config.db_path, key).close()
+    except (ConfigError, DatabaseError) as exc:
+        _fail(str(exc))
+        return
+    if sys.stdin.isatty():
+        passphrase = click.prompt(
+            "Passphrase for the database key",
+            hide_input=True,
+            confirmation_prompt="Repeat the passphrase",
+            err=True,
+        )
+    else:
+        passphrase = _line_from_stdin()
+    try:
+        wrapped = wrap_key(key, passphrase, **_wrap_costs())
+    except CryptoError as exc:
+        _fail(str(exc))
+        return
+    _write_key_file(out, wrapped.hex() + "\n")
+    click.echo(f"Wrapped the database key from {_where(config, source)} into {out}.")
+
+
+@db_key.command("unlock")
+@click.option(
+    "--wrapped",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The file written by `sesim db-key wrap`.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the database key (0600, atomically), e.g. /run/credstore/sesim-db.key.",
+)
+@click.option(
+    "--ask-password",
+    is_flag=True,
+    help="Ask through systemd-ask-password (at boot), up to 3 times.",
+)
+def db_key_unlock(wrapped: Path, out: Path, ask_password: bool) -> None:
+    """Unwrap the database key with its passphrase and write it to --out (hex, 0600).
+
+    Without --ask-password the passphrase is read from stdin (one line) when it is not
+    a terminal, else asked once. A wrong passphrase writes nothing and exits 1."""
+    try:
+        text = wrapped.read_text(encoding="ascii").strip()
+        if len(text) > 2 * WRAPPED_KEY_BYTES + 16:
+            raise ValueError("too long")
+        data = bytes.fromhex(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        _fail(f"{wrapped} is not a wrapped key made by `sesim db-key wrap`")
+        return
+    interactive = ask_password or sys.stdin.isatty()
+    tries = UNLOCK_TRIES if interactive else 1
+    key = b""
+    for attempt in range(1, tries + 1):
+        if ask_password:
+            passphrase = _ask_password()
+        elif sys.stdin.isatty():
+            passphrase = click.prompt("Passphrase of the database key", hide_input=True, err=True)
+        else:
+            passphrase = _line_from_stdin()
+        try:
+            key = unwrap_key(data, passphrase)
+            break
+        except DecryptionError:
+            if attempt == tries:
+                _fail("wrong passphrase: the database key was not unlocked")
+            click.echo("Wrong passphrase, try again.", err=True)
+        except CryptoError as exc:
+            _fail(f"{wrapped}: {exc}")
+    _write_key_file(out, key.hex() + "\n")
+    click.echo(f"Unlocked the database key into {out}.")
+
+
+@db_key.command("check")
+@home_option
+def db_key_check(home: Path | None) -> None:
+    """Check that the database key found (the systemd credential in
+    $CREDENTIALS_DIRECTORY first, else secrets/db.key) opens the database."""
+    try:
+        config = load_config(home)
+        if not config.db_path.is_file():
+            _fail(f"there is no database at {config.db_path}")
+        key, source = _db_key_and_source(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    try:
+        conn = db.connect(config.db_path, key)
+        try:
+            version = db.schema_version(conn)
+        finally:
+            conn.close()
+    except DatabaseError as exc:
+        _fail(f"the database key from {_where(config, source)} does not open the database: {exc}")
+        return
+    click.echo(
+        f"The database key from {_where(config, source)} opens the database "
+        f"(schema version {version})."
+    )
+
+
 COMMANDS: tuple[click.Command, ...] = (
-    init, keys, pin_kdf, vacuum, thread_key, channel_keys, pgp_key
+    init,
+    keys,
+    pin_kdf,
+    vacuum,
+    thread_key,
+    channel_keys,
+    pgp_key,
+    migrate,
+    backup_command,
+    restore_command,
+    db_key,
 )
 """The core's own commands: an instance, its reviewer keys and its database. The
 ``sesim`` command (``sesim/cli.py``) adds them beside the apps' groups."""

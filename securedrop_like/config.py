@@ -3,7 +3,8 @@
 An instance lives in one folder (``--home`` or ``$SESIM_HOME``)::
 
     config.toml           settings below (no secrets)
-    secrets/db.key        32 random bytes, hex: the SQLCipher key (0600)
+    secrets/db.key        32 random bytes, hex: the SQLCipher key (0600); on a deployed
+                          server a systemd credential instead (see Config.secret_file)
     secrets/session.key   the itsdangerous secret for cookies and tokens (0600)
     secrets/salt          the instance salt for codename derivation (0600)
     secrets/kdf           the Argon2id settings pinned at init (see check_kdf)
@@ -228,12 +229,31 @@ class Config:
     def kdf_pin_path(self) -> Path:
         return self.secrets_dir / "kdf"
 
+    def secret_file(self, name: str) -> Path:
+        """Where the secret ``secrets/<name>`` is read from: the systemd credential
+        ``$CREDENTIALS_DIRECTORY/<name>`` when that variable is set and the file is
+        there, else the instance's own ``secrets/<name>`` (which may not exist)."""
+        credential = credential_path(name)
+        if credential is not None and credential.is_file():
+            return credential
+        return self.secrets_dir / name
+
     def read_secret(self, path: Path) -> bytes:
-        """Read a hex-encoded secret file."""
+        """Read a hex-encoded secret file. For a file of ``secrets/`` the systemd
+        credential of the same name comes first (see :meth:`secret_file`); when
+        neither is there the error names both places. Never the content."""
+        if path.parent == self.secrets_dir:
+            source = self.secret_file(path.name)
+            if not source.exists():
+                raise ConfigError(missing_secret_message(self, path.name))
+            path = source
         try:
             return bytes.fromhex(path.read_text().strip())
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read secret file {path.name}: {exc}") from exc
+            # Never the content: a ValueError of fromhex names no byte of it, but
+            # say only what kind of failure it was.
+            reason = exc.strerror if isinstance(exc, OSError) else "not hex"
+            raise ConfigError(f"cannot read secret file {path.name} ({path}): {reason}") from exc
 
     def consent_statement(self, lang: str) -> str:
         """The configured consent statement for ``lang``; "" means the translated default."""
@@ -243,6 +263,34 @@ class Config:
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+
+# systemd puts a unit's credentials (LoadCredential=, LoadCredentialEncrypted=) in
+# this folder and names it in this variable; the units of a deployed server get
+# db.key that way (ansible/, issue 13), so the key need not lie beside the database.
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+
+
+def credential_path(name: str) -> Path | None:
+    """``$CREDENTIALS_DIRECTORY/<name>``, or None when the variable is not set."""
+    folder = os.environ.get(CREDENTIALS_ENV)
+    if not folder or not name or "/" in name or name in (".", ".."):
+        return None
+    return Path(folder) / name
+
+
+def missing_secret_message(config: Config, name: str) -> str:
+    """The error for a secret found in neither place, naming both."""
+    folder = os.environ.get(CREDENTIALS_ENV)
+    credential = (
+        f"${CREDENTIALS_ENV}/{name} ({Path(folder) / name})"
+        if folder
+        else f"${CREDENTIALS_ENV}/{name} (the variable is not set)"
+    )
+    return (
+        f"the secret {name} is missing: it is neither the systemd credential {credential} "
+        f"nor the file {config.secrets_dir / name}"
+    )
 
 
 _SETTABLE = {

@@ -6,15 +6,36 @@ from pathlib import Path
 
 import crypto
 import crypto.envelope
+import crypto.keywrap
 
 
-def test_format_md_is_the_envelope_module_docstring() -> None:
+def _sections() -> list[str]:
+    """FORMAT.md's sections: each starts with an HTML comment line, then a blank line."""
     path = Path(crypto.__file__).parent / "FORMAT.md"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("<!--") and lines[1] == ""
-    body = "\n".join(lines[2:]).strip()
+    starts = [i for i, line in enumerate(lines) if line.startswith("<!--")]
+    ends = [*starts[1:], len(lines)]
+    return ["\n".join(lines[a + 2 : b]).strip() for a, b in zip(starts, ends, strict=True)]
+
+
+def test_format_md_is_the_envelope_module_docstring() -> None:
     assert crypto.envelope.__doc__ is not None
-    assert body == crypto.envelope.__doc__.strip()
+    assert _sections()[0] == crypto.envelope.__doc__.strip()
+
+
+def test_format_md_then_holds_the_keywrap_module_docstring() -> None:
+    assert crypto.keywrap.__doc__ is not None
+    assert _sections()[1:] == [crypto.keywrap.__doc__.strip()]
+
+
+def test_keywrap_doc_states_the_numbers_the_code_uses() -> None:
+    doc = crypto.keywrap.__doc__ or ""
+    assert '"SESIMKEY"' in doc and "version, u16 = 1" in doc
+    assert f"{crypto.WRAPPED_KEY_BYTES} bytes in all" in doc
+    assert crypto.WRAP_OPSLIMIT == 4 and "4 passes over 512 MiB" in doc
+    assert crypto.WRAP_MEMLIMIT == 512 * 1024 * 1024
+    assert f"at least {crypto.MIN_PASSPHRASE_CHARS} characters" in doc
 
 
 def test_format_doc_states_the_numbers_the_code_uses() -> None:

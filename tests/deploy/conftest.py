@@ -9,6 +9,7 @@ unmounting) at the end of the session.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -105,6 +106,7 @@ class Farm:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="deploy")
         self.futures: dict[str, Future[Any]] = {}
         self.keys = Keys(workdir)
+        self.backup: Future[Backup] = Future()  # set by the reporting job
         self._base: Future[Path] | None = None
         self._dist: Future[None] | None = None
 
@@ -146,7 +148,18 @@ class Farm:
     def get(self, name: str, timeout: float = 900) -> Any:
         return self.futures[name].result(timeout=timeout)
 
+    def discard(self, root: Path) -> None:
+        """Remove a root no test needs any more, in the background (rm is slow)."""
+        self.pool.submit(self._remove, root)
+
+    def _remove(self, root: Path) -> None:
+        started = time.monotonic()
+        harness.remove_root(root)
+        timed("remove roots (background)", time.monotonic() - started)
+
     def close(self) -> None:
+        if not self.backup.done():
+            self.backup.set_exception(RuntimeError("the session ended"))
         for future in self.futures.values():
             future.cancel()
         harness.kill_live()  # only runs still going: a session cut short
@@ -201,14 +214,15 @@ class AppliedRoot:
 
 
 class Keys:
-    """What the administrator brings: the backup key (OpenPGP, on her laptop) and, for the
-    map host, a TLS certificate and the workstation's publication key. Made once."""
+    """What the administrator brings: the backup key (OpenPGP, on her laptop), the reviewer
+    workstation's public keys and, for the map host, a TLS certificate. Made once."""
 
     def __init__(self, workdir: Path) -> None:
         self.folder = workdir / "keys"
         self._lock = threading.Lock()
         self._admin: Path | None = None
         self._tls: tuple[Path, Path] | None = None
+        self._workstation: Path | None = None
 
     @property
     def gnupghome(self) -> Path:
@@ -220,11 +234,39 @@ class Keys:
                 self._admin = harness.make_gpg_key(self.gnupghome, "Backup Admin <backup@test>")
             return self._admin
 
-    def tls(self, name: str = "map.sesim.test") -> tuple[Path, Path]:
+    def tls(self, name: str) -> tuple[Path, Path]:
         with self._lock:
             if self._tls is None:
                 self._tls = harness.make_tls_cert(self.folder / "tls", name)
             return self._tls
+
+    def workstation(self) -> Path:
+        """A reviewer workstation's folder (`sesim workstation init`): reviewer.pub for the
+        reporting server, publication.verify for the map host."""
+        with self._lock:
+            if self._workstation is None:
+                folder = self.folder / "workstation"
+                passphrase = self.folder / "workstation.pass"
+                self.folder.mkdir(parents=True, exist_ok=True)
+                passphrase.write_text("a test workstation's passphrase\n")
+                harness.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "sesim",
+                        "workstation",
+                        "init",
+                        "--home",
+                        str(folder),
+                        "--name",
+                        "Test reviewer",
+                        "--passphrase-file",
+                        str(passphrase),
+                    ],
+                    timeout=120,
+                )
+                self._workstation = folder
+            return self._workstation
 
     def close(self) -> None:
         harness.stop_gpg_agent(self.gnupghome)
@@ -232,6 +274,7 @@ class Keys:
 
 # The restored server's database key passphrase (typed at boot through systemd-ask-password).
 RESTORED_PASSPHRASE = "a long passphrase the admin types at every boot"
+REPORT_TEXT = "He said he would post the photos unless I paid. Deploy test report."
 
 
 def reporting_vars(keys: Keys, mode: str = "host", **more: object) -> dict[str, object]:
@@ -247,26 +290,128 @@ def reporting_vars(keys: Keys, mode: str = "host", **more: object) -> dict[str, 
     return {**extra, **more}
 
 
+def web(box: harness.Container, action: str, arg: str) -> Any:
+    """The source interface, as she uses it, inside the container (webclient.py)."""
+    base, host = harness.source_address(box.root)
+    out = box.net([sys.executable, "-m", "tests.deploy.webclient", action, base, host, arg])
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def add_reviewer(box: harness.Container, keys: Keys) -> None:
+    """What the administrator does once: install the workstation's submission key."""
+    pub = box.root / "var/tmp/reviewer.pub"
+    shutil.copyfile(keys.workstation() / "reviewer.pub", pub)
+    pub.chmod(0o644)
+    try:
+        added = box.run(
+            ["/usr/local/sbin/sesim-admin", "keys", "add-reviewer", "/var/tmp/reviewer.pub"],
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+    finally:
+        pub.unlink()
+
+
+@dataclass
+class Backup:
+    """A report filed on the running reporting server, then its backup, decrypted on the
+    administrator's laptop."""
+
+    codename: str
+    login: dict[str, Any]
+    encrypted: harness.FileInfo
+    encrypted_head: bytes
+    tar: Path
+
+
 @job("reporting")
 def reporting_job(farm: Farm) -> AppliedRoot:
-    farm.dist()
-    root = farm.new_root("reporting")
-    extra = reporting_vars(farm.keys)
-    first = farm.apply(root, group="reporting", label="reporting", extra_vars=extra)
-    second = None
-    if first.returncode == 0:
-        second = farm.apply(root, group="reporting", label="reporting-rerun", extra_vars=extra)
+    """Applied; then booted as a live server (the reviewer key added, a report filed, the
+    daily backup run: the restored server waits for that backup); then applied again,
+    which must change nothing on a server that has run."""
+    try:
+        farm.dist()
+        root = farm.new_root("reporting")
+        extra = reporting_vars(farm.keys)
+        first = farm.apply(root, group="reporting", label="reporting", extra_vars=extra)
+    except BaseException as exc:
+        farm.backup.set_exception(exc)
+        raise
+    if first.returncode != 0:
+        farm.backup.set_exception(AssertionError("the reporting root's first apply failed"))
+        return AppliedRoot(root, first, None)
+    started = time.monotonic()
+    try:
+        with harness.booted(root, farm.workdir / "reporting-boot-1.log") as box:
+            farm.backup.set_result(take_backup(box, farm))
+    except BaseException as exc:
+        farm.backup.set_exception(exc)
+    timed("reporting: boot, report, backup", time.monotonic() - started)
+    second = farm.apply(root, group="reporting", label="reporting-rerun", extra_vars=extra)
     return AppliedRoot(root, first, second)
 
 
+def take_backup(box: harness.Container, farm: Farm) -> Backup:
+    state = box.wait_active("sesim-source.service")
+    assert state == "active", box.diagnose("sesim-source.service")
+    add_reviewer(box, farm.keys)
+    codename = web(box, "report", REPORT_TEXT)["codename"]
+    login = web(box, "login", codename)
+    backup = box.systemctl("start", "sesim-backup.service", timeout=300)
+    assert backup.returncode == 0, box.diagnose("sesim-backup.service")
+    fs = harness.RootFS(box.root)
+    files = sorted(fs.path(harness.BACKUPS).glob("sesim-backup-*.tar.gpg"))
+    assert files, box.diagnose("sesim-backup.service")
+    encrypted = fs.stat(f"{harness.BACKUPS}/{files[-1].name}")
+    laptop = farm.workdir / "laptop"
+    laptop.mkdir()
+    tar = laptop / "backup.tar"
+    harness.gpg_decrypt(farm.keys.gnupghome, files[-1], tar)
+    return Backup(codename, login, encrypted, files[-1].read_bytes()[:65536], tar)
+
+
+@dataclass
+class RestoredRoot(AppliedRoot):
+    """A fresh server applied without an instance (``first``), the backup restored onto it
+    with sesim-admin (``restore``), applied again (``second``)."""
+
+    backup: Backup | None = None
+    restore: subprocess.CompletedProcess[str] | None = None
+
+
 @job("restore_target")
-def restore_target_job(farm: Farm) -> AppliedRoot:
-    """A fresh reporting server without an instance, for a backup to be restored onto."""
+def restore_target_job(farm: Farm) -> RestoredRoot:
+    """A fresh reporting server (passphrase mode) without an instance; when the reporting
+    server's backup is ready, it is restored here and the playbook applied again."""
     farm.dist()
     root = farm.new_root("restored")
-    extra = reporting_vars(farm.keys, "passphrase", sesim_app_init=False)
-    first = farm.apply(root, group="reporting", label="restored-empty", extra_vars=extra)
-    return AppliedRoot(root, first, None)
+    extra = reporting_vars(farm.keys, "passphrase")
+    first = farm.apply(
+        root,
+        group="reporting",
+        label="restored-empty",
+        extra_vars={**extra, "sesim_app_init": False},
+    )
+    result = RestoredRoot(root, first, None)
+    if first.returncode != 0:
+        return result
+    result.backup = farm.backup.result(timeout=1200)
+    started = time.monotonic()
+    with harness.mounted(root):
+        # As root, the way the README tells an administrator to (sesim-admin runs
+        # `sesim restore` as user sesim).
+        result.restore = harness.chroot(
+            root,
+            ["/usr/local/sbin/sesim-admin", "restore", "--from", "-"],
+            timeout=300,
+            check=False,
+            stdin_file=result.backup.tar,
+        )
+    timed("restore", time.monotonic() - started)
+    if result.restore.returncode == 0:
+        result.second = farm.apply(root, group="reporting", label="restored", extra_vars=extra)
+    return result
 
 
 MAP_NAME = "map.sesim.test"
@@ -277,27 +422,8 @@ def map_job(farm: Farm) -> AppliedRoot:
     """The public map host: the test's own certificate and a workstation's publication key."""
     farm.dist()
     cert, key = farm.keys.tls(MAP_NAME)
-    workstation = farm.keys.folder / "workstation"
-    passphrase = farm.keys.folder / "workstation.pass"
-    passphrase.write_text("a test workstation's passphrase\n")
-    harness.run(
-        [
-            sys.executable,
-            "-m",
-            "sesim",
-            "workstation",
-            "init",
-            "--home",
-            str(workstation),
-            "--name",
-            "Test reviewer",
-            "--passphrase-file",
-            str(passphrase),
-        ],
-        timeout=120,
-    )
     extra = {
-        "sesim_map_verify_key_src": str(workstation / "publication.verify"),
+        "sesim_map_verify_key_src": str(farm.keys.workstation() / "publication.verify"),
         "sesim_map_tls_certificate_src": str(cert),
         "sesim_map_tls_key_src": str(key),
         "sesim_map_server_name": MAP_NAME,

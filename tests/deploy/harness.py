@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,10 @@ BASE_PACKAGES = (
 BASE_RECIPE = "1"
 PATH_IN_ROOT = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BASE_OK = ".sesim-base-ok"
+# The layout on the servers (ansible/group_vars/all.yml).
+HOME = "/var/lib/sesim"
+VENV = "/opt/sesim/venv"
+BACKUPS = "/var/backups/sesim"
 
 
 def log(message: str) -> None:
@@ -853,6 +858,16 @@ class RootFS:
 
 
 # --- inside a booted container -----------------------------------------------------------------
+
+
+def source_address(root: Path) -> tuple[str, str]:
+    """(base URL on the container's loopback, Host header) of the source interface: its
+    port from its unit, its onion address from the instance's config.toml."""
+    unit = (root / "etc/systemd/system/sesim-source.service").read_text()
+    port = re.search(r"--port[= ](\d+)", unit)
+    assert port, f"no port in sesim-source.service:\n{unit}"
+    config = tomllib.loads((root / HOME.lstrip("/") / "config.toml").read_text())
+    return f"http://127.0.0.1:{port.group(1)}", config.get("onion_address") or "localhost"
 
 
 def listening_tcp(container: Container) -> list[tuple[str, int]]:

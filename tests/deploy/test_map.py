@@ -18,9 +18,10 @@ UNITS = ["sesim-map.service"]
 
 
 @pytest.fixture(scope="module")
-def map_root(farm: Farm) -> AppliedRoot:
+def map_root(farm: Farm) -> Iterator[AppliedRoot]:
     result: AppliedRoot = farm.get("map_root")
-    return result
+    yield result
+    farm.discard(result.root)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,12 @@ def test_the_map_units_verify_and_score_two_or_lower(fs: harness.RootFS) -> None
     for unit in units:
         info = fs.stat(f"/etc/systemd/system/{unit}")
         assert (info.owner, info.group, info.mode) == ("root", "root", 0o644), info
-        assert fs.enabled(unit), unit
+        if "[Install]" in fs.read(info.path):  # the others are started by a .path unit
+            assert fs.enabled(unit), unit
     verify = fs.verify(units)
     assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
     scores = {unit: fs.exposure(unit) for unit in units}
+    print("exposure:", scores, "nginx.service:", fs.exposure("nginx.service"))
     assert all(score <= 2.0 for score in scores.values()), scores
 
 

@@ -10,6 +10,7 @@ import click
 
 from securedrop_like.cli import fail, home_option
 from securedrop_like.config import ConfigError, load_config
+from tor_config.errors import TorConfigError
 
 onion_option = click.option(
     "--onion",
@@ -185,3 +186,33 @@ def tor_list_clients(home: Path | None, which: str) -> None:
         click.echo(f"Nobody has a key for the {which} onion: it is closed to everyone.")
     for client in clients:
         click.echo(f"{client.name:32}  {client.public or '(not a valid key file)'}")
+
+
+@tor_group.command("client-keygen")
+@click.argument("name")
+@click.option(
+    "--address", help="The onion's address, when you know it: also print the tor client line."
+)
+def tor_client_keygen(name: str, address: str | None) -> None:
+    """Make a client key pair on your own computer (no instance needed).
+
+    For the SSH onion: the public half goes into the ansible inventory
+    (sesim_tor_ssh_clients), the private half stays with you, in your tor's
+    ClientOnionAuthDir. Nothing is written anywhere."""
+    from tor_config.clients import check_name, new_key_pair, onion_id
+
+    try:
+        name = check_name(name)
+        ident = onion_id(address) if address else "<the onion's 56-character id>"
+    except TorConfigError as exc:
+        fail(str(exc))
+    public, private = new_key_pair()
+    click.echo("Public half, for the server (ansible: sesim_tor_ssh_clients):")
+    click.echo("")
+    click.echo(f"  - {{ name: {name}, key: {public} }}")
+    click.echo("")
+    click.echo(f"Private half: save this line as {name}.auth_private in your tor's")
+    click.echo("ClientOnionAuthDir (it is shown once and stored nowhere):")
+    click.echo("")
+    click.echo(f"  {ident}:descriptor:x25519:{private}")
+    click.echo("")

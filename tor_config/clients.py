@@ -129,11 +129,15 @@ def control_port_key(private_b32: str) -> str:
     return "x25519:" + base64.b64encode(unb32(private_b32)).decode("ascii")
 
 
-def new_client_key(name: str, address: str) -> ClientKey:
+def new_key_pair() -> tuple[str, str]:
+    """A fresh x25519 client key pair in tor's base32: (public, private)."""
     key = PrivateKey.generate()
-    return ClientKey(
-        check_name(name), onion_id(address), b32(key.public_key.raw), b32(key.unsafe_raw())
-    )
+    return b32(key.public_key.raw), b32(key.unsafe_raw())
+
+
+def new_client_key(name: str, address: str) -> ClientKey:
+    public, private = new_key_pair()
+    return ClientKey(check_name(name), onion_id(address), public, private)
 
 
 def parse_auth_line(text: str) -> str:

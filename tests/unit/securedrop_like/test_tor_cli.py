@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from crypto import PrivateKey
+from crypto import OnionServiceKey, PrivateKey
 from journalist_interface.accounts import StaffAccounts
 from securedrop_like import db
 from securedrop_like.config import load_config
@@ -213,3 +213,24 @@ def test_disabling_a_staff_member_also_revokes_her_onion_key(home: Path) -> None
     assert again.exit_code == 0 and "holds no staff onion key" in again.output
     enabled = sesim("staff", "enable", "leyla", "--home", str(home))
     assert "sesim tor add-staff-client leyla" in enabled.output
+
+
+def test_client_keygen_prints_a_matching_pair_for_the_inventory() -> None:
+    """`sesim tor client-keygen` needs no instance: the public half in the shape the
+    sesim_tor role checks, the private half as a ClientOnionAuthDir line for the
+    address given, and the two halves one x25519 pair."""
+    address = OnionServiceKey.generate().address
+    made = sesim("tor", "client-keygen", "aysel", "--address", address)
+    assert made.exit_code == 0, made.output
+    public = re.search(r"^  - \{ name: aysel, key: ([A-Z2-7]{52}) \}$", made.output, re.M)
+    private = PRIVATE_LINE.search(made.output)
+    assert public and private
+    assert private.group(1) == address.removesuffix(".onion")
+    raw = base64.b32decode(private.group(2) + "====")
+    assert base64.b32encode(PrivateKey(raw).public_key.raw).decode().rstrip("=") == public.group(1)
+    again = sesim("tor", "client-keygen", "aysel")
+    assert PRIVATE_LINE.search(again.output) is None  # no address: a placeholder id
+    assert "<the onion's 56-character id>:descriptor:x25519:" in again.output
+    assert public.group(1) not in again.output  # a fresh pair every time
+    for bad in (["client-keygen", "../x"], ["client-keygen", "aysel", "--address", "x.onion"]):
+        assert_clean_failure(sesim("tor", *bad))

@@ -131,7 +131,27 @@ def test_plain_http_only_redirects_to_https(box: harness.Container) -> None:
 
 
 def test_another_name_gets_no_site(box: harness.Container) -> None:
-    page = curl(box, f"https://{MAP_NAME}/", "--header", "Host: other.example", "--insecure")
+    # Another name in the TLS handshake (SNI): no handshake at all.
+    cert = box.root.parent / "keys" / "tls" / f"{MAP_NAME}.crt"
+    other = box.net(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "15",
+            "--noproxy",
+            "*",
+            "--cacert",
+            str(cert),
+            "--resolve",
+            "other.example:443:127.0.0.1",
+            "https://other.example/",
+        ]
+    )
+    assert other.returncode != 0 and "<html" not in other.stdout.lower(), other.stdout[:2000]
+    # The map's name in the handshake, another in the request: no page either.
+    page = curl(box, f"https://{MAP_NAME}/", "--header", "Host: other.example")
     assert "<html" not in page.stdout.lower(), page.stdout[:2000]
 
 

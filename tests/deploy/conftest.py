@@ -380,7 +380,7 @@ class RestoredRoot(AppliedRoot):
     restore: subprocess.CompletedProcess[str] | None = None
 
 
-@job("restore_target")
+@job("restored")
 def restore_target_job(farm: Farm) -> RestoredRoot:
     """A fresh reporting server (passphrase mode) without an instance; when the reporting
     server's backup is ready, it is restored here and the playbook applied again."""

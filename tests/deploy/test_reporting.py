@@ -253,7 +253,7 @@ def test_the_units_score_the_same_inside(box: harness.Container) -> None:
 
 @pytest.fixture(scope="module")
 def restored(farm: Farm) -> Iterator[RestoredRoot]:
-    result: RestoredRoot = farm.get("restore_target", timeout=1500)
+    result: RestoredRoot = farm.get("restored", timeout=1500)
     yield result
     farm.discard(result.root)
 

@@ -146,6 +146,8 @@ class Farm:
             self.futures[name] = self.pool.submit(job, self)
 
     def get(self, name: str, timeout: float = 900) -> Any:
+        if name not in self.futures:
+            raise AssertionError(f"no job {name!r} started: is no test using a fixture {name!r}?")
         return self.futures[name].result(timeout=timeout)
 
     def discard(self, root: Path) -> None:

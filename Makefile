@@ -87,10 +87,11 @@ basemap: install ## Regenerate the public map's compact district and metro GeoJS
 wordlists: ## Rebuild the az and ru codename word lists from scripts/words/ (deterministic)
 	$(BIN)/python scripts/words/build.py
 
-lock: ## Re-pin requirements.lock from requirements.in
+lock: ## Re-pin requirements.lock from requirements.in, and its runtime subset requirements-server.lock
 	rm -rf /tmp/sesim-lock && $(PYTHON) -m venv /tmp/sesim-lock
 	/tmp/sesim-lock/bin/pip install --quiet -r requirements.in
 	(echo '# Pinned with `pip freeze` from requirements.in on Python 3.11; update with `make lock`.'; /tmp/sesim-lock/bin/pip freeze --all | grep -v "^pip==") > requirements.lock
+	/tmp/sesim-lock/bin/python scripts/server_lock.py > requirements-server.lock
 
 clean: ## Remove the virtualenv and build artefacts
 	rm -rf $(VENV) $(ANSIBLE_VENV) *.egg-info build dist .cache tests/browser/node_modules test-artifacts

@@ -29,6 +29,7 @@ ALL = [
     "workstation",
     "map",
     "intake",
+    "backup",
 ]
 
 
@@ -102,6 +103,10 @@ def main() -> None:
             from bench.intake import intake
 
             intake(ws, results, args.seconds)
+        if "backup" in chosen:
+            from bench.backup import backup_bench
+
+            backup_bench(ws, results)
     finally:
         ws.close()
     print()

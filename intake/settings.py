@@ -1,5 +1,7 @@
 """The intake server's settings: ``[intake]`` of config.toml (not secret, read from
-``config.extra["intake"]``) and ``secrets/intake.toml`` (0600, flat keys).
+``config.extra["intake"]``) and ``secrets/intake.toml`` (0600, flat keys), read like
+every secret of the core: the systemd credential ``$CREDENTIALS_DIRECTORY/intake.toml``
+first when there is one (``Config.secret_file``), else the instance's file.
 
 A provider is enabled when its table ``[intake.<provider>]`` is present. Each
 enabled provider's channel module checks its own table and the secrets it needs
@@ -16,10 +18,11 @@ import stat
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from securedrop_like.config import Config, ConfigError
+from securedrop_like.config import CREDENTIALS_ENV, Config, ConfigError
 from securedrop_like.intake_store import PROVIDERS
 
 from .base import check_api_base
@@ -60,31 +63,53 @@ def load_modules(names: Iterable[str] | None = None) -> list[ModuleType]:
     return found
 
 
-def secrets_path(config: Config) -> Any:
-    return config.secrets_dir / SECRETS_NAME
+def secrets_path(config: Config) -> Path:
+    """Where the intake secrets are read from: the systemd credential
+    ``$CREDENTIALS_DIRECTORY/intake.toml`` when it is there, else
+    ``secrets/intake.toml`` of the instance (which may not exist)."""
+    return config.secret_file(SECRETS_NAME)
+
+
+def _check_mode(config: Config, path: Path, mode: int) -> None:
+    """The instance's file must be its owner's alone (0600 or stricter). A systemd
+    credential lies in a folder only the unit can enter, read-only (0400, or 0440
+    when systemd grants a user through an ACL, whose mask shows as group bits):
+    there only a file others may read is refused."""
+    if path.parent == config.secrets_dir:
+        if mode & 0o077:
+            raise ConfigError(
+                f"secrets/{SECRETS_NAME} must be readable by its owner only (chmod 600)"
+            )
+    elif mode & 0o007:
+        raise ConfigError(
+            f"the credential ${CREDENTIALS_ENV}/{SECRETS_NAME} ({path}) must not be "
+            "readable by others"
+        )
 
 
 def read_secrets(config: Config) -> dict[str, str]:
-    """``secrets/intake.toml`` (flat ``key = "value"``), or {} if there is none. A file
-    others can read, or one that is not flat text values, is a ConfigError that names
-    keys at most, never values."""
+    """The intake secrets (flat ``key = "value"``) from :func:`secrets_path`, or {} if
+    there are none. A file others can read, or one that is not flat text values, is a
+    ConfigError that names keys at most, never values."""
     path = secrets_path(config)
+    where = (
+        f"secrets/{SECRETS_NAME}"
+        if path.parent == config.secrets_dir
+        else f"${CREDENTIALS_ENV}/{SECRETS_NAME}"
+    )
     try:
         info = path.stat()
     except FileNotFoundError:
         return {}
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        raise ConfigError(f"secrets/{SECRETS_NAME} must be readable by its owner only (chmod 600)")
+    _check_mode(config, path, stat.S_IMODE(info.st_mode))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         # The parser's message can quote a line (a secret): say where, not what.
-        raise ConfigError(
-            f"secrets/{SECRETS_NAME} is not valid TOML ({type(exc).__name__})"
-        ) from None
+        raise ConfigError(f"{where} is not valid TOML ({type(exc).__name__})") from None
     for key, value in data.items():
         if not isinstance(value, str):
-            raise ConfigError(f"secrets/{SECRETS_NAME}: {key!r} must be a text value")
+            raise ConfigError(f"{where}: {key!r} must be a text value")
     return dict(data)
 
 

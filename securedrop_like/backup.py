@@ -51,7 +51,14 @@ import sqlcipher3
 from crypto import CryptoError, OpenPGP, decrypting_reader
 
 from . import db
-from .config import CONFIG_NAME, Config, ConfigError, load_config, missing_secret_message
+from .config import (
+    CONFIG_NAME,
+    CREDENTIALS_ENV,
+    Config,
+    ConfigError,
+    load_config,
+    missing_secret_message,
+)
 from .pgp_key import KEY_FILE as PGP_KEY_FILE
 
 __all__ = [
@@ -130,6 +137,9 @@ def _secret_entries(config: Config) -> list[_Entry]:
     """secrets/ and every file in it, each read where the servers read it (the systemd
     credential first), db.key always."""
     names = {p.name for p in _regular_files(config.secrets_dir)} | {"db.key"}
+    credentials = os.environ.get(CREDENTIALS_ENV)
+    if credentials:  # a secret given only as a credential (intake.toml, say) is kept too
+        names |= {p.name for p in _regular_files(Path(credentials))}
     entries = [_Entry(SECRETS, 0o700)]
     for name in sorted(names):
         _check_name(name, SECRETS)
@@ -190,6 +200,10 @@ def copy_database(config: Config, target: Path) -> int:
         copy = sqlcipher3.connect(str(target), isolation_level=None)
         try:
             copy.execute(f"PRAGMA key = \"x'{key.hex()}'\"")  # noqa: S608 - hex of our key
+            # A work file, read into the tar and removed within seconds: syncing it to
+            # the disk (the default, FULL) would only cost I/O; a crash leaves it to
+            # sweep_leftovers, never to a restore.
+            copy.execute("PRAGMA synchronous = OFF")
             source.backup(copy)  # pages=-1: every page in one step
             copy.execute("PRAGMA journal_mode = DELETE")
             checked = copy.execute("PRAGMA quick_check").fetchone()[0]
@@ -251,13 +265,23 @@ def _read_recipient(recipient: Path) -> str:
 
 
 def _next_name(out_dir: Path, day: str) -> Iterator[Path]:
-    yield out_dir / f"sesim-backup-{day}.tar.gpg"
-    for n in range(2, 1_000_000):
-        yield out_dir / f"sesim-backup-{day}-{n}.tar.gpg"
+    """The day's names after the highest one there: a name freed by rotation is never
+    taken again, or the new backup would sort as the day's oldest and be the one
+    rotation deletes (keep 3, a fourth backup that day removes the first; a fifth
+    would have been named as the first)."""
+    numbers = [0]
+    for path in out_dir.iterdir():
+        match = BACKUP_NAME_RE.fullmatch(path.name)
+        if match and match.group(1) == day:
+            numbers.append(int(match.group(2) or 1))
+    for n in range(max(numbers) + 1, 1_000_000):
+        yield out_dir / (
+            f"sesim-backup-{day}.tar.gpg" if n == 1 else f"sesim-backup-{day}-{n}.tar.gpg"
+        )
 
 
 def _publish(partial: Path, out_dir: Path, day: str) -> Path:
-    """Give the finished ``partial`` the first free name of the day (never overwriting)."""
+    """Give the finished ``partial`` the day's next name (never overwriting)."""
     for candidate in _next_name(out_dir, day):
         try:
             os.link(partial, candidate)

@@ -2,7 +2,8 @@
 locally (the synthetic data itself is made by ``securedrop_like.demo``): the source
 interface on the base port, staff + 1, workstation + 2, map + 3, intake + 4
 (``demo_intake.py``), and, when dovecot is installed, a demo mailbox (IMAP) on + 5
-and a demo SMTP server on + 6 for the e-mail channel (``demo_mail.py``)."""
+and a demo SMTP server on + 6 for the e-mail channel (``demo_mail.py``). At every
+start one encrypted backup of the instance is made (``demo_backup.py``)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from securedrop_like.serve import serve
 from source_interface import create_app
 from source_interface.master import server_tasks, sweep_before_start
 
+from .demo_backup import back_up_demo, restore_commands
 from .demo_intake import DEMO_PROVIDERS, demo_secrets, start_sink, write_intake_config
 from .demo_mail import DEMO_ADDRESS, DemoMail, imap_table, mail_unavailable, start_demo_mail
 from .demo_map import MAP_REPORTS, add_map_reports, open_demo_map, set_map_contacts
@@ -131,6 +133,9 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         )
         # With [intake] (the channel pages read it) and the onions' addresses, if any.
         config = open_instance(root)
+        # One `sesim backup` of the instance as it stands (encrypted to a DEMO-ONLY
+        # administrator's key), so the banner can show how a backup is restored.
+        saved = back_up_demo(config)
         public = public_channels(config)
         set_map_contacts(
             map_home,
@@ -164,8 +169,18 @@ def run_demo(home: Path | None, host: str, base_port: int, reports: int, tor: bo
         click.echo(f"                     with the verify key {desk_home / 'publication.verify'})")
         click.echo(f"  Public map:        http://{host}:{map_port}/  (its folder {map_home})")
         click.echo(f"  Demo reviewer key: {root / DEMO_KEY_NAME}  (DEMO ONLY)")
-        click.echo(f"  Intake (SMS, Messenger, X): http://{host}:{intake_port}/")
         pad = " " * 21
+        click.echo(f"  Backup:            {saved.path}")
+        click.echo(f"{pad}(`sesim backup` at start) encrypted to {saved.public_key.name},")
+        click.echo(f"{pad}whose secret key is in {saved.gnupghome}  (DEMO ONLY)")
+        piped, direct = restore_commands(saved)
+        click.echo("  Restore it into a new folder NEWDIR, either way:")
+        click.echo(f"    {piped}")
+        click.echo(f"    {direct}")
+        click.echo(
+            "  On a server:       backups, restore and the database key: see docs/admin-guide.md"
+        )
+        click.echo(f"  Intake (SMS, Messenger, X): http://{host}:{intake_port}/")
         click.echo(f"{pad}/sms/smssync /sms/twilio /sms/webhook /messenger/webhook /x/webhook")
         providers = (*DEMO_PROVIDERS, "imap") if mail else DEMO_PROVIDERS
         click.echo(f"  Providers enabled: {', '.join(providers)}; what it sends by SMS,")

@@ -183,6 +183,7 @@ def test_the_tar_is_normalised_and_holds_db_key_from_the_credential(
     credentials.mkdir(mode=0o700)
     key_text = instance.config.db_key_path.read_text()
     (credentials / "db.key").write_text(key_text)
+    (credentials / "intake.toml").write_text('imap_password = "only-a-credential"\n')
     instance.config.db_key_path.unlink()
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
 
@@ -203,6 +204,8 @@ def test_the_tar_is_normalised_and_holds_db_key_from_the_credential(
             ), member.name
             assert member.isreg() or member.isdir()
             assert member.mode in (0o700, 0o600, 0o644)
+        stored_intake = tar.extractfile("secrets/intake.toml")
+        assert stored_intake is not None and b"only-a-credential" in stored_intake.read()
         stored_key = tar.extractfile("secrets/db.key")
         assert stored_key is not None and stored_key.read().decode() == key_text
         manifest = json.loads(tar.extractfile("sesim-backup.json").read())  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -295,6 +296,67 @@ def test_a_broken_secrets_file_does_not_quote_it(instance: Instance) -> None:
     path.write_text("webhook_secret = 5\n")
     with pytest.raises(ConfigError, match="webhook_secret"):
         intake_settings.load_settings(config, [fake_channel()])
+
+
+def _credential(folder: Path, secrets: dict[str, str], mode: int = 0o400) -> Path:
+    """``folder/intake.toml`` as systemd writes a credential (read-only, 0400)."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / "intake.toml"
+    path.write_text("".join(f'{k} = "{v}"\n' for k, v in secrets.items()), "utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_the_systemd_credential_comes_before_the_instance_file(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credential = {"webhook_secret": "credential-" + FAKE_SECRET}
+    config = _config(instance)  # the instance's file holds SECRETS
+    _credential(tmp_path / "creds", credential)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    assert intake_settings.secrets_path(config) == tmp_path / "creds" / "intake.toml"
+    assert intake_settings.read_secrets(config) == credential
+    checked = intake_settings.load_settings(config, [fake_channel()])
+    assert list(checked.providers) == ["webhook"]
+    # 0440: systemd granting a user through an ACL (the mask shows as group bits).
+    (tmp_path / "creds" / "intake.toml").chmod(0o440)
+    assert intake_settings.read_secrets(config) == credential
+    # Without the credential (the variable set, no such file) the instance's file is read.
+    (tmp_path / "creds" / "intake.toml").unlink()
+    assert intake_settings.secrets_path(config) == config.secrets_dir / "intake.toml"
+    assert intake_settings.read_secrets(config) == SECRETS
+    # ... and it must still be its owner's alone.
+    os.chmod(config.secrets_dir / "intake.toml", 0o640)
+    with pytest.raises(ConfigError, match=r"secrets/intake.toml .*chmod 600"):
+        intake_settings.read_secrets(config)
+
+
+def test_a_credential_alone_is_enough(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = with_intake(instance.config, {"webhook": {}}, None)  # no file in the instance
+    assert not (config.secrets_dir / "intake.toml").exists()
+    with pytest.raises(ConfigError, match="webhook_secret"):
+        intake_settings.load_settings(config, [fake_channel()])
+    _credential(tmp_path / "creds", SECRETS)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    assert list(intake_settings.load_settings(config, [fake_channel()]).providers) == ["webhook"]
+
+
+def test_a_credential_others_can_read_or_broken_is_refused_without_quoting_it(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(instance)
+    path = _credential(tmp_path / "creds", SECRETS, mode=0o404)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    with pytest.raises(ConfigError, match=r"\$CREDENTIALS_DIRECTORY/intake.toml .*others"):
+        intake_settings.read_secrets(config)
+    path.chmod(0o600)
+    path.write_text('webhook_secret = "SECRET-VALUE\n')
+    with pytest.raises(ConfigError) as caught:
+        intake_settings.read_secrets(config)
+    assert "$CREDENTIALS_DIRECTORY/intake.toml is not valid TOML" in str(caught.value)
+    assert "SECRET-VALUE" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

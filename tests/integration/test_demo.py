@@ -2,7 +2,8 @@
 offline workstation on 127.0.0.1 with the demo's reports already imported and a
 first publication bundle, the public map on base-port + 3 serving that bundle, the
 intake server (SMS, e-mail, Messenger, X) on base-port + 4, and for e-mail a demo
-mailbox (dovecot) on base-port + 5 with a demo SMTP server on base-port + 6."""
+mailbox (dovecot) on base-port + 5 with a demo SMTP server on base-port + 6, and one
+encrypted backup made at start that the printed commands restore."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import hmac
 import json
 import os
 import re
+import shlex
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ import requests
 from journalist_interface.workstation.keys import read_verify_key_file
 from securedrop_like.bundles import read_publication
 from securedrop_like.db import Database
+from securedrop_like.demo import load_demo_data
 from securedrop_like.instance import open_instance
 from sesim.demo_mail import DEMO_ADDRESS, imap_login, mail_unavailable
 from tests.conftest import csrf_of
@@ -76,6 +80,7 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
         webhook_secret = re.search(r"webhook_secret = (\S+)", text)
         assert shown_intake and webhook_secret, text
         assert int(shown_intake[1]) == port + 4
+        _the_demo_backup_restores(home, text, webhook_secret[1], tmp_path)
         intake = f"http://127.0.0.1:{port + 4}"
         assert _answers(intake + "/healthz", proc, log).text == "ok"
         # A signed STOP through the generic SMS webhook: answered at once, and its
@@ -173,6 +178,63 @@ def test_the_demo_serves_every_part_and_its_workstation_holds_the_reports(
     finally:
         conn.close()
     assert authors == {signer[1]}
+
+
+def _the_demo_backup_restores(home: Path, text: str, secret: str, tmp_path: Path) -> None:
+    """The backup the demo made at start is there, encrypted (no report text, no
+    database key, no intake secret, not even a tar member's name in its bytes), and
+    each printed restore command makes an instance whose key opens its database."""
+    shown = re.search(r"^  Backup:\s+(\S+)$", text, re.M)
+    assert shown, text
+    backup = Path(shown[1])
+    assert backup.parent == home / "backups" and backup.is_file(), text
+    assert re.fullmatch(r"sesim-backup-\d{4}-\d{2}-\d{2}\.tar\.gpg", backup.name)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    data = backup.read_bytes()
+    db_key = (home / "secrets" / "db.key").read_text("ascii").strip()
+    assert len(db_key) == 64
+    for needle in (db_key.encode(), db_key.upper().encode(), bytes.fromhex(db_key)):
+        assert needle not in data
+    assert secret.encode() not in data
+    assert b"config.toml" not in data and b"sesim-backup.json" not in data
+    texts = [r["text"].encode("utf-8")[:40] for r in load_demo_data()["reports"]]
+    assert len(texts) >= 12 and all(len(t) == 40 for t in texts)
+    assert not [t for t in texts if t in data]
+    piped = re.search(
+        r"^    (gpg --homedir \S+ -d \S+ \| \S+ restore --home NEWDIR --from -)$", text, re.M
+    )
+    direct = re.search(
+        r"^    (\S+ restore --home NEWDIR --from \S+ --gnupghome (\S+))$", text, re.M
+    )
+    assert piped and direct, text
+    assert str(backup) in piped[1] and str(backup) in direct[1]
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    try:
+        for n, command in enumerate((piped[1], direct[1])):
+            new = tmp_path / f"restored-{n}"
+            line = command.replace("NEWDIR", shlex.quote(str(new)))
+            done = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", line],
+                capture_output=True, text=True, timeout=120, check=False, env=env,
+            )  # fmt: skip
+            assert done.returncode == 0, (line, done.stdout, done.stderr)
+            assert f"Restored a Səsim instance into {new}" in done.stdout, done.stdout
+            sesim = command.split(" restore ")[0].split(" | ")[-1]
+            checked = subprocess.run(
+                [*shlex.split(sesim), "db-key", "check", "--home", str(new)],
+                capture_output=True, text=True, timeout=60, check=False, env=env,
+            )  # fmt: skip
+            assert checked.returncode == 0, checked.stderr
+            assert "opens the database" in checked.stdout, checked.stdout
+            restored_key = new / "secrets" / "db.key"
+            assert restored_key.read_text("ascii").strip() == db_key
+            assert stat.S_IMODE(restored_key.stat().st_mode) == 0o600
+    finally:
+        # The printed gpg started an agent for the demo's keyring: stop it (by its home).
+        subprocess.run(
+            ["gpgconf", "--homedir", direct[2], "--kill", "gpg-agent"],
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
 
 
 def _email_reports(home: Path) -> int:

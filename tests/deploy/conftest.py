@@ -74,17 +74,18 @@ def make_dist() -> None:
     # prerequisite would build a second venv in a git worktree. --no-check: these tests
     # install the wheel on a real root and check far more than dist.sh's own check.
     env = {**os.environ, "PYTHON_DIST": sys.executable}
-    proc = subprocess.run(
+    log_path = harness.CACHE / f"dist-{os.getpid()}.log"
+    log_path.unlink(missing_ok=True)
+    returncode = harness.run_long(
         ["bash", "scripts/dist.sh", "--no-check"],
-        cwd=harness.REPO,
-        env=env,
-        capture_output=True,
-        text=True,
+        log_path=log_path,
         timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=harness.REPO,
     )
-    assert proc.returncode == 0, f"dist.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    output = log_path.read_text(errors="replace")
+    log_path.unlink()
+    assert returncode == 0, f"dist.sh failed:\n{output[-6000:]}"
     timed("make dist", time.monotonic() - started)
 
 

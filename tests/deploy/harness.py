@@ -28,6 +28,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -473,15 +474,50 @@ def apply(
         json.dumps(extra_vars or {}),
     ]
     started = time.monotonic()
-    with prepared_for_apply(root), log_path.open("w") as out:
+    log_path.unlink(missing_ok=True)
+    with prepared_for_apply(root):
+        returncode = run_long(
+            cmd, log_path=log_path, timeout=timeout, env=ansible_env(scratch), cwd=playbook.parent
+        )
+    seconds = time.monotonic() - started
+    shutil.rmtree(scratch, ignore_errors=True)
+    recap, changed, failed = parse_output(log_path.read_text(errors="replace"))
+    total = sum(r.changed for r in recap.values())
+    log(f"applied {playbook.name} to {root.name} ({group}) in {seconds:.0f}s, changed={total}")
+    return Applied(returncode, recap, changed, failed, log_path, seconds)
+
+
+# Process groups of the long runs under way (ansible-playbook, dist.sh; each started in a
+# session of its own), and whether the test session is ending.
+_live: set[int] = set()
+STOPPING = threading.Event()
+
+
+def kill_live() -> None:
+    """Stop every long run this process started that is still running, and start no new
+    one (a session ending early): the threads waiting on them then unmount their roots."""
+    STOPPING.set()
+    for pgid in list(_live):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def run_long(
+    cmd: Sequence[str], *, log_path: Path, timeout: float, env: dict[str, str], cwd: Path
+) -> int:
+    """A long command, its output in ``log_path``: killed (its whole process group) after
+    ``timeout`` or when the session ends (:func:`kill_live`). Its exit status."""
+    if STOPPING.is_set():
+        raise RuntimeError("the test session is ending")
+    with log_path.open("a") as out:
         proc = subprocess.Popen(
-            cmd,
+            list(cmd),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=ansible_env(scratch),
-            cwd=playbook.parent,
-            start_new_session=True,  # its own process group: a timeout ends all of it
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         _live.add(proc.pid)
         try:
@@ -492,24 +528,7 @@ def apply(
             out.write(f"\n*** sesim deploy tests: killed after {timeout}s ***\n")
         finally:
             _live.discard(proc.pid)
-    seconds = time.monotonic() - started
-    shutil.rmtree(scratch, ignore_errors=True)
-    recap, changed, failed = parse_output(log_path.read_text(errors="replace"))
-    total = sum(r.changed for r in recap.values())
-    log(f"applied {playbook.name} to {root.name} ({group}) in {seconds:.0f}s, changed={total}")
-    return Applied(proc.returncode, recap, changed, failed, log_path, seconds)
-
-
-# Process groups of the ansible-playbook runs under way (each started with its own session).
-_live: set[int] = set()
-
-
-def kill_live() -> None:
-    """Stop every ansible-playbook run this process started and that is still running (a
-    session ending early): the threads waiting on them then unmount their roots."""
-    for pgid in list(_live):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+    return proc.returncode
 
 
 def chroot(

@@ -296,6 +296,7 @@ def reporting_vars(keys: Keys, mode: str = "host", **more: object) -> dict[str, 
 def web(box: harness.Container, action: str, arg: str) -> Any:
     """The source interface, as she uses it, inside the container (webclient.py)."""
     base, host = harness.source_address(box.root)
+    box.wait_listening(int(base.rsplit(":", 1)[1]))
     out = box.net([sys.executable, "-m", "tests.deploy.webclient", action, base, host, arg])
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return json.loads(out.stdout)

@@ -615,6 +615,15 @@ class Container:
                 return state
             time.sleep(0.5)
 
+    def wait_listening(self, port: int, timeout: float = 60) -> None:
+        """Wait until something listens on 127.0.0.1:``port`` (a Type=simple unit is active
+        before its server has bound its socket)."""
+        deadline = time.monotonic() + timeout
+        while ("127.0.0.1", port) not in listening_tcp(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            time.sleep(0.3)
+
     def journal(self, unit: str | None = None, lines: int = 80) -> str:
         args = ["journalctl", "--no-pager", "-n", str(lines)]
         if unit:

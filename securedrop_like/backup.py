@@ -25,7 +25,12 @@ the end: it is the database's own ciphertext, under the same key.
 :func:`restore` reads such a tar (decrypted by gpg, or from a stream), refuses
 anything but plain files and folders under the names above, writes into a
 private staging folder inside the new home, checks that the database opens
-with the restored key, and only then moves the parts into place.
+with the restored key, and only then moves the parts into place. The key
+itself is kept in memory while extracting (never in the staging folder): it is
+then written either to secrets/db.key or, with ``db_key_out``, only to that
+new file outside the home (``sesim restore --db-key-out``: a key that must be
+sealed should never touch the instance's disk). A backup whose config.toml puts
+the tor folder outside the new home is refused before anything is moved.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ __all__ = [
     "restore",
     "restore_from_file",
     "rotate",
+    "write_new_key_file",
 ]
 
 FORMAT = 1
@@ -85,6 +91,8 @@ MAX_RECIPIENT_KEY_BYTES = 256 * 1024
 _TOP_LEVEL = {MANIFEST, CONFIG_NAME, DB_NAME, SECRETS, TOR, *PUBLIC_FILES}
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _CHUNK = 1 << 20
+DB_KEY_MEMBER = f"{SECRETS}/db.key"
+MAX_DB_KEY_BYTES = 256  # 64 hex digits and a newline; anything larger is not a key
 
 
 class BackupError(Exception):
@@ -429,6 +437,7 @@ class Restored:
     secrets: list[str] = field(default_factory=list)
     onions: dict[str, str] = field(default_factory=dict)  # folder name: its hostname
     files: list[str] = field(default_factory=list)
+    db_key_out: Path | None = None  # where db.key went instead of secrets/db.key
 
 
 def holds_instance(home: Path) -> bool:
@@ -463,9 +472,12 @@ def _mode_of(parts: tuple[str, ...], is_dir: bool) -> int:
     return 0o644 if parts[0] in PUBLIC_FILES else 0o600
 
 
-def _extract(tar: tarfile.TarFile, staging: Path) -> list[str]:
-    """Write every member into ``staging`` (new files, exact modes); the names written."""
+def _extract(tar: tarfile.TarFile, staging: Path) -> tuple[list[str], bytes | None]:
+    """Write every member into ``staging`` (new files, exact modes), but for
+    secrets/db.key, which is kept in memory only: the names seen, and that key's
+    file content (None when the backup has none)."""
     seen: set[str] = set()
+    db_key: bytes | None = None
     for member in tar:
         parts = _member_path(member)
         name = "/".join(parts)
@@ -483,6 +495,11 @@ def _extract(tar: tarfile.TarFile, staging: Path) -> list[str]:
         src = tar.extractfile(member)
         if src is None:  # pragma: no cover - a regular file always has one
             raise BackupError(f"cannot read {name!r} in the backup")
+        if name == DB_KEY_MEMBER:
+            if member.size > MAX_DB_KEY_BYTES:
+                raise BackupError("refusing the backup: its secrets/db.key is too large")
+            db_key = src.read(MAX_DB_KEY_BYTES + 1)
+            continue
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(target, flags, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -490,12 +507,27 @@ def _extract(tar: tarfile.TarFile, staging: Path) -> list[str]:
             out.flush()
             os.fsync(out.fileno())
             os.fchmod(out.fileno(), _mode_of(parts, False))
-    return sorted(seen)
+    return sorted(seen), db_key
 
 
-def _check_staged(staging: Path, names: list[str]) -> tuple[Config, int, dict[str, Any]]:
-    """The staged instance is whole and its database opens with its key."""
-    for needed in (MANIFEST, CONFIG_NAME, DB_NAME, f"{SECRETS}/db.key"):
+def _parse_db_key(text: bytes | None) -> bytes:
+    try:
+        if text is None:
+            raise ValueError("missing")
+        key = bytes.fromhex(text.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BackupError("the backup's secrets/db.key cannot be read") from exc
+    if len(key) != 32:
+        raise BackupError("the backup's secrets/db.key is not a 32-byte key")
+    return key
+
+
+def _check_staged(
+    staging: Path, names: list[str], db_key: bytes | None
+) -> tuple[Config, int, dict[str, Any], bytes]:
+    """The staged instance is whole and its database opens with its key (given from
+    memory: it is never written into the staging folder)."""
+    for needed in (MANIFEST, CONFIG_NAME, DB_NAME, DB_KEY_MEMBER):
         if needed not in names:
             raise BackupError(f"the backup has no {needed}: not a whole Səsim backup")
     try:
@@ -504,13 +536,11 @@ def _check_staged(staging: Path, names: list[str]) -> tuple[Config, int, dict[st
         raise BackupError("the backup's sesim-backup.json cannot be read") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError("the backup is of an unknown format (sesim-backup.json)")
+    # The restored key itself, never a systemd credential of the running command.
+    key = _parse_db_key(db_key)
     try:
         staged = load_config(staging)
-        # The restored file itself, never a systemd credential of the running command.
-        key = bytes.fromhex((staging / SECRETS / "db.key").read_text(encoding="ascii").strip())
         conn = db.connect(staged.db_path, key)
-    except (OSError, ValueError) as exc:
-        raise BackupError("the backup's secrets/db.key cannot be read") from exc
     except (ConfigError, db.DatabaseError) as exc:
         raise BackupError(f"the restored database does not open with its key: {exc}") from exc
     try:
@@ -518,7 +548,7 @@ def _check_staged(staging: Path, names: list[str]) -> tuple[Config, int, dict[st
         conn.execute("PRAGMA journal_mode = DELETE")  # no -wal/-shm left in staging
     finally:
         conn.close()
-    return staged, version, manifest
+    return staged, version, manifest, key
 
 
 def _move_into_place(staging: Path, home: Path, tor_path: Path) -> None:
@@ -571,11 +601,71 @@ def _staging(home: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _finish(staging: Path, home: Path, names: list[str]) -> Restored:
-    staged, version, _ = _check_staged(staging, names)
+def _tor_path_inside(staged: Config, home: Path) -> Path:
+    """Where the restored instance keeps its onion folders: refused unless it lies
+    inside the new home (a backup's config.toml could name any folder as tor_dir)."""
     tor_path = staged.with_changes(home=home).tor_path
-    _move_into_place(staging, home, tor_path)
-    restored = Restored(home=home, schema_version=version, files=names)
+    real_home = home.resolve()
+    real_tor = tor_path.resolve()
+    if real_tor == real_home or not real_tor.is_relative_to(real_home):
+        raise BackupError(
+            f"refusing the backup: its config.toml puts the tor folder (tor_dir) at "
+            f"{tor_path}, outside the new home {home}; nothing was restored"
+        )
+    return tor_path
+
+
+def write_new_key_file(path: Path, key: bytes) -> None:
+    """Write ``key`` as hex and a newline (as secrets/db.key) to ``path``: a new file
+    (O_EXCL, never following a link), 0600, synced. Its folder must exist."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(key.hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+def _write_db_key_out(path: Path, key: bytes) -> Path:
+    path = path.expanduser().absolute()
+    if not path.parent.is_dir():
+        raise BackupError(f"cannot write the database key to {path}: {path.parent} is no folder")
+    try:
+        write_new_key_file(path, key)
+    except FileExistsError:
+        raise BackupError(f"refusing to write the database key: {path} already exists") from None
+    except OSError as exc:
+        raise BackupError(f"cannot write the database key to {path}: {exc.strerror}") from exc
+    return path
+
+
+def _finish(
+    staging: Path, home: Path, names: list[str], db_key: bytes | None, db_key_out: Path | None
+) -> Restored:
+    staged, version, _, key = _check_staged(staging, names, db_key)
+    tor_path = _tor_path_inside(staged, home)
+    written: Path | None = None
+    if db_key_out is None:  # the key goes where it always went: secrets/db.key
+        try:
+            (staging / SECRETS).mkdir(mode=0o700, exist_ok=True)
+            write_new_key_file(staging / SECRETS / "db.key", key)
+        except OSError as exc:
+            raise BackupError(f"the restore failed: {exc.strerror or exc}") from exc
+    else:  # only to db_key_out, never into the new home
+        written = _write_db_key_out(db_key_out, key)
+    try:
+        _move_into_place(staging, home, tor_path)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+    restored = Restored(home=home, schema_version=version, files=names, db_key_out=written)
     restored.secrets = sorted(n.split("/", 1)[1] for n in names if n.startswith(f"{SECRETS}/"))
     for name in names:
         parts = name.split("/")
@@ -585,22 +675,26 @@ def _finish(staging: Path, home: Path, names: list[str]) -> Restored:
     return restored
 
 
-def restore(stream: IO[bytes], home: Path) -> Restored:
-    """Restore the decrypted backup tar read from ``stream`` into the new ``home``."""
+def restore(stream: IO[bytes], home: Path, db_key_out: Path | None = None) -> Restored:
+    """Restore the decrypted backup tar read from ``stream`` into the new ``home``.
+    With ``db_key_out``, the database key is written to that new file only, never
+    into ``home`` (see :func:`_finish`)."""
     home = home.expanduser().absolute()
     _prepare_home(home)
     with _staging(home) as staging:
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
-                names = _extract(tar, staging)
+                names, db_key = _extract(tar, staging)
         except tarfile.TarError as exc:
             raise BackupError(f"the backup is not a readable tar: {exc}") from exc
         except OSError as exc:
             raise BackupError(f"the restore failed: {exc.strerror or exc}") from exc
-        return _finish(staging, home, names)
+        return _finish(staging, home, names, db_key, db_key_out)
 
 
-def restore_from_file(path: Path, home: Path, gnupghome: Path | None = None) -> Restored:
+def restore_from_file(
+    path: Path, home: Path, gnupghome: Path | None = None, db_key_out: Path | None = None
+) -> Restored:
     """Restore ``path`` (a ``.tar.gpg`` from :func:`backup`), decrypted by gpg with a
     secret key of the keyring ``gnupghome`` (default: ``$GNUPGHOME`` or ``~/.gnupg``).
     Nothing is moved into ``home`` before gpg has authenticated the whole file."""
@@ -610,12 +704,13 @@ def restore_from_file(path: Path, home: Path, gnupghome: Path | None = None) -> 
         raise BackupError(f"{path} is not a file")
     with _staging(home) as staging:
         names: list[str] = []
+        db_key: bytes | None = None
         unreadable: tarfile.TarError | None = None
         try:
             with decrypting_reader(path, gnupghome) as plain:
                 try:
                     with tarfile.open(fileobj=plain, mode="r|") as tar:
-                        names = _extract(tar, staging)
+                        names, db_key = _extract(tar, staging)
                 except tarfile.TarError as exc:
                     unreadable = exc  # gpg's own failure, if any, is the better message
             if unreadable is not None:
@@ -624,4 +719,4 @@ def restore_from_file(path: Path, home: Path, gnupghome: Path | None = None) -> 
             raise BackupError(str(exc)) from exc
         except OSError as exc:
             raise BackupError(f"the restore failed: {exc.strerror or exc}") from exc
-        return _finish(staging, home, names)
+        return _finish(staging, home, names, db_key, db_key_out)

@@ -72,6 +72,11 @@ def init(home: Path | None) -> None:
         _fail(str(exc))
         return
     click.echo(f"Created a Səsim instance in {config.home}")
+    if config.secret_file("db.key") != config.db_key_path:
+        click.echo(
+            f"Its database key is the systemd credential {config.secret_file('db.key')} "
+            "(secrets/db.key was not written)."
+        )
     click.echo("Next: install each reviewer's public key with `sesim keys add-reviewer FILE`.")
 
 
@@ -377,19 +382,28 @@ def backup_command(home: Path | None, out_dir: Path, recipient: Path, keep: int)
     type=click.Path(file_okay=False, path_type=Path),
     help="Keyring holding the backup key's secret part (default: $GNUPGHOME or ~/.gnupg).",
 )
-def restore_command(home: Path | None, source: str, gnupghome: Path | None) -> None:
+@click.option(
+    "--db-key-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the database key (hex, 0600, a new file; its folder must exist) here "
+    "only, never into the instance folder.",
+)
+def restore_command(
+    home: Path | None, source: str, gnupghome: Path | None, db_key_out: Path | None
+) -> None:
     """Restore a backup into a new instance folder (--home; refused if it holds one).
 
-    Writes secrets/db.key (0600); on a server with a sealed key, seal it again and
-    remove it (the ansible role does)."""
+    Writes secrets/db.key (0600), or with --db-key-out that file instead (the key never
+    touches the instance folder, e.g. on a tmpfs for the ansible role to seal). A
+    backup whose config.toml puts tor_dir outside the new home is refused."""
     try:
         target = resolve_home(home)
         if source == "-":
             if sys.stdin.isatty():
                 _fail("--from - reads the decrypted tar on stdin, which is a terminal")
-            restored = backup_module.restore(sys.stdin.buffer, target)
+            restored = backup_module.restore(sys.stdin.buffer, target, db_key_out)
         else:
-            restored = backup_module.restore_from_file(Path(source), target, gnupghome)
+            restored = backup_module.restore_from_file(Path(source), target, gnupghome, db_key_out)
     except (ConfigError, backup_module.BackupError) as exc:
         _fail(str(exc))
         return
@@ -398,6 +412,8 @@ def restore_command(home: Path | None, source: str, gnupghome: Path | None) -> N
         f"(database schema version {restored.schema_version})."
     )
     click.echo(f"Secrets: {', '.join(restored.secrets)}")
+    if restored.db_key_out is not None:
+        click.echo(f"The database key was written to {restored.db_key_out}, not secrets/db.key.")
     if restored.onions:
         onions = ", ".join(f"{name} ({address})" for name, address in restored.onions.items())
         click.echo(f"Onion services: {onions}")
@@ -409,7 +425,7 @@ def restore_command(home: Path | None, source: str, gnupghome: Path | None) -> N
 
 @click.group("db-key")
 def db_key() -> None:
-    """The database key: wrap it under a passphrase, unlock it at boot, check it."""
+    """The database key: wrap it under a passphrase, unlock it at boot, check it, rotate it."""
 
 
 # Shown on the boot console by systemd-ask-password: ASCII, so every console font has it.
@@ -478,14 +494,15 @@ def _where(config: Config, source: Path) -> str:
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The wrapped key file to write (0600; replaced atomically).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The wrapped key file to write (0600; replaced atomically), or - for stdout.",
 )
 def db_key_wrap(home: Path | None, out: Path) -> None:
     """Seal the database key under a passphrase (Argon2id, 4 passes, 512 MiB) into --out.
 
-    The passphrase is read from stdin (one line) when it is not a terminal, else asked
-    twice. At least 16 characters."""
+    With --out - the wrapped key's text goes to stdout (the message to stderr), so
+    root can write the file itself. The passphrase is read from stdin (one line) when
+    it is not a terminal, else asked twice. At least 16 characters."""
     try:
         config = load_config(home)
         key, source = _db_key_and_source(config)
@@ -508,6 +525,10 @@ def db_key_wrap(home: Path | None, out: Path) -> None:
         wrapped = wrap_key(key, passphrase, **_wrap_costs())
     except CryptoError as exc:
         _fail(str(exc))
+        return
+    if str(out) == "-":
+        click.echo(wrapped.hex())
+        click.echo(f"Wrapped the database key from {_where(config, source)} (on stdout).", err=True)
         return
     _write_key_file(out, wrapped.hex() + "\n")
     click.echo(f"Wrapped the database key from {_where(config, source)} into {out}.")
@@ -596,6 +617,128 @@ def db_key_check(home: Path | None) -> None:
     )
 
 
+def _refuse_if_servers_run(config: Config) -> None:
+    from .writer_process import writer_running
+
+    socket_path = writer_running(config)
+    if socket_path is not None:
+        _fail(
+            f"the servers of this instance are running (a writer answers on {socket_path}): "
+            "stop them first"
+        )
+
+
+@db_key.command("rotate")
+@home_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the new key (hex, 0600, a new file; its folder must exist).",
+)
+def db_key_rotate(home: Path | None, out: Path) -> None:
+    """Re-encrypt the database under a new random key (after a seizure, say).
+
+    The old key is read as usual (the systemd credential, else secrets/db.key); the
+    new one is written to --out only. Stop the servers first. Then seal the new key
+    and remove the old one: backups made before stay under the old key."""
+    try:
+        config = load_config(home)
+        if not config.db_path.is_file():
+            _fail(f"there is no database at {config.db_path}")
+        old_key, source = _db_key_and_source(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    _refuse_if_servers_run(config)
+    try:
+        version = rekey_database(config.db_path, old_key, out.expanduser().absolute())
+    except (DatabaseError, backup_module.BackupError) as exc:
+        _fail(str(exc))
+        return
+    click.echo(
+        f"The database (schema version {version}) is now encrypted under a new key, "
+        f"written to {out}; the old key from {_where(config, source)} no longer opens it."
+    )
+    if source == config.db_key_path:
+        click.echo(f"Replace {source} with the new key (or seal it and remove both).")
+    else:
+        click.echo("Seal the new key in place of the old one (run the play again).")
+
+
+def rekey_database(path: Path, old_key: bytes, out: Path) -> int:
+    """Rekey the database at ``path`` from ``old_key`` to a new random key, written
+    first to the new file ``out`` (so a failure never loses the key); checks that
+    the new key opens it and the old one no longer does. Returns its schema version."""
+    import sqlcipher3
+
+    conn = db.connect(path, old_key)
+    try:
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            raise DatabaseError("the database is in use (the WAL could not be checkpointed)")
+        new_key = secrets.token_bytes(32)
+        if not out.parent.is_dir():
+            raise DatabaseError(f"cannot write the new key to {out}: {out.parent} is no folder")
+        try:
+            backup_module.write_new_key_file(out, new_key)
+        except FileExistsError:
+            raise DatabaseError(f"refusing to write the new key: {out} already exists") from None
+        except OSError as exc:
+            raise DatabaseError(f"cannot write the new key to {out}: {exc.strerror}") from exc
+        try:
+            if conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0].lower() != "delete":
+                raise DatabaseError("the database is in use (cannot leave WAL mode)")
+            conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")  # noqa: S608 - hex of our key
+        except (sqlcipher3.Error, DatabaseError) as exc:
+            out.unlink(missing_ok=True)
+            raise DatabaseError(f"the rekey failed, the old key still opens it: {exc}") from exc
+    finally:
+        conn.close()
+    check = db.connect(path, new_key)  # sets WAL mode again
+    try:
+        version = db.schema_version(check)
+        result = check.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        check.close()
+    if result != "ok":
+        raise DatabaseError(f"the rekeyed database failed its check: {result}")
+    try:
+        db.connect(path, old_key).close()
+    except DatabaseError:
+        return version
+    raise DatabaseError("the old key still opens the database after the rekey")
+
+
+@click.group("session-key")
+def session_key() -> None:
+    """The servers' session key (secrets/session.key: cookies and CSRF tokens)."""
+
+
+@session_key.command("rotate")
+@home_option
+def session_key_rotate(home: Path | None) -> None:
+    """Replace secrets/session.key with a new random key: once the servers start
+    again, every staff and source session has ended. Stop the servers first."""
+    from .config import credential_path
+
+    try:
+        config = load_config(home)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    credential = credential_path("session.key")
+    if credential is not None and credential.is_file():
+        _fail(f"the session key is the systemd credential {credential}: replace that instead")
+    _refuse_if_servers_run(config)
+    _write_key_file(config.session_key_path, secrets.token_bytes(32).hex() + "\n")
+    click.echo(
+        f"Wrote a new session key to {config.session_key_path}: every staff and source "
+        "session ends. Start the servers again."
+    )
+
+
 COMMANDS: tuple[click.Command, ...] = (
     init,
     keys,
@@ -608,6 +751,7 @@ COMMANDS: tuple[click.Command, ...] = (
     backup_command,
     restore_command,
     db_key,
+    session_key,
 )
 """The core's own commands: an instance, its reviewer keys and its database. The
 ``sesim`` command (``sesim/cli.py``) adds them beside the apps' groups."""

@@ -105,6 +105,20 @@ def _listening(path: Path) -> bool:
     return True
 
 
+def writer_running(config: Config) -> Path | None:
+    """The socket of a live writer of this instance (its servers run), else None.
+    Never makes the ``run/`` folder (a command run while the servers are stopped)."""
+    run = config.home / "run"
+    try:
+        sockets = sorted(run.glob("writer-*.sock"))
+    except OSError:  # pragma: no cover - an unreadable run/ folder
+        return None
+    for path in sockets:
+        if _listening(path):
+            return path
+    return None
+
+
 def _logging_fds() -> set[int]:
     """The fds the logging handlers write to (the writer logs like the master)."""
     handlers = list(logging.getLogger().handlers)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -499,3 +499,208 @@ def test_what_a_killed_backup_left_is_removed_a_day_later(tmp_path: Path) -> Non
     removed = backup_module.sweep_leftovers(out)
     assert sorted(removed) == sorted([old_dir, old_file])
     assert sorted(p.name for p in out.iterdir()) == [".other", ".sesim-backup-running"]
+
+
+# -- the database key never on the new home's disk (--db-key-out) -------------------------------
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [Path(root) / name for root, _, names in os.walk(folder) for name in names]
+
+
+def test_restore_with_db_key_out_writes_the_key_there_only(
+    instance: Instance,
+    admin_key: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gnupghome, public = admin_key
+    _with_onions(instance)
+    path = _backup(instance, tmp_path / "out", public)
+    key_text = instance.config.db_key_path.read_text()
+
+    # While the database is checked, the staging folder holds no db.key either.
+    checked: list[Path] = []
+    real_check = backup_module._check_staged
+
+    def spy(staging: Path, names: list[str], key: bytes | None) -> object:
+        checked.append(staging)
+        assert not (staging / "secrets" / "db.key").exists()
+        assert not [p for p in _files_under(staging) if key_text.strip() in p.read_text("latin-1")]
+        return real_check(staging, names, key)
+
+    monkeypatch.setattr(backup_module, "_check_staged", spy)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    key_out = credentials / "db.key"
+    new_home = tmp_path / "restored"
+    code, output = _run(
+        "restore",
+        "--home",
+        str(new_home),
+        "--from",
+        str(path),
+        "--gnupghome",
+        str(gnupghome),
+        "--db-key-out",
+        str(key_out),
+    )
+    assert code == 0, output
+    assert checked and f"written to {key_out}" in output
+    assert key_out.read_text() == key_text and mode_of(key_out) == 0o600
+    # No db.key anywhere under the new home, nor the key's text in any file there.
+    files = _files_under(new_home)
+    assert files and not [p for p in files if p.name == "db.key"]
+    assert not [p for p in files if key_text.strip().encode() in p.read_bytes()]
+    assert (new_home / "secrets" / "session.key").is_file()
+    # The instance opens with the key as its credential.
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    code, output = _run("db-key", "check", "--home", str(new_home))
+    assert code == 0 and "systemd credential" in output, output
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+
+    # An existing --db-key-out, or one whose folder is missing: refused, nothing restored.
+    for bad, said in (
+        (key_out, "already exists"),
+        (tmp_path / "missing" / "db.key", "is no folder"),
+    ):
+        home = tmp_path / f"again-{said.replace(' ', '-')}"
+        code, output = _run(
+            "restore",
+            "--home",
+            str(home),
+            "--from",
+            str(path),
+            "--gnupghome",
+            str(gnupghome),
+            "--db-key-out",
+            str(bad),
+        )
+        assert code == 1 and said in output, output
+        assert list(home.iterdir()) == []
+    assert key_out.read_text() == key_text
+
+
+def _with_config(plain: bytes, change: Callable[[str], str]) -> bytes:
+    source = tarfile.open(fileobj=io.BytesIO(plain))
+    members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    for member in source.getmembers():
+        data = source.extractfile(member).read() if member.isreg() else None  # type: ignore[union-attr]
+        if member.name == "config.toml":
+            assert data is not None
+            data = change(data.decode("utf-8")).encode("utf-8")
+        members.append((member, data))
+    return _tar_bytes(members)
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative", "the home itself"])
+def test_restore_refuses_a_tor_dir_outside_the_new_home(
+    instance: Instance, admin_key: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    gnupghome, public = admin_key
+    _with_onions(instance)
+    plain = _decrypted_tar(_backup(instance, tmp_path / "out", public), gnupghome)
+    outside = tmp_path / "outside"
+    tor_dir = {"absolute": str(outside), "relative": "../outside", "the home itself": "."}[where]
+
+    def change(text: str) -> str:
+        kept = [line for line in text.splitlines() if not line.startswith("tor_dir")]
+        return "\n".join([*kept, f'tor_dir = "{tor_dir}"']) + "\n"
+
+    home = tmp_path / "new"
+    code, output = _run(
+        "restore", "--home", str(home), "--from", "-", input=_with_config(plain, change)
+    )
+    assert code == 1 and "outside the new home" in output, output
+    assert list(home.iterdir()) == []  # nothing moved, the staging folder gone
+    assert not outside.exists()
+    # A tor_dir inside the new home is fine.
+    home = tmp_path / "inside"
+
+    def inside(text: str) -> str:
+        kept = [line for line in text.splitlines() if not line.startswith("tor_dir")]
+        return "\n".join([*kept, 'tor_dir = "state/tor"']) + "\n"
+
+    code, output = _run(
+        "restore", "--home", str(home), "--from", "-", input=_with_config(plain, inside)
+    )
+    assert code == 0, output
+    assert (home / "state" / "tor" / "source" / "hs_ed25519_secret_key").is_file()
+
+
+# -- rotating the database key and the session key ---------------------------------------------
+
+
+def test_db_key_rotate_rekeys_and_she_still_logs_in(
+    app: object, instance: Instance, source: SourceBrowser, tmp_path: Path
+) -> None:
+    source.client.get("/lang/en")
+    codename = source.report_and_get_codename(REPORT_TEXT)
+    service = app.extensions["sesim"].service  # type: ignore[attr-defined]
+    source_id = app.extensions["sesim"].sessions.live_data()[0]["source_id"]  # type: ignore[attr-defined]
+    service.place_reply(source_id, REPLY_TEXT, "en", "lawyer")
+    service.close()  # the servers stopped
+    config = instance.config
+    old_key = config.read_secret(config.db_key_path)
+    new_out = tmp_path / "keys" / "new-db.key"
+    new_out.parent.mkdir(mode=0o700)
+
+    # While a writer answers on its socket: refused, nothing changed.
+    import socket
+
+    run = instance.home / "run"
+    run.mkdir(mode=0o700, exist_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(run / "writer-0123456789abcdef.sock"))
+        listener.listen(1)
+        code, output = _run("db-key", "rotate", "--home", str(instance.home), "--out", str(new_out))
+    assert code == 1 and "stop them first" in output, output
+    assert not new_out.exists()
+    db.connect(config.db_path, old_key).close()
+    # An --out that exists: refused, the old key still opens the database.
+    new_out.write_text("x")
+    code, output = _run("db-key", "rotate", "--home", str(instance.home), "--out", str(new_out))
+    assert code == 1 and "already exists" in output, output
+    new_out.unlink()
+    db.connect(config.db_path, old_key).close()
+
+    code, output = _run("db-key", "rotate", "--home", str(instance.home), "--out", str(new_out))
+    assert code == 0, output
+    assert mode_of(new_out) == 0o600
+    new_key = bytes.fromhex(new_out.read_text())
+    assert len(new_key) == 32 and new_key != old_key
+    assert old_key.hex() not in output and new_key.hex() not in output
+    with pytest.raises(db.DatabaseError):
+        db.connect(config.db_path, old_key)
+    conn = db.connect(config.db_path, new_key)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+    # With the new key in place she logs in with her codename and reads the answer.
+    config.db_key_path.unlink()
+    config.db_key_path.write_text(new_key.hex() + "\n")
+    from source_interface import create_app
+
+    restored_app = create_app(load_config(instance.home), TESTING=True)
+    try:
+        her = SourceBrowser(restored_app.test_client())
+        her.client.get("/lang/en")
+        response = her.login(codename)
+        assert response.status_code == 303 and "/case" in response.headers["Location"]
+        assert REPLY_TEXT in her.case()
+        items = restored_app.extensions["sesim"].service.items(source_id)
+        assert [i for i in items if i.kind == "report"]
+    finally:
+        restored_app.extensions["sesim"].service.close()
+
+
+def test_session_key_rotate_writes_a_new_key(instance: Instance) -> None:
+    path = instance.config.session_key_path
+    before = path.read_text()
+    code, output = _run("session-key", "rotate", "--home", str(instance.home))
+    assert code == 0 and "every staff and source session ends" in output, output
+    after = path.read_text()
+    assert after != before and len(bytes.fromhex(after)) == 32 and mode_of(path) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []

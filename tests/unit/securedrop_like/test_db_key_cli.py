@@ -206,3 +206,59 @@ def test_wrap_reads_the_key_from_the_credential(
     _wrap(instance, out)
     assert unwrap_key(bytes.fromhex(out.read_text()), PASSPHRASE) == bytes.fromhex(key_text)
     assert load_config(instance.home).secret_file("db.key") == creds / "db.key"
+
+
+def test_wrap_to_stdout_then_unlock_of_that_text(instance: Instance, tmp_path: Path) -> None:
+    key_text = instance.config.db_key_path.read_text()
+    result = CliRunner().invoke(
+        main,
+        ["db-key", "wrap", "--home", str(instance.home), "--out", "-"],
+        input=PASSPHRASE + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "(on stdout)" in result.stderr and "(on stdout)" not in result.stdout
+    assert not (instance.home / "-").exists() and not Path("-").exists()
+    wrapped = tmp_path / "written-by-root.wrapped"
+    wrapped.write_text(result.stdout)
+    assert key_text.strip() not in result.stdout
+    out = tmp_path / "unlocked" / "db.key"
+    code, output = _run(
+        "db-key", "unlock", "--wrapped", str(wrapped), "--out", str(out), input=PASSPHRASE + "\n"
+    )
+    assert code == 0, output
+    assert out.read_text() == key_text
+
+
+def test_init_with_a_credential_writes_no_db_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    key = os.urandom(32)
+    (credentials / "db.key").write_text(key.hex() + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    home = tmp_path / "instance"
+    code, output = _run("init", "--home", str(home))
+    assert code == 0, output
+    assert "secrets/db.key was not written" in output
+    assert not (home / "secrets" / "db.key").exists()
+    assert (home / "secrets" / "session.key").is_file()
+    db.connect(home / "db.sqlite", key).close()  # made with the credential's key
+    with pytest.raises(db.DatabaseError):
+        db.connect(home / "db.sqlite", os.urandom(32))
+    code, output = _run("db-key", "check", "--home", str(home))
+    assert code == 0 and "systemd credential" in output, output
+    # Without the credential the instance does not open (the key is nowhere else).
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    code, output = _run("db-key", "check", "--home", str(home))
+    assert code == 1 and "missing" in output
+    # A credential that is not a key: refused before anything is made.
+    (credentials / "db.key").write_text("not a key\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    code, output = _run("init", "--home", str(tmp_path / "other"))
+    assert code == 1 and "not a 32-byte key" in output
+    assert not (tmp_path / "other").exists()
+    # Without one, init is unchanged: secrets/db.key is written.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    code, output = _run("init", "--home", str(tmp_path / "plain"))
+    assert code == 0 and (tmp_path / "plain" / "secrets" / "db.key").is_file()

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages each target needs (installed when run as root, named otherwise).
 DEBS_RUN := gnupg poppler-utils dovecot-imapd openssl $(if $(TOR),tor)
-DEBS_TEST := gnupg chromium npm tor poppler-utils default-jre-headless nginx-light dovecot-imapd debootstrap systemd-container
+DEBS_TEST := gnupg chromium npm tor poppler-utils default-jre-headless nginx-light dovecot-imapd debootstrap systemd-container curl openssl
 DEBS_BENCH := gnupg wrk poppler-utils
 HOME_DIR ?=
 

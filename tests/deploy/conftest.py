@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +382,9 @@ class RestoredRoot(AppliedRoot):
 
     backup: Backup | None = None
     restore: subprocess.CompletedProcess[str] | None = None
+    # Between the restore and the second apply: where the restored database key was.
+    key_out_written: bool = False
+    key_files_in_home: list[str] = field(default_factory=list)
 
 
 @job("restored")
@@ -403,15 +406,25 @@ def restore_target_job(farm: Farm) -> RestoredRoot:
     result.backup = farm.backup.result(timeout=1200)
     started = time.monotonic()
     with harness.mounted(root):
-        # As root, the way the README tells an administrator to (sesim-admin runs
-        # `sesim restore` as user sesim).
+        # As root, the way the admin guide tells an administrator to (sesim-admin runs
+        # `sesim restore` as user sesim); the key goes to /run, never into the instance.
         result.restore = harness.chroot(
             root,
-            ["/usr/local/sbin/sesim-admin", "restore", "--from", "-"],
+            [
+                "/usr/local/sbin/sesim-admin",
+                "restore",
+                "--from",
+                "-",
+                "--db-key-out",
+                RESTORED_KEY_OUT,
+            ],
             timeout=300,
             check=False,
             stdin_file=result.backup.tar,
         )
+    result.key_out_written = (root / RESTORED_KEY_OUT.lstrip("/")).is_file()
+    home = root / "var/lib/sesim"
+    result.key_files_in_home = [str(p) for p in home.rglob("db.key")] if home.is_dir() else []
     timed("restore", time.monotonic() - started)
     if result.restore.returncode == 0:
         result.second = farm.apply(root, group="reporting", label="restored", extra_vars=extra)
@@ -419,6 +432,7 @@ def restore_target_job(farm: Farm) -> RestoredRoot:
 
 
 MAP_NAME = "map.sesim.test"
+RESTORED_KEY_OUT = "/run/sesim-restore/db.key"
 
 
 @job("map_root")

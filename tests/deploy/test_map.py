@@ -72,8 +72,11 @@ def box(map_root: AppliedRoot, workdir: Path) -> Iterator[harness.Container]:
         yield container
 
 
-def curl(box: harness.Container, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """The host's curl in the container's network: the test's certificate is the only CA."""
+def curl(
+    box: harness.Container, url: str, *extra: str, name: str = MAP_NAME
+) -> subprocess.CompletedProcess[str]:
+    """The host's curl in the container's network: the test's certificate is the only CA,
+    and ``name`` (the map's, unless a test asks for another) resolves to its loopback."""
     cert = box.root.parent / "keys" / "tls" / f"{MAP_NAME}.crt"
     return box.net(
         [
@@ -87,9 +90,9 @@ def curl(box: harness.Container, url: str, *extra: str) -> subprocess.CompletedP
             "--cacert",
             str(cert),
             "--resolve",
-            f"{MAP_NAME}:443:127.0.0.1",
+            f"{name}:443:127.0.0.1",
             "--resolve",
-            f"{MAP_NAME}:80:127.0.0.1",
+            f"{name}:80:127.0.0.1",
             "--dump-header",
             "-",
             *extra,
@@ -132,23 +135,7 @@ def test_plain_http_only_redirects_to_https(box: harness.Container) -> None:
 
 def test_another_name_gets_no_site(box: harness.Container) -> None:
     # Another name in the TLS handshake (SNI): no handshake at all.
-    cert = box.root.parent / "keys" / "tls" / f"{MAP_NAME}.crt"
-    other = box.net(
-        [
-            "curl",
-            "--silent",
-            "--show-error",
-            "--max-time",
-            "15",
-            "--noproxy",
-            "*",
-            "--cacert",
-            str(cert),
-            "--resolve",
-            "other.example:443:127.0.0.1",
-            "https://other.example/",
-        ]
-    )
+    other = curl(box, "https://other.example/", name="other.example")
     assert other.returncode != 0 and "<html" not in other.stdout.lower(), other.stdout[:2000]
     # The map's name in the handshake, another in the request: no page either.
     page = curl(box, f"https://{MAP_NAME}/", "--header", "Host: other.example")

@@ -92,6 +92,15 @@ def test_the_database_key_is_sealed_and_not_left_beside_the_database(fs: harness
     for unit in ("sesim-source.service", "sesim-staff.service"):
         text = fs.read(f"/etc/systemd/system/{unit}")
         assert f"LoadCredentialEncrypted=db.key:{SEALED_KEY}" in text, unit
+        # The web servers cannot read what only the intake server needs.
+        hidden = {
+            path
+            for line in text.splitlines()
+            if line.startswith("InaccessiblePaths=")
+            for path in line.removeprefix("InaccessiblePaths=").split()
+        }
+        for secret in ("channel.key", "thread.keys", "intake.toml"):
+            assert f"-{HOME}/secrets/{secret}" in hidden, (unit, secret)
 
 
 def test_the_backups_folder_is_sesims_alone(fs: harness.RootFS) -> None:
@@ -274,8 +283,13 @@ def test_a_backup_restored_on_a_fresh_server_opens_her_case(
     restored.first.check()
     assert restored.backup is not None and restored.restore is not None
     assert restored.restore.returncode == 0, restored.restore.stdout + restored.restore.stderr
+    # The restored database key went to /run (a tmpfs on a real server), never into the
+    # instance folder; the second apply sealed it from there and removed it.
+    assert restored.key_out_written
+    assert restored.key_files_in_home == []
     assert restored.second is not None
     restored.second.check()
+    assert not (restored.root / "run/sesim-restore/db.key").exists()
     # This server's key is wrapped with a passphrase (passphrase mode), not left beside the
     # database.
     fs = harness.RootFS(restored.root)
